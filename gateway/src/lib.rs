@@ -1,0 +1,15 @@
+//! The paymux gateway: the HTTP API storefronts and providers talk to, and the `paymux` CLI.
+
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod merchants;
+pub mod metrics;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use settings::{Overlay, Settings};
+pub use startup::Application;

@@ -1,0 +1,314 @@
+//! The merchants paymux serves, validated from settings: their API keys (kept only as hashes)
+//! and their providers, each an adapter bound to that merchant's credentials.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use paymux_providers::http::HttpTimeouts;
+use paymux_providers::{AdapterContext, Provider, Registry, SecretResolver};
+use paymux_schema::Currency;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::settings::Settings;
+
+/// One provider as configured for one merchant.
+#[derive(Clone)]
+pub struct ConfiguredProvider {
+    pub adapter: Arc<dyn Provider>,
+    pub enabled: bool,
+    pub priority: u32,
+    /// The currencies this merchant takes through it.
+    pub currencies: Vec<Currency>,
+}
+
+impl fmt::Debug for ConfiguredProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfiguredProvider")
+            .field("id", &self.adapter.id())
+            .field("enabled", &self.enabled)
+            .field("priority", &self.priority)
+            .field("currencies", &self.currencies)
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+pub struct Merchant {
+    pub id: String,
+    pub providers: BTreeMap<String, ConfiguredProvider>,
+}
+
+/// Every enabled merchant, and an index from API key hash to merchant.
+///
+/// Keys are looked up by their SHA-256: the plain keys are not kept, and finding a hash in a
+/// map reveals nothing through timing about any key's characters.
+#[derive(Debug, Default)]
+pub struct Merchants {
+    by_id: BTreeMap<String, Arc<Merchant>>,
+    by_key_hash: HashMap<[u8; 32], Arc<Merchant>>,
+}
+
+/// Everything wrong with a config, each with its full key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<paymux_providers::ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, error) in self.0.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// What adapters need besides their own settings.
+pub struct BuildContext<'a> {
+    pub registry: &'a Registry,
+    /// paymux's public base URL, for the webhook URLs adapters hand to providers.
+    pub public_url: &'a Url,
+    pub http: &'a reqwest::Client,
+    pub timeouts: HttpTimeouts,
+}
+
+fn key_hash(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Merchant ids appear in webhook URLs, so they are kept to URL-safe characters.
+fn valid_merchant_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+impl Merchants {
+    /// Validates every merchant and builds its adapters, collecting all errors at once.
+    pub fn build(
+        settings: &Settings,
+        context: &BuildContext<'_>,
+    ) -> Result<Merchants, ConfigErrors> {
+        use paymux_providers::ConfigError;
+        let secrets = SecretResolver {
+            allow_literals: settings.sandbox.enabled,
+        };
+        let mut errors = vec![];
+        let mut merchants = Merchants::default();
+        for (merchant_id, merchant_settings) in &settings.merchants {
+            if !merchant_settings.enabled {
+                continue;
+            }
+            let prefix = format!("merchants.{merchant_id}");
+            if !valid_merchant_id(merchant_id) {
+                errors.push(ConfigError::new(
+                    &prefix,
+                    "merchant ids use only a-z, 0-9, `_` and `-` (at most 64)",
+                ));
+                continue;
+            }
+            if merchant_settings.api_keys.is_empty() {
+                errors.push(ConfigError::new(
+                    format!("{prefix}.api_keys"),
+                    "at least one API key is required",
+                ));
+            }
+            let mut key_hashes = vec![];
+            for (index, key) in merchant_settings.api_keys.iter().enumerate() {
+                match secrets.resolve(key) {
+                    Ok(key) => key_hashes.push(key_hash(key.expose_secret())),
+                    Err(message) => errors.push(ConfigError::new(
+                        format!("{prefix}.api_keys[{index}]"),
+                        message,
+                    )),
+                }
+            }
+            let mut providers = BTreeMap::new();
+            for (provider_id, provider_settings) in &merchant_settings.providers {
+                let provider_prefix = format!("{prefix}.providers.{provider_id}");
+                let Some(factory) = context.registry.get(provider_id) else {
+                    let known: Vec<_> = context.registry.ids().collect();
+                    errors.push(ConfigError::new(
+                        &provider_prefix,
+                        format!(
+                            "unknown provider `{provider_id}` (known: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                    continue;
+                };
+                let webhook_url = match context
+                    .public_url
+                    .join(&format!("webhooks/{merchant_id}/{provider_id}"))
+                {
+                    Ok(url) => url,
+                    Err(error) => {
+                        errors.push(ConfigError::new("server.public_url", error.to_string()));
+                        continue;
+                    }
+                };
+                let specific = serde_json::Value::Object(provider_settings.specific.clone());
+                let built = factory.build(AdapterContext {
+                    merchant: merchant_id,
+                    settings: &specific,
+                    secrets,
+                    base_url: provider_settings.base_url.clone(),
+                    webhook_url,
+                    http: context.http.clone(),
+                    timeouts: context.timeouts,
+                });
+                let adapter = match built {
+                    Ok(adapter) => adapter,
+                    Err(error) => {
+                        let key = if error.key.is_empty() {
+                            provider_prefix
+                        } else {
+                            format!("{provider_prefix}.{}", error.key)
+                        };
+                        errors.push(ConfigError::new(key, error.message));
+                        continue;
+                    }
+                };
+                let supported = &adapter.capabilities().currencies;
+                let currencies = match &provider_settings.currencies {
+                    Some(chosen) => {
+                        if let Some(unsupported) = chosen.iter().find(|c| !supported.contains(c)) {
+                            errors.push(ConfigError::new(
+                                format!("{provider_prefix}.currencies"),
+                                format!("{provider_id} does not support {unsupported}"),
+                            ));
+                        }
+                        chosen.clone()
+                    }
+                    None => supported.clone(),
+                };
+                providers.insert(
+                    provider_id.clone(),
+                    ConfiguredProvider {
+                        adapter,
+                        enabled: provider_settings.enabled,
+                        priority: provider_settings.priority,
+                        currencies,
+                    },
+                );
+            }
+            let merchant = Arc::new(Merchant {
+                id: merchant_id.clone(),
+                providers,
+            });
+            for hash in key_hashes {
+                if merchants
+                    .by_key_hash
+                    .insert(hash, merchant.clone())
+                    .is_some()
+                {
+                    errors.push(ConfigError::new(
+                        format!("{prefix}.api_keys"),
+                        "an API key is used twice (by this or another merchant)",
+                    ));
+                }
+            }
+            merchants.by_id.insert(merchant_id.clone(), merchant);
+        }
+        if errors.is_empty() {
+            Ok(merchants)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// The merchant an API key belongs to.
+    pub fn authenticate(&self, api_key: &str) -> Option<Arc<Merchant>> {
+        self.by_key_hash.get(&key_hash(api_key)).cloned()
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Merchant>> {
+        self.by_id.get(id).cloned()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Merchant>> {
+        self.by_id.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Overlay;
+
+    fn build(overlay: &str) -> Result<Merchants, ConfigErrors> {
+        let settings = Settings::load(Overlay::Toml(overlay.to_owned())).unwrap();
+        let http = reqwest::Client::new();
+        let public_url = Url::parse("http://127.0.0.1:8080/").unwrap();
+        Merchants::build(
+            &settings,
+            &BuildContext {
+                registry: &Registry::standard(),
+                public_url: &public_url,
+                http: &http,
+                timeouts: HttpTimeouts::default(),
+            },
+        )
+    }
+
+    #[test]
+    fn the_demo_merchant_authenticates_with_its_key_only() {
+        let merchants = build("").unwrap();
+        assert_eq!(merchants.authenticate("pmx_test_demo").unwrap().id, "demo");
+        assert!(merchants.authenticate("pmx_test_dem").is_none());
+        assert!(merchants.authenticate("").is_none());
+    }
+
+    #[test]
+    fn unknown_providers_are_named_with_their_full_key() {
+        let errors = build("[merchants.demo.providers.paypal]\nenabled = true").unwrap_err();
+        assert_eq!(errors.0.len(), 1);
+        assert_eq!(errors.0[0].key, "merchants.demo.providers.paypal");
+        assert!(errors.0[0].message.contains("unknown provider `paypal`"));
+    }
+
+    #[test]
+    fn literal_keys_need_the_sandbox_and_env_keys_must_be_set() {
+        let errors = build(
+            "[sandbox]\nenabled = false\n[merchants.acme]\napi_keys = [\"env:PAYMUX_TEST_UNSET_KEY\"]",
+        )
+        .unwrap_err();
+        let keys: Vec<_> = errors.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["merchants.acme.api_keys[0]", "merchants.demo.api_keys[0]"]
+        );
+        assert!(
+            errors
+                .to_string()
+                .contains("PAYMUX_TEST_UNSET_KEY is not set")
+        );
+        assert!(errors.to_string().contains("sandbox.enabled"));
+    }
+
+    #[test]
+    fn a_disabled_merchant_is_not_loaded_and_shared_keys_are_refused() {
+        let merchants =
+            build("[merchants.demo]\nenabled = false\n[merchants.acme]\napi_keys = [\"k1\"]")
+                .unwrap();
+        assert!(merchants.get("demo").is_none());
+        assert!(merchants.authenticate("pmx_test_demo").is_none());
+        assert_eq!(merchants.authenticate("k1").unwrap().id, "acme");
+        let errors = build("[merchants.acme]\napi_keys = [\"pmx_test_demo\"]").unwrap_err();
+        assert!(errors.to_string().contains("used twice"), "{errors}");
+    }
+
+    #[test]
+    fn merchant_ids_must_be_url_safe() {
+        let errors = build("[merchants.\"Bad Id\"]\napi_keys = [\"k\"]").unwrap_err();
+        assert_eq!(errors.0[0].key, "merchants.Bad Id");
+    }
+}

@@ -1,0 +1,103 @@
+//! Prometheus metrics: request count and latency by route pattern, method and status.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new_custom(Some("paymux".to_owned()), None)?;
+        let labels = ["method", "route", "status"];
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests served"),
+            &labels,
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
+                vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            ),
+            &labels,
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+        })
+    }
+
+    /// The registry, for other parts of paymux to register their own metrics in.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    fn render(&self) -> Result<String, ApiError> {
+        let mut buffer = vec![];
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .map_err(ApiError::internal)?;
+        String::from_utf8(buffer).map_err(ApiError::internal)
+    }
+}
+
+/// Middleware: counts and times each request, and writes one access log line inside the
+/// request's span (so it carries the request id).
+pub async fn record(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let metrics = request
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
+    let result = next.call(request).await;
+    let (status, route) = match &result {
+        Ok(response) => (
+            response.status().as_u16(),
+            response.request().match_pattern(),
+        ),
+        Err(error) => (error.as_response_error().status_code().as_u16(), None),
+    };
+    // Unmatched paths share one label so that scanners cannot blow up the series count.
+    let route = route.unwrap_or_else(|| "unmatched".to_owned());
+    let elapsed = started.elapsed();
+    if let Some(metrics) = metrics {
+        metrics.observe(&method, &route, status, elapsed.as_secs_f64());
+    }
+    tracing::info!(%method, %route, status, latency_ms = elapsed.as_millis() as u64, "request");
+    result
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics_endpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render()?))
+}

@@ -1,0 +1,123 @@
+//! `GET /v1/events` and `GET /v1/events/{id}`: the normalized event stream.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use paymux_schema::EventType;
+use paymux_schema::db::event::{Event, EventFilter};
+use paymux_schema::ids::{CheckoutKind, EventId, EventKind};
+use serde::Serialize;
+
+use crate::auth::Authenticated;
+use crate::error::ApiError;
+use crate::routes::list::{ListOut, ListParams};
+use crate::state::AppState;
+
+/// An event as the API shows it. `raw` (the exact bytes received) only on the single-event
+/// endpoint: lists stay small.
+#[derive(Debug, Serialize)]
+pub struct EventOut {
+    pub id: String,
+    pub object: &'static str,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub merchant: String,
+    pub provider: String,
+    pub provider_event_id: String,
+    pub checkout_id: Option<String>,
+    pub provider_payment_id: Option<String>,
+    pub reference: Option<String>,
+    /// Minor units of `currency`.
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    pub fee: Option<i64>,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub livemode: bool,
+    pub details: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+}
+
+pub fn utc(time: NaiveDateTime) -> DateTime<Utc> {
+    time.and_utc()
+}
+
+/// Parses a JSON text column; a row paymux wrote itself always parses.
+pub fn json_column(text: Option<&str>) -> serde_json::Value {
+    text.and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+impl EventOut {
+    pub fn from_row(event: Event, raw: Option<Vec<u8>>) -> EventOut {
+        EventOut {
+            details: json_column(Some(&event.details)),
+            id: event.id,
+            object: "event",
+            event_type: event.event_type,
+            merchant: event.merchant,
+            provider: event.provider,
+            provider_event_id: event.provider_event_id,
+            checkout_id: event.checkout_id,
+            provider_payment_id: event.provider_payment_id,
+            reference: event.reference,
+            amount: event.amount,
+            currency: event.currency,
+            fee: event.fee,
+            occurred_at: utc(event.occurred_at),
+            received_at: utc(event.received_at),
+            livemode: event.livemode,
+            raw: raw.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+}
+
+/// `GET /v1/events`: filters `type`, `provider`, `checkout_id`, `created_gte`, `created_lt`.
+pub async fn list_events(
+    state: web::Data<AppState>,
+    merchant: Authenticated,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = ListParams::parse(request.query_string())?;
+    let page = params.page::<EventKind>()?;
+    let event_types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    let filter = EventFilter {
+        event_type: params.one_of("type", &event_types)?,
+        provider: params.text("provider"),
+        checkout_id: params
+            .id::<CheckoutKind>("checkout_id")?
+            .map(|id| id.to_string()),
+        created_gte: params.time("created_gte")?,
+        created_lt: params.time("created_lt")?,
+    };
+    params.finish()?;
+    let merchant_id = merchant.0.id.clone();
+    let page = state
+        .db(move |conn| Ok(Event::list(conn, &merchant_id, &filter, &page)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |event| {
+        EventOut::from_row(event, None)
+    })))
+}
+
+/// `GET /v1/events/{id}`, with the raw bytes received.
+pub async fn get_event(
+    state: web::Data<AppState>,
+    merchant: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let event_id = EventId::parse(&id).map_err(|_| ApiError::not_found("event", &id))?;
+    let merchant_id = merchant.0.id.clone();
+    let found = state
+        .db(move |conn| {
+            Ok(Event::find_with_raw(
+                conn,
+                &merchant_id,
+                &event_id.to_string(),
+            )?)
+        })
+        .await?;
+    let (event, raw) = found.ok_or_else(|| ApiError::not_found("event", &id))?;
+    Ok(HttpResponse::Ok().json(EventOut::from_row(event, raw)))
+}

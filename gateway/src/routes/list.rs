@@ -1,0 +1,174 @@
+//! Stripe-shaped lists: `{"object": "list", "data": [...], "has_more": bool}`, newest first,
+//! `limit` (default 20, at most 100) and `starting_after=<id>` for the next page. Filters on
+//! creation time take Unix seconds or RFC 3339. Unknown parameters are refused, not ignored.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use paymux_schema::db::{Page, PageRequest};
+use paymux_schema::ids::{Id, IdKind};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+
+#[derive(Debug, Serialize)]
+pub struct ListOut<T> {
+    pub object: &'static str,
+    pub data: Vec<T>,
+    pub has_more: bool,
+}
+
+impl<T> ListOut<T> {
+    pub fn from_page<R>(page: Page<R>, render: impl Fn(R) -> T) -> ListOut<T> {
+        ListOut {
+            object: "list",
+            data: page.items.into_iter().map(render).collect(),
+            has_more: page.has_more,
+        }
+    }
+}
+
+/// A list request's query parameters, consumed one by one so that leftovers can be refused.
+pub struct ListParams {
+    params: BTreeMap<String, String>,
+}
+
+impl ListParams {
+    pub fn parse(query_string: &str) -> Result<ListParams, ApiError> {
+        let mut params = BTreeMap::new();
+        for (key, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
+            if params.insert(key.to_string(), value.to_string()).is_some() {
+                let message = format!("`{key}` is given more than once");
+                return Err(ApiError::invalid(key, message));
+            }
+        }
+        Ok(ListParams { params })
+    }
+
+    /// `limit` and `starting_after`, the cursor over ids of kind `K`.
+    pub fn page<K: IdKind>(&mut self) -> Result<PageRequest, ApiError> {
+        let limit = match self.params.remove("limit") {
+            None => DEFAULT_LIMIT,
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "limit",
+                        format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                    )
+                })?,
+        };
+        let starting_after = self.id::<K>("starting_after")?.map(|id| id.to_string());
+        Ok(PageRequest {
+            limit,
+            starting_after,
+        })
+    }
+
+    /// A free-text parameter.
+    pub fn text(&mut self, name: &str) -> Option<String> {
+        self.params.remove(name)
+    }
+
+    /// A parameter that must be one of `allowed`.
+    pub fn one_of(&mut self, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+        match self.params.remove(name) {
+            Some(value) if !allowed.contains(&value.as_str()) => Err(ApiError::invalid(
+                name,
+                format!("`{value}` is not one of: {}", allowed.join(", ")),
+            )),
+            value => Ok(value),
+        }
+    }
+
+    /// A parameter holding an id of kind `K`.
+    pub fn id<K: IdKind>(&mut self, name: &str) -> Result<Option<Id<K>>, ApiError> {
+        self.params
+            .remove(name)
+            .map(|text| {
+                Id::<K>::parse(&text).map_err(|error| ApiError::invalid(name, error.to_string()))
+            })
+            .transpose()
+    }
+
+    /// A time, as Unix seconds or RFC 3339.
+    pub fn time(&mut self, name: &str) -> Result<Option<NaiveDateTime>, ApiError> {
+        let Some(text) = self.params.remove(name) else {
+            return Ok(None);
+        };
+        let parsed = match text.parse::<i64>() {
+            Ok(seconds) => DateTime::<Utc>::from_timestamp(seconds, 0),
+            Err(_) => DateTime::parse_from_rfc3339(&text)
+                .ok()
+                .map(|time| time.with_timezone(&Utc)),
+        };
+        parsed.map(|time| Some(time.naive_utc())).ok_or_else(|| {
+            ApiError::invalid(
+                name,
+                format!("`{text}` is neither Unix seconds nor an RFC 3339 time"),
+            )
+        })
+    }
+
+    /// Refuses whatever parameter was not consumed.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.params.into_keys().next() {
+            Some(unknown) => Err(ApiError::invalid(
+                unknown.clone(),
+                format!("unknown parameter `{unknown}`"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paymux_schema::ids::EventKind;
+
+    #[test]
+    fn defaults_and_bounds_of_limit() {
+        let page = ListParams::parse("").unwrap().page::<EventKind>().unwrap();
+        assert_eq!(page.limit, DEFAULT_LIMIT);
+        for bad in ["0", "101", "-1", "ten"] {
+            let error = ListParams::parse(&format!("limit={bad}"))
+                .unwrap()
+                .page::<EventKind>()
+                .unwrap_err();
+            assert_eq!(error.param.as_deref(), Some("limit"));
+        }
+    }
+
+    #[test]
+    fn cursors_must_be_ids_of_the_listed_kind() {
+        let error = ListParams::parse("starting_after=chk_01jd0000000000000000000000")
+            .unwrap()
+            .page::<EventKind>()
+            .unwrap_err();
+        assert_eq!(error.param.as_deref(), Some("starting_after"));
+    }
+
+    #[test]
+    fn times_accept_unix_seconds_and_rfc3339() {
+        let mut params =
+            ListParams::parse("a=1700000000&b=2023-11-14T22:13:20Z&c=yesterday").unwrap();
+        assert_eq!(params.time("a").unwrap(), params.time("b").unwrap());
+        assert_eq!(params.time("c").unwrap_err().param.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn unknown_and_repeated_parameters_are_refused() {
+        let params = ListParams::parse("limit=5&colour=red").unwrap();
+        assert_eq!(
+            params.finish().unwrap_err().param.as_deref(),
+            Some("colour")
+        );
+        assert!(ListParams::parse("limit=5&limit=6").is_err());
+    }
+}

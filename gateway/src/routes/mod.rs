@@ -1,0 +1,6 @@
+//! HTTP routes. Each module holds one family of endpoints and its request/response types.
+
+pub mod checkouts;
+pub mod events;
+pub mod health;
+pub mod list;

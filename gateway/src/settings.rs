@@ -1,0 +1,237 @@
+//! Settings, read through the `config` crate in three layers: `config/default.toml` (compiled
+//! in, so the binary runs anywhere), the file named by `PAYMUX_CONFIG`, then environment
+//! variables `PAYMUX__SECTION__KEY`. Settings are passed explicitly, never through a global.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use paymux_providers::SecretRef;
+use paymux_providers::http::HttpTimeouts;
+use paymux_schema::Currency;
+use serde::Deserialize;
+use url::Url;
+
+/// The built-in defaults: the first layer.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub sandbox: SandboxSettings,
+    #[serde(default)]
+    pub merchants: BTreeMap<String, MerchantSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// `host:port` to listen on; port 0 picks a free one (tests).
+    pub bind: String,
+    /// Base URL providers reach paymux at; defaults to `http://<bound address>`.
+    pub public_url: Option<Url>,
+    pub max_body_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads; defaults to one per CPU core.
+    pub workers: Option<usize>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://…`. May hold a password: never logged as is.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &paymux_schema::db::redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub connect_timeout_ms: u64,
+    pub total_timeout_ms: u64,
+}
+
+impl HttpSettings {
+    pub fn timeouts(&self) -> HttpTimeouts {
+        HttpTimeouts {
+            connect: Duration::from_millis(self.connect_timeout_ms),
+            total: Duration::from_millis(self.total_timeout_ms),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantSettings {
+    /// A disabled merchant is not loaded at all (its secrets are not even resolved), which is
+    /// how a production overlay switches the built-in demo merchant off.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Keys the merchant's storefront authenticates with (`Authorization: Bearer …`).
+    pub api_keys: Vec<SecretRef>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+/// One provider for one merchant: the keys every provider has, and its own keys in `specific`,
+/// which its adapter reads (and refuses when unknown).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderSettings {
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Lower is tried first when routing picks a provider.
+    #[serde(default)]
+    pub priority: u32,
+    /// Currencies this merchant takes through this provider; defaults to all it supports.
+    pub currencies: Option<Vec<Currency>>,
+    /// Overrides the provider's documented API base URL (staging, sandbox, tests).
+    pub base_url: Option<Url>,
+    #[serde(flatten)]
+    pub specific: serde_json::Map<String, serde_json::Value>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// Where the second layer comes from.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    /// The file named by `PAYMUX_CONFIG`, if that is set.
+    FromEnvironment,
+    /// This file.
+    File(PathBuf),
+    /// TOML text (tests).
+    Toml(String),
+}
+
+/// A config that cannot be read: the message names the key and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LoadError(String);
+
+impl Settings {
+    /// Reads the three layers.
+    pub fn load(overlay: Overlay) -> Result<Settings, LoadError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_CONFIG,
+            config::FileFormat::Toml,
+        ));
+        let overlay_file = match overlay {
+            Overlay::FromEnvironment => std::env::var_os("PAYMUX_CONFIG").map(PathBuf::from),
+            Overlay::File(path) => Some(path),
+            Overlay::Toml(text) => {
+                builder =
+                    builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+                None
+            }
+        };
+        if let Some(path) = overlay_file {
+            if !Path::new(&path).is_file() {
+                return Err(LoadError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("PAYMUX")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let config = builder
+            .build()
+            .map_err(|error| LoadError(error.to_string()))?;
+        config
+            .try_deserialize()
+            .map_err(|error| LoadError(error.to_string()))
+    }
+
+    /// The address to listen on.
+    pub fn bind_address(&self) -> Result<SocketAddr, String> {
+        self.server
+            .bind
+            .parse()
+            .map_err(|_| format!("`{}` is not a host:port socket address", self.server.bind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_run_the_sandbox_demo_on_sqlite() {
+        let settings = Settings::load(Overlay::Toml(String::new())).unwrap();
+        assert_eq!(settings.database.url, "sqlite://data/paymux.db");
+        assert!(settings.sandbox.enabled);
+        let demo = &settings.merchants["demo"];
+        assert!(demo.enabled);
+        assert_eq!(format!("{:?}", demo.api_keys), "[[literal secret]]");
+        assert_eq!(settings.bind_address().unwrap().port(), 8080);
+    }
+
+    #[test]
+    fn an_overlay_overrides_and_extends_the_defaults() {
+        let overlay = r#"
+            [database]
+            url = "postgres://paymux:hunter2@db/paymux"
+            [merchants.acme]
+            api_keys = ["env:ACME_API_KEY"]
+            [merchants.acme.providers.sknpay]
+            priority = 2
+            currencies = ["usd", "XCD"]
+            api_key = "env:SKN_KEY"
+        "#;
+        let settings = Settings::load(Overlay::Toml(overlay.to_owned())).unwrap();
+        assert!(!format!("{:?}", settings.database).contains("hunter2"));
+        let skn = &settings.merchants["acme"].providers["sknpay"];
+        assert!(skn.enabled);
+        assert_eq!(skn.priority, 2);
+        assert_eq!(skn.currencies, Some(vec![Currency::Usd, Currency::Xcd]));
+        assert_eq!(skn.specific["api_key"], "env:SKN_KEY");
+        assert!(settings.merchants.contains_key("demo"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let error = Settings::load(Overlay::Toml("[server]\nbindd = \"x\"".into())).unwrap_err();
+        assert!(error.to_string().contains("bindd"), "{error}");
+        let error = Settings::load(Overlay::Toml(
+            "[merchants.demo.providers.x]\ncurrencies = [\"EURO\"]".into(),
+        ))
+        .unwrap_err();
+        assert!(error.to_string().contains("EURO"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_overlay_file_is_an_error() {
+        let error = Settings::load(Overlay::File("/nonexistent/paymux.toml".into())).unwrap_err();
+        assert!(error.to_string().contains("does not exist"), "{error}");
+    }
+}

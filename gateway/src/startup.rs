@@ -1,0 +1,349 @@
+//! Building and running the server. [`Application::build`] binds the listener first (port 0
+//! works, for tests), then validates merchants against the real address, opens and migrates
+//! the database, and only then serves.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpServer, web};
+use paymux_providers::Registry;
+use paymux_providers::http::build_client;
+use paymux_schema::db::{self, DatabaseUrl, PoolOptions};
+use tracing_actix_web::TracingLogger;
+use url::Url;
+
+use crate::error::{ApiError, json_error_bodies};
+use crate::merchants::{BuildContext, ConfigErrors, Merchants};
+use crate::metrics::{self, Metrics};
+use crate::routes::{checkouts, events, health};
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::telemetry::{self, RequestSpan};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration:\n{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("invalid configuration: {0}")]
+    Setting(String),
+    #[error(transparent)]
+    Database(#[from] db::DbError),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub struct Application {
+    address: SocketAddr,
+    public_url: Url,
+    backend: &'static str,
+    server: Server,
+}
+
+/// The public base URL: the configured one, or the bound address.
+pub fn public_url(settings: &Settings, bound: SocketAddr) -> Result<Url, StartupError> {
+    let url = match &settings.server.public_url {
+        Some(url) => url.clone(),
+        None => Url::parse(&format!("http://{bound}/"))
+            .map_err(|error| StartupError::Setting(format!("server.bind: {error}")))?,
+    };
+    // `join` treats a base without a trailing slash as a file: keep it a directory.
+    if url.path().ends_with('/') {
+        Ok(url)
+    } else {
+        let mut url = url;
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+        Ok(url)
+    }
+}
+
+/// Validates the merchants of `settings` as the server would, without binding or connecting.
+pub fn build_merchants(
+    settings: &Settings,
+    registry: &Registry,
+    public_url: &Url,
+) -> Result<Merchants, StartupError> {
+    let timeouts = settings.http.timeouts();
+    let http = build_client(timeouts).map_err(|error| StartupError::Other(error.to_string()))?;
+    Ok(Merchants::build(
+        settings,
+        &BuildContext {
+            registry,
+            public_url,
+            http: &http,
+            timeouts,
+        },
+    )?)
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        Application::build_with(settings, Registry::standard()).await
+    }
+
+    /// Builds with a given provider registry (tests add provider doubles).
+    pub async fn build_with(
+        settings: Settings,
+        registry: Registry,
+    ) -> Result<Application, StartupError> {
+        let bind = settings
+            .bind_address()
+            .map_err(|e| StartupError::Setting(format!("server.bind: {e}")))?;
+        let listener = TcpListener::bind(bind).map_err(|source| StartupError::Bind {
+            address: settings.server.bind.clone(),
+            source,
+        })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            address: settings.server.bind.clone(),
+            source,
+        })?;
+        let public_url = public_url(&settings, address)?;
+        let merchants = build_merchants(&settings, &registry, &public_url)?;
+        let backend = DatabaseUrl::parse(&settings.database.url)?.backend_name();
+
+        let database_url = settings.database.url.clone();
+        let pool_options = PoolOptions {
+            max_connections: settings.database.max_connections,
+            ..PoolOptions::default()
+        };
+        let pool = tokio::task::spawn_blocking(move || -> Result<db::Pool, db::DbError> {
+            let pool = db::connect(&database_url, pool_options)?;
+            let applied = db::run_migrations(&mut *pool.get()?)?;
+            if applied > 0 {
+                tracing::info!(applied, "database migrations applied");
+            }
+            Ok(pool)
+        })
+        .await
+        .map_err(|error| StartupError::Other(error.to_string()))??;
+
+        let state = AppState {
+            db: pool,
+            merchants: Arc::new(merchants),
+            settings: Arc::new(settings.clone()),
+            metrics: Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?,
+        };
+        let max_body = settings.server.max_body_bytes;
+        let mut server =
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(state.clone()))
+                    .app_data(json_config(max_body))
+                    .app_data(web::PayloadConfig::new(max_body))
+                    .app_data(web::PathConfig::default().error_handler(|error, _| {
+                        ApiError::invalid("path", error.to_string()).into()
+                    }))
+                    .wrap(from_fn(reject_oversize_bodies))
+                    .wrap(from_fn(metrics::record))
+                    .wrap(ErrorHandlers::new().default_handler(json_error_bodies))
+                    .wrap(from_fn(telemetry::echo_request_id))
+                    .wrap(TracingLogger::<RequestSpan>::new())
+                    .configure(routes)
+            })
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                address: address.to_string(),
+                source,
+            })?
+            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            address,
+            public_url,
+            backend,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or a stop through the handle), then lets in-flight
+    /// requests finish within the shutdown timeout.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Middleware: refuses a request whose declared `Content-Length` is over the limit before any
+/// route reads it. Bodies without a length are cut off at the limit by the extractors.
+async fn reject_oversize_bodies(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let limit = request
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.server.max_body_bytes);
+    let declared = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if let (Some(limit), Some(declared)) = (limit, declared)
+        && declared > limit
+    {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body ({declared} bytes) is larger than the {limit} bytes allowed"),
+        )
+        .into());
+    }
+    next.call(request).await
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|error, _| {
+            use actix_web::error::JsonPayloadError;
+            let api_error = match &error {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => ApiError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    error.to_string(),
+                ),
+                JsonPayloadError::ContentType => ApiError::new(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ),
+                JsonPayloadError::Deserialize(inner) => ApiError::new(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    format!("invalid JSON body: {inner}"),
+                ),
+                _ => ApiError::new(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    error.to_string(),
+                ),
+            };
+            api_error.into()
+        })
+}
+
+fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::metrics_endpoint))
+        .service(
+            web::scope("/v1")
+                .service(
+                    web::resource("/checkouts").route(web::get().to(checkouts::list_checkouts)),
+                )
+                .service(
+                    web::resource("/checkouts/{id}").route(web::get().to(checkouts::get_checkout)),
+                )
+                .service(web::resource("/events").route(web::get().to(events::list_events)))
+                .service(web::resource("/events/{id}").route(web::get().to(events::get_event))),
+        )
+        .default_service(web::to(|request: actix_web::HttpRequest| async move {
+            Err::<actix_web::HttpResponse, _>(ApiError::new(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no route for {} {}", request.method(), request.path()),
+            ))
+        }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::{HttpResponse, test as actix_test};
+
+    async fn echo(body: web::Json<serde_json::Value>) -> HttpResponse {
+        HttpResponse::Ok().json(body.into_inner())
+    }
+
+    async fn error_of(response: ServiceResponse) -> (u16, serde_json::Value) {
+        let status = response.status().as_u16();
+        let body: serde_json::Value = actix_test::read_body_json(response).await;
+        (status, body["error"].clone())
+    }
+
+    #[actix_web::test]
+    async fn json_bodies_that_are_bad_or_too_big_get_json_errors() {
+        let app = actix_test::init_service(
+            App::new()
+                .app_data(json_config(64))
+                .route("/", web::post().to(echo)),
+        )
+        .await;
+        let post = |body: &'static str| {
+            actix_test::TestRequest::post()
+                .uri("/")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(body)
+                .to_request()
+        };
+        let ok = actix_test::call_service(&app, post(r#"{"a":1}"#)).await;
+        assert_eq!(ok.status(), 200);
+
+        let (status, error) =
+            error_of(actix_test::call_service(&app, post(r#"{"a":"#)).await).await;
+        assert_eq!(status, 400);
+        assert_eq!(error["code"], "invalid_json");
+
+        let big = Box::leak(format!(r#"{{"a":"{}"}}"#, "x".repeat(100)).into_boxed_str());
+        let (status, error) = error_of(actix_test::call_service(&app, post(big)).await).await;
+        assert_eq!(status, 413);
+        assert_eq!(error["code"], "payload_too_large");
+
+        let text = actix_test::TestRequest::post()
+            .uri("/")
+            .insert_header(("content-type", "text/plain"))
+            .set_payload("{}")
+            .to_request();
+        let (status, error) = error_of(actix_test::call_service(&app, text).await).await;
+        assert_eq!(status, 415);
+        assert_eq!(error["code"], "unsupported_media_type");
+    }
+
+    #[test]
+    fn the_public_url_defaults_to_the_bound_address_and_ends_with_a_slash() {
+        let mut settings = Settings::load(crate::settings::Overlay::Toml(String::new())).unwrap();
+        let bound: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        assert_eq!(
+            public_url(&settings, bound).unwrap().as_str(),
+            "http://127.0.0.1:4242/"
+        );
+        settings.server.public_url = Some(Url::parse("https://pay.example.com/paymux").unwrap());
+        let url = public_url(&settings, bound).unwrap();
+        assert_eq!(
+            url.join("webhooks/demo/sknpay").unwrap().as_str(),
+            "https://pay.example.com/paymux/webhooks/demo/sknpay"
+        );
+    }
+}

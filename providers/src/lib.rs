@@ -1,0 +1,15 @@
+//! Provider adapters behind one [`Provider`] trait, the helpers they share (signing, the HTTP
+//! client, secrets) and the [`Registry`] that builds them from config.
+
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod provider;
+pub mod registry;
+pub mod secret;
+pub mod signing;
+
+pub use error::{Operation, ProviderError};
+pub use provider::{Capabilities, Provider};
+pub use registry::{AdapterContext, ConfigError, ProviderFactory, Registry};
+pub use secret::{SecretRef, SecretResolver};

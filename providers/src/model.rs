@@ -1,0 +1,145 @@
+//! The unified shapes adapters receive and return, independent of any provider's wire format.
+
+use chrono::{DateTime, Utc};
+use paymux_schema::db::refund::RefundStatus;
+use paymux_schema::{CheckoutId, CheckoutStatus, Money, RefundId};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The payer, as the storefront knows them. Every field is optional; adapters that need one
+/// (Pakhi needs name and email) refuse the request naming the missing field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+}
+
+/// One line of a basket, in minor units of the checkout's currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineItem {
+    pub name: String,
+    pub quantity: u32,
+    pub unit_amount: i64,
+}
+
+/// A checkout to create at a provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckoutRequest {
+    /// Our id, which adapters pass in metadata where the provider echoes it back.
+    pub checkout_id: CheckoutId,
+    pub amount: Money,
+    pub reference: Option<String>,
+    pub description: Option<String>,
+    pub customer: Option<Customer>,
+    pub success_url: Option<Url>,
+    pub cancel_url: Option<Url>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub items: Vec<LineItem>,
+    /// This provider's entry of `provider_options`, passed through as given.
+    pub provider_options: Option<serde_json::Value>,
+    /// Sent as the provider's idempotency key, so a retried create cannot make two payments.
+    pub idempotency_key: String,
+}
+
+/// What a provider created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedCheckout {
+    pub provider_checkout_id: Option<String>,
+    pub status: CheckoutStatus,
+    /// Where to send the payer, when the provider hosts a page.
+    pub redirect_url: Option<String>,
+    /// What a page must run when the provider has no redirect URL (SpankPay's frame).
+    pub client_action: Option<serde_json::Value>,
+    pub livemode: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A checkout's state as the provider reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderCheckout {
+    pub provider_checkout_id: String,
+    pub status: CheckoutStatus,
+    pub livemode: bool,
+}
+
+/// A refund to ask a provider for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundRequest {
+    pub refund_id: RefundId,
+    pub provider_checkout_id: String,
+    pub amount: Money,
+    /// True when this refund covers everything not yet refunded.
+    pub is_full: bool,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderRefund {
+    pub provider_refund_id: Option<String>,
+    pub status: RefundStatus,
+}
+
+/// An incoming webhook request: its headers (names lower-cased) and exact body.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookRequest<'a> {
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl WebhookRequest<'_> {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// What paymux did with a webhook, for the adapter to phrase the reply its provider expects.
+#[derive(Debug, Clone, Copy)]
+pub enum WebhookOutcome<'a> {
+    /// Verified, and its events are durably stored.
+    Stored,
+    /// Verified; every event was stored before.
+    Duplicate,
+    /// Stored, but the payment must be refused (the checkout was canceled or expired).
+    Refused { reason: &'a str },
+    /// Not accepted: bad signature, stale, malformed.
+    Rejected(&'a crate::ProviderError),
+}
+
+/// The HTTP reply to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookReply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl WebhookReply {
+    pub fn json(status: u16, body: serde_json::Value) -> WebhookReply {
+        WebhookReply {
+            status,
+            content_type: "application/json",
+            body: body.to_string(),
+        }
+    }
+}

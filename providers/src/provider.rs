@@ -1,0 +1,83 @@
+//! The one trait every provider adapter implements.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use paymux_schema::{Currency, NormalizedEvent};
+
+use crate::error::{Operation, ProviderError};
+use crate::model::{
+    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
+    WebhookOutcome, WebhookReply, WebhookRequest,
+};
+
+/// What a provider can do, so routing and the API can refuse early and say why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    pub create: bool,
+    pub retrieve: bool,
+    pub cancel: bool,
+    pub refund: bool,
+    pub partial_refund: bool,
+    pub webhooks: bool,
+    pub currencies: Vec<Currency>,
+}
+
+impl Capabilities {
+    pub fn supports(&self, operation: Operation) -> bool {
+        match operation {
+            Operation::Create => self.create,
+            Operation::Retrieve => self.retrieve,
+            Operation::Cancel => self.cancel,
+            Operation::Refund => self.refund,
+            Operation::PartialRefund => self.partial_refund,
+            Operation::Webhooks => self.webhooks,
+        }
+    }
+
+    pub fn supports_currency(&self, currency: Currency) -> bool {
+        self.currencies.contains(&currency)
+    }
+}
+
+/// A provider adapter, bound to one merchant's credentials and base URL when it is built, so a
+/// webhook for a merchant can only ever be verified with that merchant's secrets.
+///
+/// Request building, parsing and verification are plain functions of the adapter, testable
+/// without a network; the HTTP calls go through the shared client with its timeouts. An
+/// operation the provider lacks returns [`ProviderError::Unsupported`].
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The provider's id in config and URLs (`sknpay`, `pakhi`, …).
+    fn id(&self) -> &'static str;
+
+    fn capabilities(&self) -> &Capabilities;
+
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CreatedCheckout, ProviderError>;
+
+    async fn retrieve(&self, provider_checkout_id: &str)
+    -> Result<ProviderCheckout, ProviderError>;
+
+    async fn cancel(
+        &self,
+        provider_checkout_id: &str,
+        idempotency_key: &str,
+    ) -> Result<ProviderCheckout, ProviderError>;
+
+    async fn refund(&self, request: &RefundRequest) -> Result<ProviderRefund, ProviderError>;
+
+    /// Checks that a webhook comes from the provider: signature, shared secret, timestamp.
+    fn verify_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ProviderError>;
+
+    /// Turns a verified webhook body into normalized events (one body may hold several).
+    fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError>;
+
+    /// The reply this provider expects for `outcome`.
+    fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply;
+}

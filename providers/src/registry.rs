@@ -1,0 +1,109 @@
+//! From provider id to adapter: each provider contributes a factory that builds its adapter
+//! from one merchant's config section.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::http::HttpTimeouts;
+use crate::provider::Provider;
+use crate::secret::{SecretRef, SecretResolver};
+
+/// A config problem, with the key it concerns relative to the provider's section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything an adapter is built from.
+pub struct AdapterContext<'a> {
+    pub merchant: &'a str,
+    /// The provider's keys from config, beside the common ones (`enabled`, `priority`,
+    /// `currencies`, `base_url`) the gateway reads itself.
+    pub settings: &'a serde_json::Value,
+    pub secrets: SecretResolver,
+    /// `base_url` from config, when set; otherwise the adapter's documented default.
+    pub base_url: Option<Url>,
+    /// Where this merchant receives this provider's webhooks on paymux.
+    pub webhook_url: Url,
+    pub http: reqwest::Client,
+    pub timeouts: HttpTimeouts,
+}
+
+impl AdapterContext<'_> {
+    /// The provider's settings as a typed struct; adapters declare `deny_unknown_fields` so a
+    /// misspelt key is an error, not an ignored line.
+    pub fn settings<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        serde_json::from_value(self.settings.clone())
+            .map_err(|error| ConfigError::new(key_of_serde_error(&error), error.to_string()))
+    }
+
+    /// Resolves a secret setting, naming `key` if it cannot be.
+    pub fn secret(
+        &self,
+        key: &str,
+        secret: &SecretRef,
+    ) -> Result<secrecy::SecretString, ConfigError> {
+        self.secrets
+            .resolve(secret)
+            .map_err(|message| ConfigError::new(key, message))
+    }
+}
+
+/// The key a serde error is about, when it says (`unknown field `x``, `missing field `y``).
+fn key_of_serde_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    text.split('`').nth(1).unwrap_or_default().to_owned()
+}
+
+/// Builds one provider's adapter.
+pub trait ProviderFactory: Send + Sync + 'static {
+    fn id(&self) -> &'static str;
+    fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError>;
+}
+
+/// The providers paymux knows, by id.
+#[derive(Clone, Default)]
+pub struct Registry {
+    factories: BTreeMap<&'static str, Arc<dyn ProviderFactory>>,
+}
+
+impl Registry {
+    /// The adapters that ship with paymux.
+    pub fn standard() -> Registry {
+        Registry::default()
+    }
+
+    /// Adds (or replaces) a provider; tests register doubles this way.
+    pub fn with(mut self, factory: impl ProviderFactory) -> Registry {
+        self.factories.insert(factory.id(), Arc::new(factory));
+        self
+    }
+
+    pub fn get(&self, id: &str) -> Option<&dyn ProviderFactory> {
+        self.factories.get(id).map(|factory| factory.as_ref())
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.factories.keys().copied()
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.ids()).finish()
+    }
+}

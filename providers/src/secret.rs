@@ -1,0 +1,160 @@
+//! Secrets named in config: `env:NAME`, `file:PATH`, or a literal (sandbox configs only).
+//!
+//! A [`SecretRef`] is what the config file says; [`SecretResolver::resolve`] turns it into a
+//! [`SecretString`], which never shows its value in `Debug` output or logs.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+
+/// Where a secret comes from.
+#[derive(Clone)]
+pub enum SecretRef {
+    /// `env:NAME`: the environment variable `NAME`.
+    Env(String),
+    /// `file:PATH`: the file's content, without a trailing newline.
+    File(PathBuf),
+    /// Anything else: the text itself. Only allowed while the sandbox is on, so that real
+    /// credentials never sit in a config file.
+    Literal(SecretString),
+}
+
+impl SecretRef {
+    pub fn parse(text: &str) -> SecretRef {
+        if let Some(name) = text.strip_prefix("env:") {
+            SecretRef::Env(name.to_owned())
+        } else if let Some(path) = text.strip_prefix("file:") {
+            SecretRef::File(PathBuf::from(path))
+        } else {
+            SecretRef::Literal(SecretString::from(text))
+        }
+    }
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "env:{name}"),
+            SecretRef::File(path) => write!(f, "file:{}", path.display()),
+            SecretRef::Literal(_) => f.write_str("[literal secret]"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.is_empty() {
+            return Err(serde::de::Error::custom("a secret must not be empty"));
+        }
+        Ok(SecretRef::parse(&text))
+    }
+}
+
+/// Resolves secret references, knowing whether literals are acceptable.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretResolver {
+    pub allow_literals: bool,
+}
+
+impl SecretResolver {
+    /// The secret's value, or an error saying what is missing (never the value itself).
+    pub fn resolve(&self, secret: &SecretRef) -> Result<SecretString, String> {
+        match secret {
+            SecretRef::Env(name) => match std::env::var(name) {
+                Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
+                Ok(_) => Err(format!("environment variable {name} is empty")),
+                Err(_) => Err(format!("environment variable {name} is not set")),
+            },
+            SecretRef::File(path) => match std::fs::read_to_string(path) {
+                Ok(content) => {
+                    let value = content.trim_end_matches(['\r', '\n']);
+                    if value.is_empty() {
+                        Err(format!("secret file {} is empty", path.display()))
+                    } else {
+                        Ok(SecretString::from(value))
+                    }
+                }
+                Err(error) => Err(format!("cannot read secret file {}: {error}", path.display())),
+            },
+            SecretRef::Literal(value) if self.allow_literals => Ok(value.clone()),
+            SecretRef::Literal(_) => Err(
+                "literal secrets are only allowed with sandbox.enabled = true; use env:NAME or file:PATH"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn references_parse_by_prefix_and_never_show_literals() {
+        assert!(
+            matches!(SecretRef::parse("env:SKNPAY_API_KEY"), SecretRef::Env(name) if name == "SKNPAY_API_KEY")
+        );
+        assert!(matches!(
+            SecretRef::parse("file:/run/secrets/key"),
+            SecretRef::File(_)
+        ));
+        let literal = SecretRef::parse("whsec_supersecret");
+        assert_eq!(format!("{literal:?}"), "[literal secret]");
+        let resolved = SecretResolver {
+            allow_literals: true,
+        }
+        .resolve(&literal)
+        .unwrap();
+        assert!(!format!("{resolved:?}").contains("supersecret"));
+        assert_eq!(resolved.expose_secret(), "whsec_supersecret");
+    }
+
+    #[test]
+    fn literals_are_refused_outside_the_sandbox() {
+        let error = SecretResolver {
+            allow_literals: false,
+        }
+        .resolve(&SecretRef::parse("sk_live_123"))
+        .unwrap_err();
+        assert!(error.contains("sandbox.enabled"), "{error}");
+        assert!(!error.contains("sk_live_123"));
+    }
+
+    #[test]
+    fn missing_environment_variables_are_named() {
+        let error = SecretResolver {
+            allow_literals: false,
+        }
+        .resolve(&SecretRef::parse("env:PAYMUX_TEST_SURELY_UNSET_VARIABLE"))
+        .unwrap_err();
+        assert_eq!(
+            error,
+            "environment variable PAYMUX_TEST_SURELY_UNSET_VARIABLE is not set"
+        );
+    }
+
+    #[test]
+    fn files_are_read_without_their_trailing_newline() {
+        let dir = std::env::temp_dir().join(format!("paymux-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key");
+        std::fs::write(&path, "sk_test_abc\n").unwrap();
+        let secret = SecretResolver {
+            allow_literals: false,
+        }
+        .resolve(&SecretRef::File(path.clone()))
+        .unwrap();
+        assert_eq!(secret.expose_secret(), "sk_test_abc");
+        let missing = SecretResolver {
+            allow_literals: false,
+        }
+        .resolve(&SecretRef::File(dir.join("missing")))
+        .unwrap_err();
+        assert!(missing.contains("cannot read secret file"), "{missing}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

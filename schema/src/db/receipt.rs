@@ -1,0 +1,58 @@
+//! Webhook receipts: every webhook request as received, kept whether or not it verified, so
+//! nothing a provider sent is ever lost.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::webhook_receipts;
+
+crate::text_enum! {
+    /// What became of a webhook request.
+    pub enum ReceiptOutcome("receipt outcome") {
+        /// Verified and its events stored.
+        Accepted => "accepted",
+        /// Verified, but every event in it was already stored.
+        Duplicate => "duplicate",
+        /// Refused (bad signature, stale, malformed, …); `reason` says why.
+        Rejected => "rejected",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = webhook_receipts)]
+pub struct WebhookReceipt {
+    pub id: String,
+    pub merchant: String,
+    pub provider: String,
+    /// JSON object of the request headers that matter for verification and audit.
+    pub headers: String,
+    /// The exact bytes received.
+    pub body: Vec<u8>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub event_count: i32,
+    pub received_at: NaiveDateTime,
+}
+
+impl WebhookReceipt {
+    pub fn insert(conn: &mut DbConnection, receipt: &WebhookReceipt) -> QueryResult<()> {
+        diesel::insert_into(webhook_receipts::table)
+            .values(receipt)
+            .execute(conn)
+            .map(drop)
+    }
+
+    pub fn find(
+        conn: &mut DbConnection,
+        merchant: &str,
+        id: &str,
+    ) -> QueryResult<Option<WebhookReceipt>> {
+        webhook_receipts::table
+            .filter(webhook_receipts::merchant.eq(merchant))
+            .filter(webhook_receipts::id.eq(id))
+            .select(WebhookReceipt::as_select())
+            .first(conn)
+            .optional()
+    }
+}

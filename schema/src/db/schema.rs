@@ -1,0 +1,104 @@
+//! Diesel table definitions, written in the SQL types both backends share.
+//! Keep in step with `migrations/{sqlite,postgres}`.
+
+diesel::table! {
+    checkouts (id) {
+        id -> Text,
+        merchant -> Text,
+        provider -> Text,
+        provider_checkout_id -> Nullable<Text>,
+        status -> Text,
+        amount -> BigInt,
+        currency -> Text,
+        amount_refunded -> BigInt,
+        reference -> Nullable<Text>,
+        description -> Nullable<Text>,
+        customer -> Nullable<Text>,
+        success_url -> Nullable<Text>,
+        cancel_url -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        items -> Nullable<Text>,
+        redirect_url -> Nullable<Text>,
+        client_action -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        livemode -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_receipts (id) {
+        id -> Text,
+        merchant -> Text,
+        provider -> Text,
+        headers -> Text,
+        body -> Binary,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        event_count -> Integer,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        event_type -> Text,
+        merchant -> Text,
+        provider -> Text,
+        provider_event_id -> Text,
+        checkout_id -> Nullable<Text>,
+        provider_payment_id -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        amount -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        fee -> Nullable<BigInt>,
+        occurred_at -> Timestamp,
+        received_at -> Timestamp,
+        livemode -> Bool,
+        details -> Text,
+        receipt_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        merchant -> Text,
+        checkout_id -> Text,
+        provider -> Text,
+        provider_refund_id -> Nullable<Text>,
+        amount -> BigInt,
+        currency -> Text,
+        status -> Text,
+        failure_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (merchant, idempotency_key) {
+        merchant -> Text,
+        idempotency_key -> Text,
+        request_method -> Text,
+        request_path -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(events -> checkouts (checkout_id));
+diesel::joinable!(events -> webhook_receipts (receipt_id));
+diesel::joinable!(refunds -> checkouts (checkout_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    checkouts,
+    webhook_receipts,
+    events,
+    refunds,
+    idempotency_keys,
+);

@@ -1,0 +1,64 @@
+//! The normalized event model: what every provider webhook becomes.
+
+use chrono::{DateTime, Utc};
+
+use crate::money::Money;
+
+crate::text_enum! {
+    /// The kinds of event paymux records, whatever the provider called them.
+    pub enum EventType("event type") {
+        PaymentPending => "payment.pending",
+        PaymentSucceeded => "payment.succeeded",
+        PaymentFailed => "payment.failed",
+        PaymentCanceled => "payment.canceled",
+        PaymentExpired => "payment.expired",
+        PaymentRefunded => "payment.refunded",
+        CheckoutAbandoned => "checkout.abandoned",
+    }
+}
+
+/// One provider event after verification and normalization, before paymux links it to a
+/// checkout and stores it. Adapters produce these from raw webhook bodies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedEvent {
+    pub event_type: EventType,
+    /// The provider's own event id, or an id derived deterministically from the payload when
+    /// the provider sends none, so a redelivery maps to the same row.
+    pub provider_event_id: String,
+    /// The provider's id for the payment, link or purchase: the first way to find our checkout.
+    pub provider_payment_id: Option<String>,
+    /// Our checkout id when the provider echoes it back (metadata): the second way.
+    pub checkout_hint: Option<String>,
+    /// The merchant's order reference: the last way.
+    pub reference: Option<String>,
+    /// The amount the event concerns; for refunds, the amount refunded.
+    pub amount: Option<Money>,
+    /// Provider-reported fees in minor units of `amount`'s currency.
+    pub fee: Option<i64>,
+    pub occurred_at: DateTime<Utc>,
+    pub livemode: bool,
+    /// Provider details worth keeping: card brand/last4, failure reason, crypto input, ….
+    pub details: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_types_round_trip_through_their_names() {
+        for &event_type in EventType::ALL {
+            assert_eq!(event_type.as_str().parse::<EventType>(), Ok(event_type));
+            let json = serde_json::to_string(&event_type).unwrap();
+            assert_eq!(
+                serde_json::from_str::<EventType>(&json).unwrap(),
+                event_type
+            );
+        }
+        assert!("payment.succeded".parse::<EventType>().is_err());
+        assert_eq!(
+            EventType::CheckoutAbandoned.to_string(),
+            "checkout.abandoned"
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! The checkout status machine, as a pure function.
+//!
+//! `open → pending → succeeded → partially_refunded → refunded`; `open|pending → failed` (a
+//! failed attempt: a later success still wins); `open|pending|failed → canceled | expired`.
+//! Nothing moves backwards: a late `pending` or `failed` after `succeeded` is stored as an event
+//! but leaves the status alone. The one exception is money: a success after `canceled` or
+//! `expired` is applied, because the payer was charged, and flagged for reconciliation.
+
+use serde::Serialize;
+
+use crate::event::EventType;
+
+crate::text_enum! {
+    pub enum CheckoutStatus("checkout status") {
+        Open => "open",
+        Pending => "pending",
+        Failed => "failed",
+        Succeeded => "succeeded",
+        PartiallyRefunded => "partially_refunded",
+        Refunded => "refunded",
+        Canceled => "canceled",
+        Expired => "expired",
+    }
+}
+
+impl CheckoutStatus {
+    /// True once money has been collected (whatever was refunded since).
+    pub const fn is_paid(self) -> bool {
+        matches!(
+            self,
+            CheckoutStatus::Succeeded
+                | CheckoutStatus::PartiallyRefunded
+                | CheckoutStatus::Refunded
+        )
+    }
+
+    /// True while the payer can still pay: open, pending, or after a failed attempt.
+    pub const fn accepts_payment(self) -> bool {
+        matches!(
+            self,
+            CheckoutStatus::Open | CheckoutStatus::Pending | CheckoutStatus::Failed
+        )
+    }
+}
+
+/// What happened to a checkout, as far as its status is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusInput {
+    /// A provider event of this type (for refunds, use [`StatusInput::Refund`]).
+    Event(EventType),
+    /// A refund was posted; `fully_refunded` says whether refunds now cover the whole amount.
+    Refund { fully_refunded: bool },
+}
+
+impl StatusInput {
+    /// The input for a stored event. `fully_refunded` only matters for `payment.refunded`.
+    pub fn from_event(event_type: EventType, fully_refunded: bool) -> StatusInput {
+        match event_type {
+            EventType::PaymentRefunded => StatusInput::Refund { fully_refunded },
+            other => StatusInput::Event(other),
+        }
+    }
+}
+
+/// Why a transition deserves a finance review although it was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransitionFlag {
+    /// Money arrived for a checkout that had been canceled or had expired.
+    SuccessAfterCancel,
+}
+
+/// The result of applying one input to a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub status: CheckoutStatus,
+    pub flag: Option<TransitionFlag>,
+}
+
+impl Transition {
+    const fn to(status: CheckoutStatus) -> Transition {
+        Transition { status, flag: None }
+    }
+}
+
+/// The status a checkout in `current` has after `input`. Inputs that would move it backwards,
+/// or that do not concern its current state, leave it where it is.
+pub fn next_status(current: CheckoutStatus, input: StatusInput) -> Transition {
+    use CheckoutStatus as S;
+    use EventType as E;
+    match (current, input) {
+        (S::Open, StatusInput::Event(E::PaymentPending)) => Transition::to(S::Pending),
+        (S::Open | S::Pending, StatusInput::Event(E::PaymentFailed)) => Transition::to(S::Failed),
+        (S::Open | S::Pending | S::Failed, StatusInput::Event(E::PaymentSucceeded)) => {
+            Transition::to(S::Succeeded)
+        }
+        (S::Canceled | S::Expired, StatusInput::Event(E::PaymentSucceeded)) => Transition {
+            status: S::Succeeded,
+            flag: Some(TransitionFlag::SuccessAfterCancel),
+        },
+        (S::Open | S::Pending | S::Failed, StatusInput::Event(E::PaymentCanceled)) => {
+            Transition::to(S::Canceled)
+        }
+        (S::Open | S::Pending | S::Failed, StatusInput::Event(E::PaymentExpired)) => {
+            Transition::to(S::Expired)
+        }
+        (S::Succeeded | S::PartiallyRefunded, StatusInput::Refund { fully_refunded }) => {
+            Transition::to(if fully_refunded {
+                S::Refunded
+            } else {
+                S::PartiallyRefunded
+            })
+        }
+        (unchanged, _) => Transition::to(unchanged),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CheckoutStatus as S;
+    use proptest::prelude::*;
+
+    /// Every status change DESIGN.md allows, and nothing else.
+    const ALLOWED: &[(CheckoutStatus, CheckoutStatus)] = &[
+        (S::Open, S::Pending),
+        (S::Open, S::Failed),
+        (S::Pending, S::Failed),
+        (S::Open, S::Succeeded),
+        (S::Pending, S::Succeeded),
+        (S::Failed, S::Succeeded),
+        (S::Open, S::Canceled),
+        (S::Pending, S::Canceled),
+        (S::Failed, S::Canceled),
+        (S::Open, S::Expired),
+        (S::Pending, S::Expired),
+        (S::Failed, S::Expired),
+        (S::Succeeded, S::PartiallyRefunded),
+        (S::Succeeded, S::Refunded),
+        (S::PartiallyRefunded, S::Refunded),
+        // Money moved after the link closed: applied, and flagged.
+        (S::Canceled, S::Succeeded),
+        (S::Expired, S::Succeeded),
+    ];
+
+    fn any_input() -> impl Strategy<Value = StatusInput> {
+        prop_oneof![
+            prop::sample::select(EventType::ALL.to_vec()).prop_map(StatusInput::Event),
+            any::<bool>().prop_map(|fully_refunded| StatusInput::Refund { fully_refunded }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_sequence_of_events_moves_a_checkout_backwards(
+            inputs in prop::collection::vec(any_input(), 0..40)
+        ) {
+            let mut status = S::Open;
+            let mut left_behind = vec![];
+            for input in inputs {
+                let transition = next_status(status, input);
+                if transition.status != status {
+                    prop_assert!(
+                        ALLOWED.contains(&(status, transition.status)),
+                        "{status} -> {} on {input:?} is not an allowed transition",
+                        transition.status
+                    );
+                    left_behind.push(status);
+                    // The only way back to a status already left is none at all: the graph
+                    // of allowed moves has no cycle, so a status once left stays left.
+                    prop_assert!(!left_behind.contains(&transition.status));
+                }
+                let flagged = transition.flag.is_some();
+                let after_close = matches!(status, S::Canceled | S::Expired)
+                    && transition.status == S::Succeeded;
+                prop_assert_eq!(flagged, after_close);
+                status = transition.status;
+            }
+        }
+
+        #[test]
+        fn once_paid_a_checkout_stays_paid(
+            inputs in prop::collection::vec(any_input(), 0..40)
+        ) {
+            let mut status = S::Succeeded;
+            for input in inputs {
+                status = next_status(status, input).status;
+                prop_assert!(status.is_paid(), "left the paid states: {status}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_happy_path_and_refunds() {
+        let mut status = S::Open;
+        for (input, expected) in [
+            (StatusInput::Event(EventType::PaymentPending), S::Pending),
+            (
+                StatusInput::Event(EventType::PaymentSucceeded),
+                S::Succeeded,
+            ),
+            (
+                StatusInput::Refund {
+                    fully_refunded: false,
+                },
+                S::PartiallyRefunded,
+            ),
+            (
+                StatusInput::Refund {
+                    fully_refunded: false,
+                },
+                S::PartiallyRefunded,
+            ),
+            (
+                StatusInput::Refund {
+                    fully_refunded: true,
+                },
+                S::Refunded,
+            ),
+        ] {
+            status = next_status(status, input).status;
+            assert_eq!(status, expected);
+        }
+    }
+
+    #[test]
+    fn a_failed_attempt_keeps_the_link_open_for_a_later_success() {
+        let failed = next_status(S::Open, StatusInput::Event(EventType::PaymentFailed));
+        assert_eq!(failed.status, S::Failed);
+        assert!(failed.status.accepts_payment());
+        let paid = next_status(
+            failed.status,
+            StatusInput::Event(EventType::PaymentSucceeded),
+        );
+        assert_eq!(paid, Transition::to(S::Succeeded));
+    }
+
+    #[test]
+    fn late_events_after_success_are_ignored_by_the_status() {
+        for late in [
+            EventType::PaymentPending,
+            EventType::PaymentFailed,
+            EventType::PaymentCanceled,
+            EventType::PaymentExpired,
+        ] {
+            assert_eq!(
+                next_status(S::Succeeded, StatusInput::Event(late)).status,
+                S::Succeeded
+            );
+        }
+    }
+
+    #[test]
+    fn success_after_cancel_or_expiry_is_applied_and_flagged() {
+        for closed in [S::Canceled, S::Expired] {
+            let transition = next_status(closed, StatusInput::Event(EventType::PaymentSucceeded));
+            assert_eq!(transition.status, S::Succeeded);
+            assert_eq!(transition.flag, Some(TransitionFlag::SuccessAfterCancel));
+        }
+    }
+
+    #[test]
+    fn a_refund_before_payment_changes_nothing() {
+        let refund = StatusInput::Refund {
+            fully_refunded: true,
+        };
+        assert_eq!(next_status(S::Open, refund).status, S::Open);
+        assert_eq!(
+            StatusInput::from_event(EventType::PaymentRefunded, true),
+            StatusInput::Refund {
+                fully_refunded: true
+            }
+        );
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for &status in CheckoutStatus::ALL {
+            assert_eq!(status.as_str().parse::<CheckoutStatus>(), Ok(status));
+        }
+        assert!("paid".parse::<CheckoutStatus>().is_err());
+    }
+}

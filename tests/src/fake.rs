@@ -1,0 +1,169 @@
+//! A provider double that exercises the `Provider` trait through the registry, without a
+//! network: checkouts get a deterministic redirect URL, webhooks are authenticated by a shared
+//! secret header, and cancel and refund are refused as unsupported.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use paymux_providers::model::{
+    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
+    WebhookOutcome, WebhookReply, WebhookRequest,
+};
+use paymux_providers::signing::constant_time_eq;
+use paymux_providers::{
+    AdapterContext, Capabilities, ConfigError, Operation, Provider, ProviderError, ProviderFactory,
+    SecretRef,
+};
+use paymux_schema::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+pub const FAKE: &str = "fake";
+
+pub struct FakeFactory;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FakeSettings {
+    secret: SecretRef,
+}
+
+impl ProviderFactory for FakeFactory {
+    fn id(&self) -> &'static str {
+        FAKE
+    }
+
+    fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
+        let settings: FakeSettings = context.settings()?;
+        Ok(Arc::new(FakeProvider {
+            secret: context.secret("secret", &settings.secret)?,
+            webhook_url: context.webhook_url.to_string(),
+            capabilities: Capabilities {
+                create: true,
+                retrieve: true,
+                cancel: false,
+                refund: false,
+                partial_refund: false,
+                webhooks: true,
+                currencies: vec![Currency::Usd, Currency::Eur],
+            },
+        }))
+    }
+}
+
+pub struct FakeProvider {
+    secret: SecretString,
+    pub webhook_url: String,
+    capabilities: Capabilities,
+}
+
+#[derive(Deserialize)]
+struct FakeWebhook {
+    id: String,
+    status: String,
+    payment: String,
+    amount: i64,
+}
+
+#[async_trait]
+impl Provider for FakeProvider {
+    fn id(&self) -> &'static str {
+        FAKE
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CreatedCheckout, ProviderError> {
+        if !self.capabilities.supports_currency(request.amount.currency) {
+            return Err(ProviderError::invalid("currency not supported", "currency"));
+        }
+        Ok(CreatedCheckout {
+            provider_checkout_id: Some(format!("fake_{}", request.checkout_id)),
+            status: CheckoutStatus::Open,
+            redirect_url: Some(format!("https://fake.example/pay/{}", request.checkout_id)),
+            client_action: None,
+            livemode: false,
+            expires_at: None,
+        })
+    }
+
+    async fn retrieve(
+        &self,
+        provider_checkout_id: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        Ok(ProviderCheckout {
+            provider_checkout_id: provider_checkout_id.to_owned(),
+            status: CheckoutStatus::Open,
+            livemode: false,
+        })
+    }
+
+    async fn cancel(&self, _: &str, _: &str) -> Result<ProviderCheckout, ProviderError> {
+        Err(ProviderError::unsupported(FAKE, Operation::Cancel))
+    }
+
+    async fn refund(&self, _: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
+        Err(ProviderError::unsupported(FAKE, Operation::Refund))
+    }
+
+    fn verify_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), ProviderError> {
+        let given = request
+            .header("x-fake-secret")
+            .ok_or_else(|| ProviderError::InvalidSignature("missing X-Fake-Secret".into()))?;
+        if constant_time_eq(given.as_bytes(), self.secret.expose_secret().as_bytes()) {
+            Ok(())
+        } else {
+            Err(ProviderError::InvalidSignature("wrong secret".into()))
+        }
+    }
+
+    fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
+        let webhook: FakeWebhook = serde_json::from_slice(raw)
+            .map_err(|error| ProviderError::MalformedPayload(error.to_string()))?;
+        let event_type = match webhook.status.as_str() {
+            "paid" => EventType::PaymentSucceeded,
+            "failed" => EventType::PaymentFailed,
+            other => {
+                return Err(ProviderError::MalformedPayload(format!(
+                    "unknown status `{other}`"
+                )));
+            }
+        };
+        Ok(vec![NormalizedEvent {
+            event_type,
+            provider_event_id: webhook.id,
+            provider_payment_id: Some(webhook.payment),
+            checkout_hint: None,
+            reference: None,
+            amount: Some(Money::new(webhook.amount, Currency::Usd)),
+            fee: None,
+            occurred_at: Utc::now(),
+            livemode: false,
+            details: serde_json::json!({}),
+        }])
+    }
+
+    fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
+        match outcome {
+            WebhookOutcome::Stored | WebhookOutcome::Duplicate => {
+                WebhookReply::json(200, serde_json::json!({ "ok": true }))
+            }
+            WebhookOutcome::Refused { reason } => {
+                WebhookReply::json(200, serde_json::json!({ "ok": false, "reason": reason }))
+            }
+            WebhookOutcome::Rejected(error) => {
+                WebhookReply::json(400, serde_json::json!({ "error": error.to_string() }))
+            }
+        }
+    }
+}

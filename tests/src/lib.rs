@@ -1,0 +1,258 @@
+//! The end-to-end harness: [`spawn_app`] starts the real paymux server on port 0 with a
+//! database of its own, on SQLite or on PostgreSQL, and [`on_both_backends!`] writes each test
+//! once for both. PostgreSQL tests run when `PAYMUX_TEST_DATABASE_URL` names a server paymux
+//! may create databases on; each test creates its own database and drops it afterwards.
+
+// Test support: panicking on a broken fixture is the right way to fail a test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod fake;
+
+use diesel::{Connection, RunQueryDsl};
+use paymux_gateway::{Application, Overlay, Settings};
+use paymux_providers::Registry;
+use paymux_schema::db::{self, Pool, PoolOptions};
+
+/// The demo merchant's API key in `config/default.toml`.
+pub const DEMO_KEY: &str = "pmx_test_demo";
+
+/// Where a test's database lives.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    /// A PostgreSQL server, by the URL of a database to connect to while creating test ones.
+    Postgres {
+        admin_url: String,
+    },
+}
+
+impl Backend {
+    /// PostgreSQL if `PAYMUX_TEST_DATABASE_URL` is set.
+    pub fn postgres() -> Option<Backend> {
+        std::env::var("PAYMUX_TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .map(|admin_url| Backend::Postgres { admin_url })
+    }
+}
+
+/// Writes each test twice, in modules `sqlite` and `postgres`; the PostgreSQL one says it was
+/// skipped and returns when `PAYMUX_TEST_DATABASE_URL` is not set.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let $backend = $crate::Backend::Sqlite;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some($backend) = $crate::Backend::postgres() else {
+                        eprintln!("skipped: PAYMUX_TEST_DATABASE_URL is not set");
+                        return;
+                    };
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// A database made for one test, removed when dropped.
+pub enum TestDatabase {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// Creates an empty database; returns it with its URL.
+    pub async fn create(backend: &Backend) -> (TestDatabase, String) {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("paymux.db").display());
+                (TestDatabase::Sqlite { _dir: dir }, url)
+            }
+            Backend::Postgres { admin_url } => {
+                let name = format!(
+                    "paymux_test_{}",
+                    ulid::Ulid::new().to_string().to_ascii_lowercase()
+                );
+                let admin = admin_url.clone();
+                let create = format!("CREATE DATABASE {name}");
+                tokio::task::spawn_blocking(move || {
+                    let mut conn = diesel::PgConnection::establish(&admin).unwrap_or_else(|error| {
+                        panic!("PAYMUX_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {error}")
+                    });
+                    diesel::sql_query(create).execute(&mut conn).unwrap();
+                })
+                .await
+                .unwrap();
+                let mut url = url::Url::parse(admin_url).unwrap();
+                url.set_path(&format!("/{name}"));
+                (
+                    TestDatabase::Postgres {
+                        admin_url: admin_url.clone(),
+                        name,
+                    },
+                    url.to_string(),
+                )
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            // FORCE ends the server's pooled connections, which may still be open.
+            if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// A running paymux and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    /// A pool on the server's database, for arranging and inspecting rows directly.
+    pub db: Pool,
+    /// The server's database URL.
+    pub database_url: String,
+    pub server: actix_web::dev::ServerHandle,
+    // Dropped last: the database outlives the pool above.
+    _database: TestDatabase,
+}
+
+/// Options of [`spawn_app_with`].
+#[derive(Default)]
+pub struct SpawnOptions {
+    /// TOML layered over `config/default.toml`.
+    pub overlay: String,
+    /// Provider registry; the standard one plus the fake provider when `None`.
+    pub registry: Option<Registry>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, SpawnOptions::default()).await
+}
+
+/// The settings a test server runs with: the defaults, `overlay`, and the test's database on
+/// a free port with one worker.
+pub fn test_settings(overlay: &str, database_url: &str) -> Settings {
+    let mut settings = Settings::load(Overlay::Toml(overlay.to_owned())).unwrap();
+    settings.server.bind = "127.0.0.1:0".to_owned();
+    settings.server.workers = Some(1);
+    settings.database.url = database_url.to_owned();
+    settings.database.max_connections = 4;
+    settings
+}
+
+pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp {
+    let (database, url) = TestDatabase::create(&backend).await;
+    let settings = test_settings(&options.overlay, &url);
+    let registry = options
+        .registry
+        .unwrap_or_else(|| Registry::standard().with(fake::FakeFactory));
+    let app = Application::build_with(settings, registry).await.unwrap();
+    let port = app.port();
+    let server = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let database_url = url.clone();
+    let db = tokio::task::spawn_blocking(move || {
+        db::connect(
+            &url,
+            PoolOptions {
+                max_connections: 2,
+                ..PoolOptions::default()
+            },
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::new(),
+        db,
+        database_url,
+        server,
+        _database: database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// `GET path` as the demo merchant.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_as(DEMO_KEY, path).await
+    }
+
+    pub async fn get_as(&self, api_key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(api_key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Runs blocking database work on a pooled connection of the server's database.
+    pub async fn with_db<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut db::DbConnection) -> T + Send + 'static,
+    ) -> T {
+        let pool = self.db.clone();
+        tokio::task::spawn_blocking(move || work(&mut pool.get().unwrap()))
+            .await
+            .unwrap()
+    }
+}
+
+/// Asserts the API's error shape and returns the error object.
+pub async fn assert_error(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type}"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    let error = body["error"].clone();
+    assert_eq!(error["code"], code, "{body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(error.get("param").is_some(), "{body}");
+    error
+}

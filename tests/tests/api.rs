@@ -1,0 +1,259 @@
+//! The HTTP surface of the foundation: health, auth, JSON errors, the read side of checkouts
+//! and events, metrics. Every test runs on SQLite and on PostgreSQL.
+
+use chrono::{Duration, Utc};
+use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::event::Event;
+use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
+use paymux_schema::db::truncate_to_micros;
+use paymux_schema::{CheckoutId, EventId, ReceiptId};
+use paymux_tests::{
+    DEMO_KEY, SpawnOptions, assert_error, on_both_backends, spawn_app, spawn_app_with,
+};
+
+const SECOND_MERCHANT: &str = r#"
+[merchants.other]
+api_keys = ["pmx_test_other"]
+"#;
+
+fn checkout(merchant: &str, reference: &str) -> Checkout {
+    let now = truncate_to_micros(Utc::now());
+    Checkout {
+        id: CheckoutId::generate().to_string(),
+        merchant: merchant.to_owned(),
+        provider: "fake".to_owned(),
+        provider_checkout_id: Some(format!("fake_{reference}")),
+        status: "open".to_owned(),
+        amount: 12_500,
+        currency: "USD".to_owned(),
+        amount_refunded: 0,
+        reference: Some(reference.to_owned()),
+        description: Some("Order".to_owned()),
+        customer: Some(r#"{"email":"alice@example.com"}"#.to_owned()),
+        success_url: None,
+        cancel_url: None,
+        metadata: Some(r#"{"order_id":"5821"}"#.to_owned()),
+        items: None,
+        redirect_url: Some("https://fake.example/pay".to_owned()),
+        client_action: None,
+        expires_at: None,
+        livemode: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn event(
+    merchant: &str,
+    event_type: &str,
+    provider: &str,
+    checkout_id: Option<&str>,
+    age_secs: i64,
+) -> Event {
+    let at = truncate_to_micros(Utc::now() - Duration::seconds(age_secs));
+    Event {
+        id: EventId::generate().to_string(),
+        event_type: event_type.to_owned(),
+        merchant: merchant.to_owned(),
+        provider: provider.to_owned(),
+        provider_event_id: format!("pe_{}", ulid::Ulid::new()),
+        checkout_id: checkout_id.map(str::to_owned),
+        provider_payment_id: None,
+        reference: None,
+        amount: Some(12_500),
+        currency: Some("USD".to_owned()),
+        fee: None,
+        occurred_at: at,
+        received_at: at,
+        livemode: false,
+        details: r#"{"card_brand":"visa"}"#.to_owned(),
+        receipt_id: None,
+    }
+}
+
+on_both_backends! {
+    async fn health_and_readiness_answer(backend) {
+        let app = spawn_app(backend).await;
+        let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        assert!(health.headers().contains_key("x-request-id"));
+        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+        assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "ready");
+    }
+
+    async fn api_keys_are_required_and_checked(backend) {
+        let app = spawn_app(backend).await;
+        let missing = app.client.get(app.url("/v1/events")).send().await.unwrap();
+        assert_error(missing, 401, "invalid_api_key").await;
+        assert_error(app.get_as("nope", "/v1/events").await, 401, "invalid_api_key").await;
+        let basic = app
+            .client
+            .get(app.url("/v1/events"))
+            .header("Authorization", format!("Basic {DEMO_KEY}"))
+            .send()
+            .await
+            .unwrap();
+        assert_error(basic, 401, "invalid_api_key").await;
+        assert_eq!(app.get("/v1/events").await.status(), 200);
+    }
+
+    async fn framework_errors_are_json(backend) {
+        let app = spawn_app(backend).await;
+        let unknown = app.client.get(app.url("/no/such/route")).send().await.unwrap();
+        let error = assert_error(unknown, 404, "not_found").await;
+        assert!(error["message"].as_str().unwrap().contains("/no/such/route"));
+
+        let wrong_method = app.client.delete(app.url("/v1/events")).bearer_auth(DEMO_KEY).send().await.unwrap();
+        assert_eq!(wrong_method.headers()["allow"], "GET");
+        assert_error(wrong_method, 405, "method_not_allowed").await;
+
+        let oversize = app
+            .client
+            .post(app.url("/v1/events"))
+            .bearer_auth(DEMO_KEY)
+            .body(vec![b'x'; 262_145])
+            .send()
+            .await
+            .unwrap();
+        assert_error(oversize, 413, "payload_too_large").await;
+    }
+
+    async fn events_list_newest_first_with_cursor_and_filters(backend) {
+        let app = spawn_app_with(backend, SpawnOptions { overlay: SECOND_MERCHANT.into(), ..Default::default() }).await;
+        let checkout = checkout("demo", "order-1");
+        let checkout_id = checkout.id.clone();
+        let (oldest, middle, newest, foreign) = {
+            let checkout_id = checkout_id.clone();
+            app.with_db(move |conn| {
+                Checkout::insert(conn, &checkout).unwrap();
+                let oldest = event("demo", "payment.failed", "fake", Some(&checkout_id), 300);
+                let middle = event("demo", "payment.succeeded", "fake", Some(&checkout_id), 200);
+                let newest = event("demo", "payment.succeeded", "other", None, 100);
+                let foreign = event("other", "payment.succeeded", "fake", None, 50);
+                for row in [&oldest, &middle, &newest, &foreign] {
+                    assert!(Event::insert_if_new(conn, row).unwrap());
+                }
+                (oldest, middle, newest, foreign)
+            })
+            .await
+        };
+
+        let ids = |body: &serde_json::Value| -> Vec<String> {
+            body["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
+        };
+        let first: serde_json::Value = app.get("/v1/events?limit=2").await.json().await.unwrap();
+        assert_eq!(first["object"], "list");
+        assert_eq!(first["has_more"], true);
+        assert_eq!(ids(&first), [newest.id.as_str(), middle.id.as_str()]);
+        assert_eq!(first["data"][0]["object"], "event");
+        assert!(first["data"][0].get("raw").is_none(), "lists carry no raw bodies");
+
+        let second: serde_json::Value = app
+            .get(&format!("/v1/events?limit=2&starting_after={}", middle.id))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(second["has_more"], false);
+        assert_eq!(ids(&second), [oldest.id.as_str()], "the other merchant's event is never listed");
+
+        let by_type: serde_json::Value = app.get("/v1/events?type=payment.succeeded").await.json().await.unwrap();
+        assert_eq!(ids(&by_type), [newest.id.as_str(), middle.id.as_str()]);
+        let by_provider: serde_json::Value = app.get("/v1/events?provider=other").await.json().await.unwrap();
+        assert_eq!(ids(&by_provider), [newest.id.as_str()]);
+        let by_checkout: serde_json::Value =
+            app.get(&format!("/v1/events?checkout_id={checkout_id}")).await.json().await.unwrap();
+        assert_eq!(ids(&by_checkout), [middle.id.as_str(), oldest.id.as_str()]);
+        let window = format!(
+            "/v1/events?created_gte={}&created_lt={}",
+            (Utc::now() - Duration::seconds(250)).timestamp(),
+            (Utc::now() - Duration::seconds(150)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+        let in_window: serde_json::Value = app.get(&window).await.json().await.unwrap();
+        assert_eq!(ids(&in_window), [middle.id.as_str()]);
+
+        assert_error(app.get("/v1/events?type=payment.paid").await, 400, "invalid_request").await;
+        let bad_time = assert_error(app.get("/v1/events?created_gte=yesterday").await, 400, "invalid_request").await;
+        assert_eq!(bad_time["param"], "created_gte");
+        let unknown = assert_error(app.get("/v1/events?colour=red").await, 400, "invalid_request").await;
+        assert_eq!(unknown["param"], "colour");
+
+        let others: serde_json::Value = app.get_as("pmx_test_other", "/v1/events").await.json().await.unwrap();
+        assert_eq!(ids(&others), [foreign.id.as_str()]);
+    }
+
+    async fn a_single_event_carries_its_raw_body_and_stays_private(backend) {
+        let app = spawn_app_with(backend, SpawnOptions { overlay: SECOND_MERCHANT.into(), ..Default::default() }).await;
+        let raw = br#"{"id":"pe_1","status":"paid","amount":12500}"#.to_vec();
+        let stored = app
+            .with_db(move |conn| {
+                let receipt = WebhookReceipt {
+                    id: ReceiptId::generate().to_string(),
+                    merchant: "demo".into(),
+                    provider: "fake".into(),
+                    headers: "{}".into(),
+                    body: raw,
+                    outcome: ReceiptOutcome::Accepted.as_str().into(),
+                    reason: None,
+                    event_count: 1,
+                    received_at: truncate_to_micros(Utc::now()),
+                };
+                WebhookReceipt::insert(conn, &receipt).unwrap();
+                let mut row = event("demo", "payment.succeeded", "fake", None, 0);
+                row.receipt_id = Some(receipt.id);
+                Event::insert_if_new(conn, &row).unwrap();
+                row
+            })
+            .await;
+        let response = app.get(&format!("/v1/events/{}", stored.id)).await;
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["id"], stored.id.as_str());
+        assert_eq!(body["type"], "payment.succeeded");
+        assert_eq!(body["amount"], 12_500);
+        assert_eq!(body["currency"], "USD");
+        assert_eq!(body["details"]["card_brand"], "visa");
+        assert_eq!(body["raw"], r#"{"id":"pe_1","status":"paid","amount":12500}"#);
+
+        let foreign = app.get_as("pmx_test_other", &format!("/v1/events/{}", stored.id)).await;
+        assert_error(foreign, 404, "resource_missing").await;
+        assert_error(app.get(&format!("/v1/events/{}", EventId::generate())).await, 404, "resource_missing").await;
+        assert_error(app.get("/v1/events/not-an-id").await, 404, "resource_missing").await;
+    }
+
+    async fn a_checkout_reads_back_and_stays_private(backend) {
+        let app = spawn_app_with(backend, SpawnOptions { overlay: SECOND_MERCHANT.into(), ..Default::default() }).await;
+        let row = checkout("demo", "order-5821");
+        let id = row.id.clone();
+        app.with_db(move |conn| Checkout::insert(conn, &row).unwrap()).await;
+        let body: serde_json::Value = app.get(&format!("/v1/checkouts/{id}")).await.json().await.unwrap();
+        assert_eq!(body["id"], id.as_str());
+        assert_eq!(body["object"], "checkout");
+        assert_eq!(body["merchant"], "demo");
+        assert_eq!(body["status"], "open");
+        assert_eq!(body["amount"], 12_500);
+        assert_eq!(body["reference"], "order-5821");
+        assert_eq!(body["metadata"]["order_id"], "5821");
+        assert_eq!(body["client_action"], serde_json::Value::Null);
+        assert_error(app.get_as("pmx_test_other", &format!("/v1/checkouts/{id}")).await, 404, "resource_missing").await;
+
+        let listed: serde_json::Value = app.get("/v1/checkouts?status=open").await.json().await.unwrap();
+        assert_eq!(listed["data"][0]["id"], id.as_str());
+        let none: serde_json::Value = app.get_as("pmx_test_other", "/v1/checkouts").await.json().await.unwrap();
+        assert_eq!(none["data"].as_array().unwrap().len(), 0);
+    }
+
+    async fn metrics_count_requests_by_route_and_status(backend) {
+        let app = spawn_app(backend).await;
+        app.get("/v1/events").await;
+        app.get_as("nope", "/v1/events").await;
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(
+            text.contains(r#"paymux_http_requests_total{method="GET",route="/v1/events",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"route="/v1/events",status="401"} 1"#), "{text}");
+        assert!(text.contains("paymux_http_request_duration_seconds_bucket"), "{text}");
+    }
+}

@@ -1,0 +1,135 @@
+//! The store's guarantees on both backends: event dedupe, idempotency claims under
+//! concurrency, and rolled-back write transactions.
+
+use std::sync::{Arc, Barrier};
+
+use chrono::Utc;
+use paymux_schema::EventId;
+use paymux_schema::db::event::Event;
+use paymux_schema::db::idempotency::{Claim, IdempotencyRecord};
+use paymux_schema::db::{self, truncate_to_micros, write_transaction};
+use paymux_tests::{on_both_backends, spawn_app};
+
+fn event(provider_event_id: &str, merchant: &str) -> Event {
+    let now = truncate_to_micros(Utc::now());
+    Event {
+        id: EventId::generate().to_string(),
+        event_type: "payment.succeeded".into(),
+        merchant: merchant.into(),
+        provider: "fake".into(),
+        provider_event_id: provider_event_id.into(),
+        checkout_id: None,
+        provider_payment_id: None,
+        reference: None,
+        amount: Some(100),
+        currency: Some("USD".into()),
+        fee: None,
+        occurred_at: now,
+        received_at: now,
+        livemode: false,
+        details: "{}".into(),
+        receipt_id: None,
+    }
+}
+
+fn record(key: &str, hash: &str) -> IdempotencyRecord {
+    IdempotencyRecord {
+        merchant: "demo".into(),
+        idempotency_key: key.into(),
+        request_method: "POST".into(),
+        request_path: "/v1/checkouts".into(),
+        request_hash: hash.into(),
+        response_status: None,
+        response_body: None,
+        created_at: truncate_to_micros(Utc::now()),
+    }
+}
+
+on_both_backends! {
+    async fn a_provider_event_is_stored_once_per_merchant(backend) {
+        let app = spawn_app(backend).await;
+        let (first, again, other_merchant, count) = app
+            .with_db(|conn| {
+                let first = Event::insert_if_new(conn, &event("evt_1", "demo")).unwrap();
+                let again = Event::insert_if_new(conn, &event("evt_1", "demo")).unwrap();
+                let other = Event::insert_if_new(conn, &event("evt_1", "acme")).unwrap();
+                use diesel::prelude::*;
+                let count: i64 = db::schema::events::table.count().get_result(conn).unwrap();
+                (first, again, other, count)
+            })
+            .await;
+        assert!(first);
+        assert!(!again, "a redelivery stores nothing new");
+        assert!(other_merchant, "another merchant's account has its own event ids");
+        assert_eq!(count, 2);
+    }
+
+    async fn concurrent_claims_of_one_idempotency_key_have_one_winner(backend) {
+        let app = spawn_app(backend).await;
+        let url = app.database_url.clone();
+        let claims = tokio::task::spawn_blocking(move || {
+            // One connection per contender, so that all eight really race.
+            let pool = db::connect(&url, db::PoolOptions { max_connections: 8, ..Default::default() }).unwrap();
+            let barrier = Arc::new(Barrier::new(8));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let pool = pool.clone();
+                    let barrier = barrier.clone();
+                    std::thread::spawn(move || {
+                        let mut conn = pool.get().unwrap();
+                        barrier.wait();
+                        IdempotencyRecord::claim(&mut conn, &record("key-1", "h1")).unwrap()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        let winners = claims.iter().filter(|claim| **claim == Claim::Claimed).count();
+        assert_eq!(winners, 1, "{claims:?}");
+
+        let replay = app
+            .with_db(|conn| {
+                IdempotencyRecord::complete(conn, "demo", "key-1", 201, r#"{"id":"chk_1"}"#).unwrap();
+                IdempotencyRecord::claim(conn, &record("key-1", "h2")).unwrap()
+            })
+            .await;
+        let Claim::Existing(existing) = replay else { panic!("expected the stored claim") };
+        assert_eq!(existing.request_hash, "h1");
+        assert_eq!(existing.response_status, Some(201));
+        assert_eq!(existing.response_body.as_deref(), Some(r#"{"id":"chk_1"}"#));
+    }
+
+    async fn a_released_key_can_be_claimed_again_but_a_completed_one_cannot(backend) {
+        let app = spawn_app(backend).await;
+        let (reclaimed, after_complete) = app
+            .with_db(|conn| {
+                assert_eq!(IdempotencyRecord::claim(conn, &record("k", "h")).unwrap(), Claim::Claimed);
+                IdempotencyRecord::release(conn, "demo", "k").unwrap();
+                let reclaimed = IdempotencyRecord::claim(conn, &record("k", "h")).unwrap();
+                IdempotencyRecord::complete(conn, "demo", "k", 201, "{}").unwrap();
+                IdempotencyRecord::release(conn, "demo", "k").unwrap();
+                (reclaimed, IdempotencyRecord::find(conn, "demo", "k").unwrap())
+            })
+            .await;
+        assert_eq!(reclaimed, Claim::Claimed);
+        assert_eq!(after_complete.unwrap().response_status, Some(201));
+    }
+
+    async fn a_failed_write_transaction_leaves_nothing_behind(backend) {
+        let app = spawn_app(backend).await;
+        let count = app
+            .with_db(|conn| {
+                let failed: Result<(), diesel::result::Error> = write_transaction(conn, |conn| {
+                    Event::insert_if_new(conn, &event("evt_rolled_back", "demo"))?;
+                    Err(diesel::result::Error::RollbackTransaction)
+                });
+                assert!(failed.is_err());
+                use diesel::prelude::*;
+                db::schema::events::table.count().get_result::<i64>(conn).unwrap()
+            })
+            .await;
+        assert_eq!(count, 0);
+    }
+}
