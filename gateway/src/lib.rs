@@ -3,9 +3,12 @@
 pub mod auth;
 pub mod cli;
 pub mod error;
+pub mod idempotency;
+pub mod ingest;
 pub mod merchants;
 pub mod metrics;
 pub mod routes;
+pub mod sandbox;
 pub mod settings;
 pub mod startup;
 pub mod state;

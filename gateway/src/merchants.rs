@@ -155,12 +155,40 @@ impl Merchants {
                         continue;
                     }
                 };
+                let base_url = match (provider_settings.sandbox, &provider_settings.base_url) {
+                    (false, base_url) => base_url.clone(),
+                    (true, Some(_)) => {
+                        errors.push(ConfigError::new(
+                            format!("{provider_prefix}.base_url"),
+                            "set either base_url or sandbox = true, not both",
+                        ));
+                        continue;
+                    }
+                    (true, None) if !settings.sandbox.enabled => {
+                        errors.push(ConfigError::new(
+                            format!("{provider_prefix}.sandbox"),
+                            "sandbox = true needs sandbox.enabled = true",
+                        ));
+                        continue;
+                    }
+                    (true, None) => {
+                        let path = format!("sandbox/{provider_id}/{}", factory.sandbox_api_path());
+                        match context.public_url.join(&path) {
+                            Ok(url) => Some(url),
+                            Err(error) => {
+                                errors
+                                    .push(ConfigError::new("server.public_url", error.to_string()));
+                                continue;
+                            }
+                        }
+                    }
+                };
                 let specific = serde_json::Value::Object(provider_settings.specific.clone());
                 let built = factory.build(AdapterContext {
                     merchant: merchant_id,
                     settings: &specific,
                     secrets,
-                    base_url: provider_settings.base_url.clone(),
+                    base_url,
                     webhook_url,
                     http: context.http.clone(),
                     timeouts: context.timeouts,
@@ -284,7 +312,11 @@ mod tests {
         let keys: Vec<_> = errors.0.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["merchants.acme.api_keys[0]", "merchants.demo.api_keys[0]"]
+            [
+                "merchants.acme.api_keys[0]",
+                "merchants.demo.api_keys[0]",
+                "merchants.demo.providers.sknpay.sandbox",
+            ]
         );
         assert!(
             errors

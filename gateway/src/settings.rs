@@ -77,6 +77,8 @@ impl HttpSettings {
 #[serde(deny_unknown_fields)]
 pub struct SandboxSettings {
     pub enabled: bool,
+    /// Divides the simulated providers' webhook retry delays (1 = the documented schedules).
+    pub retry_speedup: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,8 +105,11 @@ pub struct ProviderSettings {
     pub priority: u32,
     /// Currencies this merchant takes through this provider; defaults to all it supports.
     pub currencies: Option<Vec<Currency>>,
-    /// Overrides the provider's documented API base URL (staging, sandbox, tests).
+    /// Overrides the provider's documented API base URL (staging, tests).
     pub base_url: Option<Url>,
+    /// Points the provider at this paymux's own simulator (needs `sandbox.enabled`).
+    #[serde(default)]
+    pub sandbox: bool,
     #[serde(flatten)]
     pub specific: serde_json::Map<String, serde_json::Value>,
 }

@@ -16,9 +16,11 @@ use tracing_actix_web::TracingLogger;
 use url::Url;
 
 use crate::error::{ApiError, json_error_bodies};
+use crate::ingest;
 use crate::merchants::{BuildContext, ConfigErrors, Merchants};
 use crate::metrics::{self, Metrics};
-use crate::routes::{checkouts, events, health};
+use crate::routes::{checkouts, events, health, refunds};
+use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::telemetry::{self, RequestSpan};
@@ -107,6 +109,13 @@ impl Application {
         })?;
         let public_url = public_url(&settings, address)?;
         let merchants = build_merchants(&settings, &registry, &public_url)?;
+        let sandbox = if settings.sandbox.enabled {
+            let http = build_client(settings.http.timeouts())
+                .map_err(|error| StartupError::Other(error.to_string()))?;
+            Some(Arc::new(Sandbox::build(&settings, &public_url, http)?))
+        } else {
+            None
+        };
         let backend = DatabaseUrl::parse(&settings.database.url)?.backend_name();
 
         let database_url = settings.database.url.clone();
@@ -130,7 +139,9 @@ impl Application {
             merchants: Arc::new(merchants),
             settings: Arc::new(settings.clone()),
             metrics: Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?,
+            sandbox,
         };
+        let sandbox_enabled = state.sandbox.is_some();
         let max_body = settings.server.max_body_bytes;
         let mut server =
             HttpServer::new(move || {
@@ -146,7 +157,12 @@ impl Application {
                     .wrap(ErrorHandlers::new().default_handler(json_error_bodies))
                     .wrap(from_fn(telemetry::echo_request_id))
                     .wrap(TracingLogger::<RequestSpan>::new())
-                    .configure(routes)
+                    .configure(|config| {
+                        if sandbox_enabled {
+                            crate::sandbox::routes(config);
+                        }
+                        routes(config);
+                    })
             })
             .listen(listener)
             .map_err(|source| StartupError::Bind {
@@ -259,13 +275,25 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::metrics_endpoint))
         .service(
+            web::resource("/webhooks/{merchant}/{provider}")
+                .route(web::post().to(ingest::receive_webhook)),
+        )
+        .service(
             web::scope("/v1")
                 .service(
-                    web::resource("/checkouts").route(web::get().to(checkouts::list_checkouts)),
+                    web::resource("/checkouts")
+                        .route(web::get().to(checkouts::list_checkouts))
+                        .route(web::post().to(checkouts::create_checkout)),
                 )
                 .service(
                     web::resource("/checkouts/{id}").route(web::get().to(checkouts::get_checkout)),
                 )
+                .service(
+                    web::resource("/checkouts/{id}/cancel")
+                        .route(web::post().to(checkouts::cancel_checkout)),
+                )
+                .service(web::resource("/refunds").route(web::post().to(refunds::create_refund)))
+                .service(web::resource("/refunds/{id}").route(web::get().to(refunds::get_refund)))
                 .service(web::resource("/events").route(web::get().to(events::list_events)))
                 .service(web::resource("/events/{id}").route(web::get().to(events::get_event))),
         )

@@ -8,6 +8,7 @@ use paymux_schema::db::{DbConnection, Pool};
 use crate::error::ApiError;
 use crate::merchants::Merchants;
 use crate::metrics::Metrics;
+use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct AppState {
     pub merchants: Arc<Merchants>,
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
+    /// The simulated providers, when `sandbox.enabled`.
+    pub sandbox: Option<Arc<Sandbox>>,
 }
 
 impl AppState {

@@ -6,8 +6,10 @@ pub mod http;
 pub mod model;
 pub mod provider;
 pub mod registry;
+pub mod sandbox;
 pub mod secret;
 pub mod signing;
+pub mod sknpay;
 
 pub use error::{Operation, ProviderError};
 pub use provider::{Capabilities, Provider};

@@ -72,6 +72,13 @@ fn key_of_serde_error(error: &serde_json::Error) -> String {
 /// Builds one provider's adapter.
 pub trait ProviderFactory: Send + Sync + 'static {
     fn id(&self) -> &'static str;
+
+    /// Where the provider's API sits below its simulator's root `/sandbox/{id}/`, as its base
+    /// URL sits below the provider's host (SKN Pay: `api/v1/`).
+    fn sandbox_api_path(&self) -> &'static str {
+        ""
+    }
+
     fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError>;
 }
 
@@ -84,7 +91,7 @@ pub struct Registry {
 impl Registry {
     /// The adapters that ship with paymux.
     pub fn standard() -> Registry {
-        Registry::default()
+        Registry::default().with(crate::sknpay::SknPayFactory)
     }
 
     /// Adds (or replaces) a provider; tests register doubles this way.

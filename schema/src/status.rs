@@ -62,6 +62,24 @@ impl StatusInput {
     }
 }
 
+impl StatusInput {
+    /// The input for a status a provider reports when asked (retrieve, cancel). Refund states
+    /// give none: refunds are recorded from paymux's own refund calls.
+    pub fn reported(status: CheckoutStatus) -> Option<StatusInput> {
+        let event_type = match status {
+            CheckoutStatus::Open | CheckoutStatus::PartiallyRefunded | CheckoutStatus::Refunded => {
+                return None;
+            }
+            CheckoutStatus::Pending => EventType::PaymentPending,
+            CheckoutStatus::Failed => EventType::PaymentFailed,
+            CheckoutStatus::Succeeded => EventType::PaymentSucceeded,
+            CheckoutStatus::Canceled => EventType::PaymentCanceled,
+            CheckoutStatus::Expired => EventType::PaymentExpired,
+        };
+        Some(StatusInput::Event(event_type))
+    }
+}
+
 /// Why a transition deserves a finance review although it was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

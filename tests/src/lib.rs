@@ -217,6 +217,53 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `POST path` with a JSON body as the demo merchant, with an Idempotency-Key if given.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(DEMO_KEY)
+            .json(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `GET path` as the demo merchant, as JSON, asserting a 200.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).await;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// Polls `probe` until it returns `Some`, for at most ten seconds: for effects that happen
+    /// after a response, such as a webhook a simulated provider sends in the background.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(value) = probe().await {
+                return value;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Runs blocking database work on a pooled connection of the server's database.
     pub async fn with_db<T: Send + 'static>(
         &self,

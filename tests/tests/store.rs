@@ -39,6 +39,10 @@ fn record(key: &str, hash: &str) -> IdempotencyRecord {
         request_method: "POST".into(),
         request_path: "/v1/checkouts".into(),
         request_hash: hash.into(),
+        resource_id: format!("chk_for_{key}"),
+        locked_until: Some(truncate_to_micros(
+            Utc::now() + chrono::TimeDelta::seconds(60),
+        )),
         response_status: None,
         response_body: None,
         created_at: truncate_to_micros(Utc::now()),
@@ -86,7 +90,7 @@ on_both_backends! {
         })
         .await
         .unwrap();
-        let winners = claims.iter().filter(|claim| **claim == Claim::Claimed).count();
+        let winners = claims.iter().filter(|claim| matches!(claim, Claim::Claimed(_))).count();
         assert_eq!(winners, 1, "{claims:?}");
 
         let replay = app
@@ -101,20 +105,27 @@ on_both_backends! {
         assert_eq!(existing.response_body.as_deref(), Some(r#"{"id":"chk_1"}"#));
     }
 
-    async fn a_released_key_can_be_claimed_again_but_a_completed_one_cannot(backend) {
+    async fn an_unlocked_key_is_taken_again_with_its_resource_id_but_a_completed_one_is_not(backend) {
         let app = spawn_app(backend).await;
-        let (reclaimed, after_complete) = app
+        let (held, retaken, after_complete, relock_completed) = app
             .with_db(|conn| {
-                assert_eq!(IdempotencyRecord::claim(conn, &record("k", "h")).unwrap(), Claim::Claimed);
-                IdempotencyRecord::release(conn, "demo", "k").unwrap();
-                let reclaimed = IdempotencyRecord::claim(conn, &record("k", "h")).unwrap();
+                let now = truncate_to_micros(Utc::now());
+                let later = now + chrono::TimeDelta::seconds(60);
+                assert!(matches!(IdempotencyRecord::claim(conn, &record("k", "h")).unwrap(), Claim::Claimed(_)));
+                // Held by a running request: nobody else may take it.
+                let held = IdempotencyRecord::lock(conn, "demo", "k", now, later).unwrap();
+                IdempotencyRecord::unlock(conn, "demo", "k").unwrap();
+                let retaken = IdempotencyRecord::lock(conn, "demo", "k", now, later).unwrap();
                 IdempotencyRecord::complete(conn, "demo", "k", 201, "{}").unwrap();
-                IdempotencyRecord::release(conn, "demo", "k").unwrap();
-                (reclaimed, IdempotencyRecord::find(conn, "demo", "k").unwrap())
+                let relock_completed = IdempotencyRecord::lock(conn, "demo", "k", now, later).unwrap();
+                (held, retaken, IdempotencyRecord::find(conn, "demo", "k").unwrap().unwrap(), relock_completed)
             })
             .await;
-        assert_eq!(reclaimed, Claim::Claimed);
-        assert_eq!(after_complete.unwrap().response_status, Some(201));
+        assert!(!held);
+        assert!(retaken, "after an unlock a retry takes the key");
+        assert_eq!(after_complete.resource_id, "chk_for_k", "and creates the same object");
+        assert_eq!(after_complete.response_status, Some(201));
+        assert!(!relock_completed, "a finished request is replayed, never run again");
     }
 
     async fn a_failed_write_transaction_leaves_nothing_behind(backend) {

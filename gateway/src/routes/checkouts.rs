@@ -1,15 +1,23 @@
-//! Checkouts: `GET /v1/checkouts/{id}` and `GET /v1/checkouts`.
+//! Checkouts: create, read, list, cancel.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use paymux_schema::CheckoutStatus;
+use paymux_providers::model::{CheckoutRequest, Customer, LineItem};
+use paymux_providers::{Operation, ProviderError};
 use paymux_schema::db::checkout::{Checkout, CheckoutFilter};
+use paymux_schema::db::{truncate_to_micros, write_transaction};
 use paymux_schema::ids::{CheckoutId, CheckoutKind};
-use serde::Serialize;
+use paymux_schema::{CheckoutStatus, Currency, Money, StatusInput};
+use serde::{Deserialize, Serialize};
+use url::Url;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
+use crate::idempotency;
+use crate::merchants::{ConfiguredProvider, Merchant};
 use crate::routes::events::{json_column, utc};
+use crate::routes::json::{deserialize_optional_time, parse_body};
 use crate::routes::list::{ListOut, ListParams};
 use crate::state::AppState;
 
@@ -62,16 +70,296 @@ impl From<Checkout> for CheckoutOut {
     }
 }
 
-/// `GET /v1/checkouts/{id}`.
+/// The body of `POST /v1/checkouts`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutIn {
+    /// Minor units of `currency`.
+    pub amount: i64,
+    pub currency: Currency,
+    /// The provider to use; routing picks one when absent.
+    pub provider: Option<String>,
+    pub reference: Option<String>,
+    pub description: Option<String>,
+    pub customer: Option<Customer>,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    #[serde(default, deserialize_with = "deserialize_optional_time")]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    pub items: Vec<LineItem>,
+    /// Provider-only fields, by provider id; only the chosen provider's entry is passed on.
+    pub provider_options: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A validated checkout request and the provider that will serve it.
+struct Plan {
+    provider_id: String,
+    provider: ConfiguredProvider,
+    amount: Money,
+    input: CheckoutIn,
+    success_url: Option<Url>,
+    cancel_url: Option<Url>,
+}
+
+fn parse_url(field: &str, text: Option<&str>) -> Result<Option<Url>, ApiError> {
+    text.map(|text| {
+        Url::parse(text)
+            .map_err(|error| ApiError::invalid(field, format!("`{field}` is not a URL: {error}")))
+    })
+    .transpose()
+}
+
+/// The provider a merchant's request goes to: the one named, if the merchant may use it, or
+/// else the first enabled one (by priority) that takes the currency.
+pub fn choose_provider(
+    merchant: &Merchant,
+    named: Option<&str>,
+    currency: Currency,
+) -> Result<(String, ConfiguredProvider), ApiError> {
+    if let Some(name) = named {
+        let provider = merchant.providers.get(name).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "provider_not_enabled",
+                format!("provider `{name}` is not configured for this merchant"),
+            )
+            .with_param("provider")
+        })?;
+        if !provider.enabled {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "provider_disabled",
+                format!("provider `{name}` is disabled for this merchant"),
+            )
+            .with_param("provider"));
+        }
+        if !provider.currencies.contains(&currency) {
+            return Err(ApiError::invalid(
+                "currency",
+                format!("{name} does not take {currency} for this merchant"),
+            ));
+        }
+        return Ok((name.to_owned(), provider.clone()));
+    }
+    let mut candidates: Vec<_> = merchant
+        .providers
+        .iter()
+        .filter(|(_, provider)| {
+            provider.enabled
+                && provider.currencies.contains(&currency)
+                && provider.adapter.capabilities().supports(Operation::Create)
+        })
+        .collect();
+    candidates.sort_by_key(|(id, provider)| (provider.priority, id.as_str()));
+    candidates
+        .first()
+        .map(|(id, provider)| ((*id).clone(), (*provider).clone()))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "currency",
+                format!("no enabled provider of this merchant takes {currency}"),
+            )
+        })
+}
+
+fn plan(merchant: &Merchant, input: CheckoutIn) -> Result<Plan, ApiError> {
+    if input.amount <= 0 {
+        return Err(ApiError::invalid(
+            "amount",
+            "amount must be a positive integer of minor units",
+        ));
+    }
+    if !input.items.is_empty() {
+        let mut total: i64 = 0;
+        for (index, item) in input.items.iter().enumerate() {
+            if item.quantity == 0 || item.unit_amount < 0 {
+                return Err(ApiError::invalid(
+                    format!("items[{index}]"),
+                    "items need a quantity of at least 1 and a non-negative unit_amount",
+                ));
+            }
+            total = item
+                .unit_amount
+                .checked_mul(i64::from(item.quantity))
+                .and_then(|line| total.checked_add(line))
+                .ok_or_else(|| ApiError::invalid("items", "the items' total overflows"))?;
+        }
+        if total != input.amount {
+            return Err(ApiError::invalid(
+                "items",
+                format!(
+                    "the items add up to {total}, not the amount {}",
+                    input.amount
+                ),
+            ));
+        }
+    }
+    if let Some(expires_at) = input.expires_at
+        && expires_at <= Utc::now()
+    {
+        return Err(ApiError::invalid(
+            "expires_at",
+            "expires_at must be in the future",
+        ));
+    }
+    if let Some(options) = &input.provider_options
+        && let Some((unknown, _)) = options
+            .iter()
+            .find(|(id, _)| !merchant.providers.contains_key(*id))
+    {
+        return Err(ApiError::invalid(
+            format!("provider_options.{unknown}"),
+            format!("`{unknown}` is not a provider of this merchant"),
+        ));
+    }
+    let success_url = parse_url("success_url", input.success_url.as_deref())?;
+    let cancel_url = parse_url("cancel_url", input.cancel_url.as_deref())?;
+    let (provider_id, provider) =
+        choose_provider(merchant, input.provider.as_deref(), input.currency)?;
+    Ok(Plan {
+        amount: Money::new(input.amount, input.currency),
+        provider_id,
+        provider,
+        input,
+        success_url,
+        cancel_url,
+    })
+}
+
+fn json_text<T: Serialize>(value: &Option<T>) -> Result<Option<String>, ApiError> {
+    value
+        .as_ref()
+        .map(|value| serde_json::to_string(value).map_err(ApiError::internal))
+        .transpose()
+}
+
+/// `POST /v1/checkouts`.
+pub async fn create_checkout(
+    state: web::Data<AppState>,
+    merchant: Authenticated,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let input: CheckoutIn = parse_body(&body)?;
+    let plan = plan(&merchant.0, input)?;
+    let merchant_id = merchant.0.id.clone();
+    let fresh_id = CheckoutId::generate().to_string();
+    let state_for_work = state.clone();
+    let owner = merchant_id.clone();
+    idempotency::run(
+        &state,
+        &owner,
+        &request,
+        &body,
+        fresh_id,
+        move |resource_id, key| async move {
+            let state = state_for_work;
+            let checkout_id = CheckoutId::parse(&resource_id).map_err(ApiError::internal)?;
+            let input = &plan.input;
+            let provider_options = input
+                .provider_options
+                .as_ref()
+                .and_then(|options| options.get(&plan.provider_id).cloned());
+            let created = plan
+                .provider
+                .adapter
+                .create_checkout(&CheckoutRequest {
+                    checkout_id,
+                    amount: plan.amount,
+                    reference: input.reference.clone(),
+                    description: input.description.clone(),
+                    customer: input.customer.clone(),
+                    success_url: plan.success_url.clone(),
+                    cancel_url: plan.cancel_url.clone(),
+                    expires_at: input.expires_at,
+                    metadata: input.metadata.clone(),
+                    items: input.items.clone(),
+                    provider_options,
+                    // The same on every retry under one Idempotency-Key: the provider makes one.
+                    idempotency_key: resource_id.clone(),
+                })
+                .await?;
+            let now = truncate_to_micros(Utc::now());
+            let row = Checkout {
+                id: resource_id,
+                merchant: merchant_id,
+                provider: plan.provider_id.clone(),
+                provider_checkout_id: created.provider_checkout_id,
+                status: created.status.as_str().to_owned(),
+                amount: plan.amount.minor,
+                currency: plan.amount.currency.code().to_owned(),
+                amount_refunded: 0,
+                reference: input.reference.clone(),
+                description: input.description.clone(),
+                customer: json_text(&input.customer)?,
+                success_url: input.success_url.clone(),
+                cancel_url: input.cancel_url.clone(),
+                metadata: json_text(&input.metadata)?,
+                items: if input.items.is_empty() {
+                    None
+                } else {
+                    json_text(&Some(&input.items))?
+                },
+                redirect_url: created.redirect_url,
+                client_action: json_text(&created.client_action)?,
+                expires_at: created
+                    .expires_at
+                    .or(input.expires_at)
+                    .map(truncate_to_micros),
+                livemode: created.livemode,
+                created_at: now,
+                updated_at: now,
+            };
+            let body = serde_json::to_string(&CheckoutOut::from(row.clone()))
+                .map_err(ApiError::internal)?;
+            let stored = body.clone();
+            state
+                .db(move |conn| {
+                    write_transaction(conn, |conn| {
+                        Checkout::insert(conn, &row)?;
+                        if let Some(key) = &key {
+                            key.complete(conn, StatusCode::CREATED, &stored)?;
+                        }
+                        Ok::<_, ApiError>(())
+                    })
+                })
+                .await?;
+            Ok((StatusCode::CREATED, body))
+        },
+    )
+    .await
+}
+
+/// `GET /v1/checkouts/{id}`; `?refresh=true` asks the provider for the current status first.
 pub async fn get_checkout(
     state: web::Data<AppState>,
     merchant: Authenticated,
     path: web::Path<String>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let checkout_id = CheckoutId::parse(&id).map_err(|_| ApiError::not_found("checkout", &id))?;
-    let merchant_id = merchant.0.id.clone();
-    let found = state
+    let mut params = ListParams::parse(request.query_string())?;
+    let refresh = params.one_of("refresh", &["true", "false"])?.as_deref() == Some("true");
+    params.finish()?;
+    let checkout = find_checkout(&state, &merchant.0, &path).await?;
+    let checkout = if refresh {
+        refresh_from_provider(&state, &merchant.0, checkout).await?
+    } else {
+        checkout
+    };
+    Ok(HttpResponse::Ok().json(CheckoutOut::from(checkout)))
+}
+
+/// The merchant's checkout `id`, or a 404 (also for another merchant's).
+pub async fn find_checkout(
+    state: &AppState,
+    merchant: &Merchant,
+    id: &str,
+) -> Result<Checkout, ApiError> {
+    let checkout_id = CheckoutId::parse(id).map_err(|_| ApiError::not_found("checkout", id))?;
+    let merchant_id = merchant.id.clone();
+    state
         .db(move |conn| {
             Ok(Checkout::find(
                 conn,
@@ -79,8 +367,112 @@ pub async fn get_checkout(
                 &checkout_id.to_string(),
             )?)
         })
+        .await?
+        .ok_or_else(|| ApiError::not_found("checkout", id))
+}
+
+/// The adapter serving `checkout`, which must still be configured for the merchant.
+pub fn provider_of(
+    merchant: &Merchant,
+    checkout: &Checkout,
+) -> Result<ConfiguredProvider, ApiError> {
+    merchant
+        .providers
+        .get(&checkout.provider)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "provider_not_enabled",
+                format!(
+                    "provider `{}` is no longer configured for this merchant",
+                    checkout.provider
+                ),
+            )
+        })
+}
+
+fn provider_checkout_id(checkout: &Checkout) -> Result<String, ApiError> {
+    checkout.provider_checkout_id.clone().ok_or_else(|| {
+        ApiError::from(ProviderError::unsupported(
+            "this checkout's provider",
+            Operation::Retrieve,
+        ))
+    })
+}
+
+/// Applies the status a provider reports to the checkout, through the status machine.
+async fn apply_reported(
+    state: &AppState,
+    checkout: Checkout,
+    reported: CheckoutStatus,
+) -> Result<Checkout, ApiError> {
+    let Some(input) = StatusInput::reported(reported) else {
+        return Ok(checkout);
+    };
+    state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let mut row = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
+                    .ok_or_else(|| ApiError::not_found("checkout", &checkout.id))?;
+                row.apply(conn, input, truncate_to_micros(Utc::now()))?;
+                Ok(row)
+            })
+        })
+        .await
+}
+
+async fn refresh_from_provider(
+    state: &AppState,
+    merchant: &Merchant,
+    checkout: Checkout,
+) -> Result<Checkout, ApiError> {
+    let provider = provider_of(merchant, &checkout)?;
+    if !provider
+        .adapter
+        .capabilities()
+        .supports(Operation::Retrieve)
+    {
+        return Err(ProviderError::unsupported(provider.adapter.id(), Operation::Retrieve).into());
+    }
+    let remote = provider
+        .adapter
+        .retrieve(&provider_checkout_id(&checkout)?)
         .await?;
-    let checkout = found.ok_or_else(|| ApiError::not_found("checkout", &id))?;
+    apply_reported(state, checkout, remote.status).await
+}
+
+/// `POST /v1/checkouts/{id}/cancel`: cancels at the provider, then records the status it
+/// reports. Canceling a canceled checkout answers it unchanged.
+pub async fn cancel_checkout(
+    state: web::Data<AppState>,
+    merchant: Authenticated,
+    path: web::Path<String>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let checkout = find_checkout(&state, &merchant.0, &path).await?;
+    let status: CheckoutStatus = checkout.status.parse().map_err(ApiError::internal)?;
+    if status == CheckoutStatus::Canceled {
+        return Ok(HttpResponse::Ok().json(CheckoutOut::from(checkout)));
+    }
+    if !status.accepts_payment() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "checkout_not_cancelable",
+            format!("a checkout that is {status} cannot be canceled"),
+        ));
+    }
+    let provider = provider_of(&merchant.0, &checkout)?;
+    if !provider.adapter.capabilities().supports(Operation::Cancel) {
+        return Err(ProviderError::unsupported(provider.adapter.id(), Operation::Cancel).into());
+    }
+    let idempotency_key =
+        idempotency::key_of(&request)?.unwrap_or_else(|| format!("cancel_{}", checkout.id));
+    let remote = provider
+        .adapter
+        .cancel(&provider_checkout_id(&checkout)?, &idempotency_key)
+        .await?;
+    let checkout = apply_reported(&state, checkout, remote.status).await?;
     Ok(HttpResponse::Ok().json(CheckoutOut::from(checkout)))
 }
 

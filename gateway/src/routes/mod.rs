@@ -3,4 +3,6 @@
 pub mod checkouts;
 pub mod events;
 pub mod health;
+pub mod json;
 pub mod list;
+pub mod refunds;

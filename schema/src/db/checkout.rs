@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::checkouts;
 use super::{DbConnection, Page, PageRequest};
+use crate::status::{CheckoutStatus, StatusInput, Transition, next_status};
 
 /// A checkout row. JSON columns (`customer`, `metadata`, `items`, `client_action`) hold text.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
@@ -63,6 +64,27 @@ impl Checkout {
             .select(Checkout::as_select())
             .first(conn)
             .optional()
+    }
+
+    /// The merchant's checkout, locked until the transaction ends so that concurrent writers
+    /// (two refunds, a refund and a webhook) see each other's effect. PostgreSQL takes a row
+    /// lock; SQLite needs none because its write transactions are serialized
+    /// ([`super::write_transaction`] begins them IMMEDIATE).
+    pub fn find_for_update(
+        conn: &mut DbConnection,
+        merchant: &str,
+        id: &str,
+    ) -> QueryResult<Option<Checkout>> {
+        // `all_columns` rather than `as_select()`: the query must not fix its backend before
+        // the match below picks one.
+        let query = checkouts::table
+            .filter(checkouts::merchant.eq(merchant))
+            .filter(checkouts::id.eq(id))
+            .select(checkouts::all_columns);
+        match conn {
+            DbConnection::Postgresql(conn) => query.for_update().first(conn).optional(),
+            DbConnection::Sqlite(conn) => query.first(conn).optional(),
+        }
     }
 
     /// The checkout a provider knows under `provider_checkout_id`.
@@ -132,6 +154,33 @@ impl Checkout {
             .limit(page.limit + 1)
             .load(conn)?;
         Ok(Page::from_overfetch(rows, page.limit))
+    }
+
+    /// Applies `input` through the status machine and stores the new status if it changed.
+    /// `self` is updated to match the row.
+    pub fn apply(
+        &mut self,
+        conn: &mut DbConnection,
+        input: StatusInput,
+        now: NaiveDateTime,
+    ) -> QueryResult<Transition> {
+        let current = self
+            .status
+            .parse::<CheckoutStatus>()
+            .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)))?;
+        let transition = next_status(current, input);
+        if transition.status != current {
+            Checkout::update_status(
+                conn,
+                &self.id,
+                transition.status.as_str(),
+                self.amount_refunded,
+                now,
+            )?;
+            self.status = transition.status.as_str().to_owned();
+            self.updated_at = now;
+        }
+        Ok(transition)
     }
 
     /// Records a new status and refunded total.

@@ -52,6 +52,22 @@ impl Event {
         Ok(inserted == 1)
     }
 
+    /// The stored event with this provider event id, if any.
+    pub fn find_by_provider_event_id(
+        conn: &mut DbConnection,
+        merchant: &str,
+        provider: &str,
+        provider_event_id: &str,
+    ) -> QueryResult<Option<Event>> {
+        events::table
+            .filter(events::merchant.eq(merchant))
+            .filter(events::provider.eq(provider))
+            .filter(events::provider_event_id.eq(provider_event_id))
+            .select(Event::as_select())
+            .first(conn)
+            .optional()
+    }
+
     pub fn find(conn: &mut DbConnection, merchant: &str, id: &str) -> QueryResult<Option<Event>> {
         events::table
             .filter(events::merchant.eq(merchant))

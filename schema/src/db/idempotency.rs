@@ -1,6 +1,11 @@
 //! Idempotency keys with Stripe's semantics, kept in the database so that every paymux process
-//! behind a load balancer sees the same keys: the primary key `(merchant, idempotency_key)`
-//! lets exactly one request claim a key; its twins find the claim and wait for or replay it.
+//! behind a load balancer sees the same keys.
+//!
+//! The primary key `(merchant, idempotency_key)` lets one request claim a key. The claim holds
+//! a lock (`locked_until`) while the request runs and fixes the id of the object it creates
+//! (`resource_id`), so a retry after a failure creates the same object under the same id and
+//! sends the provider the same idempotency key. A finished request stores its response, which
+//! twins replay.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -17,7 +22,11 @@ pub struct IdempotencyRecord {
     pub request_path: String,
     /// Hash of the request body, to tell a retry from a different request under the same key.
     pub request_hash: String,
-    /// `None` while the first request is still being served.
+    /// The id of the object this request creates, the same on every retry.
+    pub resource_id: String,
+    /// While in the future, a request is running under this key.
+    pub locked_until: Option<NaiveDateTime>,
+    /// `None` until a request under this key has finished.
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
     pub created_at: NaiveDateTime,
@@ -26,9 +35,9 @@ pub struct IdempotencyRecord {
 /// The result of trying to claim a key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
-    /// This request owns the key and must complete or release it.
-    Claimed,
-    /// Another request claimed it first; here is its record as it stands.
+    /// This request holds the key's lock and must complete or unlock it.
+    Claimed(IdempotencyRecord),
+    /// The key is taken; here is its record as it stands.
     Existing(IdempotencyRecord),
 }
 
@@ -41,11 +50,11 @@ impl IdempotencyRecord {
             .do_nothing()
             .execute(conn))?;
         if inserted == 1 {
-            return Ok(Claim::Claimed);
+            return Ok(Claim::Claimed(record.clone()));
         }
         Self::find(conn, &record.merchant, &record.idempotency_key)?
             .map(Claim::Existing)
-            // Released between our insert and our read: the caller may simply try again.
+            // Forgotten between our insert and our read: the caller may simply try again.
             .ok_or(diesel::result::Error::NotFound)
     }
 
@@ -61,7 +70,43 @@ impl IdempotencyRecord {
             .optional()
     }
 
-    /// Stores the response of the request that claimed the key, for its twins to replay.
+    /// Takes the lock of an unfinished key whose lock has lapsed (its request failed and
+    /// unlocked it, or its process died). One UPDATE, so of several contenders one wins.
+    pub fn lock(
+        conn: &mut DbConnection,
+        merchant: &str,
+        key: &str,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let locked = diesel::update(
+            idempotency_keys::table
+                .find((merchant, key))
+                .filter(idempotency_keys::response_status.is_null())
+                .filter(
+                    idempotency_keys::locked_until
+                        .is_null()
+                        .or(idempotency_keys::locked_until.le(now)),
+                ),
+        )
+        .set(idempotency_keys::locked_until.eq(Some(until)))
+        .execute(conn)?;
+        Ok(locked == 1)
+    }
+
+    /// Lets a retry run after a failure that stored no response.
+    pub fn unlock(conn: &mut DbConnection, merchant: &str, key: &str) -> QueryResult<()> {
+        diesel::update(
+            idempotency_keys::table
+                .find((merchant, key))
+                .filter(idempotency_keys::response_status.is_null()),
+        )
+        .set(idempotency_keys::locked_until.eq(None::<NaiveDateTime>))
+        .execute(conn)
+        .map(drop)
+    }
+
+    /// Stores the response of the request that holds the key, for its twins to replay.
     pub fn complete(
         conn: &mut DbConnection,
         merchant: &str,
@@ -73,20 +118,10 @@ impl IdempotencyRecord {
             .set((
                 idempotency_keys::response_status.eq(Some(i32::from(status))),
                 idempotency_keys::response_body.eq(Some(body)),
+                idempotency_keys::locked_until.eq(None::<NaiveDateTime>),
             ))
             .execute(conn)
             .map(drop)
-    }
-
-    /// Gives the key up after a failure that changed nothing, so a retry may claim it again.
-    pub fn release(conn: &mut DbConnection, merchant: &str, key: &str) -> QueryResult<()> {
-        diesel::delete(
-            idempotency_keys::table
-                .find((merchant, key))
-                .filter(idempotency_keys::response_status.is_null()),
-        )
-        .execute(conn)
-        .map(drop)
     }
 
     /// Forgets keys created before `cutoff` (24 h ago): after that a key may be reused.

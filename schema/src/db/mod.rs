@@ -377,8 +377,8 @@ mod tests {
         let db = test_support::sqlite();
         let mut conn = db.conn();
         let insert = "INSERT INTO idempotency_keys (merchant, idempotency_key, request_method, \
-             request_path, request_hash, created_at) VALUES ('m', 'k', 'POST', '/', 'h', \
-             '2026-01-01 00:00:00')";
+             request_path, request_hash, resource_id, created_at) VALUES ('m', 'k', 'POST', '/', \
+             'h', 'chk_1', '2026-01-01 00:00:00')";
         let failed: Result<(), diesel::result::Error> = write_transaction(&mut conn, |conn| {
             conn.batch_execute(insert)?;
             Err(diesel::result::Error::RollbackTransaction)

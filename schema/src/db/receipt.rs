@@ -43,6 +43,22 @@ impl WebhookReceipt {
             .map(drop)
     }
 
+    /// Records what became of the receipt once its events are stored.
+    pub fn record_outcome(
+        conn: &mut DbConnection,
+        id: &str,
+        outcome: &str,
+        event_count: i32,
+    ) -> QueryResult<()> {
+        diesel::update(webhook_receipts::table.find(id))
+            .set((
+                webhook_receipts::outcome.eq(outcome),
+                webhook_receipts::event_count.eq(event_count),
+            ))
+            .execute(conn)
+            .map(drop)
+    }
+
     pub fn find(
         conn: &mut DbConnection,
         merchant: &str,

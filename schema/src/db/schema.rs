@@ -85,6 +85,8 @@ diesel::table! {
         request_method -> Text,
         request_path -> Text,
         request_hash -> Text,
+        resource_id -> Text,
+        locked_until -> Nullable<Timestamp>,
         response_status -> Nullable<Integer>,
         response_body -> Nullable<Text>,
         created_at -> Timestamp,

@@ -86,6 +86,8 @@ CREATE TABLE idempotency_keys (
     request_method TEXT NOT NULL,
     request_path TEXT NOT NULL,
     request_hash TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    locked_until TIMESTAMP,
     response_status INTEGER,
     response_body TEXT,
     created_at TIMESTAMP NOT NULL,

@@ -1,0 +1,271 @@
+//! The webhook ingest pipeline, written once for every provider.
+//!
+//! `POST /webhooks/{merchant}/{provider}` takes the raw bytes, verifies them with that
+//! merchant's adapter, parses them into normalized events, links each event to its checkout
+//! (provider payment id, then our checkout id echoed in metadata, then the order reference),
+//! inserts the events (a redelivery stores nothing new), applies the status machine, and
+//! commits the receipt, the events and the checkout updates in one transaction. Only then does
+//! it answer what the provider expects. A rejected webhook keeps its receipt with the reason
+//! and gets a 4xx; a database failure gets a 5xx so that the provider retries.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use paymux_providers::model::{WebhookOutcome, WebhookReply, WebhookRequest};
+use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::event::Event;
+use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
+use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
+use paymux_schema::{EventId, EventType, NormalizedEvent, ReceiptId, StatusInput, TransitionFlag};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Request headers never stored with a receipt: they may carry credentials of other systems.
+const UNSTORED_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// `POST /webhooks/{merchant}/{provider}`.
+#[tracing::instrument(skip_all, fields(merchant = %path.0, provider = %path.1))]
+pub async fn receive_webhook(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (merchant_id, provider_id) = path.into_inner();
+    let headers = request_headers(&request);
+    let received_at = Utc::now();
+    let mut receipt = WebhookReceipt {
+        id: ReceiptId::generate().to_string(),
+        merchant: merchant_id.clone(),
+        provider: provider_id.clone(),
+        headers: serde_json::to_string(&headers_object(&headers)).map_err(ApiError::internal)?,
+        body: body.to_vec(),
+        outcome: ReceiptOutcome::Rejected.as_str().to_owned(),
+        reason: None,
+        event_count: 0,
+        received_at: truncate_to_micros(received_at),
+    };
+
+    let adapter = state.merchants.get(&merchant_id).and_then(|merchant| {
+        merchant
+            .providers
+            .get(&provider_id)
+            .map(|p| p.adapter.clone())
+    });
+    let Some(adapter) = adapter else {
+        let message =
+            format!("no provider `{provider_id}` is configured for merchant `{merchant_id}`");
+        store_rejection(&state, receipt, &message).await?;
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", message));
+    };
+
+    let request_view = WebhookRequest {
+        headers: &headers,
+        body: &body,
+    };
+    let events = match adapter
+        .verify_webhook(&request_view, received_at)
+        .and_then(|()| adapter.parse_webhook(&body))
+    {
+        Ok(events) => events,
+        Err(error) => {
+            tracing::warn!(reason = %error, "webhook rejected");
+            store_rejection(&state, receipt, &error.to_string()).await?;
+            return Ok(reply(
+                adapter.webhook_reply(&WebhookOutcome::Rejected(&error)),
+            ));
+        }
+    };
+
+    let stored = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                store_events(conn, &mut receipt, &provider_id, events)
+            })
+        })
+        .await
+        .map_err(|error| {
+            // The provider must retry: nothing was stored.
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "webhook_not_stored",
+                format!(
+                    "the webhook could not be stored; retry later ({})",
+                    error.code
+                ),
+            )
+        })?;
+    tracing::info!(new_events = stored, "webhook stored");
+    let outcome = if stored == 0 {
+        WebhookOutcome::Duplicate
+    } else {
+        WebhookOutcome::Stored
+    };
+    Ok(reply(adapter.webhook_reply(&outcome)))
+}
+
+/// Stores the receipt, then each event not stored before, linked and applied to its checkout.
+/// Returns how many events were new.
+fn store_events(
+    conn: &mut DbConnection,
+    receipt: &mut WebhookReceipt,
+    provider_id: &str,
+    events: Vec<NormalizedEvent>,
+) -> Result<i32, ApiError> {
+    receipt.outcome = ReceiptOutcome::Accepted.as_str().to_owned();
+    WebhookReceipt::insert(conn, receipt)?;
+    let mut stored = 0;
+    for event in events {
+        let now = truncate_to_micros(Utc::now());
+        let mut checkout = link_checkout(conn, &receipt.merchant, provider_id, &event)?;
+        let mut details = event.details.clone();
+        let mut row = Event {
+            id: EventId::generate().to_string(),
+            event_type: event.event_type.as_str().to_owned(),
+            merchant: receipt.merchant.clone(),
+            provider: provider_id.to_owned(),
+            provider_event_id: event.provider_event_id.clone(),
+            checkout_id: checkout.as_ref().map(|checkout| checkout.id.clone()),
+            provider_payment_id: event.provider_payment_id.clone(),
+            reference: event.reference.clone(),
+            amount: event.amount.map(|money| money.minor),
+            currency: event.amount.map(|money| money.currency.code().to_owned()),
+            fee: event.fee,
+            occurred_at: truncate_to_micros(event.occurred_at),
+            received_at: receipt.received_at,
+            livemode: event.livemode,
+            details: String::new(),
+            receipt_id: Some(receipt.id.clone()),
+        };
+        // The first delivery wins; a redelivery changes neither events nor checkouts.
+        if Event::find_by_provider_event_id(
+            conn,
+            &row.merchant,
+            provider_id,
+            &row.provider_event_id,
+        )?
+        .is_some()
+        {
+            continue;
+        }
+        if let Some(checkout) = checkout.as_mut() {
+            let fully_refunded = checkout.amount_refunded >= checkout.amount;
+            let input = StatusInput::from_event(event.event_type, fully_refunded);
+            let transition = checkout.apply(conn, input, now)?;
+            if transition.flag == Some(TransitionFlag::SuccessAfterCancel) {
+                flag(&mut details, "success_after_cancel");
+            }
+        } else if event.event_type != EventType::CheckoutAbandoned {
+            flag(&mut details, "no_checkout");
+        }
+        row.details = serde_json::to_string(&details).map_err(ApiError::internal)?;
+        if Event::insert_if_new(conn, &row)? {
+            stored += 1;
+        }
+    }
+    receipt.event_count = stored;
+    if stored == 0 {
+        receipt.outcome = ReceiptOutcome::Duplicate.as_str().to_owned();
+    }
+    WebhookReceipt::record_outcome(conn, &receipt.id, &receipt.outcome, stored)?;
+    Ok(stored)
+}
+
+/// Adds `flag` to the event details' `flags` list, for reconciliation to find.
+fn flag(details: &mut serde_json::Value, flag: &str) {
+    if !details.is_object() {
+        *details = serde_json::json!({});
+    }
+    if let Some(object) = details.as_object_mut() {
+        let flags = object
+            .entry("flags")
+            .or_insert_with(|| serde_json::Value::Array(vec![]));
+        if let Some(list) = flags.as_array_mut() {
+            list.push(serde_json::Value::from(flag));
+        }
+    }
+}
+
+/// The checkout an event concerns: by the provider's payment id, then by our checkout id
+/// echoed back in metadata, then by the merchant's order reference.
+fn link_checkout(
+    conn: &mut DbConnection,
+    merchant: &str,
+    provider: &str,
+    event: &NormalizedEvent,
+) -> Result<Option<Checkout>, ApiError> {
+    let lock =
+        |conn: &mut DbConnection, found: Option<Checkout>| -> Result<Option<Checkout>, ApiError> {
+            match found {
+                Some(checkout) => Ok(Checkout::find_for_update(conn, merchant, &checkout.id)?),
+                None => Ok(None),
+            }
+        };
+    if let Some(payment_id) = &event.provider_payment_id {
+        let found = Checkout::find_by_provider_checkout_id(conn, merchant, provider, payment_id)?;
+        if found.is_some() {
+            return lock(conn, found);
+        }
+    }
+    if let Some(checkout_id) = &event.checkout_hint {
+        let found = Checkout::find(conn, merchant, checkout_id)?.filter(|c| c.provider == provider);
+        if found.is_some() {
+            return lock(conn, found);
+        }
+    }
+    if let Some(reference) = &event.reference {
+        let found = Checkout::find_by_reference(conn, merchant, provider, reference)?;
+        return lock(conn, found);
+    }
+    Ok(None)
+}
+
+async fn store_rejection(
+    state: &AppState,
+    mut receipt: WebhookReceipt,
+    reason: &str,
+) -> Result<(), ApiError> {
+    receipt.outcome = ReceiptOutcome::Rejected.as_str().to_owned();
+    receipt.reason = Some(reason.to_owned());
+    state
+        .db(move |conn| Ok(WebhookReceipt::insert(conn, &receipt)?))
+        .await
+}
+
+fn request_headers(request: &HttpRequest) -> Vec<(String, String)> {
+    request
+        .headers()
+        .iter()
+        .filter(|(name, _)| !UNSTORED_HEADERS.contains(&name.as_str()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn headers_object(headers: &[(String, String)]) -> serde_json::Map<String, serde_json::Value> {
+    let mut object = serde_json::Map::new();
+    for (name, value) in headers {
+        match object.get_mut(name) {
+            Some(serde_json::Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(value);
+            }
+            _ => {
+                object.insert(name.clone(), serde_json::Value::from(value.as_str()));
+            }
+        }
+    }
+    object
+}
+
+fn reply(reply: WebhookReply) -> HttpResponse {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    HttpResponse::build(status)
+        .content_type(reply.content_type)
+        .body(reply.body)
+}

@@ -1,0 +1,193 @@
+//! The sandbox: simulated providers under `/sandbox/{provider}/`, so the whole loop works with
+//! no provider account. Each simulator speaks its provider's wire format (its API routes live
+//! in a submodule here); the parts they share are the control endpoint
+//! `POST /sandbox/{provider}/checkouts/{id}/{outcome}`, the hosted page
+//! `GET /sandbox/{provider}/pay/{id}` whose buttons call that endpoint, and the webhook sender.
+
+pub mod page;
+pub mod sender;
+pub mod sknpay;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use paymux_providers::sandbox::{Outcome, SandboxAccount, SandboxError, Simulator};
+use paymux_providers::{ConfigError, SecretResolver};
+use serde_json::json;
+use url::Url;
+
+use crate::error::ApiError;
+use crate::merchants::ConfigErrors;
+use crate::settings::Settings;
+use crate::state::AppState;
+use sender::WebhookSender;
+
+pub struct Sandbox {
+    simulators: BTreeMap<&'static str, Arc<dyn Simulator>>,
+    pub sknpay: Arc<paymux_providers::sknpay::sandbox::SknSandbox>,
+    pub sender: WebhookSender,
+    public_url: Url,
+}
+
+impl Sandbox {
+    /// The simulators, with an account for every merchant provider marked `sandbox = true`.
+    pub fn build(
+        settings: &Settings,
+        public_url: &Url,
+        http: reqwest::Client,
+    ) -> Result<Sandbox, ConfigErrors> {
+        let sknpay = Arc::new(paymux_providers::sknpay::sandbox::SknSandbox::default());
+        let mut simulators: BTreeMap<&'static str, Arc<dyn Simulator>> = BTreeMap::new();
+        simulators.insert(sknpay.id(), sknpay.clone());
+        let secrets = SecretResolver {
+            allow_literals: settings.sandbox.enabled,
+        };
+        let mut errors = vec![];
+        for (merchant_id, merchant) in settings.merchants.iter().filter(|(_, m)| m.enabled) {
+            for (provider_id, provider) in merchant.providers.iter().filter(|(_, p)| p.sandbox) {
+                let key = format!("merchants.{merchant_id}.providers.{provider_id}");
+                let Some(simulator) = simulators.get(provider_id.as_str()) else {
+                    errors.push(ConfigError::new(
+                        format!("{key}.sandbox"),
+                        format!("there is no sandbox for `{provider_id}`"),
+                    ));
+                    continue;
+                };
+                let webhook_url =
+                    match public_url.join(&format!("webhooks/{merchant_id}/{provider_id}")) {
+                        Ok(url) => url,
+                        Err(error) => {
+                            errors.push(ConfigError::new("server.public_url", error.to_string()));
+                            continue;
+                        }
+                    };
+                let pay_page_base = match public_url.join(&format!("sandbox/{provider_id}/pay/")) {
+                    Ok(url) => url,
+                    Err(error) => {
+                        errors.push(ConfigError::new("server.public_url", error.to_string()));
+                        continue;
+                    }
+                };
+                let specific = serde_json::Value::Object(provider.specific.clone());
+                if let Err(error) = simulator.add_account(SandboxAccount {
+                    merchant: merchant_id,
+                    settings: &specific,
+                    secrets,
+                    webhook_url,
+                    pay_page_base,
+                }) {
+                    errors.push(ConfigError::new(
+                        format!("{key}.{}", error.key),
+                        error.message,
+                    ));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Sandbox {
+            simulators,
+            sknpay,
+            sender: WebhookSender::new(http, settings.sandbox.retry_speedup),
+            public_url: public_url.clone(),
+        })
+    }
+}
+
+pub(crate) fn sandbox_of(state: &AppState) -> Result<Arc<Sandbox>, ApiError> {
+    state.sandbox.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the sandbox is disabled",
+        )
+    })
+}
+
+fn simulator(sandbox: &Sandbox, provider: &str) -> Result<Arc<dyn Simulator>, ApiError> {
+    sandbox.simulators.get(provider).cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("there is no sandbox for `{provider}`"),
+        )
+    })
+}
+
+/// `POST /sandbox/{provider}/checkouts/{id}/{outcome}`: pay, decline, cancel or expire a
+/// simulated checkout, send the webhook that triggers, and say what paymux replied.
+pub async fn control(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (provider, checkout_id, outcome) = path.into_inner();
+    let sandbox = sandbox_of(&state)?;
+    let simulator = simulator(&sandbox, &provider)?;
+    let outcome = Outcome::parse(&outcome).ok_or_else(|| {
+        ApiError::invalid(
+            "outcome",
+            format!("`{outcome}` is not one of pay, decline, cancel, expire"),
+        )
+    })?;
+    let options: serde_json::Value = if body.is_empty() {
+        json!({})
+    } else {
+        crate::routes::json::parse_body(&body)?
+    };
+    let result = simulator
+        .control(&checkout_id, outcome, &options, Utc::now())
+        .map_err(|error| match error {
+            SandboxError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "resource_missing", error.to_string())
+            }
+            SandboxError::Refused(_) => {
+                ApiError::new(StatusCode::CONFLICT, "sandbox_refused", error.to_string())
+            }
+        })?;
+    let webhook = match result.webhook {
+        Some(webhook) => Some(sandbox.sender.send(webhook).await),
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "provider": provider,
+        "checkout": checkout_id,
+        "outcome": outcome.as_str(),
+        "status": result.status,
+        "redirect_url": result.redirect_url,
+        "webhook": webhook,
+    })))
+}
+
+/// `GET /sandbox/{provider}/pay/{id}`: the hosted payment page.
+pub async fn hosted_page(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (provider, checkout_id) = path.into_inner();
+    let sandbox = sandbox_of(&state)?;
+    let page = simulator(&sandbox, &provider)?
+        .page(&checkout_id, Utc::now())
+        .ok_or_else(|| ApiError::not_found("sandbox checkout", &checkout_id))?;
+    let control_base = sandbox
+        .public_url
+        .join(&format!("sandbox/{provider}/checkouts/{checkout_id}/"))
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page::render(&provider, &page, control_base.path())))
+}
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route(
+            "/sandbox/{provider}/checkouts/{id}/{outcome}",
+            web::post().to(control),
+        )
+        .route("/sandbox/{provider}/pay/{id}", web::get().to(hosted_page))
+        .configure(sknpay::routes);
+}

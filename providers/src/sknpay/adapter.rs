@@ -1,0 +1,750 @@
+//! The SKN Pay adapter: one merchant's credentials and base URL, the four API calls, and the
+//! webhook handling, behind [`Provider`]. Request bodies and response reading live in
+//! [`super::wire`]; this file only sends and maps.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use paymux_schema::NormalizedEvent;
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::wire::{
+    CURRENCIES, CreatePayment, CreateRefund, ErrorBody, Event, Payment, RefundResponse,
+};
+use super::{DEFAULT_BASE_URL, ID, signature};
+use crate::http::{HttpTimeouts, transport_error};
+use crate::model::{
+    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
+    WebhookOutcome, WebhookReply, WebhookRequest,
+};
+use crate::registry::{AdapterContext, ConfigError};
+use crate::{Capabilities, Provider, ProviderError};
+
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// SKN Pay, bound to one merchant. Its `Debug` output shows no credential.
+pub struct SknPayAdapter {
+    api_key: SecretString,
+    webhook_secret: SecretString,
+    /// Ends with `/`, so that joining `payments` keeps `/api/v1`.
+    base_url: Url,
+    /// From the key: `sk_live_…` is live, `sk_test_…` is test.
+    livemode: bool,
+    http: reqwest::Client,
+    timeouts: HttpTimeouts,
+    capabilities: Capabilities,
+}
+
+impl fmt::Debug for SknPayAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SknPayAdapter")
+            .field("base_url", &self.base_url.as_str())
+            .field("livemode", &self.livemode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The provider's keys in `[merchants.<id>.providers.sknpay]`.
+/// The simulated SKN Pay reads the same section to know a merchant's account.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Settings {
+    /// `sk_test_…` or `sk_live_…`.
+    pub(super) api_key: crate::SecretRef,
+    /// The endpoint's `whsec_…` signing secret.
+    pub(super) webhook_secret: crate::SecretRef,
+}
+
+impl SknPayAdapter {
+    /// Builds the adapter from a merchant's config section. Every error names its key and never
+    /// shows a secret.
+    pub fn from_context(context: AdapterContext<'_>) -> Result<SknPayAdapter, ConfigError> {
+        let settings: Settings = context.settings()?;
+        let api_key = context.secret("api_key", &settings.api_key)?;
+        let webhook_secret = context.secret("webhook_secret", &settings.webhook_secret)?;
+        let livemode = key_mode(api_key.expose_secret())?;
+        Ok(SknPayAdapter {
+            api_key,
+            webhook_secret,
+            base_url: base_url(context.base_url)?,
+            livemode,
+            http: context.http,
+            timeouts: context.timeouts,
+            capabilities: Capabilities {
+                create: true,
+                retrieve: true,
+                cancel: true,
+                refund: true,
+                partial_refund: true,
+                webhooks: true,
+                currencies: CURRENCIES.to_vec(),
+            },
+        })
+    }
+
+    /// True for a live key: real cards, real money.
+    pub fn livemode(&self) -> bool {
+        self.livemode
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// `path` under the base URL.
+    fn endpoint(&self, path: &str) -> Result<Url, ProviderError> {
+        self.base_url.join(path).map_err(|error| {
+            ProviderError::Unreachable(format!("cannot build the SKN Pay URL for {path}: {error}"))
+        })
+    }
+
+    /// `payments/{id}` plus `suffix`, for an id SKN Pay gave us. Ids are checked so that none
+    /// can change the path (`../refunds`, `x?y`).
+    fn payment_endpoint(&self, id: &str, suffix: &str) -> Result<Url, ProviderError> {
+        let plausible = !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !plausible {
+            return Err(ProviderError::InvalidRequest {
+                message: format!("`{id}` is not an SKN Pay payment id"),
+                param: None,
+            });
+        }
+        self.endpoint(&format!("payments/{id}{suffix}"))
+    }
+
+    /// Sends a request with the API key and returns the body of a 2xx answer; any other
+    /// answer becomes the error its status stands for, with SKN Pay's own message.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
+        let response = request
+            .bearer_auth(self.api_key.expose_secret())
+            .send()
+            .await
+            .map_err(|error| transport_error(&error, self.timeouts))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(&error, self.timeouts))?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        let error = answer_error(status.as_u16(), &body);
+        tracing::warn!(status = status.as_u16(), %error, "SKN Pay refused the call");
+        Err(error)
+    }
+
+    /// Sends a request whose 2xx answer is a JSON `T`.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<T, ProviderError> {
+        let body = self.send(request).await?;
+        serde_json::from_slice(&body).map_err(|error| {
+            ProviderError::MalformedPayload(format!(
+                "SKN Pay answered with no valid {what}: {error}"
+            ))
+        })
+    }
+}
+
+/// Test or live, from the key's prefix. The message never contains the key.
+fn key_mode(api_key: &str) -> Result<bool, ConfigError> {
+    let livemode = match (
+        api_key.strip_prefix("sk_live_"),
+        api_key.strip_prefix("sk_test_"),
+    ) {
+        (Some(rest), _) if !rest.is_empty() => true,
+        (_, Some(rest)) if !rest.is_empty() => false,
+        _ => {
+            return Err(ConfigError::new(
+                "api_key",
+                "an SKN Pay API key starts with `sk_test_` (test mode) or `sk_live_` (live mode)",
+            ));
+        }
+    };
+    if !api_key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::new(
+            "api_key",
+            "the SKN Pay API key contains characters that cannot be sent in an HTTP header",
+        ));
+    }
+    Ok(livemode)
+}
+
+/// The configured base URL or SKN Pay's, ending with `/` so that `Url::join` appends to it.
+fn base_url(configured: Option<Url>) -> Result<Url, ConfigError> {
+    let mut url = match configured {
+        Some(url) => url,
+        None => Url::parse(DEFAULT_BASE_URL)
+            .map_err(|error| ConfigError::new("base_url", error.to_string()))?,
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(ConfigError::new(
+            "base_url",
+            "the SKN Pay base URL must be an http(s) URL",
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// A non-2xx answer: 400 is SKN Pay's validation error, anything else is upstream's.
+fn answer_error(status: u16, body: &[u8]) -> ProviderError {
+    let message = ErrorBody::message_from(body);
+    if status == 400 {
+        ProviderError::InvalidRequest {
+            message,
+            param: None,
+        }
+    } else {
+        ProviderError::Upstream { status, message }
+    }
+}
+
+/// The `Idempotency-Key` header, refused before any call when it cannot be sent.
+fn idempotency_header(key: &str) -> Result<HeaderValue, ProviderError> {
+    if key.is_empty() {
+        return Err(ProviderError::invalid(
+            "an idempotency key is required",
+            "idempotency_key",
+        ));
+    }
+    HeaderValue::from_str(key).map_err(|_| {
+        ProviderError::invalid(
+            "the idempotency key must be printable ASCII",
+            "idempotency_key",
+        )
+    })
+}
+
+#[async_trait]
+impl Provider for SknPayAdapter {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = ID, checkout_id = %request.checkout_id))]
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CreatedCheckout, ProviderError> {
+        let body = CreatePayment::from_checkout(request, Utc::now())?;
+        let key = idempotency_header(&request.idempotency_key)?;
+        let url = self.endpoint("payments")?;
+        let request = self.http.post(url).header(IDEMPOTENCY_KEY, key).json(&body);
+        self.call::<Payment>(request, "payment")
+            .await?
+            .into_created_checkout()
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = ID, provider_checkout_id = %provider_checkout_id))]
+    async fn retrieve(
+        &self,
+        provider_checkout_id: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        let url = self.payment_endpoint(provider_checkout_id, "")?;
+        self.call::<Payment>(self.http.get(url), "payment")
+            .await?
+            .into_provider_checkout()
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = ID, provider_checkout_id = %provider_checkout_id))]
+    async fn cancel(
+        &self,
+        provider_checkout_id: &str,
+        idempotency_key: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        let key = idempotency_header(idempotency_key)?;
+        let url = self.payment_endpoint(provider_checkout_id, "/cancel")?;
+        let request = self.http.post(url).header(IDEMPOTENCY_KEY, key);
+        self.call::<Payment>(request, "payment")
+            .await?
+            .into_provider_checkout()
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = ID, refund_id = %request.refund_id))]
+    async fn refund(&self, request: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
+        if request.amount.minor <= 0 {
+            return Err(ProviderError::invalid(
+                "a refund amount must be positive",
+                "amount",
+            ));
+        }
+        let key = idempotency_header(&request.idempotency_key)?;
+        let url = self.endpoint("refunds")?;
+        let body = CreateRefund::from_request(request);
+        let answer = self
+            .send(self.http.post(url).header(IDEMPOTENCY_KEY, key).json(&body))
+            .await?;
+        let refund = RefundResponse::from_body(&answer);
+        if refund == RefundResponse::default() {
+            tracing::warn!("SKN Pay accepted the refund without saying its id or status");
+        }
+        Ok(refund.into_provider_refund())
+    }
+
+    fn verify_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ProviderError> {
+        signature::verify(
+            request.header(signature::SIGNATURE_HEADER),
+            request.body,
+            self.webhook_secret.expose_secret().as_bytes(),
+            now,
+        )
+    }
+
+    fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
+        let event: Event = serde_json::from_slice(raw).map_err(|error| {
+            ProviderError::MalformedPayload(format!("not an SKN Pay event: {error}"))
+        })?;
+        Ok(vec![event.into_normalized()?])
+    }
+
+    /// SKN Pay retries anything but a 2xx: every accepted delivery gets 200, and a refused
+    /// payment too (SKN Pay has no way to act on a refusal, and a retry would not change it).
+    fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
+        match outcome {
+            WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
+                WebhookReply::json(200, serde_json::json!({ "received": true }))
+            }
+            WebhookOutcome::Rejected(error) => {
+                WebhookReply::json(400, serde_json::json!({ "error": error.to_string() }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretResolver;
+    use crate::http::build_client;
+    use crate::model::Customer;
+    use chrono::TimeZone;
+    use paymux_schema::db::refund::RefundStatus;
+    use paymux_schema::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
+    use serde_json::{Value, json};
+    use wiremock::matchers::{body_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const API_KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
+    const WEBHOOK_SECRET: &str = "whsec_test_secret";
+    const PAYMENT: &str = include_str!("fixtures/payment.json");
+    const EVENT: &str = include_str!("fixtures/event.json");
+    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
+    const PAYMENT_ID: &str = "plink_cm12ab9c1d3e4f5g6h7i8j9k0";
+
+    /// An adapter whose base URL is `base` (no trailing slash, like a hand-written config).
+    fn adapter(base: &str) -> SknPayAdapter {
+        let settings = json!({ "api_key": API_KEY, "webhook_secret": WEBHOOK_SECRET });
+        SknPayAdapter::from_context(AdapterContext {
+            merchant: "demo",
+            settings: &settings,
+            secrets: SecretResolver {
+                allow_literals: true,
+            },
+            base_url: Some(Url::parse(base).unwrap()),
+            webhook_url: Url::parse("https://paymux.example/webhooks/demo/sknpay").unwrap(),
+            http: build_client(HttpTimeouts::default()).unwrap(),
+            timeouts: HttpTimeouts::default(),
+        })
+        .unwrap()
+    }
+
+    async fn server_and_adapter() -> (MockServer, SknPayAdapter) {
+        let server = MockServer::start().await;
+        let adapter = adapter(&format!("{}/api/v1", server.uri()));
+        (server, adapter)
+    }
+
+    fn checkout_request() -> CheckoutRequest {
+        CheckoutRequest {
+            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
+            amount: Money::new(12_500, Currency::Usd),
+            reference: Some("order-5821".into()),
+            description: Some("Order #5821".into()),
+            customer: Some(Customer {
+                email: Some("alice@example.com".into()),
+                ..Customer::default()
+            }),
+            success_url: Some(Url::parse("https://yoursite.com/orders/5821/thanks").unwrap()),
+            cancel_url: None,
+            expires_at: None,
+            metadata: json!({ "order_id": "5821" }).as_object().cloned(),
+            items: vec![],
+            provider_options: Some(json!({ "billing_address_collection": "required" })),
+            idempotency_key: "idem-5821".into(),
+        }
+    }
+
+    fn payment_with_status(status: &str) -> Value {
+        let mut payment: Value = serde_json::from_str(PAYMENT).unwrap();
+        payment["status"] = json!(status);
+        payment
+    }
+
+    #[tokio::test]
+    async fn create_posts_the_documented_request_and_maps_the_payment() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/payments"))
+            .and(header(
+                "authorization",
+                format!("Bearer {API_KEY}").as_str(),
+            ))
+            .and(header("idempotency-key", "idem-5821"))
+            .and(header("content-type", "application/json"))
+            .and(body_json(json!({
+                "amount": 12500,
+                "currency": "USD",
+                "description": "Order #5821",
+                "customer_email": "alice@example.com",
+                "billing_address_collection": "required",
+                "reference": "order-5821",
+                "success_url": "https://yoursite.com/orders/5821/thanks",
+                "metadata": { "order_id": "5821", "paymux_checkout_id": CHECKOUT_ID },
+            })))
+            .respond_with(ResponseTemplate::new(201).set_body_string(PAYMENT))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
+        assert_eq!(
+            created,
+            CreatedCheckout {
+                provider_checkout_id: Some(PAYMENT_ID.into()),
+                status: CheckoutStatus::Open,
+                redirect_url: Some("https://pay.sknpay.com/checkout/AbCdEf12".into()),
+                client_action: None,
+                livemode: true,
+                expires_at: None,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_request_is_refused_before_any_call() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_body_string(PAYMENT))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let mut request = checkout_request();
+        request.amount = Money::new(99, Currency::Usd);
+        let error = adapter.create_checkout(&request).await.unwrap_err();
+        assert_eq!(
+            error,
+            ProviderError::invalid(
+                "SKN Pay accepts amounts from 100 to 99999999 minor units, got 99",
+                "amount"
+            )
+        );
+        let mut request = checkout_request();
+        request.idempotency_key = "line\nbreak".into();
+        let error = adapter.create_checkout(&request).await.unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "idempotency_key"),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn error_answers_map_to_the_providers_message() {
+        for status in [400u16, 401, 403, 404, 409, 429, 500, 503] {
+            let (server, adapter) = server_and_adapter().await;
+            let message = format!("refused with {status}");
+            Mock::given(method("GET"))
+                .and(path(format!("/api/v1/payments/{PAYMENT_ID}")))
+                .respond_with(
+                    ResponseTemplate::new(status).set_body_json(json!({ "error": message })),
+                )
+                .expect(1)
+                .mount(&server)
+                .await;
+            let error = adapter.retrieve(PAYMENT_ID).await.unwrap_err();
+            let expected = if status == 400 {
+                ProviderError::InvalidRequest {
+                    message: message.clone(),
+                    param: None,
+                }
+            } else {
+                ProviderError::Upstream {
+                    status,
+                    message: message.clone(),
+                }
+            };
+            assert_eq!(error, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_body_of_another_shape_is_kept_as_text() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/payments"))
+            .respond_with(ResponseTemplate::new(502).set_body_string("upstream gateway exploded"))
+            .mount(&server)
+            .await;
+        let error = adapter
+            .create_checkout(&checkout_request())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            ProviderError::Upstream {
+                status: 502,
+                message: "upstream gateway exploded".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_2xx_that_is_not_a_payment_is_malformed() {
+        for body in [
+            "",
+            "<html>ok</html>",
+            r#"{"id": "plink_x"}"#,
+            r#"{"error": "x"}"#,
+        ] {
+            let (server, adapter) = server_and_adapter().await;
+            Mock::given(method("POST"))
+                .and(path("/api/v1/payments"))
+                .respond_with(ResponseTemplate::new(200).set_body_string(body))
+                .mount(&server)
+                .await;
+            let error = adapter
+                .create_checkout(&checkout_request())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, ProviderError::MalformedPayload(_)),
+                "{body}: {error:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn retrieve_gets_the_payment() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v1/payments/{PAYMENT_ID}")))
+            .and(header(
+                "authorization",
+                format!("Bearer {API_KEY}").as_str(),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(payment_with_status("succeeded")),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        assert_eq!(
+            adapter.retrieve(PAYMENT_ID).await.unwrap(),
+            ProviderCheckout {
+                provider_checkout_id: PAYMENT_ID.into(),
+                status: CheckoutStatus::Succeeded,
+                livemode: true,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn cancel_posts_with_an_idempotency_key() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path(format!("/api/v1/payments/{PAYMENT_ID}/cancel")))
+            .and(header(
+                "authorization",
+                format!("Bearer {API_KEY}").as_str(),
+            ))
+            .and(header("idempotency-key", "cancel-1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(payment_with_status("canceled")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let canceled = adapter.cancel(PAYMENT_ID, "cancel-1").await.unwrap();
+        assert_eq!(canceled.status, CheckoutStatus::Canceled);
+    }
+
+    #[tokio::test]
+    async fn ids_that_would_change_the_path_are_refused_before_any_call() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(200).set_body_string(PAYMENT))
+            .expect(0)
+            .mount(&server)
+            .await;
+        for id in ["", "../refunds", "plink_x?expand=all", "plink x", "a/b"] {
+            assert!(matches!(
+                adapter.retrieve(id).await,
+                Err(ProviderError::InvalidRequest { .. })
+            ));
+            assert!(matches!(
+                adapter.cancel(id, "k").await,
+                Err(ProviderError::InvalidRequest { .. })
+            ));
+        }
+    }
+
+    fn refund_request(minor: i64) -> RefundRequest {
+        RefundRequest {
+            refund_id: RefundId::generate(),
+            provider_checkout_id: PAYMENT_ID.into(),
+            amount: Money::new(minor, Currency::Usd),
+            is_full: false,
+            idempotency_key: "refund-1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn refund_posts_the_payment_and_the_amount() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/refunds"))
+            .and(header(
+                "authorization",
+                format!("Bearer {API_KEY}").as_str(),
+            ))
+            .and(header("idempotency-key", "refund-1"))
+            .and(body_json(
+                json!({ "payment_id": PAYMENT_ID, "amount": 5000 }),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": "re_9", "object": "refund", "status": "succeeded"
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        assert_eq!(
+            adapter.refund(&refund_request(5_000)).await.unwrap(),
+            ProviderRefund {
+                provider_refund_id: Some("re_9".into()),
+                status: RefundStatus::Succeeded,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refund_answer_without_a_body_is_still_a_refund() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/refunds"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&server)
+            .await;
+        assert_eq!(
+            adapter.refund(&refund_request(500)).await.unwrap(),
+            ProviderRefund {
+                provider_refund_id: None,
+                status: RefundStatus::Succeeded,
+            }
+        );
+        assert!(matches!(
+            adapter.refund(&refund_request(0)).await,
+            Err(ProviderError::InvalidRequest { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unreachable() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let adapter = adapter(&format!("http://127.0.0.1:{port}/api/v1"));
+        let error = adapter
+            .create_checkout(&checkout_request())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
+        assert!(!error.to_string().contains(API_KEY), "{error}");
+    }
+
+    fn signed_headers(t: i64, body: &[u8]) -> Vec<(String, String)> {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(body);
+        let v1 = hex::encode(mac.finalize().into_bytes());
+        vec![
+            ("sknpay-signature".into(), format!("t={t},v1={v1}")),
+            (
+                "sknpay-event-id".into(),
+                "evt_e6b0b3c6ff198f6dfc05bb80".into(),
+            ),
+        ]
+    }
+
+    #[test]
+    fn webhooks_are_verified_with_the_merchants_secret_and_normalized() {
+        let adapter = adapter("https://app.sknpay.com/api/v1");
+        let now = Utc.timestamp_opt(1_778_276_991, 0).unwrap();
+        let headers = signed_headers(1_778_276_991, EVENT.as_bytes());
+        let request = WebhookRequest {
+            headers: &headers,
+            body: EVENT.as_bytes(),
+        };
+        assert_eq!(adapter.verify_webhook(&request, now), Ok(()));
+        let stale = now + chrono::TimeDelta::seconds(301);
+        assert!(matches!(
+            adapter.verify_webhook(&request, stale),
+            Err(ProviderError::StaleTimestamp(_))
+        ));
+        let unsigned = WebhookRequest {
+            headers: &[],
+            body: EVENT.as_bytes(),
+        };
+        assert!(matches!(
+            adapter.verify_webhook(&unsigned, now),
+            Err(ProviderError::InvalidSignature(_))
+        ));
+
+        let events = adapter.parse_webhook(EVENT.as_bytes()).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
+        assert_eq!(events[0].provider_event_id, "evt_e6b0b3c6ff198f6dfc05bb80");
+        let error = adapter.parse_webhook(b"{not json").unwrap_err();
+        assert!(matches!(error, ProviderError::MalformedPayload(_)));
+    }
+
+    #[test]
+    fn webhook_replies_are_what_sknpay_expects() {
+        let adapter = adapter("https://app.sknpay.com/api/v1");
+        let received = WebhookReply::json(200, json!({ "received": true }));
+        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Stored), received);
+        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Duplicate), received);
+        assert_eq!(
+            adapter.webhook_reply(&WebhookOutcome::Refused {
+                reason: "checkout canceled"
+            }),
+            received
+        );
+        let error = ProviderError::InvalidSignature("bad".into());
+        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
+        assert_eq!(reply.status, 400);
+        assert_eq!(
+            serde_json::from_str::<Value>(&reply.body).unwrap(),
+            json!({ "error": "invalid signature: bad" })
+        );
+    }
+}

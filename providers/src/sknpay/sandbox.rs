@@ -1,0 +1,623 @@
+//! The simulated SKN Pay: the documented API (`sk_test_`/`sk_live_` keys, idempotency, mode
+//! strictness, validation errors as `{"error": "…"}`), hosted payment links whose test cards pay
+//! or decline, and signed webhooks. Framework-free: the gateway mounts it over HTTP.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use paymux_schema::{Currency, Money};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::signature::{SIGNATURE_HEADER, sign};
+use super::wire::{
+    self, CreatePayment, CreateRefund, Event, EventData, EventKind, Payment, PaymentStatus,
+};
+use crate::registry::ConfigError;
+use crate::sandbox::{
+    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxError, Simulator,
+    delivered_on_2xx,
+};
+
+/// Test cards that pay: the standard Visa and the 3DS ones. Any other number declines.
+const PAYING_CARDS: [&str; 4] = [
+    "4111111111111111",
+    "4000000000002701",
+    "4000000000002420",
+    "4000000000002644",
+];
+/// Redeliveries after a failed attempt: 1 min, 5 min, 30 min, 2 h, 6 h.
+const RETRY_DELAYS_SECS: [u64; 5] = [60, 300, 1_800, 7_200, 21_600];
+/// How long a link lives when `expires_at` is not given.
+const DEFAULT_LIFETIME: TimeDelta = TimeDelta::hours(24);
+
+/// An answer of the simulated API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl SandboxResponse {
+    fn ok(body: Value) -> SandboxResponse {
+        SandboxResponse { status: 200, body }
+    }
+
+    fn error(status: u16, message: impl Into<String>) -> SandboxResponse {
+        SandboxResponse {
+            status,
+            body: json!({ "error": message.into() }),
+        }
+    }
+}
+
+/// A call to the simulated API: the headers that matter and the body.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxCall<'a> {
+    pub authorization: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+struct Account {
+    livemode: bool,
+    webhook_url: Url,
+    webhook_secret: SecretString,
+    pay_page_base: Url,
+}
+
+struct SimulatedPayment {
+    payment: Payment,
+    /// The API key that created it: only that key sees it (its mode and its account).
+    owner: String,
+    refunded: i64,
+}
+
+#[derive(Default)]
+struct State {
+    accounts: HashMap<String, Account>,
+    payments: HashMap<String, SimulatedPayment>,
+    /// (API key, Idempotency-Key) → (hash of method, path and body; the first response).
+    idempotency: HashMap<(String, String), (Vec<u8>, SandboxResponse)>,
+}
+
+#[derive(Default)]
+pub struct SknSandbox {
+    state: Mutex<State>,
+}
+
+/// The `id` of a new object: `prefix` and 24 lower-case hex digits, like SKN Pay's.
+fn new_id(prefix: &str) -> String {
+    let random = ulid::Ulid::new().0;
+    format!("{prefix}{:024x}", random & ((1u128 << 96) - 1))
+}
+
+fn request_hash(operation: &str, body: &[u8]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(operation.as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hasher.finalize().to_vec()
+}
+
+fn https_url(field: &str, text: &str) -> Result<(), String> {
+    let url = Url::parse(text).map_err(|_| format!("{field} must be a valid URL."))?;
+    if url.scheme() != "https" {
+        return Err(format!("{field} must be an https:// URL."));
+    }
+    let host = url.host_str().unwrap_or_default();
+    if host == "sknpay.com" || host.ends_with(".sknpay.com") {
+        return Err(format!("{field} must not point at SKN Pay's own domains."));
+    }
+    Ok(())
+}
+
+fn too_long(field: &str, value: Option<&String>, max: usize) -> Result<(), String> {
+    match value {
+        Some(value) if value.chars().count() > max => {
+            Err(format!("{field} must be at most {max} characters."))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// SKN Pay's documented checks on `POST /payments`, with its messages.
+fn validate(request: &CreatePayment, now: DateTime<Utc>) -> Result<(i64, String), String> {
+    let amount = request
+        .amount
+        .ok_or("The sandbox makes fixed-amount links only: send amount.")?;
+    if amount < wire::MIN_AMOUNT {
+        return Err(format!(
+            "Amount must be at least {} minor units.",
+            wire::MIN_AMOUNT
+        ));
+    }
+    if amount > wire::MAX_AMOUNT {
+        return Err(format!(
+            "Amount must be at most {} minor units.",
+            wire::MAX_AMOUNT
+        ));
+    }
+    let currency = request.currency.clone().unwrap_or_else(|| "USD".to_owned());
+    if !wire::CURRENCIES.iter().any(|c| c.code() == currency) {
+        return Err("Currency must be USD or XCD.".to_owned());
+    }
+    if let Some(url) = &request.success_url {
+        https_url("success_url", url)?;
+    }
+    if let Some(url) = &request.cancel_url {
+        https_url("cancel_url", url)?;
+    }
+    too_long(
+        "description",
+        request.description.as_ref(),
+        wire::MAX_DESCRIPTION_CHARS,
+    )?;
+    too_long(
+        "reference",
+        request.reference.as_ref(),
+        wire::MAX_REFERENCE_CHARS,
+    )?;
+    too_long(
+        "customer_email",
+        request.customer_email.as_ref(),
+        wire::MAX_EMAIL_CHARS,
+    )?;
+    too_long(
+        "customer_name",
+        request.customer_name.as_ref(),
+        wire::MAX_NAME_CHARS,
+    )?;
+    too_long(
+        "customer_phone",
+        request.customer_phone.as_ref(),
+        wire::MAX_PHONE_CHARS,
+    )?;
+    if let Some(metadata) = &request.metadata {
+        let size = serde_json::to_string(metadata)
+            .map(|text| text.len())
+            .unwrap_or(usize::MAX);
+        if size > wire::MAX_METADATA_BYTES {
+            return Err("metadata must be at most 4KB serialised.".to_owned());
+        }
+    }
+    if let Some(expires_at) = request.expires_at {
+        if expires_at <= now {
+            return Err("expires_at must be in the future.".to_owned());
+        }
+        if expires_at > now + wire::MAX_EXPIRY {
+            return Err("expires_at must be at most 30 days ahead.".to_owned());
+        }
+    }
+    Ok((amount, currency))
+}
+
+impl SknSandbox {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind, still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `POST /api/v1/payments`.
+    pub fn create_payment(&self, call: SandboxCall<'_>, now: DateTime<Utc>) -> SandboxResponse {
+        let mut state = self.lock();
+        let key = match authenticate(&state, call.authorization) {
+            Ok(key) => key,
+            Err(response) => return response,
+        };
+        idempotent(&mut state, &key, call, "create", |state| {
+            let request: CreatePayment = match serde_json::from_slice(call.body) {
+                Ok(request) => request,
+                Err(error) => {
+                    return SandboxResponse::error(400, format!("Invalid JSON body: {error}"));
+                }
+            };
+            let (amount, currency) = match validate(&request, now) {
+                Ok(valid) => valid,
+                Err(message) => return SandboxResponse::error(400, message),
+            };
+            let Some(account) = state.accounts.get(&key) else {
+                return SandboxResponse::error(401, "Invalid API key.");
+            };
+            let id = new_id("plink_");
+            let payment = Payment {
+                object: Some("payment".to_owned()),
+                url: account.pay_page_base.join(&id).ok().map(String::from),
+                id: id.clone(),
+                livemode: account.livemode,
+                amount: Some(amount),
+                currency: Some(currency),
+                status: PaymentStatus::Open,
+                description: request.description,
+                customer_email: request.customer_email,
+                customer_name: request.customer_name,
+                customer_phone: request.customer_phone,
+                reference: request.reference,
+                success_url: request.success_url,
+                cancel_url: request.cancel_url,
+                metadata: request.metadata,
+                expires_at: Some(request.expires_at.unwrap_or(now + DEFAULT_LIFETIME)),
+                created_at: Some(now),
+                amount_refunded: None,
+                failure_message: None,
+            };
+            let body = serde_json::to_value(&payment).unwrap_or(Value::Null);
+            state.payments.insert(
+                id,
+                SimulatedPayment {
+                    payment,
+                    owner: key.clone(),
+                    refunded: 0,
+                },
+            );
+            SandboxResponse::ok(body)
+        })
+    }
+
+    /// `GET /api/v1/payments/{id}`.
+    pub fn retrieve_payment(
+        &self,
+        authorization: Option<&str>,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> SandboxResponse {
+        let mut state = self.lock();
+        let key = match authenticate(&state, authorization) {
+            Ok(key) => key,
+            Err(response) => return response,
+        };
+        match visible_payment(&mut state, &key, id, now) {
+            Some(payment) => {
+                SandboxResponse::ok(serde_json::to_value(&payment.payment).unwrap_or(Value::Null))
+            }
+            None => not_found(),
+        }
+    }
+
+    /// `POST /api/v1/payments/{id}/cancel`: idempotent; the first cancel sends
+    /// `payment.canceled`.
+    pub fn cancel_payment(
+        &self,
+        call: SandboxCall<'_>,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> (SandboxResponse, Option<OutgoingWebhook>) {
+        let mut state = self.lock();
+        let key = match authenticate(&state, call.authorization) {
+            Ok(key) => key,
+            Err(response) => return (response, None),
+        };
+        let Some(payment) = visible_payment(&mut state, &key, id, now) else {
+            return (not_found(), None);
+        };
+        if payment.payment.status != PaymentStatus::Open {
+            let body = serde_json::to_value(&payment.payment).unwrap_or(Value::Null);
+            return (SandboxResponse::ok(body), None);
+        }
+        payment.payment.status = PaymentStatus::Canceled;
+        let body = serde_json::to_value(&payment.payment).unwrap_or(Value::Null);
+        let webhook = webhook_for(&state, id, EventKind::PaymentCanceled, now);
+        (SandboxResponse::ok(body), webhook)
+    }
+
+    /// `POST /api/v1/refunds`: partial refunds add up to at most the amount paid.
+    pub fn create_refund(
+        &self,
+        call: SandboxCall<'_>,
+        now: DateTime<Utc>,
+    ) -> (SandboxResponse, Option<OutgoingWebhook>) {
+        let mut state = self.lock();
+        let key = match authenticate(&state, call.authorization) {
+            Ok(key) => key,
+            Err(response) => return (response, None),
+        };
+        let mut refunded_payment = None;
+        let response = idempotent(&mut state, &key, call, "refund", |state| {
+            let request: CreateRefund = match serde_json::from_slice(call.body) {
+                Ok(request) => request,
+                Err(error) => {
+                    return SandboxResponse::error(400, format!("Invalid JSON body: {error}"));
+                }
+            };
+            let Some(payment) = visible_payment(state, &key, &request.payment_id, now) else {
+                return not_found();
+            };
+            if payment.payment.status != PaymentStatus::Succeeded {
+                return SandboxResponse::error(400, "Only succeeded payments can be refunded.");
+            }
+            let paid = payment.payment.amount.unwrap_or(0);
+            let remaining = paid - payment.refunded;
+            let amount = request.amount.unwrap_or(remaining);
+            if amount < 1 {
+                return SandboxResponse::error(400, "This payment is already fully refunded.");
+            }
+            if amount > remaining {
+                return SandboxResponse::error(
+                    400,
+                    format!("Refund amount exceeds the {remaining} minor units remaining."),
+                );
+            }
+            payment.refunded += amount;
+            payment.payment.amount_refunded = Some(payment.refunded);
+            refunded_payment = Some(request.payment_id.clone());
+            SandboxResponse::ok(json!({
+                "object": "refund",
+                "id": new_id("re_"),
+                "payment_id": request.payment_id,
+                "amount": amount,
+                "currency": payment.payment.currency,
+                "status": "succeeded",
+                "created_at": now,
+            }))
+        });
+        let webhook = refunded_payment
+            .and_then(|id| webhook_for(&state, &id, EventKind::PaymentRefunded, now));
+        (response, webhook)
+    }
+}
+
+fn not_found() -> SandboxResponse {
+    SandboxResponse::error(404, "No such payment.")
+}
+
+/// The account of `Authorization: Bearer sk_…`, or a 401.
+fn authenticate(state: &State, authorization: Option<&str>) -> Result<String, SandboxResponse> {
+    let key = authorization
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            SandboxResponse::error(401, "Missing API key: send Authorization: Bearer sk_…")
+        })?;
+    if !(key.starts_with("sk_test_") || key.starts_with("sk_live_"))
+        || !state.accounts.contains_key(key)
+    {
+        return Err(SandboxResponse::error(401, "Invalid API key."));
+    }
+    Ok(key.to_owned())
+}
+
+/// Runs `create` once per Idempotency-Key: a repeat with the same body gets the first
+/// response, a repeat with another body a 409.
+fn idempotent(
+    state: &mut State,
+    key: &str,
+    call: SandboxCall<'_>,
+    operation: &str,
+    create: impl FnOnce(&mut State) -> SandboxResponse,
+) -> SandboxResponse {
+    let Some(idempotency_key) = call.idempotency_key else {
+        return create(state);
+    };
+    let hash = request_hash(operation, call.body);
+    let slot = (key.to_owned(), idempotency_key.to_owned());
+    if let Some((first_hash, response)) = state.idempotency.get(&slot) {
+        if *first_hash == hash {
+            return response.clone();
+        }
+        return SandboxResponse::error(
+            409,
+            "Idempotency-Key reused with a different request body.",
+        );
+    }
+    let response = create(state);
+    if response.status < 500 {
+        state.idempotency.insert(slot, (hash, response.clone()));
+    }
+    response
+}
+
+/// The payment `id` as `key` may see it (same account, so same mode), expired if its time
+/// has passed.
+fn visible_payment<'a>(
+    state: &'a mut State,
+    key: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Option<&'a mut SimulatedPayment> {
+    let payment = state
+        .payments
+        .get_mut(id)
+        .filter(|payment| payment.owner == key)?;
+    expire_if_due(payment, now);
+    Some(payment)
+}
+
+fn expire_if_due(payment: &mut SimulatedPayment, now: DateTime<Utc>) {
+    if payment.payment.status == PaymentStatus::Open
+        && payment
+            .payment
+            .expires_at
+            .is_some_and(|expires_at| expires_at <= now)
+    {
+        payment.payment.status = PaymentStatus::Expired;
+    }
+}
+
+/// The signed webhook SKN Pay sends for `kind` on payment `id`, to its owner's endpoint.
+fn webhook_for(
+    state: &State,
+    id: &str,
+    kind: EventKind,
+    now: DateTime<Utc>,
+) -> Option<OutgoingWebhook> {
+    let payment = state.payments.get(id)?;
+    let account = state.accounts.get(&payment.owner)?;
+    let event = Event {
+        id: new_id("evt_"),
+        object: Some("event".to_owned()),
+        kind,
+        created: now.timestamp(),
+        livemode: payment.payment.livemode,
+        data: EventData {
+            object: payment.payment.clone(),
+        },
+    };
+    let body = serde_json::to_vec(&event).ok()?;
+    let event_type = serde_json::to_value(kind)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let secret = account.webhook_secret.clone();
+    let (event_id, signed_type) = (event.id.clone(), event_type.clone());
+    Some(OutgoingWebhook {
+        url: account.webhook_url.clone(),
+        content_type: "application/json",
+        body,
+        event_type,
+        event_id: event.id,
+        sign: Arc::new(move |at: DateTime<Utc>, body: &[u8]| {
+            vec![
+                (
+                    SIGNATURE_HEADER.to_owned(),
+                    sign(secret.expose_secret().as_bytes(), at.timestamp(), body),
+                ),
+                ("SknPay-Event-Id".to_owned(), event_id.clone()),
+                ("SknPay-Event-Type".to_owned(), signed_type.clone()),
+            ]
+        }),
+        retry_delays: RETRY_DELAYS_SECS
+            .iter()
+            .copied()
+            .map(Duration::from_secs)
+            .collect(),
+        delivered: delivered_on_2xx,
+    })
+}
+
+/// `success_url` with `payment_id` appended, unless the merchant put one there already.
+fn success_redirect(payment: &Payment) -> Option<String> {
+    let mut url = Url::parse(payment.success_url.as_deref()?).ok()?;
+    if !url.query_pairs().any(|(name, _)| name == "payment_id") {
+        url.query_pairs_mut().append_pair("payment_id", &payment.id);
+    }
+    Some(url.into())
+}
+
+impl Simulator for SknSandbox {
+    fn id(&self) -> &'static str {
+        super::ID
+    }
+
+    fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
+        let settings: super::Settings = serde_json::from_value(account.settings.clone())
+            .map_err(|error| ConfigError::new("", error.to_string()))?;
+        let resolve = |key: &str, secret| {
+            account
+                .secrets
+                .resolve(secret)
+                .map_err(|message| ConfigError::new(key, message))
+        };
+        let api_key = resolve("api_key", &settings.api_key)?;
+        let webhook_secret = resolve("webhook_secret", &settings.webhook_secret)?;
+        let api_key = api_key.expose_secret().to_owned();
+        let livemode = api_key.starts_with("sk_live_");
+        let mut state = self.lock();
+        if state.accounts.contains_key(&api_key) {
+            return Err(ConfigError::new(
+                "api_key",
+                format!(
+                    "another merchant than `{}` uses the same SKN Pay key",
+                    account.merchant
+                ),
+            ));
+        }
+        state.accounts.insert(
+            api_key,
+            Account {
+                livemode,
+                webhook_url: account.webhook_url,
+                webhook_secret,
+                pay_page_base: account.pay_page_base,
+            },
+        );
+        Ok(())
+    }
+
+    fn page(&self, id: &str, now: DateTime<Utc>) -> Option<HostedPage> {
+        let mut state = self.lock();
+        let payment = state.payments.get_mut(id)?;
+        expire_if_due(payment, now);
+        let payment = &payment.payment;
+        let amount = payment
+            .amount
+            .zip(
+                payment
+                    .currency
+                    .as_deref()
+                    .and_then(|code| Currency::parse(code).ok()),
+            )
+            .map(|(minor, currency)| Money::new(minor, currency));
+        Some(HostedPage {
+            provider_checkout_id: payment.id.clone(),
+            amount,
+            description: payment.description.clone(),
+            status: payment.status.as_str().to_owned(),
+            open: payment.status == PaymentStatus::Open,
+            fields: vec![("card", "Card number", "4111 1111 1111 1111")],
+        })
+    }
+
+    fn control(
+        &self,
+        id: &str,
+        outcome: Outcome,
+        options: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<ControlResult, SandboxError> {
+        let mut state = self.lock();
+        let simulated = state
+            .payments
+            .get_mut(id)
+            .ok_or_else(|| SandboxError::NotFound(id.to_owned()))?;
+        expire_if_due(simulated, now);
+        let payment = &mut simulated.payment;
+        if payment.status != PaymentStatus::Open {
+            return Err(SandboxError::Refused(format!(
+                "payment {id} is {} and accepts no payment",
+                payment.status.as_str()
+            )));
+        }
+        let card: String = options
+            .get("card")
+            .and_then(Value::as_str)
+            .unwrap_or(PAYING_CARDS[0])
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let (kind, redirect_url) = match outcome {
+            Outcome::Pay if PAYING_CARDS.contains(&card.as_str()) => {
+                payment.status = PaymentStatus::Succeeded;
+                payment.failure_message = None;
+                (Some(EventKind::PaymentSucceeded), success_redirect(payment))
+            }
+            Outcome::Pay | Outcome::Decline => {
+                // The link stays open: the customer may try another card.
+                payment.failure_message = Some("Your card was declined.".to_owned());
+                (Some(EventKind::PaymentFailed), None)
+            }
+            Outcome::Cancel => {
+                payment.status = PaymentStatus::Canceled;
+                (Some(EventKind::PaymentCanceled), None)
+            }
+            Outcome::Expire => {
+                // SKN Pay documents no expiry event: the status is only seen on retrieve.
+                payment.status = PaymentStatus::Expired;
+                payment.expires_at = Some(now);
+                (None, None)
+            }
+        };
+        let status = payment.status.as_str().to_owned();
+        let webhook = kind.and_then(|kind| webhook_for(&state, id, kind, now));
+        Ok(ControlResult {
+            status,
+            redirect_url,
+            webhook,
+        })
+    }
+}
