@@ -85,10 +85,14 @@ fn serve() -> Result<(), String> {
         let base = app.public_url().as_str().trim_end_matches('/').to_owned();
         tracing::info!(address = %app.address(), backend = app.backend(), sandbox, "paymux listening");
         println!("paymux is listening on {base} ({} store, sandbox {})", app.backend(), if sandbox { "on" } else { "off" });
-        println!("Try it:");
+        println!("Try it (README.md, \"Try a payment in the sandbox\", walks a whole payment):");
         println!("  curl {base}/healthz");
         if let Some(key) = demo_key {
             println!("  curl -H 'Authorization: Bearer {key}' {base}/v1/events");
+            println!(
+                "  curl -X POST {base}/v1/checkouts -H 'Authorization: Bearer {key}' \\\n    \
+                 -H 'Content-Type: application/json' -d '{{\"amount\": 2500, \"currency\": \"USD\", \"provider\": \"sknpay\"}}'"
+            );
         }
         app.run_until_stopped().await.map_err(|error| error.to_string())
     })

@@ -85,7 +85,8 @@ impl ApiError {
         )
     }
 
-    fn body(&self) -> String {
+    /// The JSON body this error is sent with.
+    pub fn body(&self) -> String {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code,

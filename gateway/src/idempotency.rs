@@ -18,9 +18,9 @@ use crate::state::AppState;
 
 /// How long a key is remembered.
 const RETENTION: TimeDelta = TimeDelta::hours(24);
-/// How long a running request holds its key before a twin may take over (its process died).
-/// Longer than any provider call may take.
-const LOCK_FOR: TimeDelta = TimeDelta::seconds(60);
+/// How much longer than the provider call's timeout a running request holds its key before a
+/// twin may take over (its process died).
+const LOCK_MARGIN: TimeDelta = TimeDelta::seconds(30);
 /// How long a twin waits for the running request before answering 409.
 const WAIT_FOR: Duration = Duration::from_secs(30);
 const MAX_KEY_LENGTH: usize = 255;
@@ -75,6 +75,7 @@ pub async fn begin(
     new_resource_id: String,
 ) -> Result<Begin, ApiError> {
     let now = truncate_to_micros(Utc::now());
+    let lock_for = lock_duration(state);
     let record = IdempotencyRecord {
         merchant: merchant.to_owned(),
         idempotency_key: key,
@@ -82,7 +83,7 @@ pub async fn begin(
         request_path: request.path().to_owned(),
         request_hash: hex_sha256(body),
         resource_id: new_resource_id,
-        locked_until: Some(now + LOCK_FOR),
+        locked_until: Some(now + lock_for),
         response_status: None,
         response_body: None,
         created_at: now,
@@ -91,7 +92,7 @@ pub async fn begin(
     let mut pause = Duration::from_millis(10);
     loop {
         let attempt = record.clone();
-        let step = state.db(move |conn| step(conn, &attempt)).await?;
+        let step = state.db(move |conn| step(conn, &attempt, lock_for)).await?;
         match step {
             Step::Done(begin) => return Ok(begin),
             Step::Wait if tokio::time::Instant::now() < deadline => {
@@ -114,7 +115,17 @@ enum Step {
     Wait,
 }
 
-fn step(conn: &mut DbConnection, record: &IdempotencyRecord) -> Result<Step, ApiError> {
+/// Longer than any provider call may take, so a live request never loses its key.
+fn lock_duration(state: &AppState) -> TimeDelta {
+    let call = state.settings.http.timeouts().total;
+    TimeDelta::from_std(call).unwrap_or(TimeDelta::minutes(5)) + LOCK_MARGIN
+}
+
+fn step(
+    conn: &mut DbConnection,
+    record: &IdempotencyRecord,
+    lock_for: TimeDelta,
+) -> Result<Step, ApiError> {
     let now = truncate_to_micros(Utc::now());
     let claimed_key = |record: &IdempotencyRecord| {
         Step::Done(Begin::Execute(Key {
@@ -151,7 +162,7 @@ fn step(conn: &mut DbConnection, record: &IdempotencyRecord) -> Result<Step, Api
         &existing.merchant,
         &existing.idempotency_key,
         now,
-        now + LOCK_FOR,
+        now + lock_for,
     )? {
         return Ok(claimed_key(&existing));
     }
@@ -169,13 +180,30 @@ impl Key {
         IdempotencyRecord::complete(conn, &self.merchant, &self.key, status.as_u16(), body)
     }
 
-    /// Releases the key after a failure that stored no response, so a retry can run.
-    pub async fn unlock(self, state: &AppState) {
+    /// Settles the key after `error`. A refusal (4xx) is final: it is stored and replayed, so
+    /// twins waiting on the key do not each call the provider again. Anything else (a provider
+    /// outage, a timeout, a database failure) may have been transient or left the outcome
+    /// unknown: the key is unlocked so a retry runs again, with the same resource id.
+    pub async fn settle(self, state: &AppState, error: &ApiError) {
+        let (status, body) = (error.status, error.body());
         let result = state
-            .db(move |conn| Ok(IdempotencyRecord::unlock(conn, &self.merchant, &self.key)?))
+            .db(move |conn| {
+                if status.is_client_error() {
+                    IdempotencyRecord::complete(
+                        conn,
+                        &self.merchant,
+                        &self.key,
+                        status.as_u16(),
+                        &body,
+                    )?;
+                } else {
+                    IdempotencyRecord::unlock(conn, &self.merchant, &self.key)?;
+                }
+                Ok(())
+            })
             .await;
         if let Err(error) = result {
-            // The lock lapses by itself after LOCK_FOR; a retry only waits that long.
+            // The lock lapses by itself; a retry only waits that long.
             tracing::warn!(%error, "could not unlock an idempotency key");
         }
     }
@@ -211,7 +239,7 @@ where
             match work(resource_id, Some(key.clone())).await {
                 Ok(response) => Ok(respond(response)),
                 Err(error) => {
-                    key.unlock(state).await;
+                    key.settle(state, &error).await;
                     Err(error)
                 }
             }

@@ -188,37 +188,39 @@ fn flag(details: &mut serde_json::Value, flag: &str) {
 }
 
 /// The checkout an event concerns: by the provider's payment id, then by our checkout id
-/// echoed back in metadata, then by the merchant's order reference.
+/// echoed back in metadata, then by the merchant's order reference. The last two only match a
+/// checkout that the provider knows under the event's payment id, or under none yet: a payment
+/// made outside paymux that reuses an order reference must not pay a paymux checkout.
 fn link_checkout(
     conn: &mut DbConnection,
     merchant: &str,
     provider: &str,
     event: &NormalizedEvent,
 ) -> Result<Option<Checkout>, ApiError> {
-    let lock =
-        |conn: &mut DbConnection, found: Option<Checkout>| -> Result<Option<Checkout>, ApiError> {
-            match found {
-                Some(checkout) => Ok(Checkout::find_for_update(conn, merchant, &checkout.id)?),
-                None => Ok(None),
-            }
-        };
+    let same_payment = |checkout: &Checkout| {
+        checkout.provider_checkout_id.is_none()
+            || checkout.provider_checkout_id == event.provider_payment_id
+    };
+    let mut found = None;
     if let Some(payment_id) = &event.provider_payment_id {
-        let found = Checkout::find_by_provider_checkout_id(conn, merchant, provider, payment_id)?;
-        if found.is_some() {
-            return lock(conn, found);
-        }
+        found = Checkout::find_by_provider_checkout_id(conn, merchant, provider, payment_id)?;
     }
-    if let Some(checkout_id) = &event.checkout_hint {
-        let found = Checkout::find(conn, merchant, checkout_id)?.filter(|c| c.provider == provider);
-        if found.is_some() {
-            return lock(conn, found);
-        }
+    if found.is_none()
+        && let Some(checkout_id) = &event.checkout_hint
+    {
+        found = Checkout::find(conn, merchant, checkout_id)?
+            .filter(|checkout| checkout.provider == provider && same_payment(checkout));
     }
-    if let Some(reference) = &event.reference {
-        let found = Checkout::find_by_reference(conn, merchant, provider, reference)?;
-        return lock(conn, found);
+    if found.is_none()
+        && let Some(reference) = &event.reference
+    {
+        found =
+            Checkout::find_by_reference(conn, merchant, provider, reference)?.filter(same_payment);
     }
-    Ok(None)
+    match found {
+        Some(checkout) => Ok(Checkout::find_for_update(conn, merchant, &checkout.id)?),
+        None => Ok(None),
+    }
 }
 
 async fn store_rejection(

@@ -62,6 +62,8 @@ pub struct OutgoingWebhook {
     pub sign: Signer,
     /// Delays between attempts after the first, as the provider documents them.
     pub retry_delays: Vec<Duration>,
+    /// How long the provider waits for the reply before counting the attempt as failed.
+    pub reply_within: Duration,
     pub delivered: Acceptance,
 }
 

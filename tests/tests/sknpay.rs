@@ -337,6 +337,39 @@ on_both_backends! {
         assert_eq!(status_of(&app, &checkout).await, "open");
         let refreshed = app.get_json(&format!("/v1/checkouts/{id}?refresh=true")).await;
         assert_eq!(refreshed["status"], "expired");
+        app.get_json(&format!("/v1/checkouts/{id}?refresh=true")).await;
+        let events = events_of(&app, &checkout).await;
+        assert_eq!(events.len(), 1, "a change found by lookup is recorded once: {events:?}");
+        assert_eq!(events[0]["type"], "payment.expired");
+        assert_eq!(events[0]["details"]["source"], "provider_lookup");
+    }
+
+    async fn a_payment_made_outside_paymux_never_pays_a_checkout_by_its_reference(backend) {
+        let app = spawn(backend).await;
+        let checkout = create_checkout(&app, 1_000, None).await;
+        let mut foreign = checkout.clone();
+        foreign["provider_checkout_id"] = json!("plink_made_elsewhere");
+        let body: Value = serde_json::from_slice(&signed_event(&foreign, "evt_foreign_1")).unwrap();
+        let mut body = body;
+        body["data"]["object"]["reference"] = checkout["reference"].clone();
+        let body = serde_json::to_vec(&body).unwrap();
+        let signature = stripe_signature(&demo_webhook_secret(), Utc::now().timestamp(), &body);
+        assert_eq!(post_webhook(&app, &body, &signature).await.status(), 200);
+        assert_eq!(status_of(&app, &checkout).await, "open");
+        let stored = app.get_json("/v1/events?provider=sknpay").await;
+        assert_eq!(stored["data"][0]["provider_event_id"], "evt_foreign_1");
+        assert_eq!(stored["data"][0]["checkout_id"], Value::Null);
+        assert_eq!(stored["data"][0]["details"]["flags"], json!(["no_checkout"]));
+    }
+
+    async fn a_refused_request_is_replayed_under_its_key_not_run_again(backend) {
+        let app = spawn(backend).await;
+        let body = json!({"amount": 99, "currency": "USD", "provider": "sknpay"});
+        let first = app.post("/v1/checkouts", &body, Some("too-small")).await;
+        let first_error = assert_error(first, 400, "invalid_request").await;
+        let again = app.post("/v1/checkouts", &body, Some("too-small")).await;
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(assert_error(again, 400, "invalid_request").await, first_error);
     }
 
     async fn idempotent_creates_return_the_same_checkout(backend) {

@@ -3,12 +3,15 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use paymux_providers::model::{CheckoutRequest, Customer, LineItem};
+use paymux_providers::model::{CheckoutRequest, Customer, LineItem, ProviderCheckout};
 use paymux_providers::{Operation, ProviderError};
 use paymux_schema::db::checkout::{Checkout, CheckoutFilter};
+use paymux_schema::db::event::Event;
 use paymux_schema::db::{truncate_to_micros, write_transaction};
 use paymux_schema::ids::{CheckoutId, CheckoutKind};
-use paymux_schema::{CheckoutStatus, Currency, Money, StatusInput};
+use paymux_schema::{
+    CheckoutStatus, Currency, EventId, EventType, Money, StatusInput, TransitionFlag,
+};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -401,25 +404,93 @@ fn provider_checkout_id(checkout: &Checkout) -> Result<String, ApiError> {
     })
 }
 
-/// Applies the status a provider reports to the checkout, through the status machine.
+/// How a provider's report of a checkout's status reached paymux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Report {
+    /// paymux asked (`?refresh=true`): a change found this way may have no webhook at all (SKN
+    /// Pay sends none for expiry, a webhook may have been lost), so it is recorded as an event.
+    Lookup,
+    /// The answer to paymux's own cancel; the provider's webhook records the event.
+    CancelAnswer,
+}
+
+/// Applies the status a provider reports to the checkout, through the status machine; a
+/// change found by a lookup is recorded as an event of its own.
 async fn apply_reported(
     state: &AppState,
     checkout: Checkout,
-    reported: CheckoutStatus,
+    remote: ProviderCheckout,
+    report: Report,
 ) -> Result<Checkout, ApiError> {
-    let Some(input) = StatusInput::reported(reported) else {
+    if checkout.provider_checkout_id.as_deref() != Some(remote.provider_checkout_id.as_str()) {
+        return Err(ApiError::from(ProviderError::MalformedPayload(format!(
+            "the provider answered about `{}`, not this checkout's payment",
+            remote.provider_checkout_id
+        ))));
+    }
+    let Some(input) = StatusInput::reported(remote.status) else {
         return Ok(checkout);
     };
     state
         .db(move |conn| {
             write_transaction(conn, |conn| {
+                let now = truncate_to_micros(Utc::now());
                 let mut row = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
                     .ok_or_else(|| ApiError::not_found("checkout", &checkout.id))?;
-                row.apply(conn, input, truncate_to_micros(Utc::now()))?;
+                let before = row.status.clone();
+                let transition = row.apply(conn, input, now)?;
+                if report == Report::Lookup && row.status != before {
+                    record_lookup_event(conn, &row, input, transition, now)?;
+                }
                 Ok(row)
             })
         })
         .await
+}
+
+/// Stores the event a lookup found, unless the checkout has one of that type already: one
+/// event per change, whether the webhook or the lookup saw it first.
+fn record_lookup_event(
+    conn: &mut paymux_schema::db::DbConnection,
+    checkout: &Checkout,
+    input: StatusInput,
+    transition: paymux_schema::Transition,
+    now: chrono::NaiveDateTime,
+) -> Result<(), ApiError> {
+    let StatusInput::Event(event_type) = input else {
+        return Ok(());
+    };
+    if Event::exists_for_checkout(conn, &checkout.id, event_type.as_str())? {
+        return Ok(());
+    }
+    let payment_id = checkout.provider_checkout_id.clone().unwrap_or_default();
+    let mut details = serde_json::json!({ "source": "provider_lookup" });
+    if transition.flag == Some(TransitionFlag::SuccessAfterCancel) {
+        details["flags"] = serde_json::json!(["success_after_cancel"]);
+    }
+    let paid = event_type == EventType::PaymentSucceeded;
+    Event::insert_if_new(
+        conn,
+        &Event {
+            id: EventId::generate().to_string(),
+            event_type: event_type.as_str().to_owned(),
+            merchant: checkout.merchant.clone(),
+            provider: checkout.provider.clone(),
+            provider_event_id: format!("paymux_lookup:{payment_id}:{event_type}"),
+            checkout_id: Some(checkout.id.clone()),
+            provider_payment_id: checkout.provider_checkout_id.clone(),
+            reference: checkout.reference.clone(),
+            amount: paid.then_some(checkout.amount),
+            currency: paid.then(|| checkout.currency.clone()),
+            fee: None,
+            occurred_at: now,
+            received_at: now,
+            livemode: checkout.livemode,
+            details: details.to_string(),
+            receipt_id: None,
+        },
+    )?;
+    Ok(())
 }
 
 async fn refresh_from_provider(
@@ -439,7 +510,7 @@ async fn refresh_from_provider(
         .adapter
         .retrieve(&provider_checkout_id(&checkout)?)
         .await?;
-    apply_reported(state, checkout, remote.status).await
+    apply_reported(state, checkout, remote, Report::Lookup).await
 }
 
 /// `POST /v1/checkouts/{id}/cancel`: cancels at the provider, then records the status it
@@ -448,7 +519,6 @@ pub async fn cancel_checkout(
     state: web::Data<AppState>,
     merchant: Authenticated,
     path: web::Path<String>,
-    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let checkout = find_checkout(&state, &merchant.0, &path).await?;
     let status: CheckoutStatus = checkout.status.parse().map_err(ApiError::internal)?;
@@ -466,13 +536,14 @@ pub async fn cancel_checkout(
     if !provider.adapter.capabilities().supports(Operation::Cancel) {
         return Err(ProviderError::unsupported(provider.adapter.id(), Operation::Cancel).into());
     }
-    let idempotency_key =
-        idempotency::key_of(&request)?.unwrap_or_else(|| format!("cancel_{}", checkout.id));
+    // Canceling is idempotent: one key per checkout, whatever the client sent, so that a key
+    // reused across checkouts can never fetch another checkout's answer from the provider.
+    let idempotency_key = format!("cancel_{}", checkout.id);
     let remote = provider
         .adapter
         .cancel(&provider_checkout_id(&checkout)?, &idempotency_key)
         .await?;
-    let checkout = apply_reported(&state, checkout, remote.status).await?;
+    let checkout = apply_reported(&state, checkout, remote, Report::CancelAnswer).await?;
     Ok(HttpResponse::Ok().json(CheckoutOut::from(checkout)))
 }
 

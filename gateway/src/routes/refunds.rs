@@ -203,48 +203,65 @@ pub async fn create_refund(
                 .await;
             let provider_refund = match outcome {
                 Ok(provider_refund) => provider_refund,
-                // The provider may have refunded: keep the reservation so that a retry under the
-                // same key completes this refund instead of starting another.
-                Err(error @ ProviderError::Timeout { .. }) => return Err(error.into()),
-                Err(error) => {
+                // A definite refusal: nothing was refunded, the amount is free again.
+                Err(error) if is_refusal(&error) => {
                     mark_failed(&state, &refund.id, &error.to_string()).await?;
                     return Err(error.into());
                 }
+                // The provider may have refunded (a timeout, an outage, a reply lost): keep the
+                // reservation, so that the amount stays taken and a retry under the same key
+                // completes this refund with the same provider idempotency key.
+                Err(error) => return Err(error.into()),
             };
             let refund_id = refund.id.clone();
-            let refund = state
+            let body = state
                 .db(move |conn| {
                     write_transaction(conn, |conn| {
                         let now = truncate_to_micros(Utc::now());
                         let mut checkout =
                             Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
                                 .ok_or_else(|| ApiError::not_found("checkout", &checkout.id))?;
-                        Refund::update_outcome(
-                            conn,
-                            &refund_id,
-                            provider_refund.status,
-                            provider_refund.provider_refund_id.as_deref(),
-                            None,
-                            now,
-                        )?;
-                        if provider_refund.status == RefundStatus::Succeeded {
-                            checkout.amount_refunded += refund.amount;
-                            let fully_refunded = checkout.amount_refunded >= checkout.amount;
-                            Checkout::update_status(
+                        let current = Refund::find(conn, &checkout.merchant, &refund_id)?
+                            .ok_or_else(|| ApiError::internal("a reserved refund vanished"))?;
+                        // Count a refund's money once, however many runs reach this point.
+                        if current.status != RefundStatus::Succeeded.as_str() {
+                            Refund::update_outcome(
                                 conn,
-                                &checkout.id,
-                                &checkout.status,
-                                checkout.amount_refunded,
+                                &refund_id,
+                                provider_refund.status,
+                                provider_refund.provider_refund_id.as_deref(),
+                                None,
                                 now,
                             )?;
-                            checkout.apply(conn, StatusInput::Refund { fully_refunded }, now)?;
+                            if provider_refund.status == RefundStatus::Succeeded {
+                                checkout.amount_refunded += current.amount;
+                                let fully_refunded = checkout.amount_refunded >= checkout.amount;
+                                Checkout::update_status(
+                                    conn,
+                                    &checkout.id,
+                                    &checkout.status,
+                                    checkout.amount_refunded,
+                                    now,
+                                )?;
+                                checkout.apply(
+                                    conn,
+                                    StatusInput::Refund { fully_refunded },
+                                    now,
+                                )?;
+                            }
                         }
-                        Refund::find(conn, &checkout.merchant, &refund_id)?
-                            .ok_or_else(|| ApiError::internal("refund vanished"))
+                        let refund = Refund::find(conn, &checkout.merchant, &refund_id)?
+                            .ok_or_else(|| ApiError::internal("a reserved refund vanished"))?;
+                        let body = serde_json::to_string(&RefundOut::from(refund))
+                            .map_err(ApiError::internal)?;
+                        if let Some(key) = &key {
+                            key.complete(conn, StatusCode::CREATED, &body)?;
+                        }
+                        Ok::<_, ApiError>(body)
                     })
                 })
                 .await?;
-            respond(&state, refund, key).await
+            Ok((StatusCode::CREATED, body))
         },
     )
     .await
@@ -263,6 +280,15 @@ async fn respond(
             .await?;
     }
     Ok((StatusCode::CREATED, body))
+}
+
+/// Whether the provider definitely refused the refund, so that no money moved.
+fn is_refusal(error: &ProviderError) -> bool {
+    match error {
+        ProviderError::InvalidRequest { .. } | ProviderError::Unsupported { .. } => true,
+        ProviderError::Upstream { status, .. } => (400..500).contains(status),
+        _ => false,
+    }
 }
 
 async fn mark_failed(state: &AppState, refund_id: &str, reason: &str) -> Result<(), ApiError> {

@@ -74,6 +74,7 @@ impl WebhookSender {
         let mut request = self
             .client
             .post(webhook.url.clone())
+            .timeout(webhook.reply_within)
             .header("content-type", webhook.content_type)
             .body(webhook.body.clone());
         for (name, value) in (webhook.sign)(Utc::now(), &webhook.body) {
@@ -129,6 +130,7 @@ mod tests {
             event_id: "evt_1".into(),
             sign: Arc::new(|at, _body| vec![("x-signed-at".into(), at.timestamp().to_string())]),
             retry_delays: vec![Duration::from_secs(60); retries],
+            reply_within: Duration::from_secs(10),
             delivered: paymux_providers::sandbox::delivered_on_2xx,
         }
     }

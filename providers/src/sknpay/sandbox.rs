@@ -32,6 +32,10 @@ const PAYING_CARDS: [&str; 4] = [
 ];
 /// Redeliveries after a failed attempt: 1 min, 5 min, 30 min, 2 h, 6 h.
 const RETRY_DELAYS_SECS: [u64; 5] = [60, 300, 1_800, 7_200, 21_600];
+/// How long SKN Pay waits for a webhook's 2xx.
+const REPLY_WITHIN: Duration = Duration::from_secs(10);
+/// How long an Idempotency-Key is remembered.
+const IDEMPOTENCY_RETENTION: TimeDelta = TimeDelta::hours(24);
 /// How long a link lives when `expires_at` is not given.
 const DEFAULT_LIFETIME: TimeDelta = TimeDelta::hours(24);
 
@@ -56,11 +60,22 @@ impl SandboxResponse {
 }
 
 /// A call to the simulated API: the headers that matter and the body.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct SandboxCall<'a> {
+    /// `Bearer sk_…`: never printed.
     pub authorization: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
     pub body: &'a [u8],
+}
+
+impl std::fmt::Debug for SandboxCall<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxCall")
+            .field("authorization", &self.authorization.map(|_| "[redacted]"))
+            .field("idempotency_key", &self.idempotency_key)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 struct Account {
@@ -81,8 +96,14 @@ struct SimulatedPayment {
 struct State {
     accounts: HashMap<String, Account>,
     payments: HashMap<String, SimulatedPayment>,
-    /// (API key, Idempotency-Key) → (hash of method, path and body; the first response).
-    idempotency: HashMap<(String, String), (Vec<u8>, SandboxResponse)>,
+    /// (API key, Idempotency-Key) → (when, hash of operation and body, the first response).
+    idempotency: HashMap<(String, String), Remembered>,
+}
+
+struct Remembered {
+    at: DateTime<Utc>,
+    request_hash: Vec<u8>,
+    response: SandboxResponse,
 }
 
 #[derive(Default)]
@@ -211,7 +232,7 @@ impl SknSandbox {
             Ok(key) => key,
             Err(response) => return response,
         };
-        idempotent(&mut state, &key, call, "create", |state| {
+        idempotent(&mut state, &key, call, "create", now, |state| {
             let request: CreatePayment = match serde_json::from_slice(call.body) {
                 Ok(request) => request,
                 Err(error) => {
@@ -318,7 +339,7 @@ impl SknSandbox {
             Err(response) => return (response, None),
         };
         let mut refunded_payment = None;
-        let response = idempotent(&mut state, &key, call, "refund", |state| {
+        let response = idempotent(&mut state, &key, call, "refund", now, |state| {
             let request: CreateRefund = match serde_json::from_slice(call.body) {
                 Ok(request) => request,
                 Err(error) => {
@@ -330,6 +351,9 @@ impl SknSandbox {
             };
             if payment.payment.status != PaymentStatus::Succeeded {
                 return SandboxResponse::error(400, "Only succeeded payments can be refunded.");
+            }
+            if request.amount.is_some_and(|amount| amount < 1) {
+                return SandboxResponse::error(400, "Amount must be at least 1 minor unit.");
             }
             let paid = payment.payment.amount.unwrap_or(0);
             let remaining = paid - payment.refunded;
@@ -389,16 +413,20 @@ fn idempotent(
     key: &str,
     call: SandboxCall<'_>,
     operation: &str,
+    now: DateTime<Utc>,
     create: impl FnOnce(&mut State) -> SandboxResponse,
 ) -> SandboxResponse {
     let Some(idempotency_key) = call.idempotency_key else {
         return create(state);
     };
+    state
+        .idempotency
+        .retain(|_, remembered| remembered.at > now - IDEMPOTENCY_RETENTION);
     let hash = request_hash(operation, call.body);
     let slot = (key.to_owned(), idempotency_key.to_owned());
-    if let Some((first_hash, response)) = state.idempotency.get(&slot) {
-        if *first_hash == hash {
-            return response.clone();
+    if let Some(remembered) = state.idempotency.get(&slot) {
+        if remembered.request_hash == hash {
+            return remembered.response.clone();
         }
         return SandboxResponse::error(
             409,
@@ -407,7 +435,12 @@ fn idempotent(
     }
     let response = create(state);
     if response.status < 500 {
-        state.idempotency.insert(slot, (hash, response.clone()));
+        let remembered = Remembered {
+            at: now,
+            request_hash: hash,
+            response: response.clone(),
+        };
+        state.idempotency.insert(slot, remembered);
     }
     response
 }
@@ -486,6 +519,7 @@ fn webhook_for(
             .copied()
             .map(Duration::from_secs)
             .collect(),
+        reply_within: REPLY_WITHIN,
         delivered: delivered_on_2xx,
     })
 }

@@ -68,6 +68,20 @@ impl Event {
             .optional()
     }
 
+    /// Whether the checkout has an event of this type.
+    pub fn exists_for_checkout(
+        conn: &mut DbConnection,
+        checkout_id: &str,
+        event_type: &str,
+    ) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            events::table
+                .filter(events::checkout_id.eq(checkout_id))
+                .filter(events::event_type.eq(event_type)),
+        ))
+        .get_result(conn)
+    }
+
     pub fn find(conn: &mut DbConnection, merchant: &str, id: &str) -> QueryResult<Option<Event>> {
         events::table
             .filter(events::merchant.eq(merchant))

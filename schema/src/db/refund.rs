@@ -68,6 +68,24 @@ impl Refund {
         Ok(amounts.into_iter().fold(0i64, i64::saturating_add))
     }
 
+    /// Reserves a refused refund again, for `amount`, when it is retried.
+    pub fn reserve_again(
+        conn: &mut DbConnection,
+        id: &str,
+        amount: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(refunds::table.find(id))
+            .set((
+                refunds::amount.eq(amount),
+                refunds::status.eq(RefundStatus::Pending.as_str()),
+                refunds::failure_reason.eq(None::<String>),
+                refunds::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .map(drop)
+    }
+
     pub fn update_outcome(
         conn: &mut DbConnection,
         id: &str,
