@@ -35,24 +35,40 @@ pub async fn receive_webhook(
     let (merchant_id, provider_id) = path.into_inner();
     let headers = request_headers(&request);
     let received_at = Utc::now();
-    let mut receipt = WebhookReceipt {
-        id: ReceiptId::generate().to_string(),
-        merchant: merchant_id.clone(),
-        provider: provider_id.clone(),
-        headers: serde_json::to_string(&headers_object(&headers)).map_err(ApiError::internal)?,
-        body: body.to_vec(),
-        outcome: ReceiptOutcome::Rejected.as_str().to_owned(),
-        reason: None,
-        event_count: 0,
-        received_at: truncate_to_micros(received_at),
-    };
-
     let adapter = state.merchants.get(&merchant_id).and_then(|merchant| {
         merchant
             .providers
             .get(&provider_id)
             .map(|p| p.adapter.clone())
     });
+    // What is stored leaves out shared secrets; what is verified is what was received.
+    let (stored_headers, stored_body) = match &adapter {
+        Some(adapter) => {
+            let secret_headers = adapter.secret_headers();
+            let kept: Vec<_> = headers
+                .iter()
+                .filter(|(name, _)| !secret_headers.contains(&name.as_str()))
+                .cloned()
+                .collect();
+            (
+                kept,
+                adapter.redact_body(&body).unwrap_or_else(|| body.to_vec()),
+            )
+        }
+        None => (headers.clone(), body.to_vec()),
+    };
+    let mut receipt = WebhookReceipt {
+        id: ReceiptId::generate().to_string(),
+        merchant: merchant_id.clone(),
+        provider: provider_id.clone(),
+        headers: serde_json::to_string(&headers_object(&stored_headers))
+            .map_err(ApiError::internal)?,
+        body: stored_body,
+        outcome: ReceiptOutcome::Rejected.as_str().to_owned(),
+        reason: None,
+        event_count: 0,
+        received_at: truncate_to_micros(received_at),
+    };
     let Some(adapter) = adapter else {
         let message =
             format!("no provider `{provider_id}` is configured for merchant `{merchant_id}`");

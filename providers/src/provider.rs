@@ -80,4 +80,16 @@ pub trait Provider: Send + Sync + 'static {
 
     /// The reply this provider expects for `outcome`.
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply;
+
+    /// Request headers that carry a shared secret (lower-case names): they are verified but
+    /// never stored with the receipt.
+    fn secret_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The body as it may be stored, when it carries a shared secret: `None` keeps the exact
+    /// bytes (the usual case: signed bodies hold no secret).
+    fn redact_body(&self, _raw: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
 }

@@ -13,6 +13,46 @@ use url::Url;
 use crate::registry::ConfigError;
 use crate::secret::SecretResolver;
 
+/// An answer of the simulated API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxResponse {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl SandboxResponse {
+    pub fn ok(body: serde_json::Value) -> SandboxResponse {
+        SandboxResponse { status: 200, body }
+    }
+
+    /// An error in the `{"error": "…"}` shape several providers use.
+    pub fn error(status: u16, message: impl Into<String>) -> SandboxResponse {
+        SandboxResponse {
+            status,
+            body: serde_json::json!({ "error": message.into() }),
+        }
+    }
+}
+
+/// A call to the simulated API: the headers that matter and the body.
+#[derive(Clone, Copy)]
+pub struct SandboxCall<'a> {
+    /// `Bearer sk_…`: never printed.
+    pub authorization: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+impl std::fmt::Debug for SandboxCall<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxCall")
+            .field("authorization", &self.authorization.map(|_| "[redacted]"))
+            .field("idempotency_key", &self.idempotency_key)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
 /// What a tester can make happen to a simulated checkout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

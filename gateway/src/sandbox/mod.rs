@@ -12,9 +12,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use paymux_providers::sandbox::{Outcome, SandboxAccount, SandboxError, Simulator};
+use paymux_providers::sandbox::{
+    Outcome, OutgoingWebhook, SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator,
+};
 use paymux_providers::{ConfigError, SecretResolver};
 use serde_json::json;
 use url::Url;
@@ -116,6 +118,36 @@ fn simulator(sandbox: &Sandbox, provider: &str) -> Result<Arc<dyn Simulator>, Ap
             format!("there is no sandbox for `{provider}`"),
         )
     })
+}
+
+// Helpers for the simulators' API routes.
+
+pub(crate) fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+pub(crate) fn call<'a>(request: &'a HttpRequest, body: &'a [u8]) -> SandboxCall<'a> {
+    SandboxCall {
+        authorization: header(request, "authorization"),
+        idempotency_key: header(request, "idempotency-key"),
+        body,
+    }
+}
+
+pub(crate) fn respond(response: SandboxResponse) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK))
+        .json(response.body)
+}
+
+/// Sends a webhook in the background, after the API answer it follows.
+pub(crate) fn send_later(sandbox: &Sandbox, webhook: Option<OutgoingWebhook>) {
+    if let Some(webhook) = webhook {
+        let sender = sandbox.sender.clone();
+        tokio::spawn(async move { sender.send(webhook).await });
+    }
 }
 
 /// `POST /sandbox/{provider}/checkouts/{id}/{outcome}`: pay, decline, cancel or expire a

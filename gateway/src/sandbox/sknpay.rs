@@ -2,46 +2,12 @@
 //! and bodies as `https://app.sknpay.com/api/v1/`. Webhooks an API call triggers (cancel,
 //! refund) are sent after the answer, as SKN Pay does.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use paymux_providers::sandbox::OutgoingWebhook;
-use paymux_providers::sknpay::sandbox::{SandboxCall, SandboxResponse};
 
+use super::{call, header, respond, sandbox_of as sandbox, send_later};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-}
-
-fn call<'a>(request: &'a HttpRequest, body: &'a [u8]) -> SandboxCall<'a> {
-    SandboxCall {
-        authorization: header(request, "authorization"),
-        idempotency_key: header(request, "idempotency-key"),
-        body,
-    }
-}
-
-fn respond(response: SandboxResponse) -> HttpResponse {
-    HttpResponse::build(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK))
-        .json(response.body)
-}
-
-fn sandbox(state: &AppState) -> Result<std::sync::Arc<super::Sandbox>, ApiError> {
-    super::sandbox_of(state)
-}
-
-/// Sends a webhook in the background, after the API answer it follows.
-fn send_later(sandbox: &super::Sandbox, webhook: Option<OutgoingWebhook>) {
-    if let Some(webhook) = webhook {
-        let sender = sandbox.sender.clone();
-        tokio::spawn(async move { sender.send(webhook).await });
-    }
-}
 
 async fn create_payment(
     state: web::Data<AppState>,

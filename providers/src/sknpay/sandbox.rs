@@ -19,8 +19,8 @@ use super::wire::{
 };
 use crate::registry::ConfigError;
 use crate::sandbox::{
-    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxError, Simulator,
-    delivered_on_2xx,
+    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxCall, SandboxError,
+    SandboxResponse, Simulator, delivered_on_2xx,
 };
 
 /// Test cards that pay: the standard Visa and the 3DS ones. Any other number declines.
@@ -38,45 +38,6 @@ const REPLY_WITHIN: Duration = Duration::from_secs(10);
 const IDEMPOTENCY_RETENTION: TimeDelta = TimeDelta::hours(24);
 /// How long a link lives when `expires_at` is not given.
 const DEFAULT_LIFETIME: TimeDelta = TimeDelta::hours(24);
-
-/// An answer of the simulated API.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SandboxResponse {
-    pub status: u16,
-    pub body: Value,
-}
-
-impl SandboxResponse {
-    fn ok(body: Value) -> SandboxResponse {
-        SandboxResponse { status: 200, body }
-    }
-
-    fn error(status: u16, message: impl Into<String>) -> SandboxResponse {
-        SandboxResponse {
-            status,
-            body: json!({ "error": message.into() }),
-        }
-    }
-}
-
-/// A call to the simulated API: the headers that matter and the body.
-#[derive(Clone, Copy)]
-pub struct SandboxCall<'a> {
-    /// `Bearer sk_…`: never printed.
-    pub authorization: Option<&'a str>,
-    pub idempotency_key: Option<&'a str>,
-    pub body: &'a [u8],
-}
-
-impl std::fmt::Debug for SandboxCall<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SandboxCall")
-            .field("authorization", &self.authorization.map(|_| "[redacted]"))
-            .field("idempotency_key", &self.idempotency_key)
-            .field("body_bytes", &self.body.len())
-            .finish()
-    }
-}
 
 struct Account {
     livemode: bool,
