@@ -44,10 +44,9 @@ pub async fn receive_webhook(
     // What is stored leaves out shared secrets; what is verified is what was received.
     let (stored_headers, stored_body) = match &adapter {
         Some(adapter) => {
-            let secret_headers = adapter.secret_headers();
             let kept: Vec<_> = headers
                 .iter()
-                .filter(|(name, _)| !secret_headers.contains(&name.as_str()))
+                .filter(|(name, _)| !adapter.is_secret_header(name))
                 .cloned()
                 .collect();
             (

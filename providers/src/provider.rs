@@ -81,10 +81,10 @@ pub trait Provider: Send + Sync + 'static {
     /// The reply this provider expects for `outcome`.
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply;
 
-    /// Request headers that carry a shared secret (lower-case names): they are verified but
-    /// never stored with the receipt.
-    fn secret_headers(&self) -> &'static [&'static str] {
-        &[]
+    /// Whether a request header (its lower-case name) carries a shared secret: such headers
+    /// are verified but never stored with the receipt.
+    fn is_secret_header(&self, _name: &str) -> bool {
+        false
     }
 
     /// The body as it may be stored, when it carries a shared secret: `None` keeps the exact
