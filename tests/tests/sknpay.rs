@@ -416,6 +416,38 @@ on_both_backends! {
             let error: Value = response.json().await.unwrap();
             assert_eq!(error["error"]["param"], param, "{body}: {error}");
         }
+        let malformed = app
+            .client
+            .post(app.url("/v1/checkouts"))
+            .bearer_auth(paymux_tests::DEMO_KEY)
+            .body("{\"amount\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_error(malformed, 400, "invalid_json").await;
         assert!(app.get_json("/v1/checkouts").await["data"].as_array().unwrap().is_empty());
+    }
+
+    async fn a_webhook_that_cannot_be_stored_is_a_5xx_so_the_provider_retries(backend) {
+        let app = spawn(backend).await;
+        let checkout = create_checkout(&app, 1_000, None).await;
+        // Break the store under the running server: the events table is gone.
+        app.with_db(|conn| {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("DROP TABLE events").unwrap();
+        })
+        .await;
+        let body = signed_event(&checkout, "evt_unstorable");
+        let signature = stripe_signature(&demo_webhook_secret(), Utc::now().timestamp(), &body);
+        let response = post_webhook(&app, &body, &signature).await;
+        assert_error(response, 503, "webhook_not_stored").await;
+        assert_eq!(status_of(&app, &checkout).await, "open", "nothing was applied");
+        let receipts: i64 = app
+            .with_db(|conn| {
+                use diesel::prelude::*;
+                paymux_schema::db::schema::webhook_receipts::table.count().get_result(conn).unwrap()
+            })
+            .await;
+        assert_eq!(receipts, 0, "the receipt rolled back with the rest");
     }
 }
