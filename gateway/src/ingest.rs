@@ -11,6 +11,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use paymux_providers::Confirmation;
 use paymux_providers::model::{WebhookOutcome, WebhookReply, WebhookRequest};
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::Event;
@@ -93,10 +94,36 @@ pub async fn receive_webhook(
         }
     };
 
-    let stored = state
+    // Some providers' successes count only once their own API confirms them (Pakhi Pay).
+    let mut confirmed = Vec::with_capacity(events.len());
+    let mut refuted = vec![];
+    for event in events {
+        match adapter.confirm(&event).await {
+            Ok(Confirmation::Confirmed) => confirmed.push(event),
+            Ok(Confirmation::Refuted { reason }) => {
+                tracing::warn!(%reason, provider_event_id = %event.provider_event_id, "webhook not confirmed by the provider");
+                refuted.push(format!(
+                    "{} {}: {reason}",
+                    event.event_type, event.provider_event_id
+                ));
+            }
+            Err(error) => {
+                // Nothing is decided: keep the receipt, and let the provider deliver again.
+                let reason = format!("could not confirm with the provider: {error}");
+                store_rejection(&state, receipt, &reason).await?;
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "webhook_not_confirmed",
+                    reason,
+                ));
+            }
+        }
+    }
+
+    let (outcome, stored) = state
         .db(move |conn| {
             write_transaction(conn, |conn| {
-                store_events(conn, &mut receipt, &provider_id, events)
+                store_events(conn, &mut receipt, &provider_id, confirmed, &refuted)
             })
         })
         .await
@@ -112,22 +139,23 @@ pub async fn receive_webhook(
             )
         })?;
     tracing::info!(new_events = stored, "webhook stored");
-    let outcome = if stored == 0 {
-        WebhookOutcome::Duplicate
-    } else {
-        WebhookOutcome::Stored
+    // A refuted success is kept (as its flagged receipt), not lost: it is acknowledged too.
+    let outcome = match outcome {
+        ReceiptOutcome::Duplicate => WebhookOutcome::Duplicate,
+        _ => WebhookOutcome::Stored,
     };
     Ok(reply(adapter.webhook_reply(&outcome)))
 }
 
 /// Stores the receipt, then each event not stored before, linked and applied to its checkout.
-/// Returns how many events were new.
+/// Returns what became of the receipt and how many events were new.
 fn store_events(
     conn: &mut DbConnection,
     receipt: &mut WebhookReceipt,
     provider_id: &str,
     events: Vec<NormalizedEvent>,
-) -> Result<i32, ApiError> {
+    refuted: &[String],
+) -> Result<(ReceiptOutcome, i32), ApiError> {
     receipt.outcome = ReceiptOutcome::Accepted.as_str().to_owned();
     WebhookReceipt::insert(conn, receipt)?;
     let mut stored = 0;
@@ -180,11 +208,21 @@ fn store_events(
         }
     }
     receipt.event_count = stored;
-    if stored == 0 {
+    if !refuted.is_empty() {
+        receipt.outcome = ReceiptOutcome::Unconfirmed.as_str().to_owned();
+        receipt.reason = Some(refuted.join("; "));
+    } else if stored == 0 {
         receipt.outcome = ReceiptOutcome::Duplicate.as_str().to_owned();
     }
-    WebhookReceipt::record_outcome(conn, &receipt.id, &receipt.outcome, stored)?;
-    Ok(stored)
+    WebhookReceipt::record_outcome(
+        conn,
+        &receipt.id,
+        &receipt.outcome,
+        receipt.reason.as_deref(),
+        stored,
+    )?;
+    let outcome = receipt.outcome.parse().map_err(ApiError::internal)?;
+    Ok((outcome, stored))
 }
 
 /// Adds `flag` to the event details' `flags` list, for reconciliation to find.

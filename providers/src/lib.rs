@@ -12,6 +12,6 @@ pub mod signing;
 pub mod sknpay;
 
 pub use error::{Operation, ProviderError};
-pub use provider::{Capabilities, Provider};
+pub use provider::{Capabilities, Confirmation, Provider};
 pub use registry::{AdapterContext, ConfigError, ProviderFactory, Registry};
 pub use secret::{SecretRef, SecretResolver};

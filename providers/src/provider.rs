@@ -10,6 +10,16 @@ use crate::model::{
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
 
+/// What a provider's own API says about an event its webhook reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    Confirmed,
+    /// The provider's API contradicts the webhook (unknown transaction, other amount, …).
+    Refuted {
+        reason: String,
+    },
+}
+
 /// What a provider can do, so routing and the API can refuse early and say why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
@@ -80,6 +90,15 @@ pub trait Provider: Send + Sync + 'static {
 
     /// The reply this provider expects for `outcome`.
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply;
+
+    /// Confirms a verified event with the provider's own API before it is stored. Most
+    /// providers' signatures are proof enough (the default); Pakhi Pay's success must also be
+    /// confirmed by its verify API. A refuted event is not recorded as such, and its receipt is
+    /// flagged; an error (the API could not be reached) makes paymux answer 5xx so the provider
+    /// delivers again.
+    async fn confirm(&self, _event: &NormalizedEvent) -> Result<Confirmation, ProviderError> {
+        Ok(Confirmation::Confirmed)
+    }
 
     /// Whether a request header (its lower-case name) carries a shared secret: such headers
     /// are verified but never stored with the receipt.

@@ -16,6 +16,9 @@ crate::text_enum! {
         Duplicate => "duplicate",
         /// Refused (bad signature, stale, malformed, …); `reason` says why.
         Rejected => "rejected",
+        /// Verified, but the provider's own API did not confirm a success it reported; that
+        /// success was not recorded. `reason` says what the API said.
+        Unconfirmed => "unconfirmed",
     }
 }
 
@@ -48,11 +51,13 @@ impl WebhookReceipt {
         conn: &mut DbConnection,
         id: &str,
         outcome: &str,
+        reason: Option<&str>,
         event_count: i32,
     ) -> QueryResult<()> {
         diesel::update(webhook_receipts::table.find(id))
             .set((
                 webhook_receipts::outcome.eq(outcome),
+                webhook_receipts::reason.eq(reason),
                 webhook_receipts::event_count.eq(event_count),
             ))
             .execute(conn)
