@@ -9,6 +9,7 @@ pub mod registry;
 pub mod sandbox;
 pub mod secret;
 pub mod signing;
+pub mod skipify;
 pub mod sknpay;
 
 pub use error::{Operation, ProviderError};

@@ -1,0 +1,739 @@
+//! The Skipify adapter: one merchant's credentials and base URL, PayLink creation, and the
+//! webhook handling, behind [`Provider`]. Request bodies and webhook reading live in
+//! [`super::wire`], the shared-secret checks in [`super::authenticity`]; this file only sends
+//! and maps.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use paymux_schema::NormalizedEvent;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::authenticity::{CustomHeader, WebhookAuth, is_visible_ascii};
+use super::wire::{self, CURRENCIES, CreatePaylink, PaylinkCreated};
+use super::{DEFAULT_BASE_URL, ID, LIVE_HOST};
+use crate::error::Operation;
+use crate::http::{HttpTimeouts, transport_error};
+use crate::model::{
+    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
+    WebhookOutcome, WebhookReply, WebhookRequest,
+};
+use crate::registry::{AdapterContext, ConfigError};
+use crate::{Capabilities, Provider, ProviderError, SecretRef};
+
+/// The header naming the merchant on every PayLink call.
+pub const MERCHANT_ID_HEADER: &str = "x-merchant-id";
+/// `Authorization: ApiKey <api key>`.
+pub const API_KEY_SCHEME: &str = "ApiKey";
+
+/// Skipify, bound to one merchant. Its `Debug` output shows no credential.
+pub struct SkipifyAdapter {
+    merchant_id: String,
+    /// `ApiKey <key>`, marked sensitive so that no HTTP log prints it.
+    authorization: HeaderValue,
+    auth: WebhookAuth,
+    /// Where PayLinks are created: the request goes to this URL exactly.
+    base_url: Url,
+    /// True only against Skipify's production host.
+    livemode: bool,
+    http: reqwest::Client,
+    timeouts: HttpTimeouts,
+    capabilities: Capabilities,
+}
+
+impl fmt::Debug for SkipifyAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SkipifyAdapter")
+            .field("merchant_id", &self.merchant_id)
+            .field("base_url", &self.base_url.as_str())
+            .field("livemode", &self.livemode)
+            .field("webhook_auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The provider's keys in `[merchants.<id>.providers.skipify]`. The simulated Skipify reads the
+/// same section to know a merchant's account.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Settings {
+    /// Skipify's id for the merchant, sent as `x-merchant-id` and `merchantId`: not a secret.
+    merchant_id: String,
+    api_key: SecretRef,
+    /// The webhook shared secret Skipify echoes in each body.
+    secret: SecretRef,
+    /// The optional custom header Skipify sends with each webhook (e.g. `x-api-key`).
+    #[serde(default)]
+    custom_header_name: Option<String>,
+    #[serde(default)]
+    custom_header_value: Option<SecretRef>,
+}
+
+/// A merchant's Skipify credentials, resolved and checked.
+pub(super) struct Credentials {
+    pub(super) merchant_id: String,
+    pub(super) api_key: SecretString,
+    pub(super) auth: WebhookAuth,
+}
+
+impl Settings {
+    /// Parses a config section, naming the bad key on error.
+    pub(super) fn parse(settings: &serde_json::Value) -> Result<Settings, ConfigError> {
+        serde_json::from_value(settings.clone()).map_err(|error| {
+            let text = error.to_string();
+            let key = text.split('`').nth(1).unwrap_or_default().to_owned();
+            ConfigError::new(key, text)
+        })
+    }
+
+    /// Resolves the secrets with `resolve` and checks every value. Errors name the key and
+    /// never show a secret.
+    pub(super) fn resolve(
+        self,
+        resolve: impl Fn(&str, &SecretRef) -> Result<SecretString, ConfigError>,
+    ) -> Result<Credentials, ConfigError> {
+        let merchant_id = self.merchant_id;
+        if merchant_id.trim().is_empty()
+            || merchant_id.trim() != merchant_id
+            || !is_visible_ascii(&merchant_id)
+            || merchant_id.chars().count() > 255
+        {
+            return Err(ConfigError::new(
+                "merchant_id",
+                "the Skipify merchant id must be 1 to 255 printable ASCII characters without \
+                 surrounding spaces (it is sent in the x-merchant-id header)",
+            ));
+        }
+        let api_key = resolve("api_key", &self.api_key)?;
+        authorization(&api_key)?;
+        let secret = resolve("secret", &self.secret)?;
+        let custom_header = match (self.custom_header_name, self.custom_header_value) {
+            (None, None) => None,
+            (Some(name), Some(value)) => {
+                let value = resolve("custom_header_value", &value)?;
+                Some(CustomHeader::new(&name, value)?)
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "custom_header_value",
+                    "custom_header_name is set, so custom_header_value is required too",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "custom_header_name",
+                    "custom_header_value is set, so custom_header_name is required too",
+                ));
+            }
+        };
+        Ok(Credentials {
+            merchant_id,
+            api_key,
+            auth: WebhookAuth::new(secret, custom_header),
+        })
+    }
+}
+
+/// `ApiKey <key>` as a sensitive header value. The message never contains the key.
+fn authorization(api_key: &SecretString) -> Result<HeaderValue, ConfigError> {
+    let mut value = HeaderValue::from_str(&format!("{API_KEY_SCHEME} {}", api_key.expose_secret()))
+        .ok()
+        .filter(|_| {
+            let key = api_key.expose_secret();
+            !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            ConfigError::new(
+                "api_key",
+                "the Skipify API key contains characters that cannot be sent in an HTTP header",
+            )
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+impl SkipifyAdapter {
+    /// Builds the adapter from a merchant's config section.
+    pub fn from_context(context: AdapterContext<'_>) -> Result<SkipifyAdapter, ConfigError> {
+        let credentials = Settings::parse(context.settings)?
+            .resolve(|key, secret| context.secret(key, secret))?;
+        let base_url = base_url(context.base_url)?;
+        Ok(SkipifyAdapter {
+            authorization: authorization(&credentials.api_key)?,
+            merchant_id: credentials.merchant_id,
+            auth: credentials.auth,
+            livemode: is_live(&base_url),
+            base_url,
+            http: context.http,
+            timeouts: context.timeouts,
+            capabilities: Capabilities {
+                create: true,
+                retrieve: false,
+                cancel: false,
+                refund: false,
+                partial_refund: false,
+                webhooks: true,
+                currencies: CURRENCIES.to_vec(),
+            },
+        })
+    }
+
+    /// True against Skipify's production host: real cards, real money.
+    pub fn livemode(&self) -> bool {
+        self.livemode
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    pub fn merchant_id(&self) -> &str {
+        &self.merchant_id
+    }
+}
+
+/// The configured base URL or Skipify's production one, used exactly as given: the PayLink API
+/// is `POST {base}` itself.
+fn base_url(configured: Option<Url>) -> Result<Url, ConfigError> {
+    let url = match configured {
+        Some(url) => url,
+        None => Url::parse(DEFAULT_BASE_URL)
+            .map_err(|error| ConfigError::new("base_url", error.to_string()))?,
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(ConfigError::new(
+            "base_url",
+            "the Skipify base URL must be an http(s) URL",
+        ));
+    }
+    Ok(url)
+}
+
+/// Only `https://paylinks.skipify.com` moves real money; staging, the sandbox and test
+/// servers do not.
+fn is_live(base_url: &Url) -> bool {
+    base_url.scheme() == "https" && base_url.host_str() == Some(LIVE_HOST)
+}
+
+/// A non-2xx answer: 400 is Skipify refusing the request, anything else is upstream's.
+fn answer_error(status: u16, body: &[u8]) -> ProviderError {
+    let message = wire::error_message(body);
+    if status == 400 {
+        ProviderError::InvalidRequest {
+            message,
+            param: None,
+        }
+    } else {
+        ProviderError::Upstream { status, message }
+    }
+}
+
+#[async_trait]
+impl Provider for SkipifyAdapter {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// `POST {base}` with `x-merchant-id` and `Authorization: ApiKey …`. Skipify documents no
+    /// idempotency key, so none is sent: paymux's own idempotency keeps a retried checkout
+    /// from creating a second link.
+    #[tracing::instrument(skip_all, fields(provider = ID, checkout_id = %request.checkout_id))]
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CreatedCheckout, ProviderError> {
+        let body = CreatePaylink::from_checkout(request, &self.merchant_id, Utc::now())?;
+        let response = self
+            .http
+            .post(self.base_url.clone())
+            .header(MERCHANT_ID_HEADER, &self.merchant_id)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|error| transport_error(&error, self.timeouts))?;
+        let status = response.status();
+        let answer = response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(&error, self.timeouts))?;
+        if !status.is_success() {
+            let error = answer_error(status.as_u16(), &answer);
+            tracing::warn!(status = status.as_u16(), %error, "Skipify refused the PayLink");
+            return Err(error);
+        }
+        PaylinkCreated::from_body(&answer)?.into_created_checkout(self.livemode, body.expiration)
+    }
+
+    /// Not offered. Skipify's public docs describe `GET {base}/{paylinkId}`, but the status
+    /// values they list differ from one version of the page to the next (`Open`,
+    /// `PaidOnPlatform`, `PaidOffPlatform`, `CancelledByMerchant`, `Expired` in one; `Created`,
+    /// `Opened`, `Sent`, `Paid`, `Expired` in another), so paymux does not guess at a mapping;
+    /// webhooks carry every status change it acts on.
+    async fn retrieve(&self, _: &str) -> Result<ProviderCheckout, ProviderError> {
+        Err(ProviderError::unsupported(ID, Operation::Retrieve))
+    }
+
+    /// Not offered: Skipify documents no cancel call (and sends no cancel event).
+    async fn cancel(&self, _: &str, _: &str) -> Result<ProviderCheckout, ProviderError> {
+        Err(ProviderError::unsupported(ID, Operation::Cancel))
+    }
+
+    /// Not offered: refunds go through the merchant's own payment gateway, with the PSP
+    /// transaction id each success event carries in its details.
+    async fn refund(&self, _: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
+        Err(ProviderError::unsupported(ID, Operation::Refund))
+    }
+
+    /// The shared secret (body `secret` or `X-Skipify-Secret`) and, when configured, the
+    /// custom header. Skipify sends no timestamp, so there is no replay window: a replay is a
+    /// duplicate event id and stores nothing new.
+    fn verify_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), ProviderError> {
+        self.auth.verify(request)
+    }
+
+    fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
+        Ok(vec![wire::parse_event(raw, self.livemode)?])
+    }
+
+    /// Skipify counts only a 2xx within 5 s as delivered and follows no redirect: everything
+    /// paymux accepts gets 200. A bad or missing secret is a 401, anything else unreadable a
+    /// 400 (Skipify retries both, then emails the merchant's administrators).
+    fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
+        match outcome {
+            WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
+                WebhookReply::json(200, serde_json::json!({ "received": true }))
+            }
+            WebhookOutcome::Rejected(error) => {
+                let status = match error {
+                    ProviderError::InvalidSignature(_) => 401,
+                    _ => 400,
+                };
+                WebhookReply::json(status, serde_json::json!({ "error": error.to_string() }))
+            }
+        }
+    }
+
+    fn is_secret_header(&self, name: &str) -> bool {
+        self.auth.is_secret_header(name)
+    }
+
+    fn redact_body(&self, raw: &[u8]) -> Option<Vec<u8>> {
+        self.auth.redact(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretResolver;
+    use crate::http::build_client;
+    use crate::model::{Customer, LineItem};
+    use paymux_schema::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
+    use serde_json::{Value, json};
+    use wiremock::matchers::{body_json, header, header_exists, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const MERCHANT_ID: &str = "c1brc8b60-6dd4-4136-88e1-c9e5b670f1ca0";
+    const API_KEY: &str = "skp_test_Zx81bQ";
+    const SECRET: &str = "abd12345";
+    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
+    const PAYLINK_ID: &str = "70ca1c7c-f483-42a5-9147-99ea858f8568";
+    const SUCCEEDED: &str = include_str!("fixtures/order_payment_succeeded.json");
+    const EXPIRED: &str = include_str!("fixtures/payment_request_expired.json");
+
+    fn settings() -> Value {
+        json!({ "merchant_id": MERCHANT_ID, "api_key": API_KEY, "secret": SECRET })
+    }
+
+    fn adapter_with(settings: Value, base: &str) -> SkipifyAdapter {
+        SkipifyAdapter::from_context(AdapterContext {
+            merchant: "demo",
+            settings: &settings,
+            secrets: SecretResolver {
+                allow_literals: true,
+            },
+            base_url: Some(Url::parse(base).unwrap()),
+            webhook_url: Url::parse("https://paymux.example/webhooks/demo/skipify").unwrap(),
+            http: build_client(HttpTimeouts::default()).unwrap(),
+            timeouts: HttpTimeouts::default(),
+        })
+        .unwrap()
+    }
+
+    fn adapter(base: &str) -> SkipifyAdapter {
+        adapter_with(settings(), base)
+    }
+
+    async fn server_and_adapter() -> (MockServer, SkipifyAdapter) {
+        let server = MockServer::start().await;
+        let adapter = adapter(&format!("{}/paylinks", server.uri()));
+        (server, adapter)
+    }
+
+    fn checkout_request() -> CheckoutRequest {
+        CheckoutRequest {
+            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
+            amount: Money::new(11_200, Currency::Usd),
+            reference: Some("order-5821".into()),
+            description: Some("Order #5821".into()),
+            customer: Some(Customer {
+                name: Some("Alice Brown".into()),
+                email: Some("alice@example.com".into()),
+                phone: Some("+18695551234".into()),
+                address: None,
+            }),
+            success_url: None,
+            cancel_url: None,
+            expires_at: None,
+            metadata: None,
+            items: vec![LineItem {
+                name: "Hoodie".into(),
+                quantity: 2,
+                unit_amount: 5_600,
+            }],
+            provider_options: None,
+            idempotency_key: "idem-5821".into(),
+        }
+    }
+
+    fn created_paylink() -> Value {
+        json!({
+            "paylinkId": PAYLINK_ID,
+            "link": format!("https://checkout.skipify.com/paylink/process/{PAYLINK_ID}"),
+            "merchantInvoiceId": "order-5821",
+            "total": 11200,
+        })
+    }
+
+    #[tokio::test]
+    async fn create_posts_the_paylink_with_both_headers_and_maps_the_answer() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/paylinks"))
+            .and(header("x-merchant-id", MERCHANT_ID))
+            .and(header(
+                "authorization",
+                format!("ApiKey {API_KEY}").as_str(),
+            ))
+            .and(header("content-type", "application/json"))
+            .and(body_json(json!({
+                "merchantId": MERCHANT_ID,
+                "merchantInvoiceId": "order-5821",
+                "total": 11200,
+                "description": "Order #5821",
+                "customer": {
+                    "name": "Alice Brown",
+                    "email": "alice@example.com",
+                    "phone": "+18695551234",
+                },
+                "lineItems": [{ "description": "Hoodie", "quantity": 2, "price": 5600 }],
+            })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(created_paylink()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
+        assert_eq!(
+            created,
+            CreatedCheckout {
+                provider_checkout_id: Some(PAYLINK_ID.into()),
+                status: CheckoutStatus::Open,
+                redirect_url: Some(format!(
+                    "https://checkout.skipify.com/paylink/process/{PAYLINK_ID}"
+                )),
+                client_action: None,
+                livemode: false,
+                expires_at: None,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn no_idempotency_key_is_sent_and_a_201_is_fine() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/paylinks"))
+            .and(header_exists("x-merchant-id"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(created_paylink()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        adapter.create_checkout(&checkout_request()).await.unwrap();
+        let requests = server.received_requests().await.unwrap();
+        assert!(!requests[0].headers.contains_key("idempotency-key"));
+    }
+
+    #[tokio::test]
+    async fn an_invalid_request_is_refused_before_any_call() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(200).set_body_json(created_paylink()))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let mut request = checkout_request();
+        request.amount = Money::new(11_200, Currency::Zar);
+        assert_eq!(
+            adapter.create_checkout(&request).await.unwrap_err(),
+            ProviderError::invalid("Skipify charges in USD only, not ZAR", "currency")
+        );
+        let mut request = checkout_request();
+        request.amount = Money::new(0, Currency::Usd);
+        assert_eq!(
+            adapter.create_checkout(&request).await.unwrap_err(),
+            ProviderError::invalid("Skipify needs a total of at least 1 cent, got 0", "amount")
+        );
+    }
+
+    #[tokio::test]
+    async fn error_answers_map_to_the_providers_message() {
+        for status in [400u16, 401, 403, 404, 409, 422, 429, 500, 503] {
+            let (server, adapter) = server_and_adapter().await;
+            let message = format!("refused with {status}");
+            Mock::given(method("POST"))
+                .and(path("/paylinks"))
+                .respond_with(
+                    ResponseTemplate::new(status).set_body_json(json!({ "message": message })),
+                )
+                .expect(1)
+                .mount(&server)
+                .await;
+            let error = adapter
+                .create_checkout(&checkout_request())
+                .await
+                .unwrap_err();
+            let expected = if status == 400 {
+                ProviderError::InvalidRequest {
+                    message: message.clone(),
+                    param: None,
+                }
+            } else {
+                ProviderError::Upstream {
+                    status,
+                    message: message.clone(),
+                }
+            };
+            assert_eq!(error, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_upstream_error_not_followed() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(302).insert_header("location", "https://elsewhere.example/"),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let error = adapter
+            .create_checkout(&checkout_request())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ProviderError::Upstream { status: 302, .. }),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_2xx_that_is_not_a_paylink_is_malformed() {
+        for body in [
+            "",
+            "<html>ok</html>",
+            r#"{"paylinkId": "p1"}"#,
+            r#"{"message": "x"}"#,
+        ] {
+            let (server, adapter) = server_and_adapter().await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(200).set_body_string(body))
+                .mount(&server)
+                .await;
+            let error = adapter
+                .create_checkout(&checkout_request())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, ProviderError::MalformedPayload(_)),
+                "{body}: {error:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unreachable_and_shows_no_key() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let adapter = adapter(&format!("http://127.0.0.1:{port}/"));
+        let error = adapter
+            .create_checkout(&checkout_request())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
+        assert!(!error.to_string().contains(API_KEY), "{error}");
+    }
+
+    #[tokio::test]
+    async fn retrieve_cancel_and_refund_are_explicitly_unsupported() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0)
+            .mount(&server)
+            .await;
+        assert_eq!(
+            adapter.retrieve(PAYLINK_ID).await.unwrap_err(),
+            ProviderError::unsupported("skipify", Operation::Retrieve)
+        );
+        assert_eq!(
+            adapter.cancel(PAYLINK_ID, "k").await.unwrap_err(),
+            ProviderError::unsupported("skipify", Operation::Cancel)
+        );
+        let refund = RefundRequest {
+            refund_id: RefundId::generate(),
+            provider_checkout_id: PAYLINK_ID.into(),
+            amount: Money::new(112, Currency::Usd),
+            is_full: true,
+            idempotency_key: "r".into(),
+        };
+        assert_eq!(
+            adapter.refund(&refund).await.unwrap_err(),
+            ProviderError::unsupported("skipify", Operation::Refund)
+        );
+        let capabilities = adapter.capabilities();
+        for operation in [
+            Operation::Retrieve,
+            Operation::Cancel,
+            Operation::Refund,
+            Operation::PartialRefund,
+        ] {
+            assert!(!capabilities.supports(operation), "{operation:?}");
+        }
+        assert!(capabilities.supports(Operation::Create));
+        assert!(capabilities.supports(Operation::Webhooks));
+    }
+
+    fn request<'a>(headers: &'a [(String, String)], body: &'a str) -> WebhookRequest<'a> {
+        WebhookRequest {
+            headers,
+            body: body.as_bytes(),
+        }
+    }
+
+    #[test]
+    fn the_docs_sample_with_the_merchants_secret_is_verified_and_normalized() {
+        let adapter = adapter("https://paylinks.skipify.com");
+        let now = Utc::now();
+        assert_eq!(
+            adapter.verify_webhook(&request(&[], SUCCEEDED), now),
+            Ok(())
+        );
+        let events = adapter.parse_webhook(SUCCEEDED.as_bytes()).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
+        assert_eq!(events[0].amount, Some(Money::new(112, Currency::Usd)));
+        assert_eq!(events[0].fee, Some(22));
+        assert!(events[0].livemode, "the production host is live");
+
+        let events = adapter.parse_webhook(EXPIRED.as_bytes()).unwrap();
+        assert_eq!(events[0].event_type, EventType::PaymentExpired);
+        assert_eq!(events[0].amount, Some(Money::new(51, Currency::Usd)));
+    }
+
+    #[test]
+    fn a_wrong_secret_is_a_401_with_no_event() {
+        let adapter = adapter_with(
+            json!({ "merchant_id": MERCHANT_ID, "api_key": API_KEY, "secret": "another" }),
+            "https://paylinks.skipify.com",
+        );
+        let error = adapter
+            .verify_webhook(&request(&[], SUCCEEDED), Utc::now())
+            .unwrap_err();
+        assert!(matches!(error, ProviderError::InvalidSignature(_)));
+        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
+        assert_eq!(reply.status, 401);
+        assert_eq!(
+            serde_json::from_str::<Value>(&reply.body).unwrap(),
+            json!({ "error": error.to_string() })
+        );
+        assert!(!reply.body.contains(SECRET) && !reply.body.contains("another"));
+    }
+
+    #[test]
+    fn the_custom_header_is_required_when_configured() {
+        let mut with_header = settings();
+        with_header["custom_header_name"] = json!("X-Api-Key");
+        with_header["custom_header_value"] = json!("hdr-7");
+        let adapter = adapter_with(with_header, "https://paylinks.skipify.com");
+        let now = Utc::now();
+        assert!(matches!(
+            adapter.verify_webhook(&request(&[], SUCCEEDED), now),
+            Err(ProviderError::InvalidSignature(_))
+        ));
+        let wrong = vec![("x-api-key".to_owned(), "hdr-8".to_owned())];
+        assert!(matches!(
+            adapter.verify_webhook(&request(&wrong, SUCCEEDED), now),
+            Err(ProviderError::InvalidSignature(_))
+        ));
+        let right = vec![("x-api-key".to_owned(), "hdr-7".to_owned())];
+        assert_eq!(
+            adapter.verify_webhook(&request(&right, SUCCEEDED), now),
+            Ok(())
+        );
+        assert!(adapter.is_secret_header("x-api-key"));
+        assert!(adapter.is_secret_header("x-skipify-secret"));
+        assert!(!adapter.is_secret_header("content-type"));
+    }
+
+    #[test]
+    fn receipts_keep_the_body_without_its_secret() {
+        let adapter = adapter("https://paylinks.skipify.com");
+        let stored = adapter.redact_body(SUCCEEDED.as_bytes()).unwrap();
+        let stored = String::from_utf8(stored).unwrap();
+        assert!(!stored.contains(SECRET));
+        assert!(stored.contains(r#""secret": "[redacted]""#));
+        assert_eq!(
+            stored.len(),
+            SUCCEEDED.len() + "[redacted]".len() - SECRET.len()
+        );
+        assert_eq!(adapter.redact_body(b"{\"eventName\": \"X\"}"), None);
+    }
+
+    #[test]
+    fn webhook_replies_are_2xx_json_for_everything_accepted() {
+        let adapter = adapter("https://paylinks.skipify.com");
+        let received = WebhookReply::json(200, json!({ "received": true }));
+        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Stored), received);
+        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Duplicate), received);
+        assert_eq!(
+            adapter.webhook_reply(&WebhookOutcome::Refused {
+                reason: "checkout expired"
+            }),
+            received
+        );
+        assert_eq!(received.content_type, "application/json");
+        let error = ProviderError::MalformedPayload("unknown Skipify eventName `X`".into());
+        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
+        assert_eq!(reply.status, 400);
+        assert_eq!(
+            serde_json::from_str::<Value>(&reply.body).unwrap(),
+            json!({ "error": "malformed payload: unknown Skipify eventName `X`" })
+        );
+    }
+}

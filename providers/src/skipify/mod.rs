@@ -1,0 +1,258 @@
+//! Skipify (`shared/providers/skipify.txt`): hosted one-time checkouts ("PayLinks") in USD,
+//! with webhooks authenticated by a shared secret rather than a signature.
+//!
+//! - **Create**: `POST {base}` (production `https://paylinks.skipify.com`, configurable for
+//!   staging and the sandbox) with `x-merchant-id: <merchant_id>` and
+//!   `Authorization: ApiKey <api_key>`. The body is `merchantId`, `merchantInvoiceId` (the
+//!   checkout's reference, else our checkout id), `total` in integer cents, and when given
+//!   `description`, `expiration`, `customer {name, email, phone}` and
+//!   `lineItems [{description, quantity, price}]`. The webhook doc does not cover creation: the
+//!   request follows issue 7's summary of Skipify's PayLink API, and the line-item names
+//!   (`lineItems`, `description`, `quantity`, `price` in cents per unit) and `description`,
+//!   `expiration` follow Skipify's public PayLink lookup, which echoes what was created.
+//!   The customer's member names (`name`, `email`, `phone`) are the summary's, unverified.
+//!   Return URLs, metadata and the address are not sent: nothing paymux has documents where
+//!   they would go. The answer's `paylinkId` becomes the provider checkout id, `link` the
+//!   redirect URL.
+//! - **Mode**: Skipify's payloads never say test or live. A merchant is live exactly when its
+//!   base URL is `https://paylinks.skipify.com`; staging and the sandbox are test mode.
+//! - **Cancel, refund, retrieve**: [`ProviderError::Unsupported`](crate::ProviderError). The
+//!   webhook doc documents none (Skipify's public lookup exists but its status values differ
+//!   between versions of its page, see [`SkipifyAdapter`]'s `retrieve`); refunds go through the
+//!   merchant's PSP with the PSP transaction id the success event keeps in its details.
+//! - **Webhooks** ORDER_PAYMENT_SUCCEEDED, ORDER_PAYMENT_FAILED (not terminal: the link stays
+//!   usable) and PAYMENT_REQUEST_EXPIRED, amounts in integer cents. Authenticity is the shared
+//!   secret and an optional custom header ([`authenticity`]); paymux answers 401 without them.
+//!   `charges` become the event's `fee`. Skipify sends no event id, so one is derived from
+//!   the event name, `paylinkId` and the transaction ids: a redelivery stores nothing new.
+//!   The event links to its checkout by `paylinkId`, then `merchantInvoiceId` (also read as our
+//!   checkout id when it is one). Its time is the payload's: `completedAt` on a success,
+//!   `expiration` on an expiry (both required, as every doc sample has them); the doc's
+//!   ORDER_PAYMENT_FAILED sample has no time at all, so a failure without `completedAt` is
+//!   dated by its `orderId`, a MongoDB ObjectId whose first four bytes are the order's
+//!   creation time: deterministic, and never after the failure.
+//!   Delivery counts only on a 2xx within 5 s, redirects are not followed, and a failed
+//!   delivery is retried 3 times over 12 hours.
+//!
+//! Layout: [`wire`] holds Skipify's JSON and the conversions to and from ours,
+//! [`authenticity`] the shared-secret checks and the redaction of what is stored,
+//! [`SkipifyAdapter`] the calls behind [`Provider`], and [`sandbox`] the simulated Skipify.
+
+mod adapter;
+pub mod authenticity;
+pub mod sandbox;
+pub mod wire;
+
+use std::sync::Arc;
+
+pub use adapter::{API_KEY_SCHEME, MERCHANT_ID_HEADER, SkipifyAdapter};
+pub use authenticity::{SECRET_HEADER, SECRET_MEMBER};
+pub use sandbox::SkipifySandbox;
+
+use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
+
+/// Skipify's id in config and URLs.
+pub const ID: &str = "skipify";
+/// Skipify's production PayLink API, used unless the merchant's config sets `base_url`.
+pub const DEFAULT_BASE_URL: &str = "https://paylinks.skipify.com";
+/// The host of the production API: the only one that moves real money.
+pub const LIVE_HOST: &str = "paylinks.skipify.com";
+
+/// Builds [`SkipifyAdapter`]s from `[merchants.<id>.providers.skipify]`: `merchant_id` (plain
+/// text), `api_key` and `secret` (secret references), and optionally `custom_header_name`
+/// with `custom_header_value` (a secret reference), both or neither.
+pub struct SkipifyFactory;
+
+impl ProviderFactory for SkipifyFactory {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    /// The PayLink API is the base URL itself, so the simulator's API sits at its root.
+    fn sandbox_api_path(&self) -> &'static str {
+        ""
+    }
+
+    fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
+        Ok(Arc::new(SkipifyAdapter::from_context(context)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretResolver;
+    use crate::http::{HttpTimeouts, build_client};
+    use serde_json::json;
+    use url::Url;
+
+    fn context<'a>(settings: &'a serde_json::Value, base_url: Option<&str>) -> AdapterContext<'a> {
+        AdapterContext {
+            merchant: "demo",
+            settings,
+            secrets: SecretResolver {
+                allow_literals: true,
+            },
+            base_url: base_url.map(|url| Url::parse(url).unwrap()),
+            webhook_url: Url::parse("https://paymux.example/webhooks/demo/skipify").unwrap(),
+            http: build_client(HttpTimeouts::default()).unwrap(),
+            timeouts: HttpTimeouts::default(),
+        }
+    }
+
+    fn build(
+        settings: serde_json::Value,
+        base_url: Option<&str>,
+    ) -> Result<SkipifyAdapter, ConfigError> {
+        SkipifyAdapter::from_context(context(&settings, base_url))
+    }
+
+    fn keys() -> serde_json::Value {
+        json!({
+            "merchant_id": "c1brc8b60-6dd4-4136-88e1-c9e5b670f1ca0",
+            "api_key": "skp_key_1",
+            "secret": "abd12345",
+        })
+    }
+
+    fn with(
+        mut settings: serde_json::Value,
+        key: &str,
+        value: serde_json::Value,
+    ) -> serde_json::Value {
+        settings[key] = value;
+        settings
+    }
+
+    #[test]
+    fn the_factory_builds_a_create_and_webhooks_adapter_in_usd() {
+        let settings = keys();
+        let provider = SkipifyFactory.build(context(&settings, None)).unwrap();
+        assert_eq!(SkipifyFactory.id(), "skipify");
+        assert_eq!(SkipifyFactory.sandbox_api_path(), "");
+        assert_eq!(provider.id(), ID);
+        let capabilities = provider.capabilities();
+        assert!(capabilities.create && capabilities.webhooks);
+        assert!(!capabilities.retrieve && !capabilities.cancel);
+        assert!(!capabilities.refund && !capabilities.partial_refund);
+        assert_eq!(capabilities.currencies, vec![paymux_schema::Currency::Usd]);
+    }
+
+    #[test]
+    fn the_base_url_defaults_to_production_which_alone_is_live() {
+        let adapter = build(keys(), None).unwrap();
+        assert_eq!(adapter.base_url().as_str(), "https://paylinks.skipify.com/");
+        assert!(adapter.livemode());
+        for (configured, expected) in [
+            (
+                "https://stage-paylinks.skipify.com",
+                "https://stage-paylinks.skipify.com/",
+            ),
+            (
+                "http://127.0.0.1:9000/sandbox/skipify/",
+                "http://127.0.0.1:9000/sandbox/skipify/",
+            ),
+            // Used exactly as given: the PayLink API is the base URL itself.
+            (
+                "http://127.0.0.1:9000/sandbox/skipify",
+                "http://127.0.0.1:9000/sandbox/skipify",
+            ),
+            (
+                "http://paylinks.skipify.com",
+                "http://paylinks.skipify.com/",
+            ),
+        ] {
+            let adapter = build(keys(), Some(configured)).unwrap();
+            assert_eq!(adapter.base_url().as_str(), expected);
+            assert!(!adapter.livemode(), "{configured}");
+        }
+        let error = build(keys(), Some("mailto:ops@example.com")).unwrap_err();
+        assert_eq!(error.key, "base_url");
+    }
+
+    #[test]
+    fn settings_are_strict_and_name_the_bad_key() {
+        let error = build(with(keys(), "apikey", json!("x")), None).unwrap_err();
+        assert_eq!(error.key, "apikey");
+        for missing in ["merchant_id", "api_key", "secret"] {
+            let mut settings = keys();
+            settings.as_object_mut().unwrap().remove(missing);
+            assert_eq!(build(settings, None).unwrap_err().key, missing);
+        }
+        let unset = json!("env:PAYMUX_TEST_SKIPIFY_SURELY_UNSET");
+        for key in ["api_key", "secret"] {
+            assert_eq!(
+                build(with(keys(), key, unset.clone()), None)
+                    .unwrap_err()
+                    .key,
+                key
+            );
+        }
+        for bad in ["", " padded ", "line\nbreak", "é"] {
+            let error = build(with(keys(), "merchant_id", json!(bad)), None).unwrap_err();
+            assert_eq!(error.key, "merchant_id", "{bad:?}");
+        }
+        for bad in ["has space", "tab\tkey", "clé"] {
+            let error = build(with(keys(), "api_key", json!(bad)), None).unwrap_err();
+            assert_eq!(error.key, "api_key", "{bad:?}");
+            assert!(!error.to_string().contains(bad), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_custom_header_takes_both_its_name_and_its_value() {
+        let both = with(
+            with(keys(), "custom_header_name", json!("x-api-key")),
+            "custom_header_value",
+            json!("hdr-secret"),
+        );
+        let adapter = build(both, None).unwrap();
+        assert!(crate::Provider::is_secret_header(&adapter, "x-api-key"));
+        let error =
+            build(with(keys(), "custom_header_name", json!("x-api-key")), None).unwrap_err();
+        assert_eq!(error.key, "custom_header_value");
+        assert!(
+            error.message.contains("custom_header_name is set"),
+            "{error}"
+        );
+        let error = build(
+            with(keys(), "custom_header_value", json!("hdr-secret")),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.key, "custom_header_name");
+        assert!(!error.to_string().contains("hdr-secret"), "{error}");
+        let unset = with(
+            with(keys(), "custom_header_name", json!("x-api-key")),
+            "custom_header_value",
+            json!("env:PAYMUX_TEST_SKIPIFY_HEADER_SURELY_UNSET"),
+        );
+        assert_eq!(build(unset, None).unwrap_err().key, "custom_header_value");
+        let bad_name = with(
+            with(keys(), "custom_header_name", json!("x api key")),
+            "custom_header_value",
+            json!("v"),
+        );
+        assert_eq!(build(bad_name, None).unwrap_err().key, "custom_header_name");
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let settings = json!({
+            "merchant_id": "m-1",
+            "api_key": "skp_topsecret",
+            "secret": "hushhush",
+            "custom_header_name": "x-api-key",
+            "custom_header_value": "hdrsecret",
+        });
+        let adapter = build(settings, None).unwrap();
+        let debug = format!("{adapter:?}");
+        for secret in ["topsecret", "hushhush", "hdrsecret"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(
+            debug.contains("m-1") && debug.contains("x-api-key"),
+            "{debug}"
+        );
+    }
+}

@@ -1,0 +1,1035 @@
+//! The simulated Skipify: the PayLink API (`POST {base}` with `x-merchant-id` and
+//! `Authorization: ApiKey …`, 401 for unknown credentials, 400 for invalid bodies), hosted
+//! PayLinks that pay, fail or expire, and webhooks carrying the merchant's secret in the body
+//! and, when configured, its custom header. Framework-free: the gateway mounts it over HTTP.
+//!
+//! What the doc says about delivery, and how it is simulated: Skipify waits 5 s for a 2xx,
+//! does not follow redirects (a 3xx is a failed attempt), and retries a failed webhook "3 times
+//! over the course of 12 hours", taken here as three retries 4 h apart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use paymux_schema::{Currency, Money};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde_json::Value;
+use url::Url;
+
+use super::adapter::{API_KEY_SCHEME, Settings};
+use super::authenticity::WebhookAuth;
+use super::wire::{
+    self, Charge, CreatePaylink, EventName, ExpiredPayload, MerchantSet, OrderPayload,
+    OutgoingEnvelope,
+};
+use crate::registry::ConfigError;
+use crate::sandbox::{
+    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxError,
+    SandboxResponse, Simulator, delivered_on_2xx,
+};
+
+/// "Each failed webhook attempt will be retried 3 times over the course of 12 hours": three
+/// retries, 4 h apart.
+const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_secs(4 * 3600),
+    Duration::from_secs(4 * 3600),
+    Duration::from_secs(4 * 3600),
+];
+/// "Your endpoint must respond within 5 seconds".
+const REPLY_WITHIN: Duration = Duration::from_secs(5);
+/// The test card every simulated payment is made with.
+const CARD_BRAND: &str = "visa";
+const CARD_LAST_FOUR: &str = "1111";
+
+/// A merchant's account at the simulated Skipify.
+struct Account {
+    /// The paymux merchant, shown as the merchant's name in webhooks.
+    merchant: String,
+    auth: WebhookAuth,
+    webhook_url: Url,
+    pay_page_base: Url,
+}
+
+/// A PayLink's state, in the words of Skipify's dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PaylinkStatus {
+    Open,
+    Paid,
+    Expired,
+}
+
+impl PaylinkStatus {
+    const fn as_str(self) -> &'static str {
+        match self {
+            PaylinkStatus::Open => "Open",
+            PaylinkStatus::Paid => "Paid",
+            PaylinkStatus::Expired => "Expired",
+        }
+    }
+}
+
+struct SimulatedPaylink {
+    /// The account's key: (merchant id, API key).
+    owner: (String, String),
+    request: CreatePaylink,
+    status: PaylinkStatus,
+}
+
+impl SimulatedPaylink {
+    /// Open but past its `expiration`: the next click tells the merchant it expired.
+    fn past_expiration(&self, now: DateTime<Utc>) -> bool {
+        self.status == PaylinkStatus::Open
+            && self
+                .request
+                .expiration
+                .is_some_and(|expiration| expiration <= now)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// By (merchant id, API key): the pair the PayLink API authenticates.
+    accounts: HashMap<(String, String), Account>,
+    paylinks: HashMap<String, SimulatedPaylink>,
+}
+
+/// The PayLink object the API answers with: what a create returns.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PaylinkObject<'a> {
+    paylink_id: &'a str,
+    link: &'a str,
+    merchant_invoice_id: Option<&'a str>,
+    currency_code: &'static str,
+    merchant_id: &'a str,
+    description: Option<&'a str>,
+    total: i64,
+    status: &'static str,
+    expiration: Option<String>,
+    created_at: String,
+}
+
+/// The simulated Skipify. One per gateway, shared by every merchant with a Skipify account.
+#[derive(Default)]
+pub struct SkipifySandbox {
+    state: Mutex<State>,
+}
+
+/// A random version-4 UUID, the shape of Skipify's ids.
+fn new_uuid() -> String {
+    let random = ulid::Ulid::new().random() ^ (ulid::Ulid::new().random() << 48);
+    let bits = (random & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// A MongoDB-style ObjectId, as Skipify's `orderId`s are: its first four bytes are `now`.
+fn new_order_id(now: DateTime<Utc>) -> String {
+    let seconds = u32::try_from(now.timestamp()).unwrap_or(0);
+    let random = ulid::Ulid::new().random() as u64;
+    format!("{seconds:08x}{random:016x}")
+}
+
+/// A PSP transaction id: eight digits, like the doc's `35472160`.
+fn new_psp_transaction_id() -> String {
+    format!("{:08}", ulid::Ulid::new().random() % 100_000_000)
+}
+
+/// Skipify's checks on `POST {base}`, with its messages.
+fn validate(request: &CreatePaylink, merchant_id: &str, now: DateTime<Utc>) -> Result<(), String> {
+    if request.merchant_id != merchant_id {
+        return Err("merchantId must be the merchant named in x-merchant-id.".to_owned());
+    }
+    if request.total < 1 {
+        return Err("total must be a positive number of cents.".to_owned());
+    }
+    if let Some(invoice_id) = &request.merchant_invoice_id
+        && invoice_id.chars().count() > wire::MAX_INVOICE_ID_CHARS
+    {
+        return Err("merchantInvoiceId must be at most 255 characters.".to_owned());
+    }
+    if request
+        .expiration
+        .is_some_and(|expiration| expiration <= now)
+    {
+        return Err("expiration must be in the future.".to_owned());
+    }
+    for item in request.line_items.iter().flatten() {
+        if item.description.trim().is_empty() {
+            return Err("Every line item needs a description.".to_owned());
+        }
+        if item.quantity < 1 {
+            return Err("A line item's quantity must be at least 1.".to_owned());
+        }
+        if item.price < 0 {
+            return Err("A line item's price must not be negative.".to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// The account of `Authorization: ApiKey <key>` and `x-merchant-id`, or a 401.
+fn authenticate(
+    state: &State,
+    authorization: Option<&str>,
+    merchant_id: Option<&str>,
+) -> Result<(String, String), SandboxResponse> {
+    let key = authorization
+        .and_then(|value| value.strip_prefix(API_KEY_SCHEME))
+        .and_then(|rest| rest.strip_prefix(' '))
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| {
+            SandboxResponse::error(401, "Missing API key: send Authorization: ApiKey <key>.")
+        })?;
+    let merchant_id = merchant_id
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| SandboxResponse::error(401, "Missing x-merchant-id header."))?;
+    let account = (merchant_id.to_owned(), key.to_owned());
+    if !state.accounts.contains_key(&account) {
+        return Err(SandboxResponse::error(
+            401,
+            "Invalid API key for this merchant.",
+        ));
+    }
+    Ok(account)
+}
+
+/// Reads the control call's optional `charges`: `[{"type": "…", "amount": <cents>}]`.
+fn charges_option(options: &Value, total: i64) -> Result<Option<Vec<Charge>>, SandboxError> {
+    let refused = || {
+        SandboxError::Refused(
+            "charges must be a list of {\"type\": \"SURCHARGE_FEE\", \"amount\": <cents>} with \
+             amounts from 0 up to the PayLink's total"
+                .to_owned(),
+        )
+    };
+    let charges = match options.get("charges") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(charges) => charges,
+    };
+    let charges: Vec<Charge> = serde_json::from_value(charges.clone()).map_err(|_| refused())?;
+    let mut sum: i64 = 0;
+    for charge in &charges {
+        if charge.amount < 0 {
+            return Err(refused());
+        }
+        sum = sum.checked_add(charge.amount).ok_or_else(refused)?;
+    }
+    if sum > total {
+        return Err(refused());
+    }
+    Ok(Some(charges))
+}
+
+impl SkipifySandbox {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind, still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `POST {base}`: creates a PayLink, answering as Skipify's PayLink API would. `link` is
+    /// the account's hosted page base plus the new `paylinkId`.
+    pub fn create_paylink(
+        &self,
+        authorization: Option<&str>,
+        merchant_id_header: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> SandboxResponse {
+        let mut state = self.lock();
+        let owner = match authenticate(&state, authorization, merchant_id_header) {
+            Ok(owner) => owner,
+            Err(response) => return response,
+        };
+        let request: CreatePaylink = match serde_json::from_slice(body) {
+            Ok(request) => request,
+            Err(error) => {
+                return SandboxResponse::error(400, format!("Invalid JSON body: {error}"));
+            }
+        };
+        if let Err(message) = validate(&request, &owner.0, now) {
+            return SandboxResponse::error(400, message);
+        }
+        let Some(account) = state.accounts.get(&owner) else {
+            return SandboxResponse::error(401, "Invalid API key for this merchant.");
+        };
+        let paylink_id = new_uuid();
+        let link = match account.pay_page_base.join(&paylink_id) {
+            Ok(link) => link.to_string(),
+            Err(error) => {
+                return SandboxResponse::error(500, format!("cannot build the link: {error}"));
+            }
+        };
+        let answer = PaylinkObject {
+            paylink_id: &paylink_id,
+            link: &link,
+            merchant_invoice_id: request.merchant_invoice_id.as_deref(),
+            currency_code: "USD",
+            merchant_id: &request.merchant_id,
+            description: request.description.as_deref(),
+            total: request.total,
+            status: PaylinkStatus::Open.as_str(),
+            expiration: request.expiration.map(wire::millis),
+            created_at: wire::millis(now),
+        };
+        let body = serde_json::to_value(&answer).unwrap_or(Value::Null);
+        state.paylinks.insert(
+            paylink_id,
+            SimulatedPaylink {
+                owner,
+                request,
+                status: PaylinkStatus::Open,
+            },
+        );
+        SandboxResponse::ok(body)
+    }
+}
+
+/// The webhook Skipify sends for `payload` to the PayLink owner's endpoint: the secret in the
+/// body, the custom header (when configured) on the request.
+fn outgoing_webhook<P: Serialize>(
+    account: &Account,
+    merchant_id: &str,
+    name: EventName,
+    event_id: String,
+    payload: P,
+) -> Result<OutgoingWebhook, SandboxError> {
+    let envelope = OutgoingEnvelope {
+        event_name: name.as_str(),
+        merchant_id,
+        payload,
+        manual_retry_id: None,
+        merchant_set: MerchantSet {
+            merchant_id: merchant_id.to_owned(),
+            merchant_name: account.merchant.to_uppercase(),
+            merchant_industry: "RETAIL".to_owned(),
+            top_level_merchant_id: None,
+            parent_merchant: None,
+            direct_lineage: vec![merchant_id.to_owned()],
+        },
+        secret: account.auth.secret().expose_secret(),
+    };
+    let body = serde_json::to_vec(&envelope).map_err(|error| {
+        SandboxError::Refused(format!(
+            "cannot write the {} webhook: {error}",
+            name.as_str()
+        ))
+    })?;
+    let custom_header = account.auth.custom_header().map(|custom| custom.pair());
+    Ok(OutgoingWebhook {
+        url: account.webhook_url.clone(),
+        content_type: "application/json",
+        body,
+        event_type: name.as_str().to_owned(),
+        event_id,
+        sign: Arc::new(move |_at: DateTime<Utc>, _body: &[u8]| {
+            custom_header.clone().into_iter().collect()
+        }),
+        retry_delays: RETRY_DELAYS.to_vec(),
+        reply_within: REPLY_WITHIN,
+        delivered: delivered_on_2xx,
+    })
+}
+
+/// ORDER_PAYMENT_SUCCEEDED or ORDER_PAYMENT_FAILED for a whole-total attempt. A failure has
+/// no `completedAt` and no `isPartialAuthorization`, as in the doc's sample.
+fn order_payload(
+    id: &str,
+    paylink: &SimulatedPaylink,
+    name: EventName,
+    charges: Option<Vec<Charge>>,
+    now: DateTime<Utc>,
+) -> OrderPayload {
+    let succeeded = name == EventName::OrderPaymentSucceeded;
+    OrderPayload {
+        psp_transaction_id: Some(new_psp_transaction_id()),
+        merchant_invoice_id: paylink.request.merchant_invoice_id.clone(),
+        paylink_id: id.to_owned(),
+        completed_at: succeeded.then_some(now),
+        psp_raw_response: Some(Value::String(if succeeded {
+            "<CreditSaleResponse><Status>Approved</Status></CreditSaleResponse>".to_owned()
+        } else {
+            "<CreditSaleResponse><Status>Declined</Status></CreditSaleResponse>".to_owned()
+        })),
+        transaction_amount: Some(paylink.request.total),
+        charges,
+        skipify_transaction_id: Some(new_uuid()),
+        is_partial_authorization: succeeded.then_some(false),
+        card_brand: Some(CARD_BRAND.to_owned()),
+        card_last_four: Some(CARD_LAST_FOUR.to_owned()),
+        is_split_payment: Some(false),
+        order_id: Some(new_order_id(now)),
+        order_amount: Some(paylink.request.total),
+    }
+}
+
+impl Simulator for SkipifySandbox {
+    fn id(&self) -> &'static str {
+        super::ID
+    }
+
+    fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
+        let credentials = Settings::parse(account.settings)?.resolve(|key, secret| {
+            account
+                .secrets
+                .resolve(secret)
+                .map_err(|message| ConfigError::new(key, message))
+        })?;
+        let key = (
+            credentials.merchant_id,
+            credentials.api_key.expose_secret().to_owned(),
+        );
+        let mut state = self.lock();
+        if state.accounts.contains_key(&key) {
+            return Err(ConfigError::new(
+                "merchant_id",
+                format!(
+                    "another merchant than `{}` uses the same Skipify merchant id and API key",
+                    account.merchant
+                ),
+            ));
+        }
+        state.accounts.insert(
+            key,
+            Account {
+                merchant: account.merchant.to_owned(),
+                auth: credentials.auth,
+                webhook_url: account.webhook_url,
+                pay_page_base: account.pay_page_base,
+            },
+        );
+        Ok(())
+    }
+
+    fn page(&self, id: &str, now: DateTime<Utc>) -> Option<HostedPage> {
+        let state = self.lock();
+        let paylink = state.paylinks.get(id)?;
+        let status = if paylink.past_expiration(now) {
+            PaylinkStatus::Expired
+        } else {
+            paylink.status
+        };
+        Some(HostedPage {
+            provider_checkout_id: id.to_owned(),
+            amount: Some(Money::new(paylink.request.total, Currency::Usd)),
+            description: paylink.request.description.clone(),
+            status: status.as_str().to_owned(),
+            // Past its expiration, a click still does something: it sends the expiry notice.
+            open: paylink.status == PaylinkStatus::Open,
+            fields: vec![],
+        })
+    }
+
+    /// `pay` sends ORDER_PAYMENT_SUCCEEDED (with the options' `charges`, else `charges: null`),
+    /// `decline` ORDER_PAYMENT_FAILED (the link stays open), `expire` PAYMENT_REQUEST_EXPIRED
+    /// (as does any click on a link past its `expiration`). `cancel` is refused: Skipify has
+    /// no cancel event.
+    fn control(
+        &self,
+        id: &str,
+        outcome: Outcome,
+        options: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<ControlResult, SandboxError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let paylink = state
+            .paylinks
+            .get_mut(id)
+            .ok_or_else(|| SandboxError::NotFound(id.to_owned()))?;
+        if outcome == Outcome::Cancel {
+            return Err(SandboxError::Refused(
+                "Skipify sends no webhook when a merchant cancels a PayLink (its events are \
+                 ORDER_PAYMENT_SUCCEEDED, ORDER_PAYMENT_FAILED and PAYMENT_REQUEST_EXPIRED), and \
+                 paymux has no Skipify cancel call: use decline or expire"
+                    .to_owned(),
+            ));
+        }
+        if paylink.status != PaylinkStatus::Open {
+            return Err(SandboxError::Refused(format!(
+                "PayLink {id} is {} and takes no payment",
+                paylink.status.as_str()
+            )));
+        }
+        let account = state.accounts.get(&paylink.owner).ok_or_else(|| {
+            SandboxError::Refused(format!("PayLink {id} belongs to no configured account"))
+        })?;
+        let merchant_id = paylink.owner.0.clone();
+        let outcome = if paylink.past_expiration(now) {
+            Outcome::Expire
+        } else {
+            outcome
+        };
+        let webhook = match outcome {
+            Outcome::Pay | Outcome::Decline => {
+                let name = if outcome == Outcome::Pay {
+                    EventName::OrderPaymentSucceeded
+                } else {
+                    EventName::OrderPaymentFailed
+                };
+                let charges = charges_option(options, paylink.request.total)?;
+                let payload = order_payload(id, paylink, name, charges, now);
+                let event_id = wire::event_id(
+                    name,
+                    id,
+                    payload.psp_transaction_id.as_deref(),
+                    payload.skipify_transaction_id.as_deref(),
+                );
+                let webhook = outgoing_webhook(account, &merchant_id, name, event_id, payload)?;
+                if outcome == Outcome::Pay {
+                    paylink.status = PaylinkStatus::Paid;
+                }
+                webhook
+            }
+            Outcome::Expire | Outcome::Cancel => {
+                let name = EventName::PaymentRequestExpired;
+                let payload = ExpiredPayload {
+                    paylink_id: id.to_owned(),
+                    merchant_invoice_id: paylink.request.merchant_invoice_id.clone(),
+                    total: Some(paylink.request.total),
+                    expiration: Some(paylink.request.expiration.unwrap_or(now).min(now)),
+                };
+                let event_id = wire::event_id(name, id, None, None);
+                let webhook = outgoing_webhook(account, &merchant_id, name, event_id, payload)?;
+                paylink.status = PaylinkStatus::Expired;
+                webhook
+            }
+        };
+        Ok(ControlResult {
+            status: paylink.status.as_str().to_owned(),
+            redirect_url: None,
+            webhook: Some(webhook),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HttpTimeouts, build_client};
+    use crate::model::{CheckoutRequest, WebhookRequest};
+    use crate::registry::AdapterContext;
+    use crate::secret::SecretResolver;
+    use crate::{Provider, ProviderError};
+    use chrono::TimeDelta;
+    use paymux_schema::{CheckoutId, CheckoutStatus, EventType, NormalizedEvent};
+    use serde_json::json;
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+    const MERCHANT_ID: &str = "c1brc8b60-6dd4-4136-88e1-c9e5b670f1ca0";
+    const API_KEY: &str = "skp_demo_key";
+    const SECRET: &str = "abd12345";
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-05-08T18:42:11Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn settings(custom_header: bool) -> Value {
+        let mut settings = json!({
+            "merchant_id": MERCHANT_ID,
+            "api_key": API_KEY,
+            "secret": SECRET,
+        });
+        if custom_header {
+            settings["custom_header_name"] = json!("X-Api-Key");
+            settings["custom_header_value"] = json!("hdr-7");
+        }
+        settings
+    }
+
+    fn sandbox_with(settings: &Value) -> SkipifySandbox {
+        let sandbox = SkipifySandbox::default();
+        sandbox
+            .add_account(SandboxAccount {
+                merchant: "demo",
+                settings,
+                secrets: SecretResolver {
+                    allow_literals: true,
+                },
+                webhook_url: Url::parse("http://127.0.0.1:8080/webhooks/demo/skipify").unwrap(),
+                pay_page_base: Url::parse("http://127.0.0.1:8080/sandbox/skipify/pay/").unwrap(),
+            })
+            .unwrap();
+        sandbox
+    }
+
+    fn adapter_for(settings: &Value, base: &str) -> crate::skipify::SkipifyAdapter {
+        crate::skipify::SkipifyAdapter::from_context(AdapterContext {
+            merchant: "demo",
+            settings,
+            secrets: SecretResolver {
+                allow_literals: true,
+            },
+            base_url: Some(Url::parse(base).unwrap()),
+            webhook_url: Url::parse("http://127.0.0.1:8080/webhooks/demo/skipify").unwrap(),
+            http: build_client(HttpTimeouts::default()).unwrap(),
+            timeouts: HttpTimeouts::default(),
+        })
+        .unwrap()
+    }
+
+    fn create_body(total: i64) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "merchantId": MERCHANT_ID,
+            "merchantInvoiceId": "order-5821",
+            "total": total,
+            "description": "Order #5821",
+        }))
+        .unwrap()
+    }
+
+    fn authorization() -> String {
+        format!("ApiKey {API_KEY}")
+    }
+
+    /// Creates a PayLink and returns its id.
+    fn create(sandbox: &SkipifySandbox, total: i64) -> String {
+        let response = sandbox.create_paylink(
+            Some(&authorization()),
+            Some(MERCHANT_ID),
+            &create_body(total),
+            now(),
+        );
+        assert_eq!(response.status, 200, "{:?}", response.body);
+        response.body["paylinkId"].as_str().unwrap().to_owned()
+    }
+
+    /// What paymux makes of a webhook the sandbox would send: verified with the signer's
+    /// headers, then parsed.
+    fn receive(
+        adapter: &crate::skipify::SkipifyAdapter,
+        webhook: &OutgoingWebhook,
+    ) -> Result<NormalizedEvent, ProviderError> {
+        let headers = (webhook.sign)(now(), &webhook.body);
+        let headers: Vec<(String, String)> = headers
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        let request = WebhookRequest {
+            headers: &headers,
+            body: &webhook.body,
+        };
+        adapter.verify_webhook(&request, now())?;
+        let mut events = adapter.parse_webhook(&webhook.body)?;
+        assert_eq!(events.len(), 1);
+        Ok(events.remove(0))
+    }
+
+    #[test]
+    fn a_paylink_is_created_with_a_hosted_link() {
+        let sandbox = sandbox_with(&settings(false));
+        let response = sandbox.create_paylink(
+            Some(&authorization()),
+            Some(MERCHANT_ID),
+            &create_body(112),
+            now(),
+        );
+        assert_eq!(response.status, 200);
+        let id = response.body["paylinkId"].as_str().unwrap();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.as_bytes()[14], b'4', "a version-4 UUID: {id}");
+        assert_eq!(
+            response.body["link"],
+            json!(format!("http://127.0.0.1:8080/sandbox/skipify/pay/{id}"))
+        );
+        assert_eq!(response.body["merchantInvoiceId"], "order-5821");
+        assert_eq!(response.body["total"], 112);
+        assert_eq!(response.body["status"], "Open");
+        let page = sandbox.page(id, now()).unwrap();
+        assert_eq!(page.amount, Some(Money::new(112, Currency::Usd)));
+        assert_eq!(page.description.as_deref(), Some("Order #5821"));
+        assert_eq!(page.status, "Open");
+        assert!(page.open);
+        assert!(sandbox.page("nope", now()).is_none());
+    }
+
+    #[test]
+    fn credentials_are_checked_as_the_paylink_api_would() {
+        let sandbox = sandbox_with(&settings(false));
+        let body = create_body(112);
+        for (authorization, merchant_id) in [
+            (None, Some(MERCHANT_ID)),
+            (Some("Bearer skp_demo_key"), Some(MERCHANT_ID)),
+            (Some("ApiKey "), Some(MERCHANT_ID)),
+            (Some("ApiKey skp_other"), Some(MERCHANT_ID)),
+            (Some("ApiKey skp_demo_key"), None),
+            (Some("ApiKey skp_demo_key"), Some("another-merchant")),
+        ] {
+            let response = sandbox.create_paylink(authorization, merchant_id, &body, now());
+            assert_eq!(response.status, 401, "{authorization:?} {merchant_id:?}");
+            assert!(response.body["error"].is_string());
+        }
+    }
+
+    #[test]
+    fn invalid_bodies_are_400s() {
+        let sandbox = sandbox_with(&settings(false));
+        let auth = authorization();
+        let call = |body: Value| {
+            sandbox.create_paylink(
+                Some(&auth),
+                Some(MERCHANT_ID),
+                &serde_json::to_vec(&body).unwrap(),
+                now(),
+            )
+        };
+        for body in [
+            json!({ "merchantId": MERCHANT_ID }),
+            json!({ "merchantId": MERCHANT_ID, "total": 0 }),
+            json!({ "merchantId": MERCHANT_ID, "total": 1.5 }),
+            json!({ "merchantId": "someone-else", "total": 100 }),
+            json!({ "merchantId": MERCHANT_ID, "total": 100, "merchantInvoiceId": "x".repeat(256) }),
+            json!({ "merchantId": MERCHANT_ID, "total": 100, "expiration": "2026-05-08T18:42:11.000Z" }),
+            json!({ "merchantId": MERCHANT_ID, "total": 100,
+                    "lineItems": [{ "description": "x", "quantity": 0, "price": 1 }] }),
+            json!({ "merchantId": MERCHANT_ID, "total": 100,
+                    "lineItems": [{ "description": "x", "quantity": 1, "price": -1 }] }),
+        ] {
+            assert_eq!(call(body.clone()).status, 400, "{body}");
+        }
+        let response = sandbox.create_paylink(Some(&auth), Some(MERCHANT_ID), b"{nope", now());
+        assert_eq!(response.status, 400);
+    }
+
+    #[test]
+    fn pay_sends_a_succeeded_webhook_that_paymux_accepts() {
+        let settings = settings(false);
+        let sandbox = sandbox_with(&settings);
+        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+        let id = create(&sandbox, 112);
+        let result = sandbox
+            .control(&id, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        assert_eq!(result.status, "Paid");
+        assert_eq!(result.redirect_url, None);
+        let webhook = result.webhook.unwrap();
+        assert_eq!(
+            webhook.url.as_str(),
+            "http://127.0.0.1:8080/webhooks/demo/skipify"
+        );
+        assert_eq!(webhook.content_type, "application/json");
+        assert_eq!(webhook.event_type, "ORDER_PAYMENT_SUCCEEDED");
+        assert_eq!(webhook.retry_delays, vec![Duration::from_secs(14_400); 3]);
+        assert_eq!(webhook.reply_within, Duration::from_secs(5));
+        assert!((webhook.delivered)(200, b"") && (webhook.delivered)(204, b""));
+        assert!(!(webhook.delivered)(302, b"") && !(webhook.delivered)(401, b""));
+        // The secret rides in the body; no header is needed without a custom one.
+        assert!((webhook.sign)(now(), &webhook.body).is_empty());
+        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
+        assert_eq!(body["secret"], SECRET);
+        assert_eq!(body["payload"]["charges"], Value::Null);
+        assert!(!format!("{webhook:?}").contains(SECRET));
+
+        let event = receive(&adapter, &webhook).unwrap();
+        assert_eq!(event.event_type, EventType::PaymentSucceeded);
+        assert_eq!(event.provider_event_id, webhook.event_id);
+        assert_eq!(event.provider_payment_id.as_deref(), Some(id.as_str()));
+        assert_eq!(event.reference.as_deref(), Some("order-5821"));
+        assert_eq!(event.amount, Some(Money::new(112, Currency::Usd)));
+        assert_eq!(event.fee, None);
+        assert_eq!(event.occurred_at, now());
+        assert!(!event.livemode);
+
+        // Paid is final.
+        let again = sandbox.control(&id, Outcome::Pay, &json!({}), now());
+        assert!(matches!(again, Err(SandboxError::Refused(_))), "{again:?}");
+        assert!(!sandbox.page(&id, now()).unwrap().open);
+    }
+
+    #[test]
+    fn charges_from_the_options_become_the_fee() {
+        let settings = settings(false);
+        let sandbox = sandbox_with(&settings);
+        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+        let id = create(&sandbox, 112);
+        let options = json!({ "charges": [
+            { "type": "SURCHARGE_FEE", "amount": 10 },
+            { "type": "GENERAL_FEE", "amount": 12 },
+        ]});
+        let webhook = sandbox
+            .control(&id, Outcome::Pay, &options, now())
+            .unwrap()
+            .webhook
+            .unwrap();
+        let event = receive(&adapter, &webhook).unwrap();
+        assert_eq!(event.fee, Some(22));
+        assert_eq!(event.details["charges"], options["charges"]);
+
+        let id = create(&sandbox, 112);
+        for bad in [
+            json!({ "charges": "lots" }),
+            json!({ "charges": [{ "type": "X", "amount": -1 }] }),
+            json!({ "charges": [{ "type": "X", "amount": 113 }] }),
+            json!({ "charges": [{ "type": "X", "amount": 1.5 }] }),
+        ] {
+            let result = sandbox.control(&id, Outcome::Pay, &bad, now());
+            assert!(matches!(result, Err(SandboxError::Refused(_))), "{bad}");
+        }
+        // Nothing happened to the link.
+        assert_eq!(sandbox.page(&id, now()).unwrap().status, "Open");
+    }
+
+    #[test]
+    fn decline_sends_a_failure_and_the_link_stays_usable() {
+        let settings = settings(false);
+        let sandbox = sandbox_with(&settings);
+        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+        let id = create(&sandbox, 112);
+        let result = sandbox
+            .control(&id, Outcome::Decline, &json!({}), now())
+            .unwrap();
+        assert_eq!(result.status, "Open");
+        let failed = result.webhook.unwrap();
+        assert_eq!(failed.event_type, "ORDER_PAYMENT_FAILED");
+        let body: Value = serde_json::from_slice(&failed.body).unwrap();
+        assert!(
+            body["payload"].get("completedAt").is_none(),
+            "as in the doc's sample"
+        );
+        let event = receive(&adapter, &failed).unwrap();
+        assert_eq!(event.event_type, EventType::PaymentFailed);
+        assert_eq!(event.provider_event_id, failed.event_id);
+        // Dated by the order id the sandbox made at `now`.
+        assert_eq!(event.occurred_at, now());
+        // A second attempt is another event, and then paying works.
+        let second = sandbox
+            .control(&id, Outcome::Decline, &json!({}), now())
+            .unwrap()
+            .webhook
+            .unwrap();
+        assert_ne!(second.event_id, failed.event_id);
+        let paid = sandbox
+            .control(&id, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        assert_eq!(paid.status, "Paid");
+    }
+
+    #[test]
+    fn expire_sends_the_expiry_and_closes_the_link() {
+        let settings = settings(false);
+        let sandbox = sandbox_with(&settings);
+        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+        let id = create(&sandbox, 51);
+        let result = sandbox
+            .control(&id, Outcome::Expire, &json!({}), now())
+            .unwrap();
+        assert_eq!(result.status, "Expired");
+        let webhook = result.webhook.unwrap();
+        assert_eq!(webhook.event_type, "PAYMENT_REQUEST_EXPIRED");
+        let event = receive(&adapter, &webhook).unwrap();
+        assert_eq!(event.event_type, EventType::PaymentExpired);
+        assert_eq!(event.amount, Some(Money::new(51, Currency::Usd)));
+        assert_eq!(event.occurred_at, now());
+        assert_eq!(event.provider_event_id, webhook.event_id);
+        assert!(matches!(
+            sandbox.control(&id, Outcome::Pay, &json!({}), now()),
+            Err(SandboxError::Refused(_))
+        ));
+        let page = sandbox.page(&id, now()).unwrap();
+        assert_eq!((page.status.as_str(), page.open), ("Expired", false));
+    }
+
+    #[test]
+    fn a_click_on_a_link_past_its_expiration_reports_the_expiry() {
+        let settings = settings(false);
+        let sandbox = sandbox_with(&settings);
+        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+        let expiration = now() + TimeDelta::hours(1);
+        let body = json!({
+            "merchantId": MERCHANT_ID,
+            "total": 51,
+            "expiration": wire::millis(expiration),
+        });
+        let response = sandbox.create_paylink(
+            Some(&authorization()),
+            Some(MERCHANT_ID),
+            &serde_json::to_vec(&body).unwrap(),
+            now(),
+        );
+        let id = response.body["paylinkId"].as_str().unwrap().to_owned();
+        let later = now() + TimeDelta::hours(2);
+        let page = sandbox.page(&id, later).unwrap();
+        assert_eq!((page.status.as_str(), page.open), ("Expired", true));
+        let result = sandbox
+            .control(&id, Outcome::Pay, &json!({}), later)
+            .unwrap();
+        assert_eq!(result.status, "Expired");
+        let webhook = result.webhook.unwrap();
+        assert_eq!(webhook.event_type, "PAYMENT_REQUEST_EXPIRED");
+        let event = receive(&adapter, &webhook).unwrap();
+        assert_eq!(event.occurred_at, expiration);
+        assert_eq!(event.checkout_hint, None);
+    }
+
+    #[test]
+    fn cancel_is_refused_with_the_reason() {
+        let sandbox = sandbox_with(&settings(false));
+        let id = create(&sandbox, 112);
+        match sandbox.control(&id, Outcome::Cancel, &json!({}), now()) {
+            Err(SandboxError::Refused(message)) => {
+                assert!(message.contains("no webhook"), "{message}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert_eq!(sandbox.page(&id, now()).unwrap().status, "Open");
+        assert!(matches!(
+            sandbox.control("nope", Outcome::Pay, &json!({}), now()),
+            Err(SandboxError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_configured_custom_header_is_sent_and_required() {
+        let with_header = settings(true);
+        let sandbox = sandbox_with(&with_header);
+        let adapter = adapter_for(&with_header, "http://127.0.0.1:8080/sandbox/skipify/");
+        let id = create(&sandbox, 112);
+        let webhook = sandbox
+            .control(&id, Outcome::Pay, &json!({}), now())
+            .unwrap()
+            .webhook
+            .unwrap();
+        assert_eq!(
+            (webhook.sign)(now(), &webhook.body),
+            vec![("x-api-key".to_owned(), "hdr-7".to_owned())]
+        );
+        assert!(receive(&adapter, &webhook).is_ok());
+        // An adapter with another custom value refuses it.
+        let mut other = settings(true);
+        other["custom_header_value"] = json!("hdr-8");
+        let strict = adapter_for(&other, "http://127.0.0.1:8080/sandbox/skipify/");
+        assert!(matches!(
+            receive(&strict, &webhook),
+            Err(ProviderError::InvalidSignature(_))
+        ));
+        // And an adapter with another secret refuses it too.
+        let mut other = settings(true);
+        other["secret"] = json!("another-secret");
+        let strict = adapter_for(&other, "http://127.0.0.1:8080/sandbox/skipify/");
+        assert!(matches!(
+            receive(&strict, &webhook),
+            Err(ProviderError::InvalidSignature(_))
+        ));
+    }
+
+    #[test]
+    fn accounts_come_from_the_adapters_settings() {
+        let sandbox = sandbox_with(&settings(false));
+        let account = |settings: &Value| {
+            sandbox.add_account(SandboxAccount {
+                merchant: "other",
+                settings,
+                secrets: SecretResolver {
+                    allow_literals: true,
+                },
+                webhook_url: Url::parse("http://127.0.0.1:8080/webhooks/other/skipify").unwrap(),
+                pay_page_base: Url::parse("http://127.0.0.1:8080/sandbox/skipify/pay/").unwrap(),
+            })
+        };
+        assert_eq!(account(&settings(false)).unwrap_err().key, "merchant_id");
+        let error = account(&json!({ "merchant_id": "m2", "api_key": "k" })).unwrap_err();
+        assert_eq!(error.key, "secret");
+        let error = account(&json!({
+            "merchant_id": "m2", "api_key": "k", "secret": "s", "custom_header_name": "x-api-key"
+        }))
+        .unwrap_err();
+        assert_eq!(error.key, "custom_header_value");
+        // Same merchant id, another key: another account.
+        let mut second = settings(false);
+        second["api_key"] = json!("skp_second_key");
+        account(&second).unwrap();
+    }
+
+    /// Serves the sandbox's PayLink API over HTTP, as the gateway mounts it.
+    struct PaylinkApi(Arc<SkipifySandbox>);
+
+    impl Respond for PaylinkApi {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            let header = |name: &str| {
+                request
+                    .headers
+                    .get(name)
+                    .and_then(|value| value.to_str().ok())
+            };
+            let response = self.0.create_paylink(
+                header("authorization"),
+                header("x-merchant-id"),
+                &request.body,
+                Utc::now(),
+            );
+            ResponseTemplate::new(response.status).set_body_json(response.body)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_adapter_creates_paylinks_on_the_sandbox_end_to_end() {
+        let settings = settings(true);
+        let sandbox = Arc::new(sandbox_with(&settings));
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::method("POST"))
+            .and(wiremock::matchers::path("/sandbox/skipify/"))
+            .respond_with(PaylinkApi(sandbox.clone()))
+            .mount(&server)
+            .await;
+        let base = format!("{}/sandbox/skipify/", server.uri());
+        let adapter = adapter_for(&settings, &base);
+        let request = CheckoutRequest {
+            checkout_id: CheckoutId::generate(),
+            amount: Money::new(112, Currency::Usd),
+            reference: None,
+            description: Some("Order #5821".into()),
+            customer: None,
+            success_url: None,
+            cancel_url: None,
+            expires_at: None,
+            metadata: None,
+            items: vec![],
+            provider_options: None,
+            idempotency_key: "idem-1".into(),
+        };
+        let created = adapter.create_checkout(&request).await.unwrap();
+        assert_eq!(created.status, CheckoutStatus::Open);
+        assert!(!created.livemode);
+        let id = created.provider_checkout_id.unwrap();
+        assert_eq!(
+            created.redirect_url.unwrap(),
+            format!("http://127.0.0.1:8080/sandbox/skipify/pay/{id}")
+        );
+        let webhook = sandbox
+            .control(&id, Outcome::Pay, &json!({}), Utc::now())
+            .unwrap()
+            .webhook
+            .unwrap();
+        let event = receive(&adapter, &webhook).unwrap();
+        // No reference: our checkout id went out as merchantInvoiceId and comes back as a hint.
+        assert_eq!(event.checkout_hint, Some(request.checkout_id.to_string()));
+        assert_eq!(event.provider_payment_id, Some(id));
+
+        // Another merchant's key is a 401 through the adapter too.
+        let mut wrong = settings.clone();
+        wrong["api_key"] = json!("skp_wrong");
+        let error = adapter_for(&wrong, &base)
+            .create_checkout(&request)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::Upstream { status: 401, message } if message.contains("Invalid API key")),
+            "{error:?}"
+        );
+    }
+}
