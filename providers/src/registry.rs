@@ -91,7 +91,9 @@ pub struct Registry {
 impl Registry {
     /// The adapters that ship with paymux.
     pub fn standard() -> Registry {
-        Registry::default().with(crate::sknpay::SknPayFactory)
+        Registry::default()
+            .with(crate::sknpay::SknPayFactory)
+            .with(crate::skipify::SkipifyFactory)
     }
 
     /// Adds (or replaces) a provider; tests register doubles this way.

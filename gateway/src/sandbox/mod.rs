@@ -6,6 +6,7 @@
 
 pub mod page;
 pub mod sender;
+pub mod skipify;
 pub mod sknpay;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use sender::WebhookSender;
 pub struct Sandbox {
     simulators: BTreeMap<&'static str, Arc<dyn Simulator>>,
     pub sknpay: Arc<paymux_providers::sknpay::sandbox::SknSandbox>,
+    pub skipify: Arc<paymux_providers::skipify::SkipifySandbox>,
     pub sender: WebhookSender,
     public_url: Url,
 }
@@ -42,8 +44,10 @@ impl Sandbox {
         http: reqwest::Client,
     ) -> Result<Sandbox, ConfigErrors> {
         let sknpay = Arc::new(paymux_providers::sknpay::sandbox::SknSandbox::default());
+        let skipify = Arc::new(paymux_providers::skipify::SkipifySandbox::default());
         let mut simulators: BTreeMap<&'static str, Arc<dyn Simulator>> = BTreeMap::new();
         simulators.insert(sknpay.id(), sknpay.clone());
+        simulators.insert(skipify.id(), skipify.clone());
         let secrets = SecretResolver {
             allow_literals: settings.sandbox.enabled,
         };
@@ -94,6 +98,7 @@ impl Sandbox {
         Ok(Sandbox {
             simulators,
             sknpay,
+            skipify,
             sender: WebhookSender::new(http, settings.sandbox.retry_speedup),
             public_url: public_url.clone(),
         })
@@ -221,5 +226,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::post().to(control),
         )
         .route("/sandbox/{provider}/pay/{id}", web::get().to(hosted_page))
-        .configure(sknpay::routes);
+        .configure(sknpay::routes)
+        .configure(skipify::routes);
 }
