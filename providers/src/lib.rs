@@ -4,6 +4,7 @@
 pub mod error;
 pub mod http;
 pub mod model;
+pub mod pakhi;
 pub mod provider;
 pub mod registry;
 pub mod sandbox;

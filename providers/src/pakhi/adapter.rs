@@ -1,0 +1,794 @@
+//! The Pakhi Pay adapter: one merchant's API key, currency and base URL, the create and verify
+//! calls, and the callback handling, behind [`Provider`]. Request bodies and answer reading
+//! live in [`super::wire`], the callback signature in [`super::signature`]; this file only
+//! sends and maps.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use paymux_schema::{CheckoutStatus, Currency, EventType, NormalizedEvent};
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use url::Url;
+
+use super::wire::{self, Answer, Callback, CreatePayment};
+use super::{
+    API_KEY_HEADER, CREATE_PATH, DEFAULT_BASE_URL, DEFAULT_CURRENCY, ID, LIVE_HOST, VERIFY_PATH,
+    signature,
+};
+use crate::error::Operation;
+use crate::http::{HttpTimeouts, transport_error};
+use crate::model::{
+    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
+    WebhookOutcome, WebhookReply, WebhookRequest,
+};
+use crate::registry::{AdapterContext, ConfigError};
+use crate::{Capabilities, Confirmation, Provider, ProviderError};
+
+/// Pakhi Pay, bound to one merchant. Its `Debug` output shows no credential.
+pub struct PakhiAdapter {
+    /// Sent as `api-key` on every call, and the key callbacks are signed with.
+    api_key: SecretString,
+    /// The one currency this merchant's Pakhi Pay account charges in (the doc names none).
+    currency: Currency,
+    /// Ends with `/`, so that joining `api/request/…` keeps any path prefix (the sandbox's).
+    base_url: Url,
+    /// This merchant's paymux webhook URL, sent as every payment's `callback_url`.
+    webhook_url: Url,
+    /// True when the base URL is Pakhi Pay's own host: Pakhi Pay has no test mode, so every
+    /// payment there is real money; anything else (the sandbox, a mock) is not.
+    livemode: bool,
+    http: reqwest::Client,
+    timeouts: HttpTimeouts,
+    capabilities: Capabilities,
+}
+
+impl fmt::Debug for PakhiAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PakhiAdapter")
+            .field("base_url", &self.base_url.as_str())
+            .field("currency", &self.currency)
+            .field("livemode", &self.livemode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The provider's keys in `[merchants.<id>.providers.pakhi]`.
+/// The simulated Pakhi Pay reads the same section to know a merchant's account.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Settings {
+    /// The brand's API key: sent as `api-key`, and the callbacks' signing key.
+    pub(super) api_key: crate::SecretRef,
+    /// ISO-4217 code of the account's currency; BDT when absent.
+    #[serde(default)]
+    pub(super) currency: Option<String>,
+}
+
+impl Settings {
+    /// The configured currency, or BDT.
+    pub(super) fn currency(&self) -> Result<Currency, ConfigError> {
+        match &self.currency {
+            None => Ok(DEFAULT_CURRENCY),
+            Some(code) => Currency::parse(code)
+                .map_err(|error| ConfigError::new("currency", error.to_string())),
+        }
+    }
+}
+
+impl PakhiAdapter {
+    /// Builds the adapter from a merchant's config section. Every error names its key and never
+    /// shows a secret.
+    pub fn from_context(context: AdapterContext<'_>) -> Result<PakhiAdapter, ConfigError> {
+        let settings: Settings = context.settings()?;
+        let api_key = context.secret("api_key", &settings.api_key)?;
+        if !api_key
+            .expose_secret()
+            .bytes()
+            .all(|b| b.is_ascii_graphic())
+        {
+            return Err(ConfigError::new(
+                "api_key",
+                "the Pakhi Pay API key contains characters that cannot be sent in an HTTP header",
+            ));
+        }
+        let currency = settings.currency()?;
+        let base_url = base_url(context.base_url)?;
+        let livemode = base_url
+            .host_str()
+            .is_some_and(|host| host == LIVE_HOST || host.ends_with(&format!(".{LIVE_HOST}")));
+        Ok(PakhiAdapter {
+            api_key,
+            currency,
+            base_url,
+            webhook_url: context.webhook_url,
+            livemode,
+            http: context.http,
+            timeouts: context.timeouts,
+            capabilities: Capabilities {
+                create: true,
+                retrieve: false,
+                cancel: false,
+                refund: false,
+                partial_refund: false,
+                webhooks: true,
+                currencies: vec![currency],
+            },
+        })
+    }
+
+    /// True when payments are real money (the base URL is Pakhi Pay's own).
+    pub fn livemode(&self) -> bool {
+        self.livemode
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// Posts `body` as JSON to `path` under the base URL with the `api-key` header, and returns
+    /// the answer's status and body whatever the status: Pakhi Pay's answers say more in their
+    /// body than in their status.
+    async fn post(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<(u16, Vec<u8>), ProviderError> {
+        let url = self.base_url.join(path).map_err(|error| {
+            ProviderError::Unreachable(format!(
+                "cannot build the Pakhi Pay URL for {path}: {error}"
+            ))
+        })?;
+        let mut key = HeaderValue::from_str(self.api_key.expose_secret()).map_err(|_| {
+            ProviderError::Unreachable("the Pakhi Pay API key cannot be sent".to_owned())
+        })?;
+        key.set_sensitive(true);
+        let response = self
+            .http
+            .post(url)
+            .header(API_KEY_HEADER, key)
+            .json(body)
+            .send()
+            .await
+            .map_err(|error| transport_error(&error, self.timeouts))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(&error, self.timeouts))?;
+        Ok((status, body.to_vec()))
+    }
+}
+
+/// The configured base URL or Pakhi Pay's, ending with `/` so that `Url::join` appends to it.
+fn base_url(configured: Option<Url>) -> Result<Url, ConfigError> {
+    let mut url = match configured {
+        Some(url) => url,
+        None => Url::parse(DEFAULT_BASE_URL)
+            .map_err(|error| ConfigError::new("base_url", error.to_string()))?,
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(ConfigError::new(
+            "base_url",
+            "the Pakhi Pay base URL must be an http(s) URL",
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// What a create answered. `status` 1 with a `payment_url` is a payment link. Pakhi Pay names
+/// no payment id, so the checkout has no provider id: callbacks find it by `order_id`. A
+/// refusal of a request paymux already checked is Pakhi Pay's to explain: 400 and 422 are the
+/// request's fault (400 to the storefront), anything else is upstream's (502), with Pakhi Pay's
+/// own `message`.
+fn created_checkout(
+    status: u16,
+    body: &[u8],
+    livemode: bool,
+) -> Result<CreatedCheckout, ProviderError> {
+    let answer = Answer::from_body(body).unwrap_or_default();
+    if (200..300).contains(&status) && answer.ok {
+        let payment_url = answer
+            .payment_url
+            .filter(|url| Url::parse(url).is_ok_and(|url| matches!(url.scheme(), "http" | "https")))
+            .ok_or_else(|| ProviderError::Upstream {
+                status,
+                message: "Pakhi Pay answered status 1 without a usable payment_url".to_owned(),
+            })?;
+        return Ok(CreatedCheckout {
+            provider_checkout_id: None,
+            status: CheckoutStatus::Open,
+            redirect_url: Some(payment_url),
+            client_action: None,
+            livemode,
+            expires_at: None,
+        });
+    }
+    let message = Answer::message_of(body);
+    tracing::warn!(status, %message, "Pakhi Pay refused the payment");
+    Err(match status {
+        400 | 422 => ProviderError::InvalidRequest {
+            message,
+            param: None,
+        },
+        _ => ProviderError::Upstream { status, message },
+    })
+}
+
+/// What the verify API's answer means for a reported success. `status` 1 with `message`
+/// `completed` confirms it; any other answer refutes it with what Pakhi Pay said. A 5xx, a 408
+/// or 429, or a body that is not JSON decides nothing: an error, so that paymux answers 5xx and
+/// the callback can come again.
+fn verdict(status: u16, body: &[u8], transaction_id: &str) -> Result<Confirmation, ProviderError> {
+    let said = || Answer::message_of(body);
+    match status {
+        200..=299 => match Answer::from_body(body) {
+            Some(answer) if answer.confirms_completion() => Ok(Confirmation::Confirmed),
+            Some(answer) => Ok(Confirmation::Refuted {
+                reason: format!(
+                    "Pakhi Pay's verify API did not confirm {transaction_id}: status {}, {}",
+                    u8::from(answer.ok),
+                    answer.message.as_deref().unwrap_or("no message")
+                ),
+            }),
+            None => Err(ProviderError::Upstream {
+                status,
+                message: format!("the verify API answered no JSON object: {}", said()),
+            }),
+        },
+        400..=499 if !matches!(status, 408 | 429) => Ok(Confirmation::Refuted {
+            reason: format!(
+                "Pakhi Pay's verify API refused {transaction_id} with {status}: {}",
+                said()
+            ),
+        }),
+        _ => Err(ProviderError::Upstream {
+            status,
+            message: said(),
+        }),
+    }
+}
+
+#[async_trait]
+impl Provider for PakhiAdapter {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = ID, checkout_id = %request.checkout_id))]
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CreatedCheckout, ProviderError> {
+        let body = CreatePayment::from_checkout(request, self.currency, &self.webhook_url)?;
+        let (status, answer) = self.post(CREATE_PATH, &body).await?;
+        created_checkout(status, &answer, self.livemode)
+    }
+
+    /// Pakhi Pay has no API to read a payment.
+    async fn retrieve(
+        &self,
+        _provider_checkout_id: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        Err(ProviderError::unsupported(ID, Operation::Retrieve))
+    }
+
+    /// Pakhi Pay has no API to cancel a payment.
+    async fn cancel(
+        &self,
+        _provider_checkout_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        Err(ProviderError::unsupported(ID, Operation::Cancel))
+    }
+
+    /// Pakhi Pay has no refund API.
+    async fn refund(&self, _request: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
+        Err(ProviderError::unsupported(ID, Operation::Refund))
+    }
+
+    /// Checks the `signature` member with the merchant's API key. There is no timestamp to
+    /// check: a replay is caught by the derived event id.
+    fn verify_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), ProviderError> {
+        signature::verify(request.body, self.api_key.expose_secret().as_bytes())
+    }
+
+    fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
+        let event =
+            Callback::from_body(raw)?.into_normalized(self.currency, self.livemode, Utc::now())?;
+        Ok(vec![event])
+    }
+
+    /// The doc's receiver answers `{"status": "received"}`, and 403
+    /// `{"status": "invalid_signature"}` to a bad signature; other refusals get 400
+    /// `{"status": "error"}` with the reason. A refused payment is still received: Pakhi Pay has
+    /// no way to act on a refusal.
+    fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
+        match outcome {
+            WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
+                WebhookReply::json(200, serde_json::json!({ "status": "received" }))
+            }
+            WebhookOutcome::Rejected(ProviderError::InvalidSignature(_)) => {
+                WebhookReply::json(403, serde_json::json!({ "status": "invalid_signature" }))
+            }
+            WebhookOutcome::Rejected(error) => WebhookReply::json(
+                400,
+                serde_json::json!({ "status": "error", "message": error.to_string() }),
+            ),
+        }
+    }
+
+    /// A success counts only once `POST api/request/payment/verify/` confirms the transaction
+    /// with the exact amount the callback reported. Other events need no confirmation.
+    #[tracing::instrument(skip_all, fields(provider = ID, provider_event_id = %event.provider_event_id))]
+    async fn confirm(&self, event: &NormalizedEvent) -> Result<Confirmation, ProviderError> {
+        if event.event_type != EventType::PaymentSucceeded {
+            return Ok(Confirmation::Confirmed);
+        }
+        let request = wire::verify_request(event, self.currency).ok_or_else(|| {
+            ProviderError::MalformedPayload(
+                "the event lacks the transaction id or amount the verify API needs".to_owned(),
+            )
+        })?;
+        let (status, answer) = self.post(VERIFY_PATH, &request).await?;
+        let verdict = verdict(status, &answer, &request.transaction_id);
+        if let Ok(Confirmation::Refuted { reason }) = &verdict {
+            tracing::warn!(%reason, "Pakhi Pay did not confirm a reported success");
+        }
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretResolver;
+    use crate::http::build_client;
+    use crate::model::Customer;
+    use hmac::{Hmac, Mac};
+    use paymux_schema::{CheckoutId, Money, RefundId};
+    use serde_json::{Value, json};
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const API_KEY: &str = "pk_brand_7Yq2Lm9Xc";
+    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
+    const CALLBACK: &str = include_str!("fixtures/callback.json");
+    const WEBHOOK_URL: &str = "https://paymux.example/webhooks/demo/pakhi";
+
+    fn adapter(base: &str) -> PakhiAdapter {
+        let settings = json!({ "api_key": API_KEY });
+        PakhiAdapter::from_context(AdapterContext {
+            merchant: "demo",
+            settings: &settings,
+            secrets: SecretResolver {
+                allow_literals: true,
+            },
+            base_url: Some(Url::parse(base).unwrap()),
+            webhook_url: Url::parse(WEBHOOK_URL).unwrap(),
+            http: build_client(HttpTimeouts::default()).unwrap(),
+            timeouts: HttpTimeouts::default(),
+        })
+        .unwrap()
+    }
+
+    async fn server_and_adapter() -> (MockServer, PakhiAdapter) {
+        let server = MockServer::start().await;
+        let adapter = adapter(&server.uri());
+        (server, adapter)
+    }
+
+    /// An adapter whose API refuses connections at once.
+    fn unreachable_adapter() -> PakhiAdapter {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        adapter(&format!("http://127.0.0.1:{port}"))
+    }
+
+    fn checkout_request() -> CheckoutRequest {
+        CheckoutRequest {
+            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
+            amount: Money::new(10_000, Currency::Bdt),
+            reference: Some("ORDER123".into()),
+            description: Some("Order 123".into()),
+            customer: Some(Customer {
+                name: Some("John Doe".into()),
+                email: Some("john@example.com".into()),
+                ..Customer::default()
+            }),
+            success_url: Some(Url::parse("https://yourwebsite.com/success").unwrap()),
+            cancel_url: Some(Url::parse("https://yourwebsite.com/cancel").unwrap()),
+            expires_at: None,
+            metadata: None,
+            items: vec![],
+            provider_options: None,
+            idempotency_key: "idem-1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_posts_the_documented_request_and_returns_the_payment_url() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/api/request/payment/create/"))
+            .and(header("api-key", API_KEY))
+            .and(header("content-type", "application/json"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({ "status": 1, "payment_url": "https://pakhipay.com/payment/abc123" }),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
+        assert_eq!(
+            created,
+            CreatedCheckout {
+                provider_checkout_id: None,
+                status: CheckoutStatus::Open,
+                redirect_url: Some("https://pakhipay.com/payment/abc123".into()),
+                client_action: None,
+                livemode: false,
+                expires_at: None,
+            }
+        );
+        let requests = server.received_requests().await.unwrap();
+        let body = String::from_utf8(requests[0].body.clone()).unwrap();
+        assert_eq!(
+            body,
+            format!(
+                r#"{{"cus_name":"John Doe","cus_email":"john@example.com","amount":100.00,"success_url":"https://yourwebsite.com/success","cancel_url":"https://yourwebsite.com/cancel","order_id":"ORDER123","callback_url":"{WEBHOOK_URL}"}}"#
+            )
+        );
+        assert!(body.contains(r#""amount":100.00,"#));
+    }
+
+    #[tokio::test]
+    async fn a_checkout_missing_the_customers_email_is_refused_before_any_call() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let mut request = checkout_request();
+        request.customer = Some(Customer {
+            name: Some("John Doe".into()),
+            ..Customer::default()
+        });
+        let error = adapter.create_checkout(&request).await.unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "customer.email"),
+            "{error:?}"
+        );
+        request.customer = None;
+        let error = adapter.create_checkout(&request).await.unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "customer.name"),
+            "{error:?}"
+        );
+        let mut request = checkout_request();
+        request.amount = Money::new(10_000, paymux_schema::Currency::Usd);
+        let error = adapter.create_checkout(&request).await.unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "currency"),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn create_refusals_carry_pakhis_message() {
+        for (status, body, expected) in [
+            (
+                200,
+                r#"{"status": 0, "message": "Invalid API key"}"#,
+                ProviderError::Upstream {
+                    status: 200,
+                    message: "Invalid API key".into(),
+                },
+            ),
+            (
+                400,
+                r#"{"status": 0, "message": "Invalid amount"}"#,
+                ProviderError::InvalidRequest {
+                    message: "Invalid amount".into(),
+                    param: None,
+                },
+            ),
+            (
+                401,
+                r#"{"status": 0, "message": "Unauthorized"}"#,
+                ProviderError::Upstream {
+                    status: 401,
+                    message: "Unauthorized".into(),
+                },
+            ),
+            (
+                503,
+                "<html>maintenance</html>",
+                ProviderError::Upstream {
+                    status: 503,
+                    message: "<html>maintenance</html>".into(),
+                },
+            ),
+            (
+                200,
+                r#"{"status": 1}"#,
+                ProviderError::Upstream {
+                    status: 200,
+                    message: "Pakhi Pay answered status 1 without a usable payment_url".into(),
+                },
+            ),
+            (
+                200,
+                r#"{"status": 1, "payment_url": "javascript:alert(1)"}"#,
+                ProviderError::Upstream {
+                    status: 200,
+                    message: "Pakhi Pay answered status 1 without a usable payment_url".into(),
+                },
+            ),
+        ] {
+            let (server, adapter) = server_and_adapter().await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(status).set_body_string(body))
+                .expect(1)
+                .mount(&server)
+                .await;
+            let error = adapter
+                .create_checkout(&checkout_request())
+                .await
+                .unwrap_err();
+            assert_eq!(error, expected, "{status} {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_api_is_unreachable_and_shows_no_key() {
+        let error = unreachable_adapter()
+            .create_checkout(&checkout_request())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
+        assert!(!error.to_string().contains(API_KEY), "{error}");
+    }
+
+    #[tokio::test]
+    async fn retrieve_cancel_and_refund_are_unsupported() {
+        let adapter = adapter("https://pakhipay.com/");
+        assert_eq!(
+            adapter.retrieve("x").await,
+            Err(ProviderError::unsupported(ID, Operation::Retrieve))
+        );
+        assert_eq!(
+            adapter.cancel("x", "k").await,
+            Err(ProviderError::unsupported(ID, Operation::Cancel))
+        );
+        let refund = RefundRequest {
+            refund_id: RefundId::generate(),
+            provider_checkout_id: "x".into(),
+            amount: Money::new(100, Currency::Bdt),
+            is_full: true,
+            idempotency_key: "k".into(),
+        };
+        let error = adapter.refund(&refund).await.unwrap_err();
+        assert_eq!(error, ProviderError::unsupported(ID, Operation::Refund));
+        assert_eq!(error.to_string(), "pakhi does not support refund");
+    }
+
+    /// The doc's callback signed by an independent HMAC over its compact payload.
+    fn signed_callback(key: &str, edit: impl FnOnce(&mut String)) -> Vec<u8> {
+        let mut payload = r#"{"status":"completed","transaction_id":"TRX123456789","amount":"100.00","order_id":"your-order-id"}"#.to_owned();
+        edit(&mut payload);
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(payload.as_bytes());
+        let signature = hex::encode(mac.finalize().into_bytes());
+        CALLBACK.replace("a1b2c3d4e5f6...", &signature).into_bytes()
+    }
+
+    #[test]
+    fn callbacks_are_verified_with_the_merchants_key_and_normalized() {
+        let adapter = adapter("https://pakhipay.com/");
+        let body = signed_callback(API_KEY, |_| {});
+        let request = WebhookRequest {
+            headers: &[],
+            body: &body,
+        };
+        assert_eq!(adapter.verify_webhook(&request, Utc::now()), Ok(()));
+        let events = adapter.parse_webhook(&body).unwrap();
+        assert_eq!(events.len(), 1);
+        let event = &events[0];
+        assert_eq!(event.event_type, EventType::PaymentSucceeded);
+        assert_eq!(event.amount, Some(Money::new(10_000, Currency::Bdt)));
+        assert_eq!(
+            event.provider_event_id,
+            crate::signing::derived_event_id(&["pakhi", "TRX123456789", "completed"])
+        );
+        assert!(event.livemode, "pakhipay.com is live");
+
+        let forged = signed_callback("not-the-merchants-key", |_| {});
+        let request = WebhookRequest {
+            headers: &[],
+            body: &forged,
+        };
+        let error = adapter.verify_webhook(&request, Utc::now()).unwrap_err();
+        assert!(matches!(error, ProviderError::InvalidSignature(_)));
+        // A payload signed for 1.00 but carrying 100.00.
+        let tampered = signed_callback(API_KEY, |payload| {
+            *payload = payload.replace("100.00", "1.00");
+        });
+        let request = WebhookRequest {
+            headers: &[],
+            body: &tampered,
+        };
+        assert!(matches!(
+            adapter.verify_webhook(&request, Utc::now()),
+            Err(ProviderError::InvalidSignature(_))
+        ));
+    }
+
+    #[test]
+    fn replies_are_what_the_docs_receivers_answer() {
+        let adapter = adapter("https://pakhipay.com/");
+        let received = WebhookReply::json(200, json!({ "status": "received" }));
+        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Stored), received);
+        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Duplicate), received);
+        assert_eq!(
+            adapter.webhook_reply(&WebhookOutcome::Refused { reason: "canceled" }),
+            received
+        );
+        let error = ProviderError::InvalidSignature("bad".into());
+        assert_eq!(
+            adapter.webhook_reply(&WebhookOutcome::Rejected(&error)),
+            WebhookReply::json(403, json!({ "status": "invalid_signature" }))
+        );
+        let error = ProviderError::MalformedPayload("unknown status `refunded`".into());
+        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
+        assert_eq!(reply.status, 400);
+        assert_eq!(
+            serde_json::from_str::<Value>(&reply.body).unwrap(),
+            json!({ "status": "error", "message": "malformed payload: unknown status `refunded`" })
+        );
+    }
+
+    fn success_event(adapter: &PakhiAdapter) -> NormalizedEvent {
+        adapter
+            .parse_webhook(&signed_callback(API_KEY, |_| {}))
+            .unwrap()
+            .remove(0)
+    }
+
+    async fn verify_answering(template: ResponseTemplate) -> (MockServer, PakhiAdapter) {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/api/request/payment/verify/"))
+            .and(header("api-key", API_KEY))
+            .respond_with(template)
+            .expect(1)
+            .mount(&server)
+            .await;
+        (server, adapter)
+    }
+
+    #[tokio::test]
+    async fn a_success_is_confirmed_by_the_verify_api_with_the_exact_amount() {
+        let (server, adapter) = verify_answering(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "status": 1, "message": "completed" })),
+        )
+        .await;
+        let event = success_event(&adapter);
+        assert_eq!(adapter.confirm(&event).await, Ok(Confirmation::Confirmed));
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(
+            String::from_utf8(requests[0].body.clone()).unwrap(),
+            r#"{"transaction_id":"TRX123456789","amount":100.00}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_verify_api_that_disagrees_refutes_the_success() {
+        for (status, body, needle) in [
+            (
+                200,
+                r#"{"status": 1, "message": "pending"}"#,
+                "status 1, pending",
+            ),
+            (
+                200,
+                r#"{"status": 0, "message": "Transaction not found"}"#,
+                "Transaction not found",
+            ),
+            (
+                200,
+                r#"{"status": 0, "message": "completed"}"#,
+                "status 0, completed",
+            ),
+            (200, r#"{"status": 1}"#, "no message"),
+            (
+                404,
+                r#"{"status": 0, "message": "Not found"}"#,
+                "404: Not found",
+            ),
+            (401, "Unauthorized", "401: Unauthorized"),
+        ] {
+            let (_server, adapter) =
+                verify_answering(ResponseTemplate::new(status).set_body_string(body)).await;
+            let event = success_event(&adapter);
+            match adapter.confirm(&event).await {
+                Ok(Confirmation::Refuted { reason }) => {
+                    assert!(reason.contains(needle), "{body}: {reason}");
+                    assert!(reason.contains("TRX123456789"), "{reason}");
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_verify_api_that_cannot_answer_decides_nothing() {
+        for (status, body) in [
+            (500, r#"{"status": 0, "message": "db down"}"#),
+            (502, "bad gateway"),
+            (429, "slow down"),
+            (200, "<html>ok</html>"),
+        ] {
+            let (_server, adapter) =
+                verify_answering(ResponseTemplate::new(status).set_body_string(body)).await;
+            let event = success_event(&adapter);
+            let error = adapter.confirm(&event).await.unwrap_err();
+            assert!(
+                matches!(error, ProviderError::Upstream { status: s, .. } if s == status),
+                "{status}: {error:?}"
+            );
+        }
+        let adapter = unreachable_adapter();
+        let event = success_event(&adapter);
+        let error = adapter.confirm(&event).await.unwrap_err();
+        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn only_successes_are_confirmed_by_a_call() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&server)
+            .await;
+        for status in ["failed", "cancelled", "pending"] {
+            let body = signed_callback(API_KEY, |_| {});
+            let body = String::from_utf8(body)
+                .unwrap()
+                .replace("\"completed\"", &format!("\"{status}\""));
+            let event = adapter.parse_webhook(body.as_bytes()).unwrap().remove(0);
+            assert_eq!(adapter.confirm(&event).await, Ok(Confirmation::Confirmed));
+        }
+        // A success without the details the verify call needs is not guessed at.
+        let mut event = success_event(&adapter);
+        event.details = json!({});
+        assert!(matches!(
+            adapter.confirm(&event).await,
+            Err(ProviderError::MalformedPayload(_))
+        ));
+    }
+}

@@ -1,0 +1,875 @@
+//! The simulated Pakhi Pay: the documented create and verify calls (`api-key` header,
+//! `{"status": 1, …}` / `{"status": 0, "message": …}` answers), a hosted page per payment link,
+//! and the signed callback sent to the payment's `callback_url`. Framework-free: the gateway
+//! mounts it over HTTP at `/sandbox/pakhi/api/request/payment/{create,verify}/`.
+//!
+//! What the doc leaves open, and what the simulator does:
+//! - HTTP statuses: 401 for a missing or unknown key, 400 for a body it cannot accept, 200 for
+//!   every answer about a transaction (found or not); every body has the documented shape.
+//! - Verify answers `{"status": 1, "message": <the transaction's status>}` for a transaction of
+//!   the caller's with exactly that amount, so only a completed one says `completed`;
+//!   `{"status": 0, "message": …}` for an unknown transaction or another amount.
+//! - Each pay, decline or cancel is one transaction with its own `TRX…` id and one callback:
+//!   `completed`, `failed` (the link stays open for another attempt) or `cancelled`. Expiry is
+//!   neither documented nor called back: `expire` closes the link silently.
+//! - Callbacks are the doc's payload (`status`, `transaction_id`, `amount` as a string,
+//!   `order_id`) with `signature` last: HMAC-SHA256, keyed with the API key, of the compact
+//!   payload without it. Retries are not documented: a callback is sent once (no retry
+//!   schedule), and Pakhi Pay is assumed to wait 10 s for the reply.
+//! - A link's id (the simulated checkout id the control endpoint and the hosted page take) is
+//!   the last path segment of its `payment_url`: Pakhi Pay's answer names no other id.
+//! - `pay` takes `{"verify": "fail"}`: the verify API then answers `pending` for that
+//!   transaction, to exercise a verify that disagrees with the callback.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use paymux_schema::{Currency, Money};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::signature::sign;
+use super::wire::{Amount, Callback, CallbackStatus, CreatePayment, VerifyPayment};
+use crate::registry::ConfigError;
+use crate::sandbox::{
+    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxError,
+    SandboxResponse, Simulator, delivered_on_2xx,
+};
+use crate::signing::derived_event_id;
+
+/// How long Pakhi Pay is assumed to wait for a callback's reply.
+const REPLY_WITHIN: Duration = Duration::from_secs(10);
+/// The fields create requires, in the doc's order.
+const REQUIRED_FIELDS: [&str; 5] = [
+    "cus_name",
+    "cus_email",
+    "amount",
+    "success_url",
+    "cancel_url",
+];
+
+struct Account {
+    currency: Currency,
+    pay_page_base: Url,
+}
+
+/// Where a payment link stands, in the words its callbacks use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkStatus {
+    /// Not paid yet; also after a declined attempt (`failed`), when the payer may try again.
+    Open(CallbackStatus),
+    Closed(CallbackStatus),
+}
+
+impl LinkStatus {
+    fn word(self) -> &'static str {
+        match self {
+            LinkStatus::Open(status) | LinkStatus::Closed(status) => status.as_str(),
+        }
+    }
+}
+
+struct Payment {
+    /// The API key that created it: only that key's verify calls see its transactions.
+    owner: String,
+    amount: Money,
+    order_id: Option<String>,
+    success_url: String,
+    cancel_url: String,
+    callback_url: Option<Url>,
+    status: LinkStatus,
+}
+
+struct Transaction {
+    owner: String,
+    status: CallbackStatus,
+    amount: Money,
+    /// Set by `{"verify": "fail"}`: the verify API disagrees with the callback.
+    verify_disagrees: bool,
+}
+
+#[derive(Default)]
+struct State {
+    /// By API key.
+    accounts: HashMap<String, Account>,
+    payments: HashMap<String, Payment>,
+    transactions: HashMap<String, Transaction>,
+}
+
+/// The simulated Pakhi Pay, holding every sandbox merchant's account and payments.
+#[derive(Default)]
+pub struct PakhiSandbox {
+    state: Mutex<State>,
+}
+
+/// The documented refusal: `{"status": 0, "message": …}`.
+fn refusal(status: u16, message: impl Into<String>) -> SandboxResponse {
+    SandboxResponse {
+        status,
+        body: json!({ "status": 0, "message": message.into() }),
+    }
+}
+
+/// A fresh ULID for an object made at `now`.
+fn ulid_at(now: DateTime<Utc>) -> ulid::Ulid {
+    ulid::Ulid::from_datetime(SystemTime::from(now))
+}
+
+/// The account of an `api-key` header, or a 401.
+fn authenticate(state: &State, api_key: Option<&str>) -> Result<String, SandboxResponse> {
+    let key = api_key
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| refusal(401, "API key is required"))?;
+    if !state.accounts.contains_key(key) {
+        return Err(refusal(401, "Invalid API key"));
+    }
+    Ok(key.to_owned())
+}
+
+/// A URL field Pakhi Pay accepts: absolute http(s).
+fn web_url(field: &str, text: &str) -> Result<Url, String> {
+    match Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
+        _ => Err(format!("{field} must be a valid URL")),
+    }
+}
+
+/// Checks a create body as Pakhi Pay would; returns the request, its amount and callback URL.
+fn validate(
+    body: &[u8],
+    currency: Currency,
+) -> Result<(CreatePayment, Money, Option<Url>), String> {
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return Err("Invalid JSON body".to_owned());
+    };
+    for field in REQUIRED_FIELDS {
+        let present = match fields.get(field) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(text)) => !text.trim().is_empty(),
+            Some(_) => true,
+        };
+        if !present {
+            return Err(format!("{field} is required"));
+        }
+    }
+    let request: CreatePayment =
+        serde_json::from_slice(body).map_err(|error| format!("Invalid request: {error}"))?;
+    let amount = request
+        .amount
+        .money(currency)
+        .map_err(|error| format!("Invalid amount: {error}"))?;
+    if amount.minor <= 0 {
+        return Err("Amount must be greater than 0".to_owned());
+    }
+    if !request.cus_email.contains('@') {
+        return Err("Invalid email address".to_owned());
+    }
+    web_url("success_url", &request.success_url)?;
+    web_url("cancel_url", &request.cancel_url)?;
+    let callback_url = request
+        .callback_url
+        .as_deref()
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| web_url("callback_url", url))
+        .transpose()?;
+    Ok((request, amount, callback_url))
+}
+
+impl PakhiSandbox {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind, still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `POST api/request/payment/create/`: `api_key` is the `api-key` header.
+    pub fn create_payment(
+        &self,
+        api_key: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> SandboxResponse {
+        let mut state = self.lock();
+        let key = match authenticate(&state, api_key) {
+            Ok(key) => key,
+            Err(response) => return response,
+        };
+        let Some(account) = state.accounts.get(&key) else {
+            return refusal(401, "Invalid API key");
+        };
+        let (request, amount, callback_url) = match validate(body, account.currency) {
+            Ok(valid) => valid,
+            Err(message) => return refusal(400, message),
+        };
+        let id = format!("pay_{}", ulid_at(now).to_string().to_ascii_lowercase());
+        let Ok(payment_url) = account.pay_page_base.join(&id) else {
+            return refusal(500, "Could not create the payment link");
+        };
+        state.payments.insert(
+            id,
+            Payment {
+                owner: key,
+                amount,
+                order_id: request.order_id.filter(|order_id| !order_id.is_empty()),
+                success_url: request.success_url,
+                cancel_url: request.cancel_url,
+                callback_url,
+                status: LinkStatus::Open(CallbackStatus::Pending),
+            },
+        );
+        SandboxResponse::ok(json!({ "status": 1, "payment_url": payment_url.as_str() }))
+    }
+
+    /// `POST api/request/payment/verify/`: `api_key` is the `api-key` header.
+    pub fn verify_payment(&self, api_key: Option<&str>, body: &[u8]) -> SandboxResponse {
+        let state = self.lock();
+        let key = match authenticate(&state, api_key) {
+            Ok(key) => key,
+            Err(response) => return response,
+        };
+        let Ok(request) = serde_json::from_slice::<VerifyPayment>(body) else {
+            return refusal(400, "transaction_id and amount are required");
+        };
+        let Some(transaction) = state
+            .transactions
+            .get(&request.transaction_id)
+            .filter(|transaction| transaction.owner == key)
+        else {
+            return refusal(200, "Transaction not found");
+        };
+        match request.amount.money(transaction.amount.currency) {
+            Ok(amount) if amount == transaction.amount => {}
+            Ok(_) => return refusal(200, "Amount mismatch"),
+            Err(error) => return refusal(400, format!("Invalid amount: {error}")),
+        }
+        let status = if transaction.verify_disagrees {
+            CallbackStatus::Pending
+        } else {
+            transaction.status
+        };
+        SandboxResponse::ok(json!({ "status": 1, "message": status.as_str() }))
+    }
+}
+
+/// Whether `options` asks the verify API to disagree with a payment.
+fn verify_disagrees(options: &Value) -> Result<bool, SandboxError> {
+    match options.get("verify") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::String(choice)) => match choice.trim() {
+            "fail" => Ok(true),
+            "pass" | "" => Ok(false),
+            _ => Err(SandboxError::Refused(
+                "`verify` must be \"pass\" or \"fail\"".to_owned(),
+            )),
+        },
+        Some(_) => Err(SandboxError::Refused(
+            "`verify` must be \"pass\" or \"fail\"".to_owned(),
+        )),
+    }
+}
+
+/// The signed callback for a transaction of `payment`, when it has a `callback_url`.
+fn callback(
+    payment: &Payment,
+    transaction_id: &str,
+    status: CallbackStatus,
+) -> Option<OutgoingWebhook> {
+    let url = payment.callback_url.clone()?;
+    let mut callback = Callback {
+        status: status.as_str().to_owned(),
+        transaction_id: transaction_id.to_owned(),
+        amount: Some(Amount::string(payment.amount)),
+        order_id: payment.order_id.clone(),
+        signature: None,
+    };
+    let payload = serde_json::to_vec(&callback).ok()?;
+    callback.signature = Some(sign(payment.owner.as_bytes(), &payload));
+    let body = serde_json::to_vec(&callback).ok()?;
+    Some(OutgoingWebhook {
+        url,
+        content_type: "application/json",
+        body,
+        event_type: status.event_type().as_str().to_owned(),
+        event_id: derived_event_id(&[super::ID, transaction_id, status.as_str()]),
+        // The signature is in the body: no header to add.
+        sign: Arc::new(|_, _| vec![]),
+        retry_delays: vec![],
+        reply_within: REPLY_WITHIN,
+        delivered: delivered_on_2xx,
+    })
+}
+
+impl Simulator for PakhiSandbox {
+    fn id(&self) -> &'static str {
+        super::ID
+    }
+
+    fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
+        let settings: super::Settings = serde_json::from_value(account.settings.clone())
+            .map_err(|error| ConfigError::new("", error.to_string()))?;
+        let currency = settings.currency()?;
+        let api_key = account
+            .secrets
+            .resolve(&settings.api_key)
+            .map_err(|message| ConfigError::new("api_key", message))?;
+        let api_key = api_key.expose_secret().to_owned();
+        let mut state = self.lock();
+        if state.accounts.contains_key(&api_key) {
+            return Err(ConfigError::new(
+                "api_key",
+                format!(
+                    "another merchant than `{}` uses the same Pakhi Pay key",
+                    account.merchant
+                ),
+            ));
+        }
+        state.accounts.insert(
+            api_key,
+            Account {
+                currency,
+                pay_page_base: account.pay_page_base,
+            },
+        );
+        Ok(())
+    }
+
+    fn page(&self, id: &str, _now: DateTime<Utc>) -> Option<HostedPage> {
+        let state = self.lock();
+        let payment = state.payments.get(id)?;
+        Some(HostedPage {
+            provider_checkout_id: id.to_owned(),
+            amount: Some(payment.amount),
+            description: payment
+                .order_id
+                .as_ref()
+                .map(|order_id| format!("Order {order_id}")),
+            status: payment.status.word().to_owned(),
+            open: matches!(payment.status, LinkStatus::Open(_)),
+            fields: vec![("verify", "Verify API answers (pass or fail)", "pass")],
+        })
+    }
+
+    fn control(
+        &self,
+        id: &str,
+        outcome: Outcome,
+        options: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<ControlResult, SandboxError> {
+        let verify_disagrees = verify_disagrees(options)?;
+        let mut state = self.lock();
+        let payment = state
+            .payments
+            .get_mut(id)
+            .ok_or_else(|| SandboxError::NotFound(id.to_owned()))?;
+        if let LinkStatus::Closed(status) = payment.status {
+            return Err(SandboxError::Refused(format!(
+                "payment {id} is {} and accepts no payment",
+                status.as_str()
+            )));
+        }
+        let (status, redirect_url) = match outcome {
+            Outcome::Pay => {
+                payment.status = LinkStatus::Closed(CallbackStatus::Completed);
+                (CallbackStatus::Completed, Some(payment.success_url.clone()))
+            }
+            Outcome::Decline => {
+                payment.status = LinkStatus::Open(CallbackStatus::Failed);
+                (CallbackStatus::Failed, None)
+            }
+            Outcome::Cancel => {
+                payment.status = LinkStatus::Closed(CallbackStatus::Cancelled);
+                (CallbackStatus::Cancelled, Some(payment.cancel_url.clone()))
+            }
+            Outcome::Expire => {
+                payment.status = LinkStatus::Closed(CallbackStatus::Expired);
+                return Ok(ControlResult {
+                    status: CallbackStatus::Expired.as_str().to_owned(),
+                    redirect_url: None,
+                    webhook: None,
+                });
+            }
+        };
+        let transaction_id = format!("TRX{}", ulid_at(now));
+        let webhook = callback(payment, &transaction_id, status);
+        let transaction = Transaction {
+            owner: payment.owner.clone(),
+            status,
+            amount: payment.amount,
+            verify_disagrees: verify_disagrees && status == CallbackStatus::Completed,
+        };
+        state.transactions.insert(transaction_id, transaction);
+        Ok(ControlResult {
+            status: status.as_str().to_owned(),
+            redirect_url,
+            webhook,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretResolver;
+    use crate::http::{HttpTimeouts, build_client};
+    use crate::model::WebhookRequest;
+    use crate::registry::AdapterContext;
+    use crate::{Confirmation, Provider};
+    use chrono::TimeZone;
+    use paymux_schema::EventType;
+
+    const KEY: &str = "pk_sandbox_brand_key";
+    const OTHER_KEY: &str = "pk_sandbox_other_key";
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_778_276_991, 0).unwrap()
+    }
+
+    fn account(sandbox: &PakhiSandbox, merchant: &str, settings: Value) -> Result<(), ConfigError> {
+        sandbox.add_account(SandboxAccount {
+            merchant,
+            settings: &settings,
+            secrets: SecretResolver {
+                allow_literals: true,
+            },
+            webhook_url: Url::parse(&format!("https://paymux.example/webhooks/{merchant}/pakhi"))
+                .unwrap(),
+            pay_page_base: Url::parse("https://paymux.example/sandbox/pakhi/pay/").unwrap(),
+        })
+    }
+
+    fn sandbox() -> PakhiSandbox {
+        let sandbox = PakhiSandbox::default();
+        account(&sandbox, "demo", json!({ "api_key": KEY })).unwrap();
+        account(
+            &sandbox,
+            "other",
+            json!({ "api_key": OTHER_KEY, "currency": "USD" }),
+        )
+        .unwrap();
+        sandbox
+    }
+
+    /// The doc's create sample as (field, JSON text) pairs: the amount stays the exact text
+    /// `100.00`, never a float.
+    fn create_fields(callback_url: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut fields = vec![
+            ("cus_name", r#""John Doe""#.to_owned()),
+            ("cus_email", r#""john@example.com""#.to_owned()),
+            ("amount", "100.00".to_owned()),
+            (
+                "success_url",
+                r#""https://yourwebsite.com/success""#.to_owned(),
+            ),
+            (
+                "cancel_url",
+                r#""https://yourwebsite.com/cancel""#.to_owned(),
+            ),
+            ("order_id", r#""ORDER123""#.to_owned()),
+        ];
+        if let Some(url) = callback_url {
+            fields.push(("callback_url", format!("\"{url}\"")));
+        }
+        fields
+    }
+
+    fn body_of(fields: &[(&str, String)]) -> Vec<u8> {
+        let members: Vec<String> = fields
+            .iter()
+            .map(|(name, value)| format!("\"{name}\":{value}"))
+            .collect();
+        format!("{{{}}}", members.join(",")).into_bytes()
+    }
+
+    fn create_body(callback_url: Option<&str>) -> Vec<u8> {
+        body_of(&create_fields(callback_url))
+    }
+
+    /// Creates a link and returns its id (the last segment of `payment_url`).
+    fn create(sandbox: &PakhiSandbox, callback_url: Option<&str>) -> String {
+        let response = sandbox.create_payment(Some(KEY), &create_body(callback_url), now());
+        assert_eq!(response.status, 200, "{:?}", response.body);
+        assert_eq!(response.body["status"], 1);
+        let url = response.body["payment_url"].as_str().unwrap();
+        assert!(
+            url.starts_with("https://paymux.example/sandbox/pakhi/pay/pay_"),
+            "{url}"
+        );
+        url.rsplit('/').next().unwrap().to_owned()
+    }
+
+    const CALLBACK_URL: &str = "https://paymux.example/webhooks/demo/pakhi";
+
+    fn verify(
+        sandbox: &PakhiSandbox,
+        key: &str,
+        transaction_id: &str,
+        amount: &str,
+    ) -> SandboxResponse {
+        let body = format!(r#"{{"transaction_id":"{transaction_id}","amount":{amount}}}"#);
+        sandbox.verify_payment(Some(key), body.as_bytes())
+    }
+
+    #[test]
+    fn create_answers_as_the_doc_shows() {
+        let sandbox = sandbox();
+        let id = create(&sandbox, Some(CALLBACK_URL));
+        let page = sandbox.page(&id, now()).unwrap();
+        assert_eq!(page.amount, Some(Money::new(10_000, Currency::Bdt)));
+        assert_eq!(page.status, "pending");
+        assert!(page.open);
+        assert_eq!(page.description.as_deref(), Some("Order ORDER123"));
+        assert_eq!(sandbox.page("pay_nope", now()), None);
+    }
+
+    #[test]
+    fn create_refuses_what_pakhi_would() {
+        let sandbox = sandbox();
+        let body = create_body(None);
+        for (key, status, message) in [
+            (None, 401, "API key is required"),
+            (Some(""), 401, "API key is required"),
+            (Some("pk_unknown"), 401, "Invalid API key"),
+        ] {
+            let response = sandbox.create_payment(key, &body, now());
+            assert_eq!(response.status, status);
+            assert_eq!(response.body, json!({ "status": 0, "message": message }));
+        }
+        // The create sample with `name` left out, or set to the JSON text `value`.
+        let refused = |name: &'static str, value: Option<&str>| {
+            let mut fields = create_fields(None);
+            fields.retain(|(field, _)| *field != name);
+            if let Some(value) = value {
+                fields.push((name, value.to_owned()));
+            }
+            let body = body_of(&fields);
+            let response = sandbox.create_payment(Some(KEY), &body, now());
+            assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(&body));
+            assert_eq!(response.body["status"], 0);
+            response.body["message"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(refused("cus_email", None), "cus_email is required");
+        assert_eq!(
+            refused("cancel_url", Some(r#""""#)),
+            "cancel_url is required"
+        );
+        assert_eq!(refused("amount", Some("null")), "amount is required");
+        assert_eq!(
+            refused("cus_email", Some(r#""john""#)),
+            "Invalid email address"
+        );
+        assert_eq!(
+            refused("success_url", Some(r#""not a url""#)),
+            "success_url must be a valid URL"
+        );
+        assert_eq!(
+            refused("callback_url", Some(r#""ftp://x""#)),
+            "callback_url must be a valid URL"
+        );
+        assert_eq!(
+            refused("amount", Some("0")),
+            "Amount must be greater than 0"
+        );
+        assert!(refused("amount", Some(r#""1.005""#)).starts_with("Invalid amount"));
+        assert!(refused("amount", Some("1e2")).starts_with("Invalid amount"));
+        let response = sandbox.create_payment(Some(KEY), b"{oops", now());
+        assert_eq!(response.body["message"], "Invalid JSON body");
+    }
+
+    #[test]
+    fn paying_sends_the_signed_callback_and_verify_confirms_it() {
+        let sandbox = sandbox();
+        let id = create(&sandbox, Some(CALLBACK_URL));
+        let result = sandbox
+            .control(&id, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        assert_eq!(result.status, "completed");
+        assert_eq!(
+            result.redirect_url.as_deref(),
+            Some("https://yourwebsite.com/success")
+        );
+        let webhook = result.webhook.unwrap();
+        assert_eq!(webhook.url.as_str(), CALLBACK_URL);
+        assert_eq!(webhook.event_type, "payment.succeeded");
+        assert!(webhook.retry_delays.is_empty());
+        assert_eq!(webhook.reply_within, Duration::from_secs(10));
+        assert!((webhook.sign)(now(), &webhook.body).is_empty());
+        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
+        let transaction_id = body["transaction_id"].as_str().unwrap().to_owned();
+        assert!(transaction_id.starts_with("TRX"), "{transaction_id}");
+        // The doc's payload, the signature last, over the compact payload without it.
+        let payload = format!(
+            r#"{{"status":"completed","transaction_id":"{transaction_id}","amount":"100.00","order_id":"ORDER123"}}"#
+        );
+        let signature = crate::signing::hmac_sha256_hex(KEY.as_bytes(), &[payload.as_bytes()]);
+        assert_eq!(
+            String::from_utf8(webhook.body.clone()).unwrap(),
+            format!(
+                "{}{}",
+                &payload[..payload.len() - 1],
+                format_args!(r#","signature":"{signature}"}}"#)
+            )
+        );
+        assert_eq!(
+            webhook.event_id,
+            derived_event_id(&["pakhi", &transaction_id, "completed"])
+        );
+
+        assert_eq!(
+            verify(&sandbox, KEY, &transaction_id, "100.00").body,
+            json!({ "status": 1, "message": "completed" })
+        );
+        assert_eq!(
+            verify(&sandbox, KEY, &transaction_id, r#""100""#).body,
+            json!({ "status": 1, "message": "completed" })
+        );
+        assert_eq!(
+            verify(&sandbox, KEY, &transaction_id, "50.00").body,
+            json!({ "status": 0, "message": "Amount mismatch" })
+        );
+        assert_eq!(
+            verify(&sandbox, KEY, "TRX_UNKNOWN", "100.00").body,
+            json!({ "status": 0, "message": "Transaction not found" })
+        );
+        // Another merchant's key does not see it.
+        assert_eq!(
+            verify(&sandbox, OTHER_KEY, &transaction_id, "100.00").body,
+            json!({ "status": 0, "message": "Transaction not found" })
+        );
+        assert_eq!(
+            verify(&sandbox, "pk_unknown", &transaction_id, "100.00").status,
+            401
+        );
+        assert_eq!(sandbox.verify_payment(Some(KEY), b"{}").status, 400);
+
+        // Paid: the link takes nothing more.
+        let page = sandbox.page(&id, now()).unwrap();
+        assert_eq!((page.status.as_str(), page.open), ("completed", false));
+        assert!(matches!(
+            sandbox.control(&id, Outcome::Pay, &json!({}), now()),
+            Err(SandboxError::Refused(_))
+        ));
+        assert!(matches!(
+            sandbox.control("pay_nope", Outcome::Pay, &json!({}), now()),
+            Err(SandboxError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_declined_attempt_leaves_the_link_open() {
+        let sandbox = sandbox();
+        let id = create(&sandbox, Some(CALLBACK_URL));
+        let result = sandbox
+            .control(&id, Outcome::Decline, &json!({}), now())
+            .unwrap();
+        assert_eq!(result.status, "failed");
+        assert_eq!(result.redirect_url, None);
+        let webhook = result.webhook.unwrap();
+        assert_eq!(webhook.event_type, "payment.failed");
+        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
+        assert_eq!(body["status"], "failed");
+        let failed = body["transaction_id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            verify(&sandbox, KEY, &failed, "100.00").body,
+            json!({ "status": 1, "message": "failed" })
+        );
+        let page = sandbox.page(&id, now()).unwrap();
+        assert_eq!((page.status.as_str(), page.open), ("failed", true));
+        let paid = sandbox
+            .control(&id, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        assert_eq!(paid.status, "completed");
+    }
+
+    #[test]
+    fn cancel_calls_back_and_expire_closes_silently() {
+        let sandbox = sandbox();
+        let id = create(&sandbox, Some(CALLBACK_URL));
+        let result = sandbox
+            .control(&id, Outcome::Cancel, &json!({}), now())
+            .unwrap();
+        assert_eq!(result.status, "cancelled");
+        assert_eq!(
+            result.redirect_url.as_deref(),
+            Some("https://yourwebsite.com/cancel")
+        );
+        let webhook = result.webhook.unwrap();
+        assert_eq!(webhook.event_type, "payment.canceled");
+        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
+        assert_eq!(body["status"], "cancelled");
+
+        let id = create(&sandbox, Some(CALLBACK_URL));
+        let result = sandbox
+            .control(&id, Outcome::Expire, &json!({}), now())
+            .unwrap();
+        assert_eq!(result.status, "expired");
+        assert!(result.webhook.is_none());
+        assert!(!sandbox.page(&id, now()).unwrap().open);
+    }
+
+    #[test]
+    fn without_a_callback_url_nothing_is_sent() {
+        let sandbox = sandbox();
+        let id = create(&sandbox, None);
+        let result = sandbox
+            .control(&id, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        assert_eq!(result.status, "completed");
+        assert!(result.webhook.is_none());
+    }
+
+    #[test]
+    fn the_verify_option_makes_the_verify_api_disagree() {
+        let sandbox = sandbox();
+        let id = create(&sandbox, Some(CALLBACK_URL));
+        assert!(matches!(
+            sandbox.control(&id, Outcome::Pay, &json!({ "verify": "maybe" }), now()),
+            Err(SandboxError::Refused(_))
+        ));
+        let result = sandbox
+            .control(&id, Outcome::Pay, &json!({ "verify": "fail" }), now())
+            .unwrap();
+        let body: Value = serde_json::from_slice(&result.webhook.unwrap().body).unwrap();
+        assert_eq!(body["status"], "completed");
+        assert_eq!(
+            verify(
+                &sandbox,
+                KEY,
+                body["transaction_id"].as_str().unwrap(),
+                "100.00"
+            )
+            .body,
+            json!({ "status": 1, "message": "pending" })
+        );
+    }
+
+    #[test]
+    fn accounts_need_a_key_of_their_own_and_a_known_currency() {
+        let sandbox = sandbox();
+        let error = account(&sandbox, "copycat", json!({ "api_key": KEY })).unwrap_err();
+        assert_eq!(error.key, "api_key");
+        assert!(!error.to_string().contains(KEY), "{error}");
+        let error =
+            account(&sandbox, "x", json!({ "api_key": "k2", "currency": "XYZ" })).unwrap_err();
+        assert_eq!(error.key, "currency");
+        assert!(account(&sandbox, "x", json!({ "api_key": "k3", "extra": 1 })).is_err());
+        // The other account charges in USD: its amounts are read in USD.
+        let response = sandbox.create_payment(Some(OTHER_KEY), &create_body(None), now());
+        assert_eq!(response.body["status"], 1);
+        let id = response.body["payment_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            sandbox.page(&id, now()).unwrap().amount,
+            Some(Money::new(10_000, Currency::Usd))
+        );
+    }
+
+    /// Serves the simulator's two API calls over HTTP, as the gateway mounts them.
+    struct Served(Arc<PakhiSandbox>);
+
+    impl wiremock::Respond for Served {
+        fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+            let key = request
+                .headers
+                .get("api-key")
+                .and_then(|value| value.to_str().ok());
+            let response = match request.url.path() {
+                "/sandbox/pakhi/api/request/payment/create/" => {
+                    self.0.create_payment(key, &request.body, now())
+                }
+                "/sandbox/pakhi/api/request/payment/verify/" => {
+                    self.0.verify_payment(key, &request.body)
+                }
+                _ => refusal(404, "Not found"),
+            };
+            wiremock::ResponseTemplate::new(response.status).set_body_json(response.body)
+        }
+    }
+
+    /// The adapter against the simulator over HTTP: what it sends is what the simulator
+    /// accepts, what the simulator signs is what the adapter verifies, and the simulated verify
+    /// API confirms a payment or, told to, refutes it.
+    #[tokio::test]
+    async fn the_adapter_and_the_simulator_agree() {
+        let sandbox = Arc::new(sandbox());
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(Served(sandbox.clone()))
+            .mount(&server)
+            .await;
+        let settings = json!({ "api_key": KEY });
+        let adapter = super::super::PakhiAdapter::from_context(AdapterContext {
+            merchant: "demo",
+            settings: &settings,
+            secrets: SecretResolver {
+                allow_literals: true,
+            },
+            base_url: Some(Url::parse(&format!("{}/sandbox/pakhi", server.uri())).unwrap()),
+            webhook_url: Url::parse(CALLBACK_URL).unwrap(),
+            http: build_client(HttpTimeouts::default()).unwrap(),
+            timeouts: HttpTimeouts::default(),
+        })
+        .unwrap();
+        for (options, confirmed) in [(json!({}), true), (json!({ "verify": "fail" }), false)] {
+            let request = crate::model::CheckoutRequest {
+                checkout_id: paymux_schema::CheckoutId::generate(),
+                amount: Money::new(10_000, Currency::Bdt),
+                reference: None,
+                description: None,
+                customer: Some(crate::model::Customer {
+                    name: Some("John Doe".into()),
+                    email: Some("john@example.com".into()),
+                    ..Default::default()
+                }),
+                success_url: Some(Url::parse("https://yourwebsite.com/success").unwrap()),
+                cancel_url: Some(Url::parse("https://yourwebsite.com/cancel").unwrap()),
+                expires_at: None,
+                metadata: None,
+                items: vec![],
+                provider_options: None,
+                idempotency_key: "k".into(),
+            };
+            let created = adapter.create_checkout(&request).await.unwrap();
+            assert_eq!(created.provider_checkout_id, None);
+            let redirect_url = created.redirect_url.unwrap();
+            let id = redirect_url.rsplit('/').next().unwrap();
+            let webhook = sandbox
+                .control(id, Outcome::Pay, &options, now())
+                .unwrap()
+                .webhook
+                .unwrap();
+            assert_eq!(webhook.url.as_str(), CALLBACK_URL);
+            let delivery = WebhookRequest {
+                headers: &[],
+                body: &webhook.body,
+            };
+            assert_eq!(adapter.verify_webhook(&delivery, now()), Ok(()));
+            let event = adapter.parse_webhook(&webhook.body).unwrap().remove(0);
+            assert_eq!(event.event_type, EventType::PaymentSucceeded);
+            assert_eq!(event.amount, Some(Money::new(10_000, Currency::Bdt)));
+            let checkout_id = request.checkout_id.to_string();
+            assert_eq!(event.checkout_hint.as_deref(), Some(checkout_id.as_str()));
+            assert_eq!(event.provider_event_id, webhook.event_id);
+            assert!(!event.livemode);
+            let confirmation = adapter.confirm(&event).await.unwrap();
+            if confirmed {
+                assert_eq!(confirmation, Confirmation::Confirmed);
+            } else {
+                assert!(
+                    matches!(&confirmation, Confirmation::Refuted { reason } if reason.contains("pending")),
+                    "{confirmation:?}"
+                );
+            }
+        }
+    }
+}
