@@ -141,12 +141,19 @@ impl From<ProviderError> for ApiError {
                     None => error,
                 }
             }
+            ProviderError::Upstream { status: 409, .. } => {
+                ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", message)
+            }
+            ProviderError::Upstream { status: 429, .. } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            }
+            // Webhook rejections are answered by the ingest pipeline in the provider's terms;
+            // reaching an API answer, these mean the provider's answer was not usable.
             ProviderError::InvalidSignature(_)
             | ProviderError::StaleTimestamp(_)
-            | ProviderError::MalformedPayload(_) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_webhook", message)
-            }
-            ProviderError::Upstream { .. } | ProviderError::Unreachable(_) => {
+            | ProviderError::MalformedPayload(_)
+            | ProviderError::Upstream { .. }
+            | ProviderError::Unreachable(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", message)
             }
             ProviderError::Timeout { .. } => {

@@ -94,6 +94,7 @@ impl Registry {
         Registry::default()
             .with(crate::sknpay::SknPayFactory)
             .with(crate::skipify::SkipifyFactory)
+            .with(crate::pakhi::PakhiFactory)
     }
 
     /// Adds (or replaces) a provider; tests register doubles this way.

@@ -5,6 +5,7 @@
 //! `GET /sandbox/{provider}/pay/{id}` whose buttons call that endpoint, and the webhook sender.
 
 pub mod page;
+pub mod pakhi;
 pub mod sender;
 pub mod skipify;
 pub mod sknpay;
@@ -32,6 +33,7 @@ pub struct Sandbox {
     simulators: BTreeMap<&'static str, Arc<dyn Simulator>>,
     pub sknpay: Arc<paymux_providers::sknpay::sandbox::SknSandbox>,
     pub skipify: Arc<paymux_providers::skipify::SkipifySandbox>,
+    pub pakhi: Arc<paymux_providers::pakhi::sandbox::PakhiSandbox>,
     pub sender: WebhookSender,
     public_url: Url,
 }
@@ -45,9 +47,11 @@ impl Sandbox {
     ) -> Result<Sandbox, ConfigErrors> {
         let sknpay = Arc::new(paymux_providers::sknpay::sandbox::SknSandbox::default());
         let skipify = Arc::new(paymux_providers::skipify::SkipifySandbox::default());
+        let pakhi = Arc::new(paymux_providers::pakhi::sandbox::PakhiSandbox::default());
         let mut simulators: BTreeMap<&'static str, Arc<dyn Simulator>> = BTreeMap::new();
         simulators.insert(sknpay.id(), sknpay.clone());
         simulators.insert(skipify.id(), skipify.clone());
+        simulators.insert(pakhi.id(), pakhi.clone());
         let secrets = SecretResolver {
             allow_literals: settings.sandbox.enabled,
         };
@@ -99,6 +103,7 @@ impl Sandbox {
             simulators,
             sknpay,
             skipify,
+            pakhi,
             sender: WebhookSender::new(http, settings.sandbox.retry_speedup),
             public_url: public_url.clone(),
         })
@@ -227,5 +232,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .route("/sandbox/{provider}/pay/{id}", web::get().to(hosted_page))
         .configure(sknpay::routes)
-        .configure(skipify::routes);
+        .configure(skipify::routes)
+        .configure(pakhi::routes);
 }

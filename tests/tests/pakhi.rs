@@ -1,0 +1,175 @@
+//! Pakhi Pay end to end: callbacks signed by an independent HMAC implementation, confirmed by
+//! the verify API (a fake one here, to make it agree or disagree), replays and forgeries, the
+//! fields Pakhi requires, and a payment through the sandbox.
+
+use hmac::{Hmac, Mac};
+use paymux_tests::{Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SHOP_KEY: &str = "pakhi_shop_api_key";
+
+/// A merchant `shop` whose Pakhi Pay is a fake server, beside the sandboxed demo merchant.
+async fn spawn_with_fake_pakhi(backend: Backend, pakhi: &MockServer) -> TestApp {
+    let overlay = format!(
+        "[sandbox]\nretry_speedup = 60000\n[merchants.shop]\napi_keys = [\"pmx_test_shop\"]\n\
+         [merchants.shop.providers.pakhi]\nbase_url = \"{}/\"\napi_key = \"{SHOP_KEY}\"\n",
+        pakhi.uri()
+    );
+    spawn_app_with(backend, SpawnOptions { overlay, ..Default::default() }).await
+}
+
+async fn fake_pakhi(verify_answer: Value) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/request/payment/create/"))
+        .and(header("api-key", SHOP_KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": 1, "payment_url": "https://pakhipay.example/pay/abc"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/request/payment/verify/"))
+        .and(header("api-key", SHOP_KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(verify_answer))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// HMAC-SHA256 keyed with the API key over the compact payload without `signature`.
+fn signed_callback(key: &str, transaction_id: &str, amount: &str, order_id: &str) -> String {
+    let payload = format!(
+        r#"{{"status":"completed","transaction_id":"{transaction_id}","amount":"{amount}","order_id":"{order_id}"}}"#
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(payload.as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    format!("{},\"signature\":\"{signature}\"}}", &payload[..payload.len() - 1])
+}
+
+async fn create(app: &TestApp, key: &str, reference: &str) -> Value {
+    let body = json!({
+        "amount": 10_000, "currency": "BDT", "provider": "pakhi", "reference": reference,
+        "customer": {"name": "Rahim Uddin", "email": "rahim@example.com"},
+        "success_url": "https://shop.example/ok", "cancel_url": "https://shop.example/cancel"
+    });
+    let response = app.client.post(app.url("/v1/checkouts")).bearer_auth(key).json(&body).send().await.unwrap();
+    let status = response.status();
+    let checkout: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{checkout}");
+    checkout
+}
+
+async fn post_callback(app: &TestApp, merchant: &str, body: String) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/webhooks/{merchant}/pakhi")))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn shop_events(app: &TestApp) -> Vec<Value> {
+    let body: Value = app.get_as("pmx_test_shop", "/v1/events").await.json().await.unwrap();
+    body["data"].as_array().unwrap().clone()
+}
+
+on_both_backends! {
+    async fn a_confirmed_callback_is_stored_once_in_minor_units(backend) {
+        let pakhi = fake_pakhi(json!({"status": 1, "message": "completed"})).await;
+        let app = spawn_with_fake_pakhi(backend, &pakhi).await;
+        let checkout = create(&app, "pmx_test_shop", "ORDER-1").await;
+        assert_eq!(checkout["redirect_url"], "https://pakhipay.example/pay/abc");
+
+        let forged = signed_callback("not_the_key", "TRX1", "100.00", "ORDER-1");
+        assert_eq!(post_callback(&app, "shop", forged).await.status(), 403);
+        assert!(shop_events(&app).await.is_empty());
+
+        let callback = signed_callback(SHOP_KEY, "TRX1", "100.00", "ORDER-1");
+        assert_eq!(post_callback(&app, "shop", callback.clone()).await.status(), 200);
+        let stored = shop_events(&app).await;
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0]["type"], "payment.succeeded");
+        assert_eq!(stored[0]["amount"], 10_000);
+        assert_eq!(stored[0]["currency"], "BDT");
+        assert_eq!(stored[0]["checkout_id"], checkout["id"]);
+        let verify_calls: Vec<String> = pakhi
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|request| request.url.path() == "/api/request/payment/verify/")
+            .map(|request| String::from_utf8_lossy(&request.body).into_owned())
+            .collect();
+        assert_eq!(verify_calls.len(), 1, "the success was confirmed with the verify API");
+        assert!(verify_calls[0].contains(r#""transaction_id":"TRX1""#), "{}", verify_calls[0]);
+        assert!(verify_calls[0].contains(r#""amount":100.00"#), "the exact amount: {}", verify_calls[0]);
+
+        assert_eq!(post_callback(&app, "shop", callback).await.status(), 200, "a replay is acknowledged");
+        assert_eq!(shop_events(&app).await.len(), 1, "and stores nothing new");
+        let id = checkout["id"].as_str().unwrap();
+        let paid: Value = app.get_as("pmx_test_shop", &format!("/v1/checkouts/{id}")).await.json().await.unwrap();
+        assert_eq!(paid["status"], "succeeded");
+    }
+
+    async fn a_success_the_verify_api_denies_is_not_recorded(backend) {
+        let pakhi = fake_pakhi(json!({"status": 0, "message": "Transaction not found"})).await;
+        let app = spawn_with_fake_pakhi(backend, &pakhi).await;
+        let checkout = create(&app, "pmx_test_shop", "ORDER-2").await;
+        let callback = signed_callback(SHOP_KEY, "TRX2", "100.00", "ORDER-2");
+        assert_eq!(post_callback(&app, "shop", callback).await.status(), 200);
+        assert!(shop_events(&app).await.is_empty(), "no success without the verify API");
+        let id = checkout["id"].as_str().unwrap();
+        let open: Value = app.get_as("pmx_test_shop", &format!("/v1/checkouts/{id}")).await.json().await.unwrap();
+        assert_eq!(open["status"], "open");
+        let (outcome, reason): (String, Option<String>) = app
+            .with_db(|conn| {
+                use diesel::prelude::*;
+                use paymux_schema::db::schema::webhook_receipts::dsl::*;
+                webhook_receipts.select((outcome, reason)).first(conn).unwrap()
+            })
+            .await;
+        assert_eq!(outcome, "unconfirmed");
+        assert!(reason.unwrap().contains("Transaction not found"));
+    }
+
+    async fn a_checkout_without_customer_email_is_refused_naming_it(backend) {
+        let pakhi = fake_pakhi(json!({"status": 1, "message": "completed"})).await;
+        let app = spawn_with_fake_pakhi(backend, &pakhi).await;
+        let body = json!({"amount": 10_000, "currency": "BDT", "provider": "pakhi",
+                          "customer": {"name": "Rahim Uddin"},
+                          "success_url": "https://shop.example/ok", "cancel_url": "https://shop.example/cancel"});
+        let response = app.client.post(app.url("/v1/checkouts")).bearer_auth("pmx_test_shop").json(&body).send().await.unwrap();
+        let error = assert_error(response, 400, "invalid_request").await;
+        assert_eq!(error["param"], "customer.email");
+        assert!(pakhi.received_requests().await.unwrap().is_empty(), "refused before any call");
+    }
+
+    async fn a_sandbox_payment_is_confirmed_and_a_disputed_one_is_not(backend) {
+        let pakhi = fake_pakhi(json!({"status": 1, "message": "completed"})).await;
+        let app = spawn_with_fake_pakhi(backend, &pakhi).await;
+        for (options, expected) in [(json!({}), "succeeded"), (json!({"verify": "fail"}), "open")] {
+            let checkout = create(&app, paymux_tests::DEMO_KEY, &format!("ORDER-{}", ulid::Ulid::new())).await;
+            let link = checkout["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+            let paid: Value = app
+                .client
+                .post(app.url(&format!("/sandbox/pakhi/checkouts/{link}/pay")))
+                .json(&options)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(paid["webhook"]["status"], 200, "{paid}");
+            let id = checkout["id"].as_str().unwrap();
+            assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], expected, "{options}");
+        }
+        let id = create(&app, paymux_tests::DEMO_KEY, "ORDER-X").await["id"].as_str().unwrap().to_owned();
+        let cancel = app.post(&format!("/v1/checkouts/{id}/cancel"), &json!({}), None).await;
+        assert_error(cancel, 422, "unsupported_operation").await;
+    }
+}

@@ -1,0 +1,119 @@
+//! Skipify end to end: the doc's webhook samples posted as Skipify would, the shared-secret
+//! checks, expiry, replays, and a PayLink paid through the sandbox.
+
+use paymux_tests::{Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with};
+use serde_json::{Value, json};
+
+const SUCCEEDED: &str = include_str!("../../providers/src/skipify/fixtures/order_payment_succeeded.json");
+const EXPIRED: &str = include_str!("../../providers/src/skipify/fixtures/payment_request_expired.json");
+
+async fn spawn(backend: Backend) -> TestApp {
+    let overlay = "[sandbox]\nretry_speedup = 60000\n".to_owned();
+    spawn_app_with(backend, SpawnOptions { overlay, ..Default::default() }).await
+}
+
+async fn post_webhook(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/webhooks/demo/skipify"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn create_paylink(app: &TestApp, amount: i64) -> Value {
+    let body = json!({
+        "amount": amount, "currency": "USD", "provider": "skipify", "reference": format!("inv-{}", ulid::Ulid::new()),
+        "customer": {"name": "Alice Brown", "email": "alice@example.com"}
+    });
+    let response = app.post("/v1/checkouts", &body, None).await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+fn with_paylink(sample: &str, checkout: &Value) -> Value {
+    let mut body: Value = serde_json::from_str(sample).unwrap();
+    body["payload"]["paylinkId"] = checkout["provider_checkout_id"].clone();
+    body
+}
+
+async fn events(app: &TestApp, query: &str) -> Vec<Value> {
+    app.get_json(&format!("/v1/events?{query}")).await["data"].as_array().unwrap().clone()
+}
+
+on_both_backends! {
+    async fn the_docs_success_sample_is_stored_once_with_its_fee(backend) {
+        let app = spawn(backend).await;
+        let sample: Value = serde_json::from_str(SUCCEEDED).unwrap();
+        let response = post_webhook(&app, &sample).await;
+        assert_eq!(response.status(), 200);
+        let stored = events(&app, "provider=skipify").await;
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0]["type"], "payment.succeeded");
+        assert_eq!(stored[0]["amount"], 112);
+        assert_eq!(stored[0]["currency"], "USD");
+        assert_eq!(stored[0]["fee"], 22);
+        assert_eq!(stored[0]["details"]["card_last_four"], "0005", "{}", stored[0]);
+        assert_eq!(post_webhook(&app, &sample).await.status(), 200, "a replay is acknowledged");
+        assert_eq!(events(&app, "provider=skipify").await.len(), 1, "and stores nothing new");
+
+        let raw = app.get_json(&format!("/v1/events/{}", stored[0]["id"].as_str().unwrap())).await["raw"].clone();
+        assert!(!raw.as_str().unwrap().contains("abd12345"), "the shared secret is not kept: {raw}");
+    }
+
+    async fn a_wrong_or_missing_secret_is_a_401_and_no_event(backend) {
+        let app = spawn(backend).await;
+        let mut forged: Value = serde_json::from_str(SUCCEEDED).unwrap();
+        forged["secret"] = json!("abd12346");
+        let refused = post_webhook(&app, &forged).await;
+        assert_eq!(refused.status(), 401);
+        let reply: Value = refused.json().await.unwrap();
+        assert!(!reply.to_string().contains("abd12345"), "the reply names no secret: {reply}");
+        forged.as_object_mut().unwrap().remove("secret");
+        assert_eq!(post_webhook(&app, &forged).await.status(), 401);
+        assert!(events(&app, "provider=skipify").await.is_empty());
+    }
+
+    async fn the_expiry_sample_expires_its_checkout(backend) {
+        let app = spawn(backend).await;
+        let checkout = create_paylink(&app, 51).await;
+        assert_eq!(post_webhook(&app, &with_paylink(EXPIRED, &checkout)).await.status(), 200);
+        let id = checkout["id"].as_str().unwrap();
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "expired");
+    }
+
+    async fn a_paylink_paid_in_the_sandbox_succeeds_with_its_charges(backend) {
+        let app = spawn(backend).await;
+        let checkout = create_paylink(&app, 1_000).await;
+        assert!(checkout["redirect_url"].as_str().unwrap().contains("/sandbox/skipify/pay/"));
+        let paylink = checkout["provider_checkout_id"].as_str().unwrap();
+        let paid: Value = app
+            .client
+            .post(app.url(&format!("/sandbox/skipify/checkouts/{paylink}/pay")))
+            .json(&json!({"charges": [{"type": "SURCHARGE_FEE", "amount": 30}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(paid["webhook"]["delivered"], true, "{paid}");
+        let id = checkout["id"].as_str().unwrap();
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "succeeded");
+        let stored = events(&app, &format!("checkout_id={id}")).await;
+        assert_eq!(stored[0]["amount"], 1_000);
+        assert_eq!(stored[0]["fee"], 30);
+    }
+
+    async fn cancel_and_refund_are_unsupported(backend) {
+        let app = spawn(backend).await;
+        let checkout = create_paylink(&app, 1_000).await;
+        let id = checkout["id"].as_str().unwrap();
+        let cancel = app.post(&format!("/v1/checkouts/{id}/cancel"), &json!({}), None).await;
+        assert_error(cancel, 422, "unsupported_operation").await;
+        let paylink = checkout["provider_checkout_id"].as_str().unwrap();
+        app.client.post(app.url(&format!("/sandbox/skipify/checkouts/{paylink}/pay"))).send().await.unwrap();
+        let refund = app.post("/v1/refunds", &json!({"checkout_id": id}), None).await;
+        assert_error(refund, 422, "unsupported_operation").await;
+    }
+}
