@@ -1,0 +1,888 @@
+//! The Kwik adapter: one merchant's credentials, base URL and webhook endpoint, the one API
+//! call Kwik documents for checkout links, and the webhook handling, behind [`Provider`].
+//! Request bodies and answer reading live in [`super::wire`], signatures in
+//! [`super::signature`]; this file only signs, sends and maps.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use paymux_schema::NormalizedEvent;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use url::Url;
+
+use super::wire::{CURRENCIES, CreateLink, ErrorBody, LinkResponse, Webhook};
+use super::{DEFAULT_BASE_URL, ID, PRODUCTION_HOST, signature};
+use crate::error::Operation;
+use crate::http::{HttpTimeouts, transport_error};
+use crate::model::{
+    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
+    WebhookOutcome, WebhookReply, WebhookRequest,
+};
+use crate::registry::{AdapterContext, ConfigError};
+use crate::secret::SecretRef;
+use crate::{Capabilities, Provider, ProviderError};
+
+/// Where checkout links are created, below the base URL.
+pub(super) const CHECKOUT_LINK_PATH: &str = "checkout/link";
+
+/// Kwik, bound to one merchant. Its `Debug` output shows no credential.
+pub struct KwikAdapter {
+    credentials: Credentials,
+    /// Ends with `/`, so that joining `checkout/link` keeps `/2.0`.
+    base_url: Url,
+    /// This merchant's paymux endpoint for Kwik webhooks, sent on every create.
+    webhook_url: Url,
+    /// True against Kwik's production host only (see the module doc).
+    livemode: bool,
+    http: reqwest::Client,
+    timeouts: HttpTimeouts,
+    capabilities: Capabilities,
+}
+
+impl fmt::Debug for KwikAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KwikAdapter")
+            .field("base_url", &self.base_url.as_str())
+            .field("livemode", &self.livemode)
+            .field("signs_requests", &self.credentials.passphrase.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The provider's keys in `[merchants.<id>.providers.kwik]`. The simulated Kwik reads the same
+/// section to know a merchant's account.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Settings {
+    /// The HTTP Basic user.
+    api_key: SecretRef,
+    /// The HTTP Basic password.
+    api_secret: SecretRef,
+    /// The passphrase downloaded with the API key: when set, every request is signed.
+    #[serde(default)]
+    passphrase: Option<SecretRef>,
+    /// The key of webhooks' `X-Signature`; the passphrase when not set.
+    #[serde(default)]
+    webhook_secret: Option<SecretRef>,
+}
+
+/// A merchant's resolved Kwik credentials.
+pub(super) struct Credentials {
+    pub(super) api_key: SecretString,
+    pub(super) api_secret: SecretString,
+    pub(super) passphrase: Option<SecretString>,
+    /// `webhook_secret`, or else the passphrase.
+    pub(super) webhook_secret: SecretString,
+}
+
+impl Credentials {
+    /// Reads the settings and resolves their secrets with `resolve` (which names the key it
+    /// fails on). Every error names its key and never shows a secret.
+    pub(super) fn from_settings(
+        settings: &Value,
+        resolve: impl Fn(&str, &SecretRef) -> Result<SecretString, ConfigError>,
+    ) -> Result<Credentials, ConfigError> {
+        let settings: Settings = serde_json::from_value(settings.clone()).map_err(|error| {
+            let text = error.to_string();
+            let key = text.split('`').nth(1).unwrap_or_default().to_owned();
+            ConfigError::new(key, text)
+        })?;
+        let api_key = resolve("api_key", &settings.api_key)?;
+        let api_secret = resolve("api_secret", &settings.api_secret)?;
+        if api_key.expose_secret().contains(':') {
+            return Err(ConfigError::new(
+                "api_key",
+                "a Kwik API key cannot contain `:`, which separates it from the secret in HTTP \
+                 Basic credentials",
+            ));
+        }
+        for (key, value) in [("api_key", &api_key), ("api_secret", &api_secret)] {
+            if value.expose_secret().chars().any(char::is_control) {
+                return Err(ConfigError::new(
+                    key,
+                    "contains control characters, which cannot be sent in HTTP Basic credentials",
+                ));
+            }
+        }
+        let passphrase = settings
+            .passphrase
+            .as_ref()
+            .map(|secret| resolve("passphrase", secret))
+            .transpose()?;
+        let webhook_secret = match (&settings.webhook_secret, &passphrase) {
+            (Some(secret), _) => resolve("webhook_secret", secret)?,
+            (None, Some(passphrase)) => passphrase.clone(),
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "webhook_secret",
+                    "Kwik needs `webhook_secret` (or `passphrase`, used in its place) to verify \
+                     webhook signatures",
+                ));
+            }
+        };
+        Ok(Credentials {
+            api_key,
+            api_secret,
+            passphrase,
+            webhook_secret,
+        })
+    }
+}
+
+impl KwikAdapter {
+    /// Builds the adapter from a merchant's config section. Every error names its key and never
+    /// shows a secret.
+    pub fn from_context(context: AdapterContext<'_>) -> Result<KwikAdapter, ConfigError> {
+        let credentials = Credentials::from_settings(context.settings, |key, secret| {
+            context.secret(key, secret)
+        })?;
+        let base_url = base_url(context.base_url)?;
+        let livemode = base_url.host_str() == Some(PRODUCTION_HOST);
+        Ok(KwikAdapter {
+            credentials,
+            base_url,
+            webhook_url: context.webhook_url,
+            livemode,
+            http: context.http,
+            timeouts: context.timeouts,
+            capabilities: Capabilities {
+                create: true,
+                retrieve: false,
+                cancel: false,
+                refund: false,
+                partial_refund: false,
+                webhooks: true,
+                currencies: CURRENCIES.to_vec(),
+            },
+        })
+    }
+
+    /// True against Kwik's production API: real money.
+    pub fn livemode(&self) -> bool {
+        self.livemode
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// Whether requests carry a `signature` (a passphrase is configured).
+    pub fn signs_requests(&self) -> bool {
+        self.credentials.passphrase.is_some()
+    }
+
+    /// The JSON body of `link`, signed when a passphrase is configured. The body sent is the
+    /// very value that was signed.
+    pub fn request_body(&self, link: &CreateLink) -> Result<Value, ProviderError> {
+        let Value::Object(mut body) =
+            serde_json::to_value(link).map_err(|error| ProviderError::InvalidRequest {
+                message: format!("the Kwik request cannot be serialized: {error}"),
+                param: None,
+            })?
+        else {
+            return Err(ProviderError::InvalidRequest {
+                message: "the Kwik request is not a JSON object".to_owned(),
+                param: None,
+            });
+        };
+        if let Some(passphrase) = &self.credentials.passphrase {
+            signature::sign_request(passphrase.expose_secret().as_bytes(), &mut body);
+        }
+        Ok(Value::Object(body))
+    }
+
+    /// Sends a request with the Basic credentials and returns the body of a 2xx answer; any
+    /// other answer becomes the error its status stands for, with Kwik's own message.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
+        let response = request
+            .basic_auth(
+                self.credentials.api_key.expose_secret(),
+                Some(self.credentials.api_secret.expose_secret()),
+            )
+            .send()
+            .await
+            .map_err(|error| transport_error(&error, self.timeouts))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(&error, self.timeouts))?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        let error = answer_error(status.as_u16(), &body);
+        tracing::warn!(status = status.as_u16(), %error, "Kwik refused the call");
+        Err(error)
+    }
+}
+
+/// The configured base URL or Kwik's, ending with `/` so that `Url::join` appends to it.
+fn base_url(configured: Option<Url>) -> Result<Url, ConfigError> {
+    let mut url = match configured {
+        Some(url) => url,
+        None => Url::parse(DEFAULT_BASE_URL)
+            .map_err(|error| ConfigError::new("base_url", error.to_string()))?,
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(ConfigError::new(
+            "base_url",
+            "the Kwik base URL must be an http(s) URL",
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// A non-2xx answer: 400 and 422 say the request was refused as invalid, anything else is
+/// upstream's failure (401: wrong credentials or signature).
+fn answer_error(status: u16, body: &[u8]) -> ProviderError {
+    let message = ErrorBody::message_from(body);
+    if matches!(status, 400 | 422) {
+        ProviderError::InvalidRequest {
+            message,
+            param: None,
+        }
+    } else {
+        ProviderError::Upstream { status, message }
+    }
+}
+
+#[async_trait]
+impl Provider for KwikAdapter {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// `POST {base}checkout/link`. Kwik documents no idempotency key: a retried create can
+    /// make a second link (a page, not a payment); paymux's own idempotency keeps a retried
+    /// storefront request from getting here twice.
+    #[tracing::instrument(skip_all, fields(provider = ID, checkout_id = %request.checkout_id))]
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CreatedCheckout, ProviderError> {
+        let link = CreateLink::from_checkout(request, &self.webhook_url, Utc::now())?;
+        let body = self.request_body(&link)?;
+        let url = self.base_url.join(CHECKOUT_LINK_PATH).map_err(|error| {
+            ProviderError::Unreachable(format!("cannot build the Kwik URL: {error}"))
+        })?;
+        let answer = self.send(self.http.post(url).json(&body)).await?;
+        let response: LinkResponse = serde_json::from_slice(&answer).map_err(|error| {
+            ProviderError::MalformedPayload(format!(
+                "Kwik answered with no valid checkout link: {error}"
+            ))
+        })?;
+        response.into_created_checkout(request.amount, self.livemode)
+    }
+
+    /// Kwik documents no way to read a checkout link back.
+    async fn retrieve(
+        &self,
+        _provider_checkout_id: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        Err(ProviderError::unsupported(ID, Operation::Retrieve))
+    }
+
+    /// Kwik documents no way to cancel a checkout link (only the payer's cancel button).
+    async fn cancel(
+        &self,
+        _provider_checkout_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        Err(ProviderError::unsupported(ID, Operation::Cancel))
+    }
+
+    /// Kwik documents no refund API.
+    async fn refund(&self, _request: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
+        Err(ProviderError::unsupported(ID, Operation::Refund))
+    }
+
+    fn verify_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ProviderError> {
+        signature::verify_webhook(
+            request.header(signature::SIGNATURE_HEADER),
+            request.header(signature::TIMESTAMP_HEADER),
+            request.body,
+            self.credentials.webhook_secret.expose_secret().as_bytes(),
+            now,
+        )
+    }
+
+    fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
+        let webhook: Webhook = serde_json::from_slice(raw).map_err(|error| {
+            ProviderError::MalformedPayload(format!("not a Kwik webhook: {error}"))
+        })?;
+        webhook.into_normalized(self.livemode)
+    }
+
+    /// Kwik wants a 200 and retries anything else: every accepted delivery gets it, a refused
+    /// payment too (Kwik has no way to act on a refusal, and a retry would not change it).
+    fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
+        match outcome {
+            WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
+                WebhookReply::json(200, serde_json::json!({ "received": true }))
+            }
+            WebhookOutcome::Rejected(error) => {
+                WebhookReply::json(400, serde_json::json!({ "error": error.to_string() }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretResolver;
+    use crate::http::build_client;
+    use crate::kwik::sandbox::KwikSandbox;
+    use crate::model::Customer;
+    use crate::sandbox::{Outcome, SandboxAccount, SandboxCall, Simulator};
+    use chrono::TimeZone;
+    use paymux_schema::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+    const API_KEY: &str = "kwik_key_7Hq2";
+    const API_SECRET: &str = "kwik_secret_x9Lm";
+    const PASSPHRASE: &str = "your-secure-passphrase";
+    const WEBHOOK_SECRET: &str = "kwik_whsec_test";
+    const LINK_RESPONSE: &str = include_str!("fixtures/link_response.json");
+    const WEBHOOK: &str = include_str!("fixtures/webhook.json");
+    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
+    const WEBHOOK_URL: &str = "https://paymux.example/webhooks/demo/kwik";
+    /// `Basic base64(API_KEY:API_SECRET)`.
+    const BASIC: &str = "Basic a3dpa19rZXlfN0hxMjprd2lrX3NlY3JldF94OUxt";
+
+    fn settings(passphrase: bool) -> Value {
+        let mut settings = json!({
+            "api_key": API_KEY,
+            "api_secret": API_SECRET,
+            "webhook_secret": WEBHOOK_SECRET,
+        });
+        if passphrase {
+            settings["passphrase"] = json!(PASSPHRASE);
+        }
+        settings
+    }
+
+    fn adapter_with(settings: &Value, base: &str) -> KwikAdapter {
+        KwikAdapter::from_context(AdapterContext {
+            merchant: "demo",
+            settings,
+            secrets: SecretResolver {
+                allow_literals: true,
+            },
+            base_url: Some(Url::parse(base).unwrap()),
+            webhook_url: Url::parse(WEBHOOK_URL).unwrap(),
+            http: build_client(HttpTimeouts::default()).unwrap(),
+            timeouts: HttpTimeouts::default(),
+        })
+        .unwrap()
+    }
+
+    /// A signing adapter whose base URL is `base` (no trailing slash, like a hand-written
+    /// config).
+    fn adapter(base: &str) -> KwikAdapter {
+        adapter_with(&settings(true), base)
+    }
+
+    async fn server_and_adapter() -> (MockServer, KwikAdapter) {
+        let server = MockServer::start().await;
+        let adapter = adapter(&format!("{}/2.0", server.uri()));
+        (server, adapter)
+    }
+
+    fn checkout_request() -> CheckoutRequest {
+        CheckoutRequest {
+            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
+            amount: Money::new(120_000, Currency::Zar),
+            reference: Some("order-5821".into()),
+            description: Some("My product name".into()),
+            customer: Some(Customer {
+                name: Some("Thandi van der Merwe".into()),
+                email: Some("thandi@example.co.za".into()),
+                ..Customer::default()
+            }),
+            success_url: Some(Url::parse("https://shop.example/ok?order=5821").unwrap()),
+            cancel_url: None,
+            expires_at: None,
+            metadata: json!({ "order_id": "5821" }).as_object().cloned(),
+            items: vec![],
+            provider_options: Some(json!({ "payment_methods": ["CARD"] })),
+            idempotency_key: "idem-5821".into(),
+        }
+    }
+
+    /// An independent canonical form, good for the bodies paymux sends (ASCII keys, integer
+    /// numbers): `signature` members dropped, keys sorted by a `BTreeMap`, leaves printed by
+    /// serde_json.
+    fn independent_canonical(value: &Value) -> String {
+        match value {
+            Value::Object(members) => {
+                let sorted: BTreeMap<&String, &Value> = members
+                    .iter()
+                    .filter(|(key, _)| key.as_str() != "signature")
+                    .collect();
+                let members: Vec<String> = sorted
+                    .into_iter()
+                    .map(|(key, member)| {
+                        format!(
+                            "{}:{}",
+                            serde_json::to_string(key).unwrap(),
+                            independent_canonical(member)
+                        )
+                    })
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }
+            Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(independent_canonical).collect();
+                format!("[{}]", items.join(","))
+            }
+            leaf => serde_json::to_string(leaf).unwrap(),
+        }
+    }
+
+    /// The doc's procedure, recomputed from scratch: canonical JSON of the received body minus
+    /// `signature`, HMAC-SHA256 under the passphrase.
+    fn doc_signature(body: &Value, passphrase: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(passphrase.as_bytes()).unwrap();
+        mac.update(independent_canonical(body).as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[tokio::test]
+    async fn create_posts_a_signed_documented_request_and_maps_the_link() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/2.0/checkout/link"))
+            .and(header("authorization", BASIC))
+            .and(header("content-type", "application/json"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(LINK_RESPONSE))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
+        assert_eq!(
+            created,
+            CreatedCheckout {
+                provider_checkout_id: Some("chk_HVpCeoNys1f22X7QcuWHY".into()),
+                status: CheckoutStatus::Open,
+                redirect_url: Some("https://pay.kwik.co.za/checkout/cs_test_a1b2c3".into()),
+                client_action: None,
+                livemode: false,
+                expires_at: Some(Utc.with_ymd_and_hms(2025, 9, 13, 12, 30, 0).unwrap()),
+            }
+        );
+
+        let received = server.received_requests().await.unwrap();
+        let body: Value = serde_json::from_slice(&received[0].body).unwrap();
+        let signature = body["signature"].as_str().unwrap().to_owned();
+        assert_eq!(signature, doc_signature(&body, PASSPHRASE));
+        assert_ne!(signature, doc_signature(&body, "another-passphrase"));
+        let mut unsigned = body.clone();
+        unsigned.as_object_mut().unwrap().remove("signature");
+        assert_eq!(
+            unsigned,
+            json!({
+                "type": "CHOOSE_WHAT_TO_PAY",
+                "item": { "title": "My product name", "frequency": ["ONE_TIME"], "amount": "1200.00" },
+                "customer": {
+                    "person_name": "Thandi",
+                    "person_surname": "van der Merwe",
+                    "email": "thandi@example.co.za",
+                },
+                "payment": { "payment_methods": ["CARD"] },
+                "redirects": { "success_url": "https://shop.example/ok?order=5821" },
+                "notification": { "webhook_url": WEBHOOK_URL },
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_signed_basket_verifies_too_and_no_passphrase_means_no_signature() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .and(path("/2.0/checkout/link"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(LINK_RESPONSE))
+            .mount(&server)
+            .await;
+        let mut request = checkout_request();
+        request.items = vec![
+            crate::model::LineItem {
+                name: "Biltong".into(),
+                quantity: 3,
+                unit_amount: 30_000,
+            },
+            crate::model::LineItem {
+                name: "Rooibos".into(),
+                quantity: 1,
+                unit_amount: 30_000,
+            },
+        ];
+        request.expires_at = Some(Utc::now() + chrono::TimeDelta::hours(2));
+        adapter.create_checkout(&request).await.unwrap();
+        let unsigned = adapter_with(&settings(false), &format!("{}/2.0", server.uri()));
+        unsigned.create_checkout(&checkout_request()).await.unwrap();
+
+        let received = server.received_requests().await.unwrap();
+        let basket: Value = serde_json::from_slice(&received[0].body).unwrap();
+        assert_eq!(basket["type"], "PRODUCTS_AND_SUBSCRIPTIONS");
+        assert_eq!(basket["items"][0]["qty"], 3);
+        assert!(basket["settings"]["expiry_time"].as_u64().unwrap() >= 120);
+        assert_eq!(basket["signature"], doc_signature(&basket, PASSPHRASE));
+        let plain: Value = serde_json::from_slice(&received[1].body).unwrap();
+        assert!(plain.get("signature").is_none(), "{plain}");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_request_is_refused_before_any_call() {
+        let (server, adapter) = server_and_adapter().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(LINK_RESPONSE))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let mut request = checkout_request();
+        request.amount = Money::new(120_000, Currency::Usd);
+        let error = adapter.create_checkout(&request).await.unwrap_err();
+        assert_eq!(
+            error,
+            ProviderError::invalid("Kwik charges in ZAR only, not USD", "currency")
+        );
+        let mut request = checkout_request();
+        request.provider_options = Some(json!({ "metadata": {} }));
+        let error = adapter.create_checkout(&request).await.unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "provider_options.kwik.metadata"),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn error_answers_map_to_the_providers_message() {
+        for status in [400u16, 401, 403, 404, 422, 429, 500, 503] {
+            let (server, adapter) = server_and_adapter().await;
+            let message = format!("refused with {status}");
+            Mock::given(method("POST"))
+                .and(path("/2.0/checkout/link"))
+                .respond_with(
+                    ResponseTemplate::new(status)
+                        .set_body_json(json!({ "status": false, "message": message })),
+                )
+                .expect(1)
+                .mount(&server)
+                .await;
+            let error = adapter
+                .create_checkout(&checkout_request())
+                .await
+                .unwrap_err();
+            let expected = if matches!(status, 400 | 422) {
+                ProviderError::InvalidRequest {
+                    message: message.clone(),
+                    param: None,
+                }
+            } else {
+                ProviderError::Upstream {
+                    status,
+                    message: message.clone(),
+                }
+            };
+            assert_eq!(error, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_2xx_that_is_not_a_link_is_malformed() {
+        for body in [
+            "",
+            "<html>ok</html>",
+            r#"{"status": true}"#,
+            r#"{"status": false, "message": "nope"}"#,
+            r#"{"status": true, "result": {"id": "chk_x"}}"#,
+        ] {
+            let (server, adapter) = server_and_adapter().await;
+            Mock::given(method("POST"))
+                .and(path("/2.0/checkout/link"))
+                .respond_with(ResponseTemplate::new(200).set_body_string(body))
+                .mount(&server)
+                .await;
+            let error = adapter
+                .create_checkout(&checkout_request())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, ProviderError::MalformedPayload(_)),
+                "{body}: {error:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn retrieve_cancel_and_refund_are_unsupported() {
+        let adapter = adapter("https://api.kwik.co.za/2.0");
+        assert_eq!(
+            adapter.retrieve("chk_x").await,
+            Err(ProviderError::unsupported(ID, Operation::Retrieve))
+        );
+        assert_eq!(
+            adapter.cancel("chk_x", "k").await,
+            Err(ProviderError::unsupported(ID, Operation::Cancel))
+        );
+        let refund = RefundRequest {
+            refund_id: RefundId::generate(),
+            provider_checkout_id: "chk_x".into(),
+            amount: Money::new(100, Currency::Zar),
+            is_full: true,
+            idempotency_key: "r".into(),
+        };
+        assert_eq!(
+            adapter.refund(&refund).await,
+            Err(ProviderError::unsupported(ID, Operation::Refund))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unreachable_and_shows_no_secret() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let adapter = adapter(&format!("http://127.0.0.1:{port}/2.0"));
+        let error = adapter
+            .create_checkout(&checkout_request())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
+        for secret in [API_KEY, API_SECRET, PASSPHRASE] {
+            assert!(!error.to_string().contains(secret), "{error}");
+        }
+    }
+
+    fn signed_headers(secret: &str, t: i64, body: &[u8]) -> Vec<(String, String)> {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        vec![
+            (
+                "x-signature".into(),
+                hex::encode(mac.finalize().into_bytes()),
+            ),
+            ("x-timestamp".into(), t.to_string()),
+            ("user-agent".into(), "Kwik-Webhooks/1.0".into()),
+        ]
+    }
+
+    #[test]
+    fn webhooks_are_verified_with_the_merchants_secret_and_normalized() {
+        let adapter = adapter("https://api.kwik.co.za/2.0");
+        let t = 1_757_766_600;
+        let now = Utc.timestamp_opt(t, 0).unwrap();
+        let headers = signed_headers(WEBHOOK_SECRET, t, WEBHOOK.as_bytes());
+        let request = WebhookRequest {
+            headers: &headers,
+            body: WEBHOOK.as_bytes(),
+        };
+        assert_eq!(adapter.verify_webhook(&request, now), Ok(()));
+        for late in [301, 3_600] {
+            assert!(matches!(
+                adapter.verify_webhook(&request, now + chrono::TimeDelta::seconds(late)),
+                Err(ProviderError::StaleTimestamp(_))
+            ));
+        }
+        assert!(matches!(
+            adapter.verify_webhook(&request, now - chrono::TimeDelta::seconds(1)),
+            Err(ProviderError::StaleTimestamp(_))
+        ));
+        let changed = WEBHOOK.replace("1200.00", "1300.00");
+        let tampered = WebhookRequest {
+            headers: &headers,
+            body: changed.as_bytes(),
+        };
+        assert!(matches!(
+            adapter.verify_webhook(&tampered, now),
+            Err(ProviderError::InvalidSignature(_))
+        ));
+        // The passphrase is not the key when a webhook secret is configured.
+        let by_passphrase = signed_headers(PASSPHRASE, t, WEBHOOK.as_bytes());
+        let request_by_passphrase = WebhookRequest {
+            headers: &by_passphrase,
+            body: WEBHOOK.as_bytes(),
+        };
+        assert!(matches!(
+            adapter.verify_webhook(&request_by_passphrase, now),
+            Err(ProviderError::InvalidSignature(_))
+        ));
+        for missing in ["x-signature", "x-timestamp"] {
+            let partial: Vec<(String, String)> = headers
+                .iter()
+                .filter(|(name, _)| name != missing)
+                .cloned()
+                .collect();
+            let request = WebhookRequest {
+                headers: &partial,
+                body: WEBHOOK.as_bytes(),
+            };
+            assert!(
+                adapter
+                    .verify_webhook(&request, now)
+                    .unwrap_err()
+                    .is_webhook_rejection()
+            );
+        }
+
+        let events = adapter.parse_webhook(WEBHOOK.as_bytes()).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
+        assert_eq!(events[0].amount, Some(Money::new(120_000, Currency::Zar)));
+        assert!(events[0].livemode);
+        let error = adapter.parse_webhook(b"{not json").unwrap_err();
+        assert!(matches!(error, ProviderError::MalformedPayload(_)));
+    }
+
+    #[test]
+    fn without_a_webhook_secret_the_passphrase_verifies_webhooks() {
+        let settings =
+            json!({ "api_key": API_KEY, "api_secret": API_SECRET, "passphrase": PASSPHRASE });
+        let adapter = adapter_with(&settings, "https://api.kwik.co.za/2.0");
+        let t = 1_757_766_600;
+        let headers = signed_headers(PASSPHRASE, t, WEBHOOK.as_bytes());
+        let request = WebhookRequest {
+            headers: &headers,
+            body: WEBHOOK.as_bytes(),
+        };
+        assert_eq!(
+            adapter.verify_webhook(&request, Utc.timestamp_opt(t, 0).unwrap()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn webhook_replies_are_what_kwik_expects() {
+        let adapter = adapter("https://api.kwik.co.za/2.0");
+        let received = WebhookReply::json(200, json!({ "received": true }));
+        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Stored), received);
+        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Duplicate), received);
+        assert_eq!(
+            adapter.webhook_reply(&WebhookOutcome::Refused {
+                reason: "checkout canceled"
+            }),
+            received
+        );
+        let error = ProviderError::InvalidSignature("bad".into());
+        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
+        assert_eq!(reply.status, 400);
+        assert_eq!(
+            serde_json::from_str::<Value>(&reply.body).unwrap(),
+            json!({ "error": "invalid signature: bad" })
+        );
+    }
+
+    /// The adapter against the simulated Kwik behind a real HTTP server: the simulator checks
+    /// the Basic credentials and the request signature, the hosted page pays, and the signed
+    /// webhook it sends is accepted and normalized by the same adapter.
+    #[tokio::test]
+    async fn end_to_end_through_the_simulated_kwik() {
+        let sandbox = Arc::new(KwikSandbox::default());
+        let account_settings = settings(true);
+        sandbox
+            .add_account(SandboxAccount {
+                merchant: "demo",
+                settings: &account_settings,
+                secrets: SecretResolver {
+                    allow_literals: true,
+                },
+                webhook_url: Url::parse(WEBHOOK_URL).unwrap(),
+                pay_page_base: Url::parse("http://sandbox.example/sandbox/kwik/pay/").unwrap(),
+            })
+            .unwrap();
+        let server = MockServer::start().await;
+        let simulator = sandbox.clone();
+        Mock::given(method("POST"))
+            .and(path("/sandbox/kwik/2.0/checkout/link"))
+            .respond_with(move |request: &Request| {
+                let authorization = request
+                    .headers
+                    .get("authorization")
+                    .and_then(|value| value.to_str().ok());
+                let response = simulator.create_link(
+                    SandboxCall {
+                        authorization,
+                        idempotency_key: None,
+                        body: &request.body,
+                    },
+                    Utc::now(),
+                );
+                ResponseTemplate::new(response.status).set_body_json(response.body)
+            })
+            .mount(&server)
+            .await;
+        let base = format!("{}/sandbox/kwik/2.0", server.uri());
+        let adapter = adapter(&base);
+
+        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
+        let id = created.provider_checkout_id.clone().unwrap();
+        assert_eq!(
+            created.redirect_url.as_deref(),
+            Some(format!("http://sandbox.example/sandbox/kwik/pay/{id}").as_str())
+        );
+        assert!(!created.livemode);
+
+        // A wrong passphrase is refused as Kwik would.
+        let wrong = adapter_with(
+            &json!({
+                "api_key": API_KEY,
+                "api_secret": API_SECRET,
+                "passphrase": "not-the-passphrase",
+                "webhook_secret": WEBHOOK_SECRET,
+            }),
+            &base,
+        );
+        assert_eq!(
+            wrong.create_checkout(&checkout_request()).await,
+            Err(ProviderError::Upstream {
+                status: 401,
+                message: "Invalid signature.".into()
+            })
+        );
+
+        let now = Utc::now();
+        let paid = sandbox
+            .control(&id, Outcome::Pay, &Value::Null, now)
+            .unwrap();
+        let webhook = paid.webhook.unwrap();
+        assert_eq!(webhook.url.as_str(), WEBHOOK_URL);
+        let headers: Vec<(String, String)> = (webhook.sign)(now, &webhook.body)
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        let request = WebhookRequest {
+            headers: &headers,
+            body: &webhook.body,
+        };
+        assert_eq!(adapter.verify_webhook(&request, now), Ok(()));
+        let events = adapter.parse_webhook(&webhook.body).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
+        assert_eq!(events[0].provider_payment_id.as_deref(), Some(id.as_str()));
+        assert_eq!(events[0].provider_event_id, webhook.event_id);
+        assert_eq!(events[0].amount, Some(Money::new(120_000, Currency::Zar)));
+    }
+}

@@ -1,0 +1,224 @@
+//! Kwik (`shared/providers/kwik.txt`): hosted checkout links in South Africa.
+//!
+//! - One call: `POST {base}checkout/link` with HTTP Basic `api_key:api_secret`, base
+//!   `https://api.kwik.co.za/2.0/` unless configured. A checkout without items is a
+//!   `CHOOSE_WHAT_TO_PAY` link with a preset `item.amount`; one with items is a
+//!   `PRODUCTS_AND_SUBSCRIPTIONS` basket of inline one-time products. Amounts are ZAR decimal
+//!   strings in rand (120000 minor units → `"1200.00"`), never floats.
+//! - With a `passphrase` configured, every request carries `signature`, the HMAC-SHA256 of the
+//!   body's canonical JSON as the doc's JavaScript `canonicalize` computes it (see
+//!   [`signature`]).
+//! - Webhooks go to `notification.webhook_url`, which every create sets to the merchant's
+//!   paymux endpoint. `X-Signature` is the hex HMAC-SHA256 of the raw body under
+//!   `webhook_secret` (the passphrase when that is not set), `X-Timestamp` must be at most
+//!   300 s old. `data` is an array: each element is its own event, with an id derived from the
+//!   event, checkout id, transaction id and `created_at` (Kwik sends none).
+//! - Correlation is by Kwik's checkout id (`result.id` on create, `data[].checkout.id` on
+//!   webhooks). Kwik echoes nothing of paymux's on a checkout: `customer.reference` is a
+//!   customer's reference and `customer.metadata` a customer's metadata, neither is shown on
+//!   webhooks, so paymux puts its checkout id in neither (and sends no merchant metadata).
+//! - Test or live: the doc documents no test keys, no mode field and no test host, so an
+//!   adapter is live exactly when it talks to Kwik's production host `api.kwik.co.za`; any
+//!   other base URL (the sandbox, a staging host, a test double) is test mode.
+//! - Kwik documents no retrieve, cancel or refund for checkout links: those are
+//!   [`crate::ProviderError::Unsupported`]. It documents no idempotency key either.
+//!
+//! Layout: [`wire`] holds Kwik's JSON and the conversions to and from ours, [`signature`] the
+//! request and webhook signatures, [`KwikAdapter`] the calls behind [`Provider`], and
+//! [`sandbox`] the simulated Kwik.
+
+mod adapter;
+pub mod sandbox;
+pub mod signature;
+pub mod wire;
+
+use std::sync::Arc;
+
+pub use adapter::KwikAdapter;
+pub use sandbox::KwikSandbox;
+
+use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
+
+/// Kwik's id in config and URLs.
+pub const ID: &str = "kwik";
+/// Kwik's production API, used unless the merchant's config sets `base_url`.
+pub const DEFAULT_BASE_URL: &str = "https://api.kwik.co.za/2.0/";
+/// The host of Kwik's production API: the only one that moves real money.
+pub const PRODUCTION_HOST: &str = "api.kwik.co.za";
+
+/// Builds [`KwikAdapter`]s from `[merchants.<id>.providers.kwik]`: `api_key`, `api_secret`,
+/// optional `passphrase` (request signing) and `webhook_secret` (falls back to the
+/// passphrase; one of them is required), all secret references.
+pub struct KwikFactory;
+
+impl ProviderFactory for KwikFactory {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn sandbox_api_path(&self) -> &'static str {
+        "2.0/"
+    }
+
+    fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
+        Ok(Arc::new(KwikAdapter::from_context(context)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretResolver;
+    use crate::http::{HttpTimeouts, build_client};
+    use serde_json::json;
+    use url::Url;
+
+    fn context<'a>(settings: &'a serde_json::Value, base_url: Option<&str>) -> AdapterContext<'a> {
+        AdapterContext {
+            merchant: "demo",
+            settings,
+            secrets: SecretResolver {
+                allow_literals: true,
+            },
+            base_url: base_url.map(|url| Url::parse(url).unwrap()),
+            webhook_url: Url::parse("https://paymux.example/webhooks/demo/kwik").unwrap(),
+            http: build_client(HttpTimeouts::default()).unwrap(),
+            timeouts: HttpTimeouts::default(),
+        }
+    }
+
+    fn build(
+        settings: serde_json::Value,
+        base_url: Option<&str>,
+    ) -> Result<KwikAdapter, ConfigError> {
+        KwikAdapter::from_context(context(&settings, base_url))
+    }
+
+    fn keys() -> serde_json::Value {
+        json!({ "api_key": "kwik_key", "api_secret": "kwik_secret", "webhook_secret": "whsec" })
+    }
+
+    #[test]
+    fn the_factory_builds_a_create_and_webhooks_adapter_for_zar() {
+        let settings = keys();
+        let provider = KwikFactory.build(context(&settings, None)).unwrap();
+        assert_eq!(KwikFactory.id(), "kwik");
+        assert_eq!(KwikFactory.sandbox_api_path(), "2.0/");
+        assert_eq!(provider.id(), ID);
+        let capabilities = provider.capabilities();
+        assert!(capabilities.create && capabilities.webhooks);
+        assert!(!capabilities.retrieve && !capabilities.cancel);
+        assert!(!capabilities.refund && !capabilities.partial_refund);
+        assert_eq!(capabilities.currencies, vec![paymux_schema::Currency::Zar]);
+    }
+
+    #[test]
+    fn settings_are_strict_and_name_the_bad_key() {
+        let error = build(
+            json!({ "api_key": "k", "api_secret": "s", "webhook_secret": "w", "apikey": "x" }),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.key, "apikey");
+        let error = build(json!({ "api_key": "k", "webhook_secret": "w" }), None).unwrap_err();
+        assert_eq!(error.key, "api_secret");
+        let error = build(
+            json!({ "api_key": "env:PAYMUX_TEST_KWIK_SURELY_UNSET", "api_secret": "s", "webhook_secret": "w" }),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.key, "api_key");
+        let error = build(
+            json!({ "api_key": "k", "api_secret": "s", "passphrase": "env:PAYMUX_TEST_KWIK_SURELY_UNSET" }),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.key, "passphrase");
+        let error = build(
+            json!({ "api_key": "user:zq", "api_secret": "s", "webhook_secret": "w" }),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.key, "api_key");
+        assert!(!error.to_string().contains("zq"), "{error}");
+        let error = build(
+            json!({ "api_key": "k", "api_secret": "zq\nzq", "webhook_secret": "w" }),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.key, "api_secret");
+        assert!(!error.to_string().contains("zq"), "{error}");
+    }
+
+    #[test]
+    fn a_webhook_secret_or_a_passphrase_is_required() {
+        let error = build(json!({ "api_key": "k", "api_secret": "s" }), None).unwrap_err();
+        assert_eq!(error.key, "webhook_secret");
+        assert!(error.message.contains("passphrase"), "{error}");
+        let adapter = build(
+            json!({ "api_key": "k", "api_secret": "s", "passphrase": "pp" }),
+            None,
+        )
+        .unwrap();
+        assert!(adapter.signs_requests());
+        let adapter = build(keys(), None).unwrap();
+        assert!(!adapter.signs_requests());
+    }
+
+    #[test]
+    fn the_base_url_defaults_to_kwik_and_always_ends_with_a_slash() {
+        let adapter = build(keys(), None).unwrap();
+        assert_eq!(adapter.base_url().as_str(), DEFAULT_BASE_URL);
+        for (configured, expected) in [
+            (
+                "http://127.0.0.1:9000/sandbox/kwik/2.0",
+                "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+            ),
+            (
+                "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+                "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+            ),
+        ] {
+            let adapter = build(keys(), Some(configured)).unwrap();
+            assert_eq!(adapter.base_url().as_str(), expected);
+        }
+        let error = build(keys(), Some("mailto:ops@example.com")).unwrap_err();
+        assert_eq!(error.key, "base_url");
+    }
+
+    #[test]
+    fn only_kwiks_production_host_is_live() {
+        assert!(build(keys(), None).unwrap().livemode());
+        assert!(
+            build(keys(), Some("https://api.kwik.co.za/2.0"))
+                .unwrap()
+                .livemode()
+        );
+        for other in [
+            "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+            "https://staging.api.kwik.co.za/2.0/",
+            "https://api.kwik.co.za.example/2.0/",
+        ] {
+            assert!(!build(keys(), Some(other)).unwrap().livemode(), "{other}");
+        }
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let adapter = build(
+            json!({
+                "api_key": "kwik_topkey",
+                "api_secret": "kwik_topsecret",
+                "passphrase": "hushpass",
+                "webhook_secret": "hushhook"
+            }),
+            None,
+        )
+        .unwrap();
+        let debug = format!("{adapter:?}");
+        for secret in ["topkey", "topsecret", "hushpass", "hushhook"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("livemode: true"), "{debug}");
+    }
+}
