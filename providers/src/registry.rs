@@ -95,6 +95,7 @@ impl Registry {
             .with(crate::sknpay::SknPayFactory)
             .with(crate::skipify::SkipifyFactory)
             .with(crate::pakhi::PakhiFactory)
+            .with(crate::kwik::KwikFactory)
     }
 
     /// Adds (or replaces) a provider; tests register doubles this way.

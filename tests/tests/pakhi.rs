@@ -3,7 +3,9 @@
 //! fields Pakhi requires, and a payment through the sandbox.
 
 use hmac::{Hmac, Mac};
-use paymux_tests::{Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with};
+use paymux_tests::{
+    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
+};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use wiremock::matchers::{header, method, path};
@@ -18,7 +20,14 @@ async fn spawn_with_fake_pakhi(backend: Backend, pakhi: &MockServer) -> TestApp 
          [merchants.shop.providers.pakhi]\nbase_url = \"{}/\"\napi_key = \"{SHOP_KEY}\"\n",
         pakhi.uri()
     );
-    spawn_app_with(backend, SpawnOptions { overlay, ..Default::default() }).await
+    spawn_app_with(
+        backend,
+        SpawnOptions {
+            overlay,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 async fn fake_pakhi(verify_answer: Value) -> MockServer {
@@ -26,7 +35,11 @@ async fn fake_pakhi(verify_answer: Value) -> MockServer {
     Mock::given(method("POST"))
         .and(path("/api/request/payment/create/"))
         .and(header("api-key", SHOP_KEY))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": 1, "payment_url": "https://pakhipay.example/pay/abc"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"status": 1, "payment_url": "https://pakhipay.example/pay/abc"}),
+            ),
+        )
         .mount(&server)
         .await;
     Mock::given(method("POST"))
@@ -46,7 +59,10 @@ fn signed_callback(key: &str, transaction_id: &str, amount: &str, order_id: &str
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(payload.as_bytes());
     let signature = hex::encode(mac.finalize().into_bytes());
-    format!("{},\"signature\":\"{signature}\"}}", &payload[..payload.len() - 1])
+    format!(
+        "{},\"signature\":\"{signature}\"}}",
+        &payload[..payload.len() - 1]
+    )
 }
 
 async fn create(app: &TestApp, key: &str, reference: &str) -> Value {
@@ -55,7 +71,14 @@ async fn create(app: &TestApp, key: &str, reference: &str) -> Value {
         "customer": {"name": "Rahim Uddin", "email": "rahim@example.com"},
         "success_url": "https://shop.example/ok", "cancel_url": "https://shop.example/cancel"
     });
-    let response = app.client.post(app.url("/v1/checkouts")).bearer_auth(key).json(&body).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/v1/checkouts"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
     let checkout: Value = response.json().await.unwrap();
     assert_eq!(status, 201, "{checkout}");
@@ -73,7 +96,12 @@ async fn post_callback(app: &TestApp, merchant: &str, body: String) -> reqwest::
 }
 
 async fn shop_events(app: &TestApp) -> Vec<Value> {
-    let body: Value = app.get_as("pmx_test_shop", "/v1/events").await.json().await.unwrap();
+    let body: Value = app
+        .get_as("pmx_test_shop", "/v1/events")
+        .await
+        .json()
+        .await
+        .unwrap();
     body["data"].as_array().unwrap().clone()
 }
 

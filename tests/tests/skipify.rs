@@ -1,15 +1,26 @@
 //! Skipify end to end: the doc's webhook samples posted as Skipify would, the shared-secret
 //! checks, expiry, replays, and a PayLink paid through the sandbox.
 
-use paymux_tests::{Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with};
+use paymux_tests::{
+    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
+};
 use serde_json::{Value, json};
 
-const SUCCEEDED: &str = include_str!("../../providers/src/skipify/fixtures/order_payment_succeeded.json");
-const EXPIRED: &str = include_str!("../../providers/src/skipify/fixtures/payment_request_expired.json");
+const SUCCEEDED: &str =
+    include_str!("../../providers/src/skipify/fixtures/order_payment_succeeded.json");
+const EXPIRED: &str =
+    include_str!("../../providers/src/skipify/fixtures/payment_request_expired.json");
 
 async fn spawn(backend: Backend) -> TestApp {
     let overlay = "[sandbox]\nretry_speedup = 60000\n".to_owned();
-    spawn_app_with(backend, SpawnOptions { overlay, ..Default::default() }).await
+    spawn_app_with(
+        backend,
+        SpawnOptions {
+            overlay,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 async fn post_webhook(app: &TestApp, body: &Value) -> reqwest::Response {
@@ -38,7 +49,10 @@ fn with_paylink(sample: &str, checkout: &Value) -> Value {
 }
 
 async fn events(app: &TestApp, query: &str) -> Vec<Value> {
-    app.get_json(&format!("/v1/events?{query}")).await["data"].as_array().unwrap().clone()
+    app.get_json(&format!("/v1/events?{query}")).await["data"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 on_both_backends! {

@@ -4,6 +4,7 @@
 //! `POST /sandbox/{provider}/checkouts/{id}/{outcome}`, the hosted page
 //! `GET /sandbox/{provider}/pay/{id}` whose buttons call that endpoint, and the webhook sender.
 
+pub mod kwik;
 pub mod page;
 pub mod pakhi;
 pub mod sender;
@@ -34,6 +35,7 @@ pub struct Sandbox {
     pub sknpay: Arc<paymux_providers::sknpay::sandbox::SknSandbox>,
     pub skipify: Arc<paymux_providers::skipify::SkipifySandbox>,
     pub pakhi: Arc<paymux_providers::pakhi::sandbox::PakhiSandbox>,
+    pub kwik: Arc<paymux_providers::kwik::KwikSandbox>,
     pub sender: WebhookSender,
     public_url: Url,
 }
@@ -48,10 +50,12 @@ impl Sandbox {
         let sknpay = Arc::new(paymux_providers::sknpay::sandbox::SknSandbox::default());
         let skipify = Arc::new(paymux_providers::skipify::SkipifySandbox::default());
         let pakhi = Arc::new(paymux_providers::pakhi::sandbox::PakhiSandbox::default());
+        let kwik = Arc::new(paymux_providers::kwik::KwikSandbox::default());
         let mut simulators: BTreeMap<&'static str, Arc<dyn Simulator>> = BTreeMap::new();
         simulators.insert(sknpay.id(), sknpay.clone());
         simulators.insert(skipify.id(), skipify.clone());
         simulators.insert(pakhi.id(), pakhi.clone());
+        simulators.insert(kwik.id(), kwik.clone());
         let secrets = SecretResolver {
             allow_literals: settings.sandbox.enabled,
         };
@@ -104,6 +108,7 @@ impl Sandbox {
             sknpay,
             skipify,
             pakhi,
+            kwik,
             sender: WebhookSender::new(http, settings.sandbox.retry_speedup),
             public_url: public_url.clone(),
         })
@@ -233,5 +238,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/sandbox/{provider}/pay/{id}", web::get().to(hosted_page))
         .configure(sknpay::routes)
         .configure(skipify::routes)
-        .configure(pakhi::routes);
+        .configure(pakhi::routes)
+        .configure(kwik::routes);
 }

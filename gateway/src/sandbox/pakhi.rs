@@ -14,7 +14,11 @@ async fn create_payment(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let sandbox = sandbox_of(&state)?;
-    Ok(respond(sandbox.pakhi.create_payment(header(&request, "api-key"), &body, Utc::now())))
+    Ok(respond(sandbox.pakhi.create_payment(
+        header(&request, "api-key"),
+        &body,
+        Utc::now(),
+    )))
 }
 
 async fn verify_payment(
@@ -23,11 +27,21 @@ async fn verify_payment(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let sandbox = sandbox_of(&state)?;
-    Ok(respond(sandbox.pakhi.verify_payment(header(&request, "api-key"), &body)))
+    Ok(respond(
+        sandbox
+            .pakhi
+            .verify_payment(header(&request, "api-key"), &body),
+    ))
 }
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
-        .route("/sandbox/pakhi/api/request/payment/create/", web::post().to(create_payment))
-        .route("/sandbox/pakhi/api/request/payment/verify/", web::post().to(verify_payment));
+        .route(
+            "/sandbox/pakhi/api/request/payment/create/",
+            web::post().to(create_payment),
+        )
+        .route(
+            "/sandbox/pakhi/api/request/payment/verify/",
+            web::post().to(verify_payment),
+        );
 }
