@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::ProviderError;
+use url::Url;
+
+use crate::{ConfigError, ProviderError};
 
 /// Timeouts of provider calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,82 @@ pub fn transport_error(error: &reqwest::Error, timeouts: HttpTimeouts) -> Provid
     }
 }
 
+/// A provider's answer, whatever its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Sends `request` and reads the whole answer; a failure on the way becomes the provider error
+/// the gateway acts on ([`transport_error`]).
+pub async fn exchange(
+    request: reqwest::RequestBuilder,
+    timeouts: HttpTimeouts,
+) -> Result<Answer, ProviderError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| transport_error(&error, timeouts))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|error| transport_error(&error, timeouts))?;
+    Ok(Answer {
+        status,
+        body: body.to_vec(),
+    })
+}
+
+/// A non-2xx answer as an error carrying the provider's own `message`: a status in `invalid`
+/// means the provider refused the request as invalid (a 400 to the storefront); any other is
+/// the provider's failure.
+pub fn refusal(status: u16, message: String, invalid: &[u16]) -> ProviderError {
+    if invalid.contains(&status) {
+        ProviderError::InvalidRequest {
+            message,
+            param: None,
+        }
+    } else {
+        ProviderError::Upstream { status, message }
+    }
+}
+
+/// A provider's API base URL: the configured one or the provider's `default`, http(s) only.
+/// With `as_directory` it ends with `/`, so that `Url::join` appends paths to it instead of
+/// replacing its last segment.
+pub fn api_base_url(
+    configured: Option<Url>,
+    default: &str,
+    provider: &str,
+    as_directory: bool,
+) -> Result<Url, ConfigError> {
+    let mut url = match configured {
+        Some(url) => url,
+        None => {
+            Url::parse(default).map_err(|error| ConfigError::new("base_url", error.to_string()))?
+        }
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(ConfigError::new(
+            "base_url",
+            format!("the {provider} base URL must be an http(s) URL"),
+        ));
+    }
+    if as_directory && !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
 /// The error text without the request URL, which may carry query-string credentials.
 fn without_url(error: &reqwest::Error) -> String {
     let mut error_text = String::new();
@@ -77,6 +155,55 @@ fn without_url(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_urls_are_http_and_end_with_a_slash_when_paths_are_joined() {
+        let url = |text: &str| Some(Url::parse(text).unwrap());
+        let joined = api_base_url(
+            url("http://127.0.0.1:9/sandbox/x"),
+            "https://x.example/",
+            "X",
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            joined.join("payments").unwrap().as_str(),
+            "http://127.0.0.1:9/sandbox/x/payments"
+        );
+        let exact = api_base_url(
+            url("https://p.example/api"),
+            "https://x.example/",
+            "X",
+            false,
+        )
+        .unwrap();
+        assert_eq!(exact.as_str(), "https://p.example/api");
+        assert_eq!(
+            api_base_url(None, "https://x.example/v1/", "X", true)
+                .unwrap()
+                .as_str(),
+            "https://x.example/v1/"
+        );
+        let error =
+            api_base_url(url("ftp://x.example/"), "https://x.example/", "Kwik", true).unwrap_err();
+        assert_eq!(error.key, "base_url");
+        assert!(error.message.contains("Kwik"));
+    }
+
+    #[test]
+    fn refusals_keep_the_providers_message() {
+        assert!(matches!(
+            refusal(422, "bad".into(), &[400, 422]),
+            ProviderError::InvalidRequest { message, param: None } if message == "bad"
+        ));
+        assert_eq!(
+            refusal(503, "down".into(), &[400]),
+            ProviderError::Upstream {
+                status: 503,
+                message: "down".into()
+            }
+        );
+    }
 
     #[tokio::test]
     async fn a_refused_connection_is_unreachable_and_names_no_url() {

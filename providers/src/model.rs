@@ -135,6 +135,24 @@ pub struct WebhookReply {
 }
 
 impl WebhookReply {
+    /// The reply most providers expect: 200 `{"received": true}` for every accepted delivery
+    /// (a refused payment too: they have no way to act on a refusal, and a retry would not
+    /// change it), and `{"error": …}` with the status `rejected_status` picks for a rejected one.
+    pub fn received_or(
+        outcome: &WebhookOutcome<'_>,
+        rejected_status: impl Fn(&crate::ProviderError) -> u16,
+    ) -> WebhookReply {
+        match outcome {
+            WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
+                WebhookReply::json(200, serde_json::json!({ "received": true }))
+            }
+            WebhookOutcome::Rejected(error) => WebhookReply::json(
+                rejected_status(error),
+                serde_json::json!({ "error": error.to_string() }),
+            ),
+        }
+    }
+
     pub fn json(status: u16, body: serde_json::Value) -> WebhookReply {
         WebhookReply {
             status,

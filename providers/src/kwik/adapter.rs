@@ -15,7 +15,7 @@ use url::Url;
 use super::wire::{CURRENCIES, CreateLink, ErrorBody, LinkResponse, Webhook};
 use super::{DEFAULT_BASE_URL, ID, PRODUCTION_HOST, signature};
 use crate::error::Operation;
-use crate::http::{HttpTimeouts, transport_error};
+use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
@@ -138,7 +138,7 @@ impl KwikAdapter {
         let credentials = Credentials::from_settings(context.settings, |key, secret| {
             context.secret(key, secret)
         })?;
-        let base_url = base_url(context.base_url)?;
+        let base_url = api_base_url(context.base_url, DEFAULT_BASE_URL, "Kwik", true)?;
         let livemode = base_url.host_str() == Some(PRODUCTION_HOST);
         Ok(KwikAdapter {
             credentials,
@@ -196,59 +196,23 @@ impl KwikAdapter {
     /// Sends a request with the Basic credentials and returns the body of a 2xx answer; any
     /// other answer becomes the error its status stands for, with Kwik's own message.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
-        let response = request
-            .basic_auth(
-                self.credentials.api_key.expose_secret(),
-                Some(self.credentials.api_secret.expose_secret()),
-            )
-            .send()
-            .await
-            .map_err(|error| transport_error(&error, self.timeouts))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| transport_error(&error, self.timeouts))?;
-        if status.is_success() {
-            return Ok(body.to_vec());
+        let request = request.basic_auth(
+            self.credentials.api_key.expose_secret(),
+            Some(self.credentials.api_secret.expose_secret()),
+        );
+        let answer = exchange(request, self.timeouts).await?;
+        if answer.is_success() {
+            return Ok(answer.body);
         }
-        let error = answer_error(status.as_u16(), &body);
-        tracing::warn!(status = status.as_u16(), %error, "Kwik refused the call");
+        // 400 and 422 say the request was refused as invalid; anything else is upstream's
+        // failure (401: wrong credentials or signature).
+        let error = refusal(
+            answer.status,
+            ErrorBody::message_from(&answer.body),
+            &[400, 422],
+        );
+        tracing::warn!(status = answer.status, %error, "Kwik refused the call");
         Err(error)
-    }
-}
-
-/// The configured base URL or Kwik's, ending with `/` so that `Url::join` appends to it.
-fn base_url(configured: Option<Url>) -> Result<Url, ConfigError> {
-    let mut url = match configured {
-        Some(url) => url,
-        None => Url::parse(DEFAULT_BASE_URL)
-            .map_err(|error| ConfigError::new("base_url", error.to_string()))?,
-    };
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(ConfigError::new(
-            "base_url",
-            "the Kwik base URL must be an http(s) URL",
-        ));
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-/// A non-2xx answer: 400 and 422 say the request was refused as invalid, anything else is
-/// upstream's failure (401: wrong credentials or signature).
-fn answer_error(status: u16, body: &[u8]) -> ProviderError {
-    let message = ErrorBody::message_from(body);
-    if matches!(status, 400 | 422) {
-        ProviderError::InvalidRequest {
-            message,
-            param: None,
-        }
-    } else {
-        ProviderError::Upstream { status, message }
     }
 }
 
@@ -330,14 +294,7 @@ impl Provider for KwikAdapter {
     /// Kwik wants a 200 and retries anything else: every accepted delivery gets it, a refused
     /// payment too (Kwik has no way to act on a refusal, and a retry would not change it).
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
-        match outcome {
-            WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
-                WebhookReply::json(200, serde_json::json!({ "received": true }))
-            }
-            WebhookOutcome::Rejected(error) => {
-                WebhookReply::json(400, serde_json::json!({ "error": error.to_string() }))
-            }
-        }
+        WebhookReply::received_or(outcome, |_| 400)
     }
 }
 

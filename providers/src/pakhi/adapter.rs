@@ -19,7 +19,7 @@ use super::{
     signature,
 };
 use crate::error::Operation;
-use crate::http::{HttpTimeouts, transport_error};
+use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
@@ -95,7 +95,7 @@ impl PakhiAdapter {
             ));
         }
         let currency = settings.currency()?;
-        let base_url = base_url(context.base_url)?;
+        let base_url = api_base_url(context.base_url, DEFAULT_BASE_URL, "Pakhi Pay", true)?;
         let livemode = base_url
             .host_str()
             .is_some_and(|host| host == LIVE_HOST || host.ends_with(&format!(".{LIVE_HOST}")));
@@ -149,41 +149,10 @@ impl PakhiAdapter {
             ProviderError::Unreachable("the Pakhi Pay API key cannot be sent".to_owned())
         })?;
         key.set_sensitive(true);
-        let response = self
-            .http
-            .post(url)
-            .header(API_KEY_HEADER, key)
-            .json(body)
-            .send()
-            .await
-            .map_err(|error| transport_error(&error, self.timeouts))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| transport_error(&error, self.timeouts))?;
-        Ok((status, body.to_vec()))
+        let request = self.http.post(url).header(API_KEY_HEADER, key).json(body);
+        let answer = exchange(request, self.timeouts).await?;
+        Ok((answer.status, answer.body))
     }
-}
-
-/// The configured base URL or Pakhi Pay's, ending with `/` so that `Url::join` appends to it.
-fn base_url(configured: Option<Url>) -> Result<Url, ConfigError> {
-    let mut url = match configured {
-        Some(url) => url,
-        None => Url::parse(DEFAULT_BASE_URL)
-            .map_err(|error| ConfigError::new("base_url", error.to_string()))?,
-    };
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(ConfigError::new(
-            "base_url",
-            "the Pakhi Pay base URL must be an http(s) URL",
-        ));
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
 }
 
 /// What a create answered. `status` 1 with a `payment_url` is a payment link. Pakhi Pay names
@@ -216,13 +185,7 @@ fn created_checkout(
     }
     let message = Answer::message_of(body);
     tracing::warn!(status, %message, "Pakhi Pay refused the payment");
-    Err(match status {
-        400 | 422 => ProviderError::InvalidRequest {
-            message,
-            param: None,
-        },
-        _ => ProviderError::Upstream { status, message },
-    })
+    Err(refusal(status, message, &[400, 422]))
 }
 
 /// What the verify API's answer means for a reported success. `status` 1 with `message`

@@ -16,7 +16,7 @@ use super::authenticity::{CustomHeader, WebhookAuth, is_visible_ascii};
 use super::wire::{self, CURRENCIES, CreatePaylink, PaylinkCreated};
 use super::{DEFAULT_BASE_URL, ID, LIVE_HOST};
 use crate::error::Operation;
-use crate::http::{HttpTimeouts, transport_error};
+use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
@@ -160,7 +160,8 @@ impl SkipifyAdapter {
     pub fn from_context(context: AdapterContext<'_>) -> Result<SkipifyAdapter, ConfigError> {
         let credentials = Settings::parse(context.settings)?
             .resolve(|key, secret| context.secret(key, secret))?;
-        let base_url = base_url(context.base_url)?;
+        // Used exactly as given: the PayLink API is `POST {base}` itself.
+        let base_url = api_base_url(context.base_url, DEFAULT_BASE_URL, "Skipify", false)?;
         Ok(SkipifyAdapter {
             authorization: authorization(&credentials.api_key)?,
             merchant_id: credentials.merchant_id,
@@ -195,40 +196,10 @@ impl SkipifyAdapter {
     }
 }
 
-/// The configured base URL or Skipify's production one, used exactly as given: the PayLink API
-/// is `POST {base}` itself.
-fn base_url(configured: Option<Url>) -> Result<Url, ConfigError> {
-    let url = match configured {
-        Some(url) => url,
-        None => Url::parse(DEFAULT_BASE_URL)
-            .map_err(|error| ConfigError::new("base_url", error.to_string()))?,
-    };
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(ConfigError::new(
-            "base_url",
-            "the Skipify base URL must be an http(s) URL",
-        ));
-    }
-    Ok(url)
-}
-
 /// Only `https://paylinks.skipify.com` moves real money; staging, the sandbox and test
 /// servers do not.
 fn is_live(base_url: &Url) -> bool {
     base_url.scheme() == "https" && base_url.host_str() == Some(LIVE_HOST)
-}
-
-/// A non-2xx answer: 400 is Skipify refusing the request, anything else is upstream's.
-fn answer_error(status: u16, body: &[u8]) -> ProviderError {
-    let message = wire::error_message(body);
-    if status == 400 {
-        ProviderError::InvalidRequest {
-            message,
-            param: None,
-        }
-    } else {
-        ProviderError::Upstream { status, message }
-    }
 }
 
 #[async_trait]
@@ -250,26 +221,21 @@ impl Provider for SkipifyAdapter {
         request: &CheckoutRequest,
     ) -> Result<CreatedCheckout, ProviderError> {
         let body = CreatePaylink::from_checkout(request, &self.merchant_id, Utc::now())?;
-        let response = self
+        let request = self
             .http
             .post(self.base_url.clone())
             .header(MERCHANT_ID_HEADER, &self.merchant_id)
             .header(AUTHORIZATION, self.authorization.clone())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|error| transport_error(&error, self.timeouts))?;
-        let status = response.status();
-        let answer = response
-            .bytes()
-            .await
-            .map_err(|error| transport_error(&error, self.timeouts))?;
-        if !status.is_success() {
-            let error = answer_error(status.as_u16(), &answer);
-            tracing::warn!(status = status.as_u16(), %error, "Skipify refused the PayLink");
+            .json(&body);
+        let answer = exchange(request, self.timeouts).await?;
+        if !answer.is_success() {
+            // 400 is Skipify refusing the request; anything else is upstream's.
+            let error = refusal(answer.status, wire::error_message(&answer.body), &[400]);
+            tracing::warn!(status = answer.status, %error, "Skipify refused the PayLink");
             return Err(error);
         }
-        PaylinkCreated::from_body(&answer)?.into_created_checkout(self.livemode, body.expiration)
+        PaylinkCreated::from_body(&answer.body)?
+            .into_created_checkout(self.livemode, body.expiration)
     }
 
     /// Not offered. Skipify's public docs describe `GET {base}/{paylinkId}`, but the status
@@ -311,18 +277,10 @@ impl Provider for SkipifyAdapter {
     /// paymux accepts gets 200. A bad or missing secret is a 401, anything else unreadable a
     /// 400 (Skipify retries both, then emails the merchant's administrators).
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
-        match outcome {
-            WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
-                WebhookReply::json(200, serde_json::json!({ "received": true }))
-            }
-            WebhookOutcome::Rejected(error) => {
-                let status = match error {
-                    ProviderError::InvalidSignature(_) => 401,
-                    _ => 400,
-                };
-                WebhookReply::json(status, serde_json::json!({ "error": error.to_string() }))
-            }
-        }
+        WebhookReply::received_or(outcome, |error| match error {
+            ProviderError::InvalidSignature(_) => 401,
+            _ => 400,
+        })
     }
 
     fn is_secret_header(&self, name: &str) -> bool {

@@ -16,7 +16,7 @@ use super::wire::{
     CURRENCIES, CreatePayment, CreateRefund, ErrorBody, Event, Payment, RefundResponse,
 };
 use super::{DEFAULT_BASE_URL, ID, signature};
-use crate::http::{HttpTimeouts, transport_error};
+use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
@@ -70,7 +70,7 @@ impl SknPayAdapter {
         Ok(SknPayAdapter {
             api_key,
             webhook_secret,
-            base_url: base_url(context.base_url)?,
+            base_url: api_base_url(context.base_url, DEFAULT_BASE_URL, "SKN Pay", true)?,
             livemode,
             http: context.http,
             timeouts: context.timeouts,
@@ -121,21 +121,17 @@ impl SknPayAdapter {
     /// Sends a request with the API key and returns the body of a 2xx answer; any other
     /// answer becomes the error its status stands for, with SKN Pay's own message.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
-        let response = request
-            .bearer_auth(self.api_key.expose_secret())
-            .send()
-            .await
-            .map_err(|error| transport_error(&error, self.timeouts))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| transport_error(&error, self.timeouts))?;
-        if status.is_success() {
-            return Ok(body.to_vec());
+        let answer = exchange(
+            request.bearer_auth(self.api_key.expose_secret()),
+            self.timeouts,
+        )
+        .await?;
+        if answer.is_success() {
+            return Ok(answer.body);
         }
-        let error = answer_error(status.as_u16(), &body);
-        tracing::warn!(status = status.as_u16(), %error, "SKN Pay refused the call");
+        // 400 is SKN Pay's validation error; anything else is upstream's.
+        let error = refusal(answer.status, ErrorBody::message_from(&answer.body), &[400]);
+        tracing::warn!(status = answer.status, %error, "SKN Pay refused the call");
         Err(error)
     }
 
@@ -176,39 +172,6 @@ fn key_mode(api_key: &str) -> Result<bool, ConfigError> {
         ));
     }
     Ok(livemode)
-}
-
-/// The configured base URL or SKN Pay's, ending with `/` so that `Url::join` appends to it.
-fn base_url(configured: Option<Url>) -> Result<Url, ConfigError> {
-    let mut url = match configured {
-        Some(url) => url,
-        None => Url::parse(DEFAULT_BASE_URL)
-            .map_err(|error| ConfigError::new("base_url", error.to_string()))?,
-    };
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(ConfigError::new(
-            "base_url",
-            "the SKN Pay base URL must be an http(s) URL",
-        ));
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-/// A non-2xx answer: 400 is SKN Pay's validation error, anything else is upstream's.
-fn answer_error(status: u16, body: &[u8]) -> ProviderError {
-    let message = ErrorBody::message_from(body);
-    if status == 400 {
-        ProviderError::InvalidRequest {
-            message,
-            param: None,
-        }
-    } else {
-        ProviderError::Upstream { status, message }
-    }
 }
 
 /// The `Idempotency-Key` header, refused before any call when it cannot be sent.
@@ -320,14 +283,7 @@ impl Provider for SknPayAdapter {
     /// SKN Pay retries anything but a 2xx: every accepted delivery gets 200, and a refused
     /// payment too (SKN Pay has no way to act on a refusal, and a retry would not change it).
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
-        match outcome {
-            WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
-                WebhookReply::json(200, serde_json::json!({ "received": true }))
-            }
-            WebhookOutcome::Rejected(error) => {
-                WebhookReply::json(400, serde_json::json!({ "error": error.to_string() }))
-            }
-        }
+        WebhookReply::received_or(outcome, |_| 400)
     }
 }
 
