@@ -11,8 +11,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use paymux_providers::Confirmation;
 use paymux_providers::model::{WebhookOutcome, WebhookReply, WebhookRequest};
+use paymux_providers::{Confirmation, ProviderError};
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
@@ -94,10 +94,39 @@ pub async fn receive_webhook(
         }
     };
 
-    // Some providers' successes count only once their own API confirms them (Pakhi Pay).
+    // Some providers' successes count only once their own API confirms them (Pakhi Pay). An
+    // event stored before is a redelivery: it is not asked about again.
+    let (merchant_for_lookup, provider_for_lookup) = (merchant_id.clone(), provider_id.clone());
+    let event_ids: Vec<String> = events
+        .iter()
+        .map(|event| event.provider_event_id.clone())
+        .collect();
+    let already_stored = state
+        .db(move |conn| {
+            let mut stored = vec![];
+            for id in event_ids {
+                if Event::find_by_provider_event_id(
+                    conn,
+                    &merchant_for_lookup,
+                    &provider_for_lookup,
+                    &id,
+                )?
+                .is_some()
+                {
+                    stored.push(id);
+                }
+            }
+            Ok(stored)
+        })
+        .await
+        .map_err(not_stored)?;
     let mut confirmed = Vec::with_capacity(events.len());
     let mut refuted = vec![];
     for event in events {
+        if already_stored.contains(&event.provider_event_id) {
+            confirmed.push(event);
+            continue;
+        }
         match adapter.confirm(&event).await {
             Ok(Confirmation::Confirmed) => confirmed.push(event),
             Ok(Confirmation::Refuted { reason }) => {
@@ -105,6 +134,17 @@ pub async fn receive_webhook(
                 refuted.push(format!(
                     "{} {}: {reason}",
                     event.event_type, event.provider_event_id
+                ));
+            }
+            // The event itself cannot be confirmed (its amount cannot even be asked about):
+            // a rejection like any malformed webhook.
+            Err(
+                error @ (ProviderError::MalformedPayload(_) | ProviderError::InvalidRequest { .. }),
+            ) => {
+                tracing::warn!(reason = %error, "webhook rejected by its confirmation");
+                store_rejection(&state, receipt, &error.to_string()).await?;
+                return Ok(reply(
+                    adapter.webhook_reply(&WebhookOutcome::Rejected(&error)),
                 ));
             }
             Err(error) => {
@@ -127,17 +167,7 @@ pub async fn receive_webhook(
             })
         })
         .await
-        .map_err(|error| {
-            // The provider must retry: nothing was stored.
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "webhook_not_stored",
-                format!(
-                    "the webhook could not be stored; retry later ({})",
-                    error.code
-                ),
-            )
-        })?;
+        .map_err(not_stored)?;
     tracing::info!(new_events = stored, "webhook stored");
     // A refuted success is kept (as its flagged receipt), not lost: it is acknowledged too.
     let outcome = match outcome {
@@ -145,6 +175,19 @@ pub async fn receive_webhook(
         _ => WebhookOutcome::Stored,
     };
     Ok(reply(adapter.webhook_reply(&outcome)))
+}
+
+/// A database failure while taking a webhook: the provider must deliver again, as nothing was
+/// stored.
+fn not_stored(error: ApiError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "webhook_not_stored",
+        format!(
+            "the webhook could not be stored; retry later ({})",
+            error.code
+        ),
+    )
 }
 
 /// Stores the receipt, then each event not stored before, linked and applied to its checkout.
@@ -241,17 +284,23 @@ fn flag(details: &mut serde_json::Value, flag: &str) {
 }
 
 /// The checkout an event concerns: by the provider's payment id, then by our checkout id
-/// echoed back in metadata, then by the merchant's order reference. The last two only match a
-/// checkout that the provider knows under the event's payment id, or under none yet: a payment
-/// made outside paymux that reuses an order reference must not pay a paymux checkout.
+/// echoed back in metadata, then by the merchant's order reference. For events that move money
+/// (a success, a refund) the last two only match a checkout that the provider knows under the
+/// event's payment id, or under none yet: a payment made outside paymux that reuses an order
+/// reference must not pay a paymux checkout.
 fn link_checkout(
     conn: &mut DbConnection,
     merchant: &str,
     provider: &str,
     event: &NormalizedEvent,
 ) -> Result<Option<Checkout>, ApiError> {
+    let moves_money = matches!(
+        event.event_type,
+        EventType::PaymentSucceeded | EventType::PaymentRefunded
+    );
     let same_payment = |checkout: &Checkout| {
-        checkout.provider_checkout_id.is_none()
+        !moves_money
+            || checkout.provider_checkout_id.is_none()
             || checkout.provider_checkout_id == event.provider_payment_id
     };
     let mut found = None;

@@ -155,15 +155,11 @@ impl Merchants {
                         continue;
                     }
                 };
+                // An explicit base URL wins over `sandbox = true`: a later layer (an overlay, an
+                // environment variable) can point a sandboxed provider at another server.
                 let base_url = match (provider_settings.sandbox, &provider_settings.base_url) {
-                    (false, base_url) => base_url.clone(),
-                    (true, Some(_)) => {
-                        errors.push(ConfigError::new(
-                            format!("{provider_prefix}.base_url"),
-                            "set either base_url or sandbox = true, not both",
-                        ));
-                        continue;
-                    }
+                    (_, Some(base_url)) => Some(base_url.clone()),
+                    (false, None) => None,
                     (true, None) if !settings.sandbox.enabled => {
                         errors.push(ConfigError::new(
                             format!("{provider_prefix}.sandbox"),

@@ -47,8 +47,7 @@ impl AdapterContext<'_> {
     /// The provider's settings as a typed struct; adapters declare `deny_unknown_fields` so a
     /// misspelt key is an error, not an ignored line.
     pub fn settings<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        serde_json::from_value(self.settings.clone())
-            .map_err(|error| ConfigError::new(key_of_serde_error(&error), error.to_string()))
+        parse_settings(self.settings)
     }
 
     /// Resolves a secret setting, naming `key` if it cannot be.
@@ -63,10 +62,26 @@ impl AdapterContext<'_> {
     }
 }
 
-/// The key a serde error is about, when it says (`unknown field `x``, `missing field `y``).
-fn key_of_serde_error(error: &serde_json::Error) -> String {
+/// Reads a provider's config section as a typed struct; errors name unknown and missing keys
+/// and never repeat a value.
+pub fn parse_settings<T: DeserializeOwned>(settings: &serde_json::Value) -> Result<T, ConfigError> {
+    serde_json::from_value(settings.clone()).map_err(|error| settings_error(&error))
+}
+
+/// A settings error as a config error. Unknown and missing keys are named; any other error
+/// (a value of the wrong type or form) is described without the value, which may be a secret.
+fn settings_error(error: &serde_json::Error) -> ConfigError {
     let text = error.to_string();
-    text.split('`').nth(1).unwrap_or_default().to_owned()
+    let named_key = (text.starts_with("unknown field") || text.starts_with("missing field"))
+        .then(|| text.split('`').nth(1))
+        .flatten();
+    match named_key {
+        Some(key) => ConfigError::new(key, text.split(", expected").next().unwrap_or(&text)),
+        None => ConfigError::new(
+            "",
+            "a setting has a value of the wrong type or form (values are not repeated here: they may be secrets)",
+        ),
+    }
 }
 
 /// Builds one provider's adapter.

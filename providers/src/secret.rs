@@ -44,12 +44,36 @@ impl fmt::Debug for SecretRef {
 }
 
 impl<'de> Deserialize<'de> for SecretRef {
+    /// Takes text, and also numbers and booleans, which an environment override like
+    /// `PAYMUX__…__SECRET=12345678` arrives as: their text is the secret. No error repeats the
+    /// value it was given.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        if text.is_empty() {
-            return Err(serde::de::Error::custom("a secret must not be empty"));
+        struct SecretVisitor;
+        impl serde::de::Visitor<'_> for SecretVisitor {
+            type Value = SecretRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a secret: env:NAME, file:PATH or (sandbox only) its text")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SecretRef, E> {
+                if text.is_empty() {
+                    return Err(E::custom("a secret must not be empty"));
+                }
+                Ok(SecretRef::parse(text))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<SecretRef, E> {
+                self.visit_str(&value.to_string())
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<SecretRef, E> {
+                self.visit_str(&value.to_string())
+            }
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<SecretRef, E> {
+                self.visit_str(&value.to_string())
+            }
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<SecretRef, E> {
+                self.visit_str(&value.to_string())
+            }
         }
-        Ok(SecretRef::parse(&text))
+        deserializer.deserialize_any(SecretVisitor)
     }
 }
 
@@ -111,6 +135,20 @@ mod tests {
         .unwrap();
         assert!(!format!("{resolved:?}").contains("supersecret"));
         assert_eq!(resolved.expose_secret(), "whsec_supersecret");
+    }
+
+    #[test]
+    fn numbers_are_secrets_too_and_errors_never_repeat_values() {
+        let secret: SecretRef = serde_json::from_value(serde_json::json!(12_345_678)).unwrap();
+        let resolved = SecretResolver {
+            allow_literals: true,
+        }
+        .resolve(&secret)
+        .unwrap();
+        assert_eq!(resolved.expose_secret(), "12345678");
+        let error =
+            serde_json::from_value::<SecretRef>(serde_json::json!(["hunter2"])).unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]

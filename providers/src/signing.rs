@@ -40,15 +40,17 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-/// Checks that a webhook signed at `signed_at` is not older than `max_age_secs` and not from
-/// the future (no skew is allowed, as the providers' own reference verifiers allow none).
+/// Checks that a webhook signed at `signed_at` is not older than `max_age_secs` and not more
+/// than `max_ahead_secs` in the future (0 where the provider's own reference verifier allows no
+/// clock skew).
 pub fn check_timestamp_window(
     signed_at: DateTime<Utc>,
     now: DateTime<Utc>,
     max_age_secs: i64,
+    max_ahead_secs: i64,
 ) -> Result<(), ProviderError> {
     let age = now.signed_duration_since(signed_at).num_seconds();
-    if signed_at > now {
+    if signed_at > now + chrono::TimeDelta::seconds(max_ahead_secs) {
         return Err(ProviderError::StaleTimestamp(format!(
             "signed {}s in the future",
             signed_at.signed_duration_since(now).num_seconds().max(1)
@@ -130,14 +132,16 @@ mod tests {
     fn the_timestamp_window_refuses_old_and_future_signatures() {
         let now = Utc.timestamp_opt(1_778_276_991, 0).unwrap();
         let at = |offset: i64| Utc.timestamp_opt(1_778_276_991 + offset, 0).unwrap();
-        assert!(check_timestamp_window(now, now, 300).is_ok());
-        assert!(check_timestamp_window(at(-300), now, 300).is_ok());
+        assert!(check_timestamp_window(now, now, 300, 0).is_ok());
+        assert!(check_timestamp_window(at(-300), now, 300, 0).is_ok());
+        assert!(check_timestamp_window(at(30), now, 300, 30).is_ok());
+        assert!(check_timestamp_window(at(31), now, 300, 30).is_err());
         assert!(matches!(
-            check_timestamp_window(at(-301), now, 300),
+            check_timestamp_window(at(-301), now, 300, 0),
             Err(ProviderError::StaleTimestamp(_))
         ));
         assert!(matches!(
-            check_timestamp_window(at(1), now, 300),
+            check_timestamp_window(at(1), now, 300, 0),
             Err(ProviderError::StaleTimestamp(_))
         ));
     }

@@ -148,4 +148,13 @@ on_both_backends! {
         assert_eq!(post_webhook(&app, &body, &signature, now).await.status(), 200);
         assert_eq!(events_of(&app, &checkout).await.len(), 2, "a replay stores nothing new");
     }
+
+    async fn two_identical_data_elements_are_two_events(backend) {
+        let app = spawn(backend).await;
+        let checkout = create_link(&app).await;
+        let body = webhook_for(&checkout, &["tra_same", "tra_same"]);
+        let signature = sign(&demo_webhook_secret(), &body);
+        assert_eq!(post_webhook(&app, &body, &signature, Utc::now().timestamp()).await.status(), 200);
+        assert_eq!(events_of(&app, &checkout).await.len(), 2);
+    }
 }

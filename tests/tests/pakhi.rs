@@ -143,6 +143,24 @@ on_both_backends! {
         assert_eq!(paid["status"], "succeeded");
     }
 
+    async fn a_hand_signed_callback_to_the_demo_merchant_is_confirmed_by_the_sandbox(backend) {
+        let pakhi = fake_pakhi(json!({"status": 1, "message": "completed"})).await;
+        let app = spawn_with_fake_pakhi(backend, &pakhi).await;
+        let settings = paymux_gateway::Settings::load(paymux_gateway::Overlay::Toml(String::new())).unwrap();
+        let demo_key = settings.merchants["demo"].providers["pakhi"].specific["api_key"].as_str().unwrap().to_owned();
+        let checkout = create(&app, paymux_tests::DEMO_KEY, "ORDER-HAND").await;
+        let callback = signed_callback(&demo_key, "TRX_HAND_1", "100.00", "ORDER-HAND");
+        assert_eq!(post_callback(&app, "demo", callback.clone()).await.status(), 200);
+        assert_eq!(post_callback(&app, "demo", callback).await.status(), 200);
+        let id = checkout["id"].as_str().unwrap();
+        let events = app.get_json(&format!("/v1/events?checkout_id={id}")).await;
+        let events = events["data"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "stored once: {events:?}");
+        assert_eq!(events[0]["type"], "payment.succeeded");
+        assert_eq!(events[0]["amount"], 10_000);
+        assert_eq!(events[0]["currency"], "BDT");
+    }
+
     async fn a_success_the_verify_api_denies_is_not_recorded(backend) {
         let pakhi = fake_pakhi(json!({"status": 0, "message": "Transaction not found"})).await;
         let app = spawn_with_fake_pakhi(backend, &pakhi).await;

@@ -90,10 +90,37 @@ on_both_backends! {
 
     async fn the_expiry_sample_expires_its_checkout(backend) {
         let app = spawn(backend).await;
+        // Linked by its paylinkId.
         let checkout = create_paylink(&app, 51).await;
         assert_eq!(post_webhook(&app, &with_paylink(EXPIRED, &checkout)).await.status(), 200);
         let id = checkout["id"].as_str().unwrap();
         assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "expired");
+
+        // The sample as it is: linked by its merchantInvoiceId, the checkout's reference.
+        let body = json!({"amount": 51, "currency": "USD", "provider": "skipify",
+                          "reference": "MYMerchantOrderNumberABC123 20240129 150335"});
+        let by_reference: Value = app.post("/v1/checkouts", &body, None).await.json().await.unwrap();
+        let sample: Value = serde_json::from_str(EXPIRED).unwrap();
+        assert_eq!(post_webhook(&app, &sample).await.status(), 200);
+        let id = by_reference["id"].as_str().unwrap();
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "expired");
+    }
+
+    async fn the_docs_sample_is_taken_as_printed_with_its_trailing_comma(backend) {
+        let app = spawn(backend).await;
+        // The doc's text, comments stripped, still has `"orderAmount": 112,` before `}`.
+        let printed = SUCCEEDED.replace("\"orderAmount\": 112", "\"orderAmount\": 112,");
+        assert!(serde_json::from_str::<Value>(&printed).is_err(), "the sample as printed is not strict JSON");
+        let response = app
+            .client
+            .post(app.url("/webhooks/demo/skipify"))
+            .header("content-type", "application/json")
+            .body(printed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(events(&app, "provider=skipify").await[0]["amount"], 112);
     }
 
     async fn a_paylink_paid_in_the_sandbox_succeeds_with_its_charges(backend) {

@@ -47,7 +47,7 @@ use crate::sandbox::{
     ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxCall, SandboxError,
     SandboxResponse, Simulator, delivered_on_2xx,
 };
-use crate::signing::{constant_time_eq, derived_event_id};
+use crate::signing::constant_time_eq;
 
 /// Redeliveries after a failed attempt: "up to 3 times with exponential backoff".
 const RETRY_DELAYS_SECS: [u64; 3] = [60, 120, 240];
@@ -594,13 +594,13 @@ fn webhook_for(
         message: transaction.and_then(|t| t.message.clone()),
         payment_method: None,
     };
-    let event_id = derived_event_id(&[
-        super::ID,
-        kind.as_str(),
+    let event_id = super::wire::event_id(
+        kind,
         &link.id,
         checkout.transaction_id.as_deref().unwrap_or_default(),
         &created_at,
-    ]);
+        0,
+    );
     let webhook = Webhook {
         event: kind,
         data: vec![WebhookData {

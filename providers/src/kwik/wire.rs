@@ -981,11 +981,38 @@ impl Webhook {
             .transpose()?;
         self.data
             .into_iter()
-            .map(|element| {
-                element.into_normalized(self.event, &self.created_at, created_at, livemode)
+            .enumerate()
+            .map(|(position, element)| {
+                element.into_normalized(
+                    self.event,
+                    &self.created_at,
+                    created_at,
+                    position,
+                    livemode,
+                )
             })
             .collect()
     }
+}
+
+/// The id of the event at `position` in a webhook's `data`, which Kwik does not give: derived
+/// from the event, the checkout, the transaction, the webhook's `created_at` and the position,
+/// so that two identical elements are two events and a redelivery maps to the same ids.
+pub fn event_id(
+    kind: EventKind,
+    checkout_id: &str,
+    transaction_id: &str,
+    created_at: &str,
+    position: usize,
+) -> String {
+    derived_event_id(&[
+        super::ID,
+        kind.as_str(),
+        checkout_id,
+        transaction_id,
+        created_at,
+        &position.to_string(),
+    ])
 }
 
 impl WebhookData {
@@ -994,6 +1021,7 @@ impl WebhookData {
         kind: EventKind,
         created_at_text: &Option<String>,
         created_at: Option<DateTime<Utc>>,
+        position: usize,
         livemode: bool,
     ) -> Result<NormalizedEvent, ProviderError> {
         let checkout = self.checkout;
@@ -1039,13 +1067,13 @@ impl WebhookData {
                 })?)
             }
         };
-        let provider_event_id = derived_event_id(&[
-            super::ID,
-            kind.as_str(),
+        let provider_event_id = event_id(
+            kind,
             &checkout.id,
             checkout.transaction_id.as_deref().unwrap_or_default(),
             created_at_text.as_deref().unwrap_or_default(),
-        ]);
+            position,
+        );
         let payment_method = checkout.payment_method.clone().or_else(|| {
             self.subscription
                 .as_ref()
@@ -1625,6 +1653,7 @@ mod tests {
                     "chk_HVpCeoNys1f22X7QcuWHY",
                     "tra_pr6CvR_4pvWwmgQ4y3dtY",
                     "2025-09-13T12:30:00Z",
+                    "0",
                 ]),
                 provider_payment_id: Some("chk_HVpCeoNys1f22X7QcuWHY".into()),
                 checkout_hint: None,

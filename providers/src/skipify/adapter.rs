@@ -82,11 +82,7 @@ pub(super) struct Credentials {
 impl Settings {
     /// Parses a config section, naming the bad key on error.
     pub(super) fn parse(settings: &serde_json::Value) -> Result<Settings, ConfigError> {
-        serde_json::from_value(settings.clone()).map_err(|error| {
-            let text = error.to_string();
-            let key = text.split('`').nth(1).unwrap_or_default().to_owned();
-            ConfigError::new(key, text)
-        })
+        crate::registry::parse_settings(settings)
     }
 
     /// Resolves the secrets with `resolve` and checks every value. Errors name the key and

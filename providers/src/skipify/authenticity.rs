@@ -129,6 +129,8 @@ enum BodySecret {
     Text(String),
     /// Present but not a string: it cannot match.
     NotText,
+    /// The body is not a JSON object paymux can read a secret from.
+    Unreadable,
 }
 
 /// Reads only the `secret` member; everything else is skipped. Not `Debug`: it holds a secret.
@@ -139,7 +141,7 @@ struct SecretOnly {
 }
 
 fn body_secret(body: &[u8]) -> BodySecret {
-    match serde_json::from_slice::<SecretOnly>(body) {
+    match serde_json::from_slice::<SecretOnly>(&super::wire::without_trailing_commas(body)) {
         Ok(SecretOnly {
             secret: Some(serde_json::Value::String(text)),
         }) => BodySecret::Text(text),
@@ -148,7 +150,7 @@ fn body_secret(body: &[u8]) -> BodySecret {
         }) => BodySecret::Absent,
         Ok(SecretOnly { secret: Some(_) }) => BodySecret::NotText,
         // Not a JSON object, or one with two `secret` members: no secret paymux can trust.
-        Err(_) => BodySecret::Absent,
+        Err(_) => BodySecret::Unreadable,
     }
 }
 
@@ -177,8 +179,15 @@ impl WebhookAuth {
         let expected = self.secret.expose_secret().as_bytes();
         let mut presented = 0;
         let mut all_match = true;
-        match body_secret(request.body) {
-            BodySecret::Absent => {}
+        let body_secret = body_secret(request.body);
+        if matches!(body_secret, BodySecret::Unreadable) && request.header(SECRET_HEADER).is_none()
+        {
+            return Err(ProviderError::MalformedPayload(
+                "the body is not a JSON object, so it carries no readable secret".to_owned(),
+            ));
+        }
+        match body_secret {
+            BodySecret::Absent | BodySecret::Unreadable => {}
             BodySecret::Text(text) => {
                 presented += 1;
                 all_match &= constant_time_eq(text.as_bytes(), expected);
@@ -419,9 +428,13 @@ mod tests {
             &[],
             &body_with_secret(Some(Value::Null))
         )));
-        // A body paymux cannot read proves nothing without the header.
-        assert!(is_invalid_signature(check(&auth(), &[], "not json")));
-        assert!(is_invalid_signature(check(&auth(), &[], "")));
+        // A body paymux cannot read is malformed (a 400), not a wrong secret.
+        for unreadable in ["not json", ""] {
+            assert!(matches!(
+                check(&auth(), &[], unreadable),
+                Err(ProviderError::MalformedPayload(_))
+            ));
+        }
     }
 
     #[test]
@@ -487,7 +500,10 @@ mod tests {
             "\"secret\": \"abd12345\", \"secret\": \"abd12345\"",
             1,
         );
-        assert!(is_invalid_signature(check(&auth(), &[], &body)));
+        assert!(matches!(
+            check(&auth(), &[], &body),
+            Err(ProviderError::MalformedPayload(_))
+        ));
     }
 
     #[test]

@@ -545,8 +545,41 @@ fn insert_text(details: &mut Map<String, Value>, key: &str, value: Option<&str>)
 
 /// Normalizes a (verified) webhook body. Skipify's payloads say nothing about test or live
 /// mode, so `livemode` is the adapter's.
+/// Skipify's own samples carry a trailing comma (`"orderAmount": 112,` before `}`). A body is
+/// read with such commas dropped (outside strings only), so that a delivery shaped like the
+/// doc's samples is not refused for it; anything else that is not JSON stays refused.
+pub fn without_trailing_commas(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut cleaned: Option<Vec<u8>> = None;
+    let (mut in_string, mut escaped) = (false, false);
+    for (index, &byte) in raw.iter().enumerate() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        } else if byte == b',' {
+            let next = raw[index + 1..].iter().find(|c| !c.is_ascii_whitespace());
+            if matches!(next, Some(b'}' | b']')) {
+                cleaned.get_or_insert_with(|| raw[..index].to_vec());
+                continue;
+            }
+        }
+        if let Some(cleaned) = cleaned.as_mut() {
+            cleaned.push(byte);
+        }
+    }
+    match cleaned {
+        Some(cleaned) => std::borrow::Cow::Owned(cleaned),
+        None => std::borrow::Cow::Borrowed(raw),
+    }
+}
+
 pub fn parse_event(raw: &[u8], livemode: bool) -> Result<NormalizedEvent, ProviderError> {
-    let envelope: IncomingEnvelope = serde_json::from_slice(raw)
+    let envelope: IncomingEnvelope = serde_json::from_slice(&without_trailing_commas(raw))
         .map_err(|error| malformed(format!("not a Skipify webhook: {error}")))?;
     let name = EventName::parse(&envelope.event_name).ok_or_else(|| {
         malformed(format!(
@@ -706,6 +739,27 @@ fn expired_event(
         livemode,
         details: Value::Object(details),
     })
+}
+
+#[cfg(test)]
+mod trailing_comma_tests {
+    use super::without_trailing_commas;
+
+    #[test]
+    fn trailing_commas_are_dropped_outside_strings_only() {
+        let doc_like = br#"{"payload": {"orderAmount": 112,
+}, "list": [1, 2, ], "text": "a, }"}"#;
+        let cleaned = without_trailing_commas(doc_like);
+        let value: serde_json::Value = serde_json::from_slice(&cleaned).unwrap();
+        assert_eq!(value["payload"]["orderAmount"], 112);
+        assert_eq!(value["list"], serde_json::json!([1, 2]));
+        assert_eq!(value["text"], "a, }");
+        let valid = br#"{"a": "x\", ]"}"#;
+        assert!(matches!(
+            without_trailing_commas(valid),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 }
 
 #[cfg(test)]

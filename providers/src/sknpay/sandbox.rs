@@ -500,8 +500,7 @@ impl Simulator for SknSandbox {
     }
 
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
-        let settings: super::Settings = serde_json::from_value(account.settings.clone())
-            .map_err(|error| ConfigError::new("", error.to_string()))?;
+        let settings: super::Settings = crate::registry::parse_settings(account.settings)?;
         let resolve = |key: &str, secret| {
             account
                 .secrets
