@@ -68,6 +68,29 @@ pub fn parse_settings<T: DeserializeOwned>(settings: &serde_json::Value) -> Resu
     serde_json::from_value(settings.clone()).map_err(|error| settings_error(&error))
 }
 
+/// A context for building `provider`'s adapter in tests: merchant `demo`, literal secrets
+/// allowed, the default HTTP client.
+#[cfg(test)]
+pub(crate) fn test_context<'a>(
+    provider: &str,
+    settings: &'a serde_json::Value,
+    base_url: Option<&str>,
+) -> AdapterContext<'a> {
+    use crate::http::build_client;
+    let parse = |text: &str| Url::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
+    AdapterContext {
+        merchant: "demo",
+        settings,
+        secrets: SecretResolver {
+            allow_literals: true,
+        },
+        base_url: base_url.map(parse),
+        webhook_url: parse(&format!("https://paymux.example/webhooks/demo/{provider}")),
+        http: build_client(HttpTimeouts::default()).unwrap_or_else(|error| panic!("{error}")),
+        timeouts: HttpTimeouts::default(),
+    }
+}
+
 /// A settings error as a config error. Unknown and missing keys are named; any other error
 /// (a value of the wrong type or form) is described without the value, which may be a secret.
 fn settings_error(error: &serde_json::Error) -> ConfigError {

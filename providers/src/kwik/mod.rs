@@ -68,23 +68,10 @@ impl ProviderFactory for KwikFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SecretResolver;
-    use crate::http::{HttpTimeouts, build_client};
     use serde_json::json;
-    use url::Url;
 
     fn context<'a>(settings: &'a serde_json::Value, base_url: Option<&str>) -> AdapterContext<'a> {
-        AdapterContext {
-            merchant: "demo",
-            settings,
-            secrets: SecretResolver {
-                allow_literals: true,
-            },
-            base_url: base_url.map(|url| Url::parse(url).unwrap()),
-            webhook_url: Url::parse("https://paymux.example/webhooks/demo/kwik").unwrap(),
-            http: build_client(HttpTimeouts::default()).unwrap(),
-            timeouts: HttpTimeouts::default(),
-        }
+        crate::registry::test_context(ID, settings, base_url)
     }
 
     fn build(
