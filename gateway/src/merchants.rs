@@ -186,6 +186,7 @@ impl Merchants {
                     secrets,
                     base_url,
                     webhook_url,
+                    public_url: context.public_url.clone(),
                     http: context.http.clone(),
                     timeouts: context.timeouts,
                 });

@@ -100,6 +100,13 @@ pub trait Provider: Send + Sync + 'static {
         Ok(Confirmation::Confirmed)
     }
 
+    /// Whether the provider lets paymux's reply decide a payment: SpankPay refunds the payer
+    /// when paymux refuses it. Then a success for a canceled or expired checkout is recorded
+    /// as `payment.failed` and refused, instead of being applied and flagged.
+    fn refuses_payment_when_closed(&self) -> bool {
+        false
+    }
+
     /// Whether a request header (its lower-case name) carries a shared secret: such headers
     /// are verified but never stored with the receipt.
     fn is_secret_header(&self, _name: &str) -> bool {

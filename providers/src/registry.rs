@@ -39,6 +39,8 @@ pub struct AdapterContext<'a> {
     pub base_url: Option<Url>,
     /// Where this merchant receives this provider's webhooks on paymux.
     pub webhook_url: Url,
+    /// paymux's public base URL (ends with `/`), for pages paymux serves for the provider.
+    pub public_url: Url,
     pub http: reqwest::Client,
     pub timeouts: HttpTimeouts,
 }
@@ -86,6 +88,7 @@ pub(crate) fn test_context<'a>(
         },
         base_url: base_url.map(parse),
         webhook_url: parse(&format!("https://paymux.example/webhooks/demo/{provider}")),
+        public_url: parse("https://paymux.example/"),
         http: build_client(HttpTimeouts::default()).unwrap_or_else(|error| panic!("{error}")),
         timeouts: HttpTimeouts::default(),
     }

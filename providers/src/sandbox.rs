@@ -87,8 +87,18 @@ impl Outcome {
 /// real providers' do, so it passes the receiver's replay window.
 pub type Signer = Arc<dyn Fn(DateTime<Utc>, &[u8]) -> Vec<(String, String)> + Send + Sync>;
 
-/// Decides from a reply whether the provider considers the webhook delivered.
-pub type Acceptance = fn(status: u16, body: &[u8]) -> bool;
+/// What a provider makes of a reply to its webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    /// Not delivered; the provider tries again on its schedule.
+    Retry,
+    /// Refused for good (SpankPay: a 4xx or `{"received": false}` fails the payment): no retry.
+    Refused,
+}
+
+/// Decides from a reply what the provider makes of it.
+pub type Acceptance = fn(status: u16, body: &[u8]) -> Verdict;
 
 /// A webhook a simulator wants delivered.
 #[derive(Clone)]
@@ -117,9 +127,13 @@ impl std::fmt::Debug for OutgoingWebhook {
     }
 }
 
-/// A 2xx reply: what most providers count as delivered.
-pub fn delivered_on_2xx(status: u16, _body: &[u8]) -> bool {
-    (200..300).contains(&status)
+/// A 2xx reply is delivered, anything else retried: what most providers do.
+pub fn delivered_on_2xx(status: u16, _body: &[u8]) -> Verdict {
+    if (200..300).contains(&status) {
+        Verdict::Delivered
+    } else {
+        Verdict::Retry
+    }
 }
 
 /// What the hosted page shows for a simulated checkout.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use paymux_providers::sandbox::OutgoingWebhook;
+use paymux_providers::sandbox::{OutgoingWebhook, Verdict};
 use serde::Serialize;
 
 /// The longest part of a reply kept in a delivery report.
@@ -28,6 +28,8 @@ pub struct Delivery {
     pub status: Option<u16>,
     pub reply: String,
     pub delivered: bool,
+    /// Whether the provider takes the reply as a final refusal (no retry).
+    pub refused: bool,
     /// Whether later attempts follow, on the provider's schedule.
     pub retrying: bool,
 }
@@ -43,8 +45,8 @@ impl WebhookSender {
     /// Makes the first attempt now and reports it; if it fails, the remaining attempts run in
     /// the background on the provider's schedule.
     pub async fn send(&self, webhook: OutgoingWebhook) -> Delivery {
-        let mut first = self.attempt(&webhook).await;
-        if !first.delivered && !webhook.retry_delays.is_empty() {
+        let (mut first, verdict) = self.attempt(&webhook).await;
+        if verdict == Verdict::Retry && !webhook.retry_delays.is_empty() {
             first.retrying = true;
             let sender = self.clone();
             tokio::spawn(async move { sender.retry(webhook).await });
@@ -55,22 +57,22 @@ impl WebhookSender {
     async fn retry(&self, webhook: OutgoingWebhook) {
         for (attempt, delay) in webhook.retry_delays.iter().enumerate() {
             tokio::time::sleep(*delay / self.speedup).await;
-            let delivery = self.attempt(&webhook).await;
+            let (delivery, verdict) = self.attempt(&webhook).await;
             tracing::info!(
                 event_id = %webhook.event_id,
                 attempt = attempt + 2,
                 status = ?delivery.status,
-                delivered = delivery.delivered,
+                ?verdict,
                 "sandbox webhook retried"
             );
-            if delivery.delivered {
+            if verdict != Verdict::Retry {
                 return;
             }
         }
         tracing::warn!(event_id = %webhook.event_id, "sandbox webhook abandoned after its last retry");
     }
 
-    async fn attempt(&self, webhook: &OutgoingWebhook) -> Delivery {
+    async fn attempt(&self, webhook: &OutgoingWebhook) -> (Delivery, Verdict) {
         let mut request = self
             .client
             .post(webhook.url.clone())
@@ -88,7 +90,10 @@ impl WebhookSender {
             }
             Err(error) => (None, error.to_string().into_bytes()),
         };
-        let delivered = status.is_some_and(|status| (webhook.delivered)(status, &reply));
+        let verdict = match status {
+            Some(status) => (webhook.delivered)(status, &reply),
+            None => Verdict::Retry,
+        };
         let mut reply = String::from_utf8_lossy(&reply).into_owned();
         if reply.len() > REPLY_EXCERPT {
             let cut = (0..=REPLY_EXCERPT)
@@ -97,15 +102,17 @@ impl WebhookSender {
                 .unwrap_or(0);
             reply.truncate(cut);
         }
-        Delivery {
+        let delivery = Delivery {
             event_type: webhook.event_type.clone(),
             event_id: webhook.event_id.clone(),
             url: webhook.url.to_string(),
             status,
             reply,
-            delivered,
+            delivered: verdict == Verdict::Delivered,
+            refused: verdict == Verdict::Refused,
             retrying: false,
-        }
+        };
+        (delivery, verdict)
     }
 }
 

@@ -342,6 +342,7 @@ mod tests {
             },
             base_url: Some(Url::parse(base).unwrap()),
             webhook_url: Url::parse(WEBHOOK_URL).unwrap(),
+            public_url: url::Url::parse("https://paymux.example/").unwrap(),
             http: build_client(HttpTimeouts::default()).unwrap(),
             timeouts: HttpTimeouts::default(),
         })

@@ -1176,7 +1176,10 @@ mod tests {
             [60, 120, 240].map(Duration::from_secs).to_vec()
         );
         assert_eq!(webhook.reply_within, Duration::from_secs(10));
-        assert!((webhook.delivered)(200, b"") && !(webhook.delivered)(500, b""));
+        assert!(
+            ((webhook.delivered)(200, b"") == crate::sandbox::Verdict::Delivered)
+                && ((webhook.delivered)(500, b"") == crate::sandbox::Verdict::Retry)
+        );
         serde_json::from_slice(&webhook.body).unwrap()
     }
 

@@ -819,6 +819,7 @@ mod tests {
             },
             base_url: Some(Url::parse(&format!("{}/sandbox/pakhi", server.uri())).unwrap()),
             webhook_url: Url::parse(CALLBACK_URL).unwrap(),
+            public_url: url::Url::parse("https://paymux.example/").unwrap(),
             http: build_client(HttpTimeouts::default()).unwrap(),
             timeouts: HttpTimeouts::default(),
         })

@@ -577,6 +577,7 @@ mod tests {
             },
             base_url: Some(Url::parse(base).unwrap()),
             webhook_url: Url::parse("http://127.0.0.1:8080/webhooks/demo/skipify").unwrap(),
+            public_url: url::Url::parse("https://paymux.example/").unwrap(),
             http: build_client(HttpTimeouts::default()).unwrap(),
             timeouts: HttpTimeouts::default(),
         })
@@ -726,8 +727,14 @@ mod tests {
         assert_eq!(webhook.event_type, "ORDER_PAYMENT_SUCCEEDED");
         assert_eq!(webhook.retry_delays, vec![Duration::from_secs(14_400); 3]);
         assert_eq!(webhook.reply_within, Duration::from_secs(5));
-        assert!((webhook.delivered)(200, b"") && (webhook.delivered)(204, b""));
-        assert!(!(webhook.delivered)(302, b"") && !(webhook.delivered)(401, b""));
+        assert!(
+            ((webhook.delivered)(200, b"") == crate::sandbox::Verdict::Delivered)
+                && ((webhook.delivered)(204, b"") == crate::sandbox::Verdict::Delivered)
+        );
+        assert!(
+            ((webhook.delivered)(302, b"") == crate::sandbox::Verdict::Retry)
+                && ((webhook.delivered)(401, b"") == crate::sandbox::Verdict::Retry)
+        );
         // The secret rides in the body; no header is needed without a custom one.
         assert!((webhook.sign)(now(), &webhook.body).is_empty());
         let body: Value = serde_json::from_slice(&webhook.body).unwrap();
