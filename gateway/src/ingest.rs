@@ -160,19 +160,28 @@ pub async fn receive_webhook(
         }
     }
 
-    let (outcome, stored) = state
+    let refuses_when_closed = adapter.refuses_payment_when_closed();
+    let stored = state
         .db(move |conn| {
             write_transaction(conn, |conn| {
-                store_events(conn, &mut receipt, &provider_id, confirmed, &refuted)
+                store_events(
+                    conn,
+                    &mut receipt,
+                    &provider_id,
+                    confirmed,
+                    &refuted,
+                    refuses_when_closed,
+                )
             })
         })
         .await
         .map_err(not_stored)?;
-    tracing::info!(new_events = stored, "webhook stored");
+    tracing::info!(new_events = stored.new_events, "webhook stored");
     // A refuted success is kept (as its flagged receipt), not lost: it is acknowledged too.
-    let outcome = match outcome {
-        ReceiptOutcome::Duplicate => WebhookOutcome::Duplicate,
-        _ => WebhookOutcome::Stored,
+    let outcome = match (&stored.refusal, stored.outcome) {
+        (Some(reason), _) => WebhookOutcome::Refused { reason },
+        (None, ReceiptOutcome::Duplicate) => WebhookOutcome::Duplicate,
+        (None, _) => WebhookOutcome::Stored,
     };
     Ok(reply(adapter.webhook_reply(&outcome)))
 }
@@ -190,25 +199,57 @@ fn not_stored(error: ApiError) -> ApiError {
     )
 }
 
+/// What [`store_events`] did.
+struct Stored {
+    outcome: ReceiptOutcome,
+    new_events: i32,
+    /// Why a payment was refused, for the provider's reply.
+    refusal: Option<String>,
+}
+
 /// Stores the receipt, then each event not stored before, linked and applied to its checkout.
-/// Returns what became of the receipt and how many events were new.
 fn store_events(
     conn: &mut DbConnection,
     receipt: &mut WebhookReceipt,
     provider_id: &str,
     events: Vec<NormalizedEvent>,
     refuted: &[String],
-) -> Result<(ReceiptOutcome, i32), ApiError> {
+    refuses_when_closed: bool,
+) -> Result<Stored, ApiError> {
     receipt.outcome = ReceiptOutcome::Accepted.as_str().to_owned();
     WebhookReceipt::insert(conn, receipt)?;
     let mut stored = 0;
+    let mut refusal = None;
     for event in events {
         let now = truncate_to_micros(Utc::now());
         let mut checkout = link_checkout(conn, &receipt.merchant, provider_id, &event)?;
         let mut details = event.details.clone();
+        // A provider whose payment paymux's reply decides (SpankPay refunds the payer when it
+        // is refused) is refused a success for a closed checkout, which is then recorded as the
+        // failure it becomes; a redelivery is refused again.
+        let mut event_type = event.event_type;
+        let closed_status = checkout
+            .as_ref()
+            .map(|checkout| checkout.status.as_str())
+            .filter(|status| matches!(*status, "canceled" | "expired"));
+        if let Some(status) = closed_status
+            && refuses_when_closed
+            && event_type == EventType::PaymentSucceeded
+        {
+            let reason = format!("the checkout is {status}: the payment is refused");
+            event_type = EventType::PaymentFailed;
+            if let Some(object) = details.as_object_mut() {
+                object.insert(
+                    "reason".to_owned(),
+                    serde_json::Value::from(reason.as_str()),
+                );
+            }
+            flag(&mut details, "refused_after_close");
+            refusal = Some(reason);
+        }
         let mut row = Event {
             id: EventId::generate().to_string(),
-            event_type: event.event_type.as_str().to_owned(),
+            event_type: event_type.as_str().to_owned(),
             merchant: receipt.merchant.clone(),
             provider: provider_id.to_owned(),
             provider_event_id: event.provider_event_id.clone(),
@@ -237,7 +278,7 @@ fn store_events(
         }
         if let Some(checkout) = checkout.as_mut() {
             let fully_refunded = checkout.amount_refunded >= checkout.amount;
-            let input = StatusInput::from_event(event.event_type, fully_refunded);
+            let input = StatusInput::from_event(event_type, fully_refunded);
             let transition = checkout.apply(conn, input, now)?;
             if transition.flag == Some(TransitionFlag::SuccessAfterCancel) {
                 flag(&mut details, "success_after_cancel");
@@ -265,7 +306,11 @@ fn store_events(
         stored,
     )?;
     let outcome = receipt.outcome.parse().map_err(ApiError::internal)?;
-    Ok((outcome, stored))
+    Ok(Stored {
+        outcome,
+        new_events: stored,
+        refusal,
+    })
 }
 
 /// Adds `flag` to the event details' `flags` list, for reconciliation to find.

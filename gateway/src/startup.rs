@@ -19,7 +19,7 @@ use crate::error::{ApiError, json_error_bodies};
 use crate::ingest;
 use crate::merchants::{BuildContext, ConfigErrors, Merchants};
 use crate::metrics::{self, Metrics};
-use crate::routes::{checkouts, events, health, refunds};
+use crate::routes::{checkouts, events, health, pay, refunds};
 use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -274,6 +274,7 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::metrics_endpoint))
+        .route("/pay/{checkout_id}", web::get().to(pay::pay_page))
         .service(
             web::resource("/webhooks/{merchant}/{provider}")
                 .route(web::post().to(ingest::receive_webhook)),

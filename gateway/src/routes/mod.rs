@@ -5,4 +5,5 @@ pub mod events;
 pub mod health;
 pub mod json;
 pub mod list;
+pub mod pay;
 pub mod refunds;

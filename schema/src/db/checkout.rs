@@ -66,6 +66,16 @@ impl Checkout {
             .optional()
     }
 
+    /// The checkout with this id, whoever's it is: only for pages a payer opens by the
+    /// checkout's unguessable id (`/pay/{id}`), never for the API.
+    pub fn find_for_payer(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Checkout>> {
+        checkouts::table
+            .filter(checkouts::id.eq(id))
+            .select(Checkout::as_select())
+            .first(conn)
+            .optional()
+    }
+
     /// The merchant's checkout, locked until the transaction ends so that concurrent writers
     /// (two refunds, a refund and a webhook) see each other's effect. PostgreSQL takes a row
     /// lock; SQLite needs none because its write transactions are serialized
