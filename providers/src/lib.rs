@@ -13,6 +13,7 @@ pub mod secret;
 pub mod signing;
 pub mod skipify;
 pub mod sknpay;
+pub mod spankpay;
 
 pub use error::{Operation, ProviderError};
 pub use provider::{Capabilities, Confirmation, Provider};

@@ -1,0 +1,132 @@
+//! SpankPay (`shared/providers/spankpay.txt`): crypto payments for USD purchases, made in
+//! SpankPay's browser frame, confirmed by signed `text/plain` webhooks whose reply decides the
+//! payment.
+//!
+//! - **Create**: SpankPay has no server-side create API; no call is made. The checkout's
+//!   `client_action` holds the frame parameters of `SpankPay.showPurchase(...)`: `key` (the
+//!   merchant's public key), `amount` (a decimal string), `currency` (`USD`, or `TEST-USD`
+//!   with a `test_` key), `acceptCurrencies` (config `accept_currencies`, default BTC and ETH,
+//!   or `provider_options.spankpay.acceptCurrencies`, the only option), `metadata`
+//!   (`paymux_checkout_id` and `reference`) and `callback` (this merchant's webhook URL);
+//!   with a configured `base_url` also `frame_url`, the simulator's stand-in frame.
+//!   `redirect_url` is paymux's own page `{public_url}pay/{checkout id}`, which opens the
+//!   frame, so a storefront can treat SpankPay like any redirect provider. Our checkout id
+//!   is the provider checkout id.
+//! - **Mode**: a `test_` public key is test mode; webhooks say so with `TEST-USD`.
+//! - **Cancel** is local: there is no provider object to cancel. The gateway records it,
+//!   its page stops offering the frame, and a later payment is refused (see below).
+//!   **Retrieve and refund**: [`ProviderError::Unsupported`](crate::ProviderError).
+//! - **Webhooks**: `X-SpankPay-Key` must be the public key (compared in constant time);
+//!   `X-SpankPay-Signature: t=…&s=…` is HMAC-SHA256(api secret, `t + "." + body`) in hex,
+//!   `t` in seconds or, from 10^12, milliseconds (the doc's own vector is); older than 10
+//!   minutes or in the future is refused. The only type is `payment`; its `status` pending,
+//!   succeeded or failed maps to `payment.pending`, `.succeeded`, `.failed`. `amount` is
+//!   recorded as received (partial payments happen); `inputAmount`, `inputCurrency` and
+//!   `inputTx` are kept as sent in the details. SpankPay sends no event id: one is derived
+//!   from the payment id and status, so a replayed delivery (the doc's "signature as nonce")
+//!   stores nothing new.
+//! - **Replies decide the payment**: `{"received": true}` once stored; `{"received": false}`
+//!   for a checkout that is canceled or expired ([`Provider::refuses_payment_when_closed`]),
+//!   which makes SpankPay refund the payer; a 400 for a rejected webhook.
+//!
+//! Layout: [`wire`] holds SpankPay's formats, [`SpankPayAdapter`] the trait impl, and
+//! [`sandbox`] the simulated frame.
+
+mod adapter;
+pub mod sandbox;
+pub mod wire;
+
+use std::sync::Arc;
+
+pub use adapter::{CLIENT_ACTION_TYPE, MAX_AGE_SECS, SpankPayAdapter};
+pub use sandbox::SpankPaySandbox;
+
+use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
+
+/// SpankPay's id in config and URLs.
+pub const ID: &str = "spankpay";
+
+/// Builds [`SpankPayAdapter`]s from `[merchants.<id>.providers.spankpay]`: `public_key`
+/// (plain text; `test_…` is test mode), `api_secret` (a secret reference) and optionally
+/// `accept_currencies` (default `["BTC", "ETH"]`).
+pub struct SpankPayFactory;
+
+impl ProviderFactory for SpankPayFactory {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    /// SpankPay has no server API paymux calls; the simulator's frame sits at its root.
+    fn sandbox_api_path(&self) -> &'static str {
+        ""
+    }
+
+    fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
+        Ok(Arc::new(SpankPayAdapter::from_context(context)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn build(settings: serde_json::Value) -> Result<Arc<dyn Provider>, ConfigError> {
+        SpankPayFactory.build(crate::registry::test_context(ID, &settings, None))
+    }
+
+    #[test]
+    fn the_factory_builds_a_create_cancel_and_webhooks_adapter_in_usd() {
+        let provider = build(json!({ "public_key": "test_k", "api_secret": "sk_1" })).unwrap();
+        assert_eq!(SpankPayFactory.id(), "spankpay");
+        assert_eq!(SpankPayFactory.sandbox_api_path(), "");
+        assert_eq!(provider.id(), ID);
+        let capabilities = provider.capabilities();
+        assert!(capabilities.create && capabilities.cancel && capabilities.webhooks);
+        assert!(!capabilities.retrieve && !capabilities.refund && !capabilities.partial_refund);
+        assert_eq!(capabilities.currencies, vec![paymux_schema::Currency::Usd]);
+        assert!(provider.refuses_payment_when_closed());
+    }
+
+    #[test]
+    fn settings_are_strict_and_name_the_bad_key() {
+        let error = build(json!({ "public_key": "k", "api_secret": "s", "apikey": "x" }))
+            .err()
+            .unwrap();
+        assert_eq!(error.key, "apikey");
+        assert_eq!(
+            build(json!({ "api_secret": "s" })).err().unwrap().key,
+            "public_key"
+        );
+        assert_eq!(
+            build(json!({ "public_key": "k" })).err().unwrap().key,
+            "api_secret"
+        );
+        let error = build(json!({
+            "public_key": "k",
+            "api_secret": "env:PAYMUX_TEST_SPANKPAY_SURELY_UNSET",
+        }))
+        .err()
+        .unwrap();
+        assert_eq!(error.key, "api_secret");
+        for bad in ["", "has space"] {
+            let error = build(json!({ "public_key": bad, "api_secret": "s" }))
+                .err()
+                .unwrap();
+            assert_eq!(error.key, "public_key", "{bad:?}");
+        }
+        for bad in [json!([]), json!([""]), json!("ETH")] {
+            let error = build(json!({
+                "public_key": "k",
+                "api_secret": "s",
+                "accept_currencies": bad,
+            }))
+            .err()
+            .unwrap();
+            assert!(
+                error.key == "accept_currencies" || error.key.is_empty(),
+                "{error}"
+            );
+        }
+    }
+}

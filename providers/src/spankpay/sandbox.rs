@@ -1,0 +1,686 @@
+//! The simulated SpankPay: a stand-in for the purchase frame. A page opens it with the frame
+//! parameters paymux's `client_action` carries ([`SpankPaySandbox::open_frame`]); its `pay`
+//! button pays in a chosen input currency (optionally a partial `amount`), `decline` makes a
+//! failed payment, and each sends the signed `text/plain` webhook to the purchase's callback.
+//! Framework-free: the gateway mounts it over HTTP.
+//!
+//! Delivery is as the doc says: `{"received": true}` in a 2xx delivers; a 4xx or
+//! `{"received": false}` fails the payment for good (SpankPay refunds the payer); anything
+//! else is retried 10 times 30 s apart, 10 times 5 min apart, then 10 times 1 h apart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use paymux_schema::{Currency, Money};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::adapter::Settings;
+use super::wire::{self, FrameParams, KEY_HEADER, PaymentStatus, SIGNATURE_HEADER, format_e8};
+use crate::registry::ConfigError;
+use crate::sandbox::{
+    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxError, Simulator,
+    Verdict,
+};
+
+/// How long SpankPay waits for a reply (the doc is silent; 10 s).
+const REPLY_WITHIN: Duration = Duration::from_secs(10);
+
+/// The fake rates: input currency units, in 10^-8, per US cent. ETH at 100 USD matches the
+/// doc's example (69.69 USD ↔ 0.6969 ETH); any other code trades at 1 per USD.
+const RATES_E8_PER_CENT: [(&str, u128); 6] = [
+    ("ETH", 10_000),       // 100 USD per ETH
+    ("BTC", 250),          // 4 000 USD per BTC
+    ("LTC", 20_000),       // 50 USD per LTC
+    ("DOGE", 500_000_000), // 0.002 USD per DOGE
+    ("BOOTY", 1_000_000),  // 1 USD per BOOTY
+    ("DAI", 1_000_000),    // 1 USD per DAI
+];
+const DEFAULT_RATE_E8_PER_CENT: u128 = 1_000_000;
+
+/// The input amount paying `cents` in `currency`, exactly.
+fn input_amount(cents: i64, currency: &str) -> String {
+    let code = currency.strip_prefix("TEST-").unwrap_or(currency);
+    let rate = RATES_E8_PER_CENT
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(code))
+        .map_or(DEFAULT_RATE_E8_PER_CENT, |(_, rate)| *rate);
+    format_e8(u128::from(cents.unsigned_abs()) * rate)
+}
+
+/// The doc's retry schedule: 10 × 30 s, 10 × 5 min, 10 × 1 h.
+pub fn retry_delays() -> Vec<Duration> {
+    [30u64, 300, 3600]
+        .iter()
+        .flat_map(|secs| std::iter::repeat_n(Duration::from_secs(*secs), 10))
+        .collect()
+}
+
+/// What SpankPay makes of a reply: `{"received": true}` in a 2xx delivers; a 4xx or
+/// `{"received": false}` fails the payment for good; anything else is retried.
+pub fn verdict(status: u16, body: &[u8]) -> Verdict {
+    let received = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|body| body.get("received").and_then(Value::as_bool));
+    if (400..500).contains(&status) || received == Some(false) {
+        Verdict::Refused
+    } else if (200..300).contains(&status) && received == Some(true) {
+        Verdict::Delivered
+    } else {
+        Verdict::Retry
+    }
+}
+
+/// A merchant's account at the simulated SpankPay.
+struct Account {
+    api_secret: SecretString,
+    webhook_url: Url,
+}
+
+/// A purchase made by opening the frame.
+struct Purchase {
+    id: String,
+    created_on: DateTime<Utc>,
+    params: FrameParams,
+    amount: Money,
+    /// The amount as the page's placeholder: leaked once per purchase, as the page's fields
+    /// are `'static` (sandbox only, and purchases are never forgotten anyway).
+    amount_text: &'static str,
+    callback: Url,
+    complete: bool,
+}
+
+#[derive(Default)]
+struct State {
+    /// By public key.
+    accounts: HashMap<String, Account>,
+    /// By paymux checkout id (the provider checkout id paymux stores).
+    purchases: HashMap<String, Purchase>,
+}
+
+/// The simulated SpankPay. One per gateway, shared by every merchant with a SpankPay account.
+#[derive(Default)]
+pub struct SpankPaySandbox {
+    state: Mutex<State>,
+}
+
+/// `prefix` and 11 random hex digits, the shape of the doc's `pay_c493715653c`.
+fn new_id(prefix: &str) -> String {
+    let random = ulid::Ulid::new().random() & 0xfff_ffff_ffff;
+    format!("{prefix}{random:011x}")
+}
+
+/// A random transaction hash: `0x` and 64 hex digits.
+fn new_tx_hash() -> String {
+    let mut hash = String::from("0x");
+    for _ in 0..4 {
+        hash.push_str(&format!("{:016x}", ulid::Ulid::new().random() as u64));
+    }
+    hash
+}
+
+fn refused(message: impl Into<String>) -> SandboxError {
+    SandboxError::Refused(message.into())
+}
+
+impl SpankPaySandbox {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind, still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Opens the frame for a checkout: registers a purchase from the frame parameters (the
+    /// `client_action` paymux returned: key, amount, currency, acceptCurrencies, metadata,
+    /// callback). An unknown key is refused; opening the frame again for the same checkout
+    /// keeps the purchase it made first.
+    pub fn open_frame(
+        &self,
+        checkout_id: &str,
+        params: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), SandboxError> {
+        let mut state = self.lock();
+        if state.purchases.contains_key(checkout_id) {
+            return Ok(());
+        }
+        let params: FrameParams = serde_json::from_value(params.clone())
+            .map_err(|error| refused(format!("invalid frame parameters: {error}")))?;
+        let account = state
+            .accounts
+            .get(&params.key)
+            .ok_or_else(|| refused(format!("unknown SpankPay key `{}`", params.key)))?;
+        let currency = wire::output_currency(&params.key);
+        if params.currency != currency {
+            return Err(refused(format!(
+                "the currency of key `{}` is {currency}, not {}",
+                params.key, params.currency
+            )));
+        }
+        let amount = Money::parse_decimal(&params.amount, Currency::Usd)
+            .ok()
+            .filter(|amount| amount.minor > 0)
+            .ok_or_else(|| {
+                refused(format!(
+                    "amount `{}` is not a positive amount in cents",
+                    params.amount
+                ))
+            })?;
+        if params.accept_currencies.is_empty() {
+            return Err(refused("acceptCurrencies names no currency"));
+        }
+        let callback = match &params.callback {
+            Some(callback) => Url::parse(callback)
+                .map_err(|error| refused(format!("invalid callback URL: {error}")))?,
+            None => account.webhook_url.clone(),
+        };
+        let amount_text: &'static str = Box::leak(amount.to_decimal_string().into_boxed_str());
+        state.purchases.insert(
+            checkout_id.to_owned(),
+            Purchase {
+                id: new_id("pur_"),
+                created_on: now,
+                params,
+                amount,
+                amount_text,
+                callback,
+                complete: false,
+            },
+        );
+        Ok(())
+    }
+}
+
+impl Simulator for SpankPaySandbox {
+    fn id(&self) -> &'static str {
+        super::ID
+    }
+
+    fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
+        let credentials = Settings::parse(account.settings)?.resolve(|key, secret| {
+            account
+                .secrets
+                .resolve(secret)
+                .map_err(|message| ConfigError::new(key, message))
+        })?;
+        let mut state = self.lock();
+        if state.accounts.contains_key(&credentials.public_key) {
+            return Err(ConfigError::new(
+                "public_key",
+                format!(
+                    "another merchant than `{}` uses the same SpankPay public key",
+                    account.merchant
+                ),
+            ));
+        }
+        state.accounts.insert(
+            credentials.public_key,
+            Account {
+                api_secret: credentials.api_secret,
+                webhook_url: account.webhook_url,
+            },
+        );
+        Ok(())
+    }
+
+    fn page(&self, checkout_id: &str, _now: DateTime<Utc>) -> Option<HostedPage> {
+        let state = self.lock();
+        let purchase = state.purchases.get(checkout_id)?;
+        Some(HostedPage {
+            provider_checkout_id: checkout_id.to_owned(),
+            amount: Some(purchase.amount),
+            description: None,
+            status: if purchase.complete {
+                "complete"
+            } else {
+                "awaiting-payment"
+            }
+            .to_owned(),
+            open: !purchase.complete,
+            fields: vec![
+                ("inputCurrency", "Pay with", "ETH"),
+                ("amount", "Amount paid (USD)", purchase.amount_text),
+            ],
+        })
+    }
+
+    /// `pay` sends a succeeded payment in `inputCurrency` (default the first accepted one)
+    /// for `amount` (default the whole amount; less is a partial payment) and completes the
+    /// frame; `decline` sends a failed payment and leaves the frame open. The frame has no
+    /// cancel or expiry: those are refused.
+    fn control(
+        &self,
+        checkout_id: &str,
+        outcome: Outcome,
+        options: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<ControlResult, SandboxError> {
+        let status = match outcome {
+            Outcome::Pay => PaymentStatus::Succeeded,
+            Outcome::Decline => PaymentStatus::Failed,
+            Outcome::Cancel | Outcome::Expire => {
+                return Err(refused("the frame has no such outcome: close the frame"));
+            }
+        };
+        let mut state = self.lock();
+        let state = &mut *state;
+        let purchase = state
+            .purchases
+            .get_mut(checkout_id)
+            .ok_or_else(|| SandboxError::NotFound(checkout_id.to_owned()))?;
+        if purchase.complete {
+            return Err(refused(format!(
+                "the purchase of checkout {checkout_id} is complete"
+            )));
+        }
+        let account = state.accounts.get(&purchase.params.key).ok_or_else(|| {
+            refused(format!(
+                "checkout {checkout_id} belongs to no configured account"
+            ))
+        })?;
+        let option = |name: &str| -> Result<Option<&str>, SandboxError> {
+            match options.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+                Some(Value::String(text)) => Ok(Some(text.trim())),
+                Some(_) => Err(refused(format!("`{name}` must be a string"))),
+            }
+        };
+        let accepted = &purchase.params.accept_currencies;
+        let input_currency = match option("inputCurrency")? {
+            Some(code) => accepted
+                .iter()
+                .find(|accepted| *accepted == code)
+                .ok_or_else(|| {
+                    refused(format!(
+                        "`{code}` is not accepted for this purchase (accepted: {})",
+                        accepted.join(", ")
+                    ))
+                })?,
+            None => accepted
+                .first()
+                .ok_or_else(|| refused("the purchase accepts no currency"))?,
+        }
+        .clone();
+        let amount = match option("amount")? {
+            Some(text) => Money::parse_decimal(text, Currency::Usd)
+                .ok()
+                .filter(|amount| amount.minor > 0)
+                .ok_or_else(|| refused(format!("amount `{text}` is not a positive USD amount")))?,
+            None => purchase.amount,
+        };
+        let payment_id = new_id("pay_");
+        let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let body = json!({
+            "type": "payment",
+            "payment_id": payment_id,
+            "timestamp": timestamp,
+            "status": status.as_str(),
+            "purchaseId": purchase.id,
+            "purchase": {
+                "id": purchase.id,
+                "createdOn": purchase.created_on.to_rfc3339_opts(SecondsFormat::Millis, true),
+                "key": purchase.params.key,
+                "amount": purchase.params.amount,
+                "currency": purchase.params.currency,
+                "acceptCurrencies": purchase.params.accept_currencies,
+                "metadata": purchase.params.metadata,
+            },
+            "amount": amount.to_decimal_string(),
+            "amountCurrency": purchase.params.currency,
+            "inputAmount": input_amount(amount.minor, &input_currency),
+            "inputCurrency": input_currency,
+            "inputTx": new_tx_hash(),
+            "receipt": {
+                "type": "webhook",
+                "url": purchase.callback.as_str(),
+                "status": "pending",
+                "calledOn": null,
+                "responseStatusCode": null,
+                "response": null,
+            },
+        });
+        let body = serde_json::to_vec(&body)
+            .map_err(|error| refused(format!("cannot encode the webhook: {error}")))?;
+        let secret = account.api_secret.clone();
+        let key = purchase.params.key.clone();
+        let webhook = OutgoingWebhook {
+            url: purchase.callback.clone(),
+            content_type: "text/plain",
+            body,
+            event_type: format!("payment.{}", status.as_str()),
+            event_id: wire::event_id(&payment_id, status),
+            sign: Arc::new(move |at: DateTime<Utc>, body: &[u8]| {
+                vec![
+                    (KEY_HEADER.to_owned(), key.clone()),
+                    (
+                        SIGNATURE_HEADER.to_owned(),
+                        wire::signature_header(
+                            secret.expose_secret().as_bytes(),
+                            at.timestamp(),
+                            body,
+                        ),
+                    ),
+                ]
+            }),
+            retry_delays: retry_delays(),
+            reply_within: REPLY_WITHIN,
+            delivered: verdict,
+        };
+        if status == PaymentStatus::Succeeded {
+            purchase.complete = true;
+        }
+        Ok(ControlResult {
+            status: if purchase.complete {
+                "complete"
+            } else {
+                "awaiting-payment"
+            }
+            .to_owned(),
+            redirect_url: None,
+            webhook: Some(webhook),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Provider;
+    use crate::model::WebhookRequest;
+    use crate::secret::SecretResolver;
+    use chrono::TimeZone;
+    use paymux_schema::EventType;
+
+    const CHECKOUT_ID: &str = "chk_01jv5c1x2y3z4a5b6c7d8e9f0g";
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_778_276_991, 0).unwrap()
+    }
+
+    fn settings() -> Value {
+        json!({
+            "public_key": "test_quickstart_key",
+            "api_secret": "sk_spankpay",
+            "accept_currencies": ["ETH", "BTC"],
+        })
+    }
+
+    fn sandbox() -> SpankPaySandbox {
+        let sandbox = SpankPaySandbox::default();
+        let settings = settings();
+        sandbox
+            .add_account(SandboxAccount {
+                merchant: "demo",
+                settings: &settings,
+                secrets: SecretResolver {
+                    allow_literals: true,
+                },
+                webhook_url: Url::parse("https://paymux.example/webhooks/demo/spankpay").unwrap(),
+                pay_page_base: Url::parse("https://paymux.example/sandbox/spankpay/frame/")
+                    .unwrap(),
+            })
+            .unwrap();
+        sandbox
+    }
+
+    fn adapter() -> super::super::SpankPayAdapter {
+        let settings = settings();
+        super::super::SpankPayAdapter::from_context(crate::registry::test_context(
+            super::super::ID,
+            &settings,
+            Some("https://paymux.example/sandbox/spankpay/"),
+        ))
+        .unwrap()
+    }
+
+    async fn client_action() -> Value {
+        let request = crate::model::CheckoutRequest {
+            checkout_id: paymux_schema::CheckoutId::parse(CHECKOUT_ID).unwrap(),
+            amount: Money::new(6969, Currency::Usd),
+            reference: Some("sc696969".into()),
+            description: None,
+            customer: None,
+            success_url: None,
+            cancel_url: None,
+            expires_at: None,
+            metadata: None,
+            items: vec![],
+            provider_options: None,
+            idempotency_key: "idem".into(),
+        };
+        let created = adapter().create_checkout(&request).await.unwrap();
+        created.client_action.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_frame_opens_once_from_the_client_action_and_shows_its_page() {
+        let sandbox = sandbox();
+        assert!(sandbox.page(CHECKOUT_ID, now()).is_none());
+        let action = client_action().await;
+        sandbox.open_frame(CHECKOUT_ID, &action, now()).unwrap();
+        let page = sandbox.page(CHECKOUT_ID, now()).unwrap();
+        assert_eq!(page.amount, Some(Money::new(6969, Currency::Usd)));
+        assert_eq!(page.status, "awaiting-payment");
+        assert!(page.open);
+        assert_eq!(
+            page.fields,
+            vec![
+                ("inputCurrency", "Pay with", "ETH"),
+                ("amount", "Amount paid (USD)", "69.69"),
+            ]
+        );
+        // Opening it again (even with other parameters) keeps the first purchase.
+        let mut other = action.clone();
+        other["amount"] = json!("1.00");
+        sandbox.open_frame(CHECKOUT_ID, &other, now()).unwrap();
+        assert_eq!(
+            sandbox.page(CHECKOUT_ID, now()).unwrap().amount,
+            Some(Money::new(6969, Currency::Usd))
+        );
+
+        let mut unknown = action.clone();
+        unknown["key"] = json!("test_unknown");
+        assert!(matches!(
+            sandbox.open_frame("chk_other", &unknown, now()),
+            Err(SandboxError::Refused(_))
+        ));
+        let mut live_currency = action;
+        live_currency["currency"] = json!("USD");
+        assert!(matches!(
+            sandbox.open_frame("chk_other", &live_currency, now()),
+            Err(SandboxError::Refused(_))
+        ));
+    }
+
+    fn deliver(
+        adapter: &super::super::SpankPayAdapter,
+        webhook: &OutgoingWebhook,
+        at: DateTime<Utc>,
+    ) -> Vec<paymux_schema::NormalizedEvent> {
+        let headers: Vec<(String, String)> = (webhook.sign)(at, &webhook.body)
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        adapter
+            .verify_webhook(
+                &WebhookRequest {
+                    headers: &headers,
+                    body: &webhook.body,
+                },
+                at,
+            )
+            .unwrap();
+        adapter.parse_webhook(&webhook.body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn pay_sends_a_signed_text_webhook_the_adapter_verifies() {
+        let sandbox = sandbox();
+        let adapter = adapter();
+        sandbox
+            .open_frame(CHECKOUT_ID, &client_action().await, now())
+            .unwrap();
+        let result = sandbox
+            .control(CHECKOUT_ID, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        assert_eq!(result.status, "complete");
+        let webhook = result.webhook.unwrap();
+        assert_eq!(webhook.content_type, "text/plain");
+        assert_eq!(
+            webhook.url.as_str(),
+            "https://paymux.example/webhooks/demo/spankpay"
+        );
+        assert_eq!(webhook.reply_within, Duration::from_secs(10));
+        assert_eq!(webhook.retry_delays.len(), 30);
+        assert_eq!(webhook.retry_delays[0], Duration::from_secs(30));
+        assert_eq!(webhook.retry_delays[10], Duration::from_secs(300));
+        assert_eq!(webhook.retry_delays[29], Duration::from_secs(3600));
+        // Signed at send time: a retry minutes later still verifies.
+        let later = now() + chrono::TimeDelta::seconds(3600);
+        let events = deliver(&adapter, &webhook, later);
+        assert_eq!(events.len(), 1);
+        let event = &events[0];
+        assert_eq!(event.event_type, EventType::PaymentSucceeded);
+        assert_eq!(event.provider_event_id, webhook.event_id);
+        assert_eq!(event.amount, Some(Money::new(6969, Currency::Usd)));
+        assert_eq!(event.checkout_hint.as_deref(), Some(CHECKOUT_ID));
+        assert_eq!(event.provider_payment_id.as_deref(), Some(CHECKOUT_ID));
+        assert_eq!(event.reference.as_deref(), Some("sc696969"));
+        assert!(!event.livemode);
+        assert_eq!(event.details["inputCurrency"], "ETH");
+        assert_eq!(event.details["inputAmount"], "0.6969");
+        let tx = event.details["inputTx"].as_str().unwrap();
+        assert!(tx.starts_with("0x") && tx.len() == 66, "{tx}");
+        let signature = (webhook.sign)(later, &webhook.body);
+        assert!(
+            signature
+                .iter()
+                .any(|(name, value)| name == "X-SpankPay-Key" && value == "test_quickstart_key")
+        );
+        assert!(
+            signature
+                .iter()
+                .any(|(name, value)| name == "X-SpankPay-Signature"
+                    && value.starts_with(&format!("t={}&s=", later.timestamp())))
+        );
+
+        let page = sandbox.page(CHECKOUT_ID, now()).unwrap();
+        assert!(!page.open);
+        assert!(matches!(
+            sandbox.control(CHECKOUT_ID, Outcome::Pay, &json!({}), now()),
+            Err(SandboxError::Refused(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn partial_payments_other_currencies_and_declines() {
+        let sandbox = sandbox();
+        let adapter = adapter();
+        sandbox
+            .open_frame(CHECKOUT_ID, &client_action().await, now())
+            .unwrap();
+        let refused_options = [
+            json!({ "inputCurrency": "DOGE" }),
+            json!({ "amount": "50.001" }),
+            json!({ "amount": "0.00" }),
+            json!({ "amount": 50 }),
+        ];
+        for options in refused_options {
+            assert!(
+                matches!(
+                    sandbox.control(CHECKOUT_ID, Outcome::Pay, &options, now()),
+                    Err(SandboxError::Refused(_))
+                ),
+                "{options}"
+            );
+        }
+        for outcome in [Outcome::Cancel, Outcome::Expire] {
+            assert_eq!(
+                sandbox
+                    .control(CHECKOUT_ID, outcome, &json!({}), now())
+                    .unwrap_err(),
+                SandboxError::Refused("the frame has no such outcome: close the frame".into())
+            );
+        }
+        let declined = sandbox
+            .control(CHECKOUT_ID, Outcome::Decline, &json!({}), now())
+            .unwrap();
+        assert_eq!(declined.status, "awaiting-payment");
+        let events = deliver(&adapter, &declined.webhook.unwrap(), now());
+        assert_eq!(events[0].event_type, EventType::PaymentFailed);
+
+        let paid = sandbox
+            .control(
+                CHECKOUT_ID,
+                Outcome::Pay,
+                &json!({ "inputCurrency": "BTC", "amount": "50.00" }),
+                now(),
+            )
+            .unwrap();
+        let events = deliver(&adapter, &paid.webhook.unwrap(), now());
+        assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
+        assert_eq!(events[0].amount, Some(Money::new(5000, Currency::Usd)));
+        assert_eq!(events[0].details["inputCurrency"], "BTC");
+        assert_eq!(events[0].details["inputAmount"], "0.0125");
+        assert_ne!(events[0].provider_event_id, "");
+
+        assert!(matches!(
+            sandbox.control("chk_missing", Outcome::Pay, &json!({}), now()),
+            Err(SandboxError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn input_amounts_are_exact() {
+        assert_eq!(input_amount(6969, "ETH"), "0.6969");
+        assert_eq!(input_amount(6969, "TEST-ETH"), "0.6969");
+        assert_eq!(input_amount(6969, "BTC"), "0.0174225");
+        assert_eq!(input_amount(6969, "DOGE"), "34845");
+        assert_eq!(input_amount(6969, "BOOTY"), "69.69");
+    }
+
+    #[test]
+    fn the_verdict_follows_the_docs_expected_response() {
+        assert_eq!(verdict(200, br#"{"received": true}"#), Verdict::Delivered);
+        assert_eq!(
+            verdict(201, br#"{"received": true, "order": 5}"#),
+            Verdict::Delivered
+        );
+        assert_eq!(
+            verdict(
+                200,
+                br#"{"received": false, "reason": "checkout canceled"}"#
+            ),
+            Verdict::Refused
+        );
+        assert_eq!(verdict(400, br#"{"received": false}"#), Verdict::Refused);
+        assert_eq!(verdict(401, b""), Verdict::Refused);
+        assert_eq!(verdict(200, b"ok"), Verdict::Retry);
+        assert_eq!(verdict(200, b"{}"), Verdict::Retry);
+        assert_eq!(verdict(500, br#"{"received": true}"#), Verdict::Retry);
+        assert_eq!(verdict(302, b""), Verdict::Retry);
+    }
+
+    #[test]
+    fn a_public_key_belongs_to_one_merchant() {
+        let sandbox = sandbox();
+        let settings = settings();
+        let error = sandbox
+            .add_account(SandboxAccount {
+                merchant: "other",
+                settings: &settings,
+                secrets: SecretResolver {
+                    allow_literals: true,
+                },
+                webhook_url: Url::parse("https://paymux.example/webhooks/other/spankpay").unwrap(),
+                pay_page_base: Url::parse("https://paymux.example/").unwrap(),
+            })
+            .unwrap_err();
+        assert_eq!(error.key, "public_key");
+    }
+}
