@@ -137,6 +137,7 @@ impl Registry {
             .with(crate::skipify::SkipifyFactory)
             .with(crate::pakhi::PakhiFactory)
             .with(crate::kwik::KwikFactory)
+            .with(crate::spankpay::SpankPayFactory)
     }
 
     /// Adds (or replaces) a provider; tests register doubles this way.

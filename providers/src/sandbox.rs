@@ -148,7 +148,7 @@ pub struct HostedPage {
     pub open: bool,
     /// Extra input fields the page offers for `pay` (name, label, placeholder), e.g. SKN's
     /// card number; their values go into the control call's JSON body.
-    pub fields: Vec<(&'static str, &'static str, &'static str)>,
+    pub fields: Vec<(&'static str, &'static str, String)>,
 }
 
 /// The result of a control call.

@@ -10,6 +10,7 @@ pub mod pakhi;
 pub mod sender;
 pub mod skipify;
 pub mod sknpay;
+pub mod spankpay;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub struct Sandbox {
     pub skipify: Arc<paymux_providers::skipify::SkipifySandbox>,
     pub pakhi: Arc<paymux_providers::pakhi::sandbox::PakhiSandbox>,
     pub kwik: Arc<paymux_providers::kwik::KwikSandbox>,
+    pub spankpay: Arc<paymux_providers::spankpay::SpankPaySandbox>,
     pub sender: WebhookSender,
     public_url: Url,
 }
@@ -51,11 +53,13 @@ impl Sandbox {
         let skipify = Arc::new(paymux_providers::skipify::SkipifySandbox::default());
         let pakhi = Arc::new(paymux_providers::pakhi::sandbox::PakhiSandbox::default());
         let kwik = Arc::new(paymux_providers::kwik::KwikSandbox::default());
+        let spankpay = Arc::new(paymux_providers::spankpay::SpankPaySandbox::default());
         let mut simulators: BTreeMap<&'static str, Arc<dyn Simulator>> = BTreeMap::new();
         simulators.insert(sknpay.id(), sknpay.clone());
         simulators.insert(skipify.id(), skipify.clone());
         simulators.insert(pakhi.id(), pakhi.clone());
         simulators.insert(kwik.id(), kwik.clone());
+        simulators.insert(spankpay.id(), spankpay.clone());
         let secrets = SecretResolver {
             allow_literals: settings.sandbox.enabled,
         };
@@ -109,6 +113,7 @@ impl Sandbox {
             skipify,
             pakhi,
             kwik,
+            spankpay,
             sender: WebhookSender::new(http, settings.sandbox.retry_speedup),
             public_url: public_url.clone(),
         })
@@ -239,5 +244,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .configure(sknpay::routes)
         .configure(skipify::routes)
         .configure(pakhi::routes)
-        .configure(kwik::routes);
+        .configure(kwik::routes)
+        .configure(spankpay::routes);
 }

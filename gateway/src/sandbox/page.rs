@@ -106,7 +106,7 @@ mod tests {
             description: Some("<script>alert(1)</script>".into()),
             status: "open".into(),
             open: true,
-            fields: vec![("card", "Card number", "4111 1111 1111 1111")],
+            fields: vec![("card", "Card number", "4111 1111 1111 1111".to_owned())],
         };
         let html = render("sknpay", &page, "/sandbox/sknpay/checkouts/plink_1/");
         assert!(html.contains("125.00 USD"));

@@ -352,7 +352,11 @@ impl Simulator for PakhiSandbox {
                 .map(|order_id| format!("Order {order_id}")),
             status: payment.status.word().to_owned(),
             open: matches!(payment.status, LinkStatus::Open(_)),
-            fields: vec![("verify", "Verify API answers (pass or fail)", "pass")],
+            fields: vec![(
+                "verify",
+                "Verify API answers (pass or fail)",
+                "pass".to_owned(),
+            )],
         })
     }
 

@@ -553,7 +553,7 @@ impl Simulator for SknSandbox {
             description: payment.description.clone(),
             status: payment.status.as_str().to_owned(),
             open: payment.status == PaymentStatus::Open,
-            fields: vec![("card", "Card number", "4111 1111 1111 1111")],
+            fields: vec![("card", "Card number", "4111 1111 1111 1111".to_owned())],
         })
     }
 

@@ -86,9 +86,6 @@ struct Purchase {
     created_on: DateTime<Utc>,
     params: FrameParams,
     amount: Money,
-    /// The amount as the page's placeholder: leaked once per purchase, as the page's fields
-    /// are `'static` (sandbox only, and purchases are never forgotten anyway).
-    amount_text: &'static str,
     callback: Url,
     complete: bool,
 }
@@ -178,7 +175,6 @@ impl SpankPaySandbox {
                 .map_err(|error| refused(format!("invalid callback URL: {error}")))?,
             None => account.webhook_url.clone(),
         };
-        let amount_text: &'static str = Box::leak(amount.to_decimal_string().into_boxed_str());
         state.purchases.insert(
             checkout_id.to_owned(),
             Purchase {
@@ -186,7 +182,6 @@ impl SpankPaySandbox {
                 created_on: now,
                 params,
                 amount,
-                amount_text,
                 callback,
                 complete: false,
             },
@@ -242,8 +237,12 @@ impl Simulator for SpankPaySandbox {
             .to_owned(),
             open: !purchase.complete,
             fields: vec![
-                ("inputCurrency", "Pay with", "ETH"),
-                ("amount", "Amount paid (USD)", purchase.amount_text),
+                ("inputCurrency", "Pay with", "ETH".to_owned()),
+                (
+                    "amount",
+                    "Amount paid (USD)",
+                    purchase.amount.to_decimal_string(),
+                ),
             ],
         })
     }
@@ -470,8 +469,8 @@ mod tests {
         assert_eq!(
             page.fields,
             vec![
-                ("inputCurrency", "Pay with", "ETH"),
-                ("amount", "Amount paid (USD)", "69.69"),
+                ("inputCurrency", "Pay with", "ETH".to_owned()),
+                ("amount", "Amount paid (USD)", "69.69".to_owned()),
             ]
         );
         // Opening it again (even with other parameters) keeps the first purchase.

@@ -1,0 +1,43 @@
+//! The simulated SpankPay's stand-in frame, at `/sandbox/spankpay/frame/{checkout_id}`: what
+//! `SpankPay.showPurchase(…)` shows a payer. Opening it registers the purchase from the
+//! checkout's frame parameters, as the real frame does; its buttons (and the control endpoint)
+//! then pay in a chosen currency, fully or partly, and send SpankPay's signed webhook.
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use paymux_providers::sandbox::Simulator;
+
+use super::{page, sandbox_of};
+use crate::error::ApiError;
+use crate::routes::events::json_column;
+use crate::routes::pay::checkout_for_payer;
+use crate::state::AppState;
+
+async fn frame(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let sandbox = sandbox_of(&state)?;
+    let checkout = checkout_for_payer(&state, &path).await?;
+    let params = json_column(checkout.client_action.as_deref());
+    let now = Utc::now();
+    sandbox
+        .spankpay
+        .open_frame(&checkout.id, &params, now)
+        .map_err(|error| ApiError::invalid("checkout", error.to_string()))?;
+    let hosted = sandbox
+        .spankpay
+        .page(&checkout.id, now)
+        .ok_or_else(|| ApiError::not_found("sandbox purchase", &checkout.id))?;
+    let control = format!("/sandbox/spankpay/checkouts/{}/", checkout.id);
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page::render("spankpay", &hosted, &control)))
+}
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config.route(
+        "/sandbox/spankpay/frame/{checkout_id}",
+        web::get().to(frame),
+    );
+}

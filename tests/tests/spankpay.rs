@@ -1,0 +1,166 @@
+//! SpankPay end to end: webhooks signed with the doc's own procedure, replays, stale
+//! signatures, a canceled checkout refused with `{"received": false}`, and a partial payment
+//! through the stand-in frame of the sandbox.
+
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use paymux_gateway::{Overlay, Settings};
+use paymux_tests::{Backend, SpawnOptions, TestApp, on_both_backends, spawn_app_with};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+async fn spawn(backend: Backend) -> TestApp {
+    let overlay = "[sandbox]\nretry_speedup = 60000\n".to_owned();
+    spawn_app_with(
+        backend,
+        SpawnOptions {
+            overlay,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+fn demo() -> (String, String) {
+    let settings = Settings::load(Overlay::Toml(String::new())).unwrap();
+    let spankpay = &settings.merchants["demo"].providers["spankpay"].specific;
+    (
+        spankpay["public_key"].as_str().unwrap().to_owned(),
+        spankpay["api_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The doc's Python procedure: `hmac(secret, "%s.%s" % (timestamp, data), sha256).hexdigest()`.
+fn doc_signature(secret: &str, timestamp: i64, data: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{data}").as_bytes());
+    format!(
+        "t={timestamp}&s={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+fn payment(checkout: &Value, payment_id: &str, amount: &str) -> String {
+    json!({
+        "type": "payment",
+        "payment_id": payment_id,
+        "timestamp": Utc::now().to_rfc3339(),
+        "status": "succeeded",
+        "purchaseId": "pur_f95d778c35f",
+        "purchase": {"metadata": checkout["client_action"]["metadata"].clone()},
+        "amount": amount,
+        "amountCurrency": "TEST-USD",
+        "inputAmount": "0.6969",
+        "inputCurrency": "ETH",
+        "inputTx": "0x2144292c5ad",
+        "receipt": {"type": "webhook", "status": "called"}
+    })
+    .to_string()
+}
+
+async fn post(app: &TestApp, key: &str, signature: &str, body: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/webhooks/demo/spankpay"))
+        .header("content-type", "text/plain")
+        .header("X-SpankPay-Key", key)
+        .header("X-SpankPay-Signature", signature)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn create(app: &TestApp) -> Value {
+    let body = json!({"amount": 6_969, "currency": "USD", "provider": "spankpay", "reference": "sc696969"});
+    let response = app.post("/v1/checkouts", &body, None).await;
+    let status = response.status();
+    let checkout: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{checkout}");
+    checkout
+}
+
+async fn events_of(app: &TestApp, checkout: &Value) -> Vec<Value> {
+    let id = checkout["id"].as_str().unwrap();
+    app.get_json(&format!("/v1/events?checkout_id={id}")).await["data"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+on_both_backends! {
+    async fn a_doc_signed_webhook_is_received_once_and_stale_ones_are_refused(backend) {
+        let app = spawn(backend).await;
+        let (key, secret) = demo();
+        let checkout = create(&app).await;
+        assert_eq!(checkout["client_action"]["type"], "spankpay_frame");
+        assert_eq!(checkout["client_action"]["amount"], "69.69");
+        assert_eq!(checkout["client_action"]["currency"], "TEST-USD");
+        let id = checkout["id"].as_str().unwrap();
+        assert!(checkout["redirect_url"].as_str().unwrap().ends_with(&format!("/pay/{id}")));
+
+        let body = payment(&checkout, "pay_c493715653c", "69.69");
+        let stale = post(&app, &key, &doc_signature(&secret, Utc::now().timestamp() - 660, &body), &body).await;
+        assert_eq!(stale.status(), 400);
+        let wrong_key = post(&app, "test_other_key", &doc_signature(&secret, Utc::now().timestamp(), &body), &body).await;
+        assert_eq!(wrong_key.status(), 400);
+        assert!(events_of(&app, &checkout).await.is_empty());
+
+        let signature = doc_signature(&secret, Utc::now().timestamp(), &body);
+        let accepted = post(&app, &key, &signature, &body).await;
+        assert_eq!(accepted.status(), 200);
+        assert_eq!(accepted.json::<Value>().await.unwrap()["received"], true);
+        let replay = post(&app, &key, &signature, &body).await;
+        assert_eq!(replay.json::<Value>().await.unwrap()["received"], true);
+        let events = events_of(&app, &checkout).await;
+        assert_eq!(events.len(), 1, "stored once: {events:?}");
+        assert_eq!(events[0]["type"], "payment.succeeded");
+        assert_eq!(events[0]["amount"], 6_969);
+        assert_eq!(events[0]["details"]["inputAmount"], "0.6969");
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "succeeded");
+    }
+
+    async fn a_payment_for_a_canceled_checkout_is_refused_and_recorded_as_failed(backend) {
+        let app = spawn(backend).await;
+        let (key, secret) = demo();
+        let checkout = create(&app).await;
+        let id = checkout["id"].as_str().unwrap();
+        let canceled = app.post(&format!("/v1/checkouts/{id}/cancel"), &json!({}), None).await;
+        assert_eq!(canceled.json::<Value>().await.unwrap()["status"], "canceled");
+        let closed = app.client.get(app.url(&format!("/pay/{id}"))).send().await.unwrap();
+        assert_eq!(closed.status(), 410, "the page stops offering the frame");
+
+        let body = payment(&checkout, "pay_late", "69.69");
+        let reply = post(&app, &key, &doc_signature(&secret, Utc::now().timestamp(), &body), &body).await;
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.json::<Value>().await.unwrap()["received"], false);
+        let events = events_of(&app, &checkout).await;
+        assert_eq!(events[0]["type"], "payment.failed");
+        assert!(events[0]["details"]["reason"].as_str().unwrap().contains("canceled"));
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "canceled");
+    }
+
+    async fn a_partial_payment_through_the_stand_in_frame_records_what_was_received(backend) {
+        let app = spawn(backend).await;
+        let checkout = create(&app).await;
+        let id = checkout["id"].as_str().unwrap();
+        let page = app.client.get(app.url(&format!("/pay/{id}"))).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let frame_url = checkout["client_action"]["frame_url"].as_str().unwrap();
+        assert!(page.text().await.unwrap().contains(frame_url));
+        assert_eq!(app.client.get(frame_url).send().await.unwrap().status(), 200);
+        let paid: Value = app
+            .client
+            .post(app.url(&format!("/sandbox/spankpay/checkouts/{id}/pay")))
+            .json(&json!({"inputCurrency": "ETH", "amount": "50.00"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(paid["webhook"]["delivered"], true, "{paid}");
+        let events = events_of(&app, &checkout).await;
+        assert_eq!(events[0]["amount"], 5_000, "the amount received, not the amount asked");
+        assert_eq!(events[0]["details"]["inputCurrency"], "ETH");
+    }
+}
