@@ -230,8 +230,16 @@ fn store_events(
         let mut event_type = event.event_type;
         let closed_status = checkout
             .as_ref()
-            .map(|checkout| checkout.status.as_str())
-            .filter(|status| matches!(*status, "canceled" | "expired"));
+            .and_then(|checkout| match checkout.status.as_str() {
+                status @ ("canceled" | "expired") => Some(status),
+                // Past its expiry, though no expiry event has said so yet.
+                "open" | "pending" | "failed"
+                    if checkout.expires_at.is_some_and(|at| at <= now) =>
+                {
+                    Some("expired")
+                }
+                _ => None,
+            });
         if let Some(status) = closed_status
             && refuses_when_closed
             && event_type == EventType::PaymentSucceeded

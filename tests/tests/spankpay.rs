@@ -139,6 +139,27 @@ on_both_backends! {
         assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "canceled");
     }
 
+    async fn a_payment_after_the_checkout_expired_is_refused(backend) {
+        let app = spawn(backend).await;
+        let (key, secret) = demo();
+        let checkout = create(&app).await;
+        let id = checkout["id"].as_str().unwrap().to_owned();
+        // Its expiry passes while the payer still has the frame open.
+        app.with_db(move |conn| {
+            use diesel::prelude::*;
+            use paymux_schema::db::schema::checkouts::dsl::*;
+            let past = paymux_schema::db::truncate_to_micros(Utc::now() - chrono::TimeDelta::minutes(1));
+            diesel::update(checkouts.find(id)).set(expires_at.eq(Some(past))).execute(conn).unwrap();
+        })
+        .await;
+        let body = payment(&checkout, "pay_after_expiry", "69.69");
+        let reply = post(&app, &key, &doc_signature(&secret, Utc::now().timestamp(), &body), &body).await;
+        assert_eq!(reply.json::<Value>().await.unwrap()["received"], false);
+        let events = events_of(&app, &checkout).await;
+        assert_eq!(events[0]["type"], "payment.failed");
+        assert!(events[0]["details"]["reason"].as_str().unwrap().contains("expired"));
+    }
+
     async fn a_partial_payment_through_the_stand_in_frame_records_what_was_received(backend) {
         let app = spawn(backend).await;
         let checkout = create(&app).await;
