@@ -143,13 +143,17 @@ on_both_backends! {
         let app = spawn(backend).await;
         let (key, secret) = demo();
         let checkout = create(&app).await;
-        let id = checkout["id"].as_str().unwrap().to_owned();
+        let checkout_id = checkout["id"].as_str().unwrap().to_owned();
         // Its expiry passes while the payer still has the frame open.
         app.with_db(move |conn| {
             use diesel::prelude::*;
-            use paymux_schema::db::schema::checkouts::dsl::*;
+            use paymux_schema::db::schema::checkouts;
             let past = paymux_schema::db::truncate_to_micros(Utc::now() - chrono::TimeDelta::minutes(1));
-            diesel::update(checkouts.find(id)).set(expires_at.eq(Some(past))).execute(conn).unwrap();
+            let updated = diesel::update(checkouts::table.find(checkout_id))
+                .set(checkouts::expires_at.eq(Some(past)))
+                .execute(conn)
+                .unwrap();
+            assert_eq!(updated, 1);
         })
         .await;
         let body = payment(&checkout, "pay_after_expiry", "69.69");
