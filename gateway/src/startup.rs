@@ -19,7 +19,7 @@ use crate::error::{ApiError, json_error_bodies};
 use crate::ingest;
 use crate::merchants::{BuildContext, ConfigErrors, Merchants};
 use crate::metrics::{self, Metrics};
-use crate::routes::{checkouts, events, health, pay, refunds};
+use crate::routes::{checkouts, events, export, health, pay, refunds};
 use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -296,6 +296,10 @@ fn routes(config: &mut web::ServiceConfig) {
                 .service(web::resource("/refunds").route(web::post().to(refunds::create_refund)))
                 .service(web::resource("/refunds/{id}").route(web::get().to(refunds::get_refund)))
                 .service(web::resource("/events").route(web::get().to(events::list_events)))
+                // Before `/events/{id}`, which would otherwise take "export" for an id.
+                .service(
+                    web::resource("/events/export").route(web::get().to(export::export_events)),
+                )
                 .service(web::resource("/events/{id}").route(web::get().to(events::get_event))),
         )
         .default_service(web::to(|request: actix_web::HttpRequest| async move {

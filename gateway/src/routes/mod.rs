@@ -2,6 +2,7 @@
 
 pub mod checkouts;
 pub mod events;
+pub mod export;
 pub mod health;
 pub mod json;
 pub mod list;

@@ -106,6 +106,40 @@ impl Event {
             .optional()
     }
 
+    /// Up to `limit` of the merchant's events after `after` (an id), oldest first: one page of
+    /// an export, which reads the whole period page by page so that memory stays flat.
+    pub fn export_page(
+        conn: &mut DbConnection,
+        merchant: &str,
+        filter: &EventFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<Event>> {
+        let mut query = events::table
+            .filter(events::merchant.eq(merchant))
+            .select(Event::as_select())
+            .into_boxed();
+        if let Some(event_type) = &filter.event_type {
+            query = query.filter(events::event_type.eq(event_type));
+        }
+        if let Some(provider) = &filter.provider {
+            query = query.filter(events::provider.eq(provider));
+        }
+        if let Some(checkout_id) = &filter.checkout_id {
+            query = query.filter(events::checkout_id.eq(checkout_id));
+        }
+        if let Some(gte) = filter.created_gte {
+            query = query.filter(events::received_at.ge(gte));
+        }
+        if let Some(lt) = filter.created_lt {
+            query = query.filter(events::received_at.lt(lt));
+        }
+        if let Some(after) = after {
+            query = query.filter(events::id.gt(after));
+        }
+        query.order(events::id.asc()).limit(limit).load(conn)
+    }
+
     /// A page of the merchant's events, newest first.
     pub fn list(
         conn: &mut DbConnection,
