@@ -84,18 +84,25 @@ fn serve() -> Result<(), String> {
         let app = Application::build(settings).await.map_err(|error| error.to_string())?;
         let base = app.public_url().as_str().trim_end_matches('/').to_owned();
         tracing::info!(address = %app.address(), backend = app.backend(), sandbox, "paymux listening");
-        println!("paymux is listening on {base} ({} store, sandbox {})", app.backend(), if sandbox { "on" } else { "off" });
-        println!("Try it (README.md, \"Try a payment in the sandbox\", walks a whole payment):");
-        println!("  curl {base}/healthz");
-        if let Some(key) = demo_key {
-            println!("  curl -H 'Authorization: Bearer {key}' {base}/v1/events");
-            println!(
-                "  curl -X POST {base}/v1/checkouts -H 'Authorization: Bearer {key}' \\\n    \
-                 -H 'Content-Type: application/json' -d '{{\"amount\": 2500, \"currency\": \"USD\", \"provider\": \"sknpay\"}}'"
-            );
-        }
+        print_welcome(&base, app.backend(), sandbox, demo_key);
         app.run_until_stopped().await.map_err(|error| error.to_string())
     })
+}
+
+/// What a newcomer sees after `cargo run`: where paymux listens and how to try it.
+fn print_welcome(base: &str, backend: &str, sandbox: bool, demo_key: Option<&str>) {
+    let sandbox = if sandbox { "on" } else { "off" };
+    println!("paymux is listening on {base} ({backend} store, sandbox {sandbox})");
+    println!("Try it (README.md, \"Try a payment in the sandbox\", walks a whole payment):");
+    println!("  curl {base}/healthz");
+    if let Some(key) = demo_key {
+        println!("  curl -H 'Authorization: Bearer {key}' {base}/v1/events");
+        println!("  curl -X POST {base}/v1/checkouts -H 'Authorization: Bearer {key}' \\");
+        println!(
+            "    -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"amount\": 2500, \"currency\": \"USD\", \"provider\": \"sknpay\"}}'"
+        );
+    }
 }
 
 fn migrate() -> Result<(), String> {
