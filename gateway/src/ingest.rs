@@ -17,7 +17,9 @@ use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
 use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
-use paymux_schema::{EventId, EventType, NormalizedEvent, ReceiptId, StatusInput, TransitionFlag};
+use paymux_schema::{
+    CheckoutStatus, EventId, EventType, NormalizedEvent, ReceiptId, StatusInput, TransitionFlag,
+};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -96,34 +98,39 @@ pub async fn receive_webhook(
 
     // Some providers' successes count only once their own API confirms them (Pakhi Pay). An
     // event stored before is a redelivery: it is not asked about again.
-    let (merchant_for_lookup, provider_for_lookup) = (merchant_id.clone(), provider_id.clone());
-    let event_ids: Vec<String> = events
+    let to_confirm: Vec<String> = events
         .iter()
+        .filter(|event| adapter.needs_confirmation(event))
         .map(|event| event.provider_event_id.clone())
         .collect();
-    let already_stored = state
-        .db(move |conn| {
-            let mut stored = vec![];
-            for id in event_ids {
-                if Event::find_by_provider_event_id(
-                    conn,
-                    &merchant_for_lookup,
-                    &provider_for_lookup,
-                    &id,
-                )?
-                .is_some()
-                {
-                    stored.push(id);
+    let (merchant_for_lookup, provider_for_lookup) = (merchant_id.clone(), provider_id.clone());
+    let already_stored = if to_confirm.is_empty() {
+        vec![]
+    } else {
+        state
+            .db(move |conn| {
+                let mut stored = vec![];
+                for id in to_confirm {
+                    let event = Event::find_by_provider_event_id(
+                        conn,
+                        &merchant_for_lookup,
+                        &provider_for_lookup,
+                        &id,
+                    )?;
+                    if event.is_some() {
+                        stored.push(id);
+                    }
                 }
-            }
-            Ok(stored)
-        })
-        .await
-        .map_err(not_stored)?;
+                Ok(stored)
+            })
+            .await
+            .map_err(not_stored)?
+    };
     let mut confirmed = Vec::with_capacity(events.len());
     let mut refuted = vec![];
     for event in events {
-        if already_stored.contains(&event.provider_event_id) {
+        if !adapter.needs_confirmation(&event) || already_stored.contains(&event.provider_event_id)
+        {
             confirmed.push(event);
             continue;
         }
@@ -228,18 +235,19 @@ fn store_events(
         // is refused) is refused a success for a closed checkout, which is then recorded as the
         // failure it becomes; a redelivery is refused again.
         let mut event_type = event.event_type;
-        let closed_status = checkout
-            .as_ref()
-            .and_then(|checkout| match checkout.status.as_str() {
-                status @ ("canceled" | "expired") => Some(status),
-                // Past its expiry, though no expiry event has said so yet.
-                "open" | "pending" | "failed"
-                    if checkout.expires_at.is_some_and(|at| at <= now) =>
-                {
-                    Some("expired")
+        let closed_status = match &checkout {
+            Some(checkout) => {
+                let status: CheckoutStatus = checkout.status.parse().map_err(ApiError::internal)?;
+                // Past its expiry, though no expiry event has said so yet, counts as expired.
+                let lapsed = checkout.expires_at.is_some_and(|at| at <= now);
+                match status {
+                    CheckoutStatus::Canceled | CheckoutStatus::Expired => Some(status),
+                    status if status.accepts_payment() && lapsed => Some(CheckoutStatus::Expired),
+                    _ => None,
                 }
-                _ => None,
-            });
+            }
+            None => None,
+        };
         if let Some(status) = closed_status
             && refuses_when_closed
             && event_type == EventType::PaymentSucceeded
@@ -300,12 +308,15 @@ fn store_events(
         }
     }
     receipt.event_count = stored;
-    if !refuted.is_empty() {
-        receipt.outcome = ReceiptOutcome::Unconfirmed.as_str().to_owned();
+    let outcome = if !refuted.is_empty() {
         receipt.reason = Some(refuted.join("; "));
+        ReceiptOutcome::Unconfirmed
     } else if stored == 0 {
-        receipt.outcome = ReceiptOutcome::Duplicate.as_str().to_owned();
-    }
+        ReceiptOutcome::Duplicate
+    } else {
+        ReceiptOutcome::Accepted
+    };
+    receipt.outcome = outcome.as_str().to_owned();
     WebhookReceipt::record_outcome(
         conn,
         &receipt.id,
@@ -313,7 +324,6 @@ fn store_events(
         receipt.reason.as_deref(),
         stored,
     )?;
-    let outcome = receipt.outcome.parse().map_err(ApiError::internal)?;
     Ok(Stored {
         outcome,
         new_events: stored,

@@ -82,6 +82,16 @@ fn key_hash(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// Where `merchant` receives `provider`'s webhooks on paymux: what adapters give providers and
+/// what simulators send to.
+pub fn webhook_url(
+    public_url: &Url,
+    merchant: &str,
+    provider: &str,
+) -> Result<Url, url::ParseError> {
+    public_url.join(&format!("webhooks/{merchant}/{provider}"))
+}
+
 /// Merchant ids appear in webhook URLs, so they are kept to URL-safe characters.
 fn valid_merchant_id(id: &str) -> bool {
     !id.is_empty()
@@ -145,10 +155,7 @@ impl Merchants {
                     ));
                     continue;
                 };
-                let webhook_url = match context
-                    .public_url
-                    .join(&format!("webhooks/{merchant_id}/{provider_id}"))
-                {
+                let webhook_url = match webhook_url(context.public_url, merchant_id, provider_id) {
                     Ok(url) => url,
                     Err(error) => {
                         errors.push(ConfigError::new("server.public_url", error.to_string()));

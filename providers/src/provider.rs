@@ -91,11 +91,16 @@ pub trait Provider: Send + Sync + 'static {
     /// The reply this provider expects for `outcome`.
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply;
 
-    /// Confirms a verified event with the provider's own API before it is stored. Most
-    /// providers' signatures are proof enough (the default); Pakhi Pay's success must also be
-    /// confirmed by its verify API. A refuted event is not recorded as such, and its receipt is
-    /// flagged; an error (the API could not be reached) makes paymux answer 5xx so the provider
-    /// delivers again.
+    /// Whether `event` must be confirmed with the provider's own API before it is stored. Most
+    /// providers' signatures are proof enough (the default); Pakhi Pay's successes are not.
+    fn needs_confirmation(&self, _event: &NormalizedEvent) -> bool {
+        false
+    }
+
+    /// Confirms an event [`Provider::needs_confirmation`] picked. A refuted event is not
+    /// recorded as such, and its receipt is flagged; an error (the API could not be reached)
+    /// makes paymux answer 5xx so the provider delivers again. Only called for adapters whose
+    /// `needs_confirmation` says so, which then implement it.
     async fn confirm(&self, _event: &NormalizedEvent) -> Result<Confirmation, ProviderError> {
         Ok(Confirmation::Confirmed)
     }

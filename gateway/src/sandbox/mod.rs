@@ -75,7 +75,7 @@ impl Sandbox {
                     continue;
                 };
                 let webhook_url =
-                    match public_url.join(&format!("webhooks/{merchant_id}/{provider_id}")) {
+                    match crate::merchants::webhook_url(public_url, merchant_id, provider_id) {
                         Ok(url) => url,
                         Err(error) => {
                             errors.push(ConfigError::new("server.public_url", error.to_string()));

@@ -299,6 +299,11 @@ impl Provider for PakhiAdapter {
         }
     }
 
+    /// A success counts only once the verify API confirms it; other events need nothing more.
+    fn needs_confirmation(&self, event: &NormalizedEvent) -> bool {
+        event.event_type == EventType::PaymentSucceeded
+    }
+
     /// A success counts only once `POST api/request/payment/verify/` confirms the transaction
     /// with the exact amount the callback reported. Other events need no confirmation.
     #[tracing::instrument(skip_all, fields(provider = ID, provider_event_id = %event.provider_event_id))]
