@@ -1,12 +1,18 @@
-//! The `paymux` command line: `serve` (the default), `migrate`, `config check`.
+//! The `paymux` command line: `serve` (the default), `migrate`, `config check`, `reconcile`,
+//! `dev seed`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand};
 use paymux_providers::Registry;
-use paymux_schema::db::{self, PoolOptions};
+use paymux_schema::db::{self, PoolOptions, reconcile};
 
+use crate::reconciliation;
+use crate::routes::list::parse_time;
+use crate::seed::SeedOptions;
 use crate::settings::{Overlay, Settings};
 use crate::startup::{Application, build_merchants, public_url};
 
@@ -32,6 +38,60 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Print the reconciliation report of `[from, to)` from the configured database
+    /// (docs/reconciliation.md).
+    Reconcile {
+        /// Start of the period, included: RFC 3339, a date (midnight UTC) or Unix seconds.
+        #[arg(long)]
+        from: String,
+        /// End of the period, excluded.
+        #[arg(long)]
+        to: String,
+        /// One merchant; all of them when left out.
+        #[arg(long)]
+        merchant: Option<String>,
+        /// One currency (ISO code); all of them when left out.
+        #[arg(long)]
+        currency: Option<String>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ReportFormat,
+    },
+    /// Developer tools.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+enum DevCommand {
+    /// Write a realistic dataset of checkouts, webhooks, events and refunds across every
+    /// provider, with about 1% planted discrepancies, into the configured database.
+    Seed {
+        /// How many events to write at least.
+        #[arg(long)]
+        events: u64,
+        #[arg(long, default_value = "demo")]
+        merchant: String,
+        /// Start of the period the events fall in; 30 days before `--to` by default.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the period; today's midnight UTC by default.
+        #[arg(long)]
+        to: Option<String>,
+        /// The same seed writes the same dataset.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Writes the figures and discrepancies the report must show to this JSON file.
+        #[arg(long)]
+        expect: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +113,24 @@ pub fn run() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => check(file),
+        Command::Reconcile {
+            from,
+            to,
+            merchant,
+            currency,
+            format,
+        } => reconcile(&from, &to, merchant, currency.as_deref(), format),
+        Command::Dev {
+            command:
+                DevCommand::Seed {
+                    events,
+                    merchant,
+                    from,
+                    to,
+                    seed,
+                    expect,
+                },
+        } => seed_dataset(events, merchant, from, to, seed, expect),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,7 +183,8 @@ fn print_welcome(base: &str, backend: &str, sandbox: bool, demo_key: Option<&str
     }
 }
 
-fn migrate() -> Result<(), String> {
+/// One connection to the configured database, migrated, and how many migrations that applied.
+fn database() -> Result<(db::PooledConnection, usize), String> {
     let settings = load(None)?;
     let pool = db::connect(
         &settings.database.url,
@@ -117,7 +196,80 @@ fn migrate() -> Result<(), String> {
     .map_err(|error| error.to_string())?;
     let mut conn = pool.get().map_err(|error| error.to_string())?;
     let applied = db::run_migrations(&mut conn).map_err(|error| error.to_string())?;
+    Ok((conn, applied))
+}
+
+fn migrate() -> Result<(), String> {
+    let (_, applied) = database()?;
     println!("{applied} migration(s) applied");
+    Ok(())
+}
+
+fn reconcile(
+    from: &str,
+    to: &str,
+    merchant: Option<String>,
+    currency: Option<&str>,
+    format: ReportFormat,
+) -> Result<(), String> {
+    let scope = reconciliation::scope(from, to, currency, merchant)
+        .map_err(|(param, message)| format!("--{param}: {message}"))?;
+    let (mut conn, _) = database()?;
+    let report = reconcile::reconcile(&mut conn, &scope).map_err(|error| error.to_string())?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report).map_err(|error| error.to_string())?;
+            writeln!(out).map_err(|error| error.to_string())
+        }
+        ReportFormat::Csv => {
+            let csv = reconciliation::to_csv(&report).map_err(|error| error.to_string())?;
+            out.write_all(&csv).map_err(|error| error.to_string())
+        }
+    }
+}
+
+fn seed_dataset(
+    events: u64,
+    merchant: String,
+    from: Option<String>,
+    to: Option<String>,
+    seed: u64,
+    expect: Option<PathBuf>,
+) -> Result<(), String> {
+    let to = to.unwrap_or_else(|| Utc::now().date_naive().to_string());
+    let from = from.unwrap_or_else(|| {
+        parse_time(&to)
+            .map(|to| (to - Duration::days(30)).and_utc().to_rfc3339())
+            .unwrap_or_default()
+    });
+    let scope = reconciliation::scope(&from, &to, None, None)
+        .map_err(|(param, message)| format!("--{param}: {message}"))?;
+    let (mut conn, _) = database()?;
+    let options = SeedOptions {
+        merchant: merchant.clone(),
+        events,
+        from: scope.from,
+        to: scope.to,
+        seed,
+    };
+    let seeded = crate::seed::seed(&mut conn, &options).map_err(|error| error.to_string())?;
+    if let Some(path) = expect {
+        let json = serde_json::to_vec_pretty(&seeded).map_err(|error| error.to_string())?;
+        std::fs::write(&path, json)
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    }
+    let (from, to) = (
+        scope.from.and_utc().to_rfc3339(),
+        scope.to.and_utc().to_rfc3339(),
+    );
+    println!(
+        "seeded {} events and {} checkouts for merchant {merchant}, {} planted discrepancies",
+        seeded.events,
+        seeded.checkouts,
+        seeded.discrepancies.len()
+    );
+    println!("report: paymux reconcile --from {from} --to {to} --merchant {merchant}");
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use crate::error::{ApiError, json_error_bodies};
 use crate::ingest;
 use crate::merchants::{BuildContext, ConfigErrors, Merchants};
 use crate::metrics::{self, Metrics};
-use crate::routes::{checkouts, events, export, health, pay, refunds};
+use crate::routes::{checkouts, events, export, health, pay, reconciliation, refunds};
 use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -300,7 +300,11 @@ fn routes(config: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/events/export").route(web::get().to(export::export_events)),
                 )
-                .service(web::resource("/events/{id}").route(web::get().to(events::get_event))),
+                .service(web::resource("/events/{id}").route(web::get().to(events::get_event)))
+                .service(
+                    web::resource("/reconciliation")
+                        .route(web::get().to(reconciliation::reconciliation)),
+                ),
         )
         .default_service(web::to(|request: actix_web::HttpRequest| async move {
             Err::<actix_web::HttpResponse, _>(ApiError::new(

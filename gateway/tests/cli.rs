@@ -63,3 +63,79 @@ fn an_unknown_key_is_named() {
     assert!(!ok);
     assert!(stderr.contains("enabeld"), "{stderr}");
 }
+
+/// Runs `paymux ARGS` on the SQLite database in `dir`; returns stdout, asserting success.
+fn paymux_on(dir: &std::path::Path, args: &[&str]) -> String {
+    let url = format!("sqlite://{}", dir.join("paymux.db").display());
+    let output = Command::new(env!("CARGO_BIN_EXE_paymux"))
+        .args(args)
+        .env_remove("PAYMUX_CONFIG")
+        .env("PAYMUX__DATABASE__URL", url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "paymux {args:?}: {stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn a_seeded_dataset_reconciles_from_the_command_line_as_its_seed_expects() {
+    let dir = tempfile::tempdir().unwrap();
+    let expect = dir.path().join("expect.json");
+    let seeded = paymux_on(
+        dir.path(),
+        &[
+            "dev",
+            "seed",
+            "--events",
+            "600",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-10-01",
+            "--expect",
+            expect.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        seeded.contains("paymux reconcile --from 2026-09-01T00:00:00+00:00"),
+        "{seeded}"
+    );
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&expect).unwrap()).unwrap();
+    let period = ["--from", "2026-09-01", "--to", "2026-10-01"];
+    let json = paymux_on(dir.path(), &[&["reconcile"], &period[..]].concat());
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["totals"], expected["totals"]);
+    assert_eq!(report["currency_totals"], expected["currency_totals"]);
+    assert_eq!(
+        report["discrepancies"].as_array().unwrap().len(),
+        expected["discrepancies"].as_array().unwrap().len()
+    );
+
+    let csv = paymux_on(
+        dir.path(),
+        &[
+            &["reconcile", "--merchant", "demo", "--format", "csv"],
+            &period[..],
+        ]
+        .concat(),
+    );
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with("section,provider,currency,succeeded_count,gross"),
+        "{header}"
+    );
+    let totals = csv
+        .lines()
+        .filter(|line| line.starts_with("total,"))
+        .count();
+    assert_eq!(totals, expected["totals"].as_array().unwrap().len());
+
+    let nobody = paymux_on(
+        dir.path(),
+        &[&["reconcile", "--merchant", "nobody"], &period[..]].concat(),
+    );
+    let nobody: serde_json::Value = serde_json::from_str(&nobody).unwrap();
+    assert_eq!(nobody["totals"], serde_json::json!([]));
+}

@@ -1,10 +1,10 @@
 //! Stripe-shaped lists: `{"object": "list", "data": [...], "has_more": bool}`, newest first,
 //! `limit` (default 20, at most 100) and `starting_after=<id>` for the next page. Filters on
-//! creation time take Unix seconds or RFC 3339. Unknown parameters are refused, not ignored.
+//! creation time take Unix seconds, RFC 3339 or a date. Unknown parameters are refused, not ignored.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use paymux_schema::db::{Page, PageRequest};
 use paymux_schema::ids::{Id, IdKind};
 use serde::Serialize;
@@ -29,6 +29,19 @@ impl<T> ListOut<T> {
             has_more: page.has_more,
         }
     }
+}
+
+/// A time given as Unix seconds, RFC 3339, or a date `YYYY-MM-DD` (its midnight, UTC).
+pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return DateTime::<Utc>::from_timestamp(seconds, 0).map(|time| time.naive_utc());
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Some(date.and_time(NaiveTime::MIN));
+    }
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.naive_utc())
 }
 
 /// A list request's query parameters, consumed one by one so that leftovers can be refused.
@@ -96,21 +109,15 @@ impl ListParams {
             .transpose()
     }
 
-    /// A time, as Unix seconds or RFC 3339.
+    /// A time: see [`parse_time`].
     pub fn time(&mut self, name: &str) -> Result<Option<NaiveDateTime>, ApiError> {
         let Some(text) = self.params.remove(name) else {
             return Ok(None);
         };
-        let parsed = match text.parse::<i64>() {
-            Ok(seconds) => DateTime::<Utc>::from_timestamp(seconds, 0),
-            Err(_) => DateTime::parse_from_rfc3339(&text)
-                .ok()
-                .map(|time| time.with_timezone(&Utc)),
-        };
-        parsed.map(|time| Some(time.naive_utc())).ok_or_else(|| {
+        parse_time(&text).map(Some).ok_or_else(|| {
             ApiError::invalid(
                 name,
-                format!("`{text}` is neither Unix seconds nor an RFC 3339 time"),
+                format!("`{text}` is neither Unix seconds, an RFC 3339 time nor a date"),
             )
         })
     }
@@ -157,9 +164,14 @@ mod tests {
     #[test]
     fn times_accept_unix_seconds_and_rfc3339() {
         let mut params =
-            ListParams::parse("a=1700000000&b=2023-11-14T22:13:20Z&c=yesterday").unwrap();
+            ListParams::parse("a=1700000000&b=2023-11-14T22:13:20Z&c=yesterday&d=2023-11-14")
+                .unwrap();
         assert_eq!(params.time("a").unwrap(), params.time("b").unwrap());
         assert_eq!(params.time("c").unwrap_err().param.as_deref(), Some("c"));
+        assert_eq!(
+            params.time("d").unwrap().map(|day| day.to_string()),
+            Some("2023-11-14 00:00:00".to_owned())
+        );
     }
 
     #[test]

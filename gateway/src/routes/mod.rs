@@ -7,4 +7,5 @@ pub mod health;
 pub mod json;
 pub mod list;
 pub mod pay;
+pub mod reconciliation;
 pub mod refunds;

@@ -10,6 +10,7 @@ pub mod checkout;
 pub mod event;
 pub mod idempotency;
 pub mod receipt;
+pub mod reconcile;
 pub mod refund;
 pub mod schema;
 

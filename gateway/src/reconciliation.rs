@@ -1,0 +1,142 @@
+//! The reconciliation report's CSV form, shared by `GET /v1/reconciliation?format=csv` and
+//! `paymux reconcile --format csv`.
+//!
+//! One table, so that any CSV reader takes it: `section` says what a row is (`total`,
+//! `currency_total` or `discrepancy`), and the other columns are the JSON report's fields, left
+//! empty where a section has no such field. Amounts are minor units of the row's currency.
+
+use chrono::NaiveDateTime;
+use paymux_schema::Currency;
+use paymux_schema::db::reconcile::{Report, Scope};
+
+use crate::routes::list::parse_time;
+
+/// A bad part of a report request: the parameter, and what is wrong with it.
+pub type BadScope = (&'static str, String);
+
+/// The scope of a report over `[from, to)`, read from what a user typed: times as Unix
+/// seconds, RFC 3339 or dates; `from` before `to`; a currency code.
+pub fn scope(
+    from: &str,
+    to: &str,
+    currency: Option<&str>,
+    merchant: Option<String>,
+) -> Result<Scope, BadScope> {
+    let time = |name: &'static str, text: &str| -> Result<NaiveDateTime, BadScope> {
+        parse_time(text).ok_or_else(|| {
+            let message = format!("`{text}` is neither Unix seconds, an RFC 3339 time nor a date");
+            (name, message)
+        })
+    };
+    let (from, to) = (time("from", from)?, time("to", to)?);
+    if from >= to {
+        return Err(("to", "to must be later than from".to_owned()));
+    }
+    let currency = currency
+        .map(|code| {
+            Currency::parse(code)
+                .map(|currency| currency.code().to_owned())
+                .map_err(|error| ("currency", error.to_string()))
+        })
+        .transpose()?;
+    Ok(Scope {
+        from,
+        to,
+        merchant,
+        currency,
+        now: paymux_schema::db::now(),
+    })
+}
+
+/// The CSV header: `section`, then the JSON fields of every section, in order.
+pub const COLUMNS: [&str; 17] = [
+    "section",
+    "provider",
+    "currency",
+    "succeeded_count",
+    "gross",
+    "refunded",
+    "fees",
+    "net",
+    "failed_count",
+    "canceled_count",
+    "expired_count",
+    "open_count",
+    "kind",
+    "checkout_id",
+    "event_id",
+    "receipt_id",
+    "message",
+];
+
+/// Renders the report as CSV, the header first.
+pub fn to_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(vec![]);
+    writer.write_record(COLUMNS)?;
+    for total in &report.totals {
+        let counts = [
+            total.succeeded_count,
+            total.gross,
+            total.refunded,
+            total.fees,
+            total.net,
+            total.failed_count,
+            total.canceled_count,
+            total.expired_count,
+            total.open_count,
+        ]
+        .map(|figure| figure.to_string());
+        let mut row = vec!["total", &total.provider, &total.currency];
+        row.extend(counts.iter().map(String::as_str));
+        row.extend(["", "", "", "", ""]);
+        writer.write_record(&row)?;
+    }
+    for total in &report.currency_totals {
+        let [gross, refunded, fees, net] =
+            [total.gross, total.refunded, total.fees, total.net].map(|figure| figure.to_string());
+        writer.write_record([
+            "currency_total",
+            "",
+            &total.currency,
+            "",
+            &gross,
+            &refunded,
+            &fees,
+            &net,
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ])?;
+    }
+    for found in &report.discrepancies {
+        let id = |id: &Option<String>| id.clone().unwrap_or_default();
+        writer.write_record([
+            "discrepancy",
+            "",
+            found.currency.as_deref().unwrap_or_default(),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            found.kind.as_str(),
+            &id(&found.checkout_id),
+            &id(&found.event_id),
+            &id(&found.receipt_id),
+            &found.message,
+        ])?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| error.into_error().into())
+}

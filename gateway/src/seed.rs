@@ -1,0 +1,797 @@
+//! `paymux dev seed`: a realistic dataset for tests and benchmarks. Checkouts of every provider,
+//! in its currencies, go through what happens to payments (paid, paid twice over by a webhook
+//! and a lookup, failed then paid, canceled, expired, refunded, left open), and about one in
+//! seventy is one of the discrepancies the reconciliation report must find. Each kind is planted
+//! at least once whatever the size, and a few scenarios sit on and across the period's edges.
+//!
+//! The generator also says what the report must show: it keeps its own tally of every figure and
+//! every planted discrepancy as it writes them, from what each scenario *is*, not by reading the
+//! store back, so a test can compare the report with it.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::event::Event;
+use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
+use paymux_schema::db::reconcile::{CurrencyTotals, DiscrepancyKind, ProviderTotals};
+use paymux_schema::db::refund::{Refund, RefundStatus};
+use paymux_schema::db::schema::{checkouts, events, refunds, webhook_receipts};
+use paymux_schema::db::{DbConnection, write_transaction};
+use paymux_schema::ids::{CheckoutKind, EventKind, Id, IdKind, ReceiptKind, RefundKind};
+use paymux_schema::{CheckoutStatus, EventType};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+/// Events written per transaction.
+const BATCH_EVENTS: usize = 1_000;
+
+#[derive(Debug, Clone)]
+pub struct SeedOptions {
+    pub merchant: String,
+    /// How many events to write at least.
+    pub events: u64,
+    /// The period the events fall in, `[from, to)`; a few land just outside it on purpose.
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+    /// The same seed writes the same dataset.
+    pub seed: u64,
+}
+
+/// What was written, and what the report over `[from, to)` must say of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Seeded {
+    pub checkouts: u64,
+    pub events: u64,
+    pub totals: Vec<ProviderTotals>,
+    pub currency_totals: Vec<CurrencyTotals>,
+    pub discrepancies: Vec<Planted>,
+}
+
+/// A planted discrepancy, by the ids the report must name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Planted {
+    pub kind: DiscrepancyKind,
+    pub checkout_id: Option<String>,
+    pub event_id: Option<String>,
+    pub receipt_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("the period is empty or shorter than a day")]
+    Period,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// The providers and the currencies their checkouts are in.
+const PROVIDERS: [(&str, &[&str]); 5] = [
+    ("sknpay", &["USD", "XCD"]),
+    ("pakhi", &["BDT"]),
+    ("kwik", &["ZAR"]),
+    ("spankpay", &["USD"]),
+    ("skipify", &["USD"]),
+];
+
+/// What happens to one checkout (or, for the receipt-only kinds, one webhook).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    Paid,
+    PaidAndLookedUp,
+    FailedThenPaid,
+    Failed,
+    Canceled,
+    Expired,
+    Open,
+    Pending,
+    PartlyRefunded,
+    FullyRefunded,
+    PartialPayment,
+    Orphan,
+    PaidAfterCancel,
+    RefusedAfterClose,
+    StaleOpen,
+    OverRefunded,
+    SameReferencePaidTwice,
+    SecondPayment,
+    Forged,
+    DisabledProvider,
+    Unconfirmed,
+}
+
+/// Scenarios with their weights: each kind of discrepancy is planted in about one checkout in
+/// 800, one in 70 is one of them.
+const SCENARIOS: [(Scenario, u64); 21] = [
+    (Scenario::Paid, 360),
+    (Scenario::PaidAndLookedUp, 50),
+    (Scenario::FailedThenPaid, 50),
+    (Scenario::Failed, 60),
+    (Scenario::Canceled, 60),
+    (Scenario::Expired, 60),
+    (Scenario::Open, 40),
+    (Scenario::Pending, 30),
+    (Scenario::PartlyRefunded, 50),
+    (Scenario::FullyRefunded, 40),
+    (Scenario::PartialPayment, 1),
+    (Scenario::Orphan, 1),
+    (Scenario::PaidAfterCancel, 1),
+    (Scenario::RefusedAfterClose, 1),
+    (Scenario::StaleOpen, 1),
+    (Scenario::OverRefunded, 1),
+    (Scenario::SameReferencePaidTwice, 1),
+    (Scenario::SecondPayment, 1),
+    (Scenario::Forged, 1),
+    (Scenario::DisabledProvider, 1),
+    (Scenario::Unconfirmed, 1),
+];
+
+/// splitmix64: small, fast and reproducible; nothing here needs more.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+
+    fn amount(&mut self) -> i64 {
+        // 1.00 to 5,000.00 in minor units; `below` stays far under i64::MAX.
+        100 + i64::try_from(self.below(499_901)).unwrap_or(0)
+    }
+}
+
+/// The rows of one batch, written together, parents first.
+#[derive(Default)]
+struct Batch {
+    checkouts: Vec<Checkout>,
+    receipts: Vec<WebhookReceipt>,
+    events: Vec<Event>,
+    refunds: Vec<Refund>,
+}
+
+/// The report the dataset must produce, tallied as scenarios are written.
+#[derive(Default)]
+struct Tally {
+    totals: BTreeMap<(String, String), ProviderTotals>,
+    planted: Vec<Planted>,
+}
+
+impl Tally {
+    fn figures(&mut self, provider: &str, currency: &str) -> &mut ProviderTotals {
+        self.totals
+            .entry((provider.to_owned(), currency.to_owned()))
+            .or_insert_with(|| ProviderTotals {
+                provider: provider.to_owned(),
+                currency: currency.to_owned(),
+                ..ProviderTotals::default()
+            })
+    }
+
+    fn plant(
+        &mut self,
+        kind: DiscrepancyKind,
+        checkout: Option<&str>,
+        event: Option<&str>,
+        receipt: Option<&str>,
+    ) {
+        self.planted.push(Planted {
+            kind,
+            checkout_id: checkout.map(str::to_owned),
+            event_id: event.map(str::to_owned),
+            receipt_id: receipt.map(str::to_owned),
+        });
+    }
+}
+
+/// Writes the dataset and says what its report must be.
+pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> Result<Seeded, SeedError> {
+    if options.to - options.from < Duration::days(1) {
+        return Err(SeedError::Period);
+    }
+    let mut writer = Writer {
+        options,
+        random: Random(options.seed),
+        batch: Batch::default(),
+        tally: Tally::default(),
+        checkouts: 0,
+        events: 0,
+    };
+    writer.edges();
+    // Every planted kind at least once, however few events are asked for.
+    for (scenario, weight) in SCENARIOS {
+        if weight == 1 {
+            writer.scenario(scenario, options.from + Duration::hours(1));
+        }
+    }
+    let total_weight: u64 = SCENARIOS.iter().map(|(_, weight)| weight).sum();
+    while writer.events < options.events {
+        let mut pick = writer.random.below(total_weight);
+        let scenario = SCENARIOS
+            .iter()
+            .find(|(_, weight)| {
+                let found = pick < *weight;
+                pick = pick.saturating_sub(*weight);
+                found
+            })
+            .map_or(Scenario::Paid, |(scenario, _)| *scenario);
+        let span = (options.to - options.from - Duration::hours(6)).num_seconds();
+        let offset =
+            i64::try_from(writer.random.below(u64::try_from(span).unwrap_or(1))).unwrap_or(0);
+        let at = options.from + Duration::seconds(offset);
+        writer.scenario(scenario, at);
+        if writer.batch.events.len() >= BATCH_EVENTS {
+            writer.flush(conn)?;
+        }
+    }
+    writer.flush(conn)?;
+    // Fresh statistics, as after any bulk load: without them PostgreSQL plans the report's
+    // queries for empty tables.
+    diesel::sql_query("ANALYZE").execute(conn)?;
+    Ok(writer.finish())
+}
+
+struct Writer<'a> {
+    options: &'a SeedOptions,
+    random: Random,
+    batch: Batch,
+    tally: Tally,
+    checkouts: u64,
+    events: u64,
+}
+
+/// A provider and the currency of one scenario.
+#[derive(Debug, Clone, Copy)]
+struct Leg {
+    provider: &'static str,
+    currency: &'static str,
+}
+
+/// An event to write, before its ids are made.
+struct Happening<'a> {
+    event_type: EventType,
+    at: NaiveDateTime,
+    amount: Option<i64>,
+    /// A webhook delivered it (with a receipt), rather than a `?refresh=true` lookup.
+    webhook: bool,
+    flags: &'a [&'a str],
+}
+
+impl<'a> Happening<'a> {
+    fn webhook(event_type: EventType, at: NaiveDateTime) -> Happening<'a> {
+        Happening {
+            event_type,
+            at,
+            amount: None,
+            webhook: true,
+            flags: &[],
+        }
+    }
+
+    /// A payment of `amount` reported by webhook.
+    fn paid(amount: i64, at: NaiveDateTime) -> Happening<'a> {
+        Happening {
+            amount: Some(amount),
+            ..Happening::webhook(EventType::PaymentSucceeded, at)
+        }
+    }
+
+    /// The same payment found by a `?refresh=true` lookup.
+    fn looked_up(amount: i64, at: NaiveDateTime) -> Happening<'a> {
+        Happening {
+            webhook: false,
+            ..Happening::paid(amount, at)
+        }
+    }
+
+    fn flagged(self, flags: &'a [&'a str]) -> Happening<'a> {
+        Happening { flags, ..self }
+    }
+}
+
+/// An id of kind `K` made at `at`, so that ids sort by time as generated ones do.
+fn id_at<K: IdKind>(random: &mut Random, at: NaiveDateTime) -> String {
+    let millis = u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0);
+    let entropy = (u128::from(random.next()) << 16) | u128::from(random.next() & 0xffff);
+    Id::<K>::from_ulid(Ulid::from_parts(millis, entropy)).to_string()
+}
+
+/// What providers charge, in the shape of their fee schedules: a percentage plus a fixed part.
+fn fee(provider: &str, amount: i64) -> Option<i64> {
+    match provider {
+        "sknpay" | "kwik" | "skipify" => Some(amount * 29 / 1_000 + 30),
+        _ => None,
+    }
+}
+
+impl Writer<'_> {
+    fn pick_leg(&mut self) -> Leg {
+        let (provider, currencies) = PROVIDERS[self.random.below(5) as usize];
+        let currency = currencies[self.random.below(currencies.len() as u64) as usize];
+        Leg { provider, currency }
+    }
+
+    fn in_period(&self, at: NaiveDateTime) -> bool {
+        self.options.from <= at && at < self.options.to
+    }
+
+    /// A checkout row; `status` is what its events leave it at. Each has a reference of its
+    /// own unless one is given.
+    fn checkout(
+        &mut self,
+        leg: Leg,
+        amount: i64,
+        at: NaiveDateTime,
+        status: CheckoutStatus,
+        reference: Option<String>,
+        expires_at: Option<NaiveDateTime>,
+    ) -> String {
+        let id = id_at::<CheckoutKind>(&mut self.random, at);
+        let reference = reference.unwrap_or_else(|| format!("order-{}", self.checkouts));
+        self.batch.checkouts.push(Checkout {
+            id: id.clone(),
+            merchant: self.options.merchant.clone(),
+            provider: leg.provider.to_owned(),
+            provider_checkout_id: Some(format!("{}_co_{}", leg.provider, &id[4..])),
+            status: status.as_str().to_owned(),
+            amount,
+            currency: leg.currency.to_owned(),
+            amount_refunded: 0,
+            reference: Some(reference),
+            description: Some("Seeded order".to_owned()),
+            customer: None,
+            success_url: None,
+            cancel_url: None,
+            metadata: None,
+            items: None,
+            redirect_url: None,
+            client_action: None,
+            expires_at,
+            livemode: false,
+            created_at: at,
+            updated_at: at,
+        });
+        self.checkouts += 1;
+        if self.in_period(at) {
+            let figures = self.tally.figures(leg.provider, leg.currency);
+            match status {
+                CheckoutStatus::Failed => figures.failed_count += 1,
+                CheckoutStatus::Canceled => figures.canceled_count += 1,
+                CheckoutStatus::Expired => figures.expired_count += 1,
+                CheckoutStatus::Open | CheckoutStatus::Pending => figures.open_count += 1,
+                _ => {}
+            }
+        }
+        id
+    }
+
+    /// A webhook receipt: `accepted` ones carry one event, the others none.
+    fn receipt(
+        &mut self,
+        provider: &str,
+        at: NaiveDateTime,
+        outcome: ReceiptOutcome,
+        reason: Option<&str>,
+    ) -> String {
+        let id = id_at::<ReceiptKind>(&mut self.random, at);
+        self.batch.receipts.push(WebhookReceipt {
+            id: id.clone(),
+            merchant: self.options.merchant.clone(),
+            provider: provider.to_owned(),
+            headers: "{}".to_owned(),
+            body: format!("{{\"seeded\":\"{provider}\"}}").into_bytes(),
+            outcome: outcome.as_str().to_owned(),
+            reason: reason.map(str::to_owned),
+            event_count: i32::from(outcome == ReceiptOutcome::Accepted),
+            received_at: at,
+        });
+        id
+    }
+
+    /// An event (with its receipt when a webhook brought it) of `checkout`, or of none.
+    fn event(&mut self, leg: Leg, checkout: Option<&str>, happening: Happening<'_>) -> String {
+        let receipt_id = happening
+            .webhook
+            .then(|| self.receipt(leg.provider, happening.at, ReceiptOutcome::Accepted, None));
+        let paid = happening.event_type == EventType::PaymentSucceeded;
+        let fee = happening
+            .amount
+            .filter(|_| paid && happening.webhook)
+            .and_then(|amount| fee(leg.provider, amount));
+        let payment_id =
+            (paid && happening.webhook).then(|| format!("pay_{}", self.random.below(1 << 48)));
+        let id = id_at::<EventKind>(&mut self.random, happening.at);
+        let mut details = serde_json::json!({ "payment_method": "card", "seeded": true });
+        if !happening.webhook {
+            details["source"] = serde_json::json!("provider_lookup");
+        }
+        if !happening.flags.is_empty() {
+            details["flags"] = serde_json::json!(happening.flags);
+        }
+        self.batch.events.push(Event {
+            id: id.clone(),
+            event_type: happening.event_type.as_str().to_owned(),
+            merchant: self.options.merchant.clone(),
+            provider: leg.provider.to_owned(),
+            provider_event_id: format!("seed_{}", &id[4..]),
+            checkout_id: checkout.map(str::to_owned),
+            provider_payment_id: payment_id,
+            reference: None,
+            amount: happening.amount,
+            currency: happening.amount.map(|_| leg.currency.to_owned()),
+            fee,
+            occurred_at: happening.at,
+            received_at: happening.at,
+            livemode: false,
+            details: details.to_string(),
+            receipt_id,
+        });
+        self.events += 1;
+        id
+    }
+
+    /// A success event; `counts` when it is the first report of a payment received in the
+    /// period, which the report must count.
+    fn payment(
+        &mut self,
+        leg: Leg,
+        checkout: Option<&str>,
+        happening: Happening<'_>,
+        counts: bool,
+    ) -> String {
+        let amount = happening.amount.unwrap_or(0);
+        let charged = if happening.webhook {
+            fee(leg.provider, amount)
+        } else {
+            None
+        };
+        let id = self.event(leg, checkout, happening);
+        if counts {
+            let figures = self.tally.figures(leg.provider, leg.currency);
+            figures.succeeded_count += 1;
+            figures.gross += amount;
+            figures.fees += charged.unwrap_or(0);
+        }
+        id
+    }
+
+    /// A refund paymux made, and the provider's webhook about it; counted when created in
+    /// the period.
+    fn refund(&mut self, leg: Leg, checkout: &str, amount: i64, at: NaiveDateTime) {
+        let id = id_at::<RefundKind>(&mut self.random, at);
+        self.batch.refunds.push(Refund {
+            id: id.clone(),
+            merchant: self.options.merchant.clone(),
+            checkout_id: checkout.to_owned(),
+            provider: leg.provider.to_owned(),
+            provider_refund_id: Some(format!("{}_re_{}", leg.provider, &id[3..])),
+            amount,
+            currency: leg.currency.to_owned(),
+            status: RefundStatus::Succeeded.as_str().to_owned(),
+            failure_reason: None,
+            created_at: at,
+            updated_at: at,
+        });
+        if let Some(row) = self
+            .batch
+            .checkouts
+            .iter_mut()
+            .rev()
+            .find(|row| row.id == checkout)
+        {
+            row.amount_refunded += amount;
+        }
+        if self.in_period(at) {
+            self.tally.figures(leg.provider, leg.currency).refunded += amount;
+        }
+        self.event(
+            leg,
+            Some(checkout),
+            Happening::webhook(EventType::PaymentRefunded, at + Duration::seconds(1)),
+        );
+    }
+
+    fn scenario(&mut self, scenario: Scenario, at: NaiveDateTime) {
+        let leg = match scenario {
+            Scenario::PartialPayment | Scenario::RefusedAfterClose => Leg {
+                provider: "spankpay",
+                currency: "USD",
+            },
+            Scenario::Unconfirmed => Leg {
+                provider: "pakhi",
+                currency: "BDT",
+            },
+            // Of the providers, SKN Pay is the one paymux refunds through.
+            Scenario::PartlyRefunded | Scenario::FullyRefunded | Scenario::OverRefunded => Leg {
+                provider: "sknpay",
+                currency: if self.random.below(2) == 0 {
+                    "USD"
+                } else {
+                    "XCD"
+                },
+            },
+            _ => self.pick_leg(),
+        };
+        let amount = self.random.amount();
+        let later = |minutes: i64| at + Duration::minutes(minutes);
+        let plain = |writer: &mut Self, status: CheckoutStatus| {
+            writer.checkout(leg, amount, at, status, None, None)
+        };
+        let paid = |writer: &mut Self, checkout: &str, minutes: i64| {
+            writer.payment(
+                leg,
+                Some(checkout),
+                Happening::paid(amount, later(minutes)),
+                true,
+            )
+        };
+        let webhook = |writer: &mut Self, checkout: &str, event_type: EventType, minutes: i64| {
+            writer.event(
+                leg,
+                Some(checkout),
+                Happening::webhook(event_type, later(minutes)),
+            )
+        };
+        let tally = |writer: &mut Self, kind, checkout: Option<&str>, event: Option<&str>| {
+            writer.tally.plant(kind, checkout, event, None);
+        };
+        match scenario {
+            Scenario::Paid => {
+                let checkout = plain(self, CheckoutStatus::Succeeded);
+                paid(self, &checkout, 3);
+            }
+            Scenario::PaidAndLookedUp => {
+                let checkout = plain(self, CheckoutStatus::Succeeded);
+                self.payment(
+                    leg,
+                    Some(&checkout),
+                    Happening::looked_up(amount, later(2)),
+                    true,
+                );
+                self.payment(
+                    leg,
+                    Some(&checkout),
+                    Happening::paid(amount, later(4)),
+                    false,
+                );
+            }
+            Scenario::FailedThenPaid => {
+                let checkout = plain(self, CheckoutStatus::Succeeded);
+                webhook(self, &checkout, EventType::PaymentFailed, 2);
+                paid(self, &checkout, 5);
+            }
+            Scenario::Failed => {
+                let checkout = plain(self, CheckoutStatus::Failed);
+                webhook(self, &checkout, EventType::PaymentFailed, 2);
+            }
+            Scenario::Canceled => {
+                let checkout = plain(self, CheckoutStatus::Canceled);
+                webhook(self, &checkout, EventType::PaymentCanceled, 20);
+            }
+            Scenario::Expired => {
+                let checkout = plain(self, CheckoutStatus::Expired);
+                webhook(self, &checkout, EventType::PaymentExpired, 60);
+            }
+            Scenario::Open => {
+                plain(self, CheckoutStatus::Open);
+            }
+            Scenario::Pending => {
+                let checkout = plain(self, CheckoutStatus::Pending);
+                webhook(self, &checkout, EventType::PaymentPending, 1);
+            }
+            Scenario::PartlyRefunded => {
+                let checkout = plain(self, CheckoutStatus::PartiallyRefunded);
+                paid(self, &checkout, 3);
+                self.refund(leg, &checkout, amount / 2, later(60));
+            }
+            Scenario::FullyRefunded | Scenario::OverRefunded => {
+                let checkout = plain(self, CheckoutStatus::Refunded);
+                paid(self, &checkout, 3);
+                self.refund(leg, &checkout, amount, later(60));
+                if scenario == Scenario::OverRefunded {
+                    self.refund(leg, &checkout, 100, later(90));
+                    tally(self, DiscrepancyKind::OverRefund, Some(&checkout), None);
+                }
+            }
+            Scenario::PartialPayment => {
+                let checkout = plain(self, CheckoutStatus::Succeeded);
+                let event = self.payment(
+                    leg,
+                    Some(&checkout),
+                    Happening::paid(amount / 2, later(3)),
+                    true,
+                );
+                tally(
+                    self,
+                    DiscrepancyKind::AmountMismatch,
+                    Some(&checkout),
+                    Some(&event),
+                );
+            }
+            Scenario::Orphan => {
+                let event = self.payment(leg, None, Happening::paid(amount, later(3)), true);
+                tally(self, DiscrepancyKind::OrphanEvent, None, Some(&event));
+            }
+            Scenario::PaidAfterCancel => {
+                let checkout = plain(self, CheckoutStatus::Succeeded);
+                webhook(self, &checkout, EventType::PaymentCanceled, 5);
+                let happening =
+                    Happening::paid(amount, later(9)).flagged(&["success_after_cancel"]);
+                let event = self.payment(leg, Some(&checkout), happening, true);
+                tally(
+                    self,
+                    DiscrepancyKind::SuccessAfterCancel,
+                    Some(&checkout),
+                    Some(&event),
+                );
+            }
+            Scenario::RefusedAfterClose => {
+                let checkout = plain(self, CheckoutStatus::Canceled);
+                webhook(self, &checkout, EventType::PaymentCanceled, 5);
+                let refused = Happening {
+                    amount: Some(amount),
+                    ..Happening::webhook(EventType::PaymentFailed, later(9))
+                };
+                let event = self.event(
+                    leg,
+                    Some(&checkout),
+                    refused.flagged(&["refused_after_close"]),
+                );
+                tally(
+                    self,
+                    DiscrepancyKind::SuccessAfterCancel,
+                    Some(&checkout),
+                    Some(&event),
+                );
+            }
+            Scenario::StaleOpen => {
+                let status = CheckoutStatus::Pending;
+                let checkout = self.checkout(leg, amount, at, status, None, Some(later(60)));
+                webhook(self, &checkout, EventType::PaymentPending, 1);
+                tally(self, DiscrepancyKind::StaleOpen, Some(&checkout), None);
+            }
+            Scenario::SameReferencePaidTwice => {
+                let reference = format!("order-{}-again", self.checkouts);
+                let status = CheckoutStatus::Succeeded;
+                let first = self.checkout(leg, amount, at, status, Some(reference.clone()), None);
+                paid(self, &first, 2);
+                let second = self.checkout(leg, amount, later(10), status, Some(reference), None);
+                let event = paid(self, &second, 12);
+                tally(
+                    self,
+                    DiscrepancyKind::DuplicatePayment,
+                    Some(&second),
+                    Some(&event),
+                );
+            }
+            Scenario::SecondPayment => {
+                let checkout = plain(self, CheckoutStatus::Succeeded);
+                paid(self, &checkout, 2);
+                let event = paid(self, &checkout, 30);
+                tally(
+                    self,
+                    DiscrepancyKind::DuplicatePayment,
+                    Some(&checkout),
+                    Some(&event),
+                );
+            }
+            Scenario::Forged => {
+                let reason = Some("bad signature");
+                let receipt =
+                    self.receipt(leg.provider, later(1), ReceiptOutcome::Rejected, reason);
+                self.tally
+                    .plant(DiscrepancyKind::RejectedWebhook, None, None, Some(&receipt));
+            }
+            Scenario::DisabledProvider => {
+                let checkout = plain(self, CheckoutStatus::Succeeded);
+                let happening = Happening::paid(amount, later(3)).flagged(&["disabled_provider"]);
+                let event = self.payment(leg, Some(&checkout), happening, true);
+                tally(
+                    self,
+                    DiscrepancyKind::DisabledProviderEvent,
+                    Some(&checkout),
+                    Some(&event),
+                );
+            }
+            Scenario::Unconfirmed => {
+                plain(self, CheckoutStatus::Open);
+                let reason = Some("the verify API did not confirm the payment");
+                let receipt =
+                    self.receipt(leg.provider, later(3), ReceiptOutcome::Unconfirmed, reason);
+                self.tally
+                    .plant(DiscrepancyKind::Unconfirmed, None, None, Some(&receipt));
+            }
+        }
+    }
+
+    /// Scenarios at and across the period's edges, which the report must count or leave out.
+    fn edges(&mut self) {
+        let (from, to) = (self.options.from, self.options.to);
+        let leg = Leg {
+            provider: "sknpay",
+            currency: "USD",
+        };
+        let succeeded = CheckoutStatus::Succeeded;
+        for (created, paid, counts) in [
+            // Wholly before and wholly after: nothing of them counts.
+            (from - Duration::days(2), from - Duration::days(1), false),
+            (to, to + Duration::minutes(5), false),
+            // Paid at the first instant of the period counts; at its end, not.
+            (from - Duration::hours(1), from, true),
+            (to - Duration::hours(1), to, false),
+        ] {
+            let amount = self.random.amount();
+            let checkout = self.checkout(leg, amount, created, succeeded, None, None);
+            self.payment(leg, Some(&checkout), Happening::paid(amount, paid), counts);
+        }
+        // Looked up as paid before the period; its webhook in the period is the same payment.
+        let amount = self.random.amount();
+        let status = CheckoutStatus::PartiallyRefunded;
+        let checkout = self.checkout(leg, amount, from - Duration::hours(3), status, None, None);
+        let lookup = Happening::looked_up(amount, from - Duration::hours(2));
+        self.payment(leg, Some(&checkout), lookup, false);
+        let webhook = Happening::paid(amount, from + Duration::hours(1));
+        self.payment(leg, Some(&checkout), webhook, false);
+        // Refunded in the period, paid before it: the refund counts, and is no over-refund.
+        self.refund(leg, &checkout, amount / 2, from + Duration::hours(2));
+    }
+
+    /// Writes the batch in one transaction, many rows a statement (which the multi-backend
+    /// connection cannot build, hence the concrete one).
+    fn flush(&mut self, conn: &mut DbConnection) -> Result<(), SeedError> {
+        let batch = std::mem::take(&mut self.batch);
+        write_transaction(conn, |conn| {
+            paymux_schema::with_backend!(conn, conn => {
+                for rows in batch.checkouts.chunks(500) {
+                    diesel::insert_into(checkouts::table).values(rows).execute(conn)?;
+                }
+                for rows in batch.receipts.chunks(500) {
+                    diesel::insert_into(webhook_receipts::table).values(rows).execute(conn)?;
+                }
+                for rows in batch.events.chunks(500) {
+                    diesel::insert_into(events::table).values(rows).execute(conn)?;
+                }
+                for rows in batch.refunds.chunks(500) {
+                    diesel::insert_into(refunds::table).values(rows).execute(conn)?;
+                }
+            });
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        Ok(())
+    }
+
+    fn finish(self) -> Seeded {
+        let mut totals: Vec<ProviderTotals> = self.tally.totals.into_values().collect();
+        let mut by_currency: BTreeMap<String, CurrencyTotals> = BTreeMap::new();
+        for figures in &mut totals {
+            figures.net = figures.gross - figures.refunded - figures.fees;
+            let currency = by_currency
+                .entry(figures.currency.clone())
+                .or_insert_with(|| CurrencyTotals {
+                    currency: figures.currency.clone(),
+                    ..CurrencyTotals::default()
+                });
+            currency.gross += figures.gross;
+            currency.refunded += figures.refunded;
+            currency.fees += figures.fees;
+            currency.net += figures.net;
+        }
+        let mut discrepancies = self.tally.planted;
+        discrepancies.sort();
+        Seeded {
+            checkouts: self.checkouts,
+            events: self.events,
+            totals,
+            currency_totals: by_currency.into_values().collect(),
+            discrepancies,
+        }
+    }
+}
