@@ -21,13 +21,22 @@ use crate::merchants::{BuildContext, ConfigErrors, Merchants, key_hash, rate_lim
 use crate::settings::{FaultMode, FaultSettings, LoadError, Settings};
 
 /// Everything a reload may change, validated.
-#[derive(Debug)]
 pub struct LiveConfig {
     /// The settings it was built from (faults set through the admin API included).
     pub settings: Settings,
     pub merchants: Merchants,
     /// SHA-256 of the admin token, when the admin API is on and has one.
     admin_token: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for LiveConfig {
+    /// Leaves out the admin token's hash: a short token could be guessed from it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveConfig")
+            .field("settings", &self.settings)
+            .field("merchants", &self.merchants)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an admin request's token amounts to.
@@ -270,7 +279,7 @@ async fn run_blocking<T: Send + 'static>(
 ) -> Result<T, ReloadError> {
     tokio::task::spawn_blocking(work).await.map_err(|error| {
         ReloadError::Invalid(ConfigErrors(vec![ConfigError::new(
-            "",
+            "reload",
             format!("the reload stopped: {error}"),
         )]))
     })
