@@ -1,7 +1,8 @@
-//! Merchant authentication: `Authorization: Bearer <api key>`.
+//! Merchant authentication (`Authorization: Bearer <api key>`) and each key's rate limit.
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
@@ -11,8 +12,9 @@ use crate::error::ApiError;
 use crate::merchants::Merchant;
 use crate::state::AppState;
 
-/// The merchant a request authenticated as. Handlers take it as an argument; every query they
-/// make is scoped to it, so another merchant's objects are simply not found.
+/// The merchant a request authenticated as, from the config snapshot the request started
+/// with: a reload in the meantime does not change it. Handlers take it as an argument; every
+/// query they make is scoped to it, so another merchant's objects are simply not found.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Arc<Merchant>);
 
@@ -20,26 +22,49 @@ fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", message)
 }
 
-fn authenticate(request: &HttpRequest) -> Result<Authenticated, ApiError> {
-    let state = request
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("application state is missing"))?;
-    let header = request
-        .headers()
-        .get(AUTHORIZATION)
-        .ok_or_else(|| unauthorized("missing API key: send `Authorization: Bearer <key>`"))?;
-    let key = header
+/// The bearer token of a request: `None` when there is no Authorization header, an error when
+/// it is not `Bearer <token>`.
+pub fn bearer_token(request: &HttpRequest) -> Result<Option<&str>, ApiError> {
+    let Some(header) = request.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    header
         .to_str()
         .ok()
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|key| !key.is_empty())
-        .ok_or_else(|| unauthorized("malformed Authorization header: expected `Bearer <key>`"))?;
-    state
+        .map(Some)
+        .ok_or_else(|| unauthorized("malformed Authorization header: expected `Bearer <key>`"))
+}
+
+pub(crate) fn state_of(request: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+    request
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("application state is missing"))
+}
+
+fn authenticate(request: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let state = state_of(request)?;
+    let key = bearer_token(request)?
+        .ok_or_else(|| unauthorized("missing API key: send `Authorization: Bearer <key>`"))?;
+    let (merchant, key_hash) = state
+        .config()
         .merchants
         .authenticate(key)
-        .map(Authenticated)
-        .ok_or_else(|| unauthorized("invalid API key"))
+        .ok_or_else(|| unauthorized("invalid API key"))?;
+    if let Err(wait) = state
+        .limiter
+        .take(key_hash, merchant.rate_limit, Instant::now())
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests for this API key; retry after the time in Retry-After",
+        )
+        .with_retry_after(wait.as_secs_f64().ceil() as u64));
+    }
+    Ok(Authenticated(merchant))
 }
 
 impl FromRequest for Authenticated {

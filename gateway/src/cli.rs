@@ -1,20 +1,24 @@
-//! The `paymux` command line: `serve` (the default), `migrate`, `config check`, `reconcile`,
-//! `dev seed`.
+//! The `paymux` command line: `serve` (the default), `migrate`, `config check`, `providers`,
+//! `reconcile`, `dev seed`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand};
 use paymux_providers::Registry;
+use paymux_schema::db::activity::by_merchant_and_provider;
 use paymux_schema::db::{self, PoolOptions, reconcile};
 
+use crate::admin::provider_statuses;
+use crate::live::{Addresses, ConfigSource, LiveConfig};
 use crate::reconciliation;
 use crate::routes::list::parse_time;
 use crate::seed::SeedOptions;
 use crate::settings::{Overlay, Settings};
-use crate::startup::{Application, build_merchants, public_url};
+use crate::startup::{Application, public_url};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +41,13 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Each merchant's providers from the config (FILE or $PAYMUX_CONFIG), with their checkouts
+    /// and events from the database. Circuit breakers live in each server's memory: see
+    /// `GET /v1/admin/providers` for them.
+    Providers {
+        /// The overlay file to read instead of $PAYMUX_CONFIG.
+        file: Option<PathBuf>,
     },
     /// Print the reconciliation report of `[from, to)` from the configured database
     /// (docs/reconciliation.md).
@@ -113,6 +124,7 @@ pub fn run() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => check(file),
+        Command::Providers { file } => providers(file),
         Command::Reconcile {
             from,
             to,
@@ -148,6 +160,7 @@ fn load(file: Option<PathBuf>) -> Result<Settings, String> {
 
 fn serve() -> Result<(), String> {
     let settings = load(None)?;
+    let source: ConfigSource = Arc::new(|| Settings::load(Overlay::FromEnvironment));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -159,7 +172,8 @@ fn serve() -> Result<(), String> {
             .get("demo")
             .filter(|demo| demo.enabled && sandbox)
             .map(|_| "pmx_test_demo");
-        let app = Application::build(settings).await.map_err(|error| error.to_string())?;
+        let app = Application::build(source).await.map_err(|error| error.to_string())?;
+        app.reload_on_sighup().map_err(|error| error.to_string())?;
         let base = app.public_url().as_str().trim_end_matches('/').to_owned();
         tracing::info!(address = %app.address(), backend = app.backend(), sandbox, "paymux listening");
         print_welcome(&base, app.backend(), sandbox, demo_key);
@@ -183,9 +197,8 @@ fn print_welcome(base: &str, backend: &str, sandbox: bool, demo_key: Option<&str
     }
 }
 
-/// One connection to the configured database, migrated, and how many migrations that applied.
-fn database() -> Result<(db::PooledConnection, usize), String> {
-    let settings = load(None)?;
+/// One connection to the database of `settings`.
+fn connection(settings: &Settings) -> Result<db::PooledConnection, String> {
     let pool = db::connect(
         &settings.database.url,
         PoolOptions {
@@ -194,7 +207,12 @@ fn database() -> Result<(db::PooledConnection, usize), String> {
         },
     )
     .map_err(|error| error.to_string())?;
-    let mut conn = pool.get().map_err(|error| error.to_string())?;
+    pool.get().map_err(|error| error.to_string())
+}
+
+/// One connection to the configured database, migrated, and how many migrations that applied.
+fn database() -> Result<(db::PooledConnection, usize), String> {
+    let mut conn = connection(&load(None)?)?;
     let applied = db::run_migrations(&mut conn).map_err(|error| error.to_string())?;
     Ok((conn, applied))
 }
@@ -273,32 +291,77 @@ fn seed_dataset(
     Ok(())
 }
 
+/// The config of `file` validated as a server would (at the address it would bind).
+fn validate(settings: &Settings) -> Result<LiveConfig, String> {
+    let bind = settings
+        .bind_address()
+        .map_err(|error| format!("server.bind: {error}"))?;
+    let public_url = public_url(settings, bind).map_err(|error| error.to_string())?;
+    let addresses = Addresses {
+        public_url,
+        refusing_url: None,
+    };
+    LiveConfig::build(settings.clone(), &Registry::standard(), &addresses)
+        .map_err(|error| format!("invalid configuration:\n{error}"))
+}
+
 fn check(file: Option<PathBuf>) -> Result<(), String> {
     let settings = load(file)?;
     let mut problems = vec![];
     if let Err(error) = db::DatabaseUrl::parse(&settings.database.url) {
         problems.push(format!("database.url: {error}"));
     }
-    match settings.bind_address() {
-        Err(error) => problems.push(format!("server.bind: {error}")),
-        Ok(bind) => {
-            let registry = Registry::standard();
-            match public_url(&settings, bind)
-                .and_then(|url| build_merchants(&settings, &registry, &url))
-            {
-                Ok(merchants) => {
-                    if problems.is_empty() {
-                        let ids: Vec<_> = merchants.iter().map(|m| m.id.as_str()).collect();
-                        println!("configuration is valid: merchants {}", ids.join(", "));
-                    }
-                }
-                Err(error) => problems.push(error.to_string()),
-            }
+    match validate(&settings) {
+        Ok(config) if problems.is_empty() => {
+            let ids: Vec<_> = config.merchants.iter().map(|m| m.id.as_str()).collect();
+            println!("configuration is valid: merchants {}", ids.join(", "));
         }
+        Ok(_) => {}
+        Err(error) => problems.push(error),
     }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems.join("\n"))
     }
+}
+
+fn providers(file: Option<PathBuf>) -> Result<(), String> {
+    let settings = load(file)?;
+    let config = validate(&settings)?;
+    let mut conn = connection(&settings)?;
+    let activity = by_merchant_and_provider(&mut conn)
+        .map_err(|error| format!("cannot read the database (run `paymux migrate`?): {error}"))?;
+    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map_or_else(
+            || "-".to_owned(),
+            |at| at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        )
+    };
+    println!(
+        "{:<16} {:<10} {:<8} {:>8} {:>9} {:>7}  {:<19}  {:<19}",
+        "MERCHANT",
+        "PROVIDER",
+        "ENABLED",
+        "PRIORITY",
+        "CHECKOUTS",
+        "EVENTS",
+        "LAST CHECKOUT",
+        "LAST EVENT"
+    );
+    for status in provider_statuses(&config.merchants, &activity, None) {
+        println!(
+            "{:<16} {:<10} {:<8} {:>8} {:>9} {:>7}  {:<19}  {:<19}",
+            status.merchant,
+            status.provider,
+            if status.enabled { "yes" } else { "no" },
+            status.priority,
+            status.checkouts,
+            status.events,
+            time(status.last_checkout_at),
+            time(status.last_event_at),
+        );
+    }
+    println!("Circuit states and last provider failures: GET /v1/admin/providers on a server.");
+    Ok(())
 }

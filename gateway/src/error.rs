@@ -22,6 +22,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub param: Option<String>,
+    /// Seconds after which a retry may succeed, sent as `Retry-After` (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -43,7 +45,13 @@ impl ApiError {
             code,
             message: message.into(),
             param: None,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> ApiError {
@@ -119,11 +127,18 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .content_type("application/json")
-            .body(self.body())
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.content_type("application/json").body(self.body())
     }
 }
+
+/// What an ambiguous provider failure tells the storefront.
+const OUTCOME_UNKNOWN: &str = "whether the provider acted on the request is unknown. Retrying \
+    with the same Idempotency-Key is safe: it goes to the same provider under the same key and \
+    returns what was created, if anything";
 
 impl From<ProviderError> for ApiError {
     fn from(error: ProviderError) -> ApiError {
@@ -156,9 +171,18 @@ impl From<ProviderError> for ApiError {
             | ProviderError::Unreachable(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", message)
             }
-            ProviderError::Timeout { .. } => {
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "provider_timeout", message)
-            }
+            // The provider may have acted: say so, and that the retry the storefront should
+            // make is safe (see `idempotency`: it reaches the same provider with the same key).
+            ProviderError::Timeout { .. } => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "provider_timeout",
+                format!("{message}; {OUTCOME_UNKNOWN}"),
+            ),
+            ProviderError::Interrupted(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_outcome_unknown",
+                format!("{message}; {OUTCOME_UNKNOWN}"),
+            ),
         }
     }
 }

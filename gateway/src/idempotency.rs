@@ -40,6 +40,9 @@ pub struct Key {
     key: String,
     /// The id of the object the request creates, fixed by the first attempt.
     pub resource_id: String,
+    /// Set when an earlier attempt left the outcome unknown at the last of these providers:
+    /// the retry goes back to it (see [`Key::pin_providers`]).
+    pub providers_tried: Option<Vec<String>>,
 }
 
 /// The key a request sent, if any.
@@ -87,6 +90,7 @@ pub async fn begin(
         response_status: None,
         response_body: None,
         created_at: now,
+        providers_tried: None,
     };
     let deadline = tokio::time::Instant::now() + WAIT_FOR;
     let mut pause = Duration::from_millis(10);
@@ -117,7 +121,7 @@ enum Step {
 
 /// Longer than any provider call may take, so a live request never loses its key.
 fn lock_duration(state: &AppState) -> TimeDelta {
-    let call = state.settings.http.timeouts().total;
+    let call = state.config().settings.http.timeouts().total;
     TimeDelta::from_std(call).unwrap_or(TimeDelta::minutes(5)) + LOCK_MARGIN
 }
 
@@ -127,15 +131,22 @@ fn step(
     lock_for: TimeDelta,
 ) -> Result<Step, ApiError> {
     let now = truncate_to_micros(Utc::now());
-    let claimed_key = |record: &IdempotencyRecord| {
-        Step::Done(Begin::Execute(Key {
+    let claimed_key = |record: &IdempotencyRecord| -> Result<Step, ApiError> {
+        let providers_tried = record
+            .providers_tried
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(ApiError::internal)?;
+        Ok(Step::Done(Begin::Execute(Key {
             merchant: record.merchant.clone(),
             key: record.idempotency_key.clone(),
             resource_id: record.resource_id.clone(),
-        }))
+            providers_tried,
+        })))
     };
     let existing = match IdempotencyRecord::claim(conn, record) {
-        Ok(Claim::Claimed(record)) => return Ok(claimed_key(&record)),
+        Ok(Claim::Claimed(record)) => return claimed_key(&record),
         Ok(Claim::Existing(existing)) => existing,
         // Forgotten between insert and read: try again.
         Err(diesel::result::Error::NotFound) => return Ok(Step::Wait),
@@ -164,7 +175,7 @@ fn step(
         now,
         now + lock_for,
     )? {
-        return Ok(claimed_key(&existing));
+        return claimed_key(&existing);
     }
     Ok(Step::Wait)
 }
@@ -178,6 +189,25 @@ impl Key {
         body: &str,
     ) -> diesel::QueryResult<()> {
         IdempotencyRecord::complete(conn, &self.merchant, &self.key, status.as_u16(), body)
+    }
+
+    /// Records that the request tried `providers` and that the last of them left the outcome
+    /// unknown, so that a retry under this key goes back to it instead of failing over: it gets
+    /// the same idempotency key and returns what it may have created.
+    pub async fn pin_providers(
+        &self,
+        state: &AppState,
+        providers: &[String],
+    ) -> Result<(), ApiError> {
+        let tried = serde_json::to_string(providers).map_err(ApiError::internal)?;
+        let (merchant, key) = (self.merchant.clone(), self.key.clone());
+        state
+            .db(move |conn| {
+                Ok(IdempotencyRecord::pin_providers(
+                    conn, &merchant, &key, &tried,
+                )?)
+            })
+            .await
     }
 
     /// Settles the key after `error`. A refusal (4xx) is final: it is stored and replayed, so

@@ -38,12 +38,17 @@ pub async fn receive_webhook(
     let (merchant_id, provider_id) = path.into_inner();
     let headers = request_headers(&request);
     let received_at = Utc::now();
-    let adapter = state.merchants.get(&merchant_id).and_then(|merchant| {
-        merchant
-            .providers
-            .get(&provider_id)
-            .map(|p| p.adapter.clone())
-    });
+    // A disabled provider's webhooks are still verified, stored and applied (money may have
+    // moved through checkouts made before it was switched off); their events are flagged.
+    let (adapter, disabled) = match state
+        .config()
+        .merchants
+        .get(&merchant_id)
+        .and_then(|merchant| merchant.providers.get(&provider_id).cloned())
+    {
+        Some(provider) => (Some(provider.adapter), !provider.enabled),
+        None => (None, false),
+    };
     // What is stored leaves out shared secrets; what is verified is what was received.
     let (stored_headers, stored_body) = match &adapter {
         Some(adapter) => {
@@ -177,7 +182,10 @@ pub async fn receive_webhook(
                     &provider_id,
                     confirmed,
                     &refuted,
-                    refuses_when_closed,
+                    Handling {
+                        refuses_when_closed,
+                        disabled,
+                    },
                 )
             })
         })
@@ -214,6 +222,15 @@ struct Stored {
     refusal: Option<String>,
 }
 
+/// What the provider's config says about handling its events.
+#[derive(Debug, Clone, Copy)]
+struct Handling {
+    /// See `Provider::refuses_payment_when_closed`.
+    refuses_when_closed: bool,
+    /// The provider is disabled for the merchant: events are flagged `disabled_provider`.
+    disabled: bool,
+}
+
 /// Stores the receipt, then each event not stored before, linked and applied to its checkout.
 fn store_events(
     conn: &mut DbConnection,
@@ -221,7 +238,7 @@ fn store_events(
     provider_id: &str,
     events: Vec<NormalizedEvent>,
     refuted: &[String],
-    refuses_when_closed: bool,
+    handling: Handling,
 ) -> Result<Stored, ApiError> {
     receipt.outcome = ReceiptOutcome::Accepted.as_str().to_owned();
     WebhookReceipt::insert(conn, receipt)?;
@@ -248,8 +265,11 @@ fn store_events(
             }
             None => None,
         };
+        if handling.disabled {
+            flag(&mut details, "disabled_provider");
+        }
         if let Some(status) = closed_status
-            && refuses_when_closed
+            && handling.refuses_when_closed
             && event_type == EventType::PaymentSucceeded
         {
             let reason = format!("the checkout is {status}: the payment is refused");

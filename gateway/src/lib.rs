@@ -1,12 +1,16 @@
 //! The paymux gateway: the HTTP API storefronts and providers talk to, and the `paymux` CLI.
 
+pub mod admin;
 pub mod auth;
+pub mod breaker;
 pub mod cli;
 pub mod error;
 pub mod idempotency;
 pub mod ingest;
+pub mod live;
 pub mod merchants;
 pub mod metrics;
+pub mod ratelimit;
 pub mod reconciliation;
 pub mod routes;
 pub mod sandbox;

@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::settings::Settings;
+use crate::settings::{FaultMode, RateLimitSettings, Settings};
 
 /// One provider as configured for one merchant.
 #[derive(Clone)]
@@ -39,6 +39,8 @@ impl fmt::Debug for ConfiguredProvider {
 pub struct Merchant {
     pub id: String,
     pub providers: BTreeMap<String, ConfiguredProvider>,
+    /// The token bucket of each of its API keys.
+    pub rate_limit: RateLimitSettings,
 }
 
 /// Every enabled merchant, and an index from API key hash to merchant.
@@ -76,9 +78,24 @@ pub struct BuildContext<'a> {
     pub public_url: &'a Url,
     pub http: &'a reqwest::Client,
     pub timeouts: HttpTimeouts,
+    /// A base URL where nothing accepts connections: sandboxed providers whose fault is
+    /// `refuse_connections` are pointed there (absent when only checking a config).
+    pub refusing_url: Option<&'a Url>,
 }
 
-fn key_hash(key: &str) -> [u8; 32] {
+/// Why a rate limit is unusable, if it is.
+pub fn rate_limit_problem(limit: &RateLimitSettings) -> Option<&'static str> {
+    if !(limit.requests_per_second.is_finite() && limit.requests_per_second > 0.0) {
+        Some("requests_per_second must be a positive number")
+    } else if limit.burst == 0 {
+        Some("burst must be at least 1")
+    } else {
+        None
+    }
+}
+
+/// The SHA-256 an API key is known by.
+pub(crate) fn key_hash(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
@@ -124,6 +141,14 @@ impl Merchants {
                     "merchant ids use only a-z, 0-9, `_` and `-` (at most 64)",
                 ));
                 continue;
+            }
+            let rate_limit = merchant_settings.rate_limit.unwrap_or(settings.rate_limit);
+            if let Some(problem) = merchant_settings
+                .rate_limit
+                .as_ref()
+                .and_then(rate_limit_problem)
+            {
+                errors.push(ConfigError::new(format!("{prefix}.rate_limit"), problem));
             }
             if merchant_settings.api_keys.is_empty() {
                 errors.push(ConfigError::new(
@@ -176,7 +201,16 @@ impl Merchants {
                     }
                     (true, None) => {
                         let path = format!("sandbox/{provider_id}/{}", factory.sandbox_api_path());
-                        match context.public_url.join(&path) {
+                        let refusing = settings
+                            .sandbox
+                            .faults
+                            .get(provider_id)
+                            .is_some_and(|fault| fault.mode == FaultMode::RefuseConnections);
+                        let root = match context.refusing_url {
+                            Some(url) if refusing => url,
+                            _ => context.public_url,
+                        };
+                        match root.join(&path) {
                             Ok(url) => Some(url),
                             Err(error) => {
                                 errors
@@ -235,6 +269,7 @@ impl Merchants {
             let merchant = Arc::new(Merchant {
                 id: merchant_id.clone(),
                 providers,
+                rate_limit,
             });
             for hash in key_hashes {
                 if merchants
@@ -257,9 +292,12 @@ impl Merchants {
         }
     }
 
-    /// The merchant an API key belongs to.
-    pub fn authenticate(&self, api_key: &str) -> Option<Arc<Merchant>> {
-        self.by_key_hash.get(&key_hash(api_key)).cloned()
+    /// The merchant an API key belongs to, and the key's hash (what its rate limit is kept by).
+    pub fn authenticate(&self, api_key: &str) -> Option<(Arc<Merchant>, [u8; 32])> {
+        let hash = key_hash(api_key);
+        self.by_key_hash
+            .get(&hash)
+            .map(|merchant| (merchant.clone(), hash))
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Merchant>> {
@@ -287,6 +325,7 @@ mod tests {
                 public_url: &public_url,
                 http: &http,
                 timeouts: HttpTimeouts::default(),
+                refusing_url: None,
             },
         )
     }
@@ -294,7 +333,10 @@ mod tests {
     #[test]
     fn the_demo_merchant_authenticates_with_its_key_only() {
         let merchants = build("").unwrap();
-        assert_eq!(merchants.authenticate("pmx_test_demo").unwrap().id, "demo");
+        assert_eq!(
+            merchants.authenticate("pmx_test_demo").unwrap().0.id,
+            "demo"
+        );
         assert!(merchants.authenticate("pmx_test_dem").is_none());
         assert!(merchants.authenticate("").is_none());
     }
@@ -344,7 +386,7 @@ mod tests {
                 .unwrap();
         assert!(merchants.get("demo").is_none());
         assert!(merchants.authenticate("pmx_test_demo").is_none());
-        assert_eq!(merchants.authenticate("k1").unwrap().id, "acme");
+        assert_eq!(merchants.authenticate("k1").unwrap().0.id, "acme");
         let errors = build("[merchants.acme]\napi_keys = [\"pmx_test_demo\"]").unwrap_err();
         assert!(errors.to_string().contains("used twice"), "{errors}");
     }

@@ -1,4 +1,5 @@
-//! Prometheus metrics: request count and latency by route pattern, method and status.
+//! Prometheus metrics: request count and latency by route pattern, method and status; routing
+//! decisions by merchant, provider and outcome; each circuit's state.
 
 use std::time::Instant;
 
@@ -7,7 +8,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::error::ApiError;
@@ -18,6 +19,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    routing: IntCounterVec,
+    circuits: IntGaugeVec,
 }
 
 impl Metrics {
@@ -36,13 +39,39 @@ impl Metrics {
             ),
             &labels,
         )?;
+        let routing = IntCounterVec::new(
+            Opts::new(
+                "routing_decisions_total",
+                "Provider calls and skips of checkout routing, by outcome: created, failed \
+                 (nothing created, next provider tried), outcome_unknown, refused, circuit_open",
+            ),
+            &["merchant", "provider", "outcome"],
+        )?;
+        let circuits = IntGaugeVec::new(
+            Opts::new(
+                "circuit_state",
+                "Circuit breaker of each merchant's provider: 0 closed, 1 half-open, 2 open",
+            ),
+            &["merchant", "provider"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(routing.clone()))?;
+        registry.register(Box::new(circuits.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
+            routing,
+            circuits,
         })
+    }
+
+    /// Counts one routing step for a merchant's provider.
+    pub fn routing_decision(&self, merchant: &str, provider: &str, outcome: &str) {
+        self.routing
+            .with_label_values(&[merchant, provider, outcome])
+            .inc();
     }
 
     /// The registry, for other parts of paymux to register their own metrics in.
@@ -95,8 +124,22 @@ pub async fn record(
     result
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: Prometheus text format. Circuit states are read at scrape time, so an open
+/// circuit whose cooldown has passed shows as half-open without any call having been made.
 pub async fn metrics_endpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let config = state.config();
+    let (policy, now) = (config.policy(), Instant::now());
+    state.metrics.circuits.reset();
+    for merchant in config.merchants.iter() {
+        for provider in merchant.providers.keys() {
+            let circuit = state.breakers.view(&merchant.id, provider, policy, now);
+            state
+                .metrics
+                .circuits
+                .with_label_values(&[merchant.id.as_str(), provider.as_str()])
+                .set(circuit.state.gauge());
+        }
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render()?))

@@ -354,6 +354,7 @@ impl Writer<'_> {
             items: None,
             redirect_url: None,
             client_action: None,
+            providers_tried: Some(format!("[\"{}\"]", leg.provider)),
             expires_at,
             livemode: false,
             created_at: at,

@@ -23,11 +23,14 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub http: HttpSettings,
     pub sandbox: SandboxSettings,
+    pub routing: RoutingSettings,
+    pub rate_limit: RateLimitSettings,
+    pub admin: AdminSettings,
     #[serde(default)]
     pub merchants: BTreeMap<String, MerchantSettings>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     /// `host:port` to listen on; port 0 picks a free one (tests).
@@ -40,7 +43,7 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://path` or `postgres://…`. May hold a password: never logged as is.
@@ -79,6 +82,61 @@ pub struct SandboxSettings {
     pub enabled: bool,
     /// Divides the simulated providers' webhook retry delays (1 = the documented schedules).
     pub retry_speedup: u32,
+    /// Faults the simulated providers' APIs show, by provider id, so failover can be tried.
+    #[serde(default)]
+    pub faults: BTreeMap<String, FaultSettings>,
+}
+
+/// A fault of one simulated provider's API (its hosted pages and control keep working).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSettings {
+    pub mode: FaultMode,
+    /// How long `delay` holds each call before answering (milliseconds).
+    pub delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultMode {
+    /// Answers 503: the provider is down, nothing is created.
+    Unavailable,
+    /// Adapters are pointed at an address that refuses connections.
+    RefuseConnections,
+    /// Holds each call for `delay_ms`, then serves it: past the HTTP timeout, the outcome is
+    /// unknown to paymux although the simulator did create the checkout.
+    Delay,
+}
+
+/// The circuit breaker of each merchant's provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Consecutive failures that open the circuit.
+    pub failure_threshold: u32,
+    /// Seconds an open circuit waits before letting one trial call through (half-open).
+    pub cooldown_secs: u64,
+}
+
+/// A token bucket per merchant API key.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Tokens added per second (fractions allowed: 0.5 is one request every two seconds).
+    pub requests_per_second: f64,
+    /// The bucket's size: how many requests may come at once after a quiet spell.
+    pub burst: u32,
+}
+
+/// The admin API (`/v1/admin/…`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// When false, every admin endpoint answers 404.
+    pub enabled: bool,
+    /// `Authorization: Bearer <token>` of the admin endpoints: `env:NAME` or `file:PATH`
+    /// (a literal only while the sandbox is enabled).
+    pub token: Option<SecretRef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +148,8 @@ pub struct MerchantSettings {
     pub enabled: bool,
     /// Keys the merchant's storefront authenticates with (`Authorization: Bearer …`).
     pub api_keys: Vec<SecretRef>,
+    /// Overrides `[rate_limit]` for this merchant's keys.
+    pub rate_limit: Option<RateLimitSettings>,
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,
 }

@@ -1,6 +1,6 @@
-//! Building and running the server. [`Application::build`] binds the listener first (port 0
-//! works, for tests), then validates merchants against the real address, opens and migrates
-//! the database, and only then serves.
+//! Building and running the server. [`Application::build`] reads the config source, binds
+//! the listener first (port 0 works, for tests), then validates the config against the real
+//! address, opens and migrates the database, and only then serves.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -12,12 +12,16 @@ use actix_web::{App, HttpServer, web};
 use paymux_providers::Registry;
 use paymux_providers::http::build_client;
 use paymux_schema::db::{self, DatabaseUrl, PoolOptions};
+use tokio::net::TcpSocket;
+use tokio::signal::unix::{SignalKind, signal};
 use tracing_actix_web::TracingLogger;
 use url::Url;
 
+use crate::admin;
 use crate::error::{ApiError, json_error_bodies};
 use crate::ingest;
-use crate::merchants::{BuildContext, ConfigErrors, Merchants};
+use crate::live::{Addresses, ConfigSource, Live, LiveConfig};
+use crate::merchants::ConfigErrors;
 use crate::metrics::{self, Metrics};
 use crate::routes::{checkouts, events, export, health, pay, reconciliation, refunds};
 use crate::sandbox::Sandbox;
@@ -47,6 +51,9 @@ pub struct Application {
     public_url: Url,
     backend: &'static str,
     server: Server,
+    state: AppState,
+    /// Held for as long as the server runs; see [`refusing_socket`].
+    _refusing: Option<TcpSocket>,
 }
 
 /// The public base URL: the configured one, or the bound address.
@@ -67,35 +74,18 @@ pub fn public_url(settings: &Settings, bound: SocketAddr) -> Result<Url, Startup
     }
 }
 
-/// Validates the merchants of `settings` as the server would, without binding or connecting.
-pub fn build_merchants(
-    settings: &Settings,
-    registry: &Registry,
-    public_url: &Url,
-) -> Result<Merchants, StartupError> {
-    let timeouts = settings.http.timeouts();
-    let http = build_client(timeouts).map_err(|error| StartupError::Other(error.to_string()))?;
-    Ok(Merchants::build(
-        settings,
-        &BuildContext {
-            registry,
-            public_url,
-            http: &http,
-            timeouts,
-        },
-    )?)
-}
-
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        Application::build_with(settings, Registry::standard()).await
+    /// Builds from `source`, which is read now and again on every reload.
+    pub async fn build(source: ConfigSource) -> Result<Application, StartupError> {
+        Application::build_with(source, Registry::standard()).await
     }
 
     /// Builds with a given provider registry (tests add provider doubles).
     pub async fn build_with(
-        settings: Settings,
+        source: ConfigSource,
         registry: Registry,
     ) -> Result<Application, StartupError> {
+        let settings = source().map_err(|error| StartupError::Setting(error.to_string()))?;
         let bind = settings
             .bind_address()
             .map_err(|e| StartupError::Setting(format!("server.bind: {e}")))?;
@@ -108,7 +98,21 @@ impl Application {
             source,
         })?;
         let public_url = public_url(&settings, address)?;
-        let merchants = build_merchants(&settings, &registry, &public_url)?;
+        // A port held without listening refuses every connection: where sandboxed providers
+        // with a `refuse_connections` fault are pointed.
+        let refusing = if settings.sandbox.enabled {
+            Some(refusing_socket().map_err(|source| StartupError::Bind {
+                address: "127.0.0.1:0".to_owned(),
+                source,
+            })?)
+        } else {
+            None
+        };
+        let addresses = Addresses {
+            public_url: public_url.clone(),
+            refusing_url: refusing.as_ref().map(|(_, url)| url.clone()),
+        };
+        let config = LiveConfig::build(settings.clone(), &registry, &addresses)?;
         let sandbox = if settings.sandbox.enabled {
             let http = build_client(settings.http.timeouts())
                 .map_err(|error| StartupError::Other(error.to_string()))?;
@@ -136,11 +140,14 @@ impl Application {
 
         let state = AppState {
             db: pool,
-            merchants: Arc::new(merchants),
+            live: Arc::new(Live::new(config, source, registry, addresses)),
             settings: Arc::new(settings.clone()),
+            breakers: Arc::default(),
+            limiter: Arc::default(),
             metrics: Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?,
             sandbox,
         };
+        let app_state = state.clone();
         let sandbox_enabled = state.sandbox.is_some();
         let max_body = settings.server.max_body_bytes;
         let mut server =
@@ -152,6 +159,7 @@ impl Application {
                     .app_data(web::PathConfig::default().error_handler(|error, _| {
                         ApiError::invalid("path", error.to_string()).into()
                     }))
+                    .wrap(from_fn(crate::sandbox::inject_faults))
                     .wrap(from_fn(reject_oversize_bodies))
                     .wrap(from_fn(metrics::record))
                     .wrap(ErrorHandlers::new().default_handler(json_error_bodies))
@@ -178,6 +186,8 @@ impl Application {
             public_url,
             backend,
             server: server.run(),
+            state: app_state,
+            _refusing: refusing.map(|(socket, _)| socket),
         })
     }
 
@@ -203,11 +213,37 @@ impl Application {
         self.server.handle()
     }
 
+    /// Reloads the config on every SIGHUP, for as long as the process runs. Only the binary
+    /// asks for this: in a test process a signal would reach every server at once.
+    pub fn reload_on_sighup(&self) -> std::io::Result<()> {
+        let mut hangups = signal(SignalKind::hangup())?;
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the configuration");
+                // The outcome is logged by `reload`; a refused one leaves the old config.
+                let _ = state.reload().await;
+            }
+        });
+        Ok(())
+    }
+
     /// Serves until SIGINT/SIGTERM (or a stop through the handle), then lets in-flight
     /// requests finish within the shutdown timeout.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// A socket bound to a free local port but not listening: connections to it are refused, and
+/// no one else can take the port while it is held.
+fn refusing_socket() -> std::io::Result<(TcpSocket, Url)> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let address = socket.local_addr()?;
+    let url = Url::parse(&format!("http://{address}/"))
+        .map_err(|error| std::io::Error::other(error.to_string()))?;
+    Ok((socket, url))
 }
 
 /// Middleware: refuses a request whose declared `Content-Length` is over the limit before any
@@ -304,6 +340,13 @@ fn routes(config: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/reconciliation")
                         .route(web::get().to(reconciliation::reconciliation)),
+                )
+                .service(web::resource("/admin/reload").route(web::post().to(admin::reload)))
+                .service(web::resource("/admin/providers").route(web::get().to(admin::providers)))
+                .service(
+                    web::resource("/admin/sandbox/faults/{provider}")
+                        .route(web::post().to(admin::set_fault))
+                        .route(web::delete().to(admin::clear_fault)),
                 ),
         )
         .default_service(web::to(|request: actix_web::HttpRequest| async move {

@@ -5,23 +5,59 @@ use std::sync::Arc;
 use actix_web::web;
 use paymux_schema::db::{DbConnection, Pool};
 
+use crate::breaker::Breakers;
 use crate::error::ApiError;
-use crate::merchants::Merchants;
+use crate::live::{Live, LiveConfig, ReloadError, ReloadReport};
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Pool,
-    pub merchants: Arc<Merchants>,
+    /// The reloadable config: merchants, routing, rate limits, admin token, sandbox faults.
+    pub live: Arc<Live>,
+    /// The settings the process started with, for what only a restart changes (`server`,
+    /// `database`); everything else is read from [`AppState::live`].
     pub settings: Arc<Settings>,
+    /// In memory, per process, kept across reloads.
+    pub breakers: Arc<Breakers>,
+    pub limiter: Arc<RateLimiter>,
     pub metrics: Metrics,
     /// The simulated providers, when `sandbox.enabled`.
     pub sandbox: Option<Arc<Sandbox>>,
 }
 
 impl AppState {
+    /// The config in force now; a request takes it once and keeps it.
+    pub fn config(&self) -> Arc<LiveConfig> {
+        self.live.snapshot()
+    }
+
+    /// Reads the config again (SIGHUP, `POST /v1/admin/reload`) and swaps it in if valid.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let sandbox = self.sandbox.clone();
+        let report = self
+            .live
+            .reload(move |settings| match sandbox {
+                Some(sandbox) => sandbox.register(settings),
+                None => Ok(()),
+            })
+            .await;
+        match &report {
+            Ok(report) => tracing::info!(
+                merchants = ?report.merchants,
+                restart_required = ?report.restart_required,
+                "configuration reloaded"
+            ),
+            Err(error) => {
+                tracing::error!(%error, "configuration reload refused; the running one stays")
+            }
+        }
+        report
+    }
+
     /// Runs blocking diesel work on actix's blocking pool, off the async workers, with a pooled
     /// connection.
     pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>

@@ -1,4 +1,5 @@
-//! The `paymux` binary's configuration check, run as an operator would.
+//! The `paymux` binary run as an operator would: the configuration check, SIGHUP reloads,
+//! `paymux providers`, `paymux dev seed` and `paymux reconcile`.
 
 // Helpers of an integration test: a broken fixture should fail the test loudly.
 #![allow(clippy::unwrap_used)]
@@ -138,4 +139,140 @@ fn a_seeded_dataset_reconciles_from_the_command_line_as_its_seed_expects() {
     );
     let nobody: serde_json::Value = serde_json::from_str(&nobody).unwrap();
     assert_eq!(nobody["totals"], serde_json::json!([]));
+}
+
+/// Two merchants with SKN Pay through the sandbox, on a SQLite database in `dir`.
+fn two_merchants(dir: &std::path::Path, acme_sknpay_enabled: bool) -> String {
+    format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+[database]
+url = "sqlite://{db}"
+[merchants.acme]
+api_keys = ["pmx_test_acme"]
+[merchants.acme.providers.sknpay]
+enabled = {acme_sknpay_enabled}
+sandbox = true
+api_key = "sk_test_acme_7d1e0c"
+webhook_secret = "whsec_acme_2b9f"
+[merchants.globex]
+api_keys = ["pmx_test_globex"]
+[merchants.globex.providers.sknpay]
+sandbox = true
+api_key = "sk_test_globex_5a3c"
+webhook_secret = "whsec_globex_8e41"
+"#,
+        db = dir.join("paymux.db").display()
+    )
+}
+
+/// Stops the server when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn sknpay_checkout(client: &reqwest::Client, base: &str, api_key: &str) -> u16 {
+    client
+        .post(format!("{base}/v1/checkouts"))
+        .bearer_auth(api_key)
+        .json(&serde_json::json!({"amount": 2500, "currency": "USD", "provider": "sknpay"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config_file_without_a_restart_and_providers_reads_the_database() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paymux.toml");
+    std::fs::write(&config, two_merchants(dir.path(), true)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paymux"))
+        .env("PAYMUX_CONFIG", &config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    // The welcome line says where it listens: "paymux is listening on http://127.0.0.1:PORT …".
+    // The rest of stdout is drained, so the server never writes to a closed pipe.
+    let (sender, addresses) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(base) = line
+                .strip_prefix("paymux is listening on ")
+                .and_then(|rest| rest.split_whitespace().next())
+            {
+                let _ = sender.send(base.to_owned());
+            }
+        }
+    });
+    let base = addresses
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    let client = reqwest::Client::new();
+    assert_eq!(sknpay_checkout(&client, &base, "pmx_test_acme").await, 201);
+
+    std::fs::write(&config, two_merchants(dir.path(), false)).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    // The reload runs in the background: poll (bounded) until it shows.
+    // Until it has, acme's checkouts still succeed.
+    let mut acme_checkouts = 1;
+    let mut status = 0;
+    for _ in 0..200 {
+        status = sknpay_checkout(&client, &base, "pmx_test_acme").await;
+        if status == 403 {
+            break;
+        }
+        assert_eq!(status, 201);
+        acme_checkouts += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 403, "acme's SKN Pay is still enabled after SIGHUP");
+    assert_eq!(
+        sknpay_checkout(&client, &base, "pmx_test_globex").await,
+        201
+    );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_paymux"))
+        .arg("providers")
+        .arg(&config)
+        .env_remove("PAYMUX_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let row = |merchant: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .find(|line| line.starts_with(merchant))
+            .unwrap_or_else(|| panic!("no {merchant} row in {stdout}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    // merchant, provider, enabled, priority, checkouts, events, …
+    let acme_checkouts = acme_checkouts.to_string();
+    assert_eq!(
+        row("acme")[..5],
+        ["acme", "sknpay", "no", "0", &acme_checkouts]
+    );
+    assert_eq!(row("globex")[..5], ["globex", "sknpay", "yes", "0", "1"]);
+    drop(server);
 }

@@ -62,6 +62,10 @@ pub enum ProviderError {
     /// The provider did not answer in time. Whether the request took effect is unknown.
     #[error("provider timed out after {}ms", elapsed.as_millis())]
     Timeout { elapsed: Duration },
+    /// The connection failed after the request may have been sent (reset, closed before the
+    /// answer): like a timeout, whether the request took effect is unknown.
+    #[error("the connection to the provider broke off: {0}")]
+    Interrupted(String),
 }
 
 impl ProviderError {
@@ -79,6 +83,35 @@ impl ProviderError {
         }
     }
 
+    /// True when the provider cannot have acted on the request: no connection was made
+    /// (refused, DNS, TLS, connect timeout), or the provider itself answered with a 5xx. Routing
+    /// may then try another provider without risking two live checkouts.
+    pub fn nothing_created(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Unreachable(_)
+                | ProviderError::Upstream {
+                    status: 500..=599,
+                    ..
+                }
+        )
+    }
+
+    /// True when the request may or may not have taken effect at the provider: only a retry
+    /// under the same idempotency key, to the same provider, settles it.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Timeout { .. } | ProviderError::Interrupted(_)
+        )
+    }
+
+    /// True for failures that say the provider is unwell (what a circuit breaker counts), as
+    /// opposed to a refusal of this one request.
+    pub fn is_provider_failure(&self) -> bool {
+        self.nothing_created() || self.outcome_unknown()
+    }
+
     /// True for the errors that say a webhook is not authentic or not readable: the request is
     /// refused with a 4xx and its receipt kept with the reason.
     pub fn is_webhook_rejection(&self) -> bool {
@@ -88,5 +121,49 @@ impl ProviderError {
                 | ProviderError::StaleTimestamp(_)
                 | ProviderError::MalformedPayload(_)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_told_apart_by_what_the_provider_may_have_done() {
+        let unreachable = ProviderError::Unreachable("refused".into());
+        let unavailable = ProviderError::Upstream {
+            status: 503,
+            message: "down".into(),
+        };
+        let timeout = ProviderError::Timeout {
+            elapsed: Duration::from_secs(1),
+        };
+        let interrupted = ProviderError::Interrupted("reset".into());
+        let refused = ProviderError::Upstream {
+            status: 422,
+            message: "no".into(),
+        };
+        let invalid = ProviderError::invalid("bad", "amount");
+        for error in [&unreachable, &unavailable] {
+            assert!(
+                error.nothing_created() && !error.outcome_unknown(),
+                "{error}"
+            );
+            assert!(error.is_provider_failure());
+        }
+        for error in [&timeout, &interrupted] {
+            assert!(
+                error.outcome_unknown() && !error.nothing_created(),
+                "{error}"
+            );
+            assert!(error.is_provider_failure());
+        }
+        for error in [&refused, &invalid] {
+            assert!(
+                !error.nothing_created() && !error.outcome_unknown(),
+                "{error}"
+            );
+            assert!(!error.is_provider_failure());
+        }
     }
 }

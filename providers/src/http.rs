@@ -36,10 +36,11 @@ pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client, reqwest::
         .build()
 }
 
-/// Maps a transport failure to the provider error the gateway acts on: a failed connect means
-/// nothing reached the provider; a timeout after sending leaves the outcome unknown.
+/// Maps a transport failure to the provider error the gateway acts on: a failed connect (or a
+/// request that could not even be built) means nothing reached the provider; a timeout or a
+/// broken connection after sending leaves the outcome unknown.
 pub fn transport_error(error: &reqwest::Error, timeouts: HttpTimeouts) -> ProviderError {
-    if error.is_connect() {
+    if error.is_connect() || error.is_builder() {
         // A connect timeout is also a connect error: either way nothing was sent.
         return ProviderError::Unreachable(without_url(error));
     }
@@ -47,6 +48,9 @@ pub fn transport_error(error: &reqwest::Error, timeouts: HttpTimeouts) -> Provid
         return ProviderError::Timeout {
             elapsed: timeouts.total,
         };
+    }
+    if error.is_request() || error.is_body() {
+        return ProviderError::Interrupted(without_url(error));
     }
     ProviderError::Upstream {
         status: 502,
@@ -226,6 +230,31 @@ mod tests {
             "{mapped:?}"
         );
         assert!(!mapped.to_string().contains("sk_live_x"), "{mapped}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_after_the_request_is_an_unknown_outcome() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        // Read the request, then hang up without answering: the request did reach the server.
+        let closer = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut buffer = [0u8; 1024];
+            let _ = socket.read(&mut buffer).unwrap();
+        });
+        let timeouts = HttpTimeouts::default();
+        let error = build_client(timeouts)
+            .unwrap()
+            .post(format!("http://{address}/payments"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap_err();
+        let mapped = transport_error(&error, timeouts);
+        assert!(mapped.outcome_unknown(), "{mapped:?}");
+        assert!(!mapped.nothing_created(), "{mapped:?}");
+        closer.join().unwrap();
     }
 
     #[tokio::test]

@@ -62,6 +62,11 @@ pub trait Provider: Send + Sync + 'static {
 
     fn capabilities(&self) -> &Capabilities;
 
+    /// Checks `request` against the provider's documented rules without calling it (Pakhi
+    /// needs the customer's name and email, SKN Pay a minimum amount …), so routing passes
+    /// over a provider that would refuse it. `create_checkout` runs the same checks.
+    fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError>;
+
     async fn create_checkout(
         &self,
         request: &CheckoutRequest,

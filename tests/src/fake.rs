@@ -76,6 +76,11 @@ impl Provider for FakeProvider {
         &self.capabilities
     }
 
+    /// The double takes any request.
+    fn validate_checkout(&self, _request: &CheckoutRequest) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     async fn create_checkout(
         &self,
         request: &CheckoutRequest,

@@ -9,12 +9,17 @@
 pub mod fake;
 
 use diesel::{Connection, RunQueryDsl};
+use std::sync::Arc;
+
+use paymux_gateway::live::ConfigSource;
 use paymux_gateway::{Application, Overlay, Settings};
 use paymux_providers::Registry;
 use paymux_schema::db::{self, Pool, PoolOptions};
 
 /// The demo merchant's API key in `config/default.toml`.
 pub const DEMO_KEY: &str = "pmx_test_demo";
+/// The sandbox admin token in `config/default.toml`.
+pub const ADMIN_TOKEN: &str = "pmx_admin_demo";
 
 /// Where a test's database lives.
 #[derive(Debug, Clone)]
@@ -136,6 +141,9 @@ pub struct TestApp {
     /// The server's database URL.
     pub database_url: String,
     pub server: actix_web::dev::ServerHandle,
+    /// The overlay file the server reads at start and on every reload.
+    pub config_path: std::path::PathBuf,
+    _config_dir: tempfile::TempDir,
     // Dropped last: the database outlives the pool above.
     _database: TestDatabase,
 }
@@ -153,24 +161,31 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, SpawnOptions::default()).await
 }
 
-/// The settings a test server runs with: the defaults, `overlay`, and the test's database on
-/// a free port with one worker.
-pub fn test_settings(overlay: &str, database_url: &str) -> Settings {
-    let mut settings = Settings::load(Overlay::Toml(overlay.to_owned())).unwrap();
-    settings.server.bind = "127.0.0.1:0".to_owned();
-    settings.server.workers = Some(1);
-    settings.database.url = database_url.to_owned();
-    settings.database.max_connections = 4;
-    settings
+/// Where a test server reads its settings, at start and on every reload: the defaults, the
+/// overlay file, and the test's database on a free port with one worker.
+pub fn test_source(overlay_file: std::path::PathBuf, database_url: &str) -> ConfigSource {
+    let database_url = database_url.to_owned();
+    Arc::new(move || {
+        let mut settings = Settings::load(Overlay::File(overlay_file.clone()))?;
+        settings.server.bind = "127.0.0.1:0".to_owned();
+        settings.server.workers = Some(1);
+        settings.database.url = database_url.clone();
+        settings.database.max_connections = 4;
+        Ok(settings)
+    })
 }
 
 pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp {
     let (database, url) = TestDatabase::create(&backend).await;
-    let settings = test_settings(&options.overlay, &url);
+    let config_dir = tempfile::tempdir().unwrap();
+    let config_path = config_dir.path().join("paymux.toml");
+    std::fs::write(&config_path, &options.overlay).unwrap();
     let registry = options
         .registry
         .unwrap_or_else(|| Registry::standard().with(fake::FakeFactory));
-    let app = Application::build_with(settings, registry).await.unwrap();
+    let app = Application::build_with(test_source(config_path.clone(), &url), registry)
+        .await
+        .unwrap();
     let port = app.port();
     let server = app.handle();
     tokio::spawn(app.run_until_stopped());
@@ -194,6 +209,8 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         db,
         database_url,
         server,
+        config_path,
+        _config_dir: config_dir,
         _database: database,
     }
 }
@@ -224,13 +241,46 @@ impl TestApp {
         body: &serde_json::Value,
         idempotency_key: Option<&str>,
     ) -> reqwest::Response {
+        self.post_as(DEMO_KEY, path, body, idempotency_key).await
+    }
+
+    /// `POST path` with a JSON body as merchant `api_key`, with an Idempotency-Key if given.
+    pub async fn post_as(
+        &self,
+        api_key: &str,
+        path: &str,
+        body: &serde_json::Value,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
         let mut request = self
             .client
             .post(self.url(path))
-            .bearer_auth(DEMO_KEY)
+            .bearer_auth(api_key)
             .json(body);
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Replaces the overlay file the server reloads from.
+    pub fn write_config(&self, overlay: &str) {
+        std::fs::write(&self.config_path, overlay).unwrap();
+    }
+
+    /// An admin call (`method` on `path`) with the sandbox admin token and an optional body.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
         }
         request.send().await.unwrap()
     }

@@ -40,6 +40,7 @@ fn checkout(merchant: &str, reference: &str) -> Checkout {
         livemode: false,
         created_at: now,
         updated_at: now,
+        providers_tried: None,
     }
 }
 

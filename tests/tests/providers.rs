@@ -1,7 +1,7 @@
 //! The Provider trait through the registry: a provider double configured like a real one.
 
 use chrono::Utc;
-use paymux_gateway::startup::build_merchants;
+use paymux_gateway::live::{Addresses, LiveConfig};
 use paymux_gateway::{Overlay, Settings};
 use paymux_providers::model::{CheckoutRequest, WebhookOutcome, WebhookRequest};
 use paymux_providers::{Operation, ProviderError, Registry};
@@ -11,8 +11,13 @@ use paymux_tests::fake::{FAKE, FakeFactory};
 fn merchants(overlay: &str) -> Result<paymux_gateway::merchants::Merchants, String> {
     let settings = Settings::load(Overlay::Toml(overlay.to_owned())).unwrap();
     let registry = Registry::standard().with(FakeFactory);
-    let public_url = url::Url::parse("https://pay.example.com/").unwrap();
-    build_merchants(&settings, &registry, &public_url).map_err(|error| error.to_string())
+    let addresses = Addresses {
+        public_url: url::Url::parse("https://pay.example.com/").unwrap(),
+        refusing_url: None,
+    };
+    LiveConfig::build(settings, &registry, &addresses)
+        .map(|config| config.merchants)
+        .map_err(|error| format!("invalid configuration:\n{error}"))
 }
 
 const DEMO_WITH_FAKE: &str = r#"

@@ -46,6 +46,7 @@ fn record(key: &str, hash: &str) -> IdempotencyRecord {
         response_status: None,
         response_body: None,
         created_at: truncate_to_micros(Utc::now()),
+        providers_tried: None,
     }
 }
 

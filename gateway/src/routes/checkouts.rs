@@ -1,5 +1,7 @@
 //! Checkouts: create, read, list, cancel.
 
+use std::time::{Duration, Instant};
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::auth::Authenticated;
+use crate::breaker::{Admission, Policy};
 use crate::error::ApiError;
 use crate::idempotency;
 use crate::merchants::{ConfiguredProvider, Merchant};
@@ -46,11 +49,20 @@ pub struct CheckoutOut {
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub livemode: bool,
+    /// The providers routing called, in order; the last is `provider`.
+    pub providers_tried: Vec<String>,
 }
 
 impl From<Checkout> for CheckoutOut {
     fn from(checkout: Checkout) -> CheckoutOut {
+        // Checkouts from before routing recorded it went to one provider only.
+        let providers_tried = checkout
+            .providers_tried
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_else(|| vec![checkout.provider.clone()]);
         CheckoutOut {
+            providers_tried,
             client_action: json_column(checkout.client_action.as_deref()),
             customer: json_column(checkout.customer.as_deref()),
             metadata: json_column(checkout.metadata.as_deref()),
@@ -96,14 +108,44 @@ pub struct CheckoutIn {
     pub provider_options: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// A validated checkout request and the provider that will serve it.
+/// A validated checkout request and the providers that may serve it, in the order to try.
 struct Plan {
-    provider_id: String,
-    provider: ConfiguredProvider,
+    /// Whether the request named its provider, which is then the only candidate.
+    named: bool,
+    candidates: Vec<(String, ConfiguredProvider)>,
     amount: Money,
     input: CheckoutIn,
     success_url: Option<Url>,
     cancel_url: Option<Url>,
+}
+
+impl Plan {
+    /// The request as `provider_id` gets it: only its own `provider_options`.
+    fn request_for(
+        &self,
+        provider_id: &str,
+        checkout_id: CheckoutId,
+        idempotency_key: String,
+    ) -> CheckoutRequest {
+        let input = &self.input;
+        CheckoutRequest {
+            checkout_id,
+            amount: self.amount,
+            reference: input.reference.clone(),
+            description: input.description.clone(),
+            customer: input.customer.clone(),
+            success_url: self.success_url.clone(),
+            cancel_url: self.cancel_url.clone(),
+            expires_at: input.expires_at,
+            metadata: input.metadata.clone(),
+            items: input.items.clone(),
+            provider_options: input
+                .provider_options
+                .as_ref()
+                .and_then(|options| options.get(provider_id).cloned()),
+            idempotency_key,
+        }
+    }
 }
 
 fn parse_url(field: &str, text: Option<&str>) -> Result<Option<Url>, ApiError> {
@@ -114,57 +156,86 @@ fn parse_url(field: &str, text: Option<&str>) -> Result<Option<Url>, ApiError> {
     .transpose()
 }
 
-/// The provider a merchant's request goes to: the one named, if the merchant may use it, or
-/// else the first enabled one (by priority) that takes the currency.
-pub fn choose_provider(
+/// The provider a request names, if the merchant may use it for this currency.
+fn named_provider(
     merchant: &Merchant,
-    named: Option<&str>,
+    name: &str,
     currency: Currency,
-) -> Result<(String, ConfiguredProvider), ApiError> {
-    if let Some(name) = named {
-        let provider = merchant.providers.get(name).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "provider_not_enabled",
-                format!("provider `{name}` is not configured for this merchant"),
-            )
-            .with_param("provider")
-        })?;
-        if !provider.enabled {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "provider_disabled",
-                format!("provider `{name}` is disabled for this merchant"),
-            )
-            .with_param("provider"));
-        }
-        if !provider.currencies.contains(&currency) {
-            return Err(ApiError::invalid(
-                "currency",
-                format!("{name} does not take {currency} for this merchant"),
-            ));
-        }
-        return Ok((name.to_owned(), provider.clone()));
+) -> Result<ConfiguredProvider, ApiError> {
+    let provider = merchant.providers.get(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "provider_not_enabled",
+            format!("provider `{name}` is not configured for this merchant"),
+        )
+        .with_param("provider")
+    })?;
+    if !provider.enabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "provider_disabled",
+            format!("provider `{name}` is disabled for this merchant"),
+        )
+        .with_param("provider"));
     }
-    let mut candidates: Vec<_> = merchant
-        .providers
+    if !provider.currencies.contains(&currency) {
+        return Err(ApiError::invalid(
+            "currency",
+            format!("{name} does not take {currency} for this merchant"),
+        ));
+    }
+    Ok(provider.clone())
+}
+
+/// Routing: the merchant's enabled providers that take the currency, can create checkouts and
+/// accept the request's fields (Pakhi Pay needs the customer's name and email), by priority
+/// (then id). Circuits are looked at when each is tried.
+fn routed_candidates(
+    merchant: &Merchant,
+    currency: Currency,
+    accepts: impl Fn(&str, &ConfiguredProvider) -> Result<(), ProviderError>,
+) -> Result<Vec<(String, ConfiguredProvider)>, ApiError> {
+    let mut refusals = vec![];
+    let mut candidates = vec![];
+    for (id, provider) in &merchant.providers {
+        if !provider.enabled
+            || !provider.currencies.contains(&currency)
+            || !provider.adapter.capabilities().supports(Operation::Create)
+        {
+            continue;
+        }
+        match accepts(id, provider) {
+            Ok(()) => candidates.push((id.clone(), provider.clone())),
+            Err(error) => refusals.push((id.clone(), error)),
+        }
+    }
+    candidates.sort_by(|(a_id, a), (b_id, b)| (a.priority, a_id).cmp(&(b.priority, b_id)));
+    if !candidates.is_empty() {
+        return Ok(candidates);
+    }
+    let Some((_, first)) = refusals.first() else {
+        return Err(ApiError::invalid(
+            "currency",
+            format!("no enabled provider of this merchant takes {currency}"),
+        ));
+    };
+    let param = match first {
+        ProviderError::InvalidRequest {
+            param: Some(param), ..
+        } => param.clone(),
+        _ => "provider".to_owned(),
+    };
+    let reasons: Vec<String> = refusals
         .iter()
-        .filter(|(_, provider)| {
-            provider.enabled
-                && provider.currencies.contains(&currency)
-                && provider.adapter.capabilities().supports(Operation::Create)
-        })
+        .map(|(id, error)| format!("{id}: {error}"))
         .collect();
-    candidates.sort_by_key(|(id, provider)| (provider.priority, id.as_str()));
-    candidates
-        .first()
-        .map(|(id, provider)| ((*id).clone(), (*provider).clone()))
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "currency",
-                format!("no enabled provider of this merchant takes {currency}"),
-            )
-        })
+    Err(ApiError::invalid(
+        param,
+        format!(
+            "no enabled provider of this merchant can take this checkout ({})",
+            reasons.join("; ")
+        ),
+    ))
 }
 
 fn plan(merchant: &Merchant, input: CheckoutIn) -> Result<Plan, ApiError> {
@@ -217,18 +288,26 @@ fn plan(merchant: &Merchant, input: CheckoutIn) -> Result<Plan, ApiError> {
             format!("`{unknown}` is not a provider of this merchant"),
         ));
     }
-    let success_url = parse_url("success_url", input.success_url.as_deref())?;
-    let cancel_url = parse_url("cancel_url", input.cancel_url.as_deref())?;
-    let (provider_id, provider) =
-        choose_provider(merchant, input.provider.as_deref(), input.currency)?;
-    Ok(Plan {
+    let mut plan = Plan {
+        named: input.provider.is_some(),
+        candidates: vec![],
         amount: Money::new(input.amount, input.currency),
-        provider_id,
-        provider,
+        success_url: parse_url("success_url", input.success_url.as_deref())?,
+        cancel_url: parse_url("cancel_url", input.cancel_url.as_deref())?,
         input,
-        success_url,
-        cancel_url,
-    })
+    };
+    plan.candidates = match plan.input.provider.as_deref() {
+        Some(name) => vec![(
+            name.to_owned(),
+            named_provider(merchant, name, plan.input.currency)?,
+        )],
+        None => routed_candidates(merchant, plan.input.currency, |id, provider| {
+            // Validation does not depend on the id: any well-formed one does.
+            let request = plan.request_for(id, CheckoutId::generate(), String::new());
+            provider.adapter.validate_checkout(&request)
+        })?,
+    };
+    Ok(plan)
 }
 
 fn json_text<T: Serialize>(value: &Option<T>) -> Result<Option<String>, ApiError> {
@@ -236,6 +315,147 @@ fn json_text<T: Serialize>(value: &Option<T>) -> Result<Option<String>, ApiError
         .as_ref()
         .map(|value| serde_json::to_string(value).map_err(ApiError::internal))
         .transpose()
+}
+
+/// What routing did for one checkout.
+struct Routed {
+    provider_id: String,
+    created: paymux_providers::model::CreatedCheckout,
+    /// Every provider called, in order; the last is `provider_id`.
+    tried: Vec<String>,
+}
+
+fn provider_unavailable(message: String, retry_after: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "provider_unavailable",
+        message,
+    )
+    .with_retry_after(retry_after.as_secs().max(1))
+}
+
+/// Tries the plan's candidates in order. A provider whose circuit is open is passed over (or,
+/// named explicitly, answers 503); one that fails before anything can have been created gives
+/// way to the next; any other failure ends the request, and one that leaves the outcome
+/// unknown pins the idempotency key to that provider, so the retry goes back to it.
+async fn route(
+    state: &AppState,
+    merchant: &Merchant,
+    plan: &Plan,
+    policy: Policy,
+    checkout_id: CheckoutId,
+    key: Option<&idempotency::Key>,
+) -> Result<Routed, ApiError> {
+    let pinned = key.and_then(|key| key.providers_tried.clone());
+    let (candidates, mut tried) = match pinned.as_deref() {
+        Some([earlier @ .., last]) => {
+            let provider = merchant.providers.get(last).cloned().ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "provider_not_enabled",
+                    format!(
+                        "an earlier attempt under this Idempotency-Key reached `{last}`, which is \
+                         no longer configured for this merchant"
+                    ),
+                )
+            })?;
+            (vec![(last.clone(), provider)], earlier.to_vec())
+        }
+        _ => (plan.candidates.clone(), vec![]),
+    };
+    let is_pinned = pinned.is_some();
+    let mut failures = vec![];
+    let mut open = vec![];
+    let mut soonest = Duration::MAX;
+    for (provider_id, provider) in candidates {
+        let decision = |outcome| {
+            state
+                .metrics
+                .routing_decision(&merchant.id, &provider_id, outcome)
+        };
+        if !is_pinned
+            && let Admission::Refused { retry_after } =
+                state
+                    .breakers
+                    .admit(&merchant.id, &provider_id, policy, Instant::now())
+        {
+            decision("circuit_open");
+            if plan.named {
+                return Err(provider_unavailable(
+                    format!(
+                        "{provider_id} is failing for this merchant (its circuit is open); retry later"
+                    ),
+                    retry_after,
+                ));
+            }
+            soonest = soonest.min(retry_after);
+            open.push(provider_id);
+            continue;
+        }
+        tried.push(provider_id.clone());
+        let request = plan.request_for(&provider_id, checkout_id, checkout_id.to_string());
+        let error = match provider.adapter.create_checkout(&request).await {
+            Ok(created) => {
+                state
+                    .breakers
+                    .succeeded(&merchant.id, &provider_id, Utc::now());
+                decision("created");
+                return Ok(Routed {
+                    provider_id,
+                    created,
+                    tried,
+                });
+            }
+            Err(error) => error,
+        };
+        if error.is_provider_failure() {
+            state.breakers.failed(
+                &merchant.id,
+                &provider_id,
+                &error.to_string(),
+                policy,
+                Instant::now(),
+                Utc::now(),
+            );
+        }
+        if error.nothing_created() && !is_pinned {
+            tracing::warn!(provider = %provider_id, %error, "provider failed; trying the next");
+            decision("failed");
+            failures.push(format!("{provider_id}: {error}"));
+            continue;
+        }
+        if error.outcome_unknown() {
+            decision("outcome_unknown");
+            if let Some(key) = key {
+                key.pin_providers(state, &tried).await?;
+            }
+        } else {
+            decision("refused");
+        }
+        return Err(error.into());
+    }
+    if failures.is_empty() {
+        return Err(provider_unavailable(
+            format!(
+                "every provider that can take this checkout is failing for this merchant \
+                 (circuits open: {}); retry later",
+                open.join(", ")
+            ),
+            soonest,
+        ));
+    }
+    let mut message = format!(
+        "no provider could take the checkout: {}",
+        failures.join("; ")
+    );
+    if !open.is_empty() {
+        message.push_str(&format!(" (circuits open: {})", open.join(", ")));
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "provider_error",
+        message,
+    ))
 }
 
 /// `POST /v1/checkouts`.
@@ -247,10 +467,10 @@ pub async fn create_checkout(
 ) -> Result<HttpResponse, ApiError> {
     let input: CheckoutIn = parse_body(&body)?;
     let plan = plan(&merchant.0, input)?;
-    let merchant_id = merchant.0.id.clone();
+    let policy = state.config().policy();
     let fresh_id = CheckoutId::generate().to_string();
     let state_for_work = state.clone();
-    let owner = merchant_id.clone();
+    let owner = merchant.0.id.clone();
     idempotency::run(
         &state,
         &owner,
@@ -259,36 +479,17 @@ pub async fn create_checkout(
         fresh_id,
         move |resource_id, key| async move {
             let state = state_for_work;
+            let merchant = merchant.0;
             let checkout_id = CheckoutId::parse(&resource_id).map_err(ApiError::internal)?;
-            let input = &plan.input;
-            let provider_options = input
-                .provider_options
-                .as_ref()
-                .and_then(|options| options.get(&plan.provider_id).cloned());
-            let created = plan
-                .provider
-                .adapter
-                .create_checkout(&CheckoutRequest {
-                    checkout_id,
-                    amount: plan.amount,
-                    reference: input.reference.clone(),
-                    description: input.description.clone(),
-                    customer: input.customer.clone(),
-                    success_url: plan.success_url.clone(),
-                    cancel_url: plan.cancel_url.clone(),
-                    expires_at: input.expires_at,
-                    metadata: input.metadata.clone(),
-                    items: input.items.clone(),
-                    provider_options,
-                    // The same on every retry under one Idempotency-Key: the provider makes one.
-                    idempotency_key: resource_id.clone(),
-                })
-                .await?;
+            // The checkout id is the idempotency key providers get: the same on every retry
+            // under one Idempotency-Key, so a provider that dedupes makes one checkout.
+            let routed = route(&state, &merchant, &plan, policy, checkout_id, key.as_ref()).await?;
+            let (created, input) = (routed.created, &plan.input);
             let now = truncate_to_micros(Utc::now());
             let row = Checkout {
                 id: resource_id,
-                merchant: merchant_id,
-                provider: plan.provider_id.clone(),
+                merchant: merchant.id.clone(),
+                provider: routed.provider_id,
                 provider_checkout_id: created.provider_checkout_id,
                 status: created.status.as_str().to_owned(),
                 amount: plan.amount.minor,
@@ -314,6 +515,7 @@ pub async fn create_checkout(
                 livemode: created.livemode,
                 created_at: now,
                 updated_at: now,
+                providers_tried: json_text(&Some(&routed.tried))?,
             };
             let body = serde_json::to_string(&CheckoutOut::from(row.clone()))
                 .map_err(ApiError::internal)?;

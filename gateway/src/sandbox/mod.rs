@@ -12,10 +12,13 @@ pub mod skipify;
 pub mod sknpay;
 pub mod spankpay;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use paymux_providers::sandbox::{
@@ -27,7 +30,7 @@ use url::Url;
 
 use crate::error::ApiError;
 use crate::merchants::ConfigErrors;
-use crate::settings::Settings;
+use crate::settings::{FaultMode, FaultSettings, Settings};
 use crate::state::AppState;
 use sender::WebhookSender;
 
@@ -40,6 +43,8 @@ pub struct Sandbox {
     pub spankpay: Arc<paymux_providers::spankpay::SpankPaySandbox>,
     pub sender: WebhookSender,
     public_url: Url,
+    /// The `(merchant, provider)` accounts opened so far.
+    registered: Mutex<BTreeSet<(String, String)>>,
 }
 
 impl Sandbox {
@@ -60,20 +65,47 @@ impl Sandbox {
         simulators.insert(pakhi.id(), pakhi.clone());
         simulators.insert(kwik.id(), kwik.clone());
         simulators.insert(spankpay.id(), spankpay.clone());
+        let sandbox = Sandbox {
+            simulators,
+            sknpay,
+            skipify,
+            pakhi,
+            kwik,
+            spankpay,
+            sender: WebhookSender::new(http, settings.sandbox.retry_speedup),
+            public_url: public_url.clone(),
+            registered: Mutex::default(),
+        };
+        sandbox.register(settings)?;
+        Ok(sandbox)
+    }
+
+    /// Opens a simulator account for each sandboxed merchant provider not registered yet: at
+    /// start, and for those a reload adds. An account keeps the credentials it was opened
+    /// with; changing them takes a restart.
+    pub fn register(&self, settings: &Settings) -> Result<(), ConfigErrors> {
         let secrets = SecretResolver {
             allow_literals: settings.sandbox.enabled,
         };
+        let mut registered = self
+            .registered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut errors = vec![];
         for (merchant_id, merchant) in settings.merchants.iter().filter(|(_, m)| m.enabled) {
             for (provider_id, provider) in merchant.providers.iter().filter(|(_, p)| p.sandbox) {
+                if registered.contains(&(merchant_id.clone(), provider_id.clone())) {
+                    continue;
+                }
                 let key = format!("merchants.{merchant_id}.providers.{provider_id}");
-                let Some(simulator) = simulators.get(provider_id.as_str()) else {
+                let Some(simulator) = self.simulators.get(provider_id.as_str()) else {
                     errors.push(ConfigError::new(
                         format!("{key}.sandbox"),
                         format!("there is no sandbox for `{provider_id}`"),
                     ));
                     continue;
                 };
+                let public_url = &self.public_url;
                 let webhook_url =
                     match crate::merchants::webhook_url(public_url, merchant_id, provider_id) {
                         Ok(url) => url,
@@ -90,33 +122,28 @@ impl Sandbox {
                     }
                 };
                 let specific = serde_json::Value::Object(provider.specific.clone());
-                if let Err(error) = simulator.add_account(SandboxAccount {
+                match simulator.add_account(SandboxAccount {
                     merchant: merchant_id,
                     settings: &specific,
                     secrets,
                     webhook_url,
                     pay_page_base,
                 }) {
-                    errors.push(ConfigError::new(
+                    Ok(()) => {
+                        registered.insert((merchant_id.clone(), provider_id.clone()));
+                    }
+                    Err(error) => errors.push(ConfigError::new(
                         format!("{key}.{}", error.key),
                         error.message,
-                    ));
+                    )),
                 }
             }
         }
-        if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
         }
-        Ok(Sandbox {
-            simulators,
-            sknpay,
-            skipify,
-            pakhi,
-            kwik,
-            spankpay,
-            sender: WebhookSender::new(http, settings.sandbox.retry_speedup),
-            public_url: public_url.clone(),
-        })
     }
 }
 
@@ -168,6 +195,54 @@ pub(crate) fn send_later(sandbox: &Sandbox, webhook: Option<OutgoingWebhook>) {
         let sender = sandbox.sender.clone();
         tokio::spawn(async move { sender.send(webhook).await });
     }
+}
+
+/// Middleware: a simulated provider's API shows the fault its config sets (503, or an answer
+/// held for `delay_ms`). Its control endpoint and pages (`checkouts/`, `pay/`, `frame/`) keep
+/// working, so a tester can still drive checkouts made before the fault.
+/// (`refuse_connections` never gets here: adapters are pointed at a closed port instead.)
+pub async fn inject_faults(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let fault = request
+        .path()
+        .strip_prefix("/sandbox/")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(_, rest)| {
+            !["checkouts/", "pay/", "frame/"]
+                .iter()
+                .any(|page| rest.starts_with(page))
+        })
+        .and_then(|(provider, _)| {
+            let state = request.app_data::<web::Data<AppState>>()?;
+            state
+                .live
+                .snapshot()
+                .settings
+                .sandbox
+                .faults
+                .get(provider)
+                .copied()
+        });
+    match fault {
+        Some(FaultSettings {
+            mode: FaultMode::Unavailable,
+            ..
+        }) => {
+            let response = HttpResponse::ServiceUnavailable()
+                .json(json!({"error": "service unavailable (sandbox fault)"}));
+            return Ok(request.into_response(response).map_into_right_body());
+        }
+        Some(FaultSettings {
+            mode: FaultMode::Delay,
+            delay_ms: Some(delay),
+        }) => tokio::time::sleep(std::time::Duration::from_millis(delay)).await,
+        _ => {}
+    }
+    next.call(request)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// `POST /sandbox/{provider}/checkouts/{id}/{outcome}`: pay, decline, cancel or expire a

@@ -222,6 +222,10 @@ impl Provider for KwikAdapter {
         &self.capabilities
     }
 
+    fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
+        CreateLink::from_checkout(request, &self.webhook_url, Utc::now()).map(drop)
+    }
+
     /// `POST {base}checkout/link`. Kwik documents no idempotency key: a retried create can
     /// make a second link (a page, not a payment); paymux's own idempotency keeps a retried
     /// storefront request from getting here twice.

@@ -232,6 +232,10 @@ impl Provider for PakhiAdapter {
         &self.capabilities
     }
 
+    fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
+        CreatePayment::from_checkout(request, self.currency, &self.webhook_url).map(drop)
+    }
+
     #[tracing::instrument(skip_all, fields(provider = ID, checkout_id = %request.checkout_id))]
     async fn create_checkout(
         &self,

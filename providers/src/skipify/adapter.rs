@@ -208,6 +208,10 @@ impl Provider for SkipifyAdapter {
         &self.capabilities
     }
 
+    fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
+        CreatePaylink::from_checkout(request, &self.merchant_id, Utc::now()).map(drop)
+    }
+
     /// `POST {base}` with `x-merchant-id` and `Authorization: ApiKey …`. Skipify documents no
     /// idempotency key, so none is sent: paymux's own idempotency keeps a retried checkout
     /// from creating a second link.

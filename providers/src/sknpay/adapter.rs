@@ -200,6 +200,10 @@ impl Provider for SknPayAdapter {
         &self.capabilities
     }
 
+    fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
+        CreatePayment::from_checkout(request, Utc::now()).map(drop)
+    }
+
     #[tracing::instrument(skip_all, fields(provider = ID, checkout_id = %request.checkout_id))]
     async fn create_checkout(
         &self,

@@ -264,6 +264,10 @@ impl Provider for SpankPayAdapter {
         &self.capabilities
     }
 
+    fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
+        self.frame(request).map(drop)
+    }
+
     /// SpankPay has no server-side create: the purchase is made by the browser's frame from
     /// the returned `client_action`, on the page at `redirect_url`.
     async fn create_checkout(

@@ -32,6 +32,9 @@ pub struct Checkout {
     pub livemode: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// JSON array of the provider ids routing tried, in order; the last is `provider`. `None`
+    /// on checkouts made before routing recorded it.
+    pub providers_tried: Option<String>,
 }
 
 /// Filters of `GET /v1/checkouts`; `None` matches everything.

@@ -30,6 +30,10 @@ pub struct IdempotencyRecord {
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
     pub created_at: NaiveDateTime,
+    /// JSON array of the providers a request under this key tried, set when the last of them
+    /// left the outcome unknown (a timeout): a retry must go back to that provider, which
+    /// dedupes on the same idempotency key, rather than fail over and make a second checkout.
+    pub providers_tried: Option<String>,
 }
 
 /// The result of trying to claim a key.
@@ -104,6 +108,20 @@ impl IdempotencyRecord {
         .set(idempotency_keys::locked_until.eq(None::<NaiveDateTime>))
         .execute(conn)
         .map(drop)
+    }
+
+    /// Records the providers tried by the request holding the key, the last of which left the
+    /// outcome unknown; see [`IdempotencyRecord::providers_tried`].
+    pub fn pin_providers(
+        conn: &mut DbConnection,
+        merchant: &str,
+        key: &str,
+        providers_tried: &str,
+    ) -> QueryResult<()> {
+        diesel::update(idempotency_keys::table.find((merchant, key)))
+            .set(idempotency_keys::providers_tried.eq(Some(providers_tried)))
+            .execute(conn)
+            .map(drop)
     }
 
     /// Stores the response of the request that holds the key, for its twins to replay.

@@ -6,6 +6,7 @@
 //! express goes through [`with_backend!`], which runs the same expression on the concrete
 //! connection.
 
+pub mod activity;
 pub mod checkout;
 pub mod event;
 pub mod idempotency;

@@ -24,6 +24,7 @@ diesel::table! {
         livemode -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        providers_tried -> Nullable<Text>,
     }
 }
 
@@ -90,6 +91,7 @@ diesel::table! {
         response_status -> Nullable<Integer>,
         response_body -> Nullable<Text>,
         created_at -> Timestamp,
+        providers_tried -> Nullable<Text>,
     }
 }
 

@@ -1,0 +1,173 @@
+//! The admin API, for ops: `POST /v1/admin/reload`, `GET /v1/admin/providers` and, with the
+//! sandbox, `POST|DELETE /v1/admin/sandbox/faults/{provider}`. Every call needs
+//! `Authorization: Bearer <admin.token>`; with `admin.enabled = false` they all answer 404.
+
+use std::collections::BTreeMap;
+use std::future::{Ready, ready};
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use chrono::{DateTime, Utc};
+use paymux_schema::db::activity::{self, ProviderActivity};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::{bearer_token, state_of};
+use crate::breaker::{Breakers, CircuitView, Policy};
+use crate::error::ApiError;
+use crate::live::{AdminAccess, ReloadError};
+use crate::merchants::Merchants;
+use crate::routes::events::utc;
+use crate::routes::json::parse_body;
+use crate::settings::FaultSettings;
+use crate::state::AppState;
+
+/// A request that presented the admin token.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+fn check_admin(request: &HttpRequest) -> Result<Admin, ApiError> {
+    let state = state_of(request)?;
+    match state.config().admin_access(bearer_token(request)?) {
+        AdminAccess::Granted => Ok(Admin),
+        AdminAccess::Denied => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_admin_token",
+            "the admin API needs `Authorization: Bearer <admin token>` (config `admin.token`)",
+        )),
+        AdminAccess::Disabled => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the admin API is disabled (config `admin.enabled`)",
+        )),
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(check_admin(request))
+    }
+}
+
+fn refused(error: ReloadError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_config",
+        format!("the configuration was not applied; the running one stays:\n{error}"),
+    )
+}
+
+/// `POST /v1/admin/reload`: reads the config again; a valid one replaces the running one at
+/// once, an invalid one is refused with every reason.
+pub async fn reload(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
+    let report = state.reload().await.map_err(refused)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "reloaded": true,
+        "merchants": report.merchants,
+        "restart_required": report.restart_required,
+    })))
+}
+
+/// One merchant's provider as the admin view shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderStatus {
+    pub merchant: String,
+    pub provider: String,
+    pub enabled: bool,
+    pub priority: u32,
+    pub currencies: Vec<&'static str>,
+    /// This process's circuit breaker (absent where no server runs: the CLI).
+    pub circuit: Option<CircuitView>,
+    pub checkouts: i64,
+    pub events: i64,
+    pub last_checkout_at: Option<DateTime<Utc>>,
+    pub last_event_at: Option<DateTime<Utc>>,
+}
+
+/// Every configured merchant provider with its activity in the store and, in a server, its
+/// circuit: the one table behind `GET /v1/admin/providers` and `paymux providers`.
+pub fn provider_statuses(
+    merchants: &Merchants,
+    activity: &BTreeMap<(String, String), ProviderActivity>,
+    circuits: Option<(&Breakers, Policy)>,
+) -> Vec<ProviderStatus> {
+    let now = Instant::now();
+    let mut statuses = vec![];
+    for merchant in merchants.iter() {
+        for (provider_id, provider) in &merchant.providers {
+            let used = activity
+                .get(&(merchant.id.clone(), provider_id.clone()))
+                .cloned()
+                .unwrap_or_default();
+            statuses.push(ProviderStatus {
+                merchant: merchant.id.clone(),
+                provider: provider_id.clone(),
+                enabled: provider.enabled,
+                priority: provider.priority,
+                currencies: provider.currencies.iter().map(|c| c.code()).collect(),
+                circuit: circuits.map(|(breakers, policy)| {
+                    breakers.view(&merchant.id, provider_id, policy, now)
+                }),
+                checkouts: used.checkouts,
+                events: used.events,
+                last_checkout_at: used.last_checkout_at.map(utc),
+                last_event_at: used.last_event_at.map(utc),
+            });
+        }
+    }
+    statuses
+}
+
+/// `GET /v1/admin/providers`.
+pub async fn providers(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
+    let config = state.config();
+    let activity = state
+        .db(|conn| Ok(activity::by_merchant_and_provider(conn)?))
+        .await?;
+    let statuses = provider_statuses(
+        &config.merchants,
+        &activity,
+        Some((&state.breakers, config.policy())),
+    );
+    Ok(HttpResponse::Ok().json(json!({ "object": "list", "data": statuses, "has_more": false })))
+}
+
+/// `POST /v1/admin/sandbox/faults/{provider}` with `{"mode": …, "delay_ms": …}`: the simulated
+/// provider shows this fault until it is cleared or the config is reloaded.
+pub async fn set_fault(
+    state: web::Data<AppState>,
+    _: Admin,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let fault: FaultSettings = parse_body(&body)?;
+    change_fault(&state, &path, Some(fault)).await
+}
+
+/// `DELETE /v1/admin/sandbox/faults/{provider}`: the simulated provider works again.
+pub async fn clear_fault(
+    state: web::Data<AppState>,
+    _: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    change_fault(&state, &path, None).await
+}
+
+async fn change_fault(
+    state: &AppState,
+    provider: &str,
+    fault: Option<FaultSettings>,
+) -> Result<HttpResponse, ApiError> {
+    crate::sandbox::sandbox_of(state)?;
+    state
+        .live
+        .set_fault(provider, fault)
+        .await
+        .map_err(|error| ApiError::invalid("provider", error.to_string()))?;
+    let faults = state.config().settings.sandbox.faults.clone();
+    Ok(HttpResponse::Ok().json(json!({ "faults": faults })))
+}

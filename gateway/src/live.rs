@@ -1,0 +1,388 @@
+//! The running configuration and its reload.
+//!
+//! What a reload may change (merchants and their providers, routing, rate limits, the admin
+//! token, HTTP timeouts, sandbox faults) is held as one [`LiveConfig`], validated as a whole
+//! before it replaces the old one in a single swap. A request takes one snapshot when it starts
+//! (its merchant, through authentication) and uses it to the end, so a reload never changes a
+//! request in flight. `server`, `database` and the sandbox switch only take effect at start: a
+//! reload that changes them applies everything else and names them in its answer.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use paymux_providers::http::build_client;
+use paymux_providers::signing::constant_time_eq;
+use paymux_providers::{ConfigError, Registry, SecretResolver};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use url::Url;
+
+use crate::breaker::Policy;
+use crate::merchants::{BuildContext, ConfigErrors, Merchants, key_hash, rate_limit_problem};
+use crate::settings::{FaultMode, FaultSettings, LoadError, Settings};
+
+/// Everything a reload may change, validated.
+pub struct LiveConfig {
+    /// The settings it was built from (faults set through the admin API included).
+    pub settings: Settings,
+    pub merchants: Merchants,
+    /// SHA-256 of the admin token, when the admin API is on and has one.
+    admin_token: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for LiveConfig {
+    /// Leaves out the admin token's hash: a short token could be guessed from it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveConfig")
+            .field("settings", &self.settings)
+            .field("merchants", &self.merchants)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an admin request's token amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAccess {
+    Granted,
+    Denied,
+    /// `admin.enabled = false`: the admin API does not exist.
+    Disabled,
+}
+
+/// Where paymux is reached, for adapters' webhook URLs and sandbox base URLs.
+#[derive(Debug, Clone)]
+pub struct Addresses {
+    pub public_url: Url,
+    /// See [`BuildContext::refusing_url`].
+    pub refusing_url: Option<Url>,
+}
+
+impl LiveConfig {
+    /// Validates everything a reload may change, collecting every problem with its key.
+    pub fn build(
+        settings: Settings,
+        registry: &Registry,
+        addresses: &Addresses,
+    ) -> Result<LiveConfig, ConfigErrors> {
+        let mut errors = vec![];
+        let timeouts = settings.http.timeouts();
+        let merchants = match build_client(timeouts) {
+            Ok(http) => Merchants::build(
+                &settings,
+                &BuildContext {
+                    registry,
+                    public_url: &addresses.public_url,
+                    http: &http,
+                    timeouts,
+                    refusing_url: addresses.refusing_url.as_ref(),
+                },
+            ),
+            Err(error) => Err(ConfigErrors(vec![ConfigError::new(
+                "http",
+                error.to_string(),
+            )])),
+        };
+        let merchants = merchants.map_err(|e| errors.extend(e.0)).ok();
+        if settings.routing.failure_threshold == 0 {
+            errors.push(ConfigError::new(
+                "routing.failure_threshold",
+                "must be at least 1",
+            ));
+        }
+        if let Some(problem) = rate_limit_problem(&settings.rate_limit) {
+            errors.push(ConfigError::new("rate_limit", problem));
+        }
+        for (provider, fault) in &settings.sandbox.faults {
+            if let Err(message) = check_fault(&settings, registry, provider, fault) {
+                errors.push(ConfigError::new(
+                    format!("sandbox.faults.{provider}"),
+                    message,
+                ));
+            }
+        }
+        let secrets = SecretResolver {
+            allow_literals: settings.sandbox.enabled,
+        };
+        let admin_token = match (&settings.admin.enabled, &settings.admin.token) {
+            (false, _) | (true, None) => None,
+            (true, Some(token)) => match secrets.resolve(token) {
+                Ok(token) if token.expose_secret().is_empty() => {
+                    errors.push(ConfigError::new("admin.token", "the token is empty"));
+                    None
+                }
+                Ok(token) => Some(key_hash(token.expose_secret())),
+                Err(message) => {
+                    errors.push(ConfigError::new("admin.token", message));
+                    None
+                }
+            },
+        };
+        match merchants {
+            Some(merchants) if errors.is_empty() => Ok(LiveConfig {
+                settings,
+                merchants,
+                admin_token,
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy::from(&self.settings.routing)
+    }
+
+    /// Checks an admin request's bearer token, in constant time (over its hash).
+    pub fn admin_access(&self, presented: Option<&str>) -> AdminAccess {
+        if !self.settings.admin.enabled {
+            return AdminAccess::Disabled;
+        }
+        match (self.admin_token, presented) {
+            (Some(expected), Some(presented))
+                if constant_time_eq(&expected, &key_hash(presented)) =>
+            {
+                AdminAccess::Granted
+            }
+            _ => AdminAccess::Denied,
+        }
+    }
+}
+
+fn check_fault(
+    settings: &Settings,
+    registry: &Registry,
+    provider: &str,
+    fault: &FaultSettings,
+) -> Result<(), String> {
+    if !settings.sandbox.enabled {
+        return Err("sandbox faults need sandbox.enabled = true".to_owned());
+    }
+    if registry.get(provider).is_none() {
+        return Err(format!("unknown provider `{provider}`"));
+    }
+    match (fault.mode, fault.delay_ms) {
+        (FaultMode::Delay, None | Some(0)) => Err("mode = \"delay\" needs delay_ms".to_owned()),
+        (FaultMode::Delay, Some(_)) | (_, None) => Ok(()),
+        (_, Some(_)) => Err("delay_ms only goes with mode = \"delay\"".to_owned()),
+    }
+}
+
+/// Where settings are read from, at start and on every reload.
+pub type ConfigSource = Arc<dyn Fn() -> Result<Settings, LoadError> + Send + Sync>;
+
+/// Why a reload was refused; the running config is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("{0}")]
+    Invalid(#[from] ConfigErrors),
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadReport {
+    /// The merchants now served.
+    pub merchants: Vec<String>,
+    /// Changed settings that only take effect at the next start.
+    pub restart_required: Vec<&'static str>,
+}
+
+/// The running [`LiveConfig`] and what rebuilding it takes.
+pub struct Live {
+    current: RwLock<Arc<LiveConfig>>,
+    source: ConfigSource,
+    registry: Registry,
+    addresses: Addresses,
+    /// The settings the process started with, for what only a restart changes.
+    started: Settings,
+    /// One reload at a time, so that two cannot apply out of order.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl Live {
+    pub fn new(
+        config: LiveConfig,
+        source: ConfigSource,
+        registry: Registry,
+        addresses: Addresses,
+    ) -> Live {
+        Live {
+            started: config.settings.clone(),
+            current: RwLock::new(Arc::new(config)),
+            source,
+            registry,
+            addresses,
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The config now in force; hold on to it for the whole request.
+    pub fn snapshot(&self) -> Arc<LiveConfig> {
+        // The lock only guards a pointer swap: a poisoned one still holds a whole config.
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the config source again and swaps the result in, if it is valid. `register`
+    /// runs on the validated settings before the swap (the sandbox learns new accounts).
+    pub async fn reload(
+        &self,
+        register: impl FnOnce(&Settings) -> Result<(), ConfigErrors> + Send + 'static,
+    ) -> Result<ReloadReport, ReloadError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let source = self.source.clone();
+        let settings = run_blocking(move || source()).await??;
+        self.apply(settings, register).await
+    }
+
+    /// Replaces the sandbox faults of the running config (until the next reload).
+    pub async fn set_fault(
+        &self,
+        provider: &str,
+        fault: Option<FaultSettings>,
+    ) -> Result<ReloadReport, ReloadError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let mut settings = self.snapshot().settings.clone();
+        match fault {
+            Some(fault) => settings.sandbox.faults.insert(provider.to_owned(), fault),
+            None => settings.sandbox.faults.remove(provider),
+        };
+        self.apply(settings, |_| Ok(())).await
+    }
+
+    async fn apply(
+        &self,
+        settings: Settings,
+        register: impl FnOnce(&Settings) -> Result<(), ConfigErrors> + Send + 'static,
+    ) -> Result<ReloadReport, ReloadError> {
+        let registry = self.registry.clone();
+        let addresses = self.addresses.clone();
+        // Secrets may be read from files: off the async workers.
+        let config = run_blocking(move || {
+            let config = LiveConfig::build(settings, &registry, &addresses)?;
+            register(&config.settings)?;
+            Ok::<_, ConfigErrors>(config)
+        })
+        .await??;
+        let report = ReloadReport {
+            merchants: config.merchants.iter().map(|m| m.id.clone()).collect(),
+            restart_required: restart_required(&self.started, &config.settings),
+        };
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+        Ok(report)
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ReloadError> {
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        ReloadError::Invalid(ConfigErrors(vec![ConfigError::new(
+            "reload",
+            format!("the reload stopped: {error}"),
+        )]))
+    })
+}
+
+/// The settings that differ from those the process started with and only apply at start.
+fn restart_required(started: &Settings, new: &Settings) -> Vec<&'static str> {
+    let mut changed = vec![];
+    if started.server != new.server {
+        changed.push("server");
+    }
+    if started.database != new.database {
+        changed.push("database");
+    }
+    if started.sandbox.enabled != new.sandbox.enabled {
+        changed.push("sandbox.enabled");
+    }
+    if started.sandbox.retry_speedup != new.sandbox.retry_speedup {
+        changed.push("sandbox.retry_speedup");
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Overlay;
+
+    fn addresses() -> Addresses {
+        Addresses {
+            public_url: Url::parse("http://127.0.0.1:8080/").unwrap(),
+            refusing_url: None,
+        }
+    }
+
+    fn build(overlay: &str) -> Result<LiveConfig, ConfigErrors> {
+        let settings = Settings::load(Overlay::Toml(overlay.to_owned())).unwrap();
+        LiveConfig::build(settings, &Registry::standard(), &addresses())
+    }
+
+    #[test]
+    fn every_problem_is_named_with_its_key() {
+        let errors = build(
+            r#"
+            [routing]
+            failure_threshold = 0
+            [rate_limit]
+            requests_per_second = 0
+            [sandbox.faults.sknpay]
+            mode = "delay"
+            [sandbox.faults.paypal]
+            mode = "unavailable"
+            [merchants.demo.rate_limit]
+            requests_per_second = 1
+            burst = 0
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        for key in [
+            "routing.failure_threshold: must be at least 1",
+            "rate_limit: requests_per_second must be a positive number",
+            "sandbox.faults.sknpay: mode = \"delay\" needs delay_ms",
+            "sandbox.faults.paypal: unknown provider `paypal`",
+            "merchants.demo.rate_limit: burst must be at least 1",
+        ] {
+            assert!(errors.contains(key), "{key} in {errors}");
+        }
+    }
+
+    #[test]
+    fn the_admin_token_is_checked_and_a_literal_needs_the_sandbox() {
+        let config = build("").unwrap();
+        assert_eq!(
+            config.admin_access(Some("pmx_admin_demo")),
+            AdminAccess::Granted
+        );
+        assert_eq!(
+            config.admin_access(Some("pmx_admin_dem")),
+            AdminAccess::Denied
+        );
+        assert_eq!(config.admin_access(None), AdminAccess::Denied);
+        let disabled = build("[admin]\nenabled = false").unwrap();
+        assert_eq!(
+            disabled.admin_access(Some("pmx_admin_demo")),
+            AdminAccess::Disabled
+        );
+        let errors = build("[sandbox]\nenabled = false\n[merchants.demo]\nenabled = false")
+            .unwrap_err()
+            .to_string();
+        assert!(errors.contains("admin.token"), "{errors}");
+        assert!(!errors.contains("pmx_admin_demo"), "{errors}");
+    }
+
+    #[test]
+    fn only_server_database_and_the_sandbox_switch_need_a_restart() {
+        let started = Settings::load(Overlay::Toml(String::new())).unwrap();
+        let mut new = started.clone();
+        new.routing.failure_threshold = 9;
+        new.merchants.clear();
+        assert!(restart_required(&started, &new).is_empty());
+        new.server.bind = "0.0.0.0:9".into();
+        new.database.url = "sqlite://other.db".into();
+        assert_eq!(restart_required(&started, &new), ["server", "database"]);
+    }
+}

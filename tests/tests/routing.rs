@@ -1,0 +1,422 @@
+//! Merchants and ops end to end: two merchants kept apart, routing with failover over the
+//! sandbox's injected faults, circuit breakers, reload through the admin API (a broken config
+//! keeps the old one serving), webhooks of a disabled provider, rate limits, the admin view.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use paymux_tests::{
+    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
+};
+
+const ACME: &str = "pmx_test_acme";
+const GLOBEX: &str = "pmx_test_globex";
+
+/// Two merchants: acme with SKN Pay (priority 1) and Skipify (2), globex with SKN Pay only.
+const TWO_MERCHANTS: &str = r#"
+[sandbox]
+retry_speedup = 60000
+
+[merchants.acme]
+api_keys = ["pmx_test_acme"]
+
+[merchants.acme.providers.sknpay]
+sandbox = true
+priority = 1
+api_key = "sk_test_acme_7d1e0c"
+webhook_secret = "whsec_acme_2b9f"
+
+[merchants.acme.providers.skipify]
+sandbox = true
+priority = 2
+merchant_id = "acme-skipify-merchant"
+api_key = "skipify_acme_key_41c2"
+secret = "acme_skipify_secret"
+
+[merchants.globex]
+api_keys = ["pmx_test_globex"]
+
+[merchants.globex.providers.sknpay]
+sandbox = true
+priority = 1
+api_key = "sk_test_globex_5a3c"
+webhook_secret = "whsec_globex_8e41"
+"#;
+
+/// [`TWO_MERCHANTS`] with SKN Pay switched off for acme, as ops would edit the file.
+fn acme_sknpay_disabled() -> String {
+    let edited = TWO_MERCHANTS.replacen(
+        "[merchants.acme.providers.sknpay]\nsandbox = true",
+        "[merchants.acme.providers.sknpay]\nenabled = false\nsandbox = true",
+        1,
+    );
+    assert_ne!(edited, TWO_MERCHANTS);
+    edited
+}
+
+async fn spawn(backend: Backend, extra: &str) -> TestApp {
+    spawn_app_with(
+        backend,
+        SpawnOptions {
+            overlay: format!("{TWO_MERCHANTS}\n{extra}"),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+fn usd(provider: Option<&str>) -> Value {
+    let mut body = json!({
+        "amount": 2500,
+        "currency": "USD",
+        "reference": format!("order-{}", ulid::Ulid::new()),
+        "success_url": "https://shop.example/thanks",
+    });
+    if let Some(provider) = provider {
+        body["provider"] = json!(provider);
+    }
+    body
+}
+
+async fn create(app: &TestApp, api_key: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+    let response = app.post_as(api_key, "/v1/checkouts", body, key).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn created(app: &TestApp, api_key: &str, body: &Value) -> Value {
+    let (status, checkout) = create(app, api_key, body, None).await;
+    assert_eq!(status, 201, "{checkout}");
+    checkout
+}
+
+async fn set_fault(app: &TestApp, provider: &str, fault: Value) {
+    let path = format!("/v1/admin/sandbox/faults/{provider}");
+    let response = app.admin(Method::POST, &path, Some(fault)).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+async fn clear_fault(app: &TestApp, provider: &str) {
+    let path = format!("/v1/admin/sandbox/faults/{provider}");
+    let response = app.admin(Method::DELETE, &path, None).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+async fn admin_providers(app: &TestApp) -> Vec<Value> {
+    let response = app.admin(Method::GET, "/v1/admin/providers", None).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["data"].as_array().unwrap().clone()
+}
+
+fn row<'a>(rows: &'a [Value], merchant: &str, provider: &str) -> &'a Value {
+    rows.iter()
+        .find(|row| row["merchant"] == merchant && row["provider"] == provider)
+        .unwrap_or_else(|| panic!("no row for {merchant}/{provider}"))
+}
+
+on_both_backends! {
+    async fn one_merchants_key_never_reaches_anothers_objects(backend) {
+        let app = spawn(backend, "").await;
+        let checkout = created(&app, ACME, &usd(Some("sknpay"))).await;
+        let id = checkout["id"].as_str().unwrap();
+        assert_eq!(checkout["merchant"], "acme");
+
+        let response = app.get_as(GLOBEX, &format!("/v1/checkouts/{id}")).await;
+        assert_error(response, 404, "resource_missing").await;
+        let response = app
+            .post_as(GLOBEX, &format!("/v1/checkouts/{id}/cancel"), &json!({}), None)
+            .await;
+        assert_error(response, 404, "resource_missing").await;
+        let response = app
+            .post_as(GLOBEX, "/v1/refunds", &json!({"checkout_id": id}), None)
+            .await;
+        assert_error(response, 404, "resource_missing").await;
+        let listed: Value = app.get_as(GLOBEX, "/v1/checkouts").await.json().await.unwrap();
+        assert_eq!(listed["data"], json!([]));
+        // The owner sees it.
+        let response = app.get_as(ACME, &format!("/v1/checkouts/{id}")).await;
+        assert_eq!(response.status(), 200);
+    }
+
+    async fn a_checkout_without_provider_fails_over_when_the_first_answers_503(backend) {
+        let app = spawn(backend, "[sandbox.faults.sknpay]\nmode = \"unavailable\"").await;
+        let checkout = created(&app, ACME, &usd(None)).await;
+        assert_eq!(checkout["provider"], "skipify");
+        assert_eq!(checkout["providers_tried"], json!(["sknpay", "skipify"]));
+        let id = checkout["id"].as_str().unwrap();
+        let read: Value = app
+            .get_as(ACME, &format!("/v1/checkouts/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["providers_tried"], json!(["sknpay", "skipify"]));
+
+        // Named explicitly, SKN Pay's failure is the answer: no failover.
+        let (status, body) = create(&app, ACME, &usd(Some("sknpay")), None).await;
+        assert_eq!(status, 502, "{body}");
+        assert_eq!(body["error"]["code"], "provider_error");
+
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+        let metrics = metrics.text().await.unwrap();
+        assert!(
+            metrics.contains(
+                r#"paymux_routing_decisions_total{merchant="acme",outcome="failed",provider="sknpay"} 2"#
+            ),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(
+                r#"paymux_routing_decisions_total{merchant="acme",outcome="created",provider="skipify"} 1"#
+            ),
+            "{metrics}"
+        );
+    }
+
+    async fn refused_connections_fail_over_and_clearing_the_fault_restores_the_order(backend) {
+        let app = spawn(backend, "").await;
+        set_fault(&app, "sknpay", json!({"mode": "refuse_connections"})).await;
+        let checkout = created(&app, ACME, &usd(None)).await;
+        assert_eq!(checkout["provider"], "skipify");
+        assert_eq!(checkout["providers_tried"], json!(["sknpay", "skipify"]));
+
+        clear_fault(&app, "sknpay").await;
+        let checkout = created(&app, ACME, &usd(None)).await;
+        assert_eq!(checkout["provider"], "sknpay");
+        assert_eq!(checkout["providers_tried"], json!(["sknpay"]));
+
+        let response = app
+            .admin(Method::POST, "/v1/admin/sandbox/faults/sknpay", Some(json!({"mode": "delay"})))
+            .await;
+        let error = assert_error(response, 400, "invalid_request").await;
+        assert!(error["message"].as_str().unwrap().contains("delay_ms"), "{error}");
+    }
+
+    async fn an_unknown_outcome_is_not_failed_over_and_its_retry_goes_back(backend) {
+        let app = spawn(backend, "[http]\ntotal_timeout_ms = 300").await;
+        set_fault(&app, "sknpay", json!({"mode": "delay", "delay_ms": 2000})).await;
+        let body = usd(None);
+        let (status, answer) = create(&app, ACME, &body, Some("order-ambiguous")).await;
+        assert_eq!(status, 504, "{answer}");
+        assert_eq!(answer["error"]["code"], "provider_timeout");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains("same Idempotency-Key is safe"),
+            "{answer}"
+        );
+
+        // The retry goes to SKN Pay again, even though it now fails and Skipify would work.
+        set_fault(&app, "sknpay", json!({"mode": "unavailable"})).await;
+        let (status, answer) = create(&app, ACME, &body, Some("order-ambiguous")).await;
+        assert_eq!(status, 502, "{answer}");
+
+        clear_fault(&app, "sknpay").await;
+        let (status, checkout) = create(&app, ACME, &body, Some("order-ambiguous")).await;
+        assert_eq!(status, 201, "{checkout}");
+        assert_eq!(checkout["provider"], "sknpay");
+        assert_eq!(checkout["providers_tried"], json!(["sknpay"]));
+        // Without a key the same failure is answered the same way, and nothing is pinned.
+        set_fault(&app, "sknpay", json!({"mode": "delay", "delay_ms": 2000})).await;
+        let (status, _) = create(&app, ACME, &usd(None), None).await;
+        assert_eq!(status, 504);
+    }
+
+    async fn an_open_circuit_is_skipped_and_named_it_is_a_503(backend) {
+        let app = spawn(
+            backend,
+            "[routing]\nfailure_threshold = 2\ncooldown_secs = 3600\n\
+             [sandbox.faults.sknpay]\nmode = \"unavailable\"",
+        )
+        .await;
+        for _ in 0..2 {
+            let (status, body) = create(&app, ACME, &usd(Some("sknpay")), None).await;
+            assert_eq!(status, 502, "{body}");
+        }
+        let response = app.post_as(ACME, "/v1/checkouts", &usd(Some("sknpay")), None).await;
+        let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry_after > 0 && retry_after <= 3600, "{retry_after}");
+        assert_error(response, 503, "provider_unavailable").await;
+
+        // Routing passes over the open circuit without calling SKN Pay.
+        let checkout = created(&app, ACME, &usd(None)).await;
+        assert_eq!(checkout["provider"], "skipify");
+        assert_eq!(checkout["providers_tried"], json!(["skipify"]));
+        // Another merchant's SKN Pay circuit is its own.
+        let (status, _) = create(&app, GLOBEX, &usd(Some("sknpay")), None).await;
+        assert_eq!(status, 502);
+
+        let rows = admin_providers(&app).await;
+        let skn = row(&rows, "acme", "sknpay");
+        assert_eq!(skn["circuit"]["state"], "open", "{skn}");
+        assert_eq!(skn["circuit"]["consecutive_failures"], 2);
+        assert!(skn["circuit"]["last_failure"].as_str().unwrap().contains("503"), "{skn}");
+        assert_eq!(skn["enabled"], true);
+        assert_eq!(skn["priority"], 1);
+        let skipify = row(&rows, "acme", "skipify");
+        assert_eq!(skipify["circuit"]["state"], "closed");
+        assert!(skipify["circuit"]["last_success_at"].is_string(), "{skipify}");
+        assert_eq!(skipify["checkouts"], 1);
+        assert_eq!(row(&rows, "globex", "sknpay")["circuit"]["state"], "closed");
+
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+        let metrics = metrics.text().await.unwrap();
+        assert!(
+            metrics.contains(r#"paymux_circuit_state{merchant="acme",provider="sknpay"} 2"#),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(r#"paymux_circuit_state{merchant="acme",provider="skipify"} 0"#),
+            "{metrics}"
+        );
+    }
+
+    async fn a_reload_applies_a_valid_config_and_keeps_the_old_one_for_a_broken_one(backend) {
+        let app = spawn(backend, "").await;
+        let response = app
+            .client
+            .post(app.url("/v1/admin/reload"))
+            .bearer_auth("not-the-token")
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, 401, "invalid_admin_token").await;
+        let response = app.client.post(app.url("/v1/admin/reload")).send().await.unwrap();
+        assert_error(response, 401, "invalid_admin_token").await;
+
+        let disabled = acme_sknpay_disabled();
+        app.write_config(&disabled);
+        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
+        assert_eq!(response.status(), 200);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["merchants"], json!(["acme", "demo", "globex"]));
+        assert_eq!(report["restart_required"], json!([]));
+
+        let (status, body) = create(&app, ACME, &usd(Some("sknpay")), None).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["error"]["code"], "provider_disabled");
+        created(&app, GLOBEX, &usd(Some("sknpay"))).await;
+        // Routing leaves the disabled provider out.
+        let checkout = created(&app, ACME, &usd(None)).await;
+        assert_eq!(checkout["providers_tried"], json!(["skipify"]));
+
+        // A misspelt key: refused, every reason named, the running config unchanged.
+        app.write_config(&disabled.replacen("api_key = \"sk_test_globex", "api_kye = \"sk_test_globex", 1));
+        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
+        let error = assert_error(response, 400, "invalid_config").await;
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("merchants.globex.providers.sknpay.api_kye"), "{message}");
+        assert!(!message.contains("sk_test_globex"), "no secret in errors: {message}");
+        assert!(message.contains("the running one stays"), "{message}");
+        let (status, _) = create(&app, ACME, &usd(Some("sknpay")), None).await;
+        assert_eq!(status, 403);
+        created(&app, GLOBEX, &usd(Some("sknpay"))).await;
+
+        // A file that is not TOML at all: the same.
+        app.write_config("[merchants.acme");
+        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
+        assert_error(response, 400, "invalid_config").await;
+        created(&app, GLOBEX, &usd(Some("sknpay"))).await;
+    }
+
+    async fn a_disabled_providers_webhooks_are_verified_stored_applied_and_flagged(backend) {
+        let app = spawn(backend, "").await;
+        let checkout = created(&app, ACME, &usd(Some("sknpay"))).await;
+        let id = checkout["id"].as_str().unwrap().to_owned();
+        app.write_config(&acme_sknpay_disabled());
+        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
+        assert_eq!(response.status(), 200);
+
+        let provider_id = checkout["provider_checkout_id"].as_str().unwrap();
+        let paid: Value = app
+            .client
+            .post(app.url(&format!("/sandbox/sknpay/checkouts/{provider_id}/pay")))
+            .json(&json!({"card": "4111 1111 1111 1111"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(paid["webhook"]["status"], 200, "{paid}");
+
+        let read: Value = app
+            .get_as(ACME, &format!("/v1/checkouts/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["status"], "succeeded", "{read}");
+        let events: Value = app
+            .get_as(ACME, &format!("/v1/events?checkout_id={id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let event = &events["data"][0];
+        assert_eq!(event["type"], "payment.succeeded", "{events}");
+        assert_eq!(event["details"]["flags"], json!(["disabled_provider"]), "{event}");
+
+        // Verified with acme's secret only: the same delivery to globex's URL is refused.
+        let receipts = app
+            .with_db(|conn| {
+                use diesel::prelude::*;
+                use paymux_schema::db::schema::webhook_receipts::dsl::*;
+                webhook_receipts
+                    .filter(merchant.eq("acme"))
+                    .select((headers, body))
+                    .load::<(String, Vec<u8>)>(conn)
+                    .unwrap()
+            })
+            .await;
+        let (stored_headers, stored_body) = &receipts[0];
+        let stored_headers: Value = serde_json::from_str(stored_headers).unwrap();
+        let response = app
+            .client
+            .post(app.url("/webhooks/globex/sknpay"))
+            .header("content-type", "application/json")
+            .header(
+                "sknpay-signature",
+                stored_headers["sknpay-signature"].as_str().unwrap(),
+            )
+            .body(stored_body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+    }
+
+    async fn each_api_key_has_a_token_bucket(backend) {
+        let app = spawn(
+            backend,
+            "[merchants.acme.rate_limit]\nrequests_per_second = 0.001\nburst = 2",
+        )
+        .await;
+        for _ in 0..2 {
+            assert_eq!(app.get_as(ACME, "/v1/events").await.status(), 200);
+        }
+        let response = app.get_as(ACME, "/v1/events").await;
+        let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry_after >= 1, "{retry_after}");
+        assert_error(response, 429, "rate_limited").await;
+        // Another merchant's key has its own bucket (and the default limit).
+        assert_eq!(app.get_as(GLOBEX, "/v1/events").await.status(), 200);
+    }
+
+    async fn routing_passes_over_a_provider_that_would_refuse_the_fields(backend) {
+        let app = spawn(backend, "").await;
+        // The demo merchant takes BDT through Pakhi Pay only, which needs a name and email.
+        let body = json!({"amount": 10000, "currency": "BDT"});
+        let response = app.post("/v1/checkouts", &body, None).await;
+        let error = assert_error(response, 400, "invalid_request").await;
+        assert_eq!(error["param"], "customer.name");
+        assert!(error["message"].as_str().unwrap().contains("pakhi"), "{error}");
+        let body = json!({
+            "amount": 10000, "currency": "BDT",
+            "customer": {"name": "Rahim Uddin", "email": "rahim@example.com"},
+            "success_url": "https://shop.example/thanks", "cancel_url": "https://shop.example/cart"
+        });
+        let response = app.post("/v1/checkouts", &body, None).await;
+        let checkout: Value = response.json().await.unwrap();
+        assert_eq!(checkout["provider"], "pakhi", "{checkout}");
+    }
+}
