@@ -223,9 +223,12 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> Result<Seeded, Se
                 found
             })
             .map_or(Scenario::Paid, |(scenario, _)| *scenario);
-        let span = (options.to - options.from - Duration::hours(6)).num_seconds();
-        let offset =
-            i64::try_from(writer.random.below(u64::try_from(span).unwrap_or(1))).unwrap_or(0);
+        // Scenarios start in time order, a few minutes apart at random, as a live store is
+        // written: rows land in the order they arrive.
+        let span = i128::from((options.to - options.from - Duration::hours(6)).num_seconds());
+        let progress = span * i128::from(writer.events) / i128::from(options.events.max(1));
+        let jitter = i128::from(writer.random.below(600));
+        let offset = i64::try_from((progress + jitter).min(span)).unwrap_or(0);
         let at = options.from + Duration::seconds(offset);
         writer.scenario(scenario, at);
         if writer.batch.events.len() >= BATCH_EVENTS {

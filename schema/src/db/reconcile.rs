@@ -28,6 +28,9 @@ use crate::{CheckoutStatus, EventType};
 /// Rows read per query.
 const PAGE_SIZE: i64 = 5_000;
 
+/// How far apart the clocks of paymux servers sharing one database may be.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 crate::text_enum! {
     /// Something finance must look at.
     pub enum DiscrepancyKind("discrepancy kind") {
@@ -144,8 +147,8 @@ struct EventRow {
     amount: Option<i64>,
     currency: Option<String>,
     fee: Option<i64>,
-    details: String,
     receipt_id: Option<String>,
+    received_at: NaiveDateTime,
 }
 
 impl EventRow {
@@ -161,18 +164,34 @@ impl EventRow {
             .as_ref()
             .and(self.provider_payment_id.as_deref())
     }
+}
 
-    /// The `flags` ingestion put in the details.
-    fn flags(&self) -> Vec<String> {
-        if !self.details.contains("\"flags\"") {
-            return vec![];
-        }
-        serde_json::from_str::<serde_json::Value>(&self.details)
-            .ok()
-            .and_then(|details| details.get("flags").cloned())
-            .and_then(|flags| serde_json::from_value(flags).ok())
-            .unwrap_or_default()
+/// Where ingestion put flags for reconciliation: a `flags` list in the event's details.
+const FLAGGED: &str = "%\"flags\"%";
+
+/// The `flags` lists of the given events' details, by event id.
+fn flags_of(
+    conn: &mut DbConnection,
+    event_ids: &[&str],
+) -> QueryResult<HashMap<String, Vec<String>>> {
+    if event_ids.is_empty() {
+        return Ok(HashMap::new());
     }
+    let rows: Vec<(String, String)> = events::table
+        .filter(events::id.eq_any(event_ids))
+        .select((events::id, events::details))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, details)| {
+            let flags = serde_json::from_str::<serde_json::Value>(&details)
+                .ok()
+                .and_then(|details| details.get("flags").cloned())
+                .and_then(|flags| serde_json::from_value(flags).ok())
+                .unwrap_or_default();
+            (id, flags)
+        })
+        .collect())
 }
 
 /// The checkout an event belongs to, with what the report compares the event with.
@@ -183,30 +202,41 @@ struct CheckoutRef {
     amount: i64,
     currency: String,
     reference: Option<String>,
+    created_at: NaiveDateTime,
 }
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = checkouts)]
 struct CheckoutState {
     id: String,
-    provider: String,
     currency: String,
     status: String,
     expires_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
 }
 
-/// The distinct payments of one checkout, learnt from its success events in id order.
+/// The distinct payments of one checkout, learnt from its success events in the report's order
+/// (received time, then id), and what they paid.
 #[derive(Debug, Default)]
 struct Payments {
     /// One entry a payment: its provider payment id, `None` while unknown.
     keys: Vec<Option<String>>,
+    paid: i64,
 }
 
 impl Payments {
-    /// Records a success; true when it is a payment not seen before. A success without a
-    /// payment id is the payment already seen, if any; one with a payment id names a new payment
-    /// only when no payment has that id and none is still without an id.
-    fn record(&mut self, key: Option<&str>) -> bool {
+    /// Records a success of `amount`; true when it is a payment not seen before. A success
+    /// without a payment id is the payment already seen, if any; one with a payment id names a
+    /// new payment only when no payment has that id and none is still without an id.
+    fn record(&mut self, key: Option<&str>, amount: i64) -> Result<bool, ReconcileError> {
+        let new = self.is_new(key);
+        if new {
+            add(&mut self.paid, amount, "paid amounts")?;
+        }
+        Ok(new)
+    }
+
+    fn is_new(&mut self, key: Option<&str>) -> bool {
         if self.keys.is_empty() {
             self.keys.push(key.map(str::to_owned));
             return true;
@@ -284,8 +314,8 @@ impl Ledger {
     }
 
     /// The discrepancies an event's flags stand for.
-    fn check_flags(&mut self, event: &EventRow, currency: Option<&str>) {
-        for flag in event.flags() {
+    fn check_flags(&mut self, event: &EventRow, flags: &[String], currency: Option<&str>) {
+        for flag in flags {
             let (kind, message) = match flag.as_str() {
                 "success_after_cancel" => (
                     DiscrepancyKind::SuccessAfterCancel,
@@ -321,8 +351,7 @@ pub fn reconcile(conn: &mut DbConnection, scope: &Scope) -> Result<Report, Recon
     };
     let mut ledger = Ledger::default();
     for merchant in &merchants {
-        linked_events(conn, scope, merchant, &mut ledger)?;
-        orphan_events(conn, scope, merchant, &mut ledger)?;
+        events_received(conn, scope, merchant, &mut ledger)?;
         checkouts_created(conn, scope, merchant, &mut ledger)?;
         refunds_created(conn, scope, merchant, &mut ledger)?;
         receipts(conn, scope, merchant, &mut ledger)?;
@@ -347,150 +376,200 @@ fn merchants(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     Ok(merchants)
 }
 
-/// Payments, fees and flagged events of the merchant's checkouts, read in checkout order so that
-/// each checkout's events are seen together.
-fn linked_events(
+/// Payments, fees, flagged and orphan events: the merchant's events received in the period, in
+/// received order, a page at a time.
+fn events_received(
     conn: &mut DbConnection,
     scope: &Scope,
     merchant: &str,
     ledger: &mut Ledger,
 ) -> Result<(), ReconcileError> {
-    let mut after: Option<(String, String)> = None;
-    // The checkout whose events the previous page ended with, which this page may go on with;
-    // its payments once its earlier successes have been read.
-    let mut current: Option<(String, Option<Payments>)> = None;
+    let mut after: Option<(NaiveDateTime, String)> = None;
     loop {
         let mut query = events::table
-            .inner_join(checkouts::table)
+            .left_join(checkouts::table)
             .filter(events::merchant.eq(merchant))
-            .filter(events::received_at.ge(scope.from))
             .filter(events::received_at.lt(scope.to))
-            .select((EventRow::as_select(), CheckoutRef::as_select()))
+            .select((
+                EventRow::as_select(),
+                events::details.like(FLAGGED),
+                Option::<CheckoutRef>::as_select(),
+            ))
             .into_boxed();
-        if let Some((checkout_id, event_id)) = &after {
-            query = query.filter(events::checkout_id.ge(checkout_id)).filter(
-                events::checkout_id
-                    .gt(checkout_id)
-                    .or(events::id.gt(event_id)),
-            );
-        }
-        let rows: Vec<(EventRow, CheckoutRef)> = query
-            .order((events::checkout_id.asc(), events::id.asc()))
+        query = match &after {
+            None => query.filter(events::received_at.ge(scope.from)),
+            Some((at, id)) => query
+                .filter(events::received_at.ge(*at))
+                .filter(events::received_at.gt(*at).or(events::id.gt(id))),
+        };
+        let rows: Vec<(EventRow, bool, Option<CheckoutRef>)> = query
+            .order((events::received_at.asc(), events::id.asc()))
             .limit(PAGE_SIZE)
             .load(conn)?;
-        let Some((last, checkout)) = rows.last() else {
+        let (Some((first, _, _)), Some((last, _, _))) = (rows.first(), rows.last()) else {
             return Ok(());
         };
-        after = Some((checkout.id.clone(), last.id.clone()));
-        let full_page = rows.len() as i64 == PAGE_SIZE;
-
-        // Successes before the period, for the checkouts paid on this page.
-        let known = match &current {
-            Some((id, Some(_))) => Some(id.clone()),
-            _ => None,
-        };
+        let flagged: Vec<&str> = rows
+            .iter()
+            .filter(|(_, flagged, _)| *flagged)
+            .map(|(event, _, _)| event.id.as_str())
+            .collect();
+        let flags = flags_of(conn, &flagged)?;
+        // The payments of the checkouts paid on this page, as far as earlier events tell; a
+        // checkout created after the page began has none (the margin absorbs clock skew between
+        // the servers that wrote the rows).
+        let history_from = first.received_at + CLOCK_SKEW;
         let mut paid_ids: Vec<&str> = rows
             .iter()
-            .filter(|(event, checkout)| {
-                event.is_success() && known.as_deref() != Some(checkout.id.as_str())
-            })
-            .map(|(_, checkout)| checkout.id.as_str())
+            .filter(|(event, _, _)| event.is_success())
+            .filter_map(|(_, _, checkout)| checkout.as_ref())
+            .filter(|checkout| checkout.created_at <= history_from)
+            .map(|checkout| checkout.id.as_str())
             .collect();
+        paid_ids.sort_unstable();
         paid_ids.dedup();
-        let mut earlier = successes(conn, &paid_ids, scope.from)?;
+        let mut payments = payments_before(conn, &paid_ids, first.received_at, Some(&first.id))?;
         let mut first_payments = vec![];
-        for (event, checkout) in &rows {
-            if current.as_ref().is_none_or(|(id, _)| *id != checkout.id) {
-                current = Some((checkout.id.clone(), None));
-            }
-            let currency = event.currency.as_deref().unwrap_or(&checkout.currency);
-            ledger.check_flags(event, Some(currency));
-            if !event.is_success() {
-                continue;
-            }
-            let Some((_, payments)) = current.as_mut() else {
-                continue;
-            };
-            let payments = payments.get_or_insert_with(|| {
-                let mut payments = Payments::default();
-                for prior in earlier.remove(&checkout.id).unwrap_or_default() {
-                    payments.record(prior.payment_key());
+        for (event, _, checkout) in &rows {
+            let flags = flags.get(&event.id).map_or(&[][..], Vec::as_slice);
+            match checkout {
+                Some(checkout) => {
+                    let first = linked_event(event, flags, checkout, &mut payments, ledger)?;
+                    first_payments.extend(first);
                 }
-                payments
-            });
-            let first = payments.keys.is_empty();
-            if !payments.record(event.payment_key()) {
-                continue;
-            }
-            let amount = event.amount.unwrap_or(checkout.amount);
-            ledger.count_payment(&event.provider, currency, amount, event.fee.unwrap_or(0))?;
-            if !first {
-                ledger.report(
-                    DiscrepancyKind::DuplicatePayment,
-                    Some(&checkout.id),
-                    Some(&event.id),
-                    Some(currency),
-                    format!(
-                        "a second payment ({}) on a checkout already paid",
-                        event
-                            .provider_payment_id
-                            .as_deref()
-                            .unwrap_or("no payment id")
-                    ),
-                );
-                continue;
-            }
-            if amount != checkout.amount || currency != checkout.currency {
-                ledger.report(
-                    DiscrepancyKind::AmountMismatch,
-                    Some(&checkout.id),
-                    Some(&event.id),
-                    Some(currency),
-                    format!(
-                        "paid {amount} {currency} (minor units) for a checkout of {} {}",
-                        checkout.amount, checkout.currency
-                    ),
-                );
-            }
-            if let Some(reference) = &checkout.reference {
-                first_payments.push(FirstPayment {
-                    checkout_id: checkout.id.clone(),
-                    reference: reference.clone(),
-                    event_id: event.id.clone(),
-                    currency: currency.to_owned(),
-                });
+                None => orphan_event(event, flags, ledger)?,
             }
         }
         duplicate_references(conn, scope, merchant, &first_payments, ledger)?;
-        if !full_page {
+        if (rows.len() as i64) < PAGE_SIZE {
             return Ok(());
         }
+        after = Some((last.received_at, last.id.clone()));
     }
 }
 
-/// Success events of the given checkouts received before `before`, oldest first, by checkout.
-fn successes(
+/// Counts an event of a checkout: flags, and a payment not counted before. Returns the
+/// checkout's first payment, for the duplicate check across checkouts.
+fn linked_event(
+    event: &EventRow,
+    flags: &[String],
+    checkout: &CheckoutRef,
+    payments: &mut HashMap<String, Payments>,
+    ledger: &mut Ledger,
+) -> Result<Option<FirstPayment>, ReconcileError> {
+    let currency = event.currency.as_deref().unwrap_or(&checkout.currency);
+    ledger.check_flags(event, flags, Some(currency));
+    if !event.is_success() {
+        return Ok(None);
+    }
+    let payments = payments.entry(checkout.id.clone()).or_default();
+    let first = payments.keys.is_empty();
+    let amount = event.amount.unwrap_or(checkout.amount);
+    if !payments.record(event.payment_key(), amount)? {
+        return Ok(None);
+    }
+    ledger.count_payment(&event.provider, currency, amount, event.fee.unwrap_or(0))?;
+    if !first {
+        ledger.report(
+            DiscrepancyKind::DuplicatePayment,
+            Some(&checkout.id),
+            Some(&event.id),
+            Some(currency),
+            format!(
+                "a second payment ({}) on a checkout already paid",
+                event
+                    .provider_payment_id
+                    .as_deref()
+                    .unwrap_or("no payment id")
+            ),
+        );
+        return Ok(None);
+    }
+    if amount != checkout.amount || currency != checkout.currency {
+        ledger.report(
+            DiscrepancyKind::AmountMismatch,
+            Some(&checkout.id),
+            Some(&event.id),
+            Some(currency),
+            format!(
+                "paid {amount} {currency} (minor units) for a checkout of {} {}",
+                checkout.amount, checkout.currency
+            ),
+        );
+    }
+    Ok(checkout.reference.as_ref().map(|reference| FirstPayment {
+        checkout_id: checkout.id.clone(),
+        reference: reference.clone(),
+        event_id: event.id.clone(),
+        currency: currency.to_owned(),
+    }))
+}
+
+/// An event no checkout was found for: a discrepancy, and a payment among them still counts,
+/// since the money moved.
+fn orphan_event(
+    event: &EventRow,
+    flags: &[String],
+    ledger: &mut Ledger,
+) -> Result<(), ReconcileError> {
+    let currency = event.currency.as_deref();
+    ledger.check_flags(event, flags, currency);
+    // A provider may report a session abandoned before any checkout existed for it.
+    if event.event_type == EventType::CheckoutAbandoned.as_str() {
+        return Ok(());
+    }
+    ledger.report(
+        DiscrepancyKind::OrphanEvent,
+        None,
+        Some(&event.id),
+        currency,
+        format!("{} matches no checkout of this merchant", event.event_type),
+    );
+    match (event.is_success(), currency, event.amount) {
+        (true, Some(currency), Some(amount)) => {
+            ledger.count_payment(&event.provider, currency, amount, event.fee.unwrap_or(0))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The payments of the given checkouts from their success events received before `at` (and,
+/// at `at` itself, before the event `id`), replayed in the report's order.
+fn payments_before(
     conn: &mut DbConnection,
     checkout_ids: &[&str],
-    before: NaiveDateTime,
-) -> QueryResult<HashMap<String, Vec<EventRow>>> {
-    let mut found: HashMap<String, Vec<EventRow>> = HashMap::new();
+    at: NaiveDateTime,
+    id: Option<&str>,
+) -> Result<HashMap<String, Payments>, ReconcileError> {
+    let mut payments: HashMap<String, Payments> = HashMap::new();
     if checkout_ids.is_empty() {
-        return Ok(found);
+        return Ok(payments);
     }
-    let rows: Vec<EventRow> = events::table
+    let mut query = events::table
+        .inner_join(checkouts::table)
         .filter(events::checkout_id.eq_any(checkout_ids))
         .filter(events::event_type.eq(EventType::PaymentSucceeded.as_str()))
-        .filter(events::received_at.lt(before))
-        .select(EventRow::as_select())
-        .order(events::id.asc())
+        .select((EventRow::as_select(), checkouts::amount))
+        .into_boxed();
+    query = match id {
+        None => query.filter(events::received_at.lt(at)),
+        Some(id) => query
+            .filter(events::received_at.le(at))
+            .filter(events::received_at.lt(at).or(events::id.lt(id))),
+    };
+    let rows: Vec<(EventRow, i64)> = query
+        .order((events::received_at.asc(), events::id.asc()))
         .load(conn)?;
-    for event in rows {
-        if let Some(checkout_id) = event.checkout_id.clone() {
-            found.entry(checkout_id).or_default().push(event);
+    for (event, checkout_amount) in rows {
+        if let Some(checkout_id) = &event.checkout_id {
+            let amount = event.amount.unwrap_or(checkout_amount);
+            payments
+                .entry(checkout_id.clone())
+                .or_default()
+                .record(event.payment_key(), amount)?;
         }
     }
-    Ok(found)
+    Ok(payments)
 }
 
 /// Reports a checkout first paid in the period when another checkout of the merchant with the
@@ -511,10 +590,28 @@ fn duplicate_references(
         .collect();
     references.sort_unstable();
     references.dedup();
+    // Most references belong to one checkout: only those of several need their payments read.
+    let mut checkouts_of: HashMap<String, usize> = HashMap::new();
+    let found: Vec<Option<String>> = checkouts::table
+        .filter(checkouts::merchant.eq(merchant))
+        .filter(checkouts::reference.eq_any(references))
+        .select(checkouts::reference)
+        .load(conn)?;
+    for reference in found.into_iter().flatten() {
+        *checkouts_of.entry(reference).or_default() += 1;
+    }
+    let shared: Vec<String> = checkouts_of
+        .into_iter()
+        .filter(|(_, count)| *count > 1)
+        .map(|(reference, _)| reference)
+        .collect();
+    if shared.is_empty() {
+        return Ok(());
+    }
     let rows: Vec<(String, Option<String>, String)> = checkouts::table
         .inner_join(events::table)
         .filter(checkouts::merchant.eq(merchant))
-        .filter(checkouts::reference.eq_any(references))
+        .filter(checkouts::reference.eq_any(shared))
         .filter(events::event_type.eq(EventType::PaymentSucceeded.as_str()))
         .filter(events::received_at.lt(scope.to))
         .select((checkouts::id, checkouts::reference, events::id))
@@ -552,54 +649,6 @@ fn duplicate_references(
     Ok(())
 }
 
-/// Events no checkout was found for: each is a discrepancy, and a payment among them still
-/// counts, since the money moved.
-fn orphan_events(
-    conn: &mut DbConnection,
-    scope: &Scope,
-    merchant: &str,
-    ledger: &mut Ledger,
-) -> Result<(), ReconcileError> {
-    let mut after: Option<String> = None;
-    loop {
-        let mut query = events::table
-            .filter(events::merchant.eq(merchant))
-            .filter(events::checkout_id.is_null())
-            .filter(events::received_at.ge(scope.from))
-            .filter(events::received_at.lt(scope.to))
-            .select(EventRow::as_select())
-            .into_boxed();
-        if let Some(after) = &after {
-            query = query.filter(events::id.gt(after));
-        }
-        let rows: Vec<EventRow> = query.order(events::id.asc()).limit(PAGE_SIZE).load(conn)?;
-        for event in &rows {
-            let currency = event.currency.as_deref();
-            ledger.check_flags(event, currency);
-            // A provider may report a session abandoned before any checkout existed for it.
-            if event.event_type == EventType::CheckoutAbandoned.as_str() {
-                continue;
-            }
-            ledger.report(
-                DiscrepancyKind::OrphanEvent,
-                None,
-                Some(&event.id),
-                currency,
-                format!("{} matches no checkout of this merchant", event.event_type),
-            );
-            if let (true, Some(currency), Some(amount)) =
-                (event.is_success(), currency, event.amount)
-            {
-                ledger.count_payment(&event.provider, currency, amount, event.fee.unwrap_or(0))?;
-            }
-        }
-        match rows.last() {
-            Some(last) if rows.len() as i64 == PAGE_SIZE => after = Some(last.id.clone()),
-            _ => return Ok(()),
-        }
-    }
-}
-
 /// Status counts of the checkouts created in the period, and those left open past expiry.
 fn checkouts_created(
     conn: &mut DbConnection,
@@ -607,52 +656,69 @@ fn checkouts_created(
     merchant: &str,
     ledger: &mut Ledger,
 ) -> Result<(), ReconcileError> {
-    let mut after: Option<String> = None;
+    let in_period = checkouts::merchant
+        .eq(merchant)
+        .and(checkouts::created_at.ge(scope.from))
+        .and(checkouts::created_at.lt(scope.to));
+    let counts: Vec<(String, String, String, i64)> = checkouts::table
+        .filter(in_period)
+        .group_by((checkouts::provider, checkouts::currency, checkouts::status))
+        .select((
+            checkouts::provider,
+            checkouts::currency,
+            checkouts::status,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    for (provider, currency, status, count) in counts {
+        let figures = ledger.figures(&provider, &currency);
+        let total = match status.parse::<CheckoutStatus>() {
+            Ok(CheckoutStatus::Failed) => &mut figures.failed_count,
+            Ok(CheckoutStatus::Canceled) => &mut figures.canceled_count,
+            Ok(CheckoutStatus::Expired) => &mut figures.expired_count,
+            Ok(CheckoutStatus::Open | CheckoutStatus::Pending) => &mut figures.open_count,
+            _ => continue,
+        };
+        add(total, count, "checkout counts")?;
+    }
+    let still_open: Vec<&str> = CheckoutStatus::ALL
+        .iter()
+        .filter(|status| status.accepts_payment())
+        .map(|status| status.as_str())
+        .collect();
+    let mut after: Option<(NaiveDateTime, String)> = None;
     loop {
         let mut query = checkouts::table
-            .filter(checkouts::merchant.eq(merchant))
-            .filter(checkouts::created_at.ge(scope.from))
-            .filter(checkouts::created_at.lt(scope.to))
+            .filter(in_period)
+            .filter(checkouts::status.eq_any(&still_open))
+            .filter(checkouts::expires_at.le(scope.now))
             .select(CheckoutState::as_select())
             .into_boxed();
-        if let Some(after) = &after {
-            query = query.filter(checkouts::id.gt(after));
+        if let Some((at, id)) = &after {
+            query = query
+                .filter(checkouts::created_at.ge(*at))
+                .filter(checkouts::created_at.gt(*at).or(checkouts::id.gt(id)));
         }
         let rows: Vec<CheckoutState> = query
-            .order(checkouts::id.asc())
+            .order((checkouts::created_at.asc(), checkouts::id.asc()))
             .limit(PAGE_SIZE)
             .load(conn)?;
         for checkout in &rows {
-            let Ok(status) = checkout.status.parse::<CheckoutStatus>() else {
-                continue;
-            };
-            let figures = ledger.figures(&checkout.provider, &checkout.currency);
-            let count = match status {
-                CheckoutStatus::Failed => &mut figures.failed_count,
-                CheckoutStatus::Canceled => &mut figures.canceled_count,
-                CheckoutStatus::Expired => &mut figures.expired_count,
-                CheckoutStatus::Open | CheckoutStatus::Pending => &mut figures.open_count,
-                _ => continue,
-            };
-            add(count, 1, "checkout counts")?;
-            if let Some(expires_at) = checkout.expires_at
-                && status.accepts_payment()
-                && expires_at <= scope.now
-            {
-                ledger.report(
-                    DiscrepancyKind::StaleOpen,
-                    Some(&checkout.id),
-                    None,
-                    Some(&checkout.currency),
-                    format!(
-                        "still {status} after it expired at {}",
-                        DateTime::<Utc>::from_naive_utc_and_offset(expires_at, Utc).to_rfc3339()
-                    ),
-                );
-            }
+            let expired_at = checkout.expires_at.map_or_else(String::new, |at| {
+                DateTime::<Utc>::from_naive_utc_and_offset(at, Utc).to_rfc3339()
+            });
+            ledger.report(
+                DiscrepancyKind::StaleOpen,
+                Some(&checkout.id),
+                None,
+                Some(&checkout.currency),
+                format!("still {} after it expired at {expired_at}", checkout.status),
+            );
         }
         match rows.last() {
-            Some(last) if rows.len() as i64 == PAGE_SIZE => after = Some(last.id.clone()),
+            Some(last) if rows.len() as i64 == PAGE_SIZE => {
+                after = Some((last.created_at, last.id.clone()));
+            }
             _ => return Ok(()),
         }
     }
@@ -727,15 +793,11 @@ fn over_refunds(
         let total = refunded.entry(checkout_id).or_insert((currency, 0));
         add(&mut total.1, amount, "refunded amounts")?;
     }
-    let mut paid_events = successes(conn, checkout_ids, scope.to)?;
+    let payments = payments_before(conn, checkout_ids, scope.to, None)?;
     for (checkout_id, (currency, refunded)) in refunded {
-        let mut payments = Payments::default();
-        let mut paid: i64 = 0;
-        for event in paid_events.remove(&checkout_id).unwrap_or_default() {
-            if payments.record(event.payment_key()) {
-                add(&mut paid, event.amount.unwrap_or(0), "paid amounts")?;
-            }
-        }
+        let paid = payments
+            .get(&checkout_id)
+            .map_or(0, |payments| payments.paid);
         if refunded > paid {
             ledger.report(
                 DiscrepancyKind::OverRefund,
@@ -864,28 +926,33 @@ mod tests {
     #[test]
     fn a_payment_is_counted_once_however_often_it_is_reported() {
         let mut payments = Payments::default();
+        let mut record = |key, amount| payments.record(key, amount).unwrap();
+        assert!(record(None, 500), "a lookup first: the checkout is paid");
+        assert!(!record(Some("pay_1"), 500), "its webhook: the same payment");
+        assert!(!record(Some("pay_1"), 500), "a redelivery");
+        assert!(!record(None, 500), "another lookup");
         assert!(
-            payments.record(None),
-            "a lookup first: the checkout is paid"
-        );
-        assert!(
-            !payments.record(Some("pay_1")),
-            "its webhook: the same payment"
-        );
-        assert!(!payments.record(Some("pay_1")), "a redelivery");
-        assert!(!payments.record(None), "another lookup");
-        assert!(
-            payments.record(Some("pay_2")),
+            record(Some("pay_2"), 300),
             "another payment id: a second payment"
         );
+        assert_eq!(payments.paid, 800);
     }
 
     #[test]
     fn a_webhook_first_then_a_lookup_is_one_payment() {
         let mut payments = Payments::default();
-        assert!(payments.record(Some("pay_1")));
-        assert!(!payments.record(None));
-        assert!(payments.record(Some("pay_2")));
-        assert!(!payments.record(Some("pay_2")));
+        let mut record = |key, amount| payments.record(key, amount).unwrap();
+        assert!(record(Some("pay_1"), 500));
+        assert!(!record(None, 500));
+        assert!(record(Some("pay_2"), 500));
+        assert!(!record(Some("pay_2"), 500));
+        assert_eq!(payments.paid, 1_000);
+    }
+
+    #[test]
+    fn paid_amounts_refuse_to_wrap() {
+        let mut payments = Payments::default();
+        assert!(payments.record(Some("pay_1"), i64::MAX).unwrap());
+        assert!(payments.record(Some("pay_2"), 1).is_err());
     }
 }

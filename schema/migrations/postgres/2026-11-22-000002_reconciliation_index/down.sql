@@ -1,1 +1,3 @@
-DROP INDEX events_merchant_checkout;
+DROP INDEX webhook_receipts_merchant_outcome;
+DROP INDEX checkouts_merchant_created;
+DROP INDEX events_merchant_received;
