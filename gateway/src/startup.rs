@@ -208,6 +208,11 @@ impl Application {
         self.backend
     }
 
+    /// The simulated providers, when `sandbox.enabled`: tests look into them.
+    pub fn sandbox(&self) -> Option<Arc<Sandbox>> {
+        self.state.sandbox.clone()
+    }
+
     /// A handle to stop the server gracefully.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
