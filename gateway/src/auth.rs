@@ -9,6 +9,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::error::ApiError;
+use crate::live::LiveConfig;
 use crate::merchants::Merchant;
 use crate::state::AppState;
 
@@ -16,7 +17,12 @@ use crate::state::AppState;
 /// with: a reload in the meantime does not change it. Handlers take it as an argument; every
 /// query they make is scoped to it, so another merchant's objects are simply not found.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Arc<Merchant>);
+pub struct Authenticated(
+    pub Arc<Merchant>,
+    /// The config snapshot the merchant was found in: the request reads everything else it
+    /// needs from the config (routing policy, timeouts) from it too.
+    pub Arc<LiveConfig>,
+);
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", message)
@@ -48,8 +54,8 @@ fn authenticate(request: &HttpRequest) -> Result<Authenticated, ApiError> {
     let state = state_of(request)?;
     let key = bearer_token(request)?
         .ok_or_else(|| unauthorized("missing API key: send `Authorization: Bearer <key>`"))?;
-    let (merchant, key_hash) = state
-        .config()
+    let config = state.config();
+    let (merchant, key_hash) = config
         .merchants
         .authenticate(key)
         .ok_or_else(|| unauthorized("invalid API key"))?;
@@ -62,9 +68,9 @@ fn authenticate(request: &HttpRequest) -> Result<Authenticated, ApiError> {
             "rate_limited",
             "too many requests for this API key; retry after the time in Retry-After",
         )
-        .with_retry_after(wait.as_secs_f64().ceil() as u64));
+        .with_retry_after(wait));
     }
-    Ok(Authenticated(merchant))
+    Ok(Authenticated(merchant, config))
 }
 
 impl FromRequest for Authenticated {

@@ -87,6 +87,10 @@ impl Circuit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     Allowed,
+    /// Allowed as the half-open circuit's one trial call: report its outcome with
+    /// [`Breakers::succeeded`] or [`Breakers::failed`], or give it up with
+    /// [`Breakers::trial_answered`].
+    Trial,
     /// The circuit is open (or its trial call is running): try again after this long.
     Refused {
         retry_after: Duration,
@@ -137,7 +141,7 @@ impl Breakers {
                 }
                 _ => {
                     circuit.trial_started = Some(now);
-                    Admission::Allowed
+                    Admission::Trial
                 }
             },
         }
@@ -153,6 +157,18 @@ impl Breakers {
         circuit.opened_at = None;
         circuit.trial_started = None;
         circuit.last_success_at = Some(at);
+    }
+
+    /// The trial call got an answer that says nothing of the provider's health (a refusal of
+    /// that one request): the circuit stays half-open and the next call is the trial, instead
+    /// of every call being refused for another cooldown.
+    pub fn trial_answered(&self, merchant: &str, provider: &str) {
+        if let Some(circuit) = self
+            .lock()
+            .get_mut(&(merchant.to_owned(), provider.to_owned()))
+        {
+            circuit.trial_started = None;
+        }
     }
 
     /// A call failed in a way that says the provider is unwell: the circuit opens at the
@@ -241,7 +257,7 @@ mod tests {
             CircuitState::HalfOpen
         );
         // One trial at a time.
-        assert_eq!(breakers.admit("m", "p", POLICY, later), Admission::Allowed);
+        assert_eq!(breakers.admit("m", "p", POLICY, later), Admission::Trial);
         assert!(matches!(
             breakers.admit("m", "p", POLICY, later),
             Admission::Refused { .. }
@@ -260,7 +276,7 @@ mod tests {
         fail(&breakers, start);
         fail(&breakers, start);
         let trial = start + POLICY.cooldown;
-        assert_eq!(breakers.admit("m", "p", POLICY, trial), Admission::Allowed);
+        assert_eq!(breakers.admit("m", "p", POLICY, trial), Admission::Trial);
         fail(&breakers, trial);
         assert_eq!(
             breakers.view("m", "p", POLICY, trial).state,
@@ -268,14 +284,30 @@ mod tests {
         );
         // A trial that never reported back lets another through after a cooldown.
         let second = trial + POLICY.cooldown;
-        assert_eq!(breakers.admit("m", "p", POLICY, second), Admission::Allowed);
+        assert_eq!(breakers.admit("m", "p", POLICY, second), Admission::Trial);
         assert!(matches!(
             breakers.admit("m", "p", POLICY, second),
             Admission::Refused { .. }
         ));
         assert_eq!(
             breakers.admit("m", "p", POLICY, second + POLICY.cooldown),
-            Admission::Allowed
+            Admission::Trial
         );
+    }
+
+    #[test]
+    fn a_trial_answered_without_a_verdict_lets_the_next_call_be_the_trial() {
+        let breakers = Breakers::default();
+        let start = Instant::now();
+        fail(&breakers, start);
+        fail(&breakers, start);
+        let trial = start + POLICY.cooldown;
+        assert_eq!(breakers.admit("m", "p", POLICY, trial), Admission::Trial);
+        breakers.trial_answered("m", "p");
+        assert_eq!(
+            breakers.view("m", "p", POLICY, trial).state,
+            CircuitState::HalfOpen
+        );
+        assert_eq!(breakers.admit("m", "p", POLICY, trial), Admission::Trial);
     }
 }

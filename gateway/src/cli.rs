@@ -44,7 +44,9 @@ enum Command {
     },
     /// Each merchant's providers from the config (FILE or $PAYMUX_CONFIG), with their checkouts
     /// and events from the database. Circuit breakers live in each server's memory: see
-    /// `GET /v1/admin/providers` for them.
+    /// `GET /v1/admin/providers` for them. The config is validated as a server would, every
+    /// secret resolved (a provider's currencies come from its built adapter), so run it with
+    /// the server's environment.
     Providers {
         /// The overlay file to read instead of $PAYMUX_CONFIG.
         file: Option<PathBuf>,
@@ -159,20 +161,21 @@ fn load(file: Option<PathBuf>) -> Result<Settings, String> {
 }
 
 fn serve() -> Result<(), String> {
-    let settings = load(None)?;
     let source: ConfigSource = Arc::new(|| Settings::load(Overlay::FromEnvironment));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|error| error.to_string())?;
     runtime.block_on(async move {
-        let sandbox = settings.sandbox.enabled;
-        let demo_key = settings
+        // The source is read once, by the application: the welcome shows what it started with.
+        let app = Application::build(source).await.map_err(|error| error.to_string())?;
+        let sandbox = app.settings().sandbox.enabled;
+        let demo_key = app
+            .settings()
             .merchants
             .get("demo")
             .filter(|demo| demo.enabled && sandbox)
             .map(|_| "pmx_test_demo");
-        let app = Application::build(source).await.map_err(|error| error.to_string())?;
         app.reload_on_sighup().map_err(|error| error.to_string())?;
         let base = app.public_url().as_str().trim_end_matches('/').to_owned();
         tracing::info!(address = %app.address(), backend = app.backend(), sandbox, "paymux listening");

@@ -49,8 +49,11 @@ impl ApiError {
         }
     }
 
-    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
-        self.retry_after = Some(seconds);
+    /// Sends `wait` as `Retry-After`, in whole seconds rounded up (at least 1), so that a
+    /// client retrying on time is not refused again.
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> ApiError {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after = Some(seconds.max(1));
         self
     }
 
@@ -135,11 +138,6 @@ impl ResponseError for ApiError {
     }
 }
 
-/// What an ambiguous provider failure tells the storefront.
-const OUTCOME_UNKNOWN: &str = "whether the provider acted on the request is unknown. Retrying \
-    with the same Idempotency-Key is safe: it goes to the same provider under the same key and \
-    returns what was created, if anything";
-
 impl From<ProviderError> for ApiError {
     fn from(error: ProviderError) -> ApiError {
         let message = error.to_string();
@@ -162,27 +160,26 @@ impl From<ProviderError> for ApiError {
             ProviderError::Upstream { status: 429, .. } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
             }
+            // The provider may have acted. What a retry then does depends on the operation
+            // and the provider: routing adds it where it knows (see `routes::checkouts`).
+            ProviderError::Timeout { .. } => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "provider_timeout", message)
+            }
+            // A broken connection, or a proxy's 502/504 (`ProviderError::outcome_unknown`).
+            error if error.outcome_unknown() => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "provider_outcome_unknown", message)
+            }
             // Webhook rejections are answered by the ingest pipeline in the provider's terms;
-            // reaching an API answer, these mean the provider's answer was not usable.
+            // reaching an API answer, these mean the provider's answer was not usable. (An
+            // `Interrupted` never gets here: its outcome is always unknown.)
             ProviderError::InvalidSignature(_)
             | ProviderError::StaleTimestamp(_)
             | ProviderError::MalformedPayload(_)
             | ProviderError::Upstream { .. }
+            | ProviderError::Interrupted(_)
             | ProviderError::Unreachable(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", message)
             }
-            // The provider may have acted: say so, and that the retry the storefront should
-            // make is safe (see `idempotency`: it reaches the same provider with the same key).
-            ProviderError::Timeout { .. } => ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "provider_timeout",
-                format!("{message}; {OUTCOME_UNKNOWN}"),
-            ),
-            ProviderError::Interrupted(_) => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "provider_outcome_unknown",
-                format!("{message}; {OUTCOME_UNKNOWN}"),
-            ),
         }
     }
 }
@@ -275,4 +272,49 @@ pub fn json_error_bodies<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(request, new).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_outcome_is_said_as_such_and_promises_no_retry() {
+        let cases = [
+            (
+                ProviderError::Timeout {
+                    elapsed: std::time::Duration::from_secs(1),
+                },
+                504,
+                "provider_timeout",
+            ),
+            (
+                ProviderError::Interrupted("reset".into()),
+                502,
+                "provider_outcome_unknown",
+            ),
+            (
+                ProviderError::Upstream {
+                    status: 504,
+                    message: "proxy gave up".into(),
+                },
+                502,
+                "provider_outcome_unknown",
+            ),
+            (
+                ProviderError::Upstream {
+                    status: 503,
+                    message: "down".into(),
+                },
+                502,
+                "provider_error",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let answer = ApiError::from(error);
+            assert_eq!((answer.status.as_u16(), answer.code), (status, code));
+            // Whether a retry is safe depends on the operation and provider: routing says it.
+            assert!(!answer.message.contains("Idempotency-Key"), "{answer}");
+        }
+    }
 }

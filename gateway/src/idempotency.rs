@@ -14,12 +14,14 @@ use paymux_schema::db::{DbConnection, truncate_to_micros};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::live::LiveConfig;
 use crate::state::AppState;
 
 /// How long a key is remembered.
 const RETENTION: TimeDelta = TimeDelta::hours(24);
-/// How much longer than the provider call's timeout a running request holds its key before a
-/// twin may take over (its process died).
+/// How much longer than one provider call's timeout a running request holds its key before a
+/// twin may take over. The lock is renewed before each provider call ([`Key::pin`]), as
+/// routing may make several in a row, so it only lapses when the request died.
 const LOCK_MARGIN: TimeDelta = TimeDelta::seconds(30);
 /// How long a twin waits for the running request before answering 409.
 const WAIT_FOR: Duration = Duration::from_secs(30);
@@ -40,9 +42,11 @@ pub struct Key {
     key: String,
     /// The id of the object the request creates, fixed by the first attempt.
     pub resource_id: String,
-    /// Set when an earlier attempt left the outcome unknown at the last of these providers:
-    /// the retry goes back to it (see [`Key::pin_providers`]).
+    /// Set when an earlier attempt called these providers and the last of them may have
+    /// acted: the retry goes back to it (see [`Key::pin`]).
     pub providers_tried: Option<Vec<String>>,
+    /// How long each renewal of the lock holds it.
+    lock_for: TimeDelta,
 }
 
 /// The key a request sent, if any.
@@ -71,6 +75,7 @@ fn conflict(message: &str) -> ApiError {
 /// Claims `key` for this request, or waits for the twin that holds it.
 pub async fn begin(
     state: &AppState,
+    lock_for: TimeDelta,
     merchant: &str,
     key: String,
     request: &HttpRequest,
@@ -78,7 +83,6 @@ pub async fn begin(
     new_resource_id: String,
 ) -> Result<Begin, ApiError> {
     let now = truncate_to_micros(Utc::now());
-    let lock_for = lock_duration(state);
     let record = IdempotencyRecord {
         merchant: merchant.to_owned(),
         idempotency_key: key,
@@ -119,9 +123,10 @@ enum Step {
     Wait,
 }
 
-/// Longer than any provider call may take, so a live request never loses its key.
-fn lock_duration(state: &AppState) -> TimeDelta {
-    let call = state.config().settings.http.timeouts().total;
+/// Longer than one provider call may take under `config`, so a live request that renews its
+/// lock before each call never loses its key.
+fn lock_duration(config: &LiveConfig) -> TimeDelta {
+    let call = config.settings.http.timeouts().total;
     TimeDelta::from_std(call).unwrap_or(TimeDelta::minutes(5)) + LOCK_MARGIN
 }
 
@@ -143,6 +148,7 @@ fn step(
             key: record.idempotency_key.clone(),
             resource_id: record.resource_id.clone(),
             providers_tried,
+            lock_for,
         })))
     };
     let existing = match IdempotencyRecord::claim(conn, record) {
@@ -191,20 +197,31 @@ impl Key {
         IdempotencyRecord::complete(conn, &self.merchant, &self.key, status.as_u16(), body)
     }
 
-    /// Records that the request tried `providers` and that the last of them left the outcome
-    /// unknown, so that a retry under this key goes back to it instead of failing over: it gets
-    /// the same idempotency key and returns what it may have created.
-    pub async fn pin_providers(
+    /// Records the providers this request has called, `Some` with the one about to be called
+    /// last, or `None` once a failure showed that the last one created nothing; and renews the
+    /// lock, in the same UPDATE. Written before each provider call, so that whatever ends the
+    /// request afterwards (an unreadable answer, a failed database write, a dropped
+    /// connection, a crash) a retry under this key goes back to the provider that may have
+    /// acted, with the same idempotency key, instead of routing again.
+    pub async fn pin(
         &self,
         state: &AppState,
-        providers: &[String],
+        providers: Option<&[String]>,
     ) -> Result<(), ApiError> {
-        let tried = serde_json::to_string(providers).map_err(ApiError::internal)?;
+        let tried = providers
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(ApiError::internal)?;
         let (merchant, key) = (self.merchant.clone(), self.key.clone());
+        let until = truncate_to_micros(Utc::now()) + self.lock_for;
         state
             .db(move |conn| {
-                Ok(IdempotencyRecord::pin_providers(
-                    conn, &merchant, &key, &tried,
+                Ok(IdempotencyRecord::pin(
+                    conn,
+                    &merchant,
+                    &key,
+                    tried.as_deref(),
+                    until,
                 )?)
             })
             .await
@@ -244,6 +261,7 @@ impl Key {
 /// in the transaction that stores its result; on failure the key is unlocked for a retry.
 pub async fn run<W, F>(
     state: &AppState,
+    config: &LiveConfig,
     merchant: &str,
     request: &HttpRequest,
     body: &[u8],
@@ -262,7 +280,17 @@ where
     let Some(key) = key_of(request)? else {
         return work(fresh_id, None).await.map(respond);
     };
-    match begin(state, merchant, key, request, body, fresh_id).await? {
+    match begin(
+        state,
+        lock_duration(config),
+        merchant,
+        key,
+        request,
+        body,
+        fresh_id,
+    )
+    .await?
+    {
         Begin::Replay { status, body } => Ok(replay(status, body)),
         Begin::Execute(key) => {
             let resource_id = key.resource_id.clone();

@@ -253,9 +253,14 @@ impl Live {
 
     async fn apply(
         &self,
-        settings: Settings,
+        mut settings: Settings,
         register: impl FnOnce(&Settings) -> Result<(), ConfigErrors> + Send + 'static,
     ) -> Result<ReloadReport, ReloadError> {
+        let restart_required = restart_required(&self.started, &settings);
+        // The sandbox switch only changes at start: validate with the one this process runs
+        // with, or a reload turning it on in production would let in literal secrets (the
+        // public demo admin token among them), faults and simulator-pointed providers.
+        settings.sandbox.enabled = self.started.sandbox.enabled;
         let registry = self.registry.clone();
         let addresses = self.addresses.clone();
         // Secrets may be read from files: off the async workers.
@@ -267,7 +272,7 @@ impl Live {
         .await??;
         let report = ReloadReport {
             merchants: config.merchants.iter().map(|m| m.id.clone()).collect(),
-            restart_required: restart_required(&self.started, &config.settings),
+            restart_required,
         };
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
         Ok(report)
@@ -372,6 +377,24 @@ mod tests {
             .to_string();
         assert!(errors.contains("admin.token"), "{errors}");
         assert!(!errors.contains("pmx_admin_demo"), "{errors}");
+    }
+
+    #[tokio::test]
+    async fn a_reload_is_validated_with_the_sandbox_switch_the_process_runs_with() {
+        let running = build(
+            "[sandbox]\nenabled = false\n[merchants.demo]\nenabled = false\n\
+             [admin]\nenabled = false",
+        )
+        .unwrap();
+        // The new config turns the sandbox on: literal secrets, the demo admin token and
+        // simulated providers, none of which a process without the sandbox may take.
+        let source: ConfigSource = Arc::new(|| Settings::load(Overlay::Toml(String::new())));
+        let live = Live::new(running, source, Registry::standard(), addresses());
+        let error = live.reload(|_| Ok(())).await.unwrap_err().to_string();
+        for key in ["admin.token", "merchants.demo.providers.sknpay.sandbox"] {
+            assert!(error.contains(key), "{key} in {error}");
+        }
+        assert!(!live.snapshot().settings.admin.enabled);
     }
 
     #[test]

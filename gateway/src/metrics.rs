@@ -1,12 +1,14 @@
 //! Prometheus metrics: request count and latency by route pattern, method and status; routing
 //! decisions by merchant, provider and outcome; each circuit's state.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -74,6 +76,34 @@ impl Metrics {
             .inc();
     }
 
+    /// Sets the gauge of each circuit in `states`, by `(merchant, provider)`, and drops those
+    /// of pairs no longer configured. Never a reset: a scrape running meanwhile would render
+    /// configured circuits as missing.
+    fn set_circuits(&self, states: &BTreeMap<(&str, &str), i64>) {
+        for ((merchant, provider), state) in states {
+            self.circuits
+                .with_label_values(&[*merchant, *provider])
+                .set(*state);
+        }
+        for family in Collector::collect(&self.circuits) {
+            for metric in family.get_metric() {
+                let label = |name: &str| {
+                    metric
+                        .get_label()
+                        .iter()
+                        .find(|pair| pair.name() == name)
+                        .map(|pair| pair.value().to_owned())
+                };
+                if let (Some(merchant), Some(provider)) = (label("merchant"), label("provider"))
+                    && !states.contains_key(&(merchant.as_str(), provider.as_str()))
+                {
+                    // Another scrape may have removed it first.
+                    let _ = self.circuits.remove_label_values(&[&merchant, &provider]);
+                }
+            }
+        }
+    }
+
     /// The registry, for other parts of paymux to register their own metrics in.
     pub fn registry(&self) -> &Registry {
         &self.registry
@@ -129,18 +159,37 @@ pub async fn record(
 pub async fn metrics_endpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let config = state.config();
     let (policy, now) = (config.policy(), Instant::now());
-    state.metrics.circuits.reset();
+    let mut states = BTreeMap::new();
     for merchant in config.merchants.iter() {
         for provider in merchant.providers.keys() {
             let circuit = state.breakers.view(&merchant.id, provider, policy, now);
-            state
-                .metrics
-                .circuits
-                .with_label_values(&[merchant.id.as_str(), provider.as_str()])
-                .set(circuit.state.gauge());
+            states.insert(
+                (merchant.id.as_str(), provider.as_str()),
+                circuit.state.gauge(),
+            );
         }
     }
+    state.metrics.set_circuits(&states);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circuit_gauges_follow_the_config_without_a_reset() {
+        let metrics = Metrics::new().unwrap();
+        metrics.set_circuits(&BTreeMap::from([(("a", "sknpay"), 2), (("b", "kwik"), 0)]));
+        let rendered = metrics.render().unwrap();
+        assert!(rendered.contains(r#"paymux_circuit_state{merchant="a",provider="sknpay"} 2"#));
+        assert!(rendered.contains(r#"paymux_circuit_state{merchant="b",provider="kwik"} 0"#));
+        // b's kwik left the config.
+        metrics.set_circuits(&BTreeMap::from([(("a", "sknpay"), 1)]));
+        let rendered = metrics.render().unwrap();
+        assert!(rendered.contains(r#"paymux_circuit_state{merchant="a",provider="sknpay"} 1"#));
+        assert!(!rendered.contains(r#"merchant="b""#), "{rendered}");
+    }
 }

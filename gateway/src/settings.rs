@@ -92,7 +92,7 @@ pub struct SandboxSettings {
 #[serde(deny_unknown_fields)]
 pub struct FaultSettings {
     pub mode: FaultMode,
-    /// How long `delay` holds each call before answering (milliseconds).
+    /// How long `delay` holds each answer after serving the call (milliseconds).
     pub delay_ms: Option<u64>,
 }
 
@@ -103,8 +103,8 @@ pub enum FaultMode {
     Unavailable,
     /// Adapters are pointed at an address that refuses connections.
     RefuseConnections,
-    /// Holds each call for `delay_ms`, then serves it: past the HTTP timeout, the outcome is
-    /// unknown to paymux although the simulator did create the checkout.
+    /// Serves each call, then holds the answer for `delay_ms`: past the HTTP timeout, the
+    /// outcome is unknown to paymux although the simulator did create the checkout.
     Delay,
 }
 

@@ -208,6 +208,16 @@ impl Application {
         self.backend
     }
 
+    /// The settings it started with.
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// The simulated providers, when `sandbox.enabled`: tests look into them.
+    pub fn sandbox(&self) -> Option<Arc<Sandbox>> {
+        self.state.sandbox.clone()
+    }
+
     /// A handle to stop the server gracefully.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()

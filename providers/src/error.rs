@@ -84,26 +84,29 @@ impl ProviderError {
     }
 
     /// True when the provider cannot have acted on the request: no connection was made
-    /// (refused, DNS, TLS, connect timeout), or the provider itself answered with a 5xx. Routing
-    /// may then try another provider without risking two live checkouts.
+    /// (refused, DNS, TLS, connect timeout), or the provider's own service answered with a 5xx,
+    /// saying it failed the request. Routing may then try another provider without risking two
+    /// live checkouts. A 502 or 504 is not the provider's own answer but that of a proxy in
+    /// front of it, which lost or gave up on the provider's answer: see
+    /// [`ProviderError::outcome_unknown`].
     pub fn nothing_created(&self) -> bool {
-        matches!(
-            self,
-            ProviderError::Unreachable(_)
-                | ProviderError::Upstream {
-                    status: 500..=599,
-                    ..
-                }
-        )
+        match self {
+            ProviderError::Unreachable(_) => true,
+            ProviderError::Upstream { status, .. } => {
+                (500..=599).contains(status) && !is_proxy_failure(*status)
+            }
+            _ => false,
+        }
     }
 
     /// True when the request may or may not have taken effect at the provider: only a retry
     /// under the same idempotency key, to the same provider, settles it.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(
-            self,
-            ProviderError::Timeout { .. } | ProviderError::Interrupted(_)
-        )
+        match self {
+            ProviderError::Timeout { .. } | ProviderError::Interrupted(_) => true,
+            ProviderError::Upstream { status, .. } => is_proxy_failure(*status),
+            _ => false,
+        }
     }
 
     /// True for failures that say the provider is unwell (what a circuit breaker counts), as
@@ -124,6 +127,12 @@ impl ProviderError {
     }
 }
 
+/// 502 Bad Gateway and 504 Gateway Timeout: a proxy's answer after the request reached it, so
+/// the provider behind it may have received and acted on it.
+fn is_proxy_failure(status: u16) -> bool {
+    matches!(status, 502 | 504)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +148,14 @@ mod tests {
             elapsed: Duration::from_secs(1),
         };
         let interrupted = ProviderError::Interrupted("reset".into());
+        let bad_gateway = ProviderError::Upstream {
+            status: 502,
+            message: "proxy lost the answer".into(),
+        };
+        let gateway_timeout = ProviderError::Upstream {
+            status: 504,
+            message: "proxy gave up".into(),
+        };
         let refused = ProviderError::Upstream {
             status: 422,
             message: "no".into(),
@@ -151,7 +168,7 @@ mod tests {
             );
             assert!(error.is_provider_failure());
         }
-        for error in [&timeout, &interrupted] {
+        for error in [&timeout, &interrupted, &bad_gateway, &gateway_timeout] {
             assert!(
                 error.outcome_unknown() && !error.nothing_created(),
                 "{error}"

@@ -37,8 +37,10 @@ pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client, reqwest::
 }
 
 /// Maps a transport failure to the provider error the gateway acts on: a failed connect (or a
-/// request that could not even be built) means nothing reached the provider; a timeout or a
-/// broken connection after sending leaves the outcome unknown.
+/// request that could not even be built) means nothing reached the provider; a timeout leaves
+/// the outcome unknown. So does every other failure (a connection broken after sending, a body
+/// that could not be read, kinds reqwest may add): some happen after the provider answered
+/// 2xx, and only a failure known to come before sending may be failed over.
 pub fn transport_error(error: &reqwest::Error, timeouts: HttpTimeouts) -> ProviderError {
     if error.is_connect() || error.is_builder() {
         // A connect timeout is also a connect error: either way nothing was sent.
@@ -49,13 +51,7 @@ pub fn transport_error(error: &reqwest::Error, timeouts: HttpTimeouts) -> Provid
             elapsed: timeouts.total,
         };
     }
-    if error.is_request() || error.is_body() {
-        return ProviderError::Interrupted(without_url(error));
-    }
-    ProviderError::Upstream {
-        status: 502,
-        message: without_url(error),
-    }
+    ProviderError::Interrupted(without_url(error))
 }
 
 /// A provider's answer, whatever its status.

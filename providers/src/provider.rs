@@ -29,6 +29,10 @@ pub struct Capabilities {
     pub refund: bool,
     pub partial_refund: bool,
     pub webhooks: bool,
+    /// The provider dedupes creates on the idempotency key paymux sends (the checkout id): a
+    /// retry after an unknown outcome returns the first attempt's checkout instead of making a
+    /// second one.
+    pub idempotent_create: bool,
     pub currencies: Vec<Currency>,
 }
 

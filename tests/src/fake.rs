@@ -27,6 +27,10 @@ pub struct FakeFactory;
 #[serde(deny_unknown_fields)]
 struct FakeSettings {
     secret: SecretRef,
+    /// Creates checkouts but answers what cannot be read, like Pakhi Pay's 2xx without a usable
+    /// `payment_url`: the checkout exists, paymux cannot know it.
+    #[serde(default)]
+    unreadable_answers: bool,
 }
 
 impl ProviderFactory for FakeFactory {
@@ -39,6 +43,7 @@ impl ProviderFactory for FakeFactory {
         Ok(Arc::new(FakeProvider {
             secret: context.secret("secret", &settings.secret)?,
             webhook_url: context.webhook_url.to_string(),
+            unreadable_answers: settings.unreadable_answers,
             capabilities: Capabilities {
                 create: true,
                 retrieve: true,
@@ -46,6 +51,7 @@ impl ProviderFactory for FakeFactory {
                 refund: false,
                 partial_refund: false,
                 webhooks: true,
+                idempotent_create: false,
                 currencies: vec![Currency::Usd, Currency::Eur],
             },
         }))
@@ -55,6 +61,7 @@ impl ProviderFactory for FakeFactory {
 pub struct FakeProvider {
     secret: SecretString,
     pub webhook_url: String,
+    unreadable_answers: bool,
     capabilities: Capabilities,
 }
 
@@ -87,6 +94,11 @@ impl Provider for FakeProvider {
     ) -> Result<CreatedCheckout, ProviderError> {
         if !self.capabilities.supports_currency(request.amount.currency) {
             return Err(ProviderError::invalid("currency not supported", "currency"));
+        }
+        if self.unreadable_answers {
+            return Err(ProviderError::MalformedPayload(
+                "the answer has no checkout id".into(),
+            ));
         }
         Ok(CreatedCheckout {
             provider_checkout_id: Some(format!("fake_{}", request.checkout_id)),

@@ -141,6 +141,8 @@ pub struct TestApp {
     /// The server's database URL.
     pub database_url: String,
     pub server: actix_web::dev::ServerHandle,
+    /// The server's simulated providers, when its sandbox is on.
+    pub sandbox: Option<Arc<paymux_gateway::sandbox::Sandbox>>,
     /// The overlay file the server reads at start and on every reload.
     pub config_path: std::path::PathBuf,
     _config_dir: tempfile::TempDir,
@@ -188,6 +190,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         .unwrap();
     let port = app.port();
     let server = app.handle();
+    let sandbox = app.sandbox();
     tokio::spawn(app.run_until_stopped());
     let database_url = url.clone();
     let db = tokio::task::spawn_blocking(move || {
@@ -209,6 +212,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         db,
         database_url,
         server,
+        sandbox,
         config_path,
         _config_dir: config_dir,
         _database: database,

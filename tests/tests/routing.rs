@@ -11,6 +11,7 @@ use paymux_tests::{
 
 const ACME: &str = "pmx_test_acme";
 const GLOBEX: &str = "pmx_test_globex";
+const INITECH: &str = "pmx_test_initech";
 
 /// Two merchants: acme with SKN Pay (priority 1) and Skipify (2), globex with SKN Pay only.
 const TWO_MERCHANTS: &str = r#"
@@ -52,6 +53,38 @@ fn acme_sknpay_disabled() -> String {
     );
     assert_ne!(edited, TWO_MERCHANTS);
     edited
+}
+
+/// A third merchant: SKN Pay (priority 1), then the fake provider, which creates checkouts but
+/// answers unreadably unless `readable`.
+fn initech(readable: bool) -> String {
+    format!(
+        r#"
+[merchants.initech]
+api_keys = ["pmx_test_initech"]
+
+[merchants.initech.providers.sknpay]
+sandbox = true
+priority = 1
+api_key = "sk_test_initech_0c1d"
+webhook_secret = "whsec_initech_77aa"
+
+[merchants.initech.providers.fake]
+priority = 2
+secret = "fake_initech_secret"
+unreadable_answers = {}
+"#,
+        !readable
+    )
+}
+
+/// The ids of the payments SKN Pay's simulator made with `reference`.
+fn sknpay_payments(app: &TestApp, reference: &str) -> Vec<String> {
+    app.sandbox
+        .as_ref()
+        .unwrap()
+        .sknpay
+        .payments_with_reference(reference)
 }
 
 async fn spawn(backend: Backend, extra: &str) -> TestApp {
@@ -193,10 +226,11 @@ on_both_backends! {
         assert!(error["message"].as_str().unwrap().contains("delay_ms"), "{error}");
     }
 
-    async fn an_unknown_outcome_is_not_failed_over_and_its_retry_goes_back(backend) {
+    async fn an_unknown_outcome_is_not_failed_over_and_its_retry_returns_the_one_payment(backend) {
         let app = spawn(backend, "[http]\ntotal_timeout_ms = 300").await;
         set_fault(&app, "sknpay", json!({"mode": "delay", "delay_ms": 2000})).await;
         let body = usd(None);
+        let reference = body["reference"].as_str().unwrap();
         let (status, answer) = create(&app, ACME, &body, Some("order-ambiguous")).await;
         assert_eq!(status, 504, "{answer}");
         assert_eq!(answer["error"]["code"], "provider_timeout");
@@ -204,21 +238,160 @@ on_both_backends! {
             answer["error"]["message"].as_str().unwrap().contains("same Idempotency-Key is safe"),
             "{answer}"
         );
+        // The simulator did create the payment: paymux just never heard of it.
+        let made = sknpay_payments(&app, reference);
+        assert_eq!(made.len(), 1, "{made:?}");
 
         // The retry goes to SKN Pay again, even though it now fails and Skipify would work.
         set_fault(&app, "sknpay", json!({"mode": "unavailable"})).await;
         let (status, answer) = create(&app, ACME, &body, Some("order-ambiguous")).await;
         assert_eq!(status, 502, "{answer}");
 
+        // Once SKN Pay answers, the retry gets the payment the first attempt made, not another.
         clear_fault(&app, "sknpay").await;
         let (status, checkout) = create(&app, ACME, &body, Some("order-ambiguous")).await;
         assert_eq!(status, 201, "{checkout}");
         assert_eq!(checkout["provider"], "sknpay");
         assert_eq!(checkout["providers_tried"], json!(["sknpay"]));
-        // Without a key the same failure is answered the same way, and nothing is pinned.
+        assert_eq!(checkout["provider_checkout_id"], made[0]);
+        assert_eq!(sknpay_payments(&app, reference), made);
+
+        // Without a key the same failure is answered the same way, but promises no safe
+        // retry, and nothing is recorded for one: the only key acme has is the one above.
         set_fault(&app, "sknpay", json!({"mode": "delay", "delay_ms": 2000})).await;
-        let (status, _) = create(&app, ACME, &usd(None), None).await;
-        assert_eq!(status, 504);
+        let (status, answer) = create(&app, ACME, &usd(None), None).await;
+        assert_eq!(status, 504, "{answer}");
+        assert!(
+            !answer["error"]["message"].as_str().unwrap().contains("Idempotency-Key"),
+            "{answer}"
+        );
+        let keys = app
+            .with_db(|conn| {
+                use paymux_schema::db::schema::idempotency_keys::dsl::*;
+                use diesel::prelude::*;
+                idempotency_keys
+                    .filter(merchant.eq("acme"))
+                    .select(idempotency_key)
+                    .load::<String>(conn)
+                    .unwrap()
+            })
+            .await;
+        assert_eq!(keys, ["order-ambiguous"]);
+
+        // A provider that takes no idempotency key: the advice says what a retry may do there.
+        set_fault(&app, "skipify", json!({"mode": "delay", "delay_ms": 2000})).await;
+        let (status, answer) =
+            create(&app, ACME, &usd(Some("skipify")), Some("order-skipify")).await;
+        assert_eq!(status, 504, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("may create a second payment link"), "{message}");
+        assert!(!message.contains("is safe"), "{message}");
+    }
+
+    async fn a_provider_that_may_have_acted_gets_the_retry_whatever_ended_the_request(backend) {
+        let app = spawn(
+            backend,
+            &format!("{}\n[sandbox.faults.sknpay]\nmode = \"unavailable\"", initech(false)),
+        )
+        .await;
+        // SKN Pay fails before creating anything; the fake creates the checkout but its
+        // answer cannot be read.
+        let body = usd(None);
+        let (status, answer) = create(&app, INITECH, &body, Some("order-unreadable")).await;
+        assert_eq!(status, 502, "{answer}");
+        assert_eq!(answer["error"]["code"], "provider_error");
+
+        // SKN Pay is back, but the retry goes where a checkout may exist, not to SKN Pay.
+        clear_fault(&app, "sknpay").await;
+        let (status, answer) = create(&app, INITECH, &body, Some("order-unreadable")).await;
+        assert_eq!(status, 502, "{answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("no checkout id"), "{answer}");
+
+        // Once the fake answers readably, the retry gets its checkout.
+        app.write_config(&format!("{TWO_MERCHANTS}\n{}", initech(true)));
+        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
+        assert_eq!(response.status(), 200);
+        let (status, checkout) = create(&app, INITECH, &body, Some("order-unreadable")).await;
+        assert_eq!(status, 201, "{checkout}");
+        assert_eq!(checkout["provider"], "fake");
+        assert_eq!(checkout["providers_tried"], json!(["sknpay", "fake"]));
+        assert!(sknpay_payments(&app, body["reference"].as_str().unwrap()).is_empty());
+
+        // When every provider failed before creating anything, the retry routes afresh.
+        set_fault(&app, "sknpay", json!({"mode": "unavailable"})).await;
+        set_fault(&app, "skipify", json!({"mode": "unavailable"})).await;
+        let body = usd(None);
+        let (status, answer) = create(&app, ACME, &body, Some("order-afresh")).await;
+        assert_eq!(status, 502, "{answer}");
+        clear_fault(&app, "sknpay").await;
+        let (status, checkout) = create(&app, ACME, &body, Some("order-afresh")).await;
+        assert_eq!(status, 201, "{checkout}");
+        assert_eq!(checkout["providers_tried"], json!(["sknpay"]));
+    }
+
+    async fn a_replay_and_a_pinned_retry_do_not_depend_on_the_config_of_the_moment(backend) {
+        let app = spawn(backend, "[http]\ntotal_timeout_ms = 300").await;
+        let body = usd(Some("sknpay"));
+        let (status, first) = create(&app, ACME, &body, Some("order-replayed")).await;
+        assert_eq!(status, 201, "{first}");
+        set_fault(&app, "sknpay", json!({"mode": "delay", "delay_ms": 2000})).await;
+        let pending = usd(None);
+        let (status, answer) = create(&app, ACME, &pending, Some("order-pinned")).await;
+        assert_eq!(status, 504, "{answer}");
+
+        // Ops switch SKN Pay off for acme (the reload also drops the fault).
+        app.write_config(&acme_sknpay_disabled());
+        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
+        assert_eq!(response.status(), 200);
+
+        // The finished key replays its first answer unchanged.
+        let response = app.post_as(ACME, "/v1/checkouts", &body, Some("order-replayed")).await;
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.headers()["idempotent-replayed"], "true");
+        let replayed: Value = response.json().await.unwrap();
+        assert_eq!(replayed, first);
+
+        // The pinned retry goes back to SKN Pay, disabled or not, for the payment it made.
+        let (status, checkout) = create(&app, ACME, &pending, Some("order-pinned")).await;
+        assert_eq!(status, 201, "{checkout}");
+        assert_eq!(checkout["provider"], "sknpay");
+        let made = sknpay_payments(&app, pending["reference"].as_str().unwrap());
+        assert_eq!(made.len(), 1, "{made:?}");
+        assert_eq!(checkout["provider_checkout_id"], made[0]);
+
+        // New checkouts keep away from it.
+        let (status, answer) = create(&app, ACME, &usd(Some("sknpay")), None).await;
+        assert_eq!(status, 403, "{answer}");
+        assert_eq!(answer["error"]["code"], "provider_disabled");
+    }
+
+    async fn a_half_open_trial_refused_as_invalid_does_not_hold_the_circuit(backend) {
+        let app = spawn(
+            backend,
+            "[routing]\nfailure_threshold = 1\ncooldown_secs = 1\n\
+             [sandbox.faults.sknpay]\nmode = \"unavailable\"",
+        )
+        .await;
+        let (status, answer) = create(&app, ACME, &usd(Some("sknpay")), None).await;
+        assert_eq!(status, 502, "{answer}");
+        clear_fault(&app, "sknpay").await;
+        app.eventually("acme's SKN Pay circuit to be half-open", || async {
+            let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+            let metrics = metrics.text().await.unwrap();
+            metrics
+                .contains(r#"paymux_circuit_state{merchant="acme",provider="sknpay"} 1"#)
+                .then_some(())
+        })
+        .await;
+        // The trial call is refused as invalid: that says nothing of SKN Pay's health.
+        let mut invalid = usd(Some("sknpay"));
+        invalid["amount"] = json!(50);
+        let (status, answer) = create(&app, ACME, &invalid, None).await;
+        assert_eq!(status, 400, "{answer}");
+        // So the next call is the trial, and its success closes the circuit.
+        created(&app, ACME, &usd(Some("sknpay"))).await;
+        let rows = admin_providers(&app).await;
+        assert_eq!(row(&rows, "acme", "sknpay")["circuit"]["state"], "closed");
     }
 
     async fn an_open_circuit_is_skipped_and_named_it_is_a_503(backend) {
@@ -396,7 +569,8 @@ on_both_backends! {
         }
         let response = app.get_as(ACME, "/v1/events").await;
         let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!(retry_after >= 1, "{retry_after}");
+        // One token every 1000 s, rounded up to whole seconds.
+        assert!((990..=1000).contains(&retry_after), "{retry_after}");
         assert_error(response, 429, "rate_limited").await;
         // Another merchant's key has its own bucket (and the default limit).
         assert_eq!(app.get_as(GLOBEX, "/v1/events").await.status(), 200);

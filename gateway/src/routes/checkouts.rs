@@ -108,11 +108,10 @@ pub struct CheckoutIn {
     pub provider_options: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// A validated checkout request and the providers that may serve it, in the order to try.
+/// A checkout request whose body is valid whatever the config says. Which providers may serve
+/// it is decided later ([`candidates`]), after a replay has been ruled out, so that a config
+/// change never alters the answer an Idempotency-Key already has.
 struct Plan {
-    /// Whether the request named its provider, which is then the only candidate.
-    named: bool,
-    candidates: Vec<(String, ConfiguredProvider)>,
     amount: Money,
     input: CheckoutIn,
     success_url: Option<Url>,
@@ -238,7 +237,8 @@ fn routed_candidates(
     ))
 }
 
-fn plan(merchant: &Merchant, input: CheckoutIn) -> Result<Plan, ApiError> {
+/// Checks what the body alone decides; see [`Plan`].
+fn plan(input: CheckoutIn) -> Result<Plan, ApiError> {
     if input.amount <= 0 {
         return Err(ApiError::invalid(
             "amount",
@@ -270,6 +270,21 @@ fn plan(merchant: &Merchant, input: CheckoutIn) -> Result<Plan, ApiError> {
             ));
         }
     }
+    Ok(Plan {
+        amount: Money::new(input.amount, input.currency),
+        success_url: parse_url("success_url", input.success_url.as_deref())?,
+        cancel_url: parse_url("cancel_url", input.cancel_url.as_deref())?,
+        input,
+    })
+}
+
+/// The providers a new attempt may try, in order, under the merchant's config of the moment
+/// (and the clock: `expires_at` must still be ahead).
+fn candidates(
+    merchant: &Merchant,
+    plan: &Plan,
+) -> Result<Vec<(String, ConfiguredProvider)>, ApiError> {
+    let input = &plan.input;
     if let Some(expires_at) = input.expires_at
         && expires_at <= Utc::now()
     {
@@ -288,26 +303,54 @@ fn plan(merchant: &Merchant, input: CheckoutIn) -> Result<Plan, ApiError> {
             format!("`{unknown}` is not a provider of this merchant"),
         ));
     }
-    let mut plan = Plan {
-        named: input.provider.is_some(),
-        candidates: vec![],
-        amount: Money::new(input.amount, input.currency),
-        success_url: parse_url("success_url", input.success_url.as_deref())?,
-        cancel_url: parse_url("cancel_url", input.cancel_url.as_deref())?,
-        input,
-    };
-    plan.candidates = match plan.input.provider.as_deref() {
-        Some(name) => vec![(
+    match input.provider.as_deref() {
+        Some(name) => Ok(vec![(
             name.to_owned(),
-            named_provider(merchant, name, plan.input.currency)?,
-        )],
-        None => routed_candidates(merchant, plan.input.currency, |id, provider| {
+            named_provider(merchant, name, input.currency)?,
+        )]),
+        None => routed_candidates(merchant, input.currency, |id, provider| {
             // Validation does not depend on the id: any well-formed one does.
             let request = plan.request_for(id, CheckoutId::generate(), String::new());
             provider.adapter.validate_checkout(&request)
-        })?,
-    };
-    Ok(plan)
+        }),
+    }
+}
+
+/// The provider an earlier attempt under the same Idempotency-Key may have created the
+/// checkout at. It is used even if now disabled (or its circuit open, or the currency no longer
+/// routed to it): only it can return what it created, and routing elsewhere could leave two
+/// live checkouts. Disabling keeps new checkouts away, as for refunds and cancels of existing
+/// ones. Only a provider removed from the config cannot be reached.
+fn pinned_provider(merchant: &Merchant, provider_id: &str) -> Result<ConfiguredProvider, ApiError> {
+    merchant.providers.get(provider_id).cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "provider_not_enabled",
+            format!(
+                "an earlier attempt under this Idempotency-Key reached `{provider_id}`, which is \
+                 no longer configured for this merchant"
+            ),
+        )
+    })
+}
+
+/// What the storefront is told after `provider_id` left the outcome of a create unknown and
+/// the request had an Idempotency-Key: what a retry under it does with that provider.
+fn retry_advice(provider_id: &str, provider: &ConfiguredProvider) -> String {
+    let unknown = format!("; whether {provider_id} created the checkout is unknown");
+    if provider.adapter.capabilities().idempotent_create {
+        format!(
+            "{unknown}. Retrying with the same Idempotency-Key is safe: the retry goes back to \
+             {provider_id} with the same idempotency key and returns the checkout it created, if \
+             it created one"
+        )
+    } else {
+        format!(
+            "{unknown}. A retry with the same Idempotency-Key goes back to {provider_id} only, \
+             but {provider_id} takes no idempotency key and may create a second payment link; \
+             only the one paymux returns is ever shown to the payer"
+        )
+    }
 }
 
 fn json_text<T: Serialize>(value: &Option<T>) -> Result<Option<String>, ApiError> {
@@ -331,13 +374,16 @@ fn provider_unavailable(message: String, retry_after: Duration) -> ApiError {
         "provider_unavailable",
         message,
     )
-    .with_retry_after(retry_after.as_secs().max(1))
+    .with_retry_after(retry_after)
 }
 
-/// Tries the plan's candidates in order. A provider whose circuit is open is passed over (or,
-/// named explicitly, answers 503); one that fails before anything can have been created gives
-/// way to the next; any other failure ends the request, and one that leaves the outcome
-/// unknown pins the idempotency key to that provider, so the retry goes back to it.
+/// Tries the candidates in order, or only the provider the idempotency key is pinned to. A
+/// provider whose circuit is open is passed over (or, named explicitly, answers 503); one that
+/// fails before anything can have been created gives way to the next; any other failure ends
+/// the request. Before each call the key is pinned to the provider called ([`Key::pin`]), so
+/// that a retry after anything but a failure that created nothing goes back to it.
+///
+/// [`Key::pin`]: idempotency::Key::pin
 async fn route(
     state: &AppState,
     merchant: &Merchant,
@@ -346,24 +392,17 @@ async fn route(
     checkout_id: CheckoutId,
     key: Option<&idempotency::Key>,
 ) -> Result<Routed, ApiError> {
-    let pinned = key.and_then(|key| key.providers_tried.clone());
-    let (candidates, mut tried) = match pinned.as_deref() {
-        Some([earlier @ .., last]) => {
-            let provider = merchant.providers.get(last).cloned().ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "provider_not_enabled",
-                    format!(
-                        "an earlier attempt under this Idempotency-Key reached `{last}`, which is \
-                         no longer configured for this merchant"
-                    ),
-                )
-            })?;
-            (vec![(last.clone(), provider)], earlier.to_vec())
-        }
-        _ => (plan.candidates.clone(), vec![]),
+    let pinned = key
+        .and_then(|key| key.providers_tried.as_deref())
+        .and_then(<[String]>::split_last);
+    let (candidates, mut tried) = match pinned {
+        Some((last, earlier)) => (
+            vec![(last.clone(), pinned_provider(merchant, last)?)],
+            earlier.to_vec(),
+        ),
+        None => (candidates(merchant, plan)?, vec![]),
     };
-    let is_pinned = pinned.is_some();
+    let (is_pinned, named) = (pinned.is_some(), plan.input.provider.is_some());
     let mut failures = vec![];
     let mut open = vec![];
     let mut soonest = Duration::MAX;
@@ -373,14 +412,16 @@ async fn route(
                 .metrics
                 .routing_decision(&merchant.id, &provider_id, outcome)
         };
-        if !is_pinned
-            && let Admission::Refused { retry_after } =
-                state
-                    .breakers
-                    .admit(&merchant.id, &provider_id, policy, Instant::now())
-        {
+        let admission = if is_pinned {
+            Admission::Allowed
+        } else {
+            state
+                .breakers
+                .admit(&merchant.id, &provider_id, policy, Instant::now())
+        };
+        if let Admission::Refused { retry_after } = admission {
             decision("circuit_open");
-            if plan.named {
+            if named {
                 return Err(provider_unavailable(
                     format!(
                         "{provider_id} is failing for this merchant (its circuit is open); retry later"
@@ -393,6 +434,9 @@ async fn route(
             continue;
         }
         tried.push(provider_id.clone());
+        if let Some(key) = key {
+            key.pin(state, Some(&tried)).await?;
+        }
         let request = plan.request_for(&provider_id, checkout_id, checkout_id.to_string());
         let error = match provider.adapter.create_checkout(&request).await {
             Ok(created) => {
@@ -417,6 +461,8 @@ async fn route(
                 Instant::now(),
                 Utc::now(),
             );
+        } else if admission == Admission::Trial {
+            state.breakers.trial_answered(&merchant.id, &provider_id);
         }
         if error.nothing_created() && !is_pinned {
             tracing::warn!(provider = %provider_id, %error, "provider failed; trying the next");
@@ -424,15 +470,27 @@ async fn route(
             failures.push(format!("{provider_id}: {error}"));
             continue;
         }
-        if error.outcome_unknown() {
+        let unknown = error.outcome_unknown();
+        let mut answer = ApiError::from(error);
+        if unknown {
             decision("outcome_unknown");
-            if let Some(key) = key {
-                key.pin_providers(state, &tried).await?;
+            if key.is_some() {
+                answer
+                    .message
+                    .push_str(&retry_advice(&provider_id, &provider));
             }
         } else {
             decision("refused");
         }
-        return Err(error.into());
+        return Err(answer);
+    }
+    // Nothing was created anywhere: a retry may route afresh. Should this write fail, the key
+    // stays pinned to a provider that created nothing, which only narrows the retry.
+    if let Some(key) = key
+        && !failures.is_empty()
+        && let Err(error) = key.pin(state, None).await
+    {
+        tracing::warn!(%error, "could not unpin an idempotency key");
     }
     if failures.is_empty() {
         return Err(provider_unavailable(
@@ -465,21 +523,21 @@ pub async fn create_checkout(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let input: CheckoutIn = parse_body(&body)?;
-    let plan = plan(&merchant.0, input)?;
-    let policy = state.config().policy();
+    let plan = plan(parse_body(&body)?)?;
+    let Authenticated(merchant, config) = merchant;
+    let policy = config.policy();
     let fresh_id = CheckoutId::generate().to_string();
     let state_for_work = state.clone();
-    let owner = merchant.0.id.clone();
+    let owner = merchant.id.clone();
     idempotency::run(
         &state,
+        &config,
         &owner,
         &request,
         &body,
         fresh_id,
         move |resource_id, key| async move {
             let state = state_for_work;
-            let merchant = merchant.0;
             let checkout_id = CheckoutId::parse(&resource_id).map_err(ApiError::internal)?;
             // The checkout id is the idempotency key providers get: the same on every retry
             // under one Idempotency-Key, so a provider that dedupes makes one checkout.

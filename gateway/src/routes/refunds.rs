@@ -167,6 +167,7 @@ pub async fn create_refund(
     let state_for_work = state.clone();
     idempotency::run(
         &state,
+        &merchant.1,
         &merchant_id,
         &request,
         &body,

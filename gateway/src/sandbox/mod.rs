@@ -197,8 +197,10 @@ pub(crate) fn send_later(sandbox: &Sandbox, webhook: Option<OutgoingWebhook>) {
     }
 }
 
-/// Middleware: a simulated provider's API shows the fault its config sets (503, or an answer
-/// held for `delay_ms`). Its control endpoint and pages (`checkouts/`, `pay/`, `frame/`) keep
+/// Middleware: a simulated provider's API shows the fault its config sets: 503 without serving
+/// the call, or `delay`, which serves the call and then holds the answer for `delay_ms`: a
+/// client that gives up meanwhile leaves a payment behind that it never heard of, a real
+/// unknown outcome. Its control endpoint and pages (`checkouts/`, `pay/`, `frame/`) keep
 /// working, so a tester can still drive checkouts made before the fault.
 /// (`refuse_connections` never gets here: adapters are pointed at a closed port instead.)
 pub async fn inject_faults(
@@ -225,24 +227,24 @@ pub async fn inject_faults(
                 .get(provider)
                 .copied()
         });
-    match fault {
-        Some(FaultSettings {
-            mode: FaultMode::Unavailable,
-            ..
-        }) => {
-            let response = HttpResponse::ServiceUnavailable()
-                .json(json!({"error": "service unavailable (sandbox fault)"}));
-            return Ok(request.into_response(response).map_into_right_body());
-        }
-        Some(FaultSettings {
-            mode: FaultMode::Delay,
-            delay_ms: Some(delay),
-        }) => tokio::time::sleep(std::time::Duration::from_millis(delay)).await,
-        _ => {}
+    if let Some(FaultSettings {
+        mode: FaultMode::Unavailable,
+        ..
+    }) = fault
+    {
+        let response = HttpResponse::ServiceUnavailable()
+            .json(json!({"error": "service unavailable (sandbox fault)"}));
+        return Ok(request.into_response(response).map_into_right_body());
     }
-    next.call(request)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+    let response = next.call(request).await?;
+    if let Some(FaultSettings {
+        mode: FaultMode::Delay,
+        delay_ms: Some(delay),
+    }) = fault
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    Ok(response.map_into_left_body())
 }
 
 /// `POST /sandbox/{provider}/checkouts/{id}/{outcome}`: pay, decline, cancel or expire a

@@ -150,6 +150,8 @@ impl KwikAdapter {
                 refund: false,
                 partial_refund: false,
                 webhooks: true,
+                // Kwik documents no idempotency key.
+                idempotent_create: false,
                 currencies: CURRENCIES.to_vec(),
             },
         })

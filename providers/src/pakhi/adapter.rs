@@ -114,6 +114,8 @@ impl PakhiAdapter {
                 refund: false,
                 partial_refund: false,
                 webhooks: true,
+                // Pakhi Pay documents no idempotency key.
+                idempotent_create: false,
                 currencies: vec![currency],
             },
         })

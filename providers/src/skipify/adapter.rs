@@ -173,6 +173,8 @@ impl SkipifyAdapter {
                 refund: false,
                 partial_refund: false,
                 webhooks: true,
+                // PayLink documents no idempotency key.
+                idempotent_create: false,
                 currencies: CURRENCIES.to_vec(),
             },
         })

@@ -81,6 +81,7 @@ impl SknPayAdapter {
                 refund: true,
                 partial_refund: true,
                 webhooks: true,
+                idempotent_create: true,
                 currencies: CURRENCIES.to_vec(),
             },
         })

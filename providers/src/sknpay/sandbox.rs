@@ -242,6 +242,20 @@ impl SknSandbox {
         })
     }
 
+    /// The ids of the payments made with `reference`: what a tester checks to see how many a
+    /// series of calls really created.
+    pub fn payments_with_reference(&self, reference: &str) -> Vec<String> {
+        let state = self.lock();
+        let mut ids: Vec<String> = state
+            .payments
+            .iter()
+            .filter(|(_, simulated)| simulated.payment.reference.as_deref() == Some(reference))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// `GET /api/v1/payments/{id}`.
     pub fn retrieve_payment(
         &self,

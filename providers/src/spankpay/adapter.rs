@@ -147,6 +147,8 @@ impl SpankPayAdapter {
                 refund: false,
                 partial_refund: false,
                 webhooks: true,
+                // Nothing is created server-side: a retry builds the same frame.
+                idempotent_create: true,
                 currencies: vec![Currency::Usd],
             },
         })

@@ -30,9 +30,10 @@ pub struct IdempotencyRecord {
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
     pub created_at: NaiveDateTime,
-    /// JSON array of the providers a request under this key tried, set when the last of them
-    /// left the outcome unknown (a timeout): a retry must go back to that provider, which
-    /// dedupes on the same idempotency key, rather than fail over and make a second checkout.
+    /// JSON array of the providers a request under this key has called, written before each
+    /// call, so the last is one that may have acted (a timeout, an unreadable answer, a request
+    /// that died); `None` when none may have. A retry must go back to that provider, under the
+    /// same idempotency key, rather than route again and make a second checkout elsewhere.
     pub providers_tried: Option<String>,
 }
 
@@ -110,18 +111,26 @@ impl IdempotencyRecord {
         .map(drop)
     }
 
-    /// Records the providers tried by the request holding the key, the last of which left the
-    /// outcome unknown; see [`IdempotencyRecord::providers_tried`].
-    pub fn pin_providers(
+    /// Sets the providers tried by the request holding the key (see
+    /// [`IdempotencyRecord::providers_tried`]) and renews its lock, in one UPDATE.
+    pub fn pin(
         conn: &mut DbConnection,
         merchant: &str,
         key: &str,
-        providers_tried: &str,
+        providers_tried: Option<&str>,
+        locked_until: NaiveDateTime,
     ) -> QueryResult<()> {
-        diesel::update(idempotency_keys::table.find((merchant, key)))
-            .set(idempotency_keys::providers_tried.eq(Some(providers_tried)))
-            .execute(conn)
-            .map(drop)
+        diesel::update(
+            idempotency_keys::table
+                .find((merchant, key))
+                .filter(idempotency_keys::response_status.is_null()),
+        )
+        .set((
+            idempotency_keys::providers_tried.eq(providers_tried),
+            idempotency_keys::locked_until.eq(Some(locked_until)),
+        ))
+        .execute(conn)
+        .map(drop)
     }
 
     /// Stores the response of the request that holds the key, for its twins to replay.
