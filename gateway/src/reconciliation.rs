@@ -7,7 +7,7 @@
 
 use chrono::NaiveDateTime;
 use paymux_schema::Currency;
-use paymux_schema::db::reconcile::{Report, Scope};
+use paymux_schema::db::reconcile::{self, Report, Scope};
 
 use crate::routes::list::parse_time;
 
@@ -45,6 +45,7 @@ pub fn scope(
         merchant,
         currency,
         now: paymux_schema::db::now(),
+        page_size: reconcile::PAGE_SIZE,
     })
 }
 

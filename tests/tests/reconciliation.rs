@@ -7,7 +7,7 @@ use paymux_gateway::seed::{Planted, SeedOptions, Seeded, seed};
 use paymux_schema::EventId;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::WebhookReceipt;
-use paymux_schema::db::reconcile::DiscrepancyKind;
+use paymux_schema::db::reconcile::{self, DiscrepancyKind, Scope};
 use paymux_schema::db::schema::webhook_receipts;
 use paymux_schema::db::truncate_to_micros;
 use paymux_tests::{SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with};
@@ -260,6 +260,26 @@ on_both_backends! {
         let response = app.get(&format!("/v1/reconciliation?from={from}&to={to}")).await;
         let error = assert_error(response, 422, "amount_overflow").await;
         assert!(error["message"].as_str().unwrap().contains("gross"), "{error}");
+    }
+
+    async fn any_page_size_gives_the_same_report(backend) {
+        let app = spawn(backend, "").await;
+        let seeded = seed_dataset(&app, "demo", 2_500, 11).await;
+        let day = |d| NaiveDate::from_ymd_opt(2026, d, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        for page_size in [3, 97, reconcile::PAGE_SIZE] {
+            let scope = Scope {
+                from: day(9),
+                to: day(10),
+                merchant: Some("demo".into()),
+                currency: None,
+                now: Utc::now().naive_utc(),
+                page_size,
+            };
+            let report = app.with_db(move |conn| reconcile::reconcile(conn, &scope).unwrap()).await;
+            let report = serde_json::to_value(&report).unwrap();
+            assert_eq!(report["totals"], serde_json::to_value(&seeded.totals).unwrap(), "{page_size}");
+            assert_eq!(found(&report), seeded.discrepancies, "{page_size}");
+        }
     }
 
     async fn bad_requests_are_refused_naming_the_parameter(backend) {

@@ -25,8 +25,9 @@ use super::refund::RefundStatus;
 use super::schema::{checkouts, events, refunds, webhook_receipts};
 use crate::{CheckoutStatus, EventType};
 
-/// Rows read per query.
-const PAGE_SIZE: i64 = 5_000;
+/// Rows read per query: large enough that per-query costs (planning, round trips) vanish,
+/// small enough to keep memory flat.
+pub const PAGE_SIZE: i64 = 10_000;
 
 /// How far apart the clocks of paymux servers sharing one database may be.
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -65,6 +66,8 @@ pub struct Scope {
     pub currency: Option<String>,
     /// The time `stale_open` compares expiry times with.
     pub now: NaiveDateTime,
+    /// Rows read per query: [`PAGE_SIZE`] but in tests of page boundaries.
+    pub page_size: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -384,6 +387,7 @@ fn events_received(
     merchant: &str,
     ledger: &mut Ledger,
 ) -> Result<(), ReconcileError> {
+    let shared = shared_references(conn, merchant)?;
     let mut after: Option<(NaiveDateTime, String)> = None;
     loop {
         let mut query = events::table
@@ -404,7 +408,7 @@ fn events_received(
         };
         let rows: Vec<(EventRow, bool, Option<CheckoutRef>)> = query
             .order((events::received_at.asc(), events::id.asc()))
-            .limit(PAGE_SIZE)
+            .limit(scope.page_size)
             .load(conn)?;
         let (Some((first, _, _)), Some((last, _, _))) = (rows.first(), rows.last()) else {
             return Ok(());
@@ -440,8 +444,9 @@ fn events_received(
                 None => orphan_event(event, flags, ledger)?,
             }
         }
+        first_payments.retain(|paid| shared.contains(&paid.reference));
         duplicate_references(conn, scope, merchant, &first_payments, ledger)?;
-        if (rows.len() as i64) < PAGE_SIZE {
+        if (rows.len() as i64) < scope.page_size {
             return Ok(());
         }
         after = Some((last.received_at, last.id.clone()));
@@ -546,10 +551,9 @@ fn payments_before(
         return Ok(payments);
     }
     let mut query = events::table
-        .inner_join(checkouts::table)
         .filter(events::checkout_id.eq_any(checkout_ids))
         .filter(events::event_type.eq(EventType::PaymentSucceeded.as_str()))
-        .select((EventRow::as_select(), checkouts::amount))
+        .select(EventRow::as_select())
         .into_boxed();
     query = match id {
         None => query.filter(events::received_at.lt(at)),
@@ -557,12 +561,33 @@ fn payments_before(
             .filter(events::received_at.le(at))
             .filter(events::received_at.lt(at).or(events::id.lt(id))),
     };
-    let rows: Vec<(EventRow, i64)> = query
+    let rows: Vec<EventRow> = query
         .order((events::received_at.asc(), events::id.asc()))
         .load(conn)?;
-    for (event, checkout_amount) in rows {
+    // A success that carries no amount paid its checkout's; those are read only when needed.
+    let mut unpriced: Vec<&str> = rows
+        .iter()
+        .filter(|event| event.amount.is_none())
+        .filter_map(|event| event.checkout_id.as_deref())
+        .collect();
+    unpriced.sort_unstable();
+    unpriced.dedup();
+    let checkout_amounts: HashMap<String, i64> = if unpriced.is_empty() {
+        HashMap::new()
+    } else {
+        checkouts::table
+            .filter(checkouts::id.eq_any(&unpriced))
+            .select((checkouts::id, checkouts::amount))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect()
+    };
+    for event in &rows {
         if let Some(checkout_id) = &event.checkout_id {
-            let amount = event.amount.unwrap_or(checkout_amount);
+            let amount = event
+                .amount
+                .or_else(|| checkout_amounts.get(checkout_id).copied())
+                .unwrap_or(0);
             payments
                 .entry(checkout_id.clone())
                 .or_default()
@@ -570,6 +595,19 @@ fn payments_before(
         }
     }
     Ok(payments)
+}
+
+/// The merchant's references that more than one checkout carries: one read of an index, where
+/// looking each paid checkout's reference up would be a random read each.
+fn shared_references(conn: &mut DbConnection, merchant: &str) -> QueryResult<HashSet<String>> {
+    let shared: Vec<Option<String>> = checkouts::table
+        .filter(checkouts::merchant.eq(merchant))
+        .filter(checkouts::reference.is_not_null())
+        .group_by(checkouts::reference)
+        .having(diesel::dsl::count_star().gt(1))
+        .select(checkouts::reference)
+        .load(conn)?;
+    Ok(shared.into_iter().flatten().collect())
 }
 
 /// Reports a checkout first paid in the period when another checkout of the merchant with the
@@ -590,28 +628,10 @@ fn duplicate_references(
         .collect();
     references.sort_unstable();
     references.dedup();
-    // Most references belong to one checkout: only those of several need their payments read.
-    let mut checkouts_of: HashMap<String, usize> = HashMap::new();
-    let found: Vec<Option<String>> = checkouts::table
-        .filter(checkouts::merchant.eq(merchant))
-        .filter(checkouts::reference.eq_any(references))
-        .select(checkouts::reference)
-        .load(conn)?;
-    for reference in found.into_iter().flatten() {
-        *checkouts_of.entry(reference).or_default() += 1;
-    }
-    let shared: Vec<String> = checkouts_of
-        .into_iter()
-        .filter(|(_, count)| *count > 1)
-        .map(|(reference, _)| reference)
-        .collect();
-    if shared.is_empty() {
-        return Ok(());
-    }
     let rows: Vec<(String, Option<String>, String)> = checkouts::table
         .inner_join(events::table)
         .filter(checkouts::merchant.eq(merchant))
-        .filter(checkouts::reference.eq_any(shared))
+        .filter(checkouts::reference.eq_any(references))
         .filter(events::event_type.eq(EventType::PaymentSucceeded.as_str()))
         .filter(events::received_at.lt(scope.to))
         .select((checkouts::id, checkouts::reference, events::id))
@@ -701,7 +721,7 @@ fn checkouts_created(
         }
         let rows: Vec<CheckoutState> = query
             .order((checkouts::created_at.asc(), checkouts::id.asc()))
-            .limit(PAGE_SIZE)
+            .limit(scope.page_size)
             .load(conn)?;
         for checkout in &rows {
             let expired_at = checkout.expires_at.map_or_else(String::new, |at| {
@@ -716,7 +736,7 @@ fn checkouts_created(
             );
         }
         match rows.last() {
-            Some(last) if rows.len() as i64 == PAGE_SIZE => {
+            Some(last) if rows.len() as i64 == scope.page_size => {
                 after = Some((last.created_at, last.id.clone()));
             }
             _ => return Ok(()),
@@ -751,8 +771,10 @@ fn refunds_created(
         if let Some(after) = &after {
             query = query.filter(refunds::id.gt(after));
         }
-        let rows: Vec<(String, String, String, String, i64)> =
-            query.order(refunds::id.asc()).limit(PAGE_SIZE).load(conn)?;
+        let rows: Vec<(String, String, String, String, i64)> = query
+            .order(refunds::id.asc())
+            .limit(scope.page_size)
+            .load(conn)?;
         let mut unchecked: Vec<&str> = vec![];
         for (_, checkout_id, provider, currency, amount) in &rows {
             add(
@@ -766,7 +788,7 @@ fn refunds_created(
         }
         over_refunds(conn, scope, &unchecked, ledger)?;
         match rows.last() {
-            Some(last) if rows.len() as i64 == PAGE_SIZE => after = Some(last.0.clone()),
+            Some(last) if rows.len() as i64 == scope.page_size => after = Some(last.0.clone()),
             _ => return Ok(()),
         }
     }
@@ -841,7 +863,7 @@ fn receipts(
         }
         let rows: Vec<(String, String, String, Option<String>)> = query
             .order(webhook_receipts::id.asc())
-            .limit(PAGE_SIZE)
+            .limit(scope.page_size)
             .load(conn)?;
         for (id, provider, outcome, reason) in &rows {
             let kind = if outcome == ReceiptOutcome::Rejected.as_str() {
@@ -862,7 +884,7 @@ fn receipts(
             });
         }
         match rows.last() {
-            Some(last) if rows.len() as i64 == PAGE_SIZE => after = Some(last.0.clone()),
+            Some(last) if rows.len() as i64 == scope.page_size => after = Some(last.0.clone()),
             _ => return Ok(()),
         }
     }
