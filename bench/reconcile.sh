@@ -2,8 +2,8 @@
 # Reconciliation over a million events, on SQLite and on PostgreSQL (docs/benchmarks.md).
 #
 # For each store: `paymux dev seed` writes the dataset (EVENTS events over September 2026, with
-# its planted discrepancies), `paymux reconcile` runs under /usr/bin/time for its wall time and
-# peak resident memory, and the report is checked against what the seed says it must show.
+# its planted discrepancies), `paymux reconcile` runs RUNS times under /usr/bin/time for its wall
+# time, CPU time and peak resident memory, and the report is checked against what the seed says it must show.
 # Then, on SQLite, a running server streams the whole period through
 # `GET /v1/events/export` while its resident memory is sampled, to show it stays flat.
 #
@@ -13,6 +13,7 @@
 set -euo pipefail
 
 EVENTS=${EVENTS:-1000000}
+RUNS=${RUNS:-3}
 ADMIN_URL=${PAYMUX_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PAYMUX=${PAYMUX:-${CARGO_TARGET_DIR:-$ROOT/target}/release/paymux}
@@ -30,10 +31,12 @@ run_on() {
     /usr/bin/time -f "seed: %e s, peak %M KiB" \
         env PAYMUX__DATABASE__URL="$url" "$PAYMUX" dev seed --events "$EVENTS" \
         "${PERIOD[@]}" --expect "$WORK/expect-$name.json"
-    echo "== $name: reconcile"
-    /usr/bin/time -f "reconcile: %e s, peak %M KiB" \
-        env PAYMUX__DATABASE__URL="$url" "$PAYMUX" reconcile "${PERIOD[@]}" --merchant demo \
-        > "$WORK/report-$name.json"
+    echo "== $name: reconcile, $RUNS runs"
+    for _ in $(seq "$RUNS"); do
+        /usr/bin/time -f "reconcile: %e s (user %U s, system %S s), peak %M KiB" \
+            env PAYMUX__DATABASE__URL="$url" "$PAYMUX" reconcile "${PERIOD[@]}" --merchant demo \
+            > "$WORK/report-$name.json"
+    done
     for field in totals currency_totals; do
         if ! diff <(jq -S ".$field" "$WORK/expect-$name.json") \
             <(jq -S ".$field" "$WORK/report-$name.json") > /dev/null; then

@@ -172,6 +172,24 @@ impl EventRow {
 /// Where ingestion put flags for reconciliation: a `flags` list in the event's details.
 const FLAGGED: &str = "%\"flags\"%";
 
+/// The given checkouts, by id.
+fn checkouts_by_id(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<HashMap<String, CheckoutRef>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<CheckoutRef> = checkouts::table
+        .filter(checkouts::id.eq_any(ids))
+        .select(CheckoutRef::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|checkout| (checkout.id.clone(), checkout))
+        .collect())
+}
+
 /// The `flags` lists of the given events' details, by event id.
 fn flags_of(
     conn: &mut DbConnection,
@@ -380,7 +398,7 @@ fn merchants(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
 }
 
 /// Payments, fees, flagged and orphan events: the merchant's events received in the period, in
-/// received order, a page at a time.
+/// received order, a page at a time, with the checkouts of the payments and flagged events.
 fn events_received(
     conn: &mut DbConnection,
     scope: &Scope,
@@ -391,14 +409,9 @@ fn events_received(
     let mut after: Option<(NaiveDateTime, String)> = None;
     loop {
         let mut query = events::table
-            .left_join(checkouts::table)
             .filter(events::merchant.eq(merchant))
             .filter(events::received_at.lt(scope.to))
-            .select((
-                EventRow::as_select(),
-                events::details.like(FLAGGED),
-                Option::<CheckoutRef>::as_select(),
-            ))
+            .select((EventRow::as_select(), events::details.like(FLAGGED)))
             .into_boxed();
         query = match &after {
             None => query.filter(events::received_at.ge(scope.from)),
@@ -406,27 +419,36 @@ fn events_received(
                 .filter(events::received_at.ge(*at))
                 .filter(events::received_at.gt(*at).or(events::id.gt(id))),
         };
-        let rows: Vec<(EventRow, bool, Option<CheckoutRef>)> = query
+        let rows: Vec<(EventRow, bool)> = query
             .order((events::received_at.asc(), events::id.asc()))
             .limit(scope.page_size)
             .load(conn)?;
-        let (Some((first, _, _)), Some((last, _, _))) = (rows.first(), rows.last()) else {
+        let (Some((first, _)), Some((last, _))) = (rows.first(), rows.last()) else {
             return Ok(());
         };
         let flagged: Vec<&str> = rows
             .iter()
-            .filter(|(_, flagged, _)| *flagged)
-            .map(|(event, _, _)| event.id.as_str())
+            .filter(|(_, flagged)| *flagged)
+            .map(|(event, _)| event.id.as_str())
             .collect();
         let flags = flags_of(conn, &flagged)?;
+        // The checkouts the report compares events with: those of payments and flagged events.
+        let mut wanted: Vec<&str> = rows
+            .iter()
+            .filter(|(event, flagged)| event.is_success() || *flagged)
+            .filter_map(|(event, _)| event.checkout_id.as_deref())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let checkouts = checkouts_by_id(conn, &wanted)?;
         // The payments of the checkouts paid on this page, as far as earlier events tell; a
         // checkout created after the page began has none (the margin absorbs clock skew between
         // the servers that wrote the rows).
         let history_from = first.received_at + CLOCK_SKEW;
         let mut paid_ids: Vec<&str> = rows
             .iter()
-            .filter(|(event, _, _)| event.is_success())
-            .filter_map(|(_, _, checkout)| checkout.as_ref())
+            .filter(|(event, _)| event.is_success())
+            .filter_map(|(event, _)| checkouts.get(event.checkout_id.as_deref()?))
             .filter(|checkout| checkout.created_at <= history_from)
             .map(|checkout| checkout.id.as_str())
             .collect();
@@ -434,12 +456,15 @@ fn events_received(
         paid_ids.dedup();
         let mut payments = payments_before(conn, &paid_ids, first.received_at, Some(&first.id))?;
         let mut first_payments = vec![];
-        for (event, _, checkout) in &rows {
+        for (event, _) in &rows {
             let flags = flags.get(&event.id).map_or(&[][..], Vec::as_slice);
-            match checkout {
-                Some(checkout) => {
-                    let first = linked_event(event, flags, checkout, &mut payments, ledger)?;
-                    first_payments.extend(first);
+            match &event.checkout_id {
+                // Events of checkouts that are neither payments nor flagged count for nothing.
+                Some(checkout_id) => {
+                    if let Some(checkout) = checkouts.get(checkout_id) {
+                        let first = linked_event(event, flags, checkout, &mut payments, ledger)?;
+                        first_payments.extend(first);
+                    }
                 }
                 None => orphan_event(event, flags, ledger)?,
             }
