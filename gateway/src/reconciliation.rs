@@ -71,73 +71,31 @@ pub const COLUMNS: [&str; 17] = [
 ];
 
 /// Renders the report as CSV, the header first.
-pub fn to_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
+pub fn to_csv(report: &Report) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(vec![]);
     writer.write_record(COLUMNS)?;
     for total in &report.totals {
-        let counts = [
-            total.succeeded_count,
-            total.gross,
-            total.refunded,
-            total.fees,
-            total.net,
-            total.failed_count,
-            total.canceled_count,
-            total.expired_count,
-            total.open_count,
-        ]
-        .map(|figure| figure.to_string());
-        let mut row = vec!["total", &total.provider, &total.currency];
-        row.extend(counts.iter().map(String::as_str));
-        row.extend(["", "", "", "", ""]);
-        writer.write_record(&row)?;
+        writer.write_record(row("total", total)?)?;
     }
     for total in &report.currency_totals {
-        let [gross, refunded, fees, net] =
-            [total.gross, total.refunded, total.fees, total.net].map(|figure| figure.to_string());
-        writer.write_record([
-            "currency_total",
-            "",
-            &total.currency,
-            "",
-            &gross,
-            &refunded,
-            &fees,
-            &net,
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ])?;
+        writer.write_record(row("currency_total", total)?)?;
     }
     for found in &report.discrepancies {
-        let id = |id: &Option<String>| id.clone().unwrap_or_default();
-        writer.write_record([
-            "discrepancy",
-            "",
-            found.currency.as_deref().unwrap_or_default(),
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            found.kind.as_str(),
-            &id(&found.checkout_id),
-            &id(&found.event_id),
-            &id(&found.receipt_id),
-            &found.message,
-        ])?;
+        writer.write_record(row("discrepancy", found)?)?;
     }
-    writer
-        .into_inner()
-        .map_err(|error| error.into_error().into())
+    Ok(writer.into_inner().map_err(|error| error.into_error())?)
+}
+
+/// One row: `item`'s JSON fields under their columns, the other columns empty.
+fn row(section: &str, item: &impl serde::Serialize) -> serde_json::Result<Vec<String>> {
+    let fields = serde_json::to_value(item)?;
+    Ok(COLUMNS
+        .iter()
+        .map(|column| match (*column, fields.get(column)) {
+            ("section", _) => section.to_owned(),
+            (_, Some(serde_json::Value::String(text))) => text.clone(),
+            (_, None | Some(serde_json::Value::Null)) => String::new(),
+            (_, Some(other)) => other.to_string(),
+        })
+        .collect())
 }
