@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::future::{Ready, ready};
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
@@ -16,21 +17,21 @@ use serde_json::json;
 use crate::auth::{bearer_token, state_of};
 use crate::breaker::{Breakers, CircuitView, Policy};
 use crate::error::ApiError;
-use crate::live::{AdminAccess, ReloadError};
+use crate::live::{AdminAccess, LiveConfig, ReloadError};
 use crate::merchants::Merchants;
 use crate::routes::events::utc;
 use crate::routes::json::parse_body;
 use crate::settings::FaultSettings;
 use crate::state::AppState;
 
-/// A request that presented the admin token.
-#[derive(Debug, Clone, Copy)]
-pub struct Admin;
+/// A request that presented the admin token, with the config snapshot it was checked against,
+/// which the request then uses throughout.
+pub struct Admin(pub Arc<LiveConfig>);
 
 fn check_admin(request: &HttpRequest) -> Result<Admin, ApiError> {
-    let state = state_of(request)?;
-    match state.config().admin_access(bearer_token(request)?) {
-        AdminAccess::Granted => Ok(Admin),
+    let config = state_of(request)?.config();
+    match config.admin_access(bearer_token(request)?) {
+        AdminAccess::Granted => Ok(Admin(config)),
         AdminAccess::Denied => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_admin_token",
@@ -123,8 +124,10 @@ pub fn provider_statuses(
 }
 
 /// `GET /v1/admin/providers`.
-pub async fn providers(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
-    let config = state.config();
+pub async fn providers(
+    state: web::Data<AppState>,
+    Admin(config): Admin,
+) -> Result<HttpResponse, ApiError> {
     let activity = state
         .db(|conn| Ok(activity::by_merchant_and_provider(conn)?))
         .await?;

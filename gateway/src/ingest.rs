@@ -18,7 +18,8 @@ use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
 use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
 use paymux_schema::{
-    CheckoutStatus, EventId, EventType, NormalizedEvent, ReceiptId, StatusInput, TransitionFlag,
+    CheckoutStatus, EventFlag, EventId, EventType, NormalizedEvent, ReceiptId, StatusInput,
+    TransitionFlag,
 };
 
 use crate::error::ApiError;
@@ -266,7 +267,7 @@ fn store_events(
             None => None,
         };
         if handling.disabled {
-            flag(&mut details, "disabled_provider");
+            EventFlag::DisabledProvider.add_to(&mut details);
         }
         if let Some(status) = closed_status
             && handling.refuses_when_closed
@@ -280,7 +281,7 @@ fn store_events(
                     serde_json::Value::from(reason.as_str()),
                 );
             }
-            flag(&mut details, "refused_after_close");
+            EventFlag::RefusedAfterClose.add_to(&mut details);
             refusal = Some(reason);
         }
         let mut row = Event {
@@ -317,10 +318,10 @@ fn store_events(
             let input = StatusInput::from_event(event_type, fully_refunded);
             let transition = checkout.apply(conn, input, now)?;
             if transition.flag == Some(TransitionFlag::SuccessAfterCancel) {
-                flag(&mut details, "success_after_cancel");
+                EventFlag::SuccessAfterCancel.add_to(&mut details);
             }
         } else if event.event_type != EventType::CheckoutAbandoned {
-            flag(&mut details, "no_checkout");
+            EventFlag::NoCheckout.add_to(&mut details);
         }
         row.details = serde_json::to_string(&details).map_err(ApiError::internal)?;
         if Event::insert_if_new(conn, &row)? {
@@ -349,21 +350,6 @@ fn store_events(
         new_events: stored,
         refusal,
     })
-}
-
-/// Adds `flag` to the event details' `flags` list, for reconciliation to find.
-fn flag(details: &mut serde_json::Value, flag: &str) {
-    if !details.is_object() {
-        *details = serde_json::json!({});
-    }
-    if let Some(object) = details.as_object_mut() {
-        let flags = object
-            .entry("flags")
-            .or_insert_with(|| serde_json::Value::Array(vec![]));
-        if let Some(list) = flags.as_array_mut() {
-            list.push(serde_json::Value::from(flag));
-        }
-    }
 }
 
 /// The checkout an event concerns: by the provider's payment id, then by our checkout id

@@ -199,6 +199,11 @@ pub struct Live {
 }
 
 impl Live {
+    /// The settings the process started with (server, database, sandbox switch).
+    pub fn started(&self) -> &Settings {
+        &self.started
+    }
+
     pub fn new(
         config: LiveConfig,
         source: ConfigSource,

@@ -20,7 +20,7 @@ use paymux_schema::db::refund::{Refund, RefundStatus};
 use paymux_schema::db::schema::{checkouts, events, refunds, webhook_receipts};
 use paymux_schema::db::{DbConnection, write_transaction};
 use paymux_schema::ids::{CheckoutKind, EventKind, Id, IdKind, ReceiptKind, RefundKind};
-use paymux_schema::{CheckoutStatus, EventType};
+use paymux_schema::{CheckoutStatus, EventFlag, EventType};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
@@ -265,7 +265,7 @@ struct Happening<'a> {
     amount: Option<i64>,
     /// A webhook delivered it (with a receipt), rather than a `?refresh=true` lookup.
     webhook: bool,
-    flags: &'a [&'a str],
+    flags: &'a [EventFlag],
 }
 
 impl<'a> Happening<'a> {
@@ -295,7 +295,7 @@ impl<'a> Happening<'a> {
         }
     }
 
-    fn flagged(self, flags: &'a [&'a str]) -> Happening<'a> {
+    fn flagged(self, flags: &'a [EventFlag]) -> Happening<'a> {
         Happening { flags, ..self }
     }
 }
@@ -417,8 +417,8 @@ impl Writer<'_> {
         if !happening.webhook {
             details["source"] = serde_json::json!("provider_lookup");
         }
-        if !happening.flags.is_empty() {
-            details["flags"] = serde_json::json!(happening.flags);
+        for flag in happening.flags {
+            flag.add_to(&mut details);
         }
         self.batch.events.push(Event {
             id: id.clone(),
@@ -628,7 +628,7 @@ impl Writer<'_> {
                 let checkout = plain(self, CheckoutStatus::Succeeded);
                 webhook(self, &checkout, EventType::PaymentCanceled, 5);
                 let happening =
-                    Happening::paid(amount, later(9)).flagged(&["success_after_cancel"]);
+                    Happening::paid(amount, later(9)).flagged(&[EventFlag::SuccessAfterCancel]);
                 let event = self.payment(leg, Some(&checkout), happening, true);
                 tally(
                     self,
@@ -647,7 +647,7 @@ impl Writer<'_> {
                 let event = self.event(
                     leg,
                     Some(&checkout),
-                    refused.flagged(&["refused_after_close"]),
+                    refused.flagged(&[EventFlag::RefusedAfterClose]),
                 );
                 tally(
                     self,
@@ -696,7 +696,8 @@ impl Writer<'_> {
             }
             Scenario::DisabledProvider => {
                 let checkout = plain(self, CheckoutStatus::Succeeded);
-                let happening = Happening::paid(amount, later(3)).flagged(&["disabled_provider"]);
+                let happening =
+                    Happening::paid(amount, later(3)).flagged(&[EventFlag::DisabledProvider]);
                 let event = self.payment(leg, Some(&checkout), happening, true);
                 tally(
                     self,

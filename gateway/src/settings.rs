@@ -194,6 +194,29 @@ pub enum Overlay {
 #[error("{0}")]
 pub struct LoadError(String);
 
+impl LoadError {
+    /// The config crate's message without the source lines a TOML parse error quotes
+    /// (`12 | url = "postgres://user:password@…`): a line may hold a secret, and the message
+    /// reaches logs and the reload API.
+    fn from_config(error: config::ConfigError) -> LoadError {
+        let message = error.to_string();
+        let kept: Vec<&str> = message
+            .lines()
+            .filter(|line| !is_quoted_source(line))
+            .collect();
+        LoadError(kept.join("\n"))
+    }
+}
+
+/// A line of TOML source as parse errors quote it: `12 | text`, or the `   |` rule around it.
+fn is_quoted_source(line: &str) -> bool {
+    let trimmed = line.trim_start();
+    let number_end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    trimmed[number_end..].trim_start().starts_with('|')
+}
+
 impl Settings {
     /// Reads the three layers.
     pub fn load(overlay: Overlay) -> Result<Settings, LoadError> {
@@ -229,12 +252,8 @@ impl Settings {
                 .separator("__")
                 .try_parsing(true),
         );
-        let config = builder
-            .build()
-            .map_err(|error| LoadError(error.to_string()))?;
-        config
-            .try_deserialize()
-            .map_err(|error| LoadError(error.to_string()))
+        let config = builder.build().map_err(LoadError::from_config)?;
+        config.try_deserialize().map_err(LoadError::from_config)
     }
 
     /// The address to listen on.
@@ -249,6 +268,17 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_file_is_reported_without_quoting_its_lines() {
+        let broken =
+            "[database]\nurl = \"postgres://paymux:hunter2@db/paymux\nmax_connections = 4\n";
+        let error = Settings::load(Overlay::Toml(broken.to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+        assert!(error.contains("line 2"), "{error}");
+    }
 
     #[test]
     fn the_defaults_run_the_sandbox_demo_on_sqlite() {

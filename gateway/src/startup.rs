@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{ErrorHandlers, Next, from_fn};
+use actix_web::middleware::{Condition, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use paymux_providers::Registry;
 use paymux_providers::http::build_client;
@@ -141,7 +141,6 @@ impl Application {
         let state = AppState {
             db: pool,
             live: Arc::new(Live::new(config, source, registry, addresses)),
-            settings: Arc::new(settings.clone()),
             breakers: Arc::default(),
             limiter: Arc::default(),
             metrics: Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?,
@@ -159,7 +158,10 @@ impl Application {
                     .app_data(web::PathConfig::default().error_handler(|error, _| {
                         ApiError::invalid("path", error.to_string()).into()
                     }))
-                    .wrap(from_fn(crate::sandbox::inject_faults))
+                    .wrap(Condition::new(
+                        sandbox_enabled,
+                        from_fn(crate::sandbox::inject_faults),
+                    ))
                     .wrap(from_fn(reject_oversize_bodies))
                     .wrap(from_fn(metrics::record))
                     .wrap(ErrorHandlers::new().default_handler(json_error_bodies))
@@ -210,7 +212,7 @@ impl Application {
 
     /// The settings it started with.
     pub fn settings(&self) -> &Settings {
-        &self.state.settings
+        self.state.live.started()
     }
 
     /// The simulated providers, when `sandbox.enabled`: tests look into them.
@@ -264,7 +266,7 @@ async fn reject_oversize_bodies(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let limit = request
         .app_data::<web::Data<AppState>>()
-        .map(|state| state.settings.server.max_body_bytes);
+        .map(|state| state.live.started().server.max_body_bytes);
     let declared = request
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)

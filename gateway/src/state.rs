@@ -11,16 +11,13 @@ use crate::live::{Live, LiveConfig, ReloadError, ReloadReport};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::sandbox::Sandbox;
-use crate::settings::Settings;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Pool,
-    /// The reloadable config: merchants, routing, rate limits, admin token, sandbox faults.
+    /// The reloadable config: merchants, routing, rate limits, admin token, sandbox faults; and
+    /// the settings the process started with, for what only a restart changes.
     pub live: Arc<Live>,
-    /// The settings the process started with, for what only a restart changes (`server`,
-    /// `database`); everything else is read from [`AppState::live`].
-    pub settings: Arc<Settings>,
     /// In memory, per process, kept across reloads.
     pub breakers: Arc<Breakers>,
     pub limiter: Arc<RateLimiter>,

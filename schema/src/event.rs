@@ -17,6 +17,37 @@ crate::text_enum! {
     }
 }
 
+crate::text_enum! {
+    /// What ingestion marks an event with, in its details' `flags` list, for reconciliation.
+    pub enum EventFlag("event flag") {
+        /// A payment on a checkout that was canceled or had expired.
+        SuccessAfterCancel => "success_after_cancel",
+        /// A payment refused because its checkout was closed (the provider returns it).
+        RefusedAfterClose => "refused_after_close",
+        /// An event of a provider disabled for the merchant.
+        DisabledProvider => "disabled_provider",
+        /// An event no checkout was found for.
+        NoCheckout => "no_checkout",
+    }
+}
+
+impl EventFlag {
+    /// Adds the flag to `details`' `flags` list (making `details` an object if it is not).
+    pub fn add_to(self, details: &mut serde_json::Value) {
+        if !details.is_object() {
+            *details = serde_json::json!({});
+        }
+        if let Some(object) = details.as_object_mut() {
+            let flags = object
+                .entry("flags")
+                .or_insert_with(|| serde_json::Value::Array(vec![]));
+            if let Some(list) = flags.as_array_mut() {
+                list.push(serde_json::Value::from(self.as_str()));
+            }
+        }
+    }
+}
+
 /// One provider event after verification and normalization, before paymux links it to a
 /// checkout and stores it. Adapters produce these from raw webhook bodies.
 #[derive(Debug, Clone, PartialEq)]

@@ -289,6 +289,21 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Presses a sandbox hosted-page button through the simulators' control endpoint
+    /// (`pay`, `decline`, `cancel`, `expire`, with the provider's options); returns its JSON
+    /// answer: which webhook was sent and what paymux replied, or the error of a refused press.
+    pub async fn press(
+        &self,
+        provider: &str,
+        provider_checkout_id: &str,
+        outcome: &str,
+        options: &serde_json::Value,
+    ) -> serde_json::Value {
+        let path = format!("/sandbox/{provider}/checkouts/{provider_checkout_id}/{outcome}");
+        let response = self.client.post(self.url(&path)).json(options).send();
+        response.await.unwrap().json().await.unwrap()
+    }
+
     /// `GET path` as the demo merchant, as JSON, asserting a 200.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         let response = self.get(path).await;

@@ -103,15 +103,7 @@ on_both_backends! {
         let checkout = create_link(&app).await;
         assert!(checkout["redirect_url"].as_str().unwrap().contains("/sandbox/kwik/pay/"), "{checkout}");
         let link = checkout["provider_checkout_id"].as_str().unwrap();
-        let paid: Value = app
-            .client
-            .post(app.url(&format!("/sandbox/kwik/checkouts/{link}/pay")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let paid = app.press("kwik", link, "pay", &json!({})).await;
         assert_eq!(paid["webhook"]["event_type"], "checkout.completed", "{paid}");
         assert_eq!(paid["webhook"]["status"], 200, "{paid}");
         let events = events_of(&app, &checkout).await;

@@ -200,16 +200,7 @@ on_both_backends! {
         for (options, expected) in [(json!({}), "succeeded"), (json!({"verify": "fail"}), "open")] {
             let checkout = create(&app, paymux_tests::DEMO_KEY, &format!("ORDER-{}", ulid::Ulid::new())).await;
             let link = checkout["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-            let paid: Value = app
-                .client
-                .post(app.url(&format!("/sandbox/pakhi/checkouts/{link}/pay")))
-                .json(&options)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let paid = app.press("pakhi", &link, "pay", &options).await;
             assert_eq!(paid["webhook"]["status"], 200, "{paid}");
             let id = checkout["id"].as_str().unwrap();
             assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], expected, "{options}");

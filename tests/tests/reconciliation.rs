@@ -101,14 +101,8 @@ async fn sknpay_checkout(app: &TestApp, amount: i64, outcome: &str) -> String {
     assert_eq!(response.status(), 201);
     let checkout: Value = response.json().await.unwrap();
     let link = checkout["provider_checkout_id"].as_str().unwrap();
-    let press = app
-        .client
-        .post(app.url(&format!("/sandbox/sknpay/checkouts/{link}/{outcome}")))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(press.status(), 200);
+    let pressed = app.press("sknpay", link, outcome, &json!({})).await;
+    assert!(pressed.get("error").is_none(), "{pressed}");
     checkout["id"].as_str().unwrap().to_owned()
 }
 

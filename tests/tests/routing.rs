@@ -500,16 +500,7 @@ on_both_backends! {
         assert_eq!(response.status(), 200);
 
         let provider_id = checkout["provider_checkout_id"].as_str().unwrap();
-        let paid: Value = app
-            .client
-            .post(app.url(&format!("/sandbox/sknpay/checkouts/{provider_id}/pay")))
-            .json(&json!({"card": "4111 1111 1111 1111"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let paid = app.press("sknpay", provider_id, "pay", &json!({"card": "4111 1111 1111 1111"})).await;
         assert_eq!(paid["webhook"]["status"], 200, "{paid}");
 
         let read: Value = app

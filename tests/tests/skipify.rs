@@ -128,16 +128,8 @@ on_both_backends! {
         let checkout = create_paylink(&app, 1_000).await;
         assert!(checkout["redirect_url"].as_str().unwrap().contains("/sandbox/skipify/pay/"));
         let paylink = checkout["provider_checkout_id"].as_str().unwrap();
-        let paid: Value = app
-            .client
-            .post(app.url(&format!("/sandbox/skipify/checkouts/{paylink}/pay")))
-            .json(&json!({"charges": [{"type": "SURCHARGE_FEE", "amount": 30}]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let charges = json!({"charges": [{"type": "SURCHARGE_FEE", "amount": 30}]});
+        let paid = app.press("skipify", paylink, "pay", &charges).await;
         assert_eq!(paid["webhook"]["delivered"], true, "{paid}");
         let id = checkout["id"].as_str().unwrap();
         assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "succeeded");
@@ -153,7 +145,7 @@ on_both_backends! {
         let cancel = app.post(&format!("/v1/checkouts/{id}/cancel"), &json!({}), None).await;
         assert_error(cancel, 422, "unsupported_operation").await;
         let paylink = checkout["provider_checkout_id"].as_str().unwrap();
-        app.client.post(app.url(&format!("/sandbox/skipify/checkouts/{paylink}/pay"))).send().await.unwrap();
+        app.press("skipify", paylink, "pay", &json!({})).await;
         let refund = app.post("/v1/refunds", &json!({"checkout_id": id}), None).await;
         assert_error(refund, 422, "unsupported_operation").await;
     }

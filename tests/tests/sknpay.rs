@@ -68,16 +68,7 @@ async fn create_checkout(app: &TestApp, amount: i64, key: Option<&str>) -> Value
 /// Presses a hosted page button through the control endpoint.
 async fn control(app: &TestApp, checkout: &Value, outcome: &str, options: Value) -> Value {
     let provider_id = checkout["provider_checkout_id"].as_str().unwrap();
-    let response = app
-        .client
-        .post(app.url(&format!(
-            "/sandbox/sknpay/checkouts/{provider_id}/{outcome}"
-        )))
-        .json(&options)
-        .send()
-        .await
-        .unwrap();
-    response.json().await.unwrap()
+    app.press("sknpay", provider_id, outcome, &options).await
 }
 
 async fn status_of(app: &TestApp, checkout: &Value) -> String {

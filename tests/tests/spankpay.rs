@@ -173,16 +173,7 @@ on_both_backends! {
         let frame_url = checkout["client_action"]["frame_url"].as_str().unwrap();
         assert!(page.text().await.unwrap().contains(frame_url));
         assert_eq!(app.client.get(frame_url).send().await.unwrap().status(), 200);
-        let paid: Value = app
-            .client
-            .post(app.url(&format!("/sandbox/spankpay/checkouts/{id}/pay")))
-            .json(&json!({"inputCurrency": "ETH", "amount": "50.00"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let paid = app.press("spankpay", id, "pay", &json!({"inputCurrency": "ETH", "amount": "50.00"})).await;
         assert_eq!(paid["webhook"]["delivered"], true, "{paid}");
         let events = events_of(&app, &checkout).await;
         assert_eq!(events[0]["amount"], 5_000, "the amount received, not the amount asked");

@@ -12,7 +12,7 @@ use paymux_schema::db::event::Event;
 use paymux_schema::db::{truncate_to_micros, write_transaction};
 use paymux_schema::ids::{CheckoutId, CheckoutKind};
 use paymux_schema::{
-    CheckoutStatus, Currency, EventId, EventType, Money, StatusInput, TransitionFlag,
+    CheckoutStatus, Currency, EventFlag, EventId, EventType, Money, StatusInput, TransitionFlag,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -726,7 +726,7 @@ fn record_lookup_event(
     let payment_id = checkout.provider_checkout_id.clone().unwrap_or_default();
     let mut details = serde_json::json!({ "source": "provider_lookup" });
     if transition.flag == Some(TransitionFlag::SuccessAfterCancel) {
-        details["flags"] = serde_json::json!(["success_after_cancel"]);
+        EventFlag::SuccessAfterCancel.add_to(&mut details);
     }
     let paid = event_type == EventType::PaymentSucceeded;
     Event::insert_if_new(

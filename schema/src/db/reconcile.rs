@@ -23,7 +23,7 @@ use super::DbConnection;
 use super::receipt::ReceiptOutcome;
 use super::refund::RefundStatus;
 use super::schema::{checkouts, events, refunds, webhook_receipts};
-use crate::{CheckoutStatus, EventType};
+use crate::{CheckoutStatus, EventFlag, EventType};
 
 /// Rows read per query: large enough that per-query costs (planning, round trips) vanish,
 /// small enough to keep memory flat.
@@ -194,7 +194,7 @@ fn checkouts_by_id(
 fn flags_of(
     conn: &mut DbConnection,
     event_ids: &[&str],
-) -> QueryResult<HashMap<String, Vec<String>>> {
+) -> QueryResult<HashMap<String, Vec<EventFlag>>> {
     if event_ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -205,12 +205,16 @@ fn flags_of(
     Ok(rows
         .into_iter()
         .map(|(id, details)| {
-            let flags = serde_json::from_str::<serde_json::Value>(&details)
+            let flags: Vec<String> = serde_json::from_str::<serde_json::Value>(&details)
                 .ok()
                 .and_then(|details| details.get("flags").cloned())
                 .and_then(|flags| serde_json::from_value(flags).ok())
                 .unwrap_or_default();
-            (id, flags)
+            // Flags this version does not know of are left for a later one to report.
+            (
+                id,
+                flags.iter().filter_map(|flag| flag.parse().ok()).collect(),
+            )
         })
         .collect())
 }
@@ -335,23 +339,23 @@ impl Ledger {
     }
 
     /// The discrepancies an event's flags stand for.
-    fn check_flags(&mut self, event: &EventRow, flags: &[String], currency: Option<&str>) {
+    fn check_flags(&mut self, event: &EventRow, flags: &[EventFlag], currency: Option<&str>) {
         for flag in flags {
-            let (kind, message) = match flag.as_str() {
-                "success_after_cancel" => (
+            let (kind, message) = match flag {
+                EventFlag::SuccessAfterCancel => (
                     DiscrepancyKind::SuccessAfterCancel,
                     "a payment succeeded after the checkout was canceled or had expired",
                 ),
-                "refused_after_close" => (
+                EventFlag::RefusedAfterClose => (
                     DiscrepancyKind::SuccessAfterCancel,
                     "a payment arrived after the checkout was canceled or had expired; paymux \
                      refused it and the provider returns it to the payer",
                 ),
-                "disabled_provider" => (
+                EventFlag::DisabledProvider => (
                     DiscrepancyKind::DisabledProviderEvent,
                     "the provider was disabled for the merchant when this event arrived",
                 ),
-                _ => continue,
+                EventFlag::NoCheckout => continue,
             };
             self.report(
                 kind,
@@ -405,7 +409,8 @@ fn events_received(
     merchant: &str,
     ledger: &mut Ledger,
 ) -> Result<(), ReconcileError> {
-    let shared = shared_references(conn, merchant)?;
+    // Read once, when a page first has payments to compare across checkouts.
+    let mut shared: Option<HashSet<String>> = None;
     let mut after: Option<(NaiveDateTime, String)> = None;
     loop {
         let mut query = events::table
@@ -469,7 +474,12 @@ fn events_received(
                 None => orphan_event(event, flags, ledger)?,
             }
         }
-        first_payments.retain(|paid| shared.contains(&paid.reference));
+        if !first_payments.is_empty() && shared.is_none() {
+            shared = Some(shared_references(conn, merchant)?);
+        }
+        if let Some(shared) = &shared {
+            first_payments.retain(|paid| shared.contains(&paid.reference));
+        }
         duplicate_references(conn, scope, merchant, &first_payments, ledger)?;
         if (rows.len() as i64) < scope.page_size {
             return Ok(());
@@ -482,7 +492,7 @@ fn events_received(
 /// checkout's first payment, for the duplicate check across checkouts.
 fn linked_event(
     event: &EventRow,
-    flags: &[String],
+    flags: &[EventFlag],
     checkout: &CheckoutRef,
     payments: &mut HashMap<String, Payments>,
     ledger: &mut Ledger,
@@ -539,7 +549,7 @@ fn linked_event(
 /// since the money moved.
 fn orphan_event(
     event: &EventRow,
-    flags: &[String],
+    flags: &[EventFlag],
     ledger: &mut Ledger,
 ) -> Result<(), ReconcileError> {
     let currency = event.currency.as_deref();
