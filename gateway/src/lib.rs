@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod breaker;
 pub mod cli;
+pub mod client_address;
 pub mod error;
 pub mod idempotency;
 pub mod ingest;

@@ -91,6 +91,22 @@ impl LiveConfig {
         if let Some(problem) = rate_limit_problem(&settings.rate_limit) {
             errors.push(ConfigError::new("rate_limit", problem));
         }
+        let limits = settings.webhook_limits;
+        if !(limits.rejected_per_second.is_finite() && limits.rejected_per_second > 0.0) {
+            errors.push(ConfigError::new(
+                "webhook_limits.rejected_per_second",
+                "must be a positive number",
+            ));
+        }
+        if limits.rejected_burst == 0 {
+            errors.push(ConfigError::new(
+                "webhook_limits.rejected_burst",
+                "must be at least 1",
+            ));
+        }
+        if settings.jobs.interval_secs == 0 {
+            errors.push(ConfigError::new("jobs.interval_secs", "must be at least 1"));
+        }
         for (provider, fault) in &settings.sandbox.faults {
             if let Err(message) = check_fault(&settings, registry, provider, fault) {
                 errors.push(ConfigError::new(

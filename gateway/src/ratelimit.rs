@@ -1,7 +1,8 @@
-//! Rate limits: a token bucket per merchant API key, refilled at `requests_per_second` up to
-//! `burst`. Like circuit breakers, buckets live in this process's memory: they survive a
-//! config reload (new limits apply to the tokens already there), and each process behind a
-//! load balancer counts its own share.
+//! Rate limits: token buckets refilled at `requests_per_second` up to `burst`, one per merchant
+//! API key, and for rejected webhooks one per merchant and provider and one per client address.
+//! Like circuit breakers, buckets live in this process's memory: they survive a config reload
+//! (new limits apply to the tokens already there), and each process behind a load balancer
+//! counts its own share.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -15,14 +16,35 @@ struct Bucket {
     updated: Instant,
 }
 
-/// Buckets by the SHA-256 of the API key (plain keys are never kept). Only configured keys
-/// get this far, so the map stays as small as the config.
-#[derive(Debug, Default)]
+/// Buckets by a SHA-256 (of an API key, a client address …: plain keys are never kept).
+#[derive(Debug)]
 pub struct RateLimiter {
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
+    /// Most buckets kept. Past it, buckets that have refilled are dropped (a full bucket is
+    /// the same as none); if every one is still in use, new keys share one overflow bucket, so
+    /// that a client with many addresses cannot grow the map.
+    capacity: usize,
 }
 
+impl Default for RateLimiter {
+    /// For API keys: only configured keys get this far, so the map stays as small as the
+    /// config.
+    fn default() -> Self {
+        RateLimiter::with_capacity(usize::MAX)
+    }
+}
+
+/// The key new clients share once the map is full.
+const OVERFLOW: [u8; 32] = [0xff; 32];
+
 impl RateLimiter {
+    pub fn with_capacity(capacity: usize) -> RateLimiter {
+        RateLimiter {
+            buckets: Mutex::default(),
+            capacity,
+        }
+    }
+
     /// Takes one token from the key's bucket, or says how long until one is there.
     pub fn take(
         &self,
@@ -32,6 +54,16 @@ impl RateLimiter {
     ) -> Result<(), Duration> {
         let burst = f64::from(limit.burst);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut key_hash = key_hash;
+        if buckets.len() >= self.capacity && !buckets.contains_key(&key_hash) {
+            buckets.retain(|_, bucket| {
+                let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+                bucket.tokens + elapsed * limit.requests_per_second < burst
+            });
+            if buckets.len() >= self.capacity {
+                key_hash = OVERFLOW;
+            }
+        }
         let bucket = buckets.entry(key_hash).or_insert(Bucket {
             tokens: burst,
             updated: now,
@@ -79,5 +111,26 @@ mod tests {
             assert_eq!(limiter.take([1; 32], limit, much_later), Ok(()));
         }
         assert!(limiter.take([1; 32], limit, much_later).is_err());
+    }
+
+    #[test]
+    fn a_full_map_drops_refilled_buckets_then_shares_one_overflow_bucket() {
+        let limiter = RateLimiter::with_capacity(2);
+        let limit = RateLimitSettings {
+            requests_per_second: 1.0,
+            burst: 1,
+        };
+        let start = Instant::now();
+        assert_eq!(limiter.take([1; 32], limit, start), Ok(()));
+        assert_eq!(limiter.take([2; 32], limit, start), Ok(()));
+        // Both buckets are empty, so both are kept: a third key shares the overflow bucket.
+        assert_eq!(limiter.take([3; 32], limit, start), Ok(()));
+        assert!(limiter.take([4; 32], limit, start).is_err());
+        assert!(limiter.take([1; 32], limit, start).is_err());
+        // A second later every bucket has refilled: they are dropped, and new keys get their own.
+        let later = start + Duration::from_secs(1);
+        assert_eq!(limiter.take([5; 32], limit, later), Ok(()));
+        assert_eq!(limiter.take([6; 32], limit, later), Ok(()));
+        assert!(limiter.take([5; 32], limit, later).is_err());
     }
 }

@@ -20,7 +20,7 @@ use paymux_schema::db::refund::{Refund, RefundStatus};
 use paymux_schema::db::schema::{checkouts, events, refunds, webhook_receipts};
 use paymux_schema::db::{DbConnection, write_transaction};
 use paymux_schema::ids::{CheckoutKind, EventKind, Id, IdKind, ReceiptKind, RefundKind};
-use paymux_schema::{CheckoutStatus, EventFlag, EventType};
+use paymux_schema::{CheckoutStatus, EventFlag, EventSource, EventType};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
@@ -362,6 +362,7 @@ impl Writer<'_> {
             livemode: false,
             created_at: at,
             updated_at: at,
+            amount_received: if status.is_paid() { amount } else { 0 },
         });
         self.checkouts += 1;
         if self.in_period(at) {
@@ -386,16 +387,21 @@ impl Writer<'_> {
         reason: Option<&str>,
     ) -> String {
         let id = id_at::<ReceiptKind>(&mut self.random, at);
+        let body = format!("{{\"seeded\":\"{provider}\"}}").into_bytes();
         self.batch.receipts.push(WebhookReceipt {
             id: id.clone(),
             merchant: self.options.merchant.clone(),
             provider: provider.to_owned(),
             headers: "{}".to_owned(),
-            body: format!("{{\"seeded\":\"{provider}\"}}").into_bytes(),
+            body_length: body.len() as i64,
+            body_sha256: None,
+            body,
             outcome: outcome.as_str().to_owned(),
             reason: reason.map(str::to_owned),
             event_count: i32::from(outcome == ReceiptOutcome::Accepted),
             received_at: at,
+            duplicate_of: None,
+            checkout_id: None,
         });
         id
     }
@@ -414,9 +420,11 @@ impl Writer<'_> {
             (paid && happening.webhook).then(|| format!("pay_{}", self.random.below(1 << 48)));
         let id = id_at::<EventKind>(&mut self.random, happening.at);
         let mut details = serde_json::json!({ "payment_method": "card", "seeded": true });
-        if !happening.webhook {
-            details["source"] = serde_json::json!("provider_lookup");
-        }
+        let source = if happening.webhook {
+            EventSource::Provider
+        } else {
+            EventSource::ProviderLookup
+        };
         for flag in happening.flags {
             flag.add_to(&mut details);
         }
@@ -437,6 +445,7 @@ impl Writer<'_> {
             livemode: false,
             details: details.to_string(),
             receipt_id,
+            source: source.as_str().to_owned(),
         });
         self.events += 1;
         id

@@ -25,6 +25,10 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     pub routing: RoutingSettings,
     pub rate_limit: RateLimitSettings,
+    pub webhook_limits: WebhookLimitSettings,
+    pub checkouts: CheckoutSettings,
+    pub retention: RetentionSettings,
+    pub jobs: JobSettings,
     pub admin: AdminSettings,
     #[serde(default)]
     pub merchants: BTreeMap<String, MerchantSettings>,
@@ -41,6 +45,10 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; defaults to one per CPU core.
     pub workers: Option<usize>,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client; any other
+    /// peer is the client itself.
+    #[serde(default)]
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 #[derive(Clone, PartialEq, Deserialize)]
@@ -126,6 +134,107 @@ pub struct RateLimitSettings {
     pub requests_per_second: f64,
     /// The bucket's size: how many requests may come at once after a quiet spell.
     pub burst: u32,
+}
+
+/// Token buckets for rejected webhooks only: a webhook that verifies never takes a token.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookLimitSettings {
+    /// Rejections refilled per second, per merchant and provider and per client address.
+    pub rejected_per_second: f64,
+    /// How many rejections may come at once after a quiet spell.
+    pub rejected_burst: u32,
+}
+
+impl WebhookLimitSettings {
+    /// The bucket each merchant and provider, and each client address, gets.
+    pub fn bucket(&self) -> RateLimitSettings {
+        RateLimitSettings {
+            requests_per_second: self.rejected_per_second,
+            burst: self.rejected_burst,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutSettings {
+    /// How long a checkout created without `expires_at` stays payable.
+    pub default_expires_in_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Rejected webhook receipts are deleted after this many days. Accepted receipts and
+    /// events are kept.
+    pub rejected_receipts_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// Seconds between runs of the background jobs: expiring checkouts, deleting what the
+    /// retention settings let go.
+    pub interval_secs: u64,
+}
+
+/// A proxy allowed to say who the client is: one address, or a CIDR block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl TrustedProxy {
+    /// Whether `address` is this proxy or inside its block.
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        fn masked(bits: u128, width: u32, prefix: u8) -> u128 {
+            let keep = u32::from(prefix).min(width);
+            if keep == 0 { 0 } else { bits >> (width - keep) }
+        }
+        match (self.network, address.to_canonical()) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                masked(u32::from(network).into(), 32, self.prefix)
+                    == masked(u32::from(address).into(), 32, self.prefix)
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                masked(network.into(), 128, self.prefix) == masked(address.into(), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let refused = || format!("`{text}` is not an IP address or a CIDR block");
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: std::net::IpAddr = address.parse().map_err(|_| refused())?;
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(prefix) => prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|prefix| *prefix <= width)
+                .ok_or_else(refused)?,
+        };
+        Ok(TrustedProxy { network, prefix })
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// The admin API (`/v1/admin/…`).
@@ -322,6 +431,31 @@ mod tests {
         ))
         .unwrap_err();
         assert!(error.to_string().contains("EURO"), "{error}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_blocks() {
+        let block: TrustedProxy = "10.1.0.0/16".parse().unwrap();
+        assert!(block.contains("10.1.200.3".parse().unwrap()));
+        assert!(!block.contains("10.2.0.1".parse().unwrap()));
+        assert!(!block.contains("::1".parse().unwrap()));
+        let one: TrustedProxy = "127.0.0.1".parse().unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        // An IPv4 peer seen through an IPv6 socket is the same peer.
+        assert!(one.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        let v6: TrustedProxy = "fd00::/8".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        let everyone: TrustedProxy = "0.0.0.0/0".parse().unwrap();
+        assert!(everyone.contains("203.0.113.9".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "localhost", "10.0.0.0/x", "::/129"] {
+            assert!(bad.parse::<TrustedProxy>().is_err(), "{bad}");
+        }
+        let error = Settings::load(Overlay::Toml(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/99\"]".into(),
+        ))
+        .unwrap_err();
+        assert!(error.to_string().contains("10.0.0.0/99"), "{error}");
     }
 
     #[test]

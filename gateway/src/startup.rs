@@ -23,11 +23,15 @@ use crate::ingest;
 use crate::live::{Addresses, ConfigSource, Live, LiveConfig};
 use crate::merchants::ConfigErrors;
 use crate::metrics::{self, Metrics};
+use crate::ratelimit::RateLimiter;
 use crate::routes::{checkouts, events, export, health, pay, reconciliation, refunds};
 use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::telemetry::{self, RequestSpan};
+
+/// Most client addresses whose rejected webhooks are counted apart (see [`RateLimiter`]).
+const REJECTION_BUCKETS: usize = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -143,6 +147,7 @@ impl Application {
             live: Arc::new(Live::new(config, source, registry, addresses)),
             breakers: Arc::default(),
             limiter: Arc::default(),
+            rejections: Arc::new(RateLimiter::with_capacity(REJECTION_BUCKETS)),
             metrics: Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?,
             sandbox,
         };

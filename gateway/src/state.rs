@@ -21,6 +21,8 @@ pub struct AppState {
     /// In memory, per process, kept across reloads.
     pub breakers: Arc<Breakers>,
     pub limiter: Arc<RateLimiter>,
+    /// Rejected webhooks, per merchant and provider and per client address.
+    pub rejections: Arc<RateLimiter>,
     pub metrics: Metrics,
     /// The simulated providers, when `sandbox.enabled`.
     pub sandbox: Option<Arc<Sandbox>>,
@@ -53,6 +55,16 @@ impl AppState {
             }
         }
         report
+    }
+
+    /// Runs CPU-bound work (reading an unauthenticated body) on actix's blocking pool, so a
+    /// large body never holds an async worker that other requests wait on.
+    pub async fn cpu<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Ok(web::block(work).await?)
     }
 
     /// Runs blocking diesel work on actix's blocking pool, off the async workers, with a pooled

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod http;
+pub mod json;
 pub mod kwik;
 pub mod model;
 pub mod pakhi;

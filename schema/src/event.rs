@@ -48,6 +48,18 @@ impl EventFlag {
     }
 }
 
+crate::text_enum! {
+    /// Who recorded an event.
+    pub enum EventSource("event source") {
+        /// The provider's webhook.
+        Provider => "provider",
+        /// paymux asked the provider (`?refresh=true`, a cancel) and recorded what it said.
+        ProviderLookup => "provider_lookup",
+        /// paymux itself: an expiry it applied at the checkout's `expires_at`.
+        Paymux => "paymux",
+    }
+}
+
 /// One provider event after verification and normalization, before paymux links it to a
 /// checkout and stores it. Adapters produce these from raw webhook bodies.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ pub mod money;
 pub mod status;
 pub mod text_enum;
 
-pub use event::{EventFlag, EventType, NormalizedEvent};
+pub use event::{EventFlag, EventSource, EventType, NormalizedEvent};
 pub use ids::{CheckoutId, EventId, ReceiptId, RefundId};
 pub use money::{Currency, Money, MoneyError};
 pub use status::{CheckoutStatus, StatusInput, Transition, TransitionFlag, next_status};

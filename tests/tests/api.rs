@@ -41,6 +41,7 @@ fn checkout(merchant: &str, reference: &str) -> Checkout {
         created_at: now,
         updated_at: now,
         providers_tried: None,
+        amount_received: 0,
     }
 }
 
@@ -69,6 +70,7 @@ fn event(
         livemode: false,
         details: r#"{"card_brand":"visa"}"#.to_owned(),
         receipt_id: None,
+        source: "provider".into(),
     }
 }
 
@@ -199,6 +201,10 @@ on_both_backends! {
                     reason: None,
                     event_count: 1,
                     received_at: truncate_to_micros(Utc::now()),
+                    body_length: 44,
+                    body_sha256: None,
+                    duplicate_of: None,
+                    checkout_id: None,
                 };
                 WebhookReceipt::insert(conn, &receipt).unwrap();
                 let mut row = event("demo", "payment.succeeded", "fake", None, 0);

@@ -8,7 +8,7 @@ use paymux_schema::db::{truncate_to_micros, write_transaction};
 use paymux_tests::{SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with};
 use serde_json::Value;
 
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 15] = [
     "id",
     "type",
     "merchant",
@@ -23,6 +23,7 @@ const COLUMNS: [&str; 14] = [
     "occurred_at",
     "received_at",
     "livemode",
+    "source",
 ];
 
 /// `count` events of `merchant`, `age` seconds old, alternating providers and currencies.
@@ -55,6 +56,7 @@ async fn seed(app: &TestApp, merchant: &'static str, count: usize, age: i64) {
                         livemode: false,
                         details: "{}".into(),
                         receipt_id: None,
+                        source: "provider".into(),
                     },
                 )?;
             }

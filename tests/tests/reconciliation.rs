@@ -247,6 +247,7 @@ on_both_backends! {
                     livemode: false,
                     details: "{}".into(),
                     receipt_id: None,
+                    source: "provider".into(),
                 }).unwrap();
             }
         }).await;

@@ -332,7 +332,7 @@ on_both_backends! {
         let events = events_of(&app, &checkout).await;
         assert_eq!(events.len(), 1, "a change found by lookup is recorded once: {events:?}");
         assert_eq!(events[0]["type"], "payment.expired");
-        assert_eq!(events[0]["details"]["source"], "provider_lookup");
+        assert_eq!(events[0]["source"], "provider_lookup");
     }
 
     async fn a_payment_made_outside_paymux_never_pays_a_checkout_by_its_reference(backend) {

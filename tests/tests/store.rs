@@ -29,6 +29,7 @@ fn event(provider_event_id: &str, merchant: &str) -> Event {
         livemode: false,
         details: "{}".into(),
         receipt_id: None,
+        source: "provider".into(),
     }
 }
 

@@ -12,7 +12,8 @@ use paymux_schema::db::event::Event;
 use paymux_schema::db::{truncate_to_micros, write_transaction};
 use paymux_schema::ids::{CheckoutId, CheckoutKind};
 use paymux_schema::{
-    CheckoutStatus, Currency, EventFlag, EventId, EventType, Money, StatusInput, TransitionFlag,
+    CheckoutStatus, Currency, EventFlag, EventId, EventSource, EventType, Money, StatusInput,
+    TransitionFlag,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -553,6 +554,7 @@ pub async fn create_checkout(
                 amount: plan.amount.minor,
                 currency: plan.amount.currency.code().to_owned(),
                 amount_refunded: 0,
+                amount_received: 0,
                 reference: input.reference.clone(),
                 description: input.description.clone(),
                 customer: json_text(&input.customer)?,
@@ -724,7 +726,7 @@ fn record_lookup_event(
         return Ok(());
     }
     let payment_id = checkout.provider_checkout_id.clone().unwrap_or_default();
-    let mut details = serde_json::json!({ "source": "provider_lookup" });
+    let mut details = serde_json::json!({});
     if transition.flag == Some(TransitionFlag::SuccessAfterCancel) {
         EventFlag::SuccessAfterCancel.add_to(&mut details);
     }
@@ -748,6 +750,7 @@ fn record_lookup_event(
             livemode: checkout.livemode,
             details: details.to_string(),
             receipt_id: None,
+            source: EventSource::ProviderLookup.as_str().to_owned(),
         },
     )?;
     Ok(())

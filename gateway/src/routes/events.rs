@@ -33,6 +33,9 @@ pub struct EventOut {
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
     pub livemode: bool,
+    /// Who recorded it: `provider` (its webhook), `provider_lookup` (paymux asked the
+    /// provider), `paymux` (an expiry paymux applied).
+    pub source: String,
     pub details: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
@@ -67,6 +70,7 @@ impl EventOut {
             occurred_at: utc(event.occurred_at),
             received_at: utc(event.received_at),
             livemode: event.livemode,
+            source: event.source,
             raw: raw.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
         }
     }

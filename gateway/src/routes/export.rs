@@ -4,7 +4,7 @@
 //!
 //! The columns are a stable contract for finance tools; add new ones at the end:
 //! `id, type, merchant, provider, provider_event_id, checkout_id, reference, amount,
-//! amount_decimal, currency, fee, occurred_at, received_at, livemode`. `amount` and `fee` are
+//! amount_decimal, currency, fee, occurred_at, received_at, livemode, source`. `amount` and `fee` are
 //! minor units, `amount_decimal` the same amount in major units ("125.00"); times are RFC 3339
 //! UTC. NDJSON lines carry the same fields.
 
@@ -25,7 +25,7 @@ use crate::state::AppState;
 const PAGE_SIZE: i64 = 1_000;
 
 /// The CSV header: the fields of [`ExportRow`], in order.
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 15] = [
     "id",
     "type",
     "merchant",
@@ -40,6 +40,7 @@ const COLUMNS: [&str; 14] = [
     "occurred_at",
     "received_at",
     "livemode",
+    "source",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,7 @@ struct ExportRow {
     occurred_at: String,
     received_at: String,
     livemode: bool,
+    source: String,
 }
 
 impl From<Event> for ExportRow {
@@ -94,6 +96,7 @@ impl From<Event> for ExportRow {
             occurred_at: utc(event.occurred_at).to_rfc3339(),
             received_at: utc(event.received_at).to_rfc3339(),
             livemode: event.livemode,
+            source: event.source,
         }
     }
 }

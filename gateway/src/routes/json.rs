@@ -2,14 +2,22 @@
 //! the API's error shape.
 
 use chrono::{DateTime, Utc};
+use paymux_providers::json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use crate::error::ApiError;
 
-/// Parses a JSON body; a syntax error or an unknown, missing or mistyped field is a 400 that
-/// names what serde found.
+/// Parses a JSON body; nesting past [`json::MAX_DEPTH`], a syntax error or an unknown, missing
+/// or mistyped field is a 400 that names what serde found.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    json::check_depth(body, json::MAX_DEPTH).map_err(|error| {
+        ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("invalid request body: {error}"),
+        )
+    })?;
     serde_json::from_slice(body).map_err(|error| {
         let api_error = ApiError::new(
             actix_web::http::StatusCode::BAD_REQUEST,

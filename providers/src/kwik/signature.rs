@@ -42,6 +42,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 use crate::ProviderError;
+use crate::json;
 use crate::signing::{check_timestamp_window, hmac_sha256_hex, verify_hmac_sha256_hex};
 
 /// The request member that carries the signature, and that canonicalization leaves out.
@@ -201,8 +202,11 @@ fn format_js_double(x: f64) -> String {
 /// which would change their canonical text; Rust's `f64::from_str` is exact.
 ///
 /// Number literals beyond the double range (`1e400`, which JavaScript reads as `Infinity`) are
-/// refused.
+/// refused, and so is nesting past [`json::MAX_DEPTH`]: each level is read again from its
+/// text, so the bound keeps the work linear and the recursion shallow.
 pub fn parse_exact(text: &str) -> Result<Value, serde_json::Error> {
+    json::check_depth(text.as_bytes(), json::MAX_DEPTH)
+        .map_err(<serde_json::Error as serde::de::Error>::custom)?;
     let raw: &RawValue = serde_json::from_str(text)?;
     exact_value(raw)
 }
@@ -424,6 +428,12 @@ mod tests {
         }
         for bad in ["1e400", "-1e400", "{\"a\":", "01", "NaN", ""] {
             assert!(parse_exact(bad).is_err(), "{bad}");
+        }
+        // Nesting that once overflowed the stack is refused before any parse.
+        for depth in [65, 15_000] {
+            let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let error = parse_exact(&deep).unwrap_err();
+            assert!(error.to_string().contains("64 levels"), "{error}");
         }
     }
 

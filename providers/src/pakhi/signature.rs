@@ -14,13 +14,21 @@
 //!    `serde_json::to_string` writes them (only `"`, `\` and control characters escaped), and
 //!    numbers, `true`, `false` and `null` as received (a sender's own encoder wrote them).
 //!
-//! The member is found structurally (a small scanner over the top-level object), never by a
-//! text search, so `"signature"` inside a string value cannot be cut. Duplicate top-level keys
-//! are refused: a body whose parsers might disagree on a member is not worth verifying. The
+//! The member is found structurally (a scanner over the top-level object), never by a text
+//! search, so `"signature"` inside a string value cannot be cut. Duplicate top-level keys are
+//! refused: a body whose parsers might disagree on a member is not worth verifying. The
 //! comparison is constant-time. The payload carries no timestamp, so there is no replay window:
 //! a replay maps to the same derived event id and stores nothing new.
+//!
+//! All of this runs before the signature is known to be good, on bytes anyone can send: the
+//! nesting is bounded first ([`crate::json::check_depth`]), and the scanner is iterative and visits each
+//! byte a bounded number of times (it counts its steps, and a test holds them to the body's
+//! length), so no body can make it recurse or go quadratic.
+
+use std::collections::HashSet;
 
 use crate::ProviderError;
+use crate::json;
 use crate::signing::{hmac_sha256_hex, verify_hmac_sha256_hex};
 
 /// The member carrying the signature.
@@ -52,135 +60,188 @@ fn malformed(reason: &str) -> ProviderError {
     ProviderError::MalformedPayload(format!("Pakhi Pay callback: {reason}"))
 }
 
-/// Reads a body as one JSON object. serde_json checks first that the text is valid JSON (and
-/// within its nesting limit), so the scanner below only finds boundaries in valid JSON.
-fn scan(body: &[u8]) -> Result<Object<'_>, ProviderError> {
+/// Walks valid JSON text byte by byte, counting every byte it looks at.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    /// Bytes looked at so far: the measure of the scanner's work.
+    steps: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Scanner<'a> {
+        Scanner {
+            bytes: text.as_bytes(),
+            steps: 0,
+        }
+    }
+
+    fn byte(&mut self, at: usize) -> Option<u8> {
+        self.steps += 1;
+        self.bytes.get(at).copied()
+    }
+
+    fn skip_whitespace(&mut self, mut at: usize) -> usize {
+        while self
+            .byte(at)
+            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            at += 1;
+        }
+        at
+    }
+
+    /// The end (just after the closing quote) of the string starting at `at`.
+    fn string_end(&mut self, at: usize) -> Option<usize> {
+        if self.byte(at)? != b'"' {
+            return None;
+        }
+        let mut at = at + 1;
+        loop {
+            match self.byte(at)? {
+                b'\\' => at += 2,
+                b'"' => return Some(at + 1),
+                _ => at += 1,
+            }
+        }
+    }
+
+    /// The end of the value starting at `at`: strings are skipped whole, containers by
+    /// counting their depth, so nested values are walked once, without recursion.
+    fn value_end(&mut self, at: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        let mut at = at;
+        loop {
+            match self.byte(at)? {
+                b'"' => at = self.string_end(at)?,
+                b'{' | b'[' => {
+                    depth += 1;
+                    at += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    at += 1;
+                }
+                b',' | b' ' | b'\t' | b'\n' | b'\r' | b':' if depth > 0 => at += 1,
+                // A scalar (number, literal) ends at the first delimiter.
+                _ if depth == 0 => {
+                    let start = at;
+                    while self.byte(at).is_some_and(|b| {
+                        !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                    }) {
+                        at += 1;
+                    }
+                    return (at > start).then_some(at);
+                }
+                _ => at += 1,
+            }
+            if depth == 0 {
+                return Some(at);
+            }
+        }
+    }
+
+    /// The members of the object whose `{` is at `open`, and where its `}` is.
+    fn object_members(&mut self, text: &str, open: usize) -> Option<(Vec<Member>, usize)> {
+        let mut members = vec![];
+        let mut at = self.skip_whitespace(open + 1);
+        if self.byte(at)? == b'}' {
+            return Some((members, at));
+        }
+        loop {
+            let start = at;
+            let key_end = self.string_end(start)?;
+            let key = serde_json::from_str::<String>(text.get(start..key_end)?).ok()?;
+            at = self.skip_whitespace(key_end);
+            if self.byte(at)? != b':' {
+                return None;
+            }
+            let value_start = self.skip_whitespace(at + 1);
+            let value_end = self.value_end(value_start)?;
+            members.push(Member {
+                key,
+                start,
+                value_start,
+                value_end,
+            });
+            at = self.skip_whitespace(value_end);
+            match self.byte(at)? {
+                b',' => at = self.skip_whitespace(at + 1),
+                b'}' => return Some((members, at)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Appends the compact form of the value in `text[start..end]` to `out`: whitespace
+    /// between tokens dropped, strings decoded and written again as `serde_json` writes them,
+    /// everything else copied. One pass, whatever the nesting.
+    fn compact_value(
+        &mut self,
+        text: &str,
+        start: usize,
+        end: usize,
+        out: &mut String,
+    ) -> Option<()> {
+        let mut at = start;
+        while at < end {
+            match self.byte(at)? {
+                b'"' => {
+                    let string_end = self.string_end(at)?;
+                    let decoded = serde_json::from_str::<String>(text.get(at..string_end)?).ok()?;
+                    out.push_str(&serde_json::to_string(&decoded).ok()?);
+                    at = string_end;
+                }
+                b' ' | b'\t' | b'\n' | b'\r' => at += 1,
+                _ => {
+                    // Up to the next string or whitespace: structure, numbers and literals.
+                    let run_start = at;
+                    while at < end
+                        && self
+                            .byte(at)
+                            .is_some_and(|b| !matches!(b, b'"' | b' ' | b'\t' | b'\n' | b'\r'))
+                    {
+                        at += 1;
+                    }
+                    out.push_str(text.get(run_start..at)?);
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// Reads a body as one JSON object. The nesting is bounded first, then serde_json checks that
+/// the text is valid JSON (its check of a value it ignores does not recurse), so the scanner
+/// only finds boundaries in valid JSON.
+fn scan(body: &[u8]) -> Result<(Object<'_>, usize), ProviderError> {
     let text = std::str::from_utf8(body).map_err(|_| malformed("the body is not UTF-8"))?;
+    json::check_depth(body, json::MAX_DEPTH).map_err(|error| malformed(&error.to_string()))?;
     serde_json::from_str::<serde::de::IgnoredAny>(text)
-        .map_err(|error| malformed(&format!("the body is not JSON: {error}")))?;
-    let bytes = text.as_bytes();
-    let open = skip_whitespace(bytes, 0);
-    if bytes.get(open) != Some(&b'{') {
+        .map_err(|error| malformed(&json::describe_error(&error)))?;
+    let mut scanner = Scanner::new(text);
+    let open = scanner.skip_whitespace(0);
+    if scanner.byte(open) != Some(b'{') {
         return Err(malformed("the body is not a JSON object"));
     }
     let unreadable = || malformed("the body could not be scanned");
-    let (members, close) = object_members(text, open).ok_or_else(unreadable)?;
-    if skip_whitespace(bytes, close + 1) != bytes.len() {
+    let (members, close) = scanner.object_members(text, open).ok_or_else(unreadable)?;
+    if scanner.skip_whitespace(close + 1) != body.len() {
         return Err(unreadable());
     }
-    for (index, member) in members.iter().enumerate() {
-        if members[..index].iter().any(|seen| seen.key == member.key) {
-            return Err(malformed(&format!(
-                "the member `{}` appears more than once",
-                member.key
-            )));
-        }
+    let mut seen = HashSet::with_capacity(members.len());
+    if members
+        .iter()
+        .any(|member| !seen.insert(member.key.as_str()))
+    {
+        return Err(malformed("a top-level member appears more than once"));
     }
-    Ok(Object {
+    let object = Object {
         text,
         open,
         close,
         members,
-    })
-}
-
-fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
-    while bytes
-        .get(at)
-        .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    {
-        at += 1;
-    }
-    at
-}
-
-/// The end (just after the closing quote) of the string starting at `at`.
-fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
-    if bytes.get(at) != Some(&b'"') {
-        return None;
-    }
-    let mut at = at + 1;
-    loop {
-        match bytes.get(at)? {
-            b'\\' => at += 2,
-            b'"' => return Some(at + 1),
-            _ => at += 1,
-        }
-    }
-}
-
-/// The end of the value starting at `at`.
-fn value_end(text: &str, at: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    match bytes.get(at)? {
-        b'"' => string_end(bytes, at),
-        b'{' => object_members(text, at).map(|(_, close)| close + 1),
-        b'[' => array_elements(text, at).map(|(_, close)| close + 1),
-        _ => {
-            let mut end = at;
-            while bytes
-                .get(end)
-                .is_some_and(|b| !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-            {
-                end += 1;
-            }
-            (end > at).then_some(end)
-        }
-    }
-}
-
-/// The members of the object whose `{` is at `open`, and where its `}` is.
-fn object_members(text: &str, open: usize) -> Option<(Vec<Member>, usize)> {
-    let bytes = text.as_bytes();
-    let mut members = vec![];
-    let mut at = skip_whitespace(bytes, open + 1);
-    if bytes.get(at) == Some(&b'}') {
-        return Some((members, at));
-    }
-    loop {
-        let start = at;
-        let key_end = string_end(bytes, start)?;
-        let key = serde_json::from_str::<String>(text.get(start..key_end)?).ok()?;
-        at = skip_whitespace(bytes, key_end);
-        if bytes.get(at) != Some(&b':') {
-            return None;
-        }
-        let value_start = skip_whitespace(bytes, at + 1);
-        let value_end = value_end(text, value_start)?;
-        members.push(Member {
-            key,
-            start,
-            value_start,
-            value_end,
-        });
-        at = skip_whitespace(bytes, value_end);
-        match bytes.get(at)? {
-            b',' => at = skip_whitespace(bytes, at + 1),
-            b'}' => return Some((members, at)),
-            _ => return None,
-        }
-    }
-}
-
-/// The elements of the array whose `[` is at `open` (start and end of each), and where its
-/// `]` is.
-fn array_elements(text: &str, open: usize) -> Option<(Vec<(usize, usize)>, usize)> {
-    let bytes = text.as_bytes();
-    let mut elements = vec![];
-    let mut at = skip_whitespace(bytes, open + 1);
-    if bytes.get(at) == Some(&b']') {
-        return Some((elements, at));
-    }
-    loop {
-        let end = value_end(text, at)?;
-        elements.push((at, end));
-        at = skip_whitespace(bytes, end);
-        match bytes.get(at)? {
-            b',' => at = skip_whitespace(bytes, at + 1),
-            b']' => return Some((elements, at)),
-            _ => return None,
-        }
-    }
+    };
+    Ok((object, scanner.steps))
 }
 
 impl Object<'_> {
@@ -223,8 +284,10 @@ impl Object<'_> {
         kept
     }
 
-    /// Form 2: the compact form of the object without the member named `without`.
-    fn compact(&self, without: &str) -> Option<String> {
+    /// Form 2: the compact form of the object without the member named `without`, and the
+    /// steps it took.
+    fn compact(&self, without: &str) -> Option<(String, usize)> {
+        let mut scanner = Scanner::new(self.text);
         let mut out = String::with_capacity(self.text.len());
         out.push('{');
         let mut first = true;
@@ -235,67 +298,52 @@ impl Object<'_> {
             first = false;
             out.push_str(&serde_json::to_string(&member.key).ok()?);
             out.push(':');
-            compact_value(self.text, member.value_start, &mut out)?;
+            scanner.compact_value(self.text, member.value_start, member.value_end, &mut out)?;
         }
         out.push('}');
-        Some(out)
+        Some((out, scanner.steps))
     }
 }
 
-/// Appends the compact form of the value starting at `at` to `out`.
-fn compact_value(text: &str, at: usize, out: &mut String) -> Option<()> {
-    match text.as_bytes().get(at)? {
-        b'"' => {
-            let end = string_end(text.as_bytes(), at)?;
-            let decoded = serde_json::from_str::<String>(text.get(at..end)?).ok()?;
-            out.push_str(&serde_json::to_string(&decoded).ok()?);
-        }
-        b'{' => {
-            let (members, _) = object_members(text, at)?;
-            out.push('{');
-            for (index, member) in members.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(&serde_json::to_string(&member.key).ok()?);
-                out.push(':');
-                compact_value(text, member.value_start, out)?;
-            }
-            out.push('}');
-        }
-        b'[' => {
-            let (elements, _) = array_elements(text, at)?;
-            out.push('[');
-            for (index, (start, _)) in elements.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                compact_value(text, *start, out)?;
-            }
-            out.push(']');
-        }
-        _ => out.push_str(text.get(at..value_end(text, at)?)?),
-    }
-    Some(())
+/// What a callback's signature is checked against.
+struct SignedForms {
+    signature: String,
+    /// Form 1 of the module doc.
+    cut: String,
+    /// Form 2 of the module doc.
+    compact: String,
+    /// Bytes the scanner looked at to find them: what the linearity test measures.
+    #[cfg_attr(not(test), allow(dead_code))]
+    steps: usize,
 }
 
-/// Checks a callback body's `signature` member with the merchant's API key, accepting either
-/// signed form described in the module doc.
-pub fn verify(body: &[u8], api_key: &[u8]) -> Result<(), ProviderError> {
-    let object = scan(body)?;
+fn signed_forms(body: &[u8]) -> Result<SignedForms, ProviderError> {
+    let (object, scan_steps) = scan(body)?;
     let (index, member) = object.member(SIGNATURE_FIELD).ok_or_else(|| {
         ProviderError::InvalidSignature(format!("the callback has no `{SIGNATURE_FIELD}` member"))
     })?;
     let signature = serde_json::from_str::<String>(object.raw_value(member)).map_err(|_| {
         ProviderError::InvalidSignature(format!("`{SIGNATURE_FIELD}` must be a string"))
     })?;
-    let cut = object.cut(index);
-    let compact = object
+    let (compact, compact_steps) = object
         .compact(SIGNATURE_FIELD)
         .ok_or_else(|| malformed("the body could not be scanned"))?;
+    Ok(SignedForms {
+        signature,
+        cut: object.cut(index),
+        compact,
+        steps: scan_steps + compact_steps,
+    })
+}
+
+/// Checks a callback body's `signature` member with the merchant's API key, accepting either
+/// signed form described in the module doc.
+pub fn verify(body: &[u8], api_key: &[u8]) -> Result<(), ProviderError> {
+    let signed = signed_forms(body)?;
     // Both are always checked, so the time taken does not say which form matched.
-    let as_received = verify_hmac_sha256_hex(api_key, &[cut.as_bytes()], &signature);
-    let as_compact = verify_hmac_sha256_hex(api_key, &[compact.as_bytes()], &signature);
+    let as_received = verify_hmac_sha256_hex(api_key, &[signed.cut.as_bytes()], &signed.signature);
+    let as_compact =
+        verify_hmac_sha256_hex(api_key, &[signed.compact.as_bytes()], &signed.signature);
     if as_received | as_compact {
         Ok(())
     } else {
@@ -337,16 +385,14 @@ mod tests {
     }
 
     fn cut_of(body: &str) -> String {
-        let object = scan(body.as_bytes()).unwrap();
+        let (object, _) = scan(body.as_bytes()).unwrap();
         let (index, _) = object.member(SIGNATURE_FIELD).unwrap();
         object.cut(index)
     }
 
     fn compact_of(body: &str) -> String {
-        scan(body.as_bytes())
-            .unwrap()
-            .compact(SIGNATURE_FIELD)
-            .unwrap()
+        let (object, _) = scan(body.as_bytes()).unwrap();
+        object.compact(SIGNATURE_FIELD).unwrap().0
     }
 
     #[test]
@@ -544,7 +590,7 @@ mod tests {
         let body = format!(r#"{{"status":"failed","signature":"{sig}","status":"completed"}}"#);
         assert!(matches!(
             check(body.as_bytes()),
-            Err(ProviderError::MalformedPayload(message)) if message.contains("`status`")
+            Err(ProviderError::MalformedPayload(message)) if message.contains("more than once")
         ));
         let body = format!(r#"{{"status":"failed","signature":"{sig}","signature":"{sig}"}}"#);
         assert!(matches!(
@@ -580,6 +626,89 @@ mod tests {
         let signed = " \n{\"status\":\"completed\"}\n";
         assert_eq!(cut_of(body), signed);
         assert_eq!(check(&with_signature(body, KEY, signed)), Ok(()));
+    }
+
+    /// The bodies that made the old recursive scanner quadratic or overflow its stack, at
+    /// growing sizes: the steps per byte stay under a constant.
+    #[test]
+    fn the_scanner_is_linear_in_the_body_for_the_worst_bodies() {
+        type Build = fn(usize) -> String;
+        let worst: [(&str, Build); 5] = [
+            // Deep nesting, as deep as the bound lets through, repeated.
+            ("deep", |n| {
+                let deep = format!("{}1{}", "[".repeat(62), "]".repeat(62));
+                format!(
+                    r#"{{"status":"x","y":[{}],"signature":"00"}}"#,
+                    vec![deep; n].join(",")
+                )
+            }),
+            // Many distinct keys (the quadratic duplicate check).
+            ("keys", |n| {
+                let keys: Vec<String> = (0..n).map(|i| format!(r#""k{i}":1"#)).collect();
+                format!(r#"{{{},"signature":"00"}}"#, keys.join(","))
+            }),
+            // Many elements inside nested arrays (the per-level re-scan of the compact form).
+            ("wide", |n| {
+                format!(
+                    r#"{{"y":{}{}{},"signature":"00"}}"#,
+                    "[".repeat(60),
+                    vec!["1"; n].join(","),
+                    "]".repeat(60)
+                )
+            }),
+            // Strings full of escapes, and spacing between every token.
+            ("strings", |n| {
+                let value = r#""\"\\\u0041 x""#;
+                format!(
+                    r#"{{ "a" : [ {} ] , "signature" : "00" }}"#,
+                    vec![value; n].join(" , ")
+                )
+            }),
+            ("objects", |n| {
+                format!(
+                    r#"{{"a":{}[{}]{},"signature":"00"}}"#,
+                    r#"{"b":"#.repeat(60),
+                    vec![r#"{"c":1,"d":[2]}"#; n].join(","),
+                    "}".repeat(60)
+                )
+            }),
+        ];
+        for (name, build) in worst {
+            for n in [100, 1_000, 10_000] {
+                let body = build(n);
+                let forms = signed_forms(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+                // Each byte is looked at once by the scan and once by the compact form, plus
+                // the key and delimiter peeks: a few steps per byte, whatever the shape.
+                assert!(
+                    forms.steps <= 4 * body.len(),
+                    "{name} × {n}: {} steps for {} bytes",
+                    forms.steps,
+                    body.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nesting_past_the_bound_is_refused_before_any_scan() {
+        for depth in [65, 40_000] {
+            let body = format!(
+                r#"{{"status":"x","signature":"00","y":{}1{}}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let error = check(body.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&error, ProviderError::MalformedPayload(message) if message.contains("64 levels")),
+                "{error:?}"
+            );
+            let body = format!(
+                r#"{{"status":"x","signature":"00","y":{}1{}}}"#,
+                r#"{"a":"#.repeat(depth),
+                "}".repeat(depth)
+            );
+            assert!(check(body.as_bytes()).is_err());
+        }
     }
 
     #[test]

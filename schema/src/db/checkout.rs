@@ -35,6 +35,8 @@ pub struct Checkout {
     /// JSON array of the provider ids routing tried, in order; the last is `provider`. `None`
     /// on checkouts made before routing recorded it.
     pub providers_tried: Option<String>,
+    /// The sum of the successful payments received, in minor units of `currency`.
+    pub amount_received: i64,
 }
 
 /// Filters of `GET /v1/checkouts`; `None` matches everything.

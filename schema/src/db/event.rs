@@ -28,6 +28,8 @@ pub struct Event {
     pub details: String,
     /// The webhook receipt holding the raw bytes this event came from.
     pub receipt_id: Option<String>,
+    /// Who recorded it: an [`crate::EventSource`].
+    pub source: String,
 }
 
 /// Filters of `GET /v1/events`; `created_*` bound `received_at`.

@@ -36,6 +36,16 @@ pub struct WebhookReceipt {
     pub reason: Option<String>,
     pub event_count: i32,
     pub received_at: NaiveDateTime,
+    /// The length of the body received, whatever `body` keeps of it.
+    pub body_length: i64,
+    /// Hex SHA-256 of the body as stored in full (with any shared secret redacted), even when
+    /// `body` keeps only a prefix or nothing.
+    pub body_sha256: Option<String>,
+    /// A redelivery of events already stored keeps no body: this is the receipt that has it.
+    pub duplicate_of: Option<String>,
+    /// The checkout the webhook was about, when its events were not stored (an unconfirmed
+    /// success): stored events name their checkout themselves.
+    pub checkout_id: Option<String>,
 }
 
 impl WebhookReceipt {

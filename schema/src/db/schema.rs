@@ -25,6 +25,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         providers_tried -> Nullable<Text>,
+        amount_received -> BigInt,
     }
 }
 
@@ -39,6 +40,10 @@ diesel::table! {
         reason -> Nullable<Text>,
         event_count -> Integer,
         received_at -> Timestamp,
+        body_length -> BigInt,
+        body_sha256 -> Nullable<Text>,
+        duplicate_of -> Nullable<Text>,
+        checkout_id -> Nullable<Text>,
     }
 }
 
@@ -60,6 +65,7 @@ diesel::table! {
         livemode -> Bool,
         details -> Text,
         receipt_id -> Nullable<Text>,
+        source -> Text,
     }
 }
 
