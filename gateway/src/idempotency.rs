@@ -18,7 +18,7 @@ use crate::live::LiveConfig;
 use crate::state::AppState;
 
 /// How long a key is remembered.
-const RETENTION: TimeDelta = TimeDelta::hours(24);
+pub const RETENTION: TimeDelta = TimeDelta::hours(24);
 /// How much longer than one provider call's timeout a running request holds its key before a
 /// twin may take over. The lock is renewed before each provider call ([`Key::pin`]), as
 /// routing may make several in a row, so it only lapses when the request died.

@@ -8,6 +8,7 @@ pub mod client_address;
 pub mod error;
 pub mod idempotency;
 pub mod ingest;
+pub mod jobs;
 pub mod live;
 pub mod merchants;
 pub mod metrics;

@@ -220,6 +220,11 @@ impl Application {
         self.state.live.started()
     }
 
+    /// What the handlers share: tests run background jobs with it.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
     /// The simulated providers, when `sandbox.enabled`: tests look into them.
     pub fn sandbox(&self) -> Option<Arc<Sandbox>> {
         self.state.sandbox.clone()
@@ -245,10 +250,13 @@ impl Application {
         Ok(())
     }
 
-    /// Serves until SIGINT/SIGTERM (or a stop through the handle), then lets in-flight
-    /// requests finish within the shutdown timeout.
+    /// Serves, and runs the background jobs, until SIGINT/SIGTERM (or a stop through the
+    /// handle), then lets in-flight requests finish within the shutdown timeout.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let jobs = tokio::spawn(crate::jobs::run_forever(self.state.clone()));
+        let served = self.server.await;
+        jobs.abort();
+        served
     }
 }
 

@@ -143,6 +143,8 @@ pub struct TestApp {
     pub server: actix_web::dev::ServerHandle,
     /// The server's simulated providers, when its sandbox is on.
     pub sandbox: Option<Arc<paymux_gateway::sandbox::Sandbox>>,
+    /// What the server's handlers share, for running its background jobs on demand.
+    pub state: paymux_gateway::state::AppState,
     /// The overlay file the server reads at start and on every reload.
     pub config_path: std::path::PathBuf,
     _config_dir: tempfile::TempDir,
@@ -191,6 +193,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     let port = app.port();
     let server = app.handle();
     let sandbox = app.sandbox();
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     let database_url = url.clone();
     let db = tokio::task::spawn_blocking(move || {
@@ -213,6 +216,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         database_url,
         server,
         sandbox,
+        state,
         config_path,
         _config_dir: config_dir,
         _database: database,

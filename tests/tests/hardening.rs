@@ -105,6 +105,102 @@ async fn post(
     request.send().await.unwrap()
 }
 
+/// A server whose rejected-webhook limit is out of the way.
+async fn spawn_raised(backend: Backend) -> TestApp {
+    paymux_tests::spawn_app_with(
+        backend,
+        paymux_tests::SpawnOptions {
+            overlay: "[webhook_limits]\nrejected_per_second = 1000000\nrejected_burst = 1000000\n"
+                .to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// The demo merchant's SKN Pay webhook secret in `config/default.toml`.
+const SKN_SECRET: &str = "whsec_demo_8d2e6a1f4b9c0e7d";
+
+/// An SKN Pay event, signed as SKN Pay signs, for a payment no checkout has (stored all the
+/// same, flagged).
+fn signed_skn_event(event_id: &str) -> (Vec<u8>, String) {
+    use hmac::{Hmac, Mac};
+    let body = serde_json::to_vec(&serde_json::json!({
+        "id": event_id, "object": "event", "type": "payment.succeeded",
+        "created": chrono::Utc::now().timestamp(), "livemode": false,
+        "data": {"object": {
+            "object": "payment", "id": format!("plink_{event_id}"), "livemode": false,
+            "url": "https://pay.sknpay.example/p/x", "amount": 1000, "currency": "USD",
+            "status": "succeeded", "metadata": {}, "expires_at": null,
+            "created_at": "2026-05-08T18:42:11.000Z"
+        }}
+    }))
+    .unwrap();
+    let t = chrono::Utc::now().timestamp();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SKN_SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&body);
+    let signature = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+    (body, signature)
+}
+
+/// 250 KiB that no provider signed, different for each `n`.
+fn forged_body(n: usize) -> Vec<u8> {
+    let mut body = format!("{{\"forged\":{n:06},\"pad\":\"").into_bytes();
+    body.extend((0..250 * 1024).map(|i| b'a' + ((i * 7 + n) % 26) as u8));
+    body.extend(b"\"}");
+    body
+}
+
+/// Bytes the server's database takes on disk (SQLite: the file and its write-ahead log).
+async fn store_bytes(app: &TestApp) -> u64 {
+    use diesel::RunQueryDsl;
+    match app.database_url.strip_prefix("sqlite://") {
+        Some(path) => ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{path}{suffix}")).ok())
+            .map(|meta| meta.len())
+            .sum(),
+        None => {
+            #[derive(diesel::QueryableByName)]
+            struct Size {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                size: i64,
+            }
+            app.with_db(|conn| {
+                diesel::sql_query("SELECT pg_database_size(current_database()) AS size")
+                    .get_result::<Size>(conn)
+                    .unwrap()
+                    .size as u64
+            })
+            .await
+        }
+    }
+}
+
+/// A forgery sent through a proxy that says it came from `client`; the status it got.
+async fn forged(app: &TestApp, path: &str, client: &str) -> u16 {
+    let headers = [("x-forwarded-for", client.to_owned())];
+    post(app, path, &headers, forged_body(1))
+        .await
+        .status()
+        .as_u16()
+}
+
+/// The receipts of the demo merchant's SKN Pay webhooks, oldest first.
+async fn receipts(app: &TestApp) -> Vec<paymux_schema::db::receipt::WebhookReceipt> {
+    use diesel::prelude::*;
+    use paymux_schema::db::schema::webhook_receipts;
+    app.with_db(|conn| {
+        webhook_receipts::table
+            .order(webhook_receipts::id.asc())
+            .select(paymux_schema::db::receipt::WebhookReceipt::as_select())
+            .load(conn)
+            .unwrap()
+    })
+    .await
+}
+
 on_both_backends! {
     async fn no_body_nested_to_the_size_limit_crashes_any_route(backend) {
         // Rejected webhooks are rate limited; this test is about crashes, so the limit is off.
@@ -125,17 +221,170 @@ on_both_backends! {
         let health = app.client.get(app.url("/healthz")).send().await.unwrap();
         assert_eq!(health.status(), 200);
     }
-}
 
-/// A server whose rejected-webhook limit is out of the way.
-async fn spawn_raised(backend: Backend) -> TestApp {
-    paymux_tests::spawn_app_with(
-        backend,
-        paymux_tests::SpawnOptions {
-            overlay: "[webhook_limits]\nrejected_per_second = 1000000\nrejected_burst = 1000000\n"
-                .to_owned(),
+    async fn a_flood_of_forgeries_keeps_only_a_prefix_of_each(backend) {
+        let app = spawn_raised(backend).await;
+        let before = store_bytes(&app).await;
+        // Eight clients at once, 250 forgeries each.
+        let mut clients = tokio::task::JoinSet::new();
+        for client in 0..8 {
+            let (http, url) = (app.client.clone(), app.url("/webhooks/demo/sknpay"));
+            clients.spawn(async move {
+                let mut statuses = vec![];
+                for n in (client..2_000).step_by(8) {
+                    let response = http.post(&url).body(forged_body(n)).send().await.unwrap();
+                    statuses.push(response.status().as_u16());
+                }
+                statuses
+            });
+        }
+        let statuses: Vec<u16> = clients.join_all().await.into_iter().flatten().collect();
+        assert_eq!(statuses.len(), 2_000);
+        assert!(statuses.iter().all(|status| *status == 400), "{statuses:?}");
+        let grown = store_bytes(&app).await.saturating_sub(before);
+        assert!(grown < 20 * 1024 * 1024, "2,000 forgeries of 250 KiB grew the store by {grown} bytes");
+        let receipts = receipts(&app).await;
+        assert_eq!(receipts.len(), 2_000);
+        for receipt in &receipts {
+            assert_eq!(receipt.outcome, "rejected");
+            assert_eq!(receipt.body.len(), 4096);
+            assert_eq!(receipt.body_length, forged_body(0).len() as i64);
+            assert_eq!(receipt.body_sha256.as_ref().map(String::len), Some(64));
+            assert!(receipt.reason.as_deref().is_some_and(|reason| reason.contains("SknPay-Signature")));
+        }
+    }
+
+    async fn over_the_limit_forgeries_get_429_while_a_signed_webhook_lands(backend) {
+        let app = paymux_tests::spawn_app(backend).await;
+        let forge = |n| post(&app, "/webhooks/demo/sknpay", &[], forged_body(n));
+        // The default limit (10 a second, a burst of 50) refuses a flood: it meets a 429
+        // within its first 50 or so, depending on how fast the refill catches up.
+        let (mut rejected, mut refused) = (0, 0);
+        let mut n = 0;
+        while refused == 0 {
+            let response = forge(n).await;
+            n += 1;
+            match response.status().as_u16() {
+                400 => rejected += 1,
+                429 => {
+                    refused += 1;
+                    let retry_after = response.headers()["retry-after"].to_str().unwrap().to_owned();
+                    assert!(retry_after.parse::<u64>().unwrap() >= 1, "{retry_after}");
+                    paymux_tests::assert_error(response, 429, "rate_limited").await;
+                }
+                status => panic!("forgery {n}: {status}"),
+            }
+            assert!(n < 1_000, "no 429 after {n} forgeries");
+        }
+        assert!(rejected >= 50, "the burst is let through: {rejected}");
+        // The flood goes on, and a webhook SKN Pay signed lands in the middle of it.
+        let (body, signature) = signed_skn_event("evt_during_flood");
+        let response = post(&app, "/webhooks/demo/sknpay", &[("sknpay-signature", signature)], body).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        for _ in 0..20 {
+            match forge(n).await.status().as_u16() {
+                400 => rejected += 1,
+                429 => refused += 1,
+                status => panic!("forgery {n}: {status}"),
+            }
+            n += 1;
+        }
+        assert!(refused > 1, "the flood is still refused");
+        let receipts = receipts(&app).await;
+        let (accepted, stored_rejections): (Vec<_>, Vec<_>) =
+            receipts.iter().partition(|receipt| receipt.outcome == "accepted");
+        assert_eq!(accepted.len(), 1);
+        assert_eq!(stored_rejections.len(), rejected, "refusals over the limit store nothing");
+        let events = app.get_json("/v1/events?provider=sknpay").await;
+        assert_eq!(events["data"][0]["provider_event_id"], "evt_during_flood");
+    }
+
+    async fn clients_behind_a_trusted_proxy_have_buckets_of_their_own(backend) {
+        let overlay = "[webhook_limits]\nrejected_per_second = 0.001\nrejected_burst = 3\n";
+        // Without trusted proxies the header is the client's own word: ignored.
+        let app = paymux_tests::spawn_app_with(backend.clone(), paymux_tests::SpawnOptions {
+            overlay: overlay.to_owned(), ..Default::default()
+        }).await;
+        for _ in 0..3 {
+            assert_eq!(forged(&app, "/webhooks/demo/sknpay", "203.0.113.1").await, 400);
+        }
+        assert_eq!(forged(&app, "/webhooks/demo/kwik", "203.0.113.2").await, 429, "one peer, one bucket");
+
+        let app = paymux_tests::spawn_app_with(backend, paymux_tests::SpawnOptions {
+            overlay: format!("{overlay}[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n"),
             ..Default::default()
-        },
-    )
-    .await
+        }).await;
+        for _ in 0..3 {
+            assert_eq!(forged(&app, "/webhooks/demo/sknpay", "203.0.113.1").await, 400);
+        }
+        assert_eq!(forged(&app, "/webhooks/demo/kwik", "203.0.113.1").await, 429, "the client's bucket is empty");
+        assert_eq!(forged(&app, "/webhooks/demo/kwik", "203.0.113.2").await, 400, "another client");
+        // Made-up paths share one bucket, whoever sends them.
+        for n in 0..3 {
+            let path = ["/webhooks/demo/nobody", "/webhooks/nobody/sknpay", "/webhooks/x/y"][n];
+            assert_eq!(forged(&app, path, ["203.0.113.3", "203.0.113.4", "203.0.113.5"][n]).await, 404);
+        }
+        assert_eq!(forged(&app, "/webhooks/z/z", "203.0.113.6").await, 429);
+    }
+
+    async fn a_redelivery_keeps_a_pointer_to_the_first_receipt(backend) {
+        let app = paymux_tests::spawn_app(backend).await;
+        let (body, signature) = signed_skn_event("evt_twice");
+        for _ in 0..2 {
+            let headers = [("sknpay-signature", signature.clone())];
+            let response = post(&app, "/webhooks/demo/sknpay", &headers, body.clone()).await;
+            assert_eq!(response.status(), 200);
+        }
+        let receipts = receipts(&app).await;
+        assert_eq!(receipts.len(), 2);
+        let (first, second) = (&receipts[0], &receipts[1]);
+        assert_eq!((first.outcome.as_str(), first.body.as_slice()), ("accepted", body.as_slice()));
+        assert_eq!(second.outcome, "duplicate");
+        assert!(second.body.is_empty(), "no second copy");
+        assert_eq!(second.duplicate_of.as_ref(), Some(&first.id));
+        assert_eq!(second.body_length, body.len() as i64);
+        assert_eq!(second.body_sha256, first.body_sha256);
+    }
+
+    async fn old_rejected_receipts_and_idempotency_keys_are_deleted(backend) {
+        use chrono::{TimeDelta, Utc};
+        use paymux_schema::db::idempotency::{Claim, IdempotencyRecord};
+        use paymux_schema::db::receipt::WebhookReceipt;
+        let app = paymux_tests::spawn_app(backend).await;
+        let now = paymux_schema::db::truncate_to_micros(Utc::now());
+        let receipt = move |id: &str, outcome: &str, age: TimeDelta| WebhookReceipt {
+            id: id.to_owned(), merchant: "demo".into(), provider: "sknpay".into(),
+            headers: "{}".into(), body: vec![], outcome: outcome.into(), reason: None,
+            event_count: 0, received_at: now - age, body_length: 0, body_sha256: None,
+            duplicate_of: None, checkout_id: None,
+        };
+        let key = move |key: &str, age: TimeDelta| IdempotencyRecord {
+            merchant: "demo".into(), idempotency_key: key.into(), request_method: "POST".into(),
+            request_path: "/v1/checkouts".into(), request_hash: "h".into(),
+            resource_id: "chk_x".into(), locked_until: None, response_status: Some(201),
+            response_body: Some("{}".into()), created_at: now - age, providers_tried: None,
+        };
+        app.with_db(move |conn| {
+            for row in [
+                receipt("rcp_old_rejected", "rejected", TimeDelta::days(31)),
+                receipt("rcp_new_rejected", "rejected", TimeDelta::days(29)),
+                receipt("rcp_old_accepted", "accepted", TimeDelta::days(400)),
+            ] {
+                WebhookReceipt::insert(conn, &row).unwrap();
+            }
+            for row in [key("old", TimeDelta::hours(25)), key("new", TimeDelta::hours(23))] {
+                assert!(matches!(IdempotencyRecord::claim(conn, &row).unwrap(), Claim::Claimed(_)));
+            }
+        }).await;
+        let run = paymux_gateway::jobs::run_once(&app.state).await.unwrap();
+        // Run again: nothing more is old enough.
+        assert_eq!(paymux_gateway::jobs::run_once(&app.state).await.unwrap(), Default::default());
+        assert_eq!((run.rejected_receipts_deleted, run.idempotency_keys_deleted), (1, 1));
+        let ids: Vec<String> = receipts(&app).await.into_iter().map(|receipt| receipt.id).collect();
+        assert_eq!(ids, ["rcp_new_rejected", "rcp_old_accepted"]);
+        let kept = app.with_db(|conn| {
+            (IdempotencyRecord::find(conn, "demo", "old").unwrap(), IdempotencyRecord::find(conn, "demo", "new").unwrap())
+        }).await;
+        assert!(kept.0.is_none() && kept.1.is_some());
+    }
 }

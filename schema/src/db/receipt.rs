@@ -74,6 +74,20 @@ impl WebhookReceipt {
             .map(drop)
     }
 
+    /// Deletes rejected receipts received before `cutoff`; returns how many. Accepted,
+    /// duplicate and unconfirmed receipts are kept: events and reports point at them.
+    pub fn delete_rejected_before(
+        conn: &mut DbConnection,
+        cutoff: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::delete(
+            webhook_receipts::table
+                .filter(webhook_receipts::outcome.eq(ReceiptOutcome::Rejected.as_str()))
+                .filter(webhook_receipts::received_at.lt(cutoff)),
+        )
+        .execute(conn)
+    }
+
     pub fn find(
         conn: &mut DbConnection,
         merchant: &str,
