@@ -18,9 +18,10 @@ use paymux_providers::{Confirmation, Provider, ProviderError, json};
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
+use paymux_schema::db::refund::Refund;
 use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
 use paymux_schema::{
-    CheckoutStatus, EventFlag, EventId, EventSource, EventType, NormalizedEvent, ReceiptId,
+    CheckoutStatus, EventFlag, EventId, EventSource, EventType, Money, NormalizedEvent, ReceiptId,
     StatusInput, TransitionFlag,
 };
 use sha2::{Digest, Sha256};
@@ -528,7 +529,8 @@ fn record_event(
             let lapsed = checkout.expires_at.is_some_and(|at| at <= now);
             match status {
                 CheckoutStatus::Canceled | CheckoutStatus::Expired => Some(status),
-                status if status.accepts_payment() && lapsed => Some(CheckoutStatus::Expired),
+                // A checkout paid in part is never expired: the rest is welcome.
+                status if status.awaits_payment() && lapsed => Some(CheckoutStatus::Expired),
                 _ => None,
             }
         }
@@ -543,20 +545,46 @@ fn record_event(
     {
         let reason = format!("the checkout is {status}: the payment is refused");
         event_type = EventType::PaymentFailed;
-        if let Some(object) = details.as_object_mut() {
-            object.insert(
-                "reason".to_owned(),
-                serde_json::Value::from(reason.as_str()),
-            );
-        }
+        note(&mut details, "reason", &reason);
         EventFlag::RefusedAfterClose.add_to(&mut details);
         refusal = Some(reason);
     }
+    let mut amount = event.amount;
     if let Some(checkout) = checkout.as_mut() {
-        let fully_refunded = checkout.amount_refunded >= checkout.amount;
-        let input = StatusInput::from_event(event_type, fully_refunded);
-        let transition = checkout.apply(conn, input, now)?;
-        if transition.flag == Some(TransitionFlag::SuccessAfterCancel) {
+        let transition = match event_type {
+            EventType::PaymentSucceeded => {
+                let paid = checkout.record_payment(
+                    conn,
+                    event.provider_payment_id.as_deref(),
+                    event.amount,
+                    now,
+                )?;
+                if let Some(reason) = paid.not_counted {
+                    EventFlag::NotCounted.add_to(&mut details);
+                    note(&mut details, "not_counted", reason.describe());
+                }
+                if paid.overpaid {
+                    EventFlag::Overpaid.add_to(&mut details);
+                }
+                paid.transition
+            }
+            EventType::PaymentRefunded => {
+                // The provider confirms a refund paymux made: it carries that refund's amount.
+                if amount.is_none()
+                    && let Some(refund) = Refund::unconfirmed_of(conn, &checkout.id)?
+                {
+                    amount = Some(Money::new(refund.amount, checkout.due()?.currency));
+                    note(&mut details, "refund_id", &refund.id);
+                }
+                let fully_refunded = checkout.amount_refunded >= checkout.amount_received;
+                let input = StatusInput::from_event(event_type, fully_refunded);
+                Some(checkout.apply(conn, input, now)?)
+            }
+            other => Some(checkout.apply(conn, StatusInput::from_event(other, false), now)?),
+        };
+        if transition.and_then(|transition| transition.flag)
+            == Some(TransitionFlag::SuccessAfterCancel)
+        {
             EventFlag::SuccessAfterCancel.add_to(&mut details);
         }
     } else if event.event_type != EventType::CheckoutAbandoned {
@@ -571,8 +599,8 @@ fn record_event(
         checkout_id: checkout.map(|checkout| checkout.id),
         provider_payment_id: event.provider_payment_id,
         reference: event.reference,
-        amount: event.amount.map(|money| money.minor),
-        currency: event.amount.map(|money| money.currency.code().to_owned()),
+        amount: amount.map(|money| money.minor),
+        currency: amount.map(|money| money.currency.code().to_owned()),
         fee: event.fee,
         occurred_at: truncate_to_micros(event.occurred_at),
         received_at: receipt.received_at,
@@ -584,11 +612,20 @@ fn record_event(
     Ok((row, refusal))
 }
 
+/// Adds `name: value` to an event's details (an object).
+fn note(details: &mut serde_json::Value, name: &str, value: &str) {
+    if let Some(object) = details.as_object_mut() {
+        object.insert(name.to_owned(), serde_json::Value::from(value));
+    }
+}
+
 /// The checkout an event concerns: by the provider's payment id, then by our checkout id
 /// echoed back in metadata, then by the merchant's order reference. For events that move money
 /// (a success, a refund) the last two only match a checkout that the provider knows under the
 /// event's payment id, or under none yet: a payment made outside paymux that reuses an order
-/// reference must not pay a paymux checkout.
+/// reference must not pay a paymux checkout. A provider that knows the checkout by paymux's
+/// own id (SpankPay, whose purchases are made from frame parameters carrying it) names the
+/// checkout with it, whichever of its payments the event reports.
 fn link_checkout(
     conn: &mut DbConnection,
     merchant: &str,
@@ -611,8 +648,11 @@ fn link_checkout(
     if found.is_none()
         && let Some(checkout_id) = &event.checkout_hint
     {
-        found = Checkout::find(conn, merchant, checkout_id)?
-            .filter(|checkout| checkout.provider == provider && same_payment(checkout));
+        found = Checkout::find(conn, merchant, checkout_id)?.filter(|checkout| {
+            checkout.provider == provider
+                && (same_payment(checkout)
+                    || checkout.provider_checkout_id.as_deref() == Some(checkout.id.as_str()))
+        });
     }
     if found.is_none()
         && let Some(reference) = &event.reference

@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::breaker::Policy;
 use crate::merchants::{BuildContext, ConfigErrors, Merchants, key_hash, rate_limit_problem};
-use crate::settings::{FaultMode, FaultSettings, LoadError, Settings};
+use crate::settings::{CheckoutSettings, FaultMode, FaultSettings, LoadError, Settings};
 
 /// Everything a reload may change, validated.
 pub struct LiveConfig {
@@ -102,6 +102,16 @@ impl LiveConfig {
             errors.push(ConfigError::new(
                 "webhook_limits.rejected_burst",
                 "must be at least 1",
+            ));
+        }
+        let expiry = settings.checkouts.default_expires_in_secs;
+        if !(1..=CheckoutSettings::LONGEST_EXPIRY_SECS).contains(&expiry) {
+            errors.push(ConfigError::new(
+                "checkouts.default_expires_in_secs",
+                format!(
+                    "must be from 1 to {} (ten years)",
+                    CheckoutSettings::LONGEST_EXPIRY_SECS
+                ),
             ));
         }
         if settings.jobs.interval_secs == 0 {

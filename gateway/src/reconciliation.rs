@@ -23,10 +23,7 @@ pub fn scope(
     merchant: Option<String>,
 ) -> Result<Scope, BadScope> {
     let time = |name: &'static str, text: &str| -> Result<NaiveDateTime, BadScope> {
-        parse_time(text).ok_or_else(|| {
-            let message = format!("`{text}` is neither Unix seconds, an RFC 3339 time nor a date");
-            (name, message)
-        })
+        parse_time(text).map_err(|message| (name, message))
     };
     let (from, to) = (time("from", from)?, time("to", to)?);
     if from >= to {
@@ -50,7 +47,7 @@ pub fn scope(
 }
 
 /// The CSV header: `section`, then the JSON fields of every section, in order.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 18] = [
     "section",
     "provider",
     "currency",
@@ -63,6 +60,7 @@ pub const COLUMNS: [&str; 17] = [
     "canceled_count",
     "expired_count",
     "open_count",
+    "partially_paid_count",
     "kind",
     "checkout_id",
     "event_id",

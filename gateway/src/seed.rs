@@ -89,6 +89,7 @@ enum Scenario {
     PartlyRefunded,
     FullyRefunded,
     PartialPayment,
+    Overpaid,
     Orphan,
     PaidAfterCancel,
     RefusedAfterClose,
@@ -103,7 +104,7 @@ enum Scenario {
 
 /// Scenarios with their weights: each kind of discrepancy is planted in about one checkout in
 /// 800, one in 70 is one of them.
-const SCENARIOS: [(Scenario, u64); 21] = [
+const SCENARIOS: [(Scenario, u64); 22] = [
     (Scenario::Paid, 360),
     (Scenario::PaidAndLookedUp, 50),
     (Scenario::FailedThenPaid, 50),
@@ -115,6 +116,7 @@ const SCENARIOS: [(Scenario, u64); 21] = [
     (Scenario::PartlyRefunded, 50),
     (Scenario::FullyRefunded, 40),
     (Scenario::PartialPayment, 1),
+    (Scenario::Overpaid, 1),
     (Scenario::Orphan, 1),
     (Scenario::PaidAfterCancel, 1),
     (Scenario::RefusedAfterClose, 1),
@@ -362,6 +364,7 @@ impl Writer<'_> {
             livemode: false,
             created_at: at,
             updated_at: at,
+            // Paid in full; a scenario paid otherwise says so (`Writer::received`).
             amount_received: if status.is_paid() { amount } else { 0 },
         });
         self.checkouts += 1;
@@ -372,6 +375,7 @@ impl Writer<'_> {
                 CheckoutStatus::Canceled => figures.canceled_count += 1,
                 CheckoutStatus::Expired => figures.expired_count += 1,
                 CheckoutStatus::Open | CheckoutStatus::Pending => figures.open_count += 1,
+                CheckoutStatus::PartiallyPaid => figures.partially_paid_count += 1,
                 _ => {}
             }
         }
@@ -476,6 +480,22 @@ impl Writer<'_> {
         id
     }
 
+    /// A checkout written in this batch.
+    fn batched(&mut self, checkout: &str) -> Option<&mut Checkout> {
+        self.batch
+            .checkouts
+            .iter_mut()
+            .rev()
+            .find(|row| row.id == checkout)
+    }
+
+    /// Sets what a checkout written in this batch received.
+    fn received(&mut self, checkout: &str, amount: i64) {
+        if let Some(row) = self.batched(checkout) {
+            row.amount_received = amount;
+        }
+    }
+
     /// A refund paymux made, and the provider's webhook about it; counted when created in
     /// the period.
     fn refund(&mut self, leg: Leg, checkout: &str, amount: i64, at: NaiveDateTime) {
@@ -493,22 +513,20 @@ impl Writer<'_> {
             created_at: at,
             updated_at: at,
         });
-        if let Some(row) = self
-            .batch
-            .checkouts
-            .iter_mut()
-            .rev()
-            .find(|row| row.id == checkout)
-        {
+        if let Some(row) = self.batched(checkout) {
             row.amount_refunded += amount;
         }
         if self.in_period(at) {
             self.tally.figures(leg.provider, leg.currency).refunded += amount;
         }
+        // The confirmation carries the refund's amount, as ingestion fills it in.
         self.event(
             leg,
             Some(checkout),
-            Happening::webhook(EventType::PaymentRefunded, at + Duration::seconds(1)),
+            Happening {
+                amount: Some(amount),
+                ..Happening::webhook(EventType::PaymentRefunded, at + Duration::seconds(1))
+            },
         );
     }
 
@@ -615,13 +633,21 @@ impl Writer<'_> {
                 }
             }
             Scenario::PartialPayment => {
-                let checkout = plain(self, CheckoutStatus::Succeeded);
-                let event = self.payment(
+                let checkout = plain(self, CheckoutStatus::PartiallyPaid);
+                self.payment(
                     leg,
                     Some(&checkout),
                     Happening::paid(amount / 2, later(3)),
                     true,
                 );
+                self.received(&checkout, amount / 2);
+                tally(self, DiscrepancyKind::Underpaid, Some(&checkout), None);
+            }
+            Scenario::Overpaid => {
+                let checkout = plain(self, CheckoutStatus::Succeeded);
+                let paid = Happening::paid(amount + 100, later(3)).flagged(&[EventFlag::Overpaid]);
+                let event = self.payment(leg, Some(&checkout), paid, true);
+                self.received(&checkout, amount + 100);
                 tally(
                     self,
                     DiscrepancyKind::AmountMismatch,

@@ -93,6 +93,10 @@ pub struct SandboxSettings {
     /// Faults the simulated providers' APIs show, by provider id, so failover can be tried.
     #[serde(default)]
     pub faults: BTreeMap<String, FaultSettings>,
+    /// Makes the simulated Pakhi Pay's verify API confirm transactions it never made, for
+    /// callbacks signed by hand; off, it answers for them as Pakhi Pay would (not found).
+    #[serde(default)]
+    pub pakhi_confirms_unknown_transactions: bool,
 }
 
 /// A fault of one simulated provider's API (its hosted pages and control keep working).
@@ -161,6 +165,17 @@ impl WebhookLimitSettings {
 pub struct CheckoutSettings {
     /// How long a checkout created without `expires_at` stays payable.
     pub default_expires_in_secs: u64,
+}
+
+impl CheckoutSettings {
+    /// The longest `default_expires_in_secs` allowed: ten years.
+    pub const LONGEST_EXPIRY_SECS: u64 = 10 * 365 * 24 * 3600;
+
+    /// `default_expires_in_secs` as a duration (validated to at most ten years at load).
+    pub fn default_expiry(&self) -> chrono::TimeDelta {
+        let seconds = self.default_expires_in_secs.min(Self::LONGEST_EXPIRY_SECS);
+        chrono::TimeDelta::seconds(i64::try_from(seconds).unwrap_or(0))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -53,7 +53,8 @@ pub fn check_depth(body: &[u8], limit: usize) -> Result<(), TooDeep> {
 }
 
 /// What is wrong with a body serde refused, without quoting any of it: the kind of problem,
-/// what the schema expected (our own words), and where (line and column).
+/// what the schema expected (our own words), and where (line and column). An error from
+/// reading a `serde_json::Value` (or from writing one) has no position: it gets none.
 pub fn describe_error(error: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let problem = match error.classify() {
@@ -62,6 +63,9 @@ pub fn describe_error(error: &serde_json::Error) -> String {
         Category::Syntax => "the body is not valid JSON".to_owned(),
         Category::Data => data_problem(&error.to_string()),
     };
+    if error.line() == 0 {
+        return problem;
+    }
     format!(
         "{problem} at line {} column {}",
         error.line(),
@@ -71,14 +75,15 @@ pub fn describe_error(error: &serde_json::Error) -> String {
 
 /// The value-free part of a serde data error. serde writes `<problem>: <what it found>,
 /// expected <what the type wants>` (or `unknown variant `…`, expected …`): the found value is
-/// dropped, the expectation kept. `missing field `x`` names a field of our own types. Any
-/// other message may be a type's own and quote a value: it becomes a plain "invalid value".
+/// dropped, the expectation kept. `missing field `x`` and `duplicate field `x`` name a field
+/// of our own types. Any other message may be a type's own and quote a value: it becomes a
+/// plain "invalid value".
 fn data_problem(message: &str) -> String {
     // serde_json appends the position, which the caller adds back.
     let message = message
         .rsplit_once(" at line ")
         .map_or(message, |(head, _)| head);
-    if message.starts_with("missing field `") {
+    if message.starts_with("missing field `") || message.starts_with("duplicate field `") {
         return message.to_owned();
     }
     let kinds = [
@@ -193,6 +198,16 @@ mod tests {
             assert!(described.starts_with(expected), "{body}: {described}");
             assert!(!described.contains(SECRET), "{described}");
         }
+        // Read from a `Value`, an error has no position to give.
+        let value = serde_json::json!({ "amount": SECRET, "kind": "paid" });
+        let error = serde_json::from_value::<Shape>(value).unwrap_err();
+        assert_eq!(describe_error(&error), "invalid type, expected u64");
+        // A repeated field is named: the name is our type's own.
+        let error = serde_json::from_str::<Shape>(r#"{"amount":1,"amount":2}"#).unwrap_err();
+        assert!(
+            describe_error(&error).starts_with("duplicate field `amount` at line 1"),
+            "{error}"
+        );
         // A type's own message may quote what it refused: only its kind is kept.
         let error =
             serde_json::from_str::<std::net::Ipv4Addr>(&format!("\"{SECRET}\"")).unwrap_err();

@@ -8,6 +8,8 @@ pub mod kwik;
 pub mod model;
 pub mod pakhi;
 pub mod provider;
+#[cfg(test)]
+mod reasons_tests;
 pub mod registry;
 pub mod sandbox;
 pub mod secret;

@@ -43,6 +43,9 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Checks that a webhook signed at `signed_at` is not older than `max_age_secs` and not more
 /// than `max_ahead_secs` in the future (0 where the provider's own reference verifier allows no
 /// clock skew).
+///
+/// The messages give the bounds, not how far off the time was: that is the sender's timestamp
+/// again, and the sender is not known yet.
 pub fn check_timestamp_window(
     signed_at: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -52,13 +55,12 @@ pub fn check_timestamp_window(
     let age = now.signed_duration_since(signed_at).num_seconds();
     if signed_at > now + chrono::TimeDelta::seconds(max_ahead_secs) {
         return Err(ProviderError::StaleTimestamp(format!(
-            "signed {}s in the future",
-            signed_at.signed_duration_since(now).num_seconds().max(1)
+            "signed ahead of paymux's clock by more than the {max_ahead_secs}s allowed"
         )));
     }
     if age > max_age_secs {
         return Err(ProviderError::StaleTimestamp(format!(
-            "signed {age}s ago, more than the {max_age_secs}s allowed"
+            "signed longer ago than the {max_age_secs}s allowed"
         )));
     }
     Ok(())
@@ -144,6 +146,18 @@ mod tests {
             check_timestamp_window(at(1), now, 300, 0),
             Err(ProviderError::StaleTimestamp(_))
         ));
+        // The bound is named, not how far off the sender's timestamp was.
+        let old = check_timestamp_window(at(-123_456), now, 300, 0).unwrap_err();
+        assert_eq!(
+            old.to_string(),
+            "timestamp outside the accepted window: signed longer ago than the 300s allowed"
+        );
+        let ahead = check_timestamp_window(at(123_456), now, 300, 30).unwrap_err();
+        assert_eq!(
+            ahead.to_string(),
+            "timestamp outside the accepted window: signed ahead of paymux's clock by more than \
+             the 30s allowed"
+        );
     }
 
     #[test]

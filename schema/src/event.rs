@@ -28,6 +28,11 @@ crate::text_enum! {
         DisabledProvider => "disabled_provider",
         /// An event no checkout was found for.
         NoCheckout => "no_checkout",
+        /// A payment that took what its checkout received past the checkout's amount.
+        Overpaid => "overpaid",
+        /// A success that paid its checkout nothing: zero, another currency, or an amount
+        /// beyond 10^12 minor units (recorded, never summed).
+        NotCounted => "not_counted",
     }
 }
 

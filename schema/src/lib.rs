@@ -5,6 +5,7 @@ pub mod db;
 pub mod event;
 pub mod ids;
 pub mod money;
+pub mod payments;
 pub mod status;
 pub mod text_enum;
 

@@ -131,6 +131,23 @@ pub enum MoneyError {
     UnknownCurrency(String),
 }
 
+impl MoneyError {
+    /// What is wrong, without the text that was refused: for messages about input nobody has
+    /// authenticated (a webhook's amount), which reach logs. Reads after the field's name:
+    /// "SpankPay `amount` is not a plain decimal number".
+    pub fn problem(&self) -> &'static str {
+        match self {
+            MoneyError::Empty => "is empty",
+            MoneyError::NotDecimal(_) => {
+                "is not a plain decimal number (digits with at most one `.`)"
+            }
+            MoneyError::TooPrecise { .. } => "has more fractional digits than its currency allows",
+            MoneyError::Overflow(_) => "does not fit in 64-bit minor units",
+            MoneyError::UnknownCurrency(_) => "is not a currency paymux knows",
+        }
+    }
+}
+
 /// An exact amount: `minor` units (cents for USD) of `currency`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
@@ -139,6 +156,16 @@ pub struct Money {
 }
 
 impl Money {
+    /// The largest amount paymux takes, in minor units: 10^12 (ten billion dollars). Nine
+    /// million of them still add up within `i64`, so every sum a period can hold stays exact;
+    /// a larger amount is refused at the API and, from a provider, recorded but never summed.
+    pub const MAX_MINOR: i64 = 1_000_000_000_000;
+
+    /// True when `minor` is an amount paymux sums: from 0 to [`Money::MAX_MINOR`].
+    pub const fn within_bounds(minor: i64) -> bool {
+        0 <= minor && minor <= Money::MAX_MINOR
+    }
+
     pub const fn new(minor: i64, currency: Currency) -> Money {
         Money { minor, currency }
     }
@@ -279,6 +306,37 @@ mod tests {
             usd("99999999999999999999999"),
             Err(MoneyError::Overflow(_))
         ));
+    }
+
+    #[test]
+    fn problems_say_what_is_wrong_without_the_refused_text() {
+        const SECRET: &str = "4111111111111111";
+        let refusals = [
+            usd("").unwrap_err(),
+            usd(&format!("{SECRET}x")).unwrap_err(),
+            usd(&format!("1.{SECRET}")).unwrap_err(),
+            usd(&format!("{SECRET}{SECRET}")).unwrap_err(),
+            Currency::parse(SECRET).unwrap_err(),
+        ];
+        let problems = refusals.each_ref().map(MoneyError::problem);
+        assert_eq!(
+            problems,
+            [
+                "is empty",
+                "is not a plain decimal number (digits with at most one `.`)",
+                "has more fractional digits than its currency allows",
+                "does not fit in 64-bit minor units",
+                "is not a currency paymux knows",
+            ]
+        );
+        for (refusal, problem) in refusals.iter().zip(problems) {
+            assert!(!problem.contains(SECRET), "{problem}");
+            // The display, for callers who may quote their own input, still does.
+            assert!(
+                refusal.to_string().contains(SECRET) || *refusal == MoneyError::Empty,
+                "{refusal}"
+            );
+        }
     }
 
     #[test]

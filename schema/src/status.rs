@@ -2,9 +2,11 @@
 //!
 //! `open → pending → succeeded → partially_refunded → refunded`; `open|pending → failed` (a
 //! failed attempt: a later success still wins); `open|pending|failed → canceled | expired`.
-//! Nothing moves backwards: a late `pending` or `failed` after `succeeded` is stored as an event
-//! but leaves the status alone. The one exception is money: a success after `canceled` or
-//! `expired` is applied, because the payer was charged, and flagged for reconciliation.
+//! A payment that leaves the checkout short of its amount makes it `partially_paid`; the rest
+//! arriving makes it `succeeded`. Nothing moves backwards: a late `pending` or `failed` after a
+//! payment is stored as an event but leaves the status alone, and a checkout that received
+//! money is never canceled or expired. The one exception is money: a payment after `canceled`
+//! or `expired` is applied, because the payer was charged, and flagged for reconciliation.
 
 use serde::Serialize;
 
@@ -15,6 +17,7 @@ crate::text_enum! {
         Open => "open",
         Pending => "pending",
         Failed => "failed",
+        PartiallyPaid => "partially_paid",
         Succeeded => "succeeded",
         PartiallyRefunded => "partially_refunded",
         Refunded => "refunded",
@@ -24,18 +27,25 @@ crate::text_enum! {
 }
 
 impl CheckoutStatus {
-    /// True once money has been collected (whatever was refunded since).
+    /// True once money has been collected, in part or in full (whatever was refunded since).
     pub const fn is_paid(self) -> bool {
         matches!(
             self,
-            CheckoutStatus::Succeeded
+            CheckoutStatus::PartiallyPaid
+                | CheckoutStatus::Succeeded
                 | CheckoutStatus::PartiallyRefunded
                 | CheckoutStatus::Refunded
         )
     }
 
-    /// True while the payer can still pay: open, pending, or after a failed attempt.
+    /// True while the payer can still pay: nothing received yet, or only part of the amount.
     pub const fn accepts_payment(self) -> bool {
+        self.awaits_payment() || matches!(self, CheckoutStatus::PartiallyPaid)
+    }
+
+    /// True while nothing has been received: open, pending, or after a failed attempt. Only
+    /// such a checkout can be canceled or expired: once money moved, it must be refunded.
+    pub const fn awaits_payment(self) -> bool {
         matches!(
             self,
             CheckoutStatus::Open | CheckoutStatus::Pending | CheckoutStatus::Failed
@@ -46,33 +56,38 @@ impl CheckoutStatus {
 /// What happened to a checkout, as far as its status is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusInput {
-    /// A provider event of this type (for refunds, use [`StatusInput::Refund`]).
+    /// A provider event that moves no money: pending, failed, canceled, expired.
     Event(EventType),
-    /// A refund was posted; `fully_refunded` says whether refunds now cover the whole amount.
+    /// A payment was received; `fully_paid` says whether the payments received now cover the
+    /// whole amount.
+    Payment { fully_paid: bool },
+    /// A refund was posted; `fully_refunded` says whether refunds now cover what was received.
     Refund { fully_refunded: bool },
 }
 
 impl StatusInput {
-    /// The input for a stored event. `fully_refunded` only matters for `payment.refunded`.
+    /// The input for a stored event that brings no money in; `fully_refunded` only matters
+    /// for `payment.refunded`. A success is a payment, counted as such:
+    /// [`crate::db::checkout::Checkout::record_payment`].
     pub fn from_event(event_type: EventType, fully_refunded: bool) -> StatusInput {
         match event_type {
             EventType::PaymentRefunded => StatusInput::Refund { fully_refunded },
             other => StatusInput::Event(other),
         }
     }
-}
 
-impl StatusInput {
     /// The input for a status a provider reports when asked (retrieve, cancel). Refund states
-    /// give none: refunds are recorded from paymux's own refund calls.
+    /// give none (refunds are recorded from paymux's own refund calls), and neither do
+    /// payments, which are counted as such ([`crate::payments`]).
     pub fn reported(status: CheckoutStatus) -> Option<StatusInput> {
         let event_type = match status {
-            CheckoutStatus::Open | CheckoutStatus::PartiallyRefunded | CheckoutStatus::Refunded => {
-                return None;
-            }
+            CheckoutStatus::Open
+            | CheckoutStatus::PartiallyPaid
+            | CheckoutStatus::Succeeded
+            | CheckoutStatus::PartiallyRefunded
+            | CheckoutStatus::Refunded => return None,
             CheckoutStatus::Pending => EventType::PaymentPending,
             CheckoutStatus::Failed => EventType::PaymentFailed,
-            CheckoutStatus::Succeeded => EventType::PaymentSucceeded,
             CheckoutStatus::Canceled => EventType::PaymentCanceled,
             CheckoutStatus::Expired => EventType::PaymentExpired,
         };
@@ -106,14 +121,24 @@ impl Transition {
 pub fn next_status(current: CheckoutStatus, input: StatusInput) -> Transition {
     use CheckoutStatus as S;
     use EventType as E;
+    let paid = |fully_paid| {
+        if fully_paid {
+            S::Succeeded
+        } else {
+            S::PartiallyPaid
+        }
+    };
     match (current, input) {
         (S::Open, StatusInput::Event(E::PaymentPending)) => Transition::to(S::Pending),
         (S::Open | S::Pending, StatusInput::Event(E::PaymentFailed)) => Transition::to(S::Failed),
-        (S::Open | S::Pending | S::Failed, StatusInput::Event(E::PaymentSucceeded)) => {
+        (S::Open | S::Pending | S::Failed, StatusInput::Payment { fully_paid }) => {
+            Transition::to(paid(fully_paid))
+        }
+        (S::PartiallyPaid, StatusInput::Payment { fully_paid: true }) => {
             Transition::to(S::Succeeded)
         }
-        (S::Canceled | S::Expired, StatusInput::Event(E::PaymentSucceeded)) => Transition {
-            status: S::Succeeded,
+        (S::Canceled | S::Expired, StatusInput::Payment { fully_paid }) => Transition {
+            status: paid(fully_paid),
             flag: Some(TransitionFlag::SuccessAfterCancel),
         },
         (S::Open | S::Pending | S::Failed, StatusInput::Event(E::PaymentCanceled)) => {
@@ -122,13 +147,14 @@ pub fn next_status(current: CheckoutStatus, input: StatusInput) -> Transition {
         (S::Open | S::Pending | S::Failed, StatusInput::Event(E::PaymentExpired)) => {
             Transition::to(S::Expired)
         }
-        (S::Succeeded | S::PartiallyRefunded, StatusInput::Refund { fully_refunded }) => {
-            Transition::to(if fully_refunded {
-                S::Refunded
-            } else {
-                S::PartiallyRefunded
-            })
-        }
+        (
+            S::PartiallyPaid | S::Succeeded | S::PartiallyRefunded,
+            StatusInput::Refund { fully_refunded },
+        ) => Transition::to(if fully_refunded {
+            S::Refunded
+        } else {
+            S::PartiallyRefunded
+        }),
         (unchanged, _) => Transition::to(unchanged),
     }
 }
@@ -147,6 +173,12 @@ mod tests {
         (S::Open, S::Succeeded),
         (S::Pending, S::Succeeded),
         (S::Failed, S::Succeeded),
+        (S::Open, S::PartiallyPaid),
+        (S::Pending, S::PartiallyPaid),
+        (S::Failed, S::PartiallyPaid),
+        (S::PartiallyPaid, S::Succeeded),
+        (S::PartiallyPaid, S::PartiallyRefunded),
+        (S::PartiallyPaid, S::Refunded),
         (S::Open, S::Canceled),
         (S::Pending, S::Canceled),
         (S::Failed, S::Canceled),
@@ -159,11 +191,14 @@ mod tests {
         // Money moved after the link closed: applied, and flagged.
         (S::Canceled, S::Succeeded),
         (S::Expired, S::Succeeded),
+        (S::Canceled, S::PartiallyPaid),
+        (S::Expired, S::PartiallyPaid),
     ];
 
     fn any_input() -> impl Strategy<Value = StatusInput> {
         prop_oneof![
             prop::sample::select(EventType::ALL.to_vec()).prop_map(StatusInput::Event),
+            any::<bool>().prop_map(|fully_paid| StatusInput::Payment { fully_paid }),
             any::<bool>().prop_map(|fully_refunded| StatusInput::Refund { fully_refunded }),
         ]
     }
@@ -190,7 +225,7 @@ mod tests {
                 }
                 let flagged = transition.flag.is_some();
                 let after_close = matches!(status, S::Canceled | S::Expired)
-                    && transition.status == S::Succeeded;
+                    && transition.status.is_paid();
                 prop_assert_eq!(flagged, after_close);
                 status = transition.status;
             }
@@ -198,12 +233,14 @@ mod tests {
 
         #[test]
         fn once_paid_a_checkout_stays_paid(
+            start in prop::sample::select(vec![S::PartiallyPaid, S::Succeeded]),
             inputs in prop::collection::vec(any_input(), 0..40)
         ) {
-            let mut status = S::Succeeded;
+            let mut status = start;
             for input in inputs {
                 status = next_status(status, input).status;
                 prop_assert!(status.is_paid(), "left the paid states: {status}");
+                prop_assert!(!status.awaits_payment());
             }
         }
     }
@@ -213,10 +250,7 @@ mod tests {
         let mut status = S::Open;
         for (input, expected) in [
             (StatusInput::Event(EventType::PaymentPending), S::Pending),
-            (
-                StatusInput::Event(EventType::PaymentSucceeded),
-                S::Succeeded,
-            ),
+            (StatusInput::Payment { fully_paid: true }, S::Succeeded),
             (
                 StatusInput::Refund {
                     fully_refunded: false,
@@ -246,11 +280,38 @@ mod tests {
         let failed = next_status(S::Open, StatusInput::Event(EventType::PaymentFailed));
         assert_eq!(failed.status, S::Failed);
         assert!(failed.status.accepts_payment());
-        let paid = next_status(
-            failed.status,
-            StatusInput::Event(EventType::PaymentSucceeded),
-        );
+        let paid = next_status(failed.status, StatusInput::Payment { fully_paid: true });
         assert_eq!(paid, Transition::to(S::Succeeded));
+    }
+
+    #[test]
+    fn a_short_payment_is_partial_until_the_rest_arrives() {
+        let short = StatusInput::Payment { fully_paid: false };
+        let partial = next_status(S::Open, short).status;
+        assert_eq!(partial, S::PartiallyPaid);
+        assert!(partial.accepts_payment() && !partial.awaits_payment() && partial.is_paid());
+        assert_eq!(next_status(partial, short).status, S::PartiallyPaid);
+        // Money moved: no later event closes it.
+        for late in [
+            EventType::PaymentFailed,
+            EventType::PaymentCanceled,
+            EventType::PaymentExpired,
+            EventType::PaymentPending,
+        ] {
+            assert_eq!(
+                next_status(partial, StatusInput::Event(late)).status,
+                partial
+            );
+        }
+        let rest = StatusInput::Payment { fully_paid: true };
+        assert_eq!(next_status(partial, rest).status, S::Succeeded);
+        // What was received can be refunded, in part or in full.
+        let refund = |fully_refunded| StatusInput::Refund { fully_refunded };
+        assert_eq!(
+            next_status(partial, refund(false)).status,
+            S::PartiallyRefunded
+        );
+        assert_eq!(next_status(partial, refund(true)).status, S::Refunded);
     }
 
     #[test]
@@ -271,9 +332,11 @@ mod tests {
     #[test]
     fn success_after_cancel_or_expiry_is_applied_and_flagged() {
         for closed in [S::Canceled, S::Expired] {
-            let transition = next_status(closed, StatusInput::Event(EventType::PaymentSucceeded));
-            assert_eq!(transition.status, S::Succeeded);
-            assert_eq!(transition.flag, Some(TransitionFlag::SuccessAfterCancel));
+            for (fully_paid, status) in [(true, S::Succeeded), (false, S::PartiallyPaid)] {
+                let transition = next_status(closed, StatusInput::Payment { fully_paid });
+                assert_eq!(transition.status, status);
+                assert_eq!(transition.flag, Some(TransitionFlag::SuccessAfterCancel));
+            }
         }
     }
 
@@ -283,12 +346,6 @@ mod tests {
             fully_refunded: true,
         };
         assert_eq!(next_status(S::Open, refund).status, S::Open);
-        assert_eq!(
-            StatusInput::from_event(EventType::PaymentRefunded, true),
-            StatusInput::Refund {
-                fully_refunded: true
-            }
-        );
     }
 
     #[test]

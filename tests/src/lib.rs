@@ -317,6 +317,15 @@ impl TestApp {
         body
     }
 
+    /// The events of `checkout` (an API checkout object), newest first.
+    pub async fn events_of(&self, checkout: &serde_json::Value) -> Vec<serde_json::Value> {
+        let id = checkout["id"].as_str().unwrap();
+        self.get_json(&format!("/v1/events?checkout_id={id}")).await["data"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
     /// Polls `probe` until it returns `Some`, for at most ten seconds: for effects that happen
     /// after a response, such as a webhook a simulated provider sends in the background.
     pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> T

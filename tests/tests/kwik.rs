@@ -71,14 +71,6 @@ async fn create_link(app: &TestApp) -> Value {
     checkout
 }
 
-async fn events_of(app: &TestApp, checkout: &Value) -> Vec<Value> {
-    let id = checkout["id"].as_str().unwrap();
-    app.get_json(&format!("/v1/events?checkout_id={id}")).await["data"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 /// The doc's webhook sample about `checkout`, with `extra` more elements in `data`.
 fn webhook_for(checkout: &Value, transactions: &[&str]) -> Vec<u8> {
     let mut body: Value = serde_json::from_str(WEBHOOK).unwrap();
@@ -106,7 +98,7 @@ on_both_backends! {
         let paid = app.press("kwik", link, "pay", &json!({})).await;
         assert_eq!(paid["webhook"]["event_type"], "checkout.completed", "{paid}");
         assert_eq!(paid["webhook"]["status"], 200, "{paid}");
-        let events = events_of(&app, &checkout).await;
+        let events = app.events_of(&checkout).await;
         assert_eq!(events[0]["type"], "payment.succeeded");
         assert_eq!(events[0]["amount"], 120_000);
         assert_eq!(events[0]["currency"], "ZAR");
@@ -128,17 +120,17 @@ on_both_backends! {
         let at = changed.iter().position(|&b| b == b'Z').unwrap();
         changed[at] = b'X';
         assert_eq!(post_webhook(&app, &changed, &signature, now).await.status(), 400);
-        assert!(events_of(&app, &checkout).await.is_empty());
+        assert!(app.events_of(&checkout).await.is_empty());
 
         let accepted = post_webhook(&app, &body, &signature, now).await;
         assert_eq!(accepted.status(), 200);
-        let events = events_of(&app, &checkout).await;
+        let events = app.events_of(&checkout).await;
         assert_eq!(events.len(), 2, "two data elements, two events: {events:?}");
         assert_ne!(events[0]["provider_event_id"], events[1]["provider_event_id"]);
         assert!(events.iter().all(|event| event["amount"] == 120_000 && event["currency"] == "ZAR"));
 
         assert_eq!(post_webhook(&app, &body, &signature, now).await.status(), 200);
-        assert_eq!(events_of(&app, &checkout).await.len(), 2, "a replay stores nothing new");
+        assert_eq!(app.events_of(&checkout).await.len(), 2, "a replay stores nothing new");
     }
 
     async fn two_identical_data_elements_are_two_events(backend) {
@@ -147,6 +139,6 @@ on_both_backends! {
         let body = webhook_for(&checkout, &["tra_same", "tra_same"]);
         let signature = sign(&demo_webhook_secret(), &body);
         assert_eq!(post_webhook(&app, &body, &signature, Utc::now().timestamp()).await.status(), 200);
-        assert_eq!(events_of(&app, &checkout).await.len(), 2);
+        assert_eq!(app.events_of(&checkout).await.len(), 2);
     }
 }

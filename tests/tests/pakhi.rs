@@ -1,6 +1,7 @@
 //! Pakhi Pay end to end: callbacks signed by an independent HMAC implementation, confirmed by
 //! the verify API (a fake one here, to make it agree or disagree), replays and forgeries, the
-//! fields Pakhi requires, and a payment through the sandbox.
+//! fields Pakhi requires, a payment through the sandbox, and hand-signed callbacks, which the
+//! sandbox confirms only when told to.
 
 use hmac::{Hmac, Mac};
 use paymux_tests::{
@@ -13,13 +14,22 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SHOP_KEY: &str = "pakhi_shop_api_key";
 
-/// A merchant `shop` whose Pakhi Pay is a fake server, beside the sandboxed demo merchant.
-async fn spawn_with_fake_pakhi(backend: Backend, pakhi: &MockServer) -> TestApp {
-    let overlay = format!(
-        "[sandbox]\nretry_speedup = 60000\n[merchants.shop]\napi_keys = [\"pmx_test_shop\"]\n\
+/// A merchant `shop` whose Pakhi Pay is a fake server, beside the sandboxed demo merchant;
+/// `confirms_unknown` is `sandbox.pakhi_confirms_unknown_transactions`.
+fn overlay(pakhi: &MockServer, confirms_unknown: bool) -> String {
+    format!(
+        "[sandbox]\nretry_speedup = 60000\npakhi_confirms_unknown_transactions = {confirms_unknown}\n\
+         [merchants.shop]\napi_keys = [\"pmx_test_shop\"]\n\
          [merchants.shop.providers.pakhi]\nbase_url = \"{}/\"\napi_key = \"{SHOP_KEY}\"\n",
         pakhi.uri()
-    );
+    )
+}
+
+async fn spawn_with_fake_pakhi(backend: Backend, pakhi: &MockServer) -> TestApp {
+    spawn_with_overlay(backend, overlay(pakhi, false)).await
+}
+
+async fn spawn_with_overlay(backend: Backend, overlay: String) -> TestApp {
     spawn_app_with(
         backend,
         SpawnOptions {
@@ -28,6 +38,16 @@ async fn spawn_with_fake_pakhi(backend: Backend, pakhi: &MockServer) -> TestApp 
         },
     )
     .await
+}
+
+/// The demo merchant's Pakhi Pay key, which signs its callbacks.
+fn demo_key() -> String {
+    let settings =
+        paymux_gateway::Settings::load(paymux_gateway::Overlay::Toml(String::new())).unwrap();
+    settings.merchants["demo"].providers["pakhi"].specific["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn fake_pakhi(verify_answer: Value) -> MockServer {
@@ -143,13 +163,11 @@ on_both_backends! {
         assert_eq!(paid["status"], "succeeded");
     }
 
-    async fn a_hand_signed_callback_to_the_demo_merchant_is_confirmed_by_the_sandbox(backend) {
+    async fn a_hand_signed_callback_to_the_demo_merchant_is_confirmed_by_the_sandbox_when_told(backend) {
         let pakhi = fake_pakhi(json!({"status": 1, "message": "completed"})).await;
-        let app = spawn_with_fake_pakhi(backend, &pakhi).await;
-        let settings = paymux_gateway::Settings::load(paymux_gateway::Overlay::Toml(String::new())).unwrap();
-        let demo_key = settings.merchants["demo"].providers["pakhi"].specific["api_key"].as_str().unwrap().to_owned();
+        let app = spawn_with_overlay(backend, overlay(&pakhi, true)).await;
         let checkout = create(&app, paymux_tests::DEMO_KEY, "ORDER-HAND").await;
-        let callback = signed_callback(&demo_key, "TRX_HAND_1", "100.00", "ORDER-HAND");
+        let callback = signed_callback(&demo_key(), "TRX_HAND_1", "100.00", "ORDER-HAND");
         assert_eq!(post_callback(&app, "demo", callback.clone()).await.status(), 200);
         assert_eq!(post_callback(&app, "demo", callback).await.status(), 200);
         let id = checkout["id"].as_str().unwrap();
@@ -159,6 +177,39 @@ on_both_backends! {
         assert_eq!(events[0]["type"], "payment.succeeded");
         assert_eq!(events[0]["amount"], 10_000);
         assert_eq!(events[0]["currency"], "BDT");
+    }
+
+    async fn the_sandbox_does_not_confirm_a_transaction_it_never_made_until_told_to(backend) {
+        let pakhi = fake_pakhi(json!({"status": 1, "message": "completed"})).await;
+        let app = spawn_with_fake_pakhi(backend, &pakhi).await;
+        let checkout = create(&app, paymux_tests::DEMO_KEY, "ORDER-HAND").await;
+        let id = checkout["id"].as_str().unwrap();
+        let callback = signed_callback(&demo_key(), "TRX_HAND_1", "100.00", "ORDER-HAND");
+        assert_eq!(post_callback(&app, "demo", callback).await.status(), 200);
+        let events = app.get_json(&format!("/v1/events?checkout_id={id}")).await;
+        assert_eq!(events["data"], json!([]), "a real Pakhi Pay knows no such transaction");
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "open");
+        let (outcome, reason): (String, Option<String>) = app
+            .with_db(|conn| {
+                use diesel::prelude::*;
+                use paymux_schema::db::schema::webhook_receipts::dsl::*;
+                webhook_receipts.select((outcome, reason)).first(conn).unwrap()
+            })
+            .await;
+        assert_eq!(outcome, "unconfirmed");
+        assert!(reason.unwrap().contains("Transaction not found"));
+
+        // The switch, turned on by a reload, confirms the next hand-signed callback.
+        app.write_config(&overlay(&pakhi, true));
+        let reload = app.admin(reqwest::Method::POST, "/v1/admin/reload", None).await;
+        assert_eq!(reload.status(), 200);
+        let callback = signed_callback(&demo_key(), "TRX_HAND_2", "100.00", "ORDER-HAND");
+        assert_eq!(post_callback(&app, "demo", callback).await.status(), 200);
+        let events = app.get_json(&format!("/v1/events?checkout_id={id}")).await;
+        let events = events["data"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0]["type"], "payment.succeeded");
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "succeeded");
     }
 
     async fn a_success_the_verify_api_denies_is_not_recorded(backend) {

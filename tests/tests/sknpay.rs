@@ -79,18 +79,10 @@ async fn status_of(app: &TestApp, checkout: &Value) -> String {
         .to_owned()
 }
 
-async fn events_of(app: &TestApp, checkout: &Value) -> Vec<Value> {
-    let id = checkout["id"].as_str().unwrap();
-    app.get_json(&format!("/v1/events?checkout_id={id}")).await["data"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 /// Waits until the checkout has an event of `event_type` (webhooks sent in the background).
 async fn await_event(app: &TestApp, checkout: &Value, event_type: &str) -> Value {
     app.eventually(event_type, || async {
-        events_of(app, checkout)
+        app.events_of(checkout)
             .await
             .into_iter()
             .find(|event| event["type"] == event_type)
@@ -148,19 +140,19 @@ on_both_backends! {
         };
         let response = post_webhook(&app, &tampered, &stripe_signature(&secret, now, &body)).await;
         assert_eq!(response.status(), 400);
-        assert!(events_of(&app, &checkout).await.is_empty(), "a tampered body stores no event");
+        assert!(app.events_of(&checkout).await.is_empty(), "a tampered body stores no event");
 
         let stale = post_webhook(&app, &body, &stripe_signature(&secret, now - 301, &body)).await;
         assert_eq!(stale.status(), 400);
         let wrong_secret = post_webhook(&app, &body, &stripe_signature("whsec_other", now, &body)).await;
         assert_eq!(wrong_secret.status(), 400);
-        assert!(events_of(&app, &checkout).await.is_empty());
+        assert!(app.events_of(&checkout).await.is_empty());
 
         let signature = stripe_signature(&secret, now, &body);
         let accepted = post_webhook(&app, &body, &signature).await;
         assert_eq!(accepted.status(), 200);
         assert_eq!(accepted.json::<Value>().await.unwrap()["received"], true);
-        let events = events_of(&app, &checkout).await;
+        let events = app.events_of(&checkout).await;
         assert_eq!(events.len(), 1);
         assert_eq!(events[0]["type"], "payment.succeeded");
         assert_eq!(events[0]["amount"], 12_500);
@@ -172,7 +164,7 @@ on_both_backends! {
 
         let replay = post_webhook(&app, &body, &signature).await;
         assert_eq!(replay.status(), 200, "a replay is acknowledged");
-        assert_eq!(events_of(&app, &checkout).await.len(), 1, "and stores nothing new");
+        assert_eq!(app.events_of(&checkout).await.len(), 1, "and stores nothing new");
     }
 
     async fn rejected_webhooks_keep_their_receipt_with_the_reason(backend) {
@@ -250,7 +242,7 @@ on_both_backends! {
             format!("https://shop.example/orders/5821/thanks?payment_id={provider_id}")
         );
         assert_eq!(status_of(&app, &checkout).await, "succeeded");
-        let event = &events_of(&app, &checkout).await[0];
+        let event = &app.events_of(&checkout).await[0];
         assert_eq!(event["amount"], 1_000);
         assert_eq!(event["provider_payment_id"], provider_id);
     }
@@ -265,7 +257,7 @@ on_both_backends! {
         let paid = control(&app, &checkout, "pay", json!({"card": "4000 0000 0000 2701"})).await;
         assert_eq!(paid["status"], "succeeded");
         assert_eq!(status_of(&app, &checkout).await, "succeeded");
-        let types: Vec<Value> = events_of(&app, &checkout).await.iter().map(|e| e["type"].clone()).collect();
+        let types: Vec<Value> = app.events_of(&checkout).await.iter().map(|e| e["type"].clone()).collect();
         assert_eq!(types, [json!("payment.succeeded"), json!("payment.failed")]);
     }
 
@@ -329,7 +321,7 @@ on_both_backends! {
         let refreshed = app.get_json(&format!("/v1/checkouts/{id}?refresh=true")).await;
         assert_eq!(refreshed["status"], "expired");
         app.get_json(&format!("/v1/checkouts/{id}?refresh=true")).await;
-        let events = events_of(&app, &checkout).await;
+        let events = app.events_of(&checkout).await;
         assert_eq!(events.len(), 1, "a change found by lookup is recorded once: {events:?}");
         assert_eq!(events[0]["type"], "payment.expired");
         assert_eq!(events[0]["source"], "provider_lookup");

@@ -79,14 +79,6 @@ async fn create(app: &TestApp) -> Value {
     checkout
 }
 
-async fn events_of(app: &TestApp, checkout: &Value) -> Vec<Value> {
-    let id = checkout["id"].as_str().unwrap();
-    app.get_json(&format!("/v1/events?checkout_id={id}")).await["data"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 on_both_backends! {
     async fn a_doc_signed_webhook_is_received_once_and_stale_ones_are_refused(backend) {
         let app = spawn(backend).await;
@@ -103,7 +95,7 @@ on_both_backends! {
         assert_eq!(stale.status(), 400);
         let wrong_key = post(&app, "test_other_key", &doc_signature(&secret, Utc::now().timestamp(), &body), &body).await;
         assert_eq!(wrong_key.status(), 400);
-        assert!(events_of(&app, &checkout).await.is_empty());
+        assert!(app.events_of(&checkout).await.is_empty());
 
         let signature = doc_signature(&secret, Utc::now().timestamp(), &body);
         let accepted = post(&app, &key, &signature, &body).await;
@@ -111,7 +103,7 @@ on_both_backends! {
         assert_eq!(accepted.json::<Value>().await.unwrap()["received"], true);
         let replay = post(&app, &key, &signature, &body).await;
         assert_eq!(replay.json::<Value>().await.unwrap()["received"], true);
-        let events = events_of(&app, &checkout).await;
+        let events = app.events_of(&checkout).await;
         assert_eq!(events.len(), 1, "stored once: {events:?}");
         assert_eq!(events[0]["type"], "payment.succeeded");
         assert_eq!(events[0]["amount"], 6_969);
@@ -133,7 +125,7 @@ on_both_backends! {
         let reply = post(&app, &key, &doc_signature(&secret, Utc::now().timestamp(), &body), &body).await;
         assert_eq!(reply.status(), 200);
         assert_eq!(reply.json::<Value>().await.unwrap()["received"], false);
-        let events = events_of(&app, &checkout).await;
+        let events = app.events_of(&checkout).await;
         assert_eq!(events[0]["type"], "payment.failed");
         assert!(events[0]["details"]["reason"].as_str().unwrap().contains("canceled"));
         assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "canceled");
@@ -159,7 +151,7 @@ on_both_backends! {
         let body = payment(&checkout, "pay_after_expiry", "69.69");
         let reply = post(&app, &key, &doc_signature(&secret, Utc::now().timestamp(), &body), &body).await;
         assert_eq!(reply.json::<Value>().await.unwrap()["received"], false);
-        let events = events_of(&app, &checkout).await;
+        let events = app.events_of(&checkout).await;
         assert_eq!(events[0]["type"], "payment.failed");
         assert!(events[0]["details"]["reason"].as_str().unwrap().contains("expired"));
     }
@@ -175,8 +167,19 @@ on_both_backends! {
         assert_eq!(app.client.get(frame_url).send().await.unwrap().status(), 200);
         let paid = app.press("spankpay", id, "pay", &json!({"inputCurrency": "ETH", "amount": "50.00"})).await;
         assert_eq!(paid["webhook"]["delivered"], true, "{paid}");
-        let events = events_of(&app, &checkout).await;
+        let events = app.events_of(&checkout).await;
         assert_eq!(events[0]["amount"], 5_000, "the amount received, not the amount asked");
         assert_eq!(events[0]["details"]["inputCurrency"], "ETH");
+        // 50.00 of 69.69 does not pay the order: a polling storefront must not ship it.
+        let partial = app.get_json(&format!("/v1/checkouts/{id}")).await;
+        assert_eq!((partial["status"].as_str(), partial["amount_received"].as_i64()), (Some("partially_paid"), Some(5_000)));
+        // The rest arrives: paid.
+        let rest = app.press("spankpay", id, "pay", &json!({"inputCurrency": "ETH", "amount": "19.69"})).await;
+        assert_eq!(rest["webhook"]["delivered"], true, "{rest}");
+        let paid = app.get_json(&format!("/v1/checkouts/{id}")).await;
+        assert_eq!((paid["status"].as_str(), paid["amount_received"].as_i64()), (Some("succeeded"), Some(6_969)));
+        let payments: Vec<Value> = app.events_of(&checkout).await;
+        assert_eq!(payments.len(), 2, "two payments, two events: {payments:?}");
+        assert_ne!(payments[0]["provider_payment_id"], payments[1]["provider_payment_id"]);
     }
 }

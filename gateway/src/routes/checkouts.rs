@@ -12,8 +12,7 @@ use paymux_schema::db::event::Event;
 use paymux_schema::db::{truncate_to_micros, write_transaction};
 use paymux_schema::ids::{CheckoutId, CheckoutKind};
 use paymux_schema::{
-    CheckoutStatus, Currency, EventFlag, EventId, EventSource, EventType, Money, StatusInput,
-    TransitionFlag,
+    CheckoutStatus, Currency, EventFlag, EventSource, EventType, Money, StatusInput, TransitionFlag,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -40,6 +39,9 @@ pub struct CheckoutOut {
     /// Minor units of `currency`.
     pub amount: i64,
     pub currency: String,
+    /// What the payments received add up to (minor units); `succeeded` once it reaches
+    /// `amount`, `partially_paid` below.
+    pub amount_received: i64,
     pub amount_refunded: i64,
     pub redirect_url: Option<String>,
     pub client_action: serde_json::Value,
@@ -75,6 +77,7 @@ impl From<Checkout> for CheckoutOut {
             status: checkout.status,
             amount: checkout.amount,
             currency: checkout.currency,
+            amount_received: checkout.amount_received,
             amount_refunded: checkout.amount_refunded,
             redirect_url: checkout.redirect_url,
             reference: checkout.reference,
@@ -240,10 +243,13 @@ fn routed_candidates(
 
 /// Checks what the body alone decides; see [`Plan`].
 fn plan(input: CheckoutIn) -> Result<Plan, ApiError> {
-    if input.amount <= 0 {
+    if input.amount <= 0 || input.amount > Money::MAX_MINOR {
         return Err(ApiError::invalid(
             "amount",
-            "amount must be a positive integer of minor units",
+            format!(
+                "amount must be a positive integer of minor units, at most {}",
+                Money::MAX_MINOR
+            ),
         ));
     }
     if !input.items.is_empty() {
@@ -527,6 +533,7 @@ pub async fn create_checkout(
     let plan = plan(parse_body(&body)?)?;
     let Authenticated(merchant, config) = merchant;
     let policy = config.policy();
+    let default_expiry = config.settings.checkouts.default_expiry();
     let fresh_id = CheckoutId::generate().to_string();
     let state_for_work = state.clone();
     let owner = merchant.id.clone();
@@ -568,10 +575,14 @@ pub async fn create_checkout(
                 },
                 redirect_url: created.redirect_url,
                 client_action: json_text(&created.client_action)?,
-                expires_at: created
-                    .expires_at
-                    .or(input.expires_at)
-                    .map(truncate_to_micros),
+                // Without an expiry of its own, a checkout expires after the configured
+                // time: paymux expires it then (`jobs`), so none stays open forever.
+                expires_at: Some(truncate_to_micros(
+                    created
+                        .expires_at
+                        .or(input.expires_at)
+                        .unwrap_or_else(|| Utc::now() + default_expiry),
+                )),
                 livemode: created.livemode,
                 created_at: now,
                 updated_at: now,
@@ -690,8 +701,14 @@ async fn apply_reported(
             remote.provider_checkout_id
         ))));
     }
-    let Some(input) = StatusInput::reported(remote.status) else {
-        return Ok(checkout);
+    // A provider reporting its checkout paid reports the checkout's amount paid, by a payment
+    // it does not name: counted as such, once, with whatever a webhook counted already.
+    let (event_type, input) = match remote.status {
+        CheckoutStatus::Succeeded => (EventType::PaymentSucceeded, None),
+        status => match StatusInput::reported(status) {
+            Some(input @ StatusInput::Event(event_type)) => (event_type, Some(input)),
+            _ => return Ok(checkout),
+        },
     };
     state
         .db(move |conn| {
@@ -700,9 +717,15 @@ async fn apply_reported(
                 let mut row = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
                     .ok_or_else(|| ApiError::not_found("checkout", &checkout.id))?;
                 let before = row.status.clone();
-                let transition = row.apply(conn, input, now)?;
-                if report == Report::Lookup && row.status != before {
-                    record_lookup_event(conn, &row, input, transition, now)?;
+                let transition = match input {
+                    Some(input) => Some(row.apply(conn, input, now)?),
+                    None => row.record_payment(conn, None, None, now)?.transition,
+                };
+                if let Some(transition) = transition
+                    && report == Report::Lookup
+                    && row.status != before
+                {
+                    record_lookup_event(conn, &row, event_type, transition, now)?;
                 }
                 Ok(row)
             })
@@ -715,13 +738,10 @@ async fn apply_reported(
 fn record_lookup_event(
     conn: &mut paymux_schema::db::DbConnection,
     checkout: &Checkout,
-    input: StatusInput,
+    event_type: EventType,
     transition: paymux_schema::Transition,
     now: chrono::NaiveDateTime,
 ) -> Result<(), ApiError> {
-    let StatusInput::Event(event_type) = input else {
-        return Ok(());
-    };
     if Event::exists_for_checkout(conn, &checkout.id, event_type.as_str())? {
         return Ok(());
     }
@@ -730,29 +750,16 @@ fn record_lookup_event(
     if transition.flag == Some(TransitionFlag::SuccessAfterCancel) {
         EventFlag::SuccessAfterCancel.add_to(&mut details);
     }
-    let paid = event_type == EventType::PaymentSucceeded;
-    Event::insert_if_new(
-        conn,
-        &Event {
-            id: EventId::generate().to_string(),
-            event_type: event_type.as_str().to_owned(),
-            merchant: checkout.merchant.clone(),
-            provider: checkout.provider.clone(),
-            provider_event_id: format!("paymux_lookup:{payment_id}:{event_type}"),
-            checkout_id: Some(checkout.id.clone()),
-            provider_payment_id: checkout.provider_checkout_id.clone(),
-            reference: checkout.reference.clone(),
-            amount: paid.then_some(checkout.amount),
-            currency: paid.then(|| checkout.currency.clone()),
-            fee: None,
-            occurred_at: now,
-            received_at: now,
-            livemode: checkout.livemode,
-            details: details.to_string(),
-            receipt_id: None,
-            source: EventSource::ProviderLookup.as_str().to_owned(),
-        },
-    )?;
+    let event = Event::about_checkout(
+        checkout,
+        event_type,
+        format!("paymux_lookup:{payment_id}:{event_type}"),
+        EventSource::ProviderLookup,
+        &details,
+        now,
+        now,
+    );
+    Event::insert_if_new(conn, &event)?;
     Ok(())
 }
 
@@ -788,11 +795,16 @@ pub async fn cancel_checkout(
     if status == CheckoutStatus::Canceled {
         return Ok(HttpResponse::Ok().json(CheckoutOut::from(checkout)));
     }
-    if !status.accepts_payment() {
+    if !status.awaits_payment() {
+        let advice = if status.is_paid() {
+            ": it has received money, which only a refund returns"
+        } else {
+            ""
+        };
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "checkout_not_cancelable",
-            format!("a checkout that is {status} cannot be canceled"),
+            format!("a checkout that is {status} cannot be canceled{advice}"),
         ));
     }
     let provider = provider_of(&merchant.0, &checkout)?;

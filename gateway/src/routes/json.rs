@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use crate::error::ApiError;
+use crate::routes::list::in_range;
 
 /// Parses a JSON body; nesting past [`json::MAX_DEPTH`], a syntax error or an unknown, missing
 /// or mistyped field is a 400 that names what serde found.
@@ -49,6 +50,11 @@ pub fn deserialize_optional_time<'de, D: Deserializer<'de>>(
             .ok()
             .map(|time| time.with_timezone(&Utc)),
     };
-    time.map(Some)
-        .ok_or_else(|| serde::de::Error::custom("expected Unix seconds or an RFC 3339 time"))
+    time.and_then(|time| in_range(time.naive_utc()))
+        .map(|time| Some(time.and_utc()))
+        .ok_or_else(|| {
+            serde::de::Error::custom(
+                "expected Unix seconds or an RFC 3339 time between year 1 and year 9999",
+            )
+        })
 }

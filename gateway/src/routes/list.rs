@@ -31,17 +31,28 @@ impl<T> ListOut<T> {
     }
 }
 
-/// A time given as Unix seconds, RFC 3339, or a date `YYYY-MM-DD` (its midnight, UTC).
-pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
-    if let Ok(seconds) = text.parse::<i64>() {
-        return DateTime::<Utc>::from_timestamp(seconds, 0).map(|time| time.naive_utc());
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Some(date.and_time(NaiveTime::MIN));
-    }
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|time| time.naive_utc())
+/// A time given as Unix seconds, RFC 3339, or a date `YYYY-MM-DD` (its midnight, UTC), from
+/// year 1 to year 9999: the store keeps times as text on SQLite, which only sorts as time
+/// for four-digit years. Otherwise, what to say about it.
+pub fn parse_time(text: &str) -> Result<NaiveDateTime, String> {
+    let time = if let Ok(seconds) = text.parse::<i64>() {
+        DateTime::<Utc>::from_timestamp(seconds, 0).map(|time| time.naive_utc())
+    } else if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Some(date.and_time(NaiveTime::MIN))
+    } else {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|time| time.naive_utc())
+    };
+    let time = time
+        .ok_or_else(|| format!("`{text}` is neither Unix seconds, an RFC 3339 time nor a date"))?;
+    in_range(time).ok_or_else(|| format!("`{text}` is not between year 1 and year 9999"))
+}
+
+/// `time`, if it lies in the years the store can compare (1 to 9999).
+pub fn in_range(time: NaiveDateTime) -> Option<NaiveDateTime> {
+    use chrono::Datelike;
+    (1..=9999).contains(&time.year()).then_some(time)
 }
 
 /// A list request's query parameters, consumed one by one so that leftovers can be refused.
@@ -114,12 +125,9 @@ impl ListParams {
         let Some(text) = self.params.remove(name) else {
             return Ok(None);
         };
-        parse_time(&text).map(Some).ok_or_else(|| {
-            ApiError::invalid(
-                name,
-                format!("`{text}` is neither Unix seconds, an RFC 3339 time nor a date"),
-            )
-        })
+        parse_time(&text)
+            .map(Some)
+            .map_err(|message| ApiError::invalid(name, message))
     }
 
     /// Refuses whatever parameter was not consumed.

@@ -14,7 +14,7 @@ use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::refund::{Refund, RefundStatus};
 use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
 use paymux_schema::ids::RefundId;
-use paymux_schema::{CheckoutStatus, Currency, Money, StatusInput};
+use paymux_schema::{CheckoutStatus, Currency, Money};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Authenticated;
@@ -83,11 +83,12 @@ fn reserve(
             && existing.status != RefundStatus::Failed.as_str()
         {
             // A retry of a refund already reserved (or done) under this Idempotency-Key.
-            let remaining = checkout.amount - Refund::committed_total(conn, &checkout.id)?;
+            let remaining = checkout.amount_received - Refund::committed_total(conn, &checkout.id)?;
             return Ok((existing, remaining == 0));
         }
+        // What was received can be refunded, for a checkout paid in part too.
         let committed = Refund::committed_total(conn, &checkout.id)?;
-        let remaining = checkout.amount - committed;
+        let remaining = checkout.amount_received - committed;
         let amount = requested.unwrap_or(remaining);
         if amount <= 0 && requested.is_none() {
             return Err(amount_error(
@@ -235,20 +236,7 @@ pub async fn create_refund(
                                 now,
                             )?;
                             if provider_refund.status == RefundStatus::Succeeded {
-                                checkout.amount_refunded += current.amount;
-                                let fully_refunded = checkout.amount_refunded >= checkout.amount;
-                                Checkout::update_status(
-                                    conn,
-                                    &checkout.id,
-                                    &checkout.status,
-                                    checkout.amount_refunded,
-                                    now,
-                                )?;
-                                checkout.apply(
-                                    conn,
-                                    StatusInput::Refund { fully_refunded },
-                                    now,
-                                )?;
+                                checkout.refund(conn, current.amount, now)?;
                             }
                         }
                         let refund = Refund::find(conn, &checkout.merchant, &refund_id)?

@@ -82,7 +82,8 @@ impl Sandbox {
 
     /// Opens a simulator account for each sandboxed merchant provider not registered yet: at
     /// start, and for those a reload adds. An account keeps the credentials it was opened
-    /// with; changing them takes a restart.
+    /// with; changing them takes a restart. The simulators' own switches follow the settings
+    /// of each start or reload that succeeds.
     pub fn register(&self, settings: &Settings) -> Result<(), ConfigErrors> {
         let secrets = SecretResolver {
             allow_literals: settings.sandbox.enabled,
@@ -139,11 +140,12 @@ impl Sandbox {
                 }
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigErrors(errors))
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
         }
+        self.pakhi
+            .confirm_unknown_transactions(settings.sandbox.pakhi_confirms_unknown_transactions);
+        Ok(())
     }
 }
 

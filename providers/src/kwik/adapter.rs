@@ -16,6 +16,7 @@ use super::wire::{CURRENCIES, CreateLink, ErrorBody, LinkResponse, Webhook};
 use super::{DEFAULT_BASE_URL, ID, PRODUCTION_HOST, signature};
 use crate::error::Operation;
 use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
+use crate::json;
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
@@ -176,7 +177,10 @@ impl KwikAdapter {
     pub fn request_body(&self, link: &CreateLink) -> Result<Value, ProviderError> {
         let Value::Object(mut body) =
             serde_json::to_value(link).map_err(|error| ProviderError::InvalidRequest {
-                message: format!("the Kwik request cannot be serialized: {error}"),
+                message: format!(
+                    "the Kwik request cannot be serialized: {}",
+                    json::describe_error(&error)
+                ),
                 param: None,
             })?
         else {
@@ -244,7 +248,8 @@ impl Provider for KwikAdapter {
         let answer = self.send(self.http.post(url).json(&body)).await?;
         let response: LinkResponse = serde_json::from_slice(&answer).map_err(|error| {
             ProviderError::MalformedPayload(format!(
-                "Kwik answered with no valid checkout link: {error}"
+                "Kwik answered with no valid checkout link: {}",
+                json::describe_error(&error)
             ))
         })?;
         response.into_created_checkout(request.amount, self.livemode)
@@ -288,7 +293,10 @@ impl Provider for KwikAdapter {
 
     fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
         let webhook: Webhook = serde_json::from_slice(raw).map_err(|error| {
-            ProviderError::MalformedPayload(format!("not a Kwik webhook: {error}"))
+            ProviderError::MalformedPayload(format!(
+                "not a Kwik webhook: {}",
+                json::describe_error(&error)
+            ))
         })?;
         webhook.into_normalized(self.livemode)
     }

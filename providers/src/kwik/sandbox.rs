@@ -21,6 +21,8 @@
 //!   expired; `expire` on it still sends the `checkout.expired` nobody sent yet.
 //! - `success_url` is followed as given: the doc says Kwik "may append `signature`" without
 //!   saying what it signs, so nothing is appended.
+//! - Links are kept in a [`BoundedMap`]: past its capacity the oldest finished links (paid,
+//!   cancelled, expired) are forgotten first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,8 +46,8 @@ use super::wire::{
 };
 use crate::registry::ConfigError;
 use crate::sandbox::{
-    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxCall, SandboxError,
-    SandboxResponse, Simulator, delivered_on_2xx,
+    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
+    SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
 };
 use crate::signing::constant_time_eq;
 
@@ -113,6 +115,14 @@ impl SimulatedLink {
     }
 }
 
+impl Finished for SimulatedLink {
+    /// Completed, cancelled or expired, also by its time having passed; a link with only
+    /// declined attempts is still open.
+    fn finished(&self, now: DateTime<Utc>) -> bool {
+        self.status != LinkStatus::Open || self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
 /// One payment attempt.
 struct Transaction {
     id: String,
@@ -126,7 +136,7 @@ struct State {
     /// By API key.
     accounts: HashMap<String, Account>,
     /// By checkout id.
-    links: HashMap<String, SimulatedLink>,
+    links: BoundedMap<String, SimulatedLink>,
 }
 
 /// The simulated Kwik, shared by every merchant whose Kwik section sets `sandbox = true`.
@@ -469,6 +479,16 @@ fn validate(link: &CreateLink) -> Result<Valid, String> {
 }
 
 impl KwikSandbox {
+    /// A simulator keeping at most `capacity` checkout links.
+    pub fn with_capacity(capacity: usize) -> KwikSandbox {
+        KwikSandbox {
+            state: Mutex::new(State {
+                accounts: HashMap::new(),
+                links: BoundedMap::with_capacity(capacity),
+            }),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind, still usable.
         self.state
@@ -563,7 +583,7 @@ impl KwikSandbox {
                 expires_at,
             }),
         };
-        state.links.insert(id, simulated);
+        state.links.insert(id, simulated, now);
         SandboxResponse::ok(serde_json::to_value(response).unwrap_or(Value::Null))
     }
 }
@@ -796,7 +816,10 @@ mod tests {
     }
 
     fn sandbox() -> KwikSandbox {
-        let sandbox = KwikSandbox::default();
+        sandbox_with(KwikSandbox::default())
+    }
+
+    fn sandbox_with(sandbox: KwikSandbox) -> KwikSandbox {
         let signed = json!({
             "api_key": API_KEY,
             "api_secret": API_SECRET,
@@ -858,6 +881,28 @@ mod tests {
         assert_eq!(response.body["status"], false, "{}", response.body);
         let message = response.body["message"].as_str().unwrap();
         assert!(message.contains(needle), "{needle}: {message}");
+    }
+
+    #[test]
+    fn links_stay_within_the_capacity_finished_first() {
+        let sandbox = sandbox_with(KwikSandbox::with_capacity(4));
+        let paid = created(&sandbox);
+        sandbox
+            .control(&paid, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        let open: Vec<String> = (0..4).map(|_| created(&sandbox)).collect();
+        assert_eq!(sandbox.lock().links.len(), 4);
+        assert_eq!(sandbox.page(&paid, now()), None, "the paid link went first");
+        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
+        for _ in 0..3 {
+            created(&sandbox);
+        }
+        assert_eq!(sandbox.lock().links.len(), 4);
+        assert_eq!(
+            sandbox.page(&open[0], now()),
+            None,
+            "then the oldest open one"
+        );
     }
 
     #[test]

@@ -333,8 +333,7 @@ fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, ProviderError> {
         .and_then(|seconds| Utc.timestamp_opt(seconds, 0).single())
         .ok_or_else(|| {
             ProviderError::StaleTimestamp(format!(
-                "{TIMESTAMP_HEADER} must be Unix seconds, got `{}`",
-                text.chars().take(32).collect::<String>()
+                "{TIMESTAMP_HEADER} must be Unix seconds (at most 12 digits)"
             ))
         })
 }

@@ -881,8 +881,12 @@ impl ProviderOptions {
 }
 
 fn typed<T: serde::de::DeserializeOwned>(value: &Value, param: &str) -> Result<T, ProviderError> {
-    T::deserialize(value)
-        .map_err(|error| ProviderError::invalid(format!("{param}: {error}"), param))
+    T::deserialize(value).map_err(|error| {
+        ProviderError::invalid(
+            format!("{param}: {}", crate::json::describe_error(&error)),
+            param,
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -920,19 +924,23 @@ impl LinkResponse {
             let currency = match &result.currency {
                 Some(code) => Currency::parse(code).map_err(|error| {
                     ProviderError::MalformedPayload(format!(
-                        "Kwik checkout `{}`: {error}",
-                        result.id
+                        "Kwik checkout `currency` {}",
+                        error.problem()
                     ))
                 })?,
                 None => requested.currency,
             };
             let charged = Money::parse_decimal(text, currency).map_err(|error| {
-                ProviderError::MalformedPayload(format!("Kwik checkout `{}`: {error}", result.id))
+                ProviderError::MalformedPayload(format!(
+                    "Kwik checkout `amount` {}",
+                    error.problem()
+                ))
             })?;
             if charged != requested {
+                // Both amounts are paymux's business: the one it asked for, and the one Kwik's
+                // own authenticated answer says it will charge.
                 return Err(ProviderError::MalformedPayload(format!(
-                    "Kwik created checkout `{}` for {} {}, not the {} {} asked for",
-                    result.id,
+                    "Kwik created the checkout for {} {}, not the {} {} asked for",
                     charged.to_decimal_string(),
                     charged.currency,
                     requested.to_decimal_string(),
@@ -951,11 +959,14 @@ impl LinkResponse {
     }
 }
 
+/// An RFC 3339 time of a webhook. chrono's error says what is wrong without quoting the text.
 fn timestamp(text: &str, field: &str) -> Result<DateTime<Utc>, ProviderError> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.to_utc())
         .map_err(|error| {
-            ProviderError::MalformedPayload(format!("Kwik webhook `{field}` `{text}`: {error}"))
+            ProviderError::MalformedPayload(format!(
+                "Kwik webhook `{field}` is not an RFC 3339 time: {error}"
+            ))
         })
 }
 
@@ -1041,11 +1052,9 @@ impl WebhookData {
             _ => created_at.or(completed_at),
         }
         .ok_or_else(|| {
-            ProviderError::MalformedPayload(format!(
-                "Kwik webhook for checkout `{}` has neither `created_at` nor \
-                 `checkout.completed_at`",
-                checkout.id
-            ))
+            ProviderError::MalformedPayload(
+                "Kwik webhook has neither `created_at` nor `checkout.completed_at`".to_owned(),
+            )
         })?;
         let amount = match &checkout.amount {
             None => None,
@@ -1053,16 +1062,16 @@ impl WebhookData {
                 let currency = match &checkout.currency {
                     Some(code) => Currency::parse(code).map_err(|error| {
                         ProviderError::MalformedPayload(format!(
-                            "Kwik checkout `{}`: {error}",
-                            checkout.id
+                            "Kwik webhook `checkout.currency` {}",
+                            error.problem()
                         ))
                     })?,
                     None => Currency::Zar,
                 };
                 Some(Money::parse_decimal(text, currency).map_err(|error| {
                     ProviderError::MalformedPayload(format!(
-                        "Kwik checkout `{}`: {error}",
-                        checkout.id
+                        "Kwik webhook `checkout.amount` {}",
+                        error.problem()
                     ))
                 })?)
             }
@@ -1598,7 +1607,10 @@ mod tests {
                 "1380.00",
             ),
             (|r| r["result"]["amount"] = json!("1200.001"), "fractional"),
-            (|r| r["result"]["currency"] = json!("XXX"), "XXX"),
+            (
+                |r| r["result"]["currency"] = json!("XXX"),
+                "`currency` is not a currency paymux knows",
+            ),
             (|r| r["status"] = json!(false), "status: false"),
             (
                 |r| {
@@ -1631,7 +1643,7 @@ mod tests {
         let mut webhook: Value = serde_json::from_str(WEBHOOK).unwrap();
         edit(&mut webhook);
         let webhook: Webhook =
-            serde_json::from_value(webhook).map_err(|error| error.to_string())?;
+            serde_json::from_value(webhook).map_err(|error| crate::json::describe_error(&error))?;
         webhook
             .into_normalized(false)
             .map_err(|error| error.to_string())
@@ -1777,7 +1789,7 @@ mod tests {
         let cases: Vec<(Edit, &str)> = vec![
             (
                 Box::new(|w| w["event"] = json!("checkout.refunded")),
-                "checkout.refunded",
+                "unknown variant, expected one of `checkout.completed`",
             ),
             (Box::new(|w| w["data"] = json!([])), "no element"),
             (Box::new(|w| w["data"] = json!({})), "sequence"),
@@ -1787,7 +1799,7 @@ mod tests {
             ),
             (
                 Box::new(|w| w["data"][0]["checkout"]["amount"] = json!("-5.00")),
-                "-5.00",
+                "`checkout.amount` is not a plain decimal number",
             ),
             (
                 Box::new(|w| w["data"][0]["checkout"]["amount"] = json!(1200)),
@@ -1795,7 +1807,7 @@ mod tests {
             ),
             (
                 Box::new(|w| w["data"][0]["checkout"]["currency"] = json!("XXX")),
-                "XXX",
+                "`checkout.currency` is not a currency paymux knows",
             ),
             (
                 Box::new(|w| w["data"][0]["checkout"]["id"] = json!("")),

@@ -636,12 +636,12 @@ mod tests {
             adapter.webhook_reply(&WebhookOutcome::Rejected(&error)),
             WebhookReply::json(403, json!({ "status": "invalid_signature" }))
         );
-        let error = ProviderError::MalformedPayload("unknown status `refunded`".into());
+        let error = ProviderError::MalformedPayload("unknown `status`".into());
         let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
         assert_eq!(reply.status, 400);
         assert_eq!(
             serde_json::from_str::<Value>(&reply.body).unwrap(),
-            json!({ "status": "error", "message": "malformed payload: unknown status `refunded`" })
+            json!({ "status": "error", "message": "malformed payload: unknown `status`" })
         );
     }
 

@@ -8,7 +8,11 @@
 //!   every answer about a transaction (found or not); every body has the documented shape.
 //! - Verify answers `{"status": 1, "message": <the transaction's status>}` for a transaction of
 //!   the caller's with exactly that amount, so only a completed one says `completed`;
-//!   `{"status": 0, "message": …}` for an unknown transaction or another amount.
+//!   `{"status": 0, "message": …}` for an unknown transaction (`Transaction not found`: the doc
+//!   names no answer for it, so it is the doc's error shape) or another amount. A transaction
+//!   it never made is not confirmed, as Pakhi Pay would not, unless the sandbox setting
+//!   `pakhi_confirms_unknown_transactions` is on (for callbacks signed by hand): then it is
+//!   `completed` with whatever amount is asked.
 //! - Each pay, decline or cancel is one transaction with its own `TRX…` id and one callback:
 //!   `completed`, `failed` (the link stays open for another attempt) or `cancelled`. Expiry is
 //!   neither documented nor called back: `expire` closes the link silently.
@@ -20,8 +24,12 @@
 //!   the last path segment of its `payment_url`: Pakhi Pay's answer names no other id.
 //! - `pay` takes `{"verify": "fail"}`: the verify API then answers `pending` for that
 //!   transaction, to exercise a verify that disagrees with the callback.
+//! - Links and transactions are kept in [`BoundedMap`]s: past their capacity the oldest
+//!   finished ones are forgotten, and verify answers for a forgotten transaction as for one
+//!   never made.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -35,8 +43,8 @@ use super::signature::sign;
 use super::wire::{Amount, Callback, CallbackStatus, CreatePayment, VerifyPayment};
 use crate::registry::ConfigError;
 use crate::sandbox::{
-    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxError,
-    SandboxResponse, Simulator, delivered_on_2xx,
+    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
+    SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
 };
 use crate::signing::derived_event_id;
 
@@ -83,6 +91,13 @@ struct Payment {
     status: LinkStatus,
 }
 
+impl Finished for Payment {
+    /// Paid, cancelled or expired; a link with only declined attempts is still open.
+    fn finished(&self, _now: DateTime<Utc>) -> bool {
+        matches!(self.status, LinkStatus::Closed(_))
+    }
+}
+
 struct Transaction {
     owner: String,
     status: CallbackStatus,
@@ -91,18 +106,28 @@ struct Transaction {
     verify_disagrees: bool,
 }
 
+impl Finished for Transaction {
+    /// A transaction is one attempt's record, made when the attempt is over: the oldest go first.
+    fn finished(&self, _now: DateTime<Utc>) -> bool {
+        true
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// By API key.
     accounts: HashMap<String, Account>,
-    payments: HashMap<String, Payment>,
-    transactions: HashMap<String, Transaction>,
+    payments: BoundedMap<String, Payment>,
+    transactions: BoundedMap<String, Transaction>,
 }
 
 /// The simulated Pakhi Pay, holding every sandbox merchant's account and payments.
 #[derive(Default)]
 pub struct PakhiSandbox {
     state: Mutex<State>,
+    /// `sandbox.pakhi_confirms_unknown_transactions`: verify confirms transactions it never
+    /// made, for callbacks signed by hand. Off, it answers for them as Pakhi Pay would.
+    confirms_unknown_transactions: AtomicBool,
 }
 
 /// The documented refusal: `{"status": 0, "message": …}`.
@@ -180,6 +205,25 @@ fn validate(
 }
 
 impl PakhiSandbox {
+    /// A simulator keeping at most `capacity` payment links and as many transactions.
+    pub fn with_capacity(capacity: usize) -> PakhiSandbox {
+        PakhiSandbox {
+            state: Mutex::new(State {
+                accounts: HashMap::new(),
+                payments: BoundedMap::with_capacity(capacity),
+                transactions: BoundedMap::with_capacity(capacity),
+            }),
+            confirms_unknown_transactions: AtomicBool::new(false),
+        }
+    }
+
+    /// Sets whether verify confirms a transaction it never made as `completed` with the amount
+    /// asked (`sandbox.pakhi_confirms_unknown_transactions`, applied at start and on reload).
+    pub fn confirm_unknown_transactions(&self, confirm: bool) {
+        self.confirms_unknown_transactions
+            .store(confirm, Ordering::Relaxed);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind, still usable.
         self.state
@@ -221,6 +265,7 @@ impl PakhiSandbox {
                 callback_url,
                 status: LinkStatus::Open(CallbackStatus::Pending),
             },
+            now,
         );
         SandboxResponse::ok(json!({ "status": 1, "payment_url": payment_url.as_str() }))
     }
@@ -236,11 +281,15 @@ impl PakhiSandbox {
             return refusal(400, "transaction_id and amount are required");
         };
         let Some(transaction) = state.transactions.get(&request.transaction_id) else {
-            // A transaction the simulator never made: a callback a tester signed by hand. It is
-            // confirmed, so hand-signed callbacks can be tried against the demo merchant; the
-            // simulator's own transactions answer from its records (and `{"verify": "fail"}`
-            // on pay makes one disagree).
-            return SandboxResponse::ok(json!({ "status": 1, "message": "completed" }));
+            // A transaction the simulator never made (or has forgotten). With the switch on, a
+            // callback a tester signed by hand is confirmed, whatever amount it names.
+            if self.confirms_unknown_transactions.load(Ordering::Relaxed) {
+                return SandboxResponse::ok(json!({ "status": 1, "message": "completed" }));
+            }
+            // Pakhi Pay's doc names no answer for an unknown transaction: this is its error
+            // shape (`{"status": 0, "message": …}`, as its create and verify samples read it)
+            // with a plain message, and not `completed`, so paymux does not confirm it.
+            return refusal(200, "Transaction not found");
         };
         if transaction.owner != key {
             return refusal(200, "Transaction not found");
@@ -409,7 +458,7 @@ impl Simulator for PakhiSandbox {
             amount: payment.amount,
             verify_disagrees: verify_disagrees && status == CallbackStatus::Completed,
         };
-        state.transactions.insert(transaction_id, transaction);
+        state.transactions.insert(transaction_id, transaction, now);
         Ok(ControlResult {
             status: status.as_str().to_owned(),
             redirect_url,
@@ -640,8 +689,8 @@ mod tests {
         );
         assert_eq!(
             verify(&sandbox, KEY, "TRX_SIGNED_BY_HAND", "100.00").body,
-            json!({ "status": 1, "message": "completed" }),
-            "a transaction the simulator never made is confirmed"
+            json!({ "status": 0, "message": "Transaction not found" }),
+            "a transaction the simulator never made is not confirmed"
         );
         // Another merchant's key does not see it.
         assert_eq!(
@@ -665,6 +714,134 @@ mod tests {
             sandbox.control("pay_nope", Outcome::Pay, &json!({}), now()),
             Err(SandboxError::NotFound(_))
         ));
+    }
+
+    /// Pays a new link and returns the transaction id its callback names.
+    fn paid_transaction(sandbox: &PakhiSandbox) -> String {
+        let id = create(sandbox, Some(CALLBACK_URL));
+        let webhook = sandbox
+            .control(&id, Outcome::Pay, &json!({}), now())
+            .unwrap()
+            .webhook
+            .unwrap();
+        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
+        body["transaction_id"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn verify_confirms_only_what_the_simulator_made_and_was_paid() {
+        let sandbox = sandbox();
+        let not_found = json!({ "status": 0, "message": "Transaction not found" });
+        let unknown = verify(&sandbox, KEY, "TRX123456", "100.00");
+        assert_eq!((unknown.status, unknown.body), (200, not_found.clone()));
+
+        let paid = paid_transaction(&sandbox);
+        assert_eq!(
+            verify(&sandbox, KEY, &paid, "100.00").body,
+            json!({ "status": 1, "message": "completed" })
+        );
+        assert_eq!(
+            verify(&sandbox, KEY, &paid, "100.01").body,
+            json!({ "status": 0, "message": "Amount mismatch" })
+        );
+
+        // Made but not completed: the verify answer is not `completed`.
+        let id = create(&sandbox, Some(CALLBACK_URL));
+        let declined = sandbox
+            .control(&id, Outcome::Decline, &json!({}), now())
+            .unwrap()
+            .webhook
+            .unwrap();
+        let body: Value = serde_json::from_slice(&declined.body).unwrap();
+        let declined = body["transaction_id"].as_str().unwrap();
+        assert_eq!(
+            verify(&sandbox, KEY, declined, "100.00").body,
+            json!({ "status": 1, "message": "failed" })
+        );
+
+        // Confirmed as the doc's samples read a verify answer: status 1 and `completed`.
+        for (transaction, confirmed) in [
+            ("TRX123456", false),
+            (paid.as_str(), true),
+            (declined, false),
+        ] {
+            let body = verify(&sandbox, KEY, transaction, "100.00").body;
+            assert_eq!(
+                body["status"] == 1 && body["message"] == "completed",
+                confirmed,
+                "{transaction}: {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_switch_confirms_transactions_the_simulator_never_made() {
+        let sandbox = sandbox();
+        let paid = paid_transaction(&sandbox);
+        sandbox.confirm_unknown_transactions(true);
+        for amount in ["100.00", "7.5", r#""250""#] {
+            assert_eq!(
+                verify(&sandbox, KEY, "TRX_SIGNED_BY_HAND", amount).body,
+                json!({ "status": 1, "message": "completed" }),
+                "any amount asked: {amount}"
+            );
+        }
+        // Its own transactions still answer from its records.
+        assert_eq!(
+            verify(&sandbox, KEY, &paid, "50.00").body,
+            json!({ "status": 0, "message": "Amount mismatch" })
+        );
+        assert_eq!(
+            verify(&sandbox, OTHER_KEY, &paid, "100.00").body,
+            json!({ "status": 0, "message": "Transaction not found" })
+        );
+        assert_eq!(
+            verify(&sandbox, "pk_unknown", "TRX_SIGNED_BY_HAND", "100.00").status,
+            401
+        );
+        sandbox.confirm_unknown_transactions(false);
+        assert_eq!(
+            verify(&sandbox, KEY, "TRX_SIGNED_BY_HAND", "100.00").body,
+            json!({ "status": 0, "message": "Transaction not found" })
+        );
+    }
+
+    #[test]
+    fn links_and_transactions_stay_within_the_capacity_finished_first() {
+        let sandbox = PakhiSandbox::with_capacity(4);
+        account(&sandbox, "demo", json!({ "api_key": KEY })).unwrap();
+        let first_paid = paid_transaction(&sandbox);
+        let paid_link = sandbox.lock().payments.iter().next().unwrap().0.clone();
+        let open: Vec<String> = (0..4).map(|_| create(&sandbox, None)).collect();
+        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(
+            sandbox.page(&paid_link, now()),
+            None,
+            "the paid link went first"
+        );
+        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
+        for _ in 0..3 {
+            create(&sandbox, None);
+        }
+        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(
+            sandbox.page(&open[0], now()),
+            None,
+            "then the oldest open one"
+        );
+
+        let transactions: Vec<String> = (0..6).map(|_| paid_transaction(&sandbox)).collect();
+        assert_eq!(sandbox.lock().transactions.len(), 4);
+        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(
+            verify(&sandbox, KEY, &first_paid, "100.00").body["status"],
+            0,
+            "a forgotten transaction is not confirmed"
+        );
+        assert_eq!(
+            verify(&sandbox, KEY, &transactions[5], "100.00").body["message"],
+            "completed"
+        );
     }
 
     #[test]

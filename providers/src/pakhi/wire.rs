@@ -17,6 +17,7 @@ use url::Url;
 
 use super::ID;
 use crate::ProviderError;
+use crate::json;
 use crate::model::CheckoutRequest;
 use crate::signing::derived_event_id;
 
@@ -51,7 +52,7 @@ impl Amount {
         }
         RawValue::from_string(money.to_decimal_string())
             .map(Amount)
-            .map_err(|error| ProviderError::invalid(error.to_string(), "amount"))
+            .map_err(|error| ProviderError::invalid(json::describe_error(&error), "amount"))
     }
 
     /// `money` as a JSON string (`"100.00"`), as the doc's callback sample carries it.
@@ -349,7 +350,10 @@ impl Callback {
     /// Reads a callback body.
     pub fn from_body(body: &[u8]) -> Result<Callback, ProviderError> {
         serde_json::from_slice(body).map_err(|error| {
-            ProviderError::MalformedPayload(format!("not a Pakhi Pay callback: {error}"))
+            ProviderError::MalformedPayload(format!(
+                "not a Pakhi Pay callback: {}",
+                json::describe_error(&error)
+            ))
         })
     }
 
@@ -364,10 +368,11 @@ impl Callback {
         received_at: DateTime<Utc>,
     ) -> Result<NormalizedEvent, ProviderError> {
         let status = CallbackStatus::parse(&self.status).ok_or_else(|| {
-            ProviderError::MalformedPayload(format!(
-                "unknown Pakhi Pay callback status `{}`",
-                self.status
-            ))
+            ProviderError::MalformedPayload(
+                "unknown Pakhi Pay callback `status` (expected completed, pending, failed, \
+                 cancelled, canceled or expired)"
+                    .to_owned(),
+            )
         })?;
         if self.transaction_id.trim().is_empty() {
             return Err(ProviderError::MalformedPayload(
@@ -376,10 +381,11 @@ impl Callback {
         }
         let amount_text = match &self.amount {
             Some(amount) => Some(amount.decimal_text().ok_or_else(|| {
-                ProviderError::MalformedPayload(format!(
-                    "the Pakhi Pay callback's amount {} is not a decimal",
-                    amount.json()
-                ))
+                ProviderError::MalformedPayload(
+                    "the Pakhi Pay callback's `amount` is not a decimal (expected a string or a \
+                     number)"
+                        .to_owned(),
+                )
             })?),
             None => None,
         };
@@ -388,7 +394,10 @@ impl Callback {
             .map(|text| Money::parse_decimal(text, currency))
             .transpose()
             .map_err(|error| {
-                ProviderError::MalformedPayload(format!("Pakhi Pay callback: {error}"))
+                ProviderError::MalformedPayload(format!(
+                    "the Pakhi Pay callback's `amount` {}",
+                    error.problem()
+                ))
             })?;
         if status == CallbackStatus::Completed && amount.is_none() {
             return Err(ProviderError::MalformedPayload(
@@ -726,11 +735,11 @@ mod tests {
             (
                 Box::new(|b: &mut Value| b["status"] = json!("refunded"))
                     as Box<dyn FnOnce(&mut Value)>,
-                "refunded",
+                "unknown Pakhi Pay callback `status` (expected completed,",
             ),
             (
                 Box::new(|b: &mut Value| b["status"] = json!("Completed")),
-                "Completed",
+                "`status`",
             ),
             (Box::new(|b: &mut Value| b["status"] = json!(1)), "string"),
             (
@@ -749,7 +758,7 @@ mod tests {
             ),
             (
                 Box::new(|b: &mut Value| b["amount"] = json!("1,000.00")),
-                "1,000.00",
+                "`amount` is not a plain decimal number",
             ),
             (
                 Box::new(|b: &mut Value| b["amount"] = json!(true)),

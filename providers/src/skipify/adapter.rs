@@ -689,12 +689,12 @@ mod tests {
             received
         );
         assert_eq!(received.content_type, "application/json");
-        let error = ProviderError::MalformedPayload("unknown Skipify eventName `X`".into());
+        let error = ProviderError::MalformedPayload("unknown Skipify `eventName`".into());
         let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
         assert_eq!(reply.status, 400);
         assert_eq!(
             serde_json::from_str::<Value>(&reply.body).unwrap(),
-            json!({ "error": "malformed payload: unknown Skipify eventName `X`" })
+            json!({ "error": "malformed payload: unknown Skipify `eventName`" })
         );
     }
 }

@@ -6,6 +6,9 @@
 //! What the doc says about delivery, and how it is simulated: Skipify waits 5 s for a 2xx,
 //! does not follow redirects (a 3xx is a failed attempt), and retries a failed webhook "3 times
 //! over the course of 12 hours", taken here as three retries 4 h apart.
+//!
+//! PayLinks are kept in a [`BoundedMap`]: past its capacity the oldest finished ones (paid, or
+//! expired) are forgotten first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,8 +29,8 @@ use super::wire::{
 };
 use crate::registry::ConfigError;
 use crate::sandbox::{
-    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxError,
-    SandboxResponse, Simulator, delivered_on_2xx,
+    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
+    SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
 };
 
 /// "Each failed webhook attempt will be retried 3 times over the course of 12 hours": three
@@ -88,11 +91,19 @@ impl SimulatedPaylink {
     }
 }
 
+impl Finished for SimulatedPaylink {
+    /// Paid or expired, also by its `expiration` having passed; a PayLink with only failed
+    /// attempts is still open.
+    fn finished(&self, now: DateTime<Utc>) -> bool {
+        self.status != PaylinkStatus::Open || self.past_expiration(now)
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// By (merchant id, API key): the pair the PayLink API authenticates.
     accounts: HashMap<(String, String), Account>,
-    paylinks: HashMap<String, SimulatedPaylink>,
+    paylinks: BoundedMap<String, SimulatedPaylink>,
 }
 
 /// The PayLink object the API answers with: what a create returns.
@@ -233,6 +244,16 @@ fn charges_option(options: &Value, total: i64) -> Result<Option<Vec<Charge>>, Sa
 }
 
 impl SkipifySandbox {
+    /// A simulator keeping at most `capacity` PayLinks.
+    pub fn with_capacity(capacity: usize) -> SkipifySandbox {
+        SkipifySandbox {
+            state: Mutex::new(State {
+                accounts: HashMap::new(),
+                paylinks: BoundedMap::with_capacity(capacity),
+            }),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind, still usable.
         self.state
@@ -293,6 +314,7 @@ impl SkipifySandbox {
                 request,
                 status: PaylinkStatus::Open,
             },
+            now,
         );
         SandboxResponse::ok(body)
     }
@@ -553,7 +575,10 @@ mod tests {
     }
 
     fn sandbox_with(settings: &Value) -> SkipifySandbox {
-        let sandbox = SkipifySandbox::default();
+        add_account(SkipifySandbox::default(), settings)
+    }
+
+    fn add_account(sandbox: SkipifySandbox, settings: &Value) -> SkipifySandbox {
         sandbox
             .add_account(SandboxAccount {
                 merchant: "demo",
@@ -629,6 +654,32 @@ mod tests {
         let mut events = adapter.parse_webhook(&webhook.body)?;
         assert_eq!(events.len(), 1);
         Ok(events.remove(0))
+    }
+
+    #[test]
+    fn paylinks_stay_within_the_capacity_finished_first() {
+        let sandbox = add_account(SkipifySandbox::with_capacity(4), &settings(false));
+        let paid = create(&sandbox, 1000);
+        sandbox
+            .control(&paid, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        let open: Vec<String> = (0..4).map(|_| create(&sandbox, 1000)).collect();
+        assert_eq!(sandbox.lock().paylinks.len(), 4);
+        assert_eq!(
+            sandbox.page(&paid, now()),
+            None,
+            "the paid PayLink went first"
+        );
+        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
+        for _ in 0..3 {
+            create(&sandbox, 1000);
+        }
+        assert_eq!(sandbox.lock().paylinks.len(), 4);
+        assert_eq!(
+            sandbox.page(&open[0], now()),
+            None,
+            "then the oldest open one"
+        );
     }
 
     #[test]

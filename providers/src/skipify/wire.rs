@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::ProviderError;
+use crate::json;
 use crate::model::{CheckoutRequest, CreatedCheckout};
 use crate::signing::derived_event_id;
 
@@ -238,7 +239,8 @@ impl PaylinkCreated {
     pub fn from_body(body: &[u8]) -> Result<PaylinkCreated, ProviderError> {
         serde_json::from_slice(body).map_err(|error| {
             ProviderError::MalformedPayload(format!(
-                "Skipify answered with no valid PayLink: {error}"
+                "Skipify answered with no valid PayLink: {}",
+                json::describe_error(&error)
             ))
         })
     }
@@ -258,10 +260,9 @@ impl PaylinkCreated {
         let link_is_web_url = Url::parse(&self.link)
             .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
         if !link_is_web_url {
-            return Err(ProviderError::MalformedPayload(format!(
-                "Skipify PayLink `{}` has no usable `link`",
-                self.paylink_id
-            )));
+            return Err(ProviderError::MalformedPayload(
+                "Skipify PayLink has no usable `link` (expected an http(s) URL)".to_owned(),
+            ));
         }
         Ok(CreatedCheckout {
             provider_checkout_id: Some(self.paylink_id),
@@ -498,9 +499,7 @@ fn malformed(message: impl Into<String>) -> ProviderError {
 /// Cents of USD, refusing a negative amount.
 fn usd(cents: Option<i64>, field: &str) -> Result<Option<Money>, ProviderError> {
     match cents {
-        Some(cents) if cents < 0 => Err(malformed(format!(
-            "Skipify `{field}` is negative ({cents})"
-        ))),
+        Some(cents) if cents < 0 => Err(malformed(format!("Skipify `{field}` is negative"))),
         Some(cents) => Ok(Some(Money::new(cents, Currency::Usd))),
         None => Ok(None),
     }
@@ -514,10 +513,7 @@ fn fee(charges: Option<&[Charge]>) -> Result<Option<i64>, ProviderError> {
     let mut total: i64 = 0;
     for charge in charges {
         if charge.amount < 0 {
-            return Err(malformed(format!(
-                "Skipify charge amount is negative ({})",
-                charge.amount
-            )));
+            return Err(malformed("Skipify `charges` has a negative `amount`"));
         }
         total = total
             .checked_add(charge.amount)
@@ -580,12 +576,19 @@ pub fn without_trailing_commas(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 
 pub fn parse_event(raw: &[u8], livemode: bool) -> Result<NormalizedEvent, ProviderError> {
     let envelope: IncomingEnvelope = serde_json::from_slice(&without_trailing_commas(raw))
-        .map_err(|error| malformed(format!("not a Skipify webhook: {error}")))?;
+        .map_err(|error| {
+            malformed(format!(
+                "not a Skipify webhook: {}",
+                json::describe_error(&error)
+            ))
+        })?;
     let name = EventName::parse(&envelope.event_name).ok_or_else(|| {
-        malformed(format!(
-            "unknown Skipify eventName `{}`",
-            envelope.event_name
-        ))
+        let names = EventName::ALL.map(EventName::as_str);
+        let expected = match names.split_last() {
+            Some((last, others)) => format!("{} or {last}", others.join(", ")),
+            None => String::new(),
+        };
+        malformed(format!("unknown Skipify `eventName` (expected {expected})"))
     })?;
     let mut details = Map::new();
     insert_text(&mut details, "merchant_id", envelope.merchant_id.as_deref());
@@ -593,14 +596,22 @@ pub fn parse_event(raw: &[u8], livemode: bool) -> Result<NormalizedEvent, Provid
         EventName::OrderPaymentSucceeded | EventName::OrderPaymentFailed => {
             let payload: OrderPayload =
                 serde_json::from_value(envelope.payload).map_err(|error| {
-                    malformed(format!("Skipify {} payload: {error}", name.as_str()))
+                    malformed(format!(
+                        "Skipify {} `payload`: {}",
+                        name.as_str(),
+                        json::describe_error(&error)
+                    ))
                 })?;
             order_event(name, payload, details, livemode)
         }
         EventName::PaymentRequestExpired => {
             let payload: ExpiredPayload =
                 serde_json::from_value(envelope.payload).map_err(|error| {
-                    malformed(format!("Skipify {} payload: {error}", name.as_str()))
+                    malformed(format!(
+                        "Skipify {} `payload`: {}",
+                        name.as_str(),
+                        json::describe_error(&error)
+                    ))
                 })?;
             expired_event(payload, details, livemode)
         }
@@ -689,8 +700,12 @@ fn order_event(
         details.insert("order_amount".to_owned(), cents.into());
     }
     if let Some(charges) = &payload.charges {
-        let charges = serde_json::to_value(charges)
-            .map_err(|error| malformed(format!("Skipify charges: {error}")))?;
+        let charges = serde_json::to_value(charges).map_err(|error| {
+            malformed(format!(
+                "Skipify `charges`: {}",
+                json::describe_error(&error)
+            ))
+        })?;
         details.insert("charges".to_owned(), charges);
     }
     let (reference, checkout_hint) = reference_and_hint(payload.merchant_invoice_id);
@@ -1025,11 +1040,15 @@ mod tests {
         let unknown = edited(SUCCEEDED, |body| {
             body["eventName"] = json!("ORDER_REFUNDED")
         });
-        assert!(malformed_message(&unknown).contains("ORDER_REFUNDED"));
+        assert_eq!(
+            malformed_message(&unknown),
+            "unknown Skipify `eventName` (expected ORDER_PAYMENT_SUCCEEDED, ORDER_PAYMENT_FAILED \
+             or PAYMENT_REQUEST_EXPIRED)"
+        );
         let lower = edited(SUCCEEDED, |body| {
             body["eventName"] = json!("order_payment_succeeded");
         });
-        assert!(malformed_message(&lower).contains("unknown Skipify eventName"));
+        assert!(malformed_message(&lower).contains("unknown Skipify `eventName`"));
         for (sample, edit, needle) in [
             (
                 SUCCEEDED,
@@ -1067,7 +1086,7 @@ mod tests {
             (
                 SUCCEEDED,
                 Box::new(|b: &mut Value| b["payload"]["completedAt"] = json!("yesterday")),
-                "ORDER_PAYMENT_SUCCEEDED payload",
+                "ORDER_PAYMENT_SUCCEEDED `payload`: invalid value",
             ),
             (
                 SUCCEEDED,
@@ -1077,12 +1096,12 @@ mod tests {
             (
                 SUCCEEDED,
                 Box::new(|b: &mut Value| b["payload"]["transactionAmount"] = json!(1.12)),
-                "ORDER_PAYMENT_SUCCEEDED payload",
+                "ORDER_PAYMENT_SUCCEEDED `payload`: invalid type, expected i64",
             ),
             (
                 SUCCEEDED,
                 Box::new(|b: &mut Value| b["payload"]["transactionAmount"] = json!("112")),
-                "ORDER_PAYMENT_SUCCEEDED payload",
+                "ORDER_PAYMENT_SUCCEEDED `payload`: invalid type, expected i64",
             ),
             (
                 SUCCEEDED,

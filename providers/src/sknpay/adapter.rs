@@ -17,6 +17,7 @@ use super::wire::{
 };
 use super::{DEFAULT_BASE_URL, ID, signature};
 use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
+use crate::json;
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
@@ -145,7 +146,8 @@ impl SknPayAdapter {
         let body = self.send(request).await?;
         serde_json::from_slice(&body).map_err(|error| {
             ProviderError::MalformedPayload(format!(
-                "SKN Pay answered with no valid {what}: {error}"
+                "SKN Pay answered with no valid {what}: {}",
+                json::describe_error(&error)
             ))
         })
     }
@@ -280,7 +282,10 @@ impl Provider for SknPayAdapter {
 
     fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
         let event: Event = serde_json::from_slice(raw).map_err(|error| {
-            ProviderError::MalformedPayload(format!("not an SKN Pay event: {error}"))
+            ProviderError::MalformedPayload(format!(
+                "not an SKN Pay event: {}",
+                json::describe_error(&error)
+            ))
         })?;
         Ok(vec![event.into_normalized()?])
     }

@@ -1,6 +1,8 @@
 //! The simulated SKN Pay: the documented API (`sk_test_`/`sk_live_` keys, idempotency, mode
 //! strictness, validation errors as `{"error": "…"}`), hosted payment links whose test cards pay
 //! or decline, and signed webhooks. Framework-free: the gateway mounts it over HTTP.
+//! Payments and idempotency keys are kept in [`BoundedMap`]s: past their capacity the oldest
+//! finished payments (and the oldest keys) are forgotten.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,8 +21,8 @@ use super::wire::{
 };
 use crate::registry::ConfigError;
 use crate::sandbox::{
-    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxCall, SandboxError,
-    SandboxResponse, Simulator, delivered_on_2xx,
+    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
+    SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
 };
 
 /// Test cards that pay: the standard Visa and the 3DS ones. Any other number declines.
@@ -53,18 +55,37 @@ struct SimulatedPayment {
     refunded: i64,
 }
 
+impl Finished for SimulatedPayment {
+    /// Paid (refunded or not), canceled or expired, also by its time having passed; a link
+    /// with only declined attempts is still open.
+    fn finished(&self, now: DateTime<Utc>) -> bool {
+        self.payment.status != PaymentStatus::Open
+            || self
+                .payment
+                .expires_at
+                .is_some_and(|expires_at| expires_at <= now)
+    }
+}
+
 #[derive(Default)]
 struct State {
     accounts: HashMap<String, Account>,
-    payments: HashMap<String, SimulatedPayment>,
+    payments: BoundedMap<String, SimulatedPayment>,
     /// (API key, Idempotency-Key) → (when, hash of operation and body, the first response).
-    idempotency: HashMap<(String, String), Remembered>,
+    idempotency: BoundedMap<(String, String), Remembered>,
 }
 
 struct Remembered {
     at: DateTime<Utc>,
     request_hash: Vec<u8>,
     response: SandboxResponse,
+}
+
+impl Finished for Remembered {
+    /// Every remembered answer is as done as the next: the oldest keys go first.
+    fn finished(&self, _now: DateTime<Utc>) -> bool {
+        true
+    }
 }
 
 #[derive(Default)]
@@ -179,6 +200,17 @@ fn validate(request: &CreatePayment, now: DateTime<Utc>) -> Result<(i64, String)
 }
 
 impl SknSandbox {
+    /// A simulator keeping at most `capacity` payments and as many idempotency keys.
+    pub fn with_capacity(capacity: usize) -> SknSandbox {
+        SknSandbox {
+            state: Mutex::new(State {
+                accounts: HashMap::new(),
+                payments: BoundedMap::with_capacity(capacity),
+                idempotency: BoundedMap::with_capacity(capacity),
+            }),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind, still usable.
         self.state
@@ -237,6 +269,7 @@ impl SknSandbox {
                     owner: key.clone(),
                     refunded: 0,
                 },
+                now,
             );
             SandboxResponse::ok(body)
         })
@@ -415,7 +448,7 @@ fn idempotent(
             request_hash: hash,
             response: response.clone(),
         };
-        state.idempotency.insert(slot, remembered);
+        state.idempotency.insert(slot, remembered, now);
     }
     response
 }
@@ -627,5 +660,85 @@ impl Simulator for SknSandbox {
             redirect_url,
             webhook,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretResolver;
+    use chrono::TimeZone;
+
+    const KEY: &str = "sk_test_capacity";
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_778_276_991, 0).unwrap()
+    }
+
+    fn sandbox(capacity: usize) -> SknSandbox {
+        let sandbox = SknSandbox::with_capacity(capacity);
+        let settings = json!({ "api_key": KEY, "webhook_secret": "whsec_capacity" });
+        sandbox
+            .add_account(SandboxAccount {
+                merchant: "demo",
+                settings: &settings,
+                secrets: SecretResolver {
+                    allow_literals: true,
+                },
+                webhook_url: Url::parse("https://paymux.example/webhooks/demo/sknpay").unwrap(),
+                pay_page_base: Url::parse("https://paymux.example/sandbox/sknpay/pay/").unwrap(),
+            })
+            .unwrap();
+        sandbox
+    }
+
+    /// Creates a payment, with `idempotency_key` if given; returns its id.
+    fn create(sandbox: &SknSandbox, idempotency_key: Option<&str>) -> String {
+        let authorization = format!("Bearer {KEY}");
+        let response = sandbox.create_payment(
+            SandboxCall {
+                authorization: Some(&authorization),
+                idempotency_key,
+                body: br#"{"amount": 2500, "currency": "USD"}"#,
+            },
+            now(),
+        );
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.body["id"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn payments_and_idempotency_keys_stay_within_the_capacity_finished_first() {
+        let sandbox = sandbox(4);
+        let paid = create(&sandbox, None);
+        sandbox
+            .control(&paid, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        let open: Vec<String> = (0..4).map(|_| create(&sandbox, None)).collect();
+        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(
+            sandbox.page(&paid, now()),
+            None,
+            "the paid payment went first"
+        );
+        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
+        for _ in 0..3 {
+            create(&sandbox, None);
+        }
+        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(
+            sandbox.page(&open[0], now()),
+            None,
+            "then the oldest open one"
+        );
+
+        let keyed: Vec<String> = (0..6)
+            .map(|n| create(&sandbox, Some(&format!("key-{n}"))))
+            .collect();
+        assert_eq!(sandbox.lock().idempotency.len(), 4);
+        assert_eq!(sandbox.lock().payments.len(), 4);
+        // The newest key still answers with its payment; the oldest is forgotten.
+        assert_eq!(create(&sandbox, Some("key-5")), keyed[5]);
+        assert_ne!(create(&sandbox, Some("key-0")), keyed[0]);
     }
 }

@@ -55,7 +55,9 @@ pub fn verify(
         .ok()
         .and_then(|seconds| Utc.timestamp_opt(seconds, 0).single())
         .ok_or_else(|| {
-            ProviderError::StaleTimestamp(format!("t={timestamp} is not a plausible time"))
+            ProviderError::StaleTimestamp(format!(
+                "the `t` of {SIGNATURE_HEADER} is not a plausible time (Unix seconds)"
+            ))
         })?;
     // SKN Pay's reference verifier refuses any time ahead of the receiver's clock.
     check_timestamp_window(signed_at, now, SIGNATURE_TOLERANCE_SECS, 0)?;

@@ -463,7 +463,10 @@ fn metadata(request: &CheckoutRequest) -> Result<Map<String, Value>, ProviderErr
     let size = serde_json::to_vec(&metadata)
         .map_err(|error| {
             ProviderError::invalid(
-                format!("metadata cannot be serialized: {error}"),
+                format!(
+                    "metadata cannot be serialized: {}",
+                    crate::json::describe_error(&error)
+                ),
                 "metadata",
             )
         })?
@@ -564,12 +567,16 @@ impl CreateRefund {
 impl Payment {
     /// Refuses a payment object that is not one.
     fn check_shape(&self) -> Result<(), ProviderError> {
-        if let Some(object) = &self.object
-            && object != "payment"
+        if self
+            .object
+            .as_deref()
+            .is_some_and(|object| object != "payment")
         {
-            return Err(ProviderError::MalformedPayload(format!(
-                "SKN Pay sent a `{object}` object where a payment was expected"
-            )));
+            return Err(ProviderError::MalformedPayload(
+                "SKN Pay sent another object where a payment was expected (`object` is not \
+                 `payment`)"
+                    .to_owned(),
+            ));
         }
         if self.id.is_empty() {
             return Err(ProviderError::MalformedPayload(
@@ -585,10 +592,9 @@ impl Payment {
         let redirect_url = match self.url {
             Some(url) if !url.is_empty() => url,
             _ => {
-                return Err(ProviderError::MalformedPayload(format!(
-                    "SKN Pay payment `{}` has no `url`",
-                    self.id
-                )));
+                return Err(ProviderError::MalformedPayload(
+                    "SKN Pay payment has no `url`".to_owned(),
+                ));
             }
         };
         Ok(CreatedCheckout {
@@ -617,19 +623,20 @@ impl Payment {
             return Ok(None);
         };
         if minor < 0 {
-            return Err(ProviderError::MalformedPayload(format!(
-                "SKN Pay payment `{}` has a negative amount",
-                self.id
-            )));
+            return Err(ProviderError::MalformedPayload(
+                "SKN Pay payment has a negative `amount`".to_owned(),
+            ));
         }
         let Some(code) = self.currency.as_deref() else {
-            return Err(ProviderError::MalformedPayload(format!(
-                "SKN Pay payment `{}` has an amount but no currency",
-                self.id
-            )));
+            return Err(ProviderError::MalformedPayload(
+                "SKN Pay payment has an `amount` but no `currency`".to_owned(),
+            ));
         };
         let currency = Currency::parse(code).map_err(|error| {
-            ProviderError::MalformedPayload(format!("SKN Pay payment `{}`: {error}", self.id))
+            ProviderError::MalformedPayload(format!(
+                "SKN Pay payment `currency` {}",
+                error.problem()
+            ))
         })?;
         Ok(Some(Money::new(minor, currency)))
     }
@@ -661,12 +668,16 @@ impl Event {
     /// details), and paymux records each refund's amount from its own refund call; this event
     /// only confirms it.
     pub fn into_normalized(self) -> Result<NormalizedEvent, ProviderError> {
-        if let Some(object) = &self.object
-            && object != "event"
+        if self
+            .object
+            .as_deref()
+            .is_some_and(|object| object != "event")
         {
-            return Err(ProviderError::MalformedPayload(format!(
-                "SKN Pay sent a `{object}` object where an event was expected"
-            )));
+            return Err(ProviderError::MalformedPayload(
+                "SKN Pay sent another object where an event was expected (`object` is not \
+                 `event`)"
+                    .to_owned(),
+            ));
         }
         if self.id.is_empty() {
             return Err(ProviderError::MalformedPayload(
@@ -676,10 +687,9 @@ impl Event {
         let payment = self.data.object;
         payment.check_shape()?;
         let occurred_at = Utc.timestamp_opt(self.created, 0).single().ok_or_else(|| {
-            ProviderError::MalformedPayload(format!(
-                "SKN Pay event `{}` has an impossible `created` ({})",
-                self.id, self.created
-            ))
+            ProviderError::MalformedPayload(
+                "SKN Pay event has an impossible `created` (expected Unix seconds)".to_owned(),
+            )
         })?;
         let amount = match self.kind {
             EventKind::PaymentRefunded => None,
@@ -1176,7 +1186,8 @@ mod tests {
         event["type"] = json!(kind);
         edit(&mut event);
         let text = serde_json::to_string(&event).unwrap();
-        let event: Event = serde_json::from_str(&text).map_err(|error| error.to_string())?;
+        let event: Event =
+            serde_json::from_str(&text).map_err(|error| crate::json::describe_error(&error))?;
         event.into_normalized().map_err(|error| error.to_string())
     }
 
@@ -1260,7 +1271,10 @@ mod tests {
     #[test]
     fn unknown_types_and_broken_envelopes_are_refused_with_the_reason() {
         let error = event_of("payment.pending", |_| {}).unwrap_err();
-        assert!(error.contains("payment.pending"), "{error}");
+        assert!(
+            error.starts_with("unknown variant, expected one of `payment.succeeded`"),
+            "{error}"
+        );
         for (edit, needle) in [
             (
                 Box::new(|e: &mut Value| e["data"] = json!({})) as Box<dyn FnOnce(&mut Value)>,
@@ -1282,11 +1296,11 @@ mod tests {
             ),
             (
                 Box::new(|e: &mut Value| e["data"]["object"]["status"] = json!("weird")),
-                "weird",
+                "expected one of `open`",
             ),
             (
                 Box::new(|e: &mut Value| e["data"]["object"]["currency"] = json!("XXX")),
-                "XXX",
+                "`currency` is not a currency paymux knows",
             ),
             (
                 Box::new(|e: &mut Value| e["data"]["object"]["amount"] = json!(-1)),

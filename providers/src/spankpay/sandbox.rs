@@ -7,6 +7,9 @@
 //! Delivery is as the doc says: `{"received": true}` in a 2xx delivers; a 4xx or
 //! `{"received": false}` fails the payment for good (SpankPay refunds the payer); anything
 //! else is retried 10 times 30 s apart, 10 times 5 min apart, then 10 times 1 h apart.
+//!
+//! Purchases are kept in a [`BoundedMap`]: past its capacity the oldest complete ones are
+//! forgotten first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,8 +25,8 @@ use super::adapter::Settings;
 use super::wire::{self, FrameParams, KEY_HEADER, PaymentStatus, SIGNATURE_HEADER, format_e8};
 use crate::registry::ConfigError;
 use crate::sandbox::{
-    ControlResult, HostedPage, Outcome, OutgoingWebhook, SandboxAccount, SandboxError, Simulator,
-    Verdict,
+    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
+    SandboxError, Simulator, Verdict,
 };
 
 /// How long SpankPay waits for a reply (the doc is silent; 10 s).
@@ -87,7 +90,36 @@ struct Purchase {
     params: FrameParams,
     amount: Money,
     callback: Url,
-    complete: bool,
+    /// What successful payments brought in so far (minor units of USD).
+    paid: i64,
+}
+
+impl Purchase {
+    /// Paid in full: the frame takes no more payments.
+    fn complete(&self) -> bool {
+        self.paid >= self.amount.minor
+    }
+
+    /// What is still to pay.
+    fn rest(&self) -> Money {
+        Money::new((self.amount.minor - self.paid).max(0), self.amount.currency)
+    }
+
+    fn status(&self) -> String {
+        if self.complete() {
+            "complete"
+        } else {
+            "awaiting-payment"
+        }
+        .to_owned()
+    }
+}
+
+impl Finished for Purchase {
+    /// Complete (paid in full); a frame with only failed or partial payments is still open.
+    fn finished(&self, _now: DateTime<Utc>) -> bool {
+        self.complete()
+    }
 }
 
 #[derive(Default)]
@@ -95,7 +127,7 @@ struct State {
     /// By public key.
     accounts: HashMap<String, Account>,
     /// By paymux checkout id (the provider checkout id paymux stores).
-    purchases: HashMap<String, Purchase>,
+    purchases: BoundedMap<String, Purchase>,
 }
 
 /// The simulated SpankPay. One per gateway, shared by every merchant with a SpankPay account.
@@ -124,6 +156,16 @@ fn refused(message: impl Into<String>) -> SandboxError {
 }
 
 impl SpankPaySandbox {
+    /// A simulator keeping at most `capacity` purchases.
+    pub fn with_capacity(capacity: usize) -> SpankPaySandbox {
+        SpankPaySandbox {
+            state: Mutex::new(State {
+                accounts: HashMap::new(),
+                purchases: BoundedMap::with_capacity(capacity),
+            }),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind, still usable.
         self.state
@@ -183,8 +225,9 @@ impl SpankPaySandbox {
                 params,
                 amount,
                 callback,
-                complete: false,
+                paid: 0,
             },
+            now,
         );
         Ok(())
     }
@@ -229,27 +272,23 @@ impl Simulator for SpankPaySandbox {
             provider_checkout_id: checkout_id.to_owned(),
             amount: Some(purchase.amount),
             description: None,
-            status: if purchase.complete {
-                "complete"
-            } else {
-                "awaiting-payment"
-            }
-            .to_owned(),
-            open: !purchase.complete,
+            status: purchase.status(),
+            open: !purchase.complete(),
             fields: vec![
                 ("inputCurrency", "Pay with", "ETH".to_owned()),
                 (
                     "amount",
                     "Amount paid (USD)",
-                    purchase.amount.to_decimal_string(),
+                    purchase.rest().to_decimal_string(),
                 ),
             ],
         })
     }
 
     /// `pay` sends a succeeded payment in `inputCurrency` (default the first accepted one)
-    /// for `amount` (default the whole amount; less is a partial payment) and completes the
-    /// frame; `decline` sends a failed payment and leaves the frame open. The frame has no
+    /// for `amount` (default what is still to pay; less is a partial payment, and the frame
+    /// takes further payments until the whole amount is in); `decline` sends a failed payment
+    /// and leaves the frame open. The frame has no
     /// cancel or expiry: those are refused.
     fn control(
         &self,
@@ -271,7 +310,7 @@ impl Simulator for SpankPaySandbox {
             .purchases
             .get_mut(checkout_id)
             .ok_or_else(|| SandboxError::NotFound(checkout_id.to_owned()))?;
-        if purchase.complete {
+        if purchase.complete() {
             return Err(refused(format!(
                 "the purchase of checkout {checkout_id} is complete"
             )));
@@ -310,7 +349,7 @@ impl Simulator for SpankPaySandbox {
                 .ok()
                 .filter(|amount| amount.minor > 0)
                 .ok_or_else(|| refused(format!("amount `{text}` is not a positive USD amount")))?,
-            None => purchase.amount,
+            None => purchase.rest(),
         };
         let payment_id = new_id("pay_");
         let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -371,15 +410,10 @@ impl Simulator for SpankPaySandbox {
             delivered: verdict,
         };
         if status == PaymentStatus::Succeeded {
-            purchase.complete = true;
+            purchase.paid = purchase.paid.saturating_add(amount.minor);
         }
         Ok(ControlResult {
-            status: if purchase.complete {
-                "complete"
-            } else {
-                "awaiting-payment"
-            }
-            .to_owned(),
+            status: purchase.status(),
             redirect_url: None,
             webhook: Some(webhook),
         })
@@ -410,7 +444,10 @@ mod tests {
     }
 
     fn sandbox() -> SpankPaySandbox {
-        let sandbox = SpankPaySandbox::default();
+        sandbox_with(SpankPaySandbox::default())
+    }
+
+    fn sandbox_with(sandbox: SpankPaySandbox) -> SpankPaySandbox {
         let settings = settings();
         sandbox
             .add_account(SandboxAccount {
@@ -454,6 +491,36 @@ mod tests {
         };
         let created = adapter().create_checkout(&request).await.unwrap();
         created.client_action.unwrap()
+    }
+
+    #[tokio::test]
+    async fn purchases_stay_within_the_capacity_complete_first() {
+        let sandbox = sandbox_with(SpankPaySandbox::with_capacity(4));
+        let action = client_action().await;
+        let open_frame = |n: usize| {
+            let checkout_id = format!("chk_capacity_{n}");
+            sandbox.open_frame(&checkout_id, &action, now()).unwrap();
+            checkout_id
+        };
+        let paid = open_frame(0);
+        sandbox
+            .control(&paid, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        let open: Vec<String> = (1..5).map(open_frame).collect();
+        assert_eq!(sandbox.lock().purchases.len(), 4);
+        assert!(
+            sandbox.page(&paid, now()).is_none(),
+            "the paid purchase went first"
+        );
+        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
+        for n in 5..8 {
+            open_frame(n);
+        }
+        assert_eq!(sandbox.lock().purchases.len(), 4);
+        assert!(
+            sandbox.page(&open[0], now()).is_none(),
+            "then the oldest open one"
+        );
     }
 
     #[tokio::test]
@@ -548,7 +615,12 @@ mod tests {
         assert_eq!(event.provider_event_id, webhook.event_id);
         assert_eq!(event.amount, Some(Money::new(6969, Currency::Usd)));
         assert_eq!(event.checkout_hint.as_deref(), Some(CHECKOUT_ID));
-        assert_eq!(event.provider_payment_id.as_deref(), Some(CHECKOUT_ID));
+        assert!(
+            event
+                .provider_payment_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("pay_"))
+        );
         assert_eq!(event.reference.as_deref(), Some("sc696969"));
         assert!(!event.livemode);
         assert_eq!(event.details["inputCurrency"], "ETH");
@@ -627,6 +699,21 @@ mod tests {
         assert_eq!(events[0].details["inputCurrency"], "BTC");
         assert_eq!(events[0].details["inputAmount"], "0.0125");
         assert_ne!(events[0].provider_event_id, "");
+        // Paid in part: the frame waits for the rest, and offers to pay exactly that.
+        assert_eq!(paid.status, "awaiting-payment");
+        let page = sandbox.page(CHECKOUT_ID, now()).unwrap();
+        assert!(page.open);
+        assert_eq!(page.fields[1].2, "19.69");
+        let rest = sandbox
+            .control(CHECKOUT_ID, Outcome::Pay, &json!({}), now())
+            .unwrap();
+        assert_eq!(rest.status, "complete");
+        let events = deliver(&adapter, &rest.webhook.unwrap(), now());
+        assert_eq!(events[0].amount, Some(Money::new(1969, Currency::Usd)));
+        assert!(matches!(
+            sandbox.control(CHECKOUT_ID, Outcome::Pay, &json!({}), now()),
+            Err(SandboxError::Refused(_))
+        ));
 
         assert!(matches!(
             sandbox.control("chk_missing", Outcome::Pay, &json!({}), now()),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::ProviderError;
+use crate::json;
 use crate::signing::{derived_event_id, hmac_sha256_hex};
 
 /// The output currency of live keys.
@@ -97,7 +98,9 @@ impl SignatureHeader {
             Utc.timestamp_opt(self.timestamp, 0).single()
         };
         at.ok_or_else(|| {
-            ProviderError::StaleTimestamp(format!("timestamp {} is out of range", self.timestamp))
+            ProviderError::StaleTimestamp(format!(
+                "the timestamp `t` of {SIGNATURE_HEADER} is out of range"
+            ))
         })
     }
 }
@@ -209,19 +212,19 @@ pub fn event_id(payment_id: &str, status: PaymentStatus) -> String {
 
 /// Reads a (verified) webhook body into one normalized event.
 pub fn parse_webhook(raw: &[u8]) -> Result<NormalizedEvent, ProviderError> {
-    let webhook: Webhook = serde_json::from_slice(raw)
-        .map_err(|error| malformed(format!("SpankPay webhook: {error}")))?;
+    let webhook: Webhook = serde_json::from_slice(raw).map_err(|error| {
+        malformed(format!(
+            "not a SpankPay webhook: {}",
+            json::describe_error(&error)
+        ))
+    })?;
     if webhook.kind != "payment" {
-        return Err(malformed(format!(
-            "unknown SpankPay webhook type `{}`",
-            webhook.kind
-        )));
+        return Err(malformed(
+            "unknown SpankPay webhook `type` (expected payment)",
+        ));
     }
     let status = PaymentStatus::parse(&webhook.status).ok_or_else(|| {
-        malformed(format!(
-            "unknown SpankPay payment status `{}`",
-            webhook.status
-        ))
+        malformed("unknown SpankPay payment `status` (expected pending, succeeded or failed)")
     })?;
     if webhook.payment_id.trim().is_empty() {
         return Err(malformed("SpankPay webhook has an empty `payment_id`"));
@@ -229,14 +232,14 @@ pub fn parse_webhook(raw: &[u8]) -> Result<NormalizedEvent, ProviderError> {
     let livemode = match webhook.amount_currency.as_str() {
         LIVE_CURRENCY => true,
         TEST_CURRENCY => false,
-        other => {
+        _ => {
             return Err(malformed(format!(
-                "SpankPay `amountCurrency` `{other}` is not USD or TEST-USD"
+                "SpankPay `amountCurrency` is not {LIVE_CURRENCY} or {TEST_CURRENCY}"
             )));
         }
     };
     let amount = Money::parse_decimal(&webhook.amount, Currency::Usd)
-        .map_err(|error| malformed(format!("SpankPay `amount`: {error}")))?;
+        .map_err(|error| malformed(format!("SpankPay `amount` {}", error.problem())))?;
     let metadata = webhook
         .purchase
         .as_ref()
@@ -263,9 +266,9 @@ pub fn parse_webhook(raw: &[u8]) -> Result<NormalizedEvent, ProviderError> {
     Ok(NormalizedEvent {
         event_type: status.event_type(),
         provider_event_id: event_id(&webhook.payment_id, status),
-        // paymux stored our checkout id as the provider checkout id; without it (a purchase
-        // not made through paymux) the purchase id is the best handle there is.
-        provider_payment_id: checkout_id.clone().or(webhook.purchase_id),
+        // A purchase may be paid in several payments (partial payments): each is its own,
+        // named by its payment id; the checkout is found by our id in the metadata.
+        provider_payment_id: Some(webhook.payment_id.clone()),
         checkout_hint: checkout_id,
         reference,
         amount: Some(amount),
@@ -301,7 +304,10 @@ mod tests {
         assert_eq!(event.amount, Some(Money::new(6969, Currency::Usd)));
         assert!(!event.livemode);
         let checkout = "chk_01jv5c1x2y3z4a5b6c7d8e9f0g";
-        assert_eq!(event.provider_payment_id.as_deref(), Some(checkout));
+        assert_eq!(
+            event.provider_payment_id.as_deref(),
+            Some("pay_c493715653c")
+        );
         assert_eq!(event.checkout_hint.as_deref(), Some(checkout));
         assert_eq!(event.reference.as_deref(), Some("sc696969"));
         assert_eq!(
@@ -348,17 +354,25 @@ mod tests {
 
     #[test]
     fn unknown_types_statuses_currencies_and_amounts_are_malformed() {
-        for (key, value) in [
-            ("type", json!("refund")),
-            ("status", json!("called")),
-            ("amountCurrency", json!("EUR")),
-            ("amount", json!("69.699")),
-            ("amount", json!(69.69)),
-            ("timestamp", json!("yesterday")),
+        for (key, value, needle) in [
+            ("type", json!("refund"), "`type` (expected payment)"),
+            ("status", json!("called"), "`status` (expected pending,"),
+            (
+                "amountCurrency",
+                json!("EUR"),
+                "`amountCurrency` is not USD",
+            ),
+            (
+                "amount",
+                json!("69.699"),
+                "`amount` has more fractional digits",
+            ),
+            ("amount", json!(69.69), "invalid type, expected a string"),
+            ("timestamp", json!("yesterday"), "invalid value at line 1"),
         ] {
             let error = parse_webhook(&sample_with(key, value.clone())).unwrap_err();
             assert!(
-                matches!(error, ProviderError::MalformedPayload(_)),
+                matches!(&error, ProviderError::MalformedPayload(message) if message.contains(needle)),
                 "{key}={value}: {error:?}"
             );
         }

@@ -3,8 +3,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::checkouts;
+use super::schema::{checkouts, events};
 use super::{DbConnection, Page, PageRequest};
+use crate::EventType;
+use crate::money::{Currency, Money};
+use crate::payments::{self, NotCounted, Payments};
 use crate::status::{CheckoutStatus, StatusInput, Transition, next_status};
 
 /// A checkout row. JSON columns (`customer`, `metadata`, `items`, `client_action`) hold text.
@@ -37,6 +40,16 @@ pub struct Checkout {
     pub providers_tried: Option<String>,
     /// The sum of the successful payments received, in minor units of `currency`.
     pub amount_received: i64,
+}
+
+/// What a reported payment did to its checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentApplied {
+    /// `None` when the payment paid nothing: see `not_counted`.
+    pub transition: Option<Transition>,
+    pub not_counted: Option<NotCounted>,
+    /// This payment took what the checkout received past its amount.
+    pub overpaid: bool,
 }
 
 /// Filters of `GET /v1/checkouts`; `None` matches everything.
@@ -118,6 +131,27 @@ impl Checkout {
             .optional()
     }
 
+    /// Up to `limit` checkouts, of any merchant, that have received nothing and are past
+    /// their expiry time at `now`, the longest expired first.
+    pub fn past_expiry(
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<Checkout>> {
+        let awaiting: Vec<&str> = CheckoutStatus::ALL
+            .iter()
+            .filter(|status| status.awaits_payment())
+            .map(|status| status.as_str())
+            .collect();
+        checkouts::table
+            .filter(checkouts::status.eq_any(awaiting))
+            .filter(checkouts::expires_at.le(now))
+            .order(checkouts::expires_at.asc())
+            .limit(limit)
+            .select(Checkout::as_select())
+            .load(conn)
+    }
+
     /// The newest checkout of this merchant and provider with this order reference.
     pub fn find_by_reference(
         conn: &mut DbConnection,
@@ -171,45 +205,136 @@ impl Checkout {
         Ok(Page::from_overfetch(rows, page.limit))
     }
 
-    /// Applies `input` through the status machine and stores the new status if it changed.
-    /// `self` is updated to match the row.
+    fn current_status(&self) -> QueryResult<CheckoutStatus> {
+        self.status
+            .parse::<CheckoutStatus>()
+            .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)))
+    }
+
+    /// What the checkout is for.
+    pub fn due(&self) -> QueryResult<Money> {
+        let currency = Currency::parse(&self.currency)
+            .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)))?;
+        Ok(Money::new(self.amount, currency))
+    }
+
+    /// Applies an event that brings no money in through the status machine, and stores the
+    /// new status if it changed. `self` is updated to match the row.
     pub fn apply(
         &mut self,
         conn: &mut DbConnection,
         input: StatusInput,
         now: NaiveDateTime,
     ) -> QueryResult<Transition> {
-        let current = self
-            .status
-            .parse::<CheckoutStatus>()
-            .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)))?;
+        let current = self.current_status()?;
         let transition = next_status(current, input);
         if transition.status != current {
-            Checkout::update_status(
-                conn,
-                &self.id,
-                transition.status.as_str(),
-                self.amount_refunded,
-                now,
-            )?;
             self.status = transition.status.as_str().to_owned();
-            self.updated_at = now;
+            self.save(conn, now)?;
         }
         Ok(transition)
     }
 
-    /// Records a new status and refunded total.
-    pub fn update_status(
+    /// Records a refund of `amount` that succeeded, and the status it leads to.
+    pub fn refund(
+        &mut self,
         conn: &mut DbConnection,
-        id: &str,
-        status: &str,
-        amount_refunded: i64,
+        amount: i64,
         now: NaiveDateTime,
-    ) -> QueryResult<()> {
-        diesel::update(checkouts::table.find(id))
+    ) -> QueryResult<Transition> {
+        self.amount_refunded = self.amount_refunded.saturating_add(amount);
+        let fully_refunded = self.amount_refunded >= self.amount_received;
+        let transition = next_status(
+            self.current_status()?,
+            StatusInput::Refund { fully_refunded },
+        );
+        self.status = transition.status.as_str().to_owned();
+        self.save(conn, now)?;
+        Ok(transition)
+    }
+
+    /// Records a payment a provider reported: `key` names it (the provider's payment id, from
+    /// a webhook; `None` from a lookup), `reported` is what it paid (`None`: the checkout's
+    /// amount). The checkout's earlier successes are replayed so that a payment reported
+    /// twice counts once ([`Payments`]); `amount_received` becomes what the distinct payments
+    /// add up to, and the status follows: `succeeded` once that covers the amount,
+    /// `partially_paid` below it. A payment of nothing, of another currency or beyond the
+    /// bounds pays nothing and changes nothing.
+    pub fn record_payment(
+        &mut self,
+        conn: &mut DbConnection,
+        key: Option<&str>,
+        reported: Option<Money>,
+        now: NaiveDateTime,
+    ) -> QueryResult<PaymentApplied> {
+        let due = self.due()?;
+        let amount = match payments::payable(reported, due) {
+            Ok(amount) => amount,
+            Err(reason) => {
+                return Ok(PaymentApplied {
+                    transition: None,
+                    not_counted: Some(reason),
+                    overpaid: false,
+                });
+            }
+        };
+        let mut payments = self.payments(conn, due)?;
+        let before = payments.received();
+        payments
+            .record(key, amount)
+            .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
+        self.amount_received = payments.received();
+        let fully_paid = self.amount_received >= self.amount;
+        let transition = next_status(self.current_status()?, StatusInput::Payment { fully_paid });
+        self.status = transition.status.as_str().to_owned();
+        self.save(conn, now)?;
+        Ok(PaymentApplied {
+            transition: Some(transition),
+            not_counted: None,
+            overpaid: before <= self.amount && self.amount_received > self.amount,
+        })
+    }
+
+    /// The payments the checkout's stored successes count, in the order they were received.
+    fn payments(&self, conn: &mut DbConnection, due: Money) -> QueryResult<Payments> {
+        /// A stored success, as far as payments are counted.
+        #[derive(Queryable, Selectable)]
+        #[diesel(table_name = events)]
+        struct Success {
+            receipt_id: Option<String>,
+            provider_payment_id: Option<String>,
+            amount: Option<i64>,
+            currency: Option<String>,
+        }
+        let successes: Vec<Success> = events::table
+            .filter(events::checkout_id.eq(&self.id))
+            .filter(events::event_type.eq(EventType::PaymentSucceeded.as_str()))
+            .order((events::received_at.asc(), events::id.asc()))
+            .select(Success::as_select())
+            .load(conn)?;
+        let mut payments = Payments::default();
+        for success in successes {
+            let reported = (success.amount, success.currency.as_deref());
+            let Ok(amount) = payments::payable_columns(reported.0, reported.1, due) else {
+                continue;
+            };
+            // Only a webhook names its payment; a lookup's success is "the payment".
+            let key = success.receipt_id.and(success.provider_payment_id);
+            payments
+                .record(key.as_deref(), amount)
+                .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
+        }
+        Ok(payments)
+    }
+
+    /// Stores the status and the money received and refunded.
+    fn save(&mut self, conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<()> {
+        self.updated_at = now;
+        diesel::update(checkouts::table.find(&self.id))
             .set((
-                checkouts::status.eq(status),
-                checkouts::amount_refunded.eq(amount_refunded),
+                checkouts::status.eq(&self.status),
+                checkouts::amount_received.eq(self.amount_received),
+                checkouts::amount_refunded.eq(self.amount_refunded),
                 checkouts::updated_at.eq(now),
             ))
             .execute(conn)

@@ -4,8 +4,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::checkout::Checkout;
 use super::schema::{events, webhook_receipts};
 use super::{DbConnection, Page, PageRequest};
+use crate::ids::EventId;
+use crate::{EventSource, EventType};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = events)]
@@ -43,6 +46,40 @@ pub struct EventFilter {
 }
 
 impl Event {
+    /// An event paymux records about a checkout with no webhook behind it: a change a lookup
+    /// at the provider found, or an expiry paymux applied. A success carries the checkout's
+    /// amount (a provider reporting its checkout paid reports that amount paid).
+    pub fn about_checkout(
+        checkout: &Checkout,
+        event_type: EventType,
+        provider_event_id: String,
+        source: EventSource,
+        details: &serde_json::Value,
+        occurred_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Event {
+        let paid = event_type == EventType::PaymentSucceeded;
+        Event {
+            id: EventId::generate().to_string(),
+            event_type: event_type.as_str().to_owned(),
+            merchant: checkout.merchant.clone(),
+            provider: checkout.provider.clone(),
+            provider_event_id,
+            checkout_id: Some(checkout.id.clone()),
+            provider_payment_id: checkout.provider_checkout_id.clone(),
+            reference: checkout.reference.clone(),
+            amount: paid.then_some(checkout.amount),
+            currency: paid.then(|| checkout.currency.clone()),
+            fee: None,
+            occurred_at,
+            received_at: now,
+            livemode: checkout.livemode,
+            details: details.to_string(),
+            receipt_id: None,
+            source: source.as_str().to_owned(),
+        }
+    }
+
     /// Inserts the event unless one with the same merchant, provider and provider event id is
     /// stored already. Returns whether it was new.
     pub fn insert_if_new(conn: &mut DbConnection, event: &Event) -> QueryResult<bool> {

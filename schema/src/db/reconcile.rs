@@ -3,9 +3,11 @@
 //!
 //! What counts where (docs/reconciliation.md says the same for finance):
 //! - payments and their fees count in the period their event was *received* in (stable once a
-//!   period is closed, and the same clock as the event export); a checkout is paid once however
-//!   many success events report that payment (webhook redeliveries, a later `?refresh=true`
-//!   lookup); a second payment with another provider payment id counts, and is a discrepancy;
+//!   period is closed, and the same clock as the event export); a payment counts once however
+//!   many success events report it (webhook redeliveries, a later `?refresh=true` lookup), by
+//!   the rules checkouts add up `amount_received` with ([`crate::payments`]); payments that
+//!   together stay short of the amount are partial, and one on a checkout already paid in full
+//!   counts and is a discrepancy; an amount beyond 10^12 minor units is never summed;
 //! - refunds count in the period they were created in, from paymux's own refund records;
 //! - the failed, canceled, expired and open counts are the current statuses of the checkouts
 //!   created in the period.
@@ -23,6 +25,8 @@ use super::DbConnection;
 use super::receipt::ReceiptOutcome;
 use super::refund::RefundStatus;
 use super::schema::{checkouts, events, refunds, webhook_receipts};
+use crate::money::{Currency, Money};
+use crate::payments::{self, NotCounted, Payments};
 use crate::{CheckoutStatus, EventFlag, EventType};
 
 /// Rows read per query: large enough that per-query costs (planning, round trips) vanish,
@@ -35,7 +39,8 @@ const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 crate::text_enum! {
     /// Something finance must look at.
     pub enum DiscrepancyKind("discrepancy kind") {
-        /// A payment of another amount or currency than its checkout's.
+        /// A payment of another currency than its checkout's, of nothing, beyond 10^12 minor
+        /// units, or that took the checkout past its amount.
         AmountMismatch => "amount_mismatch",
         /// An event no checkout could be found for.
         OrphanEvent => "orphan_event",
@@ -45,10 +50,13 @@ crate::text_enum! {
         StaleOpen => "stale_open",
         /// Refunds beyond what the checkout was paid.
         OverRefund => "over_refund",
-        /// A second payment: on the same checkout, or on another of the merchant's checkouts
-        /// with the same reference.
+        /// A payment on a checkout already paid in full, or on another of the merchant's
+        /// checkouts with the same reference.
         DuplicatePayment => "duplicate_payment",
-        /// A webhook refused: a forgery, or a misconfigured secret.
+        /// A checkout created in the period that received part of its amount and is still
+    /// waiting for the rest.
+    Underpaid => "underpaid",
+    /// A webhook refused: a forgery, or a misconfigured secret.
         RejectedWebhook => "rejected_webhook",
         /// An event of a provider that was disabled for the merchant when it arrived.
         DisabledProviderEvent => "disabled_provider_event",
@@ -95,6 +103,8 @@ pub struct ProviderTotals {
     pub canceled_count: i64,
     pub expired_count: i64,
     pub open_count: i64,
+    /// Checkouts that received part of their amount and wait for the rest.
+    pub partially_paid_count: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -124,6 +134,12 @@ pub enum ReconcileError {
     Database(#[from] diesel::result::Error),
     #[error("the {0} do not fit in a 64-bit integer of minor units")]
     Overflow(&'static str),
+}
+
+impl From<payments::Overflow> for ReconcileError {
+    fn from(_: payments::Overflow) -> ReconcileError {
+        ReconcileError::Overflow("paid amounts")
+    }
 }
 
 fn rfc3339<S: Serializer>(time: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
@@ -230,55 +246,25 @@ struct CheckoutRef {
     created_at: NaiveDateTime,
 }
 
+impl CheckoutRef {
+    /// What the checkout is for; `None` for a currency this version does not know.
+    fn due(&self) -> Option<Money> {
+        Currency::parse(&self.currency)
+            .ok()
+            .map(|currency| Money::new(self.amount, currency))
+    }
+}
+
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = checkouts)]
 struct CheckoutState {
     id: String,
+    amount: i64,
+    amount_received: i64,
     currency: String,
     status: String,
     expires_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
-}
-
-/// The distinct payments of one checkout, learnt from its success events in the report's order
-/// (received time, then id), and what they paid.
-#[derive(Debug, Default)]
-struct Payments {
-    /// One entry a payment: its provider payment id, `None` while unknown.
-    keys: Vec<Option<String>>,
-    paid: i64,
-}
-
-impl Payments {
-    /// Records a success of `amount`; true when it is a payment not seen before. A success
-    /// without a payment id is the payment already seen, if any; one with a payment id names a
-    /// new payment only when no payment has that id and none is still without an id.
-    fn record(&mut self, key: Option<&str>, amount: i64) -> Result<bool, ReconcileError> {
-        let new = self.is_new(key);
-        if new {
-            add(&mut self.paid, amount, "paid amounts")?;
-        }
-        Ok(new)
-    }
-
-    fn is_new(&mut self, key: Option<&str>) -> bool {
-        if self.keys.is_empty() {
-            self.keys.push(key.map(str::to_owned));
-            return true;
-        }
-        let Some(key) = key else {
-            return false;
-        };
-        if self.keys.iter().any(|seen| seen.as_deref() == Some(key)) {
-            return false;
-        }
-        if let Some(unknown) = self.keys.iter_mut().find(|seen| seen.is_none()) {
-            *unknown = Some(key.to_owned());
-            return false;
-        }
-        self.keys.push(Some(key.to_owned()));
-        true
-    }
 }
 
 /// A checkout first paid in the period, for the duplicate check across checkouts.
@@ -355,7 +341,8 @@ impl Ledger {
                     DiscrepancyKind::DisabledProviderEvent,
                     "the provider was disabled for the merchant when this event arrived",
                 ),
-                EventFlag::NoCheckout => continue,
+                // Found again from the amounts themselves, by `linked_event`.
+                EventFlag::NoCheckout | EventFlag::Overpaid | EventFlag::NotCounted => continue,
             };
             self.report(
                 kind,
@@ -502,21 +489,28 @@ fn linked_event(
     if !event.is_success() {
         return Ok(None);
     }
+    let Some(due) = checkout.due() else {
+        return Ok(None);
+    };
+    let amount = match payments::payable_columns(event.amount, event.currency.as_deref(), due) {
+        Ok(amount) => amount,
+        Err(reason) => return not_counted(event, Some(&checkout.id), currency, reason, ledger),
+    };
     let payments = payments.entry(checkout.id.clone()).or_default();
-    let first = payments.keys.is_empty();
-    let amount = event.amount.unwrap_or(checkout.amount);
+    let first = payments.is_empty();
+    let before = payments.received();
     if !payments.record(event.payment_key(), amount)? {
         return Ok(None);
     }
     ledger.count_payment(&event.provider, currency, amount, event.fee.unwrap_or(0))?;
-    if !first {
+    if before >= checkout.amount {
         ledger.report(
             DiscrepancyKind::DuplicatePayment,
             Some(&checkout.id),
             Some(&event.id),
             Some(currency),
             format!(
-                "a second payment ({}) on a checkout already paid",
+                "a payment ({}) on a checkout already paid in full",
                 event
                     .provider_payment_id
                     .as_deref()
@@ -525,17 +519,22 @@ fn linked_event(
         );
         return Ok(None);
     }
-    if amount != checkout.amount || currency != checkout.currency {
+    if payments.received() > checkout.amount {
         ledger.report(
             DiscrepancyKind::AmountMismatch,
             Some(&checkout.id),
             Some(&event.id),
             Some(currency),
             format!(
-                "paid {amount} {currency} (minor units) for a checkout of {} {}",
-                checkout.amount, checkout.currency
+                "paid {} {currency} (minor units) in all for a checkout of {} {}",
+                payments.received(),
+                checkout.amount,
+                checkout.currency
             ),
         );
+    }
+    if !first {
+        return Ok(None);
     }
     Ok(checkout.reference.as_ref().map(|reference| FirstPayment {
         checkout_id: checkout.id.clone(),
@@ -543,6 +542,28 @@ fn linked_event(
         event_id: event.id.clone(),
         currency: currency.to_owned(),
     }))
+}
+
+/// A success that pays its checkout nothing: reported. Money in another currency did move,
+/// so it counts in that currency's totals; an amount beyond the bounds is never summed.
+fn not_counted(
+    event: &EventRow,
+    checkout_id: Option<&str>,
+    currency: &str,
+    reason: NotCounted,
+    ledger: &mut Ledger,
+) -> Result<Option<FirstPayment>, ReconcileError> {
+    if let (NotCounted::OtherCurrency, Some(amount)) = (reason, event.amount) {
+        ledger.count_payment(&event.provider, currency, amount, event.fee.unwrap_or(0))?;
+    }
+    ledger.report(
+        DiscrepancyKind::AmountMismatch,
+        checkout_id,
+        Some(&event.id),
+        Some(currency),
+        format!("a payment of {}", reason.describe()),
+    );
+    Ok(None)
 }
 
 /// An event no checkout was found for: a discrepancy, and a payment among them still counts,
@@ -566,8 +587,11 @@ fn orphan_event(
         format!("{} matches no checkout of this merchant", event.event_type),
     );
     match (event.is_success(), currency, event.amount) {
-        (true, Some(currency), Some(amount)) => {
+        (true, Some(currency), Some(amount)) if Money::within_bounds(amount) => {
             ledger.count_payment(&event.provider, currency, amount, event.fee.unwrap_or(0))
+        }
+        (true, Some(currency), Some(_)) => {
+            not_counted(event, None, currency, NotCounted::OutOfBounds, ledger).map(drop)
         }
         _ => Ok(()),
     }
@@ -599,30 +623,27 @@ fn payments_before(
     let rows: Vec<EventRow> = query
         .order((events::received_at.asc(), events::id.asc()))
         .load(conn)?;
-    // A success that carries no amount paid its checkout's; those are read only when needed.
-    let mut unpriced: Vec<&str> = rows
-        .iter()
-        .filter(|event| event.amount.is_none())
-        .filter_map(|event| event.checkout_id.as_deref())
+    let dues: HashMap<String, Money> = checkouts::table
+        .filter(checkouts::id.eq_any(checkout_ids))
+        .select((checkouts::id, checkouts::amount, checkouts::currency))
+        .load::<(String, i64, String)>(conn)?
+        .into_iter()
+        .filter_map(|(id, amount, currency)| {
+            Currency::parse(&currency)
+                .ok()
+                .map(|currency| (id, Money::new(amount, currency)))
+        })
         .collect();
-    unpriced.sort_unstable();
-    unpriced.dedup();
-    let checkout_amounts: HashMap<String, i64> = if unpriced.is_empty() {
-        HashMap::new()
-    } else {
-        checkouts::table
-            .filter(checkouts::id.eq_any(&unpriced))
-            .select((checkouts::id, checkouts::amount))
-            .load::<(String, i64)>(conn)?
-            .into_iter()
-            .collect()
-    };
     for event in &rows {
-        if let Some(checkout_id) = &event.checkout_id {
-            let amount = event
-                .amount
-                .or_else(|| checkout_amounts.get(checkout_id).copied())
-                .unwrap_or(0);
+        let Some((checkout_id, due)) = event
+            .checkout_id
+            .as_ref()
+            .and_then(|id| Some((id, dues.get(id)?)))
+        else {
+            continue;
+        };
+        if let Ok(amount) = payments::payable_columns(event.amount, event.currency.as_deref(), *due)
+        {
             payments
                 .entry(checkout_id.clone())
                 .or_default()
@@ -704,7 +725,8 @@ fn duplicate_references(
     Ok(())
 }
 
-/// Status counts of the checkouts created in the period, and those left open past expiry.
+/// Status counts of the checkouts created in the period, those left open past expiry, and
+/// those paid in part.
 fn checkouts_created(
     conn: &mut DbConnection,
     scope: &Scope,
@@ -732,21 +754,27 @@ fn checkouts_created(
             Ok(CheckoutStatus::Canceled) => &mut figures.canceled_count,
             Ok(CheckoutStatus::Expired) => &mut figures.expired_count,
             Ok(CheckoutStatus::Open | CheckoutStatus::Pending) => &mut figures.open_count,
+            Ok(CheckoutStatus::PartiallyPaid) => &mut figures.partially_paid_count,
             _ => continue,
         };
         add(total, count, "checkout counts")?;
     }
     let still_open: Vec<&str> = CheckoutStatus::ALL
         .iter()
-        .filter(|status| status.accepts_payment())
+        .filter(|status| status.awaits_payment())
         .map(|status| status.as_str())
         .collect();
+    let partially_paid = CheckoutStatus::PartiallyPaid.as_str();
     let mut after: Option<(NaiveDateTime, String)> = None;
     loop {
         let mut query = checkouts::table
             .filter(in_period)
-            .filter(checkouts::status.eq_any(&still_open))
-            .filter(checkouts::expires_at.le(scope.now))
+            .filter(
+                checkouts::status
+                    .eq_any(&still_open)
+                    .and(checkouts::expires_at.le(scope.now))
+                    .or(checkouts::status.eq(partially_paid)),
+            )
             .select(CheckoutState::as_select())
             .into_boxed();
         if let Some((at, id)) = &after {
@@ -759,15 +787,29 @@ fn checkouts_created(
             .limit(scope.page_size)
             .load(conn)?;
         for checkout in &rows {
-            let expired_at = checkout.expires_at.map_or_else(String::new, |at| {
-                DateTime::<Utc>::from_naive_utc_and_offset(at, Utc).to_rfc3339()
-            });
+            let (kind, message) = if checkout.status == partially_paid {
+                (
+                    DiscrepancyKind::Underpaid,
+                    format!(
+                        "received {} of {} {} (minor units); the rest has not arrived",
+                        checkout.amount_received, checkout.amount, checkout.currency
+                    ),
+                )
+            } else {
+                let expired_at = checkout.expires_at.map_or_else(String::new, |at| {
+                    DateTime::<Utc>::from_naive_utc_and_offset(at, Utc).to_rfc3339()
+                });
+                (
+                    DiscrepancyKind::StaleOpen,
+                    format!("still {} after it expired at {expired_at}", checkout.status),
+                )
+            };
             ledger.report(
-                DiscrepancyKind::StaleOpen,
+                kind,
                 Some(&checkout.id),
                 None,
                 Some(&checkout.currency),
-                format!("still {} after it expired at {expired_at}", checkout.status),
+                message,
             );
         }
         match rows.last() {
@@ -852,9 +894,7 @@ fn over_refunds(
     }
     let payments = payments_before(conn, checkout_ids, scope.to, None)?;
     for (checkout_id, (currency, refunded)) in refunded {
-        let paid = payments
-            .get(&checkout_id)
-            .map_or(0, |payments| payments.paid);
+        let paid = payments.get(&checkout_id).map_or(0, Payments::received);
         if refunded > paid {
             ledger.report(
                 DiscrepancyKind::OverRefund,
@@ -886,21 +926,23 @@ fn receipts(
             .filter(webhook_receipts::outcome.eq_any(outcomes))
             .filter(webhook_receipts::received_at.ge(scope.from))
             .filter(webhook_receipts::received_at.lt(scope.to))
-            .select((
-                webhook_receipts::id,
-                webhook_receipts::provider,
-                webhook_receipts::outcome,
-                webhook_receipts::reason,
-            ))
+            .select(ReceiptRow::as_select())
             .into_boxed();
         if let Some(after) = &after {
             query = query.filter(webhook_receipts::id.gt(after));
         }
-        let rows: Vec<(String, String, String, Option<String>)> = query
+        let rows: Vec<ReceiptRow> = query
             .order(webhook_receipts::id.asc())
             .limit(scope.page_size)
             .load(conn)?;
-        for (id, provider, outcome, reason) in &rows {
+        for ReceiptRow {
+            id,
+            provider,
+            outcome,
+            reason,
+            checkout_id,
+        } in &rows
+        {
             let kind = if outcome == ReceiptOutcome::Rejected.as_str() {
                 DiscrepancyKind::RejectedWebhook
             } else {
@@ -908,7 +950,7 @@ fn receipts(
             };
             ledger.discrepancies.push(Discrepancy {
                 kind,
-                checkout_id: None,
+                checkout_id: checkout_id.clone(),
                 event_id: None,
                 receipt_id: Some(id.clone()),
                 message: format!(
@@ -919,10 +961,21 @@ fn receipts(
             });
         }
         match rows.last() {
-            Some(last) if rows.len() as i64 == scope.page_size => after = Some(last.0.clone()),
+            Some(last) if rows.len() as i64 == scope.page_size => after = Some(last.id.clone()),
             _ => return Ok(()),
         }
     }
+}
+
+/// A refused or unconfirmed webhook, as the report reads it.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = webhook_receipts)]
+struct ReceiptRow {
+    id: String,
+    provider: String,
+    outcome: String,
+    reason: Option<String>,
+    checkout_id: Option<String>,
 }
 
 /// Nets, currency totals, the currency filter, and a stable order.
@@ -974,42 +1027,4 @@ fn finish(scope: &Scope, ledger: Ledger) -> Result<Report, ReconcileError> {
         currency_totals: by_currency.into_values().collect(),
         discrepancies,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Payments;
-
-    #[test]
-    fn a_payment_is_counted_once_however_often_it_is_reported() {
-        let mut payments = Payments::default();
-        let mut record = |key, amount| payments.record(key, amount).unwrap();
-        assert!(record(None, 500), "a lookup first: the checkout is paid");
-        assert!(!record(Some("pay_1"), 500), "its webhook: the same payment");
-        assert!(!record(Some("pay_1"), 500), "a redelivery");
-        assert!(!record(None, 500), "another lookup");
-        assert!(
-            record(Some("pay_2"), 300),
-            "another payment id: a second payment"
-        );
-        assert_eq!(payments.paid, 800);
-    }
-
-    #[test]
-    fn a_webhook_first_then_a_lookup_is_one_payment() {
-        let mut payments = Payments::default();
-        let mut record = |key, amount| payments.record(key, amount).unwrap();
-        assert!(record(Some("pay_1"), 500));
-        assert!(!record(None, 500));
-        assert!(record(Some("pay_2"), 500));
-        assert!(!record(Some("pay_2"), 500));
-        assert_eq!(payments.paid, 1_000);
-    }
-
-    #[test]
-    fn paid_amounts_refuse_to_wrap() {
-        let mut payments = Payments::default();
-        assert!(payments.record(Some("pay_1"), i64::MAX).unwrap());
-        assert!(payments.record(Some("pay_2"), 1).is_err());
-    }
 }

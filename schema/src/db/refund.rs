@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::schema::refunds;
+use super::schema::{events, refunds};
+use crate::EventType;
 
 crate::text_enum! {
     pub enum RefundStatus("refund status") {
@@ -54,6 +55,28 @@ impl Refund {
             .order(refunds::id.asc())
             .select(Refund::as_select())
             .load(conn)
+    }
+
+    /// The checkout's oldest refund, succeeded or in flight, that no `payment.refunded` event
+    /// confirms yet (such an event names the refund it confirms in its details' `refund_id`).
+    pub fn unconfirmed_of(
+        conn: &mut DbConnection,
+        checkout_id: &str,
+    ) -> QueryResult<Option<Refund>> {
+        let confirmations: Vec<String> = events::table
+            .filter(events::checkout_id.eq(checkout_id))
+            .filter(events::event_type.eq(EventType::PaymentRefunded.as_str()))
+            .select(events::details)
+            .load(conn)?;
+        let confirmed: Vec<String> = confirmations
+            .iter()
+            .filter_map(|details| serde_json::from_str::<serde_json::Value>(details).ok())
+            .filter_map(|details| details.get("refund_id")?.as_str().map(str::to_owned))
+            .collect();
+        Ok(Refund::for_checkout(conn, checkout_id)?
+            .into_iter()
+            .filter(|refund| refund.status != RefundStatus::Failed.as_str())
+            .find(|refund| !confirmed.contains(&refund.id)))
     }
 
     /// The amount refunded or being refunded on the checkout: what a new refund must not
