@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand};
-use paymux_providers::Registry;
+use paymux_providers::{Registry, SecretRef};
 use paymux_schema::db::activity::by_merchant_and_provider;
 use paymux_schema::db::{self, PoolOptions, reconcile};
 
 use crate::admin::provider_statuses;
 use crate::live::{Addresses, ConfigSource, LiveConfig};
+use crate::progress::{ProgressLine, done_of, seconds, thousands};
 use crate::reconciliation;
 use crate::routes::list::parse_time;
 use crate::seed::SeedOptions;
@@ -53,6 +54,9 @@ enum Command {
     },
     /// Print the reconciliation report of `[from, to)` from the configured database
     /// (docs/reconciliation.md).
+    ///
+    /// While it reads, a progress line shows on stderr when it is a terminal, and is cleared
+    /// before the report is written; PAYMUX_PROGRESS=always (or never) overrides the check.
     Reconcile {
         /// Start of the period, included: RFC 3339, a date (midnight UTC) or Unix seconds.
         #[arg(long)]
@@ -86,6 +90,9 @@ enum ReportFormat {
 enum DevCommand {
     /// Write a realistic dataset of checkouts, webhooks, events and refunds across every
     /// provider, with about 1% planted discrepancies, into the configured database.
+    ///
+    /// While it writes, a progress line shows on stderr when it is a terminal;
+    /// PAYMUX_PROGRESS=always (or never) overrides the check.
     Seed {
         /// How many events to write at least.
         #[arg(long)]
@@ -170,18 +177,23 @@ fn serve() -> Result<(), String> {
         // The source is read once, by the application: the welcome shows what it started with.
         let app = Application::build(source).await.map_err(|error| error.to_string())?;
         let sandbox = app.settings().sandbox.enabled;
-        let demo_key = app
-            .settings()
-            .merchants
-            .get("demo")
-            .filter(|demo| demo.enabled && sandbox)
-            .map(|_| "pmx_test_demo");
+        let demo_key = welcome_key(app.settings());
         app.reload_on_sighup().map_err(|error| error.to_string())?;
         let base = app.public_url().as_str().trim_end_matches('/').to_owned();
         tracing::info!(address = %app.address(), backend = app.backend(), sandbox, "paymux listening");
-        print_welcome(&base, app.backend(), sandbox, demo_key);
+        print_welcome(&base, app.backend(), sandbox, demo_key.as_deref());
         app.run_until_stopped().await.map_err(|error| error.to_string())
     })
+}
+
+/// The demo merchant's key the welcome shows: only one written in the config as it is (a
+/// fake sandbox key), never one read from the environment or a file, which is a real secret.
+fn welcome_key(settings: &Settings) -> Option<String> {
+    settings
+        .merchants
+        .get("demo")
+        .filter(|demo| demo.enabled && settings.sandbox.enabled)
+        .and_then(|demo| demo.api_keys.iter().find_map(SecretRef::literal))
 }
 
 /// What a newcomer sees after `cargo run`: where paymux listens and how to try it.
@@ -215,9 +227,27 @@ fn connection(settings: &Settings) -> Result<db::PooledConnection, String> {
 
 /// One connection to the configured database, migrated, and how many migrations that applied.
 fn database() -> Result<(db::PooledConnection, usize), String> {
-    let mut conn = connection(&load(None)?)?;
+    migrated(connection(&load(None)?)?)
+}
+
+fn migrated(mut conn: db::PooledConnection) -> Result<(db::PooledConnection, usize), String> {
     let applied = db::run_migrations(&mut conn).map_err(|error| error.to_string())?;
     Ok((conn, applied))
+}
+
+/// One connection to a database that exists: a command that only reads never creates a store
+/// (opening a SQLite file that is not there would make an empty one).
+fn existing(settings: &Settings) -> Result<db::PooledConnection, String> {
+    if let Ok(db::DatabaseUrl::Sqlite(path)) = db::DatabaseUrl::parse(&settings.database.url)
+        && !path.exists()
+    {
+        return Err(format!(
+            "there is no database at {}: point PAYMUX__DATABASE__URL (or the config's \
+             [database] url) at the server's database, or start the server once",
+            path.display()
+        ));
+    }
+    connection(settings)
 }
 
 fn migrate() -> Result<(), String> {
@@ -235,8 +265,21 @@ fn reconcile(
 ) -> Result<(), String> {
     let scope = reconciliation::scope(from, to, currency, merchant)
         .map_err(|(param, message)| format!("--{param}: {message}"))?;
-    let (mut conn, _) = database()?;
-    let report = reconcile::reconcile(&mut conn, &scope).map_err(|error| error.to_string())?;
+    let (mut conn, _) = migrated(existing(&load(None)?)?)?;
+    let mut line = ProgressLine::stderr();
+    let report = reconcile::reconcile_with_progress(&mut conn, &scope, &mut |at| {
+        line.update(|elapsed| {
+            format!(
+                "reconciling {}: {} {} read · {}",
+                at.merchant,
+                at.phase,
+                thousands(at.rows),
+                seconds(elapsed)
+            )
+        });
+    })
+    .map_err(|error| error.to_string())?;
+    line.clear();
     let mut out = std::io::stdout().lock();
     match format {
         ReportFormat::Json => {
@@ -274,7 +317,14 @@ fn seed_dataset(
         to: scope.to,
         seed,
     };
-    let seeded = crate::seed::seed(&mut conn, &options).map_err(|error| error.to_string())?;
+    let mut line = ProgressLine::stderr();
+    let seeding =
+        |written, elapsed| format!("seeding: {}", done_of(written, events, "events", elapsed));
+    let seeded = crate::seed::seed_with_progress(&mut conn, &options, &mut |written| {
+        line.update(|elapsed| seeding(written, elapsed));
+    })
+    .map_err(|error| error.to_string())?;
+    line.finish(|elapsed| seeding(seeded.events, elapsed));
     if let Some(path) = expect {
         let json = serde_json::to_vec_pretty(&seeded).map_err(|error| error.to_string())?;
         std::fs::write(&path, json)
@@ -332,7 +382,7 @@ fn check(file: Option<PathBuf>) -> Result<(), String> {
 fn providers(file: Option<PathBuf>) -> Result<(), String> {
     let settings = load(file)?;
     let config = validate(&settings)?;
-    let mut conn = connection(&settings)?;
+    let mut conn = existing(&settings)?;
     let activity = by_merchant_and_provider(&mut conn)
         .map_err(|error| format!("cannot read the database (run `paymux migrate`?): {error}"))?;
     let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
@@ -367,4 +417,26 @@ fn providers(file: Option<PathBuf>) -> Result<(), String> {
     }
     println!("Circuit states and last provider failures: GET /v1/admin/providers on a server.");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(overlay: &str) -> Settings {
+        Settings::load(Overlay::Toml(overlay.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn the_welcome_shows_the_configured_demo_key_only_when_it_is_written_out() {
+        assert_eq!(welcome_key(&settings("")).as_deref(), Some("pmx_test_demo"));
+        let other = settings("[merchants.demo]\napi_keys = [\"pmx_test_mine\"]\n");
+        assert_eq!(welcome_key(&other).as_deref(), Some("pmx_test_mine"));
+        for hidden in ["env:PAYMUX_WELCOME_TEST_KEY", "file:/run/secrets/demo_key"] {
+            let overlay = format!("[merchants.demo]\napi_keys = [\"{hidden}\"]\n");
+            assert_eq!(welcome_key(&settings(&overlay)), None, "{hidden}");
+        }
+        let off = settings("[sandbox]\nenabled = false\n");
+        assert_eq!(welcome_key(&off), None);
+    }
 }

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod live;
 pub mod merchants;
 pub mod metrics;
+pub mod progress;
 pub mod ratelimit;
 pub mod reconciliation;
 pub mod routes;

@@ -230,6 +230,11 @@ impl Live {
         &self.started
     }
 
+    /// The ids of every provider this build knows, configured or not.
+    pub fn provider_ids(&self) -> Vec<&'static str> {
+        self.registry.ids().collect()
+    }
+
     pub fn new(
         config: LiveConfig,
         source: ConfigSource,

@@ -196,6 +196,16 @@ impl Tally {
 
 /// Writes the dataset and says what its report must be.
 pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> Result<Seeded, SeedError> {
+    seed_with_progress(conn, options, &mut |_| {})
+}
+
+/// Writes the dataset as [`seed`] does, telling `on_written` how many events are written after
+/// each batch (of about a thousand); the dataset is the same whatever it does.
+pub fn seed_with_progress(
+    conn: &mut DbConnection,
+    options: &SeedOptions,
+    on_written: &mut dyn FnMut(u64),
+) -> Result<Seeded, SeedError> {
     if options.to - options.from < Duration::days(1) {
         return Err(SeedError::Period);
     }
@@ -235,9 +245,11 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> Result<Seeded, Se
         writer.scenario(scenario, at);
         if writer.batch.events.len() >= BATCH_EVENTS {
             writer.flush(conn)?;
+            on_written(writer.events);
         }
     }
     writer.flush(conn)?;
+    on_written(writer.events);
     // Fresh statistics, as after any bulk load: without them PostgreSQL plans the report's
     // queries for empty tables.
     diesel::sql_query("ANALYZE").execute(conn)?;

@@ -79,6 +79,83 @@ fn paymux_on(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Runs `paymux ARGS` on the SQLite database in `dir` with `PAYMUX_PROGRESS` set to `progress`
+/// (unset: stderr is a pipe here, so progress is off); returns stdout and stderr, asserting
+/// success.
+fn paymux_progress(
+    dir: &std::path::Path,
+    args: &[&str],
+    progress: Option<&str>,
+) -> (String, String) {
+    let url = format!("sqlite://{}", dir.join("paymux.db").display());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_paymux"));
+    command
+        .args(args)
+        .env_remove("PAYMUX_CONFIG")
+        .env_remove("PAYMUX_PROGRESS")
+        .env("PAYMUX__DATABASE__URL", url);
+    if let Some(progress) = progress {
+        command.env("PAYMUX_PROGRESS", progress);
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "paymux {args:?}: {stderr}");
+    (String::from_utf8(output.stdout).unwrap(), stderr)
+}
+
+const SEED_600: [&str; 8] = [
+    "dev",
+    "seed",
+    "--events",
+    "600",
+    "--from",
+    "2026-09-01",
+    "--to",
+    "2026-10-01",
+];
+const RECONCILE: [&str; 5] = ["reconcile", "--from", "2026-09-01", "--to", "2026-10-01"];
+
+#[test]
+fn seed_and_reconcile_show_no_progress_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seeded, stderr) = paymux_progress(dir.path(), &SEED_600, None);
+    assert!(seeded.starts_with("seeded "), "{seeded}");
+    assert_eq!(stderr, "");
+    let (report, stderr) = paymux_progress(dir.path(), &RECONCILE, None);
+    assert!(report.starts_with('{'), "{report}");
+    assert_eq!(stderr, "");
+    let (_, stderr) = paymux_progress(dir.path(), &RECONCILE, Some("never"));
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn forced_progress_is_one_line_on_stderr_and_leaves_stdout_as_it_is() {
+    let (quiet, forced) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (quiet_seeded, _) = paymux_progress(quiet.path(), &SEED_600, None);
+    let (seeded, stderr) = paymux_progress(forced.path(), &SEED_600, Some("always"));
+    assert_eq!(seeded, quiet_seeded);
+    // Redrawn in place, then ended with the only newline.
+    assert!(stderr.starts_with("\rseeding: "), "{stderr:?}");
+    assert!(stderr.contains(" / 600 events (100%), "), "{stderr:?}");
+    assert!(
+        stderr.ends_with(" s\n") && stderr.matches('\n').count() == 1,
+        "{stderr:?}"
+    );
+
+    let (quiet_report, _) = paymux_progress(forced.path(), &RECONCILE, None);
+    let (report, stderr) = paymux_progress(forced.path(), &RECONCILE, Some("always"));
+    assert_eq!(report, quiet_report, "the report is the same byte for byte");
+    // Drawn in place and blanked out before the report: no newline is left behind.
+    assert!(
+        stderr.starts_with("\rreconciling demo: events 0 read · "),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.ends_with('\r') && !stderr.contains('\n'),
+        "{stderr:?}"
+    );
+}
+
 #[test]
 fn a_seeded_dataset_reconciles_from_the_command_line_as_its_seed_expects() {
     let dir = tempfile::tempdir().unwrap();
@@ -139,6 +216,37 @@ fn a_seeded_dataset_reconciles_from_the_command_line_as_its_seed_expects() {
     );
     let nobody: serde_json::Value = serde_json::from_str(&nobody).unwrap();
     assert_eq!(nobody["totals"], serde_json::json!([]));
+}
+
+#[test]
+fn commands_that_only_read_never_create_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("data").join("paymux.db");
+    for args in [
+        &["providers"][..],
+        &["reconcile", "--from", "2026-09-01", "--to", "2026-10-01"][..],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_paymux"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("PAYMUX_CONFIG")
+            .env(
+                "PAYMUX__DATABASE__URL",
+                format!("sqlite://{}", missing.display()),
+            )
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr.contains("there is no database at"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !missing.exists() && !missing.parent().unwrap().exists(),
+            "{args:?} created a store"
+        );
+    }
 }
 
 /// Two merchants with SKN Pay through the sandbox, on a SQLite database in `dir`.

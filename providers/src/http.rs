@@ -1,7 +1,9 @@
 //! The one HTTP client every adapter calls providers through, with connect and total timeouts
-//! so that a provider that hangs costs a bounded wait, never a stuck request.
+//! so that a provider that hangs costs a bounded wait, never a stuck request, and one retry on
+//! a fresh connection for a call that is safe to repeat when a pooled connection turns out to
+//! be dead ([`Repeat`]).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use url::Url;
 
@@ -67,16 +69,60 @@ impl Answer {
     }
 }
 
+/// Whether a call may be sent a second time. Each call site says it, because only the adapter
+/// knows what the provider does with a repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Sending the call twice has the effect of sending it once: it only reads (a GET, Pakhi
+    /// Pay's verify POST), or it carries an idempotency key the provider documents it dedupes
+    /// on (SKN Pay's `Idempotency-Key`). Such a call is sent again, once, on a fresh connection
+    /// when a pooled connection closed before any answer.
+    Safe,
+    /// A second send could act twice (a create the provider does not dedupe): sent exactly
+    /// once, and a broken connection leaves its outcome unknown.
+    Once,
+}
+
 /// Sends `request` and reads the whole answer; a failure on the way becomes the provider error
-/// the gateway acts on ([`transport_error`]).
+/// the gateway acts on ([`transport_error`]). A [`Repeat::Safe`] call whose connection closed
+/// before any answer is sent once more on a fresh connection (reqwest's pool has dropped the
+/// dead one), within what is left of the call's total timeout.
 pub async fn exchange(
     request: reqwest::RequestBuilder,
     timeouts: HttpTimeouts,
+    repeat: Repeat,
 ) -> Result<Answer, ProviderError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|error| transport_error(&error, timeouts))?;
+    let started = Instant::now();
+    let (client, request) = request.build_split();
+    let request = request.map_err(|error| transport_error(&error, timeouts))?;
+    // A body that is a stream cannot be cloned, so such a call could only be sent once.
+    let spare = match repeat {
+        Repeat::Safe => request.try_clone(),
+        Repeat::Once => None,
+    };
+    let response = match client.execute(request).await {
+        Ok(response) => response,
+        Err(error) => {
+            let Some(retry) = spare
+                .filter(|_| is_dead_connection(&error))
+                .and_then(|spare| with_budget_left(spare, started, timeouts))
+            else {
+                return Err(transport_error(&error, timeouts));
+            };
+            tracing::info!(
+                method = %retry.method(),
+                host = retry.url().host_str().unwrap_or_default(),
+                error = %without_url(&error),
+                budget_left_ms = retry.timeout().map_or(0, Duration::as_millis),
+                "the provider closed the connection before answering; sending the call again \
+                 on a fresh connection"
+            );
+            client
+                .execute(retry)
+                .await
+                .map_err(|error| transport_error(&error, timeouts))?
+        }
+    };
     let status = response.status().as_u16();
     let body = response
         .bytes()
@@ -86,6 +132,52 @@ pub async fn exchange(
         status,
         body: body.to_vec(),
     })
+}
+
+/// True when sending failed because the connection was closed (or reset) by the other end
+/// before any answer arrived: what a keep-alive connection the provider (or a proxy) closed
+/// while idle looks like when reqwest reuses it. A failed connect, a timeout and a failure
+/// while reading an answer's body are not this.
+fn is_dead_connection(error: &reqwest::Error) -> bool {
+    if !error.is_request() || error.is_connect() || error.is_timeout() {
+        return false;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(current) = source {
+        let closed = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ),
+            // hyper's "connection closed before message completed".
+            None => current
+                .downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_incomplete_message),
+        };
+        if closed {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+/// `request` with the part of the call's total timeout that `started` has not used up, or
+/// `None` when nothing is left: a retry never gets a fresh budget.
+fn with_budget_left(
+    mut request: reqwest::Request,
+    started: Instant,
+    timeouts: HttpTimeouts,
+) -> Option<reqwest::Request> {
+    let budget = request.timeout().copied().unwrap_or(timeouts.total);
+    let left = budget
+        .checked_sub(started.elapsed())
+        .filter(|left| !left.is_zero())?;
+    *request.timeout_mut() = Some(left);
+    Some(request)
 }
 
 /// A non-2xx answer as an error carrying the provider's own `message`: a status in `invalid`
@@ -154,7 +246,282 @@ fn without_url(error: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{TcpListener, TcpStream};
+
     use super::*;
+
+    /// How the stale-connection server ends a reused connection.
+    #[derive(Debug, Clone, Copy)]
+    enum HangUp {
+        /// Reads the request, then closes: the client reads the end of the stream.
+        Close,
+        /// Reads the request, then resets the connection (`SO_LINGER` 0).
+        Reset,
+    }
+
+    /// What the server does with the first request on a connection that is not the first one.
+    #[derive(Debug, Clone, Copy)]
+    enum Fresh {
+        Answer,
+        /// Keeps the connection open without ever answering.
+        Ignore,
+    }
+
+    /// One request as the server read it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Seen {
+        /// 0 for the first connection accepted, then 1, 2...
+        connection: usize,
+        /// 0 for the first request on its connection.
+        nth: usize,
+        path: String,
+    }
+
+    /// A keep-alive HTTP/1.1 server that plays the provider whose idle connection dies: the
+    /// first connection answers its first request and, when the client reuses it, reads the
+    /// second one and hangs up without answering. Other connections get `fresh`.
+    struct StaleServer {
+        address: std::net::SocketAddr,
+        seen: Arc<Mutex<Vec<Seen>>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl StaleServer {
+        async fn start(hang_up: HangUp, fresh: Fresh) -> StaleServer {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&seen);
+            let task = tokio::spawn(async move {
+                for connection in 0.. {
+                    let (socket, _) = listener.accept().await.unwrap();
+                    let log = Arc::clone(&log);
+                    tokio::spawn(serve(socket, connection, hang_up, fresh, log));
+                }
+            });
+            StaleServer {
+                address,
+                seen,
+                task,
+            }
+        }
+
+        fn url(&self, path: &str) -> String {
+            format!("http://{}{path}", self.address)
+        }
+
+        fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap().clone()
+        }
+
+        fn attempts(&self, path: &str) -> Vec<Seen> {
+            self.seen().into_iter().filter(|s| s.path == path).collect()
+        }
+    }
+
+    impl Drop for StaleServer {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    async fn serve(
+        socket: TcpStream,
+        connection: usize,
+        hang_up: HangUp,
+        fresh: Fresh,
+        log: Arc<Mutex<Vec<Seen>>>,
+    ) {
+        let mut reader = BufReader::new(socket);
+        for nth in 0.. {
+            let Some(path) = read_request(&mut reader).await else {
+                return; // the client closed the connection
+            };
+            log.lock().unwrap().push(Seen {
+                connection,
+                nth,
+                path,
+            });
+            match (connection, nth, fresh) {
+                (0, 1, _) => {
+                    let socket = reader.into_inner();
+                    if let HangUp::Reset = hang_up {
+                        socket.set_zero_linger().unwrap();
+                    }
+                    drop(socket);
+                    return;
+                }
+                (1.., 0, Fresh::Ignore) => {
+                    std::future::pending::<()>().await;
+                }
+                _ => {
+                    let body = r#"{"ok":true}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    reader.get_mut().write_all(answer.as_bytes()).await.unwrap();
+                }
+            }
+        }
+    }
+
+    /// Reads one request (head and `content-length` body) and returns its path, or `None` at
+    /// the end of the stream.
+    async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<String> {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let path = line.split(' ').nth(1).unwrap().to_owned();
+        let mut length = 0;
+        loop {
+            line.clear();
+            reader.read_line(&mut line).await.unwrap();
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).await.unwrap();
+        Some(path)
+    }
+
+    /// Makes one call on `client` so that its connection waits in the pool, idle.
+    async fn warm_up(client: &reqwest::Client, server: &StaleServer, timeouts: HttpTimeouts) {
+        let answer = exchange(client.get(server.url("/warm-up")), timeouts, Repeat::Once)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200);
+    }
+
+    #[tokio::test]
+    async fn a_safe_call_on_a_dead_pooled_connection_is_sent_again_on_a_fresh_one() {
+        for hang_up in [HangUp::Close, HangUp::Reset] {
+            let server = StaleServer::start(hang_up, Fresh::Answer).await;
+            let timeouts = HttpTimeouts::default();
+            let client = build_client(timeouts).unwrap();
+            warm_up(&client, &server, timeouts).await;
+            let request = client
+                .post(server.url("/api/request/payment/verify/"))
+                .json(&serde_json::json!({ "transaction_id": "TRX1", "amount": "10.00" }));
+            let answer = exchange(request, timeouts, Repeat::Safe).await;
+            assert_eq!(
+                answer,
+                Ok(Answer {
+                    status: 200,
+                    body: br#"{"ok":true}"#.to_vec()
+                }),
+                "{hang_up:?}"
+            );
+            let attempts = server.attempts("/api/request/payment/verify/");
+            assert_eq!(attempts.len(), 2, "{hang_up:?}: {attempts:?}");
+            // The first attempt went on the pooled connection, the second on a fresh one.
+            assert_eq!(
+                (attempts[0].connection, attempts[0].nth),
+                (0, 1),
+                "{hang_up:?}"
+            );
+            assert_ne!(attempts[1].connection, 0, "{hang_up:?}");
+            assert_eq!(attempts[1].nth, 0, "{hang_up:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_sent_once_on_a_dead_pooled_connection_is_an_unknown_outcome() {
+        for hang_up in [HangUp::Close, HangUp::Reset] {
+            let server = StaleServer::start(hang_up, Fresh::Answer).await;
+            let timeouts = HttpTimeouts::default();
+            let client = build_client(timeouts).unwrap();
+            warm_up(&client, &server, timeouts).await;
+            let request = client
+                .post(server.url("/payments?key=sk_live_x"))
+                .json(&serde_json::json!({ "amount": 1000 }));
+            let error = exchange(request, timeouts, Repeat::Once).await.unwrap_err();
+            assert!(
+                matches!(error, ProviderError::Interrupted(_)),
+                "{hang_up:?}: {error:?}"
+            );
+            assert!(error.outcome_unknown(), "{hang_up:?}");
+            assert!(!error.to_string().contains("sk_live_x"), "{error}");
+            let attempts = server.attempts("/payments?key=sk_live_x");
+            assert_eq!(attempts.len(), 1, "{hang_up:?}: {attempts:?}");
+            assert_eq!(
+                (attempts[0].connection, attempts[0].nth),
+                (0, 1),
+                "{hang_up:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_safe_call_is_sent_again_at_most_once_and_within_its_budget() {
+        let server = StaleServer::start(HangUp::Close, Fresh::Ignore).await;
+        let timeouts = HttpTimeouts {
+            connect: Duration::from_secs(1),
+            total: Duration::from_millis(300),
+        };
+        let client = build_client(timeouts).unwrap();
+        warm_up(&client, &server, timeouts).await;
+        let error = exchange(
+            client.get(server.url("/payments/p_1")),
+            timeouts,
+            Repeat::Safe,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            error,
+            ProviderError::Timeout {
+                elapsed: Duration::from_millis(300)
+            }
+        );
+        assert_eq!(server.attempts("/payments/p_1").len(), 2);
+    }
+
+    #[test]
+    fn a_retry_gets_what_is_left_of_the_budget() {
+        let timeouts = HttpTimeouts {
+            connect: Duration::from_secs(3),
+            total: Duration::from_secs(15),
+        };
+        let request = || {
+            reqwest::Client::new()
+                .get("http://127.0.0.1:9/")
+                .build()
+                .unwrap()
+        };
+        let ago = |secs| {
+            Instant::now()
+                .checked_sub(Duration::from_secs(secs))
+                .unwrap()
+        };
+        let retry = with_budget_left(request(), ago(10), timeouts).unwrap();
+        let left = retry.timeout().copied().unwrap();
+        assert!(
+            left <= Duration::from_secs(5) && left > Duration::from_secs(4),
+            "{left:?}"
+        );
+        assert!(with_budget_left(request(), ago(15), timeouts).is_none());
+        // A request's own timeout is its budget.
+        let mut own = request();
+        *own.timeout_mut() = Some(Duration::from_secs(30));
+        let left = *with_budget_left(own, ago(10), timeouts)
+            .unwrap()
+            .timeout()
+            .unwrap();
+        assert!(left > Duration::from_secs(19), "{left:?}");
+    }
 
     #[test]
     fn base_urls_are_http_and_end_with_a_slash_when_paths_are_joined() {
@@ -220,6 +587,7 @@ mod tests {
             .send()
             .await
             .unwrap_err();
+        assert!(!is_dead_connection(&error), "{error:?}");
         let mapped = transport_error(&error, timeouts);
         assert!(
             matches!(mapped, ProviderError::Unreachable(_)),
@@ -273,6 +641,7 @@ mod tests {
             .send()
             .await
             .unwrap_err();
+        assert!(!is_dead_connection(&error), "{error:?}");
         assert_eq!(
             transport_error(&error, timeouts),
             ProviderError::Timeout {

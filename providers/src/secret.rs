@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
 /// Where a secret comes from.
@@ -22,6 +22,15 @@ pub enum SecretRef {
 }
 
 impl SecretRef {
+    /// The text of a literal secret (the sandbox's fake ones); `None` for a reference to the
+    /// environment or a file, whose value must never be shown.
+    pub fn literal(&self) -> Option<String> {
+        match self {
+            SecretRef::Literal(text) => Some(text.expose_secret().to_owned()),
+            SecretRef::Env(_) | SecretRef::File(_) => None,
+        }
+    }
+
     pub fn parse(text: &str) -> SecretRef {
         if let Some(name) = text.strip_prefix("env:") {
             SecretRef::Env(name.to_owned())

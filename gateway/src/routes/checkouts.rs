@@ -159,19 +159,32 @@ fn parse_url(field: &str, text: Option<&str>) -> Result<Option<Url>, ApiError> {
     .transpose()
 }
 
-/// The provider a request names, if the merchant may use it for this currency.
+/// The provider a request names, if the merchant may use it for this currency. A name paymux
+/// does not know at all is a mistake in the request (400, with the names it knows); a provider
+/// it knows that the merchant has not configured is a 403.
 fn named_provider(
     merchant: &Merchant,
     name: &str,
     currency: Currency,
+    known: &[&str],
 ) -> Result<ConfiguredProvider, ApiError> {
     let provider = merchant.providers.get(name).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "provider_not_enabled",
-            format!("provider `{name}` is not configured for this merchant"),
-        )
-        .with_param("provider")
+        if known.contains(&name) {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "provider_not_enabled",
+                format!("provider `{name}` is not configured for this merchant"),
+            )
+            .with_param("provider")
+        } else {
+            ApiError::invalid(
+                "provider",
+                format!(
+                    "unknown provider `{name}`; paymux knows {}",
+                    known.join(", ")
+                ),
+            )
+        }
     })?;
     if !provider.enabled {
         return Err(ApiError::new(
@@ -290,6 +303,7 @@ fn plan(input: CheckoutIn) -> Result<Plan, ApiError> {
 fn candidates(
     merchant: &Merchant,
     plan: &Plan,
+    known: &[&str],
 ) -> Result<Vec<(String, ConfiguredProvider)>, ApiError> {
     let input = &plan.input;
     if let Some(expires_at) = input.expires_at
@@ -313,7 +327,7 @@ fn candidates(
     match input.provider.as_deref() {
         Some(name) => Ok(vec![(
             name.to_owned(),
-            named_provider(merchant, name, input.currency)?,
+            named_provider(merchant, name, input.currency, known)?,
         )]),
         None => routed_candidates(merchant, input.currency, |id, provider| {
             // Validation does not depend on the id: any well-formed one does.
@@ -407,7 +421,10 @@ async fn route(
             vec![(last.clone(), pinned_provider(merchant, last)?)],
             earlier.to_vec(),
         ),
-        None => (candidates(merchant, plan)?, vec![]),
+        None => (
+            candidates(merchant, plan, &state.live.provider_ids())?,
+            vec![],
+        ),
     };
     let (is_pinned, named) = (pinned.is_some(), plan.input.provider.is_some());
     let mut failures = vec![];
@@ -822,7 +839,8 @@ pub async fn cancel_checkout(
     Ok(HttpResponse::Ok().json(CheckoutOut::from(checkout)))
 }
 
-/// `GET /v1/checkouts`: filters `status`, `provider`, `reference`, `created_gte`, `created_lt`.
+/// `GET /v1/checkouts`: filters `status`, `provider`, `provider_checkout_id`, `reference`,
+/// `created_gte`, `created_lt`.
 pub async fn list_checkouts(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -834,6 +852,7 @@ pub async fn list_checkouts(
     let filter = CheckoutFilter {
         status: params.one_of("status", &statuses)?,
         provider: params.text("provider"),
+        provider_checkout_id: params.text("provider_checkout_id"),
         reference: params.text("reference"),
         created_gte: params.time("created_gte")?,
         created_lt: params.time("created_lt")?,

@@ -257,9 +257,20 @@ pub async fn control(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (provider, checkout_id, outcome) = path.into_inner();
-    let sandbox = sandbox_of(&state)?;
-    let simulator = simulator(&sandbox, &provider)?;
-    let outcome = Outcome::parse(&outcome).ok_or_else(|| {
+    press(&state, &provider, &checkout_id, &outcome, &body).await
+}
+
+/// What the control endpoint does: presses `outcome` on `provider`'s checkout.
+pub(crate) async fn press(
+    state: &AppState,
+    provider: &str,
+    checkout_id: &str,
+    outcome: &str,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let sandbox = sandbox_of(state)?;
+    let simulator = simulator(&sandbox, provider)?;
+    let outcome = Outcome::parse(outcome).ok_or_else(|| {
         ApiError::invalid(
             "outcome",
             format!("`{outcome}` is not one of pay, decline, cancel, expire"),
@@ -268,10 +279,10 @@ pub async fn control(
     let options: serde_json::Value = if body.is_empty() {
         json!({})
     } else {
-        crate::routes::json::parse_body(&body)?
+        crate::routes::json::parse_body(body)?
     };
     let result = simulator
-        .control(&checkout_id, outcome, &options, Utc::now())
+        .control(checkout_id, outcome, &options, Utc::now())
         .map_err(|error| match error {
             SandboxError::NotFound(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "resource_missing", error.to_string())
@@ -315,6 +326,8 @@ pub async fn hosted_page(
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        // Before the shared control endpoint, whose SpankPay route it wraps.
+        .configure(spankpay::routes)
         .route(
             "/sandbox/{provider}/checkouts/{id}/{outcome}",
             web::post().to(control),
@@ -323,6 +336,5 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .configure(sknpay::routes)
         .configure(skipify::routes)
         .configure(pakhi::routes)
-        .configure(kwik::routes)
-        .configure(spankpay::routes);
+        .configure(kwik::routes);
 }

@@ -15,7 +15,7 @@ use url::Url;
 use super::wire::{CURRENCIES, CreateLink, ErrorBody, LinkResponse, Webhook};
 use super::{DEFAULT_BASE_URL, ID, PRODUCTION_HOST, signature};
 use crate::error::Operation;
-use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
+use crate::http::{HttpTimeouts, Repeat, api_base_url, exchange, refusal};
 use crate::json;
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
@@ -197,12 +197,16 @@ impl KwikAdapter {
 
     /// Sends a request with the Basic credentials and returns the body of a 2xx answer; any
     /// other answer becomes the error its status stands for, with Kwik's own message.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        repeat: Repeat,
+    ) -> Result<Vec<u8>, ProviderError> {
         let request = request.basic_auth(
             self.credentials.api_key.expose_secret(),
             Some(self.credentials.api_secret.expose_secret()),
         );
-        let answer = exchange(request, self.timeouts).await?;
+        let answer = exchange(request, self.timeouts, repeat).await?;
         if answer.is_success() {
             return Ok(answer.body);
         }
@@ -245,7 +249,10 @@ impl Provider for KwikAdapter {
         let url = self.base_url.join(CHECKOUT_LINK_PATH).map_err(|error| {
             ProviderError::Unreachable(format!("cannot build the Kwik URL: {error}"))
         })?;
-        let answer = self.send(self.http.post(url).json(&body)).await?;
+        // No idempotency key: a second send could make a second link.
+        let answer = self
+            .send(self.http.post(url).json(&body), Repeat::Once)
+            .await?;
         let response: LinkResponse = serde_json::from_slice(&answer).map_err(|error| {
             ProviderError::MalformedPayload(format!(
                 "Kwik answered with no valid checkout link: {}",

@@ -19,7 +19,7 @@ use super::{
     signature,
 };
 use crate::error::Operation;
-use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
+use crate::http::{HttpTimeouts, Repeat, api_base_url, exchange, refusal};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
@@ -141,6 +141,7 @@ impl PakhiAdapter {
         &self,
         path: &str,
         body: &impl Serialize,
+        repeat: Repeat,
     ) -> Result<(u16, Vec<u8>), ProviderError> {
         let url = self.base_url.join(path).map_err(|error| {
             ProviderError::Unreachable(format!(
@@ -152,7 +153,7 @@ impl PakhiAdapter {
         })?;
         key.set_sensitive(true);
         let request = self.http.post(url).header(API_KEY_HEADER, key).json(body);
-        let answer = exchange(request, self.timeouts).await?;
+        let answer = exchange(request, self.timeouts, repeat).await?;
         Ok((answer.status, answer.body))
     }
 }
@@ -244,7 +245,8 @@ impl Provider for PakhiAdapter {
         request: &CheckoutRequest,
     ) -> Result<CreatedCheckout, ProviderError> {
         let body = CreatePayment::from_checkout(request, self.currency, &self.webhook_url)?;
-        let (status, answer) = self.post(CREATE_PATH, &body).await?;
+        // Pakhi Pay documents no idempotency key: a second send could make a second payment.
+        let (status, answer) = self.post(CREATE_PATH, &body, Repeat::Once).await?;
         created_checkout(status, &answer, self.livemode)
     }
 
@@ -322,7 +324,8 @@ impl Provider for PakhiAdapter {
                 "the event lacks the transaction id or amount the verify API needs".to_owned(),
             )
         })?;
-        let (status, answer) = self.post(VERIFY_PATH, &request).await?;
+        // Verify only reads the transaction's state, so asking twice is harmless.
+        let (status, answer) = self.post(VERIFY_PATH, &request, Repeat::Safe).await?;
         let verdict = verdict(status, &answer, &request.transaction_id);
         if let Ok(Confirmation::Refuted { reason }) = &verdict {
             tracing::warn!(%reason, "Pakhi Pay did not confirm a reported success");

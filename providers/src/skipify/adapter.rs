@@ -16,7 +16,7 @@ use super::authenticity::{CustomHeader, WebhookAuth, is_visible_ascii};
 use super::wire::{self, CURRENCIES, CreatePaylink, PaylinkCreated};
 use super::{DEFAULT_BASE_URL, ID, LIVE_HOST};
 use crate::error::Operation;
-use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
+use crate::http::{HttpTimeouts, Repeat, api_base_url, exchange, refusal};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
@@ -229,7 +229,8 @@ impl Provider for SkipifyAdapter {
             .header(MERCHANT_ID_HEADER, &self.merchant_id)
             .header(AUTHORIZATION, self.authorization.clone())
             .json(&body);
-        let answer = exchange(request, self.timeouts).await?;
+        // Skipify documents no idempotency key: a second send could make a second PayLink.
+        let answer = exchange(request, self.timeouts, Repeat::Once).await?;
         if !answer.is_success() {
             // 400 is Skipify refusing the request; anything else is upstream's.
             let error = refusal(answer.status, wire::error_message(&answer.body), &[400]);

@@ -16,7 +16,7 @@ use super::wire::{
     CURRENCIES, CreatePayment, CreateRefund, ErrorBody, Event, Payment, RefundResponse,
 };
 use super::{DEFAULT_BASE_URL, ID, signature};
-use crate::http::{HttpTimeouts, api_base_url, exchange, refusal};
+use crate::http::{HttpTimeouts, Repeat, api_base_url, exchange, refusal};
 use crate::json;
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
@@ -122,10 +122,15 @@ impl SknPayAdapter {
 
     /// Sends a request with the API key and returns the body of a 2xx answer; any other
     /// answer becomes the error its status stands for, with SKN Pay's own message.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        repeat: Repeat,
+    ) -> Result<Vec<u8>, ProviderError> {
         let answer = exchange(
             request.bearer_auth(self.api_key.expose_secret()),
             self.timeouts,
+            repeat,
         )
         .await?;
         if answer.is_success() {
@@ -141,9 +146,10 @@ impl SknPayAdapter {
     async fn call<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
+        repeat: Repeat,
         what: &str,
     ) -> Result<T, ProviderError> {
-        let body = self.send(request).await?;
+        let body = self.send(request, repeat).await?;
         serde_json::from_slice(&body).map_err(|error| {
             ProviderError::MalformedPayload(format!(
                 "SKN Pay answered with no valid {what}: {}",
@@ -216,7 +222,8 @@ impl Provider for SknPayAdapter {
         let key = idempotency_header(&request.idempotency_key)?;
         let url = self.endpoint("payments")?;
         let request = self.http.post(url).header(IDEMPOTENCY_KEY, key).json(&body);
-        self.call::<Payment>(request, "payment")
+        // SKN Pay answers a repeat under the same Idempotency-Key with the first payment.
+        self.call::<Payment>(request, Repeat::Safe, "payment")
             .await?
             .into_created_checkout()
     }
@@ -227,7 +234,7 @@ impl Provider for SknPayAdapter {
         provider_checkout_id: &str,
     ) -> Result<ProviderCheckout, ProviderError> {
         let url = self.payment_endpoint(provider_checkout_id, "")?;
-        self.call::<Payment>(self.http.get(url), "payment")
+        self.call::<Payment>(self.http.get(url), Repeat::Safe, "payment")
             .await?
             .into_provider_checkout()
     }
@@ -241,7 +248,8 @@ impl Provider for SknPayAdapter {
         let key = idempotency_header(idempotency_key)?;
         let url = self.payment_endpoint(provider_checkout_id, "/cancel")?;
         let request = self.http.post(url).header(IDEMPOTENCY_KEY, key);
-        self.call::<Payment>(request, "payment")
+        // Idempotent by SKN Pay's doc, and deduped on the Idempotency-Key besides.
+        self.call::<Payment>(request, Repeat::Safe, "payment")
             .await?
             .into_provider_checkout()
     }
@@ -258,7 +266,11 @@ impl Provider for SknPayAdapter {
         let url = self.endpoint("refunds")?;
         let body = CreateRefund::from_request(request);
         let answer = self
-            .send(self.http.post(url).header(IDEMPOTENCY_KEY, key).json(&body))
+            .send(
+                self.http.post(url).header(IDEMPOTENCY_KEY, key).json(&body),
+                // A repeat under the same Idempotency-Key gets the first refund back.
+                Repeat::Safe,
+            )
             .await?;
         let refund = RefundResponse::from_body(&answer);
         if refund == RefundResponse::default() {

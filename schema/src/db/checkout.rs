@@ -57,6 +57,7 @@ pub struct PaymentApplied {
 pub struct CheckoutFilter {
     pub status: Option<String>,
     pub provider: Option<String>,
+    pub provider_checkout_id: Option<String>,
     pub reference: Option<String>,
     pub created_gte: Option<NaiveDateTime>,
     pub created_lt: Option<NaiveDateTime>,
@@ -188,6 +189,9 @@ impl Checkout {
         }
         if let Some(reference) = &filter.reference {
             query = query.filter(checkouts::reference.eq(reference));
+        }
+        if let Some(provider_checkout_id) = &filter.provider_checkout_id {
+            query = query.filter(checkouts::provider_checkout_id.eq(provider_checkout_id));
         }
         if let Some(gte) = filter.created_gte {
             query = query.filter(checkouts::created_at.ge(gte));

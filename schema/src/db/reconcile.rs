@@ -355,21 +355,81 @@ impl Ledger {
     }
 }
 
+/// What a report is reading, told as it goes: a report over a million events takes a while,
+/// and the CLI shows where it is. Only the main query of each phase is counted, page by page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress<'a> {
+    pub merchant: &'a str,
+    pub phase: Phase,
+    /// Rows of the phase read so far, for this merchant.
+    pub rows: u64,
+}
+
+/// The reads of a report, in the order they run for each merchant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The events received in the period.
+    Events,
+    /// The checkouts created in the period, left open past expiry or paid in part.
+    Checkouts,
+    /// The refunds created in the period.
+    Refunds,
+    /// The refused and unconfirmed webhooks received in the period.
+    Receipts,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Events => "events",
+            Phase::Checkouts => "checkouts",
+            Phase::Refunds => "refunds",
+            Phase::Receipts => "receipts",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Builds the report for `scope`.
 pub fn reconcile(conn: &mut DbConnection, scope: &Scope) -> Result<Report, ReconcileError> {
+    reconcile_with_progress(conn, scope, &mut |_| {})
+}
+
+/// Builds the report for `scope`, as [`reconcile`] does, telling `progress` where it is: when
+/// each phase starts, then after each page. The report is the same whatever `progress` does.
+pub fn reconcile_with_progress(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Report, ReconcileError> {
     let merchants = match &scope.merchant {
         Some(merchant) => vec![merchant.clone()],
         None => merchants(conn)?,
     };
     let mut ledger = Ledger::default();
     for merchant in &merchants {
-        events_received(conn, scope, merchant, &mut ledger)?;
-        checkouts_created(conn, scope, merchant, &mut ledger)?;
-        refunds_created(conn, scope, merchant, &mut ledger)?;
-        receipts(conn, scope, merchant, &mut ledger)?;
+        let mut tell = |phase: Phase, rows: u64| {
+            progress(Progress {
+                merchant,
+                phase,
+                rows,
+            })
+        };
+        events_received(conn, scope, merchant, &mut ledger, &mut tell)?;
+        checkouts_created(conn, scope, merchant, &mut ledger, &mut tell)?;
+        refunds_created(conn, scope, merchant, &mut ledger, &mut tell)?;
+        receipts(conn, scope, merchant, &mut ledger, &mut tell)?;
     }
     finish(scope, ledger)
 }
+
+/// Tells how many rows a phase has read so far.
+type Tell<'a> = dyn FnMut(Phase, u64) + 'a;
 
 /// Every merchant with checkouts or webhooks in the store.
 fn merchants(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
@@ -395,10 +455,13 @@ fn events_received(
     scope: &Scope,
     merchant: &str,
     ledger: &mut Ledger,
+    tell: &mut Tell<'_>,
 ) -> Result<(), ReconcileError> {
     // Read once, when a page first has payments to compare across checkouts.
     let mut shared: Option<HashSet<String>> = None;
     let mut after: Option<(NaiveDateTime, String)> = None;
+    let mut read = 0;
+    tell(Phase::Events, read);
     loop {
         let mut query = events::table
             .filter(events::merchant.eq(merchant))
@@ -415,6 +478,8 @@ fn events_received(
             .order((events::received_at.asc(), events::id.asc()))
             .limit(scope.page_size)
             .load(conn)?;
+        read += rows.len() as u64;
+        tell(Phase::Events, read);
         let (Some((first, _)), Some((last, _))) = (rows.first(), rows.last()) else {
             return Ok(());
         };
@@ -732,7 +797,9 @@ fn checkouts_created(
     scope: &Scope,
     merchant: &str,
     ledger: &mut Ledger,
+    tell: &mut Tell<'_>,
 ) -> Result<(), ReconcileError> {
+    tell(Phase::Checkouts, 0);
     let in_period = checkouts::merchant
         .eq(merchant)
         .and(checkouts::created_at.ge(scope.from))
@@ -766,6 +833,7 @@ fn checkouts_created(
         .collect();
     let partially_paid = CheckoutStatus::PartiallyPaid.as_str();
     let mut after: Option<(NaiveDateTime, String)> = None;
+    let mut read = 0;
     loop {
         let mut query = checkouts::table
             .filter(in_period)
@@ -786,6 +854,8 @@ fn checkouts_created(
             .order((checkouts::created_at.asc(), checkouts::id.asc()))
             .limit(scope.page_size)
             .load(conn)?;
+        read += rows.len() as u64;
+        tell(Phase::Checkouts, read);
         for checkout in &rows {
             let (kind, message) = if checkout.status == partially_paid {
                 (
@@ -827,10 +897,13 @@ fn refunds_created(
     scope: &Scope,
     merchant: &str,
     ledger: &mut Ledger,
+    tell: &mut Tell<'_>,
 ) -> Result<(), ReconcileError> {
     let succeeded = RefundStatus::Succeeded.as_str();
     let mut checked: HashSet<String> = HashSet::new();
     let mut after: Option<String> = None;
+    let mut read = 0;
+    tell(Phase::Refunds, read);
     loop {
         let mut query = refunds::table
             .filter(refunds::merchant.eq(merchant))
@@ -852,6 +925,8 @@ fn refunds_created(
             .order(refunds::id.asc())
             .limit(scope.page_size)
             .load(conn)?;
+        read += rows.len() as u64;
+        tell(Phase::Refunds, read);
         let mut unchecked: Vec<&str> = vec![];
         for (_, checkout_id, provider, currency, amount) in &rows {
             add(
@@ -914,12 +989,15 @@ fn receipts(
     scope: &Scope,
     merchant: &str,
     ledger: &mut Ledger,
+    tell: &mut Tell<'_>,
 ) -> Result<(), ReconcileError> {
     let outcomes = [
         ReceiptOutcome::Rejected.as_str(),
         ReceiptOutcome::Unconfirmed.as_str(),
     ];
     let mut after: Option<String> = None;
+    let mut read = 0;
+    tell(Phase::Receipts, read);
     loop {
         let mut query = webhook_receipts::table
             .filter(webhook_receipts::merchant.eq(merchant))
@@ -935,6 +1013,8 @@ fn receipts(
             .order(webhook_receipts::id.asc())
             .limit(scope.page_size)
             .load(conn)?;
+        read += rows.len() as u64;
+        tell(Phase::Receipts, read);
         for ReceiptRow {
             id,
             provider,

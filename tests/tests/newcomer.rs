@@ -1,0 +1,79 @@
+//! A newcomer's first hour: what the README walks through works as written, and the answers
+//! say what to do next.
+
+use paymux_tests::{
+    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
+};
+use serde_json::{Value, json};
+
+const README: &str = include_str!("../../README.md");
+
+async fn spawn(backend: Backend, overlay: &str) -> TestApp {
+    spawn_app_with(
+        backend,
+        SpawnOptions {
+            overlay: format!("[sandbox]\nretry_speedup = 60000\n{overlay}"),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn create(app: &TestApp, body: Value) -> Value {
+    let response = app.post("/v1/checkouts", &body, None).await;
+    let status = response.status();
+    let checkout: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{checkout}");
+    checkout
+}
+
+on_both_backends! {
+    async fn an_unknown_provider_is_a_400_naming_the_known_ones(backend) {
+        let app = spawn(backend, "[merchants.acme]\napi_keys = [\"pmx_test_acme\"]\n").await;
+        let body = json!({"amount": 1_000, "currency": "USD", "provider": "stripe"});
+        let error = assert_error(app.post("/v1/checkouts", &body, None).await, 400, "invalid_request").await;
+        assert_eq!(error["param"], "provider");
+        let message = error["message"].as_str().unwrap();
+        for known in ["sknpay", "pakhi", "kwik", "spankpay", "skipify"] {
+            assert!(message.contains(known), "{message}");
+        }
+        // A provider paymux knows that this merchant has not configured stays a 403.
+        let body = json!({"amount": 1_000, "currency": "USD", "provider": "sknpay"});
+        let response = app.post_as("pmx_test_acme", "/v1/checkouts", &body, None).await;
+        assert_error(response, 403, "provider_not_enabled").await;
+    }
+
+    async fn checkouts_are_found_by_the_providers_id(backend) {
+        let app = spawn(backend, "").await;
+        let wanted = create(&app, json!({"amount": 1_000, "currency": "USD", "provider": "sknpay"})).await;
+        create(&app, json!({"amount": 2_000, "currency": "USD", "provider": "sknpay"})).await;
+        let provider_id = wanted["provider_checkout_id"].as_str().unwrap();
+        let found = app.get_json(&format!("/v1/checkouts?provider_checkout_id={provider_id}")).await;
+        let ids: Vec<&Value> = found["data"].as_array().unwrap().iter().map(|c| &c["id"]).collect();
+        assert_eq!(ids, [&wanted["id"]]);
+    }
+
+    async fn a_spankpay_checkout_is_paid_by_the_control_alone(backend) {
+        let app = spawn(backend, "").await;
+        let checkout = create(&app, json!({"amount": 6_969, "currency": "USD", "provider": "spankpay"})).await;
+        // As the README says: the control takes the checkout's own id, no frame opened first.
+        let id = checkout["id"].as_str().unwrap();
+        let paid = app.press("spankpay", id, "pay", &json!({})).await;
+        assert_eq!(paid["webhook"]["delivered"], true, "{paid}");
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "succeeded");
+    }
+
+    async fn the_metrics_the_readme_names_are_served(backend) {
+        let app = spawn(backend, "").await;
+        create(&app, json!({"amount": 1_000, "currency": "USD"})).await;
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let named: Vec<&str> = README
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| word.starts_with("paymux_") && word.len() > "paymux_".len())
+            .collect();
+        assert!(named.len() >= 4, "{named:?}");
+        for name in named {
+            assert!(metrics.contains(name), "README names {name}, /metrics has no such metric");
+        }
+    }
+}
