@@ -17,15 +17,16 @@ PAYMUX=${PAYMUX:-${CARGO_TARGET_DIR:-$ROOT/target}/release/paymux}
 RUNS=${RUNS:-15}
 PORT=${PORT:-18180}
 WORK=$(mktemp -d)
-trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+SERVER=
+stop() { [ -n "$SERVER" ] && { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }; SERVER=; }
+trap 'stop; rm -rf "$WORK"' EXIT
 unset PAYMUX_CONFIG
 [ -x "$PAYMUX" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 BASE="http://127.0.0.1:$PORT"
 
 # start LIMIT: a fresh server whose rejected-webhook bucket refills LIMIT a second.
 start() {
-    kill "${SERVER:-0}" 2>/dev/null || true
-    wait "${SERVER:-0}" 2>/dev/null || true
+    stop || true
     rm -f "$WORK"/paymux.db*
     PAYMUX__SERVER__BIND="127.0.0.1:$PORT" PAYMUX__DATABASE__URL="sqlite://$WORK/paymux.db" \
         PAYMUX__WEBHOOK_LIMITS__REJECTED_PER_SECOND="$1" PAYMUX__WEBHOOK_LIMITS__REJECTED_BURST="$2" \
