@@ -13,6 +13,10 @@ use std::net::IpAddr;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use paymux_domain::{
+    CheckoutStatus, EventFlag, EventId, EventSource, EventType, Money, NormalizedEvent, ReceiptId,
+    StatusInput, TransitionFlag,
+};
 use paymux_providers::model::{WebhookOutcome, WebhookReply, WebhookRequest};
 use paymux_providers::{Confirmation, Provider, ProviderError, json};
 use paymux_schema::db::checkout::Checkout;
@@ -20,10 +24,6 @@ use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
 use paymux_schema::db::refund::Refund;
 use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
-use paymux_schema::{
-    CheckoutStatus, EventFlag, EventId, EventSource, EventType, Money, NormalizedEvent, ReceiptId,
-    StatusInput, TransitionFlag,
-};
 use sha2::{Digest, Sha256};
 
 use crate::client_address::client_address;

@@ -7,13 +7,13 @@
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
+use paymux_domain::{CheckoutStatus, EventSource, EventType, StatusInput};
 use paymux_providers::Operation;
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::idempotency::IdempotencyRecord;
 use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
-use paymux_schema::{CheckoutStatus, EventSource, EventType, StatusInput};
 
 use crate::error::ApiError;
 use crate::idempotency;

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
+use paymux_domain::Currency;
 use paymux_providers::http::HttpTimeouts;
 use paymux_providers::{AdapterContext, Provider, Registry, SecretResolver};
-use paymux_schema::Currency;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use url::Url;

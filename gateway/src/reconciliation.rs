@@ -6,7 +6,7 @@
 //! empty where a section has no such field. Amounts are minor units of the row's currency.
 
 use chrono::NaiveDateTime;
-use paymux_schema::Currency;
+use paymux_domain::Currency;
 use paymux_schema::db::reconcile::{self, Report, Scope};
 
 use crate::routes::list::parse_time;

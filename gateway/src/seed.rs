@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
+use paymux_domain::ids::{CheckoutKind, EventKind, Id, IdKind, ReceiptKind, RefundKind};
+use paymux_domain::{CheckoutStatus, EventFlag, EventSource, EventType};
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
@@ -19,8 +21,6 @@ use paymux_schema::db::reconcile::{CurrencyTotals, DiscrepancyKind, ProviderTota
 use paymux_schema::db::refund::{Refund, RefundStatus};
 use paymux_schema::db::schema::{checkouts, events, refunds, webhook_receipts};
 use paymux_schema::db::{DbConnection, write_transaction};
-use paymux_schema::ids::{CheckoutKind, EventKind, Id, IdKind, ReceiptKind, RefundKind};
-use paymux_schema::{CheckoutStatus, EventFlag, EventSource, EventType};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 

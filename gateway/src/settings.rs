@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use paymux_domain::Currency;
 use paymux_providers::SecretRef;
 use paymux_providers::http::HttpTimeouts;
-use paymux_schema::Currency;
 use serde::Deserialize;
 use url::Url;
 

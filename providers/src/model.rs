@@ -1,8 +1,8 @@
 //! The unified shapes adapters receive and return, independent of any provider's wire format.
 
 use chrono::{DateTime, Utc};
-use paymux_schema::db::refund::RefundStatus;
-use paymux_schema::{CheckoutId, CheckoutStatus, Money, RefundId};
+use paymux_domain::RefundStatus;
+use paymux_domain::{CheckoutId, CheckoutStatus, Money, RefundId};
 use serde::{Deserialize, Serialize};
 use url::Url;
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_schema::{Currency, NormalizedEvent};
+use paymux_domain::{Currency, NormalizedEvent};
 
 use crate::error::{Operation, ProviderError};
 use crate::model::{

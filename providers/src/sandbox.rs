@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use paymux_schema::Money;
+use paymux_domain::Money;
 use url::Url;
 
 use crate::registry::ConfigError;

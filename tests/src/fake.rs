@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use paymux_domain::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
 use paymux_providers::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
@@ -15,7 +16,6 @@ use paymux_providers::{
     AdapterContext, Capabilities, ConfigError, Operation, Provider, ProviderError, ProviderFactory,
     SecretRef,
 };
-use paymux_schema::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 

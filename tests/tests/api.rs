@@ -2,11 +2,11 @@
 //! and events, metrics. Every test runs on SQLite and on PostgreSQL.
 
 use chrono::{Duration, Utc};
+use paymux_domain::{CheckoutId, EventId, ReceiptId};
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
 use paymux_schema::db::truncate_to_micros;
-use paymux_schema::{CheckoutId, EventId, ReceiptId};
 use paymux_tests::{
     DEMO_KEY, SpawnOptions, assert_error, on_both_backends, spawn_app, spawn_app_with,
 };

@@ -2,7 +2,7 @@
 //! columns, parsed back here with a standard CSV reader.
 
 use chrono::{Duration, Utc};
-use paymux_schema::EventId;
+use paymux_domain::EventId;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::{truncate_to_micros, write_transaction};
 use paymux_tests::{SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with};

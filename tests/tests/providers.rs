@@ -1,11 +1,11 @@
 //! The Provider trait through the registry: a provider double configured like a real one.
 
 use chrono::Utc;
+use paymux_domain::{CheckoutId, Currency, EventType, Money};
 use paymux_gateway::live::{Addresses, LiveConfig};
 use paymux_gateway::{Overlay, Settings};
 use paymux_providers::model::{CheckoutRequest, WebhookOutcome, WebhookRequest};
 use paymux_providers::{Operation, ProviderError, Registry};
-use paymux_schema::{CheckoutId, Currency, EventType, Money};
 use paymux_tests::fake::{FAKE, FakeFactory};
 
 fn merchants(overlay: &str) -> Result<paymux_gateway::merchants::Merchants, String> {

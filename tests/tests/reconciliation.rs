@@ -3,8 +3,8 @@
 //! read back with a standard CSV reader, and the refusals.
 
 use chrono::{NaiveDate, Utc};
+use paymux_domain::EventId;
 use paymux_gateway::seed::{Planted, SeedOptions, Seeded, seed};
-use paymux_schema::EventId;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::reconcile::{self, DiscrepancyKind, Scope};

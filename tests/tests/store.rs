@@ -4,7 +4,7 @@
 use std::sync::{Arc, Barrier};
 
 use chrono::Utc;
-use paymux_schema::EventId;
+use paymux_domain::EventId;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::idempotency::{Claim, IdempotencyRecord};
 use paymux_schema::db::{self, truncate_to_micros, write_transaction};

@@ -5,15 +5,15 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use paymux_domain::ids::{CheckoutId, CheckoutKind};
+use paymux_domain::{
+    CheckoutStatus, Currency, EventFlag, EventSource, EventType, Money, StatusInput, TransitionFlag,
+};
 use paymux_providers::model::{CheckoutRequest, Customer, LineItem, ProviderCheckout};
 use paymux_providers::{Operation, ProviderError};
 use paymux_schema::db::checkout::{Checkout, CheckoutFilter};
 use paymux_schema::db::event::Event;
 use paymux_schema::db::{truncate_to_micros, write_transaction};
-use paymux_schema::ids::{CheckoutId, CheckoutKind};
-use paymux_schema::{
-    CheckoutStatus, Currency, EventFlag, EventSource, EventType, Money, StatusInput, TransitionFlag,
-};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -756,7 +756,7 @@ fn record_lookup_event(
     conn: &mut paymux_schema::db::DbConnection,
     checkout: &Checkout,
     event_type: EventType,
-    transition: paymux_schema::Transition,
+    transition: paymux_domain::Transition,
     now: chrono::NaiveDateTime,
 ) -> Result<(), ApiError> {
     if Event::exists_for_checkout(conn, &checkout.id, event_type.as_str())? {

@@ -2,9 +2,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use paymux_schema::EventType;
+use paymux_domain::EventType;
+use paymux_domain::ids::{CheckoutKind, EventId, EventKind};
 use paymux_schema::db::event::{Event, EventFilter};
-use paymux_schema::ids::{CheckoutKind, EventId, EventKind};
 use serde::Serialize;
 
 use crate::auth::Authenticated;

@@ -11,8 +11,8 @@
 use actix_web::http::header::{CONTENT_DISPOSITION, ContentType};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
+use paymux_domain::{Currency, EventType, Money};
 use paymux_schema::db::event::{Event, EventFilter};
-use paymux_schema::{Currency, EventType, Money};
 use serde::Serialize;
 
 use crate::auth::Authenticated;

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use paymux_domain::ids::{Id, IdKind};
 use paymux_schema::db::{Page, PageRequest};
-use paymux_schema::ids::{Id, IdKind};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -145,7 +145,7 @@ impl ListParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paymux_schema::ids::EventKind;
+    use paymux_domain::ids::EventKind;
 
     #[test]
     fn defaults_and_bounds_of_limit() {

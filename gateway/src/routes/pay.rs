@@ -5,9 +5,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
+use paymux_domain::ids::CheckoutId;
+use paymux_domain::{CheckoutStatus, Currency, Money};
 use paymux_schema::db::checkout::Checkout;
-use paymux_schema::ids::CheckoutId;
-use paymux_schema::{CheckoutStatus, Currency, Money};
 
 use crate::error::ApiError;
 use crate::routes::events::json_column;

@@ -8,13 +8,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use paymux_domain::ids::RefundId;
+use paymux_domain::{CheckoutStatus, Currency, Money};
 use paymux_providers::model::RefundRequest;
 use paymux_providers::{Operation, ProviderError};
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::refund::{Refund, RefundStatus};
 use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
-use paymux_schema::ids::RefundId;
-use paymux_schema::{CheckoutStatus, Currency, Money};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Authenticated;

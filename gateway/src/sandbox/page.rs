@@ -96,7 +96,7 @@ document.querySelectorAll("button[data-outcome]").forEach(function (button) {{
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paymux_schema::{Currency, Money};
+    use paymux_domain::{Currency, Money};
 
     #[test]
     fn the_page_escapes_what_it_shows_and_offers_buttons_while_open() {

@@ -7,7 +7,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_schema::NormalizedEvent;
+use paymux_domain::NormalizedEvent;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use url::Url;
@@ -324,7 +324,7 @@ mod tests {
     use crate::model::Customer;
     use crate::sandbox::{Outcome, SandboxAccount, SandboxCall, Simulator};
     use chrono::TimeZone;
-    use paymux_schema::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
+    use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
     use serde_json::json;
     use std::collections::BTreeMap;
     use std::sync::Arc;

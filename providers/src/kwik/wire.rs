@@ -11,7 +11,7 @@
 //! (`amount_options`, `discount`) are kept as [`Number`]s, never turned into floats.
 
 use chrono::{DateTime, Utc};
-use paymux_schema::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
+use paymux_domain::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Number, Value};
 use url::Url;
@@ -1163,7 +1163,7 @@ mod tests {
     use super::*;
     use crate::model::LineItem;
     use chrono::{TimeDelta, TimeZone};
-    use paymux_schema::CheckoutId;
+    use paymux_domain::CheckoutId;
     use serde_json::json;
 
     const CREATE_BASIC: &str = include_str!("fixtures/create_basic.json");

@@ -7,7 +7,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_schema::{CheckoutStatus, Currency, EventType, NormalizedEvent};
+use paymux_domain::{CheckoutStatus, Currency, EventType, NormalizedEvent};
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -341,7 +341,7 @@ mod tests {
     use crate::http::build_client;
     use crate::model::Customer;
     use hmac::{Hmac, Mac};
-    use paymux_schema::{CheckoutId, Money, RefundId};
+    use paymux_domain::{CheckoutId, Money, RefundId};
     use serde_json::{Value, json};
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -466,7 +466,7 @@ mod tests {
             "{error:?}"
         );
         let mut request = checkout_request();
-        request.amount = Money::new(10_000, paymux_schema::Currency::Usd);
+        request.amount = Money::new(10_000, paymux_domain::Currency::Usd);
         let error = adapter.create_checkout(&request).await.unwrap_err();
         assert!(
             matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "currency"),

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 pub use adapter::PakhiAdapter;
 use adapter::Settings;
-use paymux_schema::Currency;
+use paymux_domain::Currency;
 
 use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
 

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use paymux_schema::{Currency, Money};
+use paymux_domain::{Currency, Money};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use url::Url;
@@ -476,7 +476,7 @@ mod tests {
     use crate::registry::AdapterContext;
     use crate::{Confirmation, Provider};
     use chrono::TimeZone;
-    use paymux_schema::EventType;
+    use paymux_domain::EventType;
 
     const KEY: &str = "pk_sandbox_brand_key";
     const OTHER_KEY: &str = "pk_sandbox_other_key";
@@ -1007,7 +1007,7 @@ mod tests {
         .unwrap();
         for (options, confirmed) in [(json!({}), true), (json!({ "verify": "fail" }), false)] {
             let request = crate::model::CheckoutRequest {
-                checkout_id: paymux_schema::CheckoutId::generate(),
+                checkout_id: paymux_domain::CheckoutId::generate(),
                 amount: Money::new(10_000, Currency::Bdt),
                 reference: None,
                 description: None,

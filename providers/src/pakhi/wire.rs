@@ -9,7 +9,7 @@
 //!   the doc shows no HTTP status for them, so [`Answer`] reads any body leniently.
 
 use chrono::{DateTime, Utc};
-use paymux_schema::{CheckoutId, Currency, EventType, Money, NormalizedEvent};
+use paymux_domain::{CheckoutId, Currency, EventType, Money, NormalizedEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};

@@ -7,7 +7,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_schema::NormalizedEvent;
+use paymux_domain::NormalizedEvent;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -301,7 +301,7 @@ mod tests {
     use crate::SecretResolver;
     use crate::http::build_client;
     use crate::model::{Customer, LineItem};
-    use paymux_schema::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
+    use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
     use serde_json::{Value, json};
     use wiremock::matchers::{body_json, header, header_exists, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -122,7 +122,7 @@ mod tests {
         assert!(capabilities.create && capabilities.webhooks);
         assert!(!capabilities.retrieve && !capabilities.cancel);
         assert!(!capabilities.refund && !capabilities.partial_refund);
-        assert_eq!(capabilities.currencies, vec![paymux_schema::Currency::Usd]);
+        assert_eq!(capabilities.currencies, vec![paymux_domain::Currency::Usd]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use paymux_schema::{Currency, Money};
+use paymux_domain::{Currency, Money};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde_json::Value;
@@ -547,7 +547,7 @@ mod tests {
     use crate::secret::SecretResolver;
     use crate::{Provider, ProviderError};
     use chrono::TimeDelta;
-    use paymux_schema::{CheckoutId, CheckoutStatus, EventType, NormalizedEvent};
+    use paymux_domain::{CheckoutId, CheckoutStatus, EventType, NormalizedEvent};
     use serde_json::json;
     use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 

@@ -6,7 +6,7 @@
 //! must have the documented type, or the body is a [`ProviderError::MalformedPayload`].
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use paymux_schema::{CheckoutId, CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
+use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use url::Url;

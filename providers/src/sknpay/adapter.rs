@@ -6,7 +6,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_schema::NormalizedEvent;
+use paymux_domain::NormalizedEvent;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -316,8 +316,8 @@ mod tests {
     use crate::http::build_client;
     use crate::model::Customer;
     use chrono::TimeZone;
-    use paymux_schema::db::refund::RefundStatus;
-    use paymux_schema::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
+    use paymux_domain::RefundStatus;
+    use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
     use serde_json::{Value, json};
     use wiremock::matchers::{body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -82,7 +82,7 @@ mod tests {
         assert!(capabilities.refund && capabilities.partial_refund && capabilities.webhooks);
         assert_eq!(
             capabilities.currencies,
-            vec![paymux_schema::Currency::Usd, paymux_schema::Currency::Xcd]
+            vec![paymux_domain::Currency::Usd, paymux_domain::Currency::Xcd]
         );
     }
 

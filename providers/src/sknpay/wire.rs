@@ -8,8 +8,8 @@
 //! [`ProviderError::MalformedPayload`].
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use paymux_schema::db::refund::RefundStatus;
-use paymux_schema::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
+use paymux_domain::RefundStatus;
+use paymux_domain::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
@@ -785,7 +785,7 @@ impl ErrorBody {
 mod tests {
     use super::*;
     use crate::model::{Customer, LineItem};
-    use paymux_schema::{CheckoutId, RefundId};
+    use paymux_domain::{CheckoutId, RefundId};
     use serde_json::json;
 
     const CREATE_REQUEST: &str = include_str!("fixtures/create_payment_request.json");

@@ -6,7 +6,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_schema::{CheckoutStatus, Currency, NormalizedEvent};
+use paymux_domain::{CheckoutStatus, Currency, NormalizedEvent};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
@@ -364,7 +364,7 @@ impl Provider for SpankPayAdapter {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use paymux_schema::{CheckoutId, Money, RefundId};
+    use paymux_domain::{CheckoutId, Money, RefundId};
 
     const CHECKOUT_ID: &str = "chk_01jv5c1x2y3z4a5b6c7d8e9f0g";
     const SAMPLE: &str = include_str!("fixtures/webhook.json");

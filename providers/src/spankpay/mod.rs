@@ -84,7 +84,7 @@ mod tests {
         let capabilities = provider.capabilities();
         assert!(capabilities.create && capabilities.cancel && capabilities.webhooks);
         assert!(!capabilities.retrieve && !capabilities.refund && !capabilities.partial_refund);
-        assert_eq!(capabilities.currencies, vec![paymux_schema::Currency::Usd]);
+        assert_eq!(capabilities.currencies, vec![paymux_domain::Currency::Usd]);
         assert!(provider.refuses_payment_when_closed());
     }
 

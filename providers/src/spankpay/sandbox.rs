@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use paymux_schema::{Currency, Money};
+use paymux_domain::{Currency, Money};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
@@ -427,7 +427,7 @@ mod tests {
     use crate::model::WebhookRequest;
     use crate::secret::SecretResolver;
     use chrono::TimeZone;
-    use paymux_schema::EventType;
+    use paymux_domain::EventType;
 
     const CHECKOUT_ID: &str = "chk_01jv5c1x2y3z4a5b6c7d8e9f0g";
 
@@ -476,7 +476,7 @@ mod tests {
 
     async fn client_action() -> Value {
         let request = crate::model::CheckoutRequest {
-            checkout_id: paymux_schema::CheckoutId::parse(CHECKOUT_ID).unwrap(),
+            checkout_id: paymux_domain::CheckoutId::parse(CHECKOUT_ID).unwrap(),
             amount: Money::new(6969, Currency::Usd),
             reference: Some("sc696969".into()),
             description: None,
@@ -567,7 +567,7 @@ mod tests {
         adapter: &super::super::SpankPayAdapter,
         webhook: &OutgoingWebhook,
         at: DateTime<Utc>,
-    ) -> Vec<paymux_schema::NormalizedEvent> {
+    ) -> Vec<paymux_domain::NormalizedEvent> {
         let headers: Vec<(String, String)> = (webhook.sign)(at, &webhook.body)
             .into_iter()
             .map(|(name, value)| (name.to_ascii_lowercase(), value))

@@ -3,7 +3,7 @@
 //! conversions to paymux's model. Pure functions: no network, no clock.
 
 use chrono::{DateTime, TimeZone, Utc};
-use paymux_schema::{Currency, EventType, Money, NormalizedEvent};
+use paymux_domain::{Currency, EventType, Money, NormalizedEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 

@@ -5,10 +5,10 @@ use diesel::prelude::*;
 
 use super::schema::{checkouts, events};
 use super::{DbConnection, Page, PageRequest};
-use crate::EventType;
-use crate::money::{Currency, Money};
-use crate::payments::{self, NotCounted, Payments};
-use crate::status::{CheckoutStatus, StatusInput, Transition, next_status};
+use paymux_domain::EventType;
+use paymux_domain::money::{Currency, Money};
+use paymux_domain::payments::{self, NotCounted, Payments};
+use paymux_domain::status::{CheckoutStatus, StatusInput, Transition, next_status};
 
 /// A checkout row. JSON columns (`customer`, `metadata`, `items`, `client_action`) hold text.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]

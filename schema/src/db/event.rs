@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use super::checkout::Checkout;
 use super::schema::{events, webhook_receipts};
 use super::{DbConnection, Page, PageRequest};
-use crate::ids::EventId;
-use crate::{EventSource, EventType};
+use paymux_domain::ids::EventId;
+use paymux_domain::{EventSource, EventType};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = events)]
@@ -31,7 +31,7 @@ pub struct Event {
     pub details: String,
     /// The webhook receipt holding the raw bytes this event came from.
     pub receipt_id: Option<String>,
-    /// Who recorded it: an [`crate::EventSource`].
+    /// Who recorded it: an [`paymux_domain::EventSource`].
     pub source: String,
 }
 

@@ -7,20 +7,7 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::schema::webhook_receipts;
 
-crate::text_enum! {
-    /// What became of a webhook request.
-    pub enum ReceiptOutcome("receipt outcome") {
-        /// Verified and its events stored.
-        Accepted => "accepted",
-        /// Verified, but every event in it was already stored.
-        Duplicate => "duplicate",
-        /// Refused (bad signature, stale, malformed, …); `reason` says why.
-        Rejected => "rejected",
-        /// Verified, but the provider's own API did not confirm a success it reported; that
-        /// success was not recorded. `reason` says what the API said.
-        Unconfirmed => "unconfirmed",
-    }
-}
+pub use paymux_domain::ReceiptOutcome;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = webhook_receipts)]

@@ -5,7 +5,7 @@
 //! - payments and their fees count in the period their event was *received* in (stable once a
 //!   period is closed, and the same clock as the event export); a payment counts once however
 //!   many success events report it (webhook redeliveries, a later `?refresh=true` lookup), by
-//!   the rules checkouts add up `amount_received` with ([`crate::payments`]); payments that
+//!   the rules checkouts add up `amount_received` with ([`paymux_domain::payments`]); payments that
 //!   together stay short of the amount are partial, and one on a checkout already paid in full
 //!   counts and is a discrepancy; an amount beyond 10^12 minor units is never summed;
 //! - refunds count in the period they were created in, from paymux's own refund records;
@@ -25,9 +25,9 @@ use super::DbConnection;
 use super::receipt::ReceiptOutcome;
 use super::refund::RefundStatus;
 use super::schema::{checkouts, events, refunds, webhook_receipts};
-use crate::money::{Currency, Money};
-use crate::payments::{self, NotCounted, Payments};
-use crate::{CheckoutStatus, EventFlag, EventType};
+use paymux_domain::money::{Currency, Money};
+use paymux_domain::payments::{self, NotCounted, Payments};
+use paymux_domain::{CheckoutStatus, EventFlag, EventType};
 
 /// Rows read per query: large enough that per-query costs (planning, round trips) vanish,
 /// small enough to keep memory flat.
@@ -36,7 +36,7 @@ pub const PAGE_SIZE: i64 = 10_000;
 /// How far apart the clocks of paymux servers sharing one database may be.
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-crate::text_enum! {
+paymux_domain::text_enum! {
     /// Something finance must look at.
     pub enum DiscrepancyKind("discrepancy kind") {
         /// A payment of another currency than its checkout's, of nothing, beyond 10^12 minor

@@ -5,15 +5,9 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::{events, refunds};
-use crate::EventType;
+use paymux_domain::EventType;
 
-crate::text_enum! {
-    pub enum RefundStatus("refund status") {
-        Pending => "pending",
-        Succeeded => "succeeded",
-        Failed => "failed",
-    }
-}
+pub use paymux_domain::RefundStatus;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = refunds)]

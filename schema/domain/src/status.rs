@@ -53,6 +53,30 @@ impl CheckoutStatus {
     }
 }
 
+crate::text_enum! {
+    /// Where a refund paymux asked a provider for stands.
+    pub enum RefundStatus("refund status") {
+        Pending => "pending",
+        Succeeded => "succeeded",
+        Failed => "failed",
+    }
+}
+
+crate::text_enum! {
+    /// What became of a webhook request.
+    pub enum ReceiptOutcome("receipt outcome") {
+        /// Verified and its events stored.
+        Accepted => "accepted",
+        /// Verified, but every event in it was already stored.
+        Duplicate => "duplicate",
+        /// Refused (bad signature, stale, malformed, …); `reason` says why.
+        Rejected => "rejected",
+        /// Verified, but the provider's own API did not confirm a success it reported; that
+        /// success was not recorded. `reason` says what the API said.
+        Unconfirmed => "unconfirmed",
+    }
+}
+
 /// What happened to a checkout, as far as its status is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusInput {
@@ -68,7 +92,7 @@ pub enum StatusInput {
 impl StatusInput {
     /// The input for a stored event that brings no money in; `fully_refunded` only matters
     /// for `payment.refunded`. A success is a payment, counted as such:
-    /// [`crate::db::checkout::Checkout::record_payment`].
+    /// `Checkout::record_payment` in the store.
     pub fn from_event(event_type: EventType, fully_refunded: bool) -> StatusInput {
         match event_type {
             EventType::PaymentRefunded => StatusInput::Refund { fully_refunded },

@@ -1,0 +1,18 @@
+//! paymux's domain types, shared by every crate and free of any database: exact money,
+//! prefixed ids, the normalized event model, the statuses and the checkout status machine, and
+//! how a checkout's payments add up. Provider adapters use these without compiling the store.
+
+pub mod event;
+pub mod ids;
+pub mod money;
+pub mod payments;
+pub mod status;
+pub mod text_enum;
+
+pub use event::{EventFlag, EventSource, EventType, NormalizedEvent};
+pub use ids::{CheckoutId, EventId, ReceiptId, RefundId};
+pub use money::{Currency, Money, MoneyError};
+pub use status::{
+    CheckoutStatus, ReceiptOutcome, RefundStatus, StatusInput, Transition, TransitionFlag,
+    next_status,
+};
