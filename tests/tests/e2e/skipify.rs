@@ -7,9 +7,9 @@ use paymux_tests::{
 use serde_json::{Value, json};
 
 const SUCCEEDED: &str =
-    include_str!("../../providers/src/skipify/fixtures/order_payment_succeeded.json");
+    include_str!("../../../providers/src/skipify/fixtures/order_payment_succeeded.json");
 const EXPIRED: &str =
-    include_str!("../../providers/src/skipify/fixtures/payment_request_expired.json");
+    include_str!("../../../providers/src/skipify/fixtures/payment_request_expired.json");
 
 async fn spawn(backend: Backend) -> TestApp {
     let overlay = "[sandbox]\nretry_speedup = 60000\n".to_owned();

@@ -6,7 +6,7 @@ use paymux_tests::{
 };
 use serde_json::{Value, json};
 
-const README: &str = include_str!("../../README.md");
+const README: &str = include_str!("../../../README.md");
 
 async fn spawn(backend: Backend, overlay: &str) -> TestApp {
     spawn_app_with(

@@ -9,7 +9,7 @@ use paymux_tests::{Backend, SpawnOptions, TestApp, on_both_backends, spawn_app_w
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-const WEBHOOK: &str = include_str!("../../providers/src/kwik/fixtures/webhook.json");
+const WEBHOOK: &str = include_str!("../../../providers/src/kwik/fixtures/webhook.json");
 
 async fn spawn(backend: Backend) -> TestApp {
     let overlay = "[sandbox]\nretry_speedup = 60000\n".to_owned();

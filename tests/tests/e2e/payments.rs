@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 const SKIPIFY_SUCCEEDED: &str =
-    include_str!("../../providers/src/skipify/fixtures/order_payment_succeeded.json");
+    include_str!("../../../providers/src/skipify/fixtures/order_payment_succeeded.json");
 /// The demo merchant's SKN Pay webhook secret in `config/default.toml`.
 const SKN_SECRET: &str = "whsec_demo_8d2e6a1f4b9c0e7d";
 
