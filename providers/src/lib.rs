@@ -2,6 +2,7 @@
 //! client, secrets) and the [`Registry`] that builds them from config.
 
 pub mod error;
+pub mod factory;
 pub mod http;
 pub mod json;
 pub mod kwik;
@@ -20,5 +21,6 @@ pub mod spankpay;
 
 pub use error::{Operation, ProviderError};
 pub use provider::{Capabilities, Confirmation, Provider};
-pub use registry::{AdapterContext, ConfigError, ProviderFactory, Registry};
+pub use factory::{AdapterContext, ConfigError, ProviderFactory};
+pub use registry::Registry;
 pub use secret::{SecretRef, SecretResolver};

@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use crate::model::WebhookRequest;
-use crate::registry::test_context;
+use crate::factory::test_context;
 use crate::signing::hmac_sha256_hex;
 use crate::{Provider, ProviderError};
 use crate::{kwik, pakhi, skipify, sknpay, spankpay};

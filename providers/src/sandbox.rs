@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use paymux_domain::Money;
 use url::Url;
 
-use crate::registry::ConfigError;
+use crate::factory::ConfigError;
 use crate::secret::SecretResolver;
 
 /// An answer of the simulated API.

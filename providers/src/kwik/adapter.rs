@@ -21,7 +21,7 @@ use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::registry::{AdapterContext, ConfigError};
+use crate::factory::{AdapterContext, ConfigError};
 use crate::secret::SecretRef;
 use crate::{Capabilities, Provider, ProviderError};
 
@@ -85,7 +85,7 @@ impl Credentials {
         settings: &Value,
         resolve: impl Fn(&str, &SecretRef) -> Result<SecretString, ConfigError>,
     ) -> Result<Credentials, ConfigError> {
-        let settings: Settings = crate::registry::parse_settings(settings)?;
+        let settings: Settings = crate::factory::parse_settings(settings)?;
         let api_key = resolve("api_key", &settings.api_key)?;
         let api_secret = resolve("api_secret", &settings.api_secret)?;
         if api_key.expose_secret().contains(':') {

@@ -44,7 +44,7 @@ use super::wire::{
     self, CheckoutType, CreateLink, Customer, EventKind, KwikAddress, LinkResponse, LinkResult,
     ONE_TIME, Webhook, WebhookCheckout, WebhookData,
 };
-use crate::registry::ConfigError;
+use crate::factory::ConfigError;
 use crate::sandbox::{
     BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
     SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,

@@ -24,7 +24,7 @@ use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::registry::{AdapterContext, ConfigError};
+use crate::factory::{AdapterContext, ConfigError};
 use crate::{Capabilities, Confirmation, Provider, ProviderError};
 
 /// Pakhi Pay, bound to one merchant. Its `Debug` output shows no credential.

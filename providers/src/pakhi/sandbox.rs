@@ -41,7 +41,7 @@ use url::Url;
 
 use super::signature::sign;
 use super::wire::{Amount, Callback, CallbackStatus, CreatePayment, VerifyPayment};
-use crate::registry::ConfigError;
+use crate::factory::ConfigError;
 use crate::sandbox::{
     BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
     SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
@@ -362,7 +362,7 @@ impl Simulator for PakhiSandbox {
     }
 
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
-        let settings: super::Settings = crate::registry::parse_settings(account.settings)?;
+        let settings: super::Settings = crate::factory::parse_settings(account.settings)?;
         let currency = settings.currency()?;
         let api_key = account
             .secrets
@@ -473,7 +473,7 @@ mod tests {
     use crate::SecretResolver;
     use crate::http::{HttpTimeouts, build_client};
     use crate::model::WebhookRequest;
-    use crate::registry::AdapterContext;
+    use crate::factory::AdapterContext;
     use crate::{Confirmation, Provider};
     use chrono::TimeZone;
     use paymux_domain::EventType;

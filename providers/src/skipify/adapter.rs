@@ -21,7 +21,7 @@ use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::registry::{AdapterContext, ConfigError};
+use crate::factory::{AdapterContext, ConfigError};
 use crate::{Capabilities, Provider, ProviderError, SecretRef};
 
 /// The header naming the merchant on every PayLink call.
@@ -82,7 +82,7 @@ pub(super) struct Credentials {
 impl Settings {
     /// Parses a config section, naming the bad key on error.
     pub(super) fn parse(settings: &serde_json::Value) -> Result<Settings, ConfigError> {
-        crate::registry::parse_settings(settings)
+        crate::factory::parse_settings(settings)
     }
 
     /// Resolves the secrets with `resolve` and checks every value. Errors name the key and

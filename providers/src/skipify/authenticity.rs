@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 
 use crate::ProviderError;
 use crate::model::WebhookRequest;
-use crate::registry::ConfigError;
+use crate::factory::ConfigError;
 use crate::signing::constant_time_eq;
 
 /// The header that may carry the shared secret instead of the body.

@@ -84,7 +84,7 @@ mod tests {
     use serde_json::json;
 
     fn context<'a>(settings: &'a serde_json::Value, base_url: Option<&str>) -> AdapterContext<'a> {
-        crate::registry::test_context(ID, settings, base_url)
+        crate::factory::test_context(ID, settings, base_url)
     }
 
     fn build(

@@ -27,7 +27,7 @@ use super::wire::{
     self, Charge, CreatePaylink, EventName, ExpiredPayload, MerchantSet, OrderPayload,
     OutgoingEnvelope,
 };
-use crate::registry::ConfigError;
+use crate::factory::ConfigError;
 use crate::sandbox::{
     BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
     SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
@@ -543,7 +543,7 @@ mod tests {
     use super::*;
     use crate::http::{HttpTimeouts, build_client};
     use crate::model::{CheckoutRequest, WebhookRequest};
-    use crate::registry::AdapterContext;
+    use crate::factory::AdapterContext;
     use crate::secret::SecretResolver;
     use crate::{Provider, ProviderError};
     use chrono::TimeDelta;

@@ -22,7 +22,7 @@ use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::registry::{AdapterContext, ConfigError};
+use crate::factory::{AdapterContext, ConfigError};
 use crate::{Capabilities, Provider, ProviderError};
 
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";

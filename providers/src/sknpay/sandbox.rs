@@ -19,7 +19,7 @@ use super::signature::{SIGNATURE_HEADER, sign};
 use super::wire::{
     self, CreatePayment, CreateRefund, Event, EventData, EventKind, Payment, PaymentStatus,
 };
-use crate::registry::ConfigError;
+use crate::factory::ConfigError;
 use crate::sandbox::{
     BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
     SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
@@ -547,7 +547,7 @@ impl Simulator for SknSandbox {
     }
 
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
-        let settings: super::Settings = crate::registry::parse_settings(account.settings)?;
+        let settings: super::Settings = crate::factory::parse_settings(account.settings)?;
         let resolve = |key: &str, secret| {
             account
                 .secrets

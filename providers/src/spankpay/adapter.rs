@@ -21,7 +21,7 @@ use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::registry::{AdapterContext, ConfigError};
+use crate::factory::{AdapterContext, ConfigError};
 use crate::signing::{check_timestamp_window, constant_time_eq, verify_hmac_sha256_hex};
 use crate::{Capabilities, Provider, ProviderError, SecretRef};
 
@@ -56,7 +56,7 @@ pub(super) struct Credentials {
 
 impl Settings {
     pub(super) fn parse(settings: &Value) -> Result<Settings, ConfigError> {
-        crate::registry::parse_settings(settings)
+        crate::factory::parse_settings(settings)
     }
 
     /// Resolves the secret with `resolve` and checks every value; errors name the key and
@@ -374,7 +374,7 @@ mod tests {
     }
 
     fn adapter_with(settings: Value, base_url: Option<&str>) -> SpankPayAdapter {
-        SpankPayAdapter::from_context(crate::registry::test_context(ID, &settings, base_url))
+        SpankPayAdapter::from_context(crate::factory::test_context(ID, &settings, base_url))
             .unwrap()
     }
 

@@ -72,7 +72,7 @@ mod tests {
     use serde_json::json;
 
     fn build(settings: serde_json::Value) -> Result<Arc<dyn Provider>, ConfigError> {
-        SpankPayFactory.build(crate::registry::test_context(ID, &settings, None))
+        SpankPayFactory.build(crate::factory::test_context(ID, &settings, None))
     }
 
     #[test]

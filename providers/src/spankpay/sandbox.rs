@@ -23,7 +23,7 @@ use url::Url;
 
 use super::adapter::Settings;
 use super::wire::{self, FrameParams, KEY_HEADER, PaymentStatus, SIGNATURE_HEADER, format_e8};
-use crate::registry::ConfigError;
+use crate::factory::ConfigError;
 use crate::sandbox::{
     BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
     SandboxError, Simulator, Verdict,
@@ -466,7 +466,7 @@ mod tests {
 
     fn adapter() -> super::super::SpankPayAdapter {
         let settings = settings();
-        super::super::SpankPayAdapter::from_context(crate::registry::test_context(
+        super::super::SpankPayAdapter::from_context(crate::factory::test_context(
             super::super::ID,
             &settings,
             Some("https://paymux.example/sandbox/spankpay/"),
