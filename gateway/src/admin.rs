@@ -19,7 +19,6 @@ use crate::breaker::{Breakers, CircuitView, Policy};
 use crate::error::ApiError;
 use crate::live::{AdminAccess, LiveConfig, ReloadError};
 use crate::merchants::Merchants;
-use crate::routes::events::utc;
 use crate::routes::json::parse_body;
 use crate::settings::FaultSettings;
 use crate::state::AppState;
@@ -115,8 +114,8 @@ pub fn provider_statuses(
                 }),
                 checkouts: used.checkouts,
                 events: used.events,
-                last_checkout_at: used.last_checkout_at.map(utc),
-                last_event_at: used.last_event_at.map(utc),
+                last_checkout_at: used.last_checkout_at.map(|at| at.and_utc()),
+                last_event_at: used.last_event_at.map(|at| at.and_utc()),
             });
         }
     }

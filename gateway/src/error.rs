@@ -14,6 +14,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use paymux_providers::ProviderError;
+
+use crate::state::StoreError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +182,15 @@ impl From<ProviderError> for ApiError {
             | ProviderError::Unreachable(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", message)
             }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::Unavailable(cause) => ApiError::database_unavailable(cause),
+            cause => ApiError::internal(cause),
         }
     }
 }

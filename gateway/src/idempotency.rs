@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::live::LiveConfig;
-use crate::state::AppState;
+use crate::state::{AppState, StoreError};
 
 /// How long a key is remembered.
 pub const RETENTION: TimeDelta = TimeDelta::hours(24);
@@ -137,12 +137,7 @@ fn step(
 ) -> Result<Step, ApiError> {
     let now = truncate_to_micros(Utc::now());
     let claimed_key = |record: &IdempotencyRecord| -> Result<Step, ApiError> {
-        let providers_tried = record
-            .providers_tried
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(ApiError::internal)?;
+        let providers_tried = record.providers_tried.clone().map(|tried| tried.0);
         Ok(Step::Done(Begin::Execute(Key {
             merchant: record.merchant.clone(),
             key: record.idempotency_key.clone(),
@@ -207,22 +202,13 @@ impl Key {
         &self,
         state: &AppState,
         providers: Option<&[String]>,
-    ) -> Result<(), ApiError> {
-        let tried = providers
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(ApiError::internal)?;
+    ) -> Result<(), StoreError> {
+        let tried = providers.map(<[String]>::to_vec);
         let (merchant, key) = (self.merchant.clone(), self.key.clone());
         let until = truncate_to_micros(Utc::now()) + self.lock_for;
         state
-            .db(move |conn| {
-                Ok(IdempotencyRecord::pin(
-                    conn,
-                    &merchant,
-                    &key,
-                    tried.as_deref(),
-                    until,
-                )?)
+            .store(move |conn| {
+                Ok::<_, StoreError>(IdempotencyRecord::pin(conn, &merchant, &key, tried, until)?)
             })
             .await
     }

@@ -13,8 +13,12 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use paymux_domain::ids::{CheckoutKind, EventKind, Id, IdKind, ReceiptKind, RefundKind};
-use paymux_domain::{CheckoutStatus, EventFlag, EventSource, EventType};
+use paymux_domain::{
+    CheckoutId, CheckoutStatus, Currency, EventFlag, EventId, EventSource, EventType, Money,
+    NormalizedEvent, ReceiptId,
+};
 use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
 use paymux_schema::db::reconcile::{CurrencyTotals, DiscrepancyKind, ProviderTotals};
@@ -23,6 +27,8 @@ use paymux_schema::db::schema::{checkouts, events, refunds, webhook_receipts};
 use paymux_schema::db::{DbConnection, write_transaction};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
+
+use crate::domain::events::{Applied, Handling, Recording, event_row};
 
 /// Events written per transaction.
 const BATCH_EVENTS: usize = 1_000;
@@ -67,12 +73,12 @@ pub enum SeedError {
 }
 
 /// The providers and the currencies their checkouts are in.
-const PROVIDERS: [(&str, &[&str]); 5] = [
-    ("sknpay", &["USD", "XCD"]),
-    ("pakhi", &["BDT"]),
-    ("kwik", &["ZAR"]),
-    ("spankpay", &["USD"]),
-    ("skipify", &["USD"]),
+const PROVIDERS: [(&str, &[Currency]); 5] = [
+    ("sknpay", &[Currency::Usd, Currency::Xcd]),
+    ("pakhi", &[Currency::Bdt]),
+    ("kwik", &[Currency::Zar]),
+    ("spankpay", &[Currency::Usd]),
+    ("skipify", &[Currency::Usd]),
 ];
 
 /// What happens to one checkout (or, for the receipt-only kinds, one webhook).
@@ -181,15 +187,15 @@ impl Tally {
     fn plant(
         &mut self,
         kind: DiscrepancyKind,
-        checkout: Option<&str>,
-        event: Option<&str>,
-        receipt: Option<&str>,
+        checkout: Option<CheckoutId>,
+        event: Option<EventId>,
+        receipt: Option<ReceiptId>,
     ) {
         self.planted.push(Planted {
             kind,
-            checkout_id: checkout.map(str::to_owned),
-            event_id: event.map(str::to_owned),
-            receipt_id: receipt.map(str::to_owned),
+            checkout_id: checkout.map(|id| id.to_string()),
+            event_id: event.map(|id| id.to_string()),
+            receipt_id: receipt.map(|id| id.to_string()),
         });
     }
 }
@@ -269,7 +275,7 @@ struct Writer<'a> {
 #[derive(Debug, Clone, Copy)]
 struct Leg {
     provider: &'static str,
-    currency: &'static str,
+    currency: Currency,
 }
 
 /// An event to write, before its ids are made.
@@ -315,10 +321,10 @@ impl<'a> Happening<'a> {
 }
 
 /// An id of kind `K` made at `at`, so that ids sort by time as generated ones do.
-fn id_at<K: IdKind>(random: &mut Random, at: NaiveDateTime) -> String {
+fn id_at<K: IdKind>(random: &mut Random, at: NaiveDateTime) -> Id<K> {
     let millis = u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0);
     let entropy = (u128::from(random.next()) << 16) | u128::from(random.next() & 0xffff);
-    Id::<K>::from_ulid(Ulid::from_parts(millis, entropy)).to_string()
+    Id::<K>::from_ulid(Ulid::from_parts(millis, entropy))
 }
 
 /// What providers charge, in the shape of their fee schedules: a percentage plus a fixed part.
@@ -350,17 +356,17 @@ impl Writer<'_> {
         status: CheckoutStatus,
         reference: Option<String>,
         expires_at: Option<NaiveDateTime>,
-    ) -> String {
+    ) -> CheckoutId {
         let id = id_at::<CheckoutKind>(&mut self.random, at);
         let reference = reference.unwrap_or_else(|| format!("order-{}", self.checkouts));
         self.batch.checkouts.push(Checkout {
-            id: id.clone(),
+            id,
             merchant: self.options.merchant.clone(),
             provider: leg.provider.to_owned(),
-            provider_checkout_id: Some(format!("{}_co_{}", leg.provider, &id[4..])),
-            status: status.as_str().to_owned(),
+            provider_checkout_id: Some(format!("{}_co_{}", leg.provider, id.ulid())),
+            status,
             amount,
-            currency: leg.currency.to_owned(),
+            currency: leg.currency,
             amount_refunded: 0,
             reference: Some(reference),
             description: Some("Seeded order".to_owned()),
@@ -371,7 +377,7 @@ impl Writer<'_> {
             items: None,
             redirect_url: None,
             client_action: None,
-            providers_tried: Some(format!("[\"{}\"]", leg.provider)),
+            providers_tried: Some(Json(vec![leg.provider.to_owned()])),
             expires_at,
             livemode: false,
             created_at: at,
@@ -381,7 +387,7 @@ impl Writer<'_> {
         });
         self.checkouts += 1;
         if self.in_period(at) {
-            let figures = self.tally.figures(leg.provider, leg.currency);
+            let figures = self.tally.figures(leg.provider, leg.currency.code());
             match status {
                 CheckoutStatus::Failed => figures.failed_count += 1,
                 CheckoutStatus::Canceled => figures.canceled_count += 1,
@@ -401,18 +407,18 @@ impl Writer<'_> {
         at: NaiveDateTime,
         outcome: ReceiptOutcome,
         reason: Option<&str>,
-    ) -> String {
+    ) -> ReceiptId {
         let id = id_at::<ReceiptKind>(&mut self.random, at);
         let body = format!("{{\"seeded\":\"{provider}\"}}").into_bytes();
         self.batch.receipts.push(WebhookReceipt {
-            id: id.clone(),
+            id,
             merchant: self.options.merchant.clone(),
             provider: provider.to_owned(),
-            headers: "{}".to_owned(),
+            headers: Json(serde_json::json!({})),
             body_length: body.len() as i64,
             body_sha256: None,
             body,
-            outcome: outcome.as_str().to_owned(),
+            outcome,
             reason: reason.map(str::to_owned),
             event_count: i32::from(outcome == ReceiptOutcome::Accepted),
             received_at: at,
@@ -422,9 +428,15 @@ impl Writer<'_> {
         id
     }
 
-    /// An event (with its receipt when a webhook brought it) of `checkout`, or of none.
-    fn event(&mut self, leg: Leg, checkout: Option<&str>, happening: Happening<'_>) -> String {
-        let receipt_id = happening
+    /// An event (with its receipt when a webhook brought it) of `checkout`, or of none, as
+    /// ingestion would store it (with the flags the scenario plants).
+    fn event(
+        &mut self,
+        leg: Leg,
+        checkout: Option<CheckoutId>,
+        happening: Happening<'_>,
+    ) -> EventId {
+        let receipt = happening
             .webhook
             .then(|| self.receipt(leg.provider, happening.at, ReceiptOutcome::Accepted, None));
         let paid = happening.event_type == EventType::PaymentSucceeded;
@@ -436,33 +448,38 @@ impl Writer<'_> {
             (paid && happening.webhook).then(|| format!("pay_{}", self.random.below(1 << 48)));
         let id = id_at::<EventKind>(&mut self.random, happening.at);
         let mut details = serde_json::json!({ "payment_method": "card", "seeded": true });
-        let source = if happening.webhook {
-            EventSource::Provider
-        } else {
-            EventSource::ProviderLookup
-        };
         for flag in happening.flags {
             flag.add_to(&mut details);
         }
-        self.batch.events.push(Event {
-            id: id.clone(),
-            event_type: happening.event_type.as_str().to_owned(),
+        let recording = Recording {
             merchant: self.options.merchant.clone(),
             provider: leg.provider.to_owned(),
-            provider_event_id: format!("seed_{}", &id[4..]),
-            checkout_id: checkout.map(str::to_owned),
-            provider_payment_id: payment_id,
-            reference: None,
-            amount: happening.amount,
-            currency: happening.amount.map(|_| leg.currency.to_owned()),
-            fee,
-            occurred_at: happening.at,
+            source: if happening.webhook {
+                EventSource::Provider
+            } else {
+                EventSource::ProviderLookup
+            },
+            receipt,
             received_at: happening.at,
+            handling: Handling::default(),
+        };
+        let event = NormalizedEvent {
+            event_type: happening.event_type,
+            provider_event_id: format!("seed_{}", id.ulid()),
+            provider_payment_id: payment_id,
+            checkout_hint: None,
+            reference: None,
+            amount: happening
+                .amount
+                .map(|amount| Money::new(amount, leg.currency)),
+            fee,
+            occurred_at: happening.at.and_utc(),
             livemode: false,
-            details: details.to_string(),
-            receipt_id,
-            source: source.as_str().to_owned(),
-        });
+            details: details.clone(),
+        };
+        let applied = Applied::as_reported(&event, details);
+        let row = event_row(id, &recording, event, checkout, &applied);
+        self.batch.events.push(row);
         self.events += 1;
         id
     }
@@ -472,10 +489,10 @@ impl Writer<'_> {
     fn payment(
         &mut self,
         leg: Leg,
-        checkout: Option<&str>,
+        checkout: Option<CheckoutId>,
         happening: Happening<'_>,
         counts: bool,
-    ) -> String {
+    ) -> EventId {
         let amount = happening.amount.unwrap_or(0);
         let charged = if happening.webhook {
             fee(leg.provider, amount)
@@ -484,7 +501,7 @@ impl Writer<'_> {
         };
         let id = self.event(leg, checkout, happening);
         if counts {
-            let figures = self.tally.figures(leg.provider, leg.currency);
+            let figures = self.tally.figures(leg.provider, leg.currency.code());
             figures.succeeded_count += 1;
             figures.gross += amount;
             figures.fees += charged.unwrap_or(0);
@@ -493,7 +510,7 @@ impl Writer<'_> {
     }
 
     /// A checkout written in this batch.
-    fn batched(&mut self, checkout: &str) -> Option<&mut Checkout> {
+    fn batched(&mut self, checkout: CheckoutId) -> Option<&mut Checkout> {
         self.batch
             .checkouts
             .iter_mut()
@@ -502,7 +519,7 @@ impl Writer<'_> {
     }
 
     /// Sets what a checkout written in this batch received.
-    fn received(&mut self, checkout: &str, amount: i64) {
+    fn received(&mut self, checkout: CheckoutId, amount: i64) {
         if let Some(row) = self.batched(checkout) {
             row.amount_received = amount;
         }
@@ -510,17 +527,17 @@ impl Writer<'_> {
 
     /// A refund paymux made, and the provider's webhook about it; counted when created in
     /// the period.
-    fn refund(&mut self, leg: Leg, checkout: &str, amount: i64, at: NaiveDateTime) {
+    fn refund(&mut self, leg: Leg, checkout: CheckoutId, amount: i64, at: NaiveDateTime) {
         let id = id_at::<RefundKind>(&mut self.random, at);
         self.batch.refunds.push(Refund {
-            id: id.clone(),
+            id,
             merchant: self.options.merchant.clone(),
-            checkout_id: checkout.to_owned(),
+            checkout_id: checkout,
             provider: leg.provider.to_owned(),
-            provider_refund_id: Some(format!("{}_re_{}", leg.provider, &id[3..])),
+            provider_refund_id: Some(format!("{}_re_{}", leg.provider, id.ulid())),
             amount,
-            currency: leg.currency.to_owned(),
-            status: RefundStatus::Succeeded.as_str().to_owned(),
+            currency: leg.currency,
+            status: RefundStatus::Succeeded,
             failure_reason: None,
             created_at: at,
             updated_at: at,
@@ -529,7 +546,9 @@ impl Writer<'_> {
             row.amount_refunded += amount;
         }
         if self.in_period(at) {
-            self.tally.figures(leg.provider, leg.currency).refunded += amount;
+            self.tally
+                .figures(leg.provider, leg.currency.code())
+                .refunded += amount;
         }
         // The confirmation carries the refund's amount, as ingestion fills it in.
         self.event(
@@ -546,19 +565,19 @@ impl Writer<'_> {
         let leg = match scenario {
             Scenario::PartialPayment | Scenario::RefusedAfterClose => Leg {
                 provider: "spankpay",
-                currency: "USD",
+                currency: Currency::Usd,
             },
             Scenario::Unconfirmed => Leg {
                 provider: "pakhi",
-                currency: "BDT",
+                currency: Currency::Bdt,
             },
             // Of the providers, SKN Pay is the one paymux refunds through.
             Scenario::PartlyRefunded | Scenario::FullyRefunded | Scenario::OverRefunded => Leg {
                 provider: "sknpay",
                 currency: if self.random.below(2) == 0 {
-                    "USD"
+                    Currency::Usd
                 } else {
-                    "XCD"
+                    Currency::Xcd
                 },
             },
             _ => self.pick_leg(),
@@ -568,7 +587,7 @@ impl Writer<'_> {
         let plain = |writer: &mut Self, status: CheckoutStatus| {
             writer.checkout(leg, amount, at, status, None, None)
         };
-        let paid = |writer: &mut Self, checkout: &str, minutes: i64| {
+        let paid = |writer: &mut Self, checkout: CheckoutId, minutes: i64| {
             writer.payment(
                 leg,
                 Some(checkout),
@@ -576,162 +595,164 @@ impl Writer<'_> {
                 true,
             )
         };
-        let webhook = |writer: &mut Self, checkout: &str, event_type: EventType, minutes: i64| {
-            writer.event(
-                leg,
-                Some(checkout),
-                Happening::webhook(event_type, later(minutes)),
-            )
-        };
-        let tally = |writer: &mut Self, kind, checkout: Option<&str>, event: Option<&str>| {
-            writer.tally.plant(kind, checkout, event, None);
-        };
+        let webhook =
+            |writer: &mut Self, checkout: CheckoutId, event_type: EventType, minutes: i64| {
+                writer.event(
+                    leg,
+                    Some(checkout),
+                    Happening::webhook(event_type, later(minutes)),
+                )
+            };
+        let tally =
+            |writer: &mut Self, kind, checkout: Option<CheckoutId>, event: Option<EventId>| {
+                writer.tally.plant(kind, checkout, event, None);
+            };
         match scenario {
             Scenario::Paid => {
                 let checkout = plain(self, CheckoutStatus::Succeeded);
-                paid(self, &checkout, 3);
+                paid(self, checkout, 3);
             }
             Scenario::PaidAndLookedUp => {
                 let checkout = plain(self, CheckoutStatus::Succeeded);
                 self.payment(
                     leg,
-                    Some(&checkout),
+                    Some(checkout),
                     Happening::looked_up(amount, later(2)),
                     true,
                 );
                 self.payment(
                     leg,
-                    Some(&checkout),
+                    Some(checkout),
                     Happening::paid(amount, later(4)),
                     false,
                 );
             }
             Scenario::FailedThenPaid => {
                 let checkout = plain(self, CheckoutStatus::Succeeded);
-                webhook(self, &checkout, EventType::PaymentFailed, 2);
-                paid(self, &checkout, 5);
+                webhook(self, checkout, EventType::PaymentFailed, 2);
+                paid(self, checkout, 5);
             }
             Scenario::Failed => {
                 let checkout = plain(self, CheckoutStatus::Failed);
-                webhook(self, &checkout, EventType::PaymentFailed, 2);
+                webhook(self, checkout, EventType::PaymentFailed, 2);
             }
             Scenario::Canceled => {
                 let checkout = plain(self, CheckoutStatus::Canceled);
-                webhook(self, &checkout, EventType::PaymentCanceled, 20);
+                webhook(self, checkout, EventType::PaymentCanceled, 20);
             }
             Scenario::Expired => {
                 let checkout = plain(self, CheckoutStatus::Expired);
-                webhook(self, &checkout, EventType::PaymentExpired, 60);
+                webhook(self, checkout, EventType::PaymentExpired, 60);
             }
             Scenario::Open => {
                 plain(self, CheckoutStatus::Open);
             }
             Scenario::Pending => {
                 let checkout = plain(self, CheckoutStatus::Pending);
-                webhook(self, &checkout, EventType::PaymentPending, 1);
+                webhook(self, checkout, EventType::PaymentPending, 1);
             }
             Scenario::PartlyRefunded => {
                 let checkout = plain(self, CheckoutStatus::PartiallyRefunded);
-                paid(self, &checkout, 3);
-                self.refund(leg, &checkout, amount / 2, later(60));
+                paid(self, checkout, 3);
+                self.refund(leg, checkout, amount / 2, later(60));
             }
             Scenario::FullyRefunded | Scenario::OverRefunded => {
                 let checkout = plain(self, CheckoutStatus::Refunded);
-                paid(self, &checkout, 3);
-                self.refund(leg, &checkout, amount, later(60));
+                paid(self, checkout, 3);
+                self.refund(leg, checkout, amount, later(60));
                 if scenario == Scenario::OverRefunded {
-                    self.refund(leg, &checkout, 100, later(90));
-                    tally(self, DiscrepancyKind::OverRefund, Some(&checkout), None);
+                    self.refund(leg, checkout, 100, later(90));
+                    tally(self, DiscrepancyKind::OverRefund, Some(checkout), None);
                 }
             }
             Scenario::PartialPayment => {
                 let checkout = plain(self, CheckoutStatus::PartiallyPaid);
                 self.payment(
                     leg,
-                    Some(&checkout),
+                    Some(checkout),
                     Happening::paid(amount / 2, later(3)),
                     true,
                 );
-                self.received(&checkout, amount / 2);
-                tally(self, DiscrepancyKind::Underpaid, Some(&checkout), None);
+                self.received(checkout, amount / 2);
+                tally(self, DiscrepancyKind::Underpaid, Some(checkout), None);
             }
             Scenario::Overpaid => {
                 let checkout = plain(self, CheckoutStatus::Succeeded);
                 let paid = Happening::paid(amount + 100, later(3)).flagged(&[EventFlag::Overpaid]);
-                let event = self.payment(leg, Some(&checkout), paid, true);
-                self.received(&checkout, amount + 100);
+                let event = self.payment(leg, Some(checkout), paid, true);
+                self.received(checkout, amount + 100);
                 tally(
                     self,
                     DiscrepancyKind::AmountMismatch,
-                    Some(&checkout),
-                    Some(&event),
+                    Some(checkout),
+                    Some(event),
                 );
             }
             Scenario::Orphan => {
                 let event = self.payment(leg, None, Happening::paid(amount, later(3)), true);
-                tally(self, DiscrepancyKind::OrphanEvent, None, Some(&event));
+                tally(self, DiscrepancyKind::OrphanEvent, None, Some(event));
             }
             Scenario::PaidAfterCancel => {
                 let checkout = plain(self, CheckoutStatus::Succeeded);
-                webhook(self, &checkout, EventType::PaymentCanceled, 5);
+                webhook(self, checkout, EventType::PaymentCanceled, 5);
                 let happening =
                     Happening::paid(amount, later(9)).flagged(&[EventFlag::SuccessAfterCancel]);
-                let event = self.payment(leg, Some(&checkout), happening, true);
+                let event = self.payment(leg, Some(checkout), happening, true);
                 tally(
                     self,
                     DiscrepancyKind::SuccessAfterCancel,
-                    Some(&checkout),
-                    Some(&event),
+                    Some(checkout),
+                    Some(event),
                 );
             }
             Scenario::RefusedAfterClose => {
                 let checkout = plain(self, CheckoutStatus::Canceled);
-                webhook(self, &checkout, EventType::PaymentCanceled, 5);
+                webhook(self, checkout, EventType::PaymentCanceled, 5);
                 let refused = Happening {
                     amount: Some(amount),
                     ..Happening::webhook(EventType::PaymentFailed, later(9))
                 };
                 let event = self.event(
                     leg,
-                    Some(&checkout),
+                    Some(checkout),
                     refused.flagged(&[EventFlag::RefusedAfterClose]),
                 );
                 tally(
                     self,
                     DiscrepancyKind::SuccessAfterCancel,
-                    Some(&checkout),
-                    Some(&event),
+                    Some(checkout),
+                    Some(event),
                 );
             }
             Scenario::StaleOpen => {
                 let status = CheckoutStatus::Pending;
                 let checkout = self.checkout(leg, amount, at, status, None, Some(later(60)));
-                webhook(self, &checkout, EventType::PaymentPending, 1);
-                tally(self, DiscrepancyKind::StaleOpen, Some(&checkout), None);
+                webhook(self, checkout, EventType::PaymentPending, 1);
+                tally(self, DiscrepancyKind::StaleOpen, Some(checkout), None);
             }
             Scenario::SameReferencePaidTwice => {
                 let reference = format!("order-{}-again", self.checkouts);
                 let status = CheckoutStatus::Succeeded;
                 let first = self.checkout(leg, amount, at, status, Some(reference.clone()), None);
-                paid(self, &first, 2);
+                paid(self, first, 2);
                 let second = self.checkout(leg, amount, later(10), status, Some(reference), None);
-                let event = paid(self, &second, 12);
+                let event = paid(self, second, 12);
                 tally(
                     self,
                     DiscrepancyKind::DuplicatePayment,
-                    Some(&second),
-                    Some(&event),
+                    Some(second),
+                    Some(event),
                 );
             }
             Scenario::SecondPayment => {
                 let checkout = plain(self, CheckoutStatus::Succeeded);
-                paid(self, &checkout, 2);
-                let event = paid(self, &checkout, 30);
+                paid(self, checkout, 2);
+                let event = paid(self, checkout, 30);
                 tally(
                     self,
                     DiscrepancyKind::DuplicatePayment,
-                    Some(&checkout),
-                    Some(&event),
+                    Some(checkout),
+                    Some(event),
                 );
             }
             Scenario::Forged => {
@@ -739,18 +760,18 @@ impl Writer<'_> {
                 let receipt =
                     self.receipt(leg.provider, later(1), ReceiptOutcome::Rejected, reason);
                 self.tally
-                    .plant(DiscrepancyKind::RejectedWebhook, None, None, Some(&receipt));
+                    .plant(DiscrepancyKind::RejectedWebhook, None, None, Some(receipt));
             }
             Scenario::DisabledProvider => {
                 let checkout = plain(self, CheckoutStatus::Succeeded);
                 let happening =
                     Happening::paid(amount, later(3)).flagged(&[EventFlag::DisabledProvider]);
-                let event = self.payment(leg, Some(&checkout), happening, true);
+                let event = self.payment(leg, Some(checkout), happening, true);
                 tally(
                     self,
                     DiscrepancyKind::DisabledProviderEvent,
-                    Some(&checkout),
-                    Some(&event),
+                    Some(checkout),
+                    Some(event),
                 );
             }
             Scenario::Unconfirmed => {
@@ -759,7 +780,7 @@ impl Writer<'_> {
                 let receipt =
                     self.receipt(leg.provider, later(3), ReceiptOutcome::Unconfirmed, reason);
                 self.tally
-                    .plant(DiscrepancyKind::Unconfirmed, None, None, Some(&receipt));
+                    .plant(DiscrepancyKind::Unconfirmed, None, None, Some(receipt));
             }
         }
     }
@@ -769,7 +790,7 @@ impl Writer<'_> {
         let (from, to) = (self.options.from, self.options.to);
         let leg = Leg {
             provider: "sknpay",
-            currency: "USD",
+            currency: Currency::Usd,
         };
         let succeeded = CheckoutStatus::Succeeded;
         for (created, paid, counts) in [
@@ -782,18 +803,18 @@ impl Writer<'_> {
         ] {
             let amount = self.random.amount();
             let checkout = self.checkout(leg, amount, created, succeeded, None, None);
-            self.payment(leg, Some(&checkout), Happening::paid(amount, paid), counts);
+            self.payment(leg, Some(checkout), Happening::paid(amount, paid), counts);
         }
         // Looked up as paid before the period; its webhook in the period is the same payment.
         let amount = self.random.amount();
         let status = CheckoutStatus::PartiallyRefunded;
         let checkout = self.checkout(leg, amount, from - Duration::hours(3), status, None, None);
         let lookup = Happening::looked_up(amount, from - Duration::hours(2));
-        self.payment(leg, Some(&checkout), lookup, false);
+        self.payment(leg, Some(checkout), lookup, false);
         let webhook = Happening::paid(amount, from + Duration::hours(1));
-        self.payment(leg, Some(&checkout), webhook, false);
+        self.payment(leg, Some(checkout), webhook, false);
         // Refunded in the period, paid before it: the refund counts, and is no over-refund.
-        self.refund(leg, &checkout, amount / 2, from + Duration::hours(2));
+        self.refund(leg, checkout, amount / 2, from + Duration::hours(2));
     }
 
     /// Writes the batch in one transaction, many rows a statement (which the multi-backend
@@ -803,16 +824,16 @@ impl Writer<'_> {
         write_transaction(conn, |conn| {
             paymux_schema::with_backend!(conn, conn => {
                 for rows in batch.checkouts.chunks(500) {
-                    diesel::insert_into(checkouts::table).values(rows).execute(conn)?;
+                    diesel::insert_into(checkouts::table).values(rows.to_vec()).execute(conn)?;
                 }
                 for rows in batch.receipts.chunks(500) {
-                    diesel::insert_into(webhook_receipts::table).values(rows).execute(conn)?;
+                    diesel::insert_into(webhook_receipts::table).values(rows.to_vec()).execute(conn)?;
                 }
                 for rows in batch.events.chunks(500) {
-                    diesel::insert_into(events::table).values(rows).execute(conn)?;
+                    diesel::insert_into(events::table).values(rows.to_vec()).execute(conn)?;
                 }
                 for rows in batch.refunds.chunks(500) {
-                    diesel::insert_into(refunds::table).values(rows).execute(conn)?;
+                    diesel::insert_into(refunds::table).values(rows.to_vec()).execute(conn)?;
                 }
             });
             Ok::<_, diesel::result::Error>(())

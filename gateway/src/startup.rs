@@ -19,12 +19,11 @@ use url::Url;
 
 use crate::admin;
 use crate::error::{ApiError, json_error_bodies};
-use crate::ingest;
 use crate::live::{Addresses, ConfigSource, Live, LiveConfig};
 use crate::merchants::ConfigErrors;
 use crate::metrics::{self, Metrics};
 use crate::ratelimit::RateLimiter;
-use crate::routes::{checkouts, events, export, health, pay, reconciliation, refunds};
+use crate::routes::{checkouts, events, export, health, pay, reconciliation, refunds, webhooks};
 use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -338,7 +337,7 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/pay/{checkout_id}", web::get().to(pay::pay_page))
         .service(
             web::resource("/webhooks/{merchant}/{provider}")
-                .route(web::post().to(ingest::receive_webhook)),
+                .route(web::post().to(webhooks::receive)),
         )
         .service(
             web::scope("/v1")

@@ -59,26 +59,57 @@ impl AppState {
 
     /// Runs CPU-bound work (reading an unauthenticated body) on actix's blocking pool, so a
     /// large body never holds an async worker that other requests wait on.
-    pub async fn cpu<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn cpu<T, F>(&self, work: F) -> Result<T, actix_web::error::BlockingError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        Ok(web::block(work).await?)
+        web::block(work).await
     }
 
     /// Runs blocking diesel work on actix's blocking pool, off the async workers, with a pooled
-    /// connection.
+    /// connection; `E` is the caller's error, which a store failure converts into.
+    pub async fn store<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.db.clone();
+        web::block(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|error| E::from(StoreError::from(error)))?
+    }
+
+    /// [`AppState::store`] for handlers, whose errors are the API's.
     pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.db.clone();
-        web::block(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn)
-        })
-        .await?
+        self.store(work).await
+    }
+}
+
+/// The store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection in time (the pool is exhausted or the database is down): a retry may
+    /// succeed.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[from] r2d2::Error),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    /// The blocking task running the work was lost.
+    #[error("the database task failed: {0}")]
+    Task(String),
+}
+
+impl From<actix_web::error::BlockingError> for StoreError {
+    fn from(error: actix_web::error::BlockingError) -> StoreError {
+        StoreError::Task(error.to_string())
     }
 }

@@ -360,6 +360,35 @@ impl TestApp {
     }
 }
 
+/// A stored event for arranging the store directly: a success of 100 (minor units) USD that
+/// `merchant`'s `provider` reported now, linked to no checkout. Tests change what they need.
+pub fn event_row(
+    merchant: &str,
+    provider: &str,
+    provider_event_id: &str,
+) -> paymux_schema::db::event::Event {
+    let now = db::truncate_to_micros(chrono::Utc::now());
+    paymux_schema::db::event::Event {
+        id: paymux_domain::EventId::generate(),
+        event_type: paymux_domain::EventType::PaymentSucceeded,
+        merchant: merchant.into(),
+        provider: provider.into(),
+        provider_event_id: provider_event_id.into(),
+        checkout_id: None,
+        provider_payment_id: None,
+        reference: None,
+        amount: Some(100),
+        currency: Some(paymux_domain::Currency::Usd),
+        fee: None,
+        occurred_at: now,
+        received_at: now,
+        livemode: false,
+        details: paymux_schema::db::column::Json(serde_json::json!({})),
+        receipt_id: None,
+        source: paymux_domain::EventSource::Provider,
+    }
+}
+
 /// Asserts the API's error shape and returns the error object.
 pub async fn assert_error(
     response: reqwest::Response,

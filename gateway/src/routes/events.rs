@@ -1,9 +1,9 @@
 //! `GET /v1/events` and `GET /v1/events/{id}`: the normalized event stream.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, NaiveDateTime, Utc};
-use paymux_domain::EventType;
-use paymux_domain::ids::{CheckoutKind, EventId, EventKind};
+use chrono::{DateTime, Utc};
+use paymux_domain::ids::{CheckoutKind, EventKind};
+use paymux_domain::{CheckoutId, Currency, EventId, EventSource, EventType};
 use paymux_schema::db::event::{Event, EventFilter};
 use serde::Serialize;
 
@@ -16,45 +16,35 @@ use crate::state::AppState;
 /// endpoint: lists stay small.
 #[derive(Debug, Serialize)]
 pub struct EventOut {
-    pub id: String,
+    pub id: EventId,
     pub object: &'static str,
     #[serde(rename = "type")]
-    pub event_type: String,
+    pub event_type: EventType,
     pub merchant: String,
     pub provider: String,
     pub provider_event_id: String,
-    pub checkout_id: Option<String>,
+    pub checkout_id: Option<CheckoutId>,
     pub provider_payment_id: Option<String>,
     pub reference: Option<String>,
     /// Minor units of `currency`.
     pub amount: Option<i64>,
-    pub currency: Option<String>,
+    pub currency: Option<Currency>,
     pub fee: Option<i64>,
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
     pub livemode: bool,
     /// Who recorded it: `provider` (its webhook), `provider_lookup` (paymux asked the
     /// provider), `paymux` (an expiry paymux applied).
-    pub source: String,
+    pub source: EventSource,
     pub details: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
 }
 
-pub fn utc(time: NaiveDateTime) -> DateTime<Utc> {
-    time.and_utc()
-}
-
-/// Parses a JSON text column; a row paymux wrote itself always parses.
-pub fn json_column(text: Option<&str>) -> serde_json::Value {
-    text.and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or(serde_json::Value::Null)
-}
-
 impl EventOut {
     pub fn from_row(event: Event, raw: Option<Vec<u8>>) -> EventOut {
         EventOut {
-            details: json_column(Some(&event.details)),
+            details: event.details.0,
             id: event.id,
             object: "event",
             event_type: event.event_type,
@@ -67,8 +57,8 @@ impl EventOut {
             amount: event.amount,
             currency: event.currency,
             fee: event.fee,
-            occurred_at: utc(event.occurred_at),
-            received_at: utc(event.received_at),
+            occurred_at: event.occurred_at.and_utc(),
+            received_at: event.received_at.and_utc(),
             livemode: event.livemode,
             source: event.source,
             raw: raw.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
@@ -84,13 +74,10 @@ pub async fn list_events(
 ) -> Result<HttpResponse, ApiError> {
     let mut params = ListParams::parse(request.query_string())?;
     let page = params.page::<EventKind>()?;
-    let event_types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
     let filter = EventFilter {
-        event_type: params.one_of("type", &event_types)?,
+        event_type: params.value("type", EventType::ALL)?,
         provider: params.text("provider"),
-        checkout_id: params
-            .id::<CheckoutKind>("checkout_id")?
-            .map(|id| id.to_string()),
+        checkout_id: params.id::<CheckoutKind>("checkout_id")?,
         created_gte: params.time("created_gte")?,
         created_lt: params.time("created_lt")?,
     };
@@ -114,13 +101,7 @@ pub async fn get_event(
     let event_id = EventId::parse(&id).map_err(|_| ApiError::not_found("event", &id))?;
     let merchant_id = merchant.0.id.clone();
     let found = state
-        .db(move |conn| {
-            Ok(Event::find_with_raw(
-                conn,
-                &merchant_id,
-                &event_id.to_string(),
-            )?)
-        })
+        .db(move |conn| Ok(Event::find_with_raw(conn, &merchant_id, &event_id)?))
         .await?;
     let (event, raw) = found.ok_or_else(|| ApiError::not_found("event", &id))?;
     Ok(HttpResponse::Ok().json(EventOut::from_row(event, raw)))

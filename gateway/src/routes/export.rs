@@ -11,13 +11,12 @@
 use actix_web::http::header::{CONTENT_DISPOSITION, ContentType};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use paymux_domain::{Currency, EventType, Money};
+use paymux_domain::{CheckoutId, Currency, EventId, EventSource, EventType, Money};
 use paymux_schema::db::event::{Event, EventFilter};
 use serde::Serialize;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::routes::events::utc;
 use crate::routes::list::ListParams;
 use crate::state::AppState;
 
@@ -52,34 +51,29 @@ enum Format {
 /// One exported event: the documented columns, in order.
 #[derive(Debug, Serialize)]
 struct ExportRow {
-    id: String,
+    id: EventId,
     #[serde(rename = "type")]
-    event_type: String,
+    event_type: EventType,
     merchant: String,
     provider: String,
     provider_event_id: String,
-    checkout_id: Option<String>,
+    checkout_id: Option<CheckoutId>,
     reference: Option<String>,
     amount: Option<i64>,
     amount_decimal: Option<String>,
-    currency: Option<String>,
+    currency: Option<Currency>,
     fee: Option<i64>,
     occurred_at: String,
     received_at: String,
     livemode: bool,
-    source: String,
+    source: EventSource,
 }
 
 impl From<Event> for ExportRow {
     fn from(event: Event) -> ExportRow {
         let amount_decimal = event
             .amount
-            .zip(
-                event
-                    .currency
-                    .as_deref()
-                    .and_then(|code| Currency::parse(code).ok()),
-            )
+            .zip(event.currency)
             .map(|(minor, currency)| Money::new(minor, currency).to_decimal_string());
         ExportRow {
             id: event.id,
@@ -93,8 +87,8 @@ impl From<Event> for ExportRow {
             amount_decimal,
             currency: event.currency,
             fee: event.fee,
-            occurred_at: utc(event.occurred_at).to_rfc3339(),
-            received_at: utc(event.received_at).to_rfc3339(),
+            occurred_at: event.occurred_at.and_utc().to_rfc3339(),
+            received_at: event.received_at.and_utc().to_rfc3339(),
             livemode: event.livemode,
             source: event.source,
         }
@@ -136,7 +130,7 @@ fn render(format: Format, rows: Vec<Event>, with_header: bool) -> Result<Bytes, 
 
 /// Where the export stands between pages.
 struct Cursor {
-    after: Option<String>,
+    after: Option<EventId>,
     first: bool,
     done: bool,
 }
@@ -158,9 +152,8 @@ pub async fn export_events(
             ));
         }
     };
-    let event_types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
     let filter = EventFilter {
-        event_type: params.one_of("type", &event_types)?,
+        event_type: params.value("type", EventType::ALL)?,
         provider: params.text("provider"),
         checkout_id: None,
         created_gte: Some(
@@ -188,14 +181,14 @@ pub async fn export_events(
             if cursor.done {
                 return None;
             }
-            let after = cursor.after.clone();
+            let after = cursor.after;
             let page = state
                 .db(move |conn| {
                     Ok(Event::export_page(
                         conn,
                         &merchant_id,
                         &filter,
-                        after.as_deref(),
+                        after.as_ref(),
                         PAGE_SIZE,
                     )?)
                 })
@@ -216,7 +209,7 @@ pub async fn export_events(
                 }
             };
             let done = (rows.len() as i64) < PAGE_SIZE;
-            let after = rows.last().map(|row| row.id.clone());
+            let after = rows.last().map(|row| row.id);
             let chunk = render(format, rows, cursor.first).map_err(actix_web::Error::from);
             Some((
                 chunk,

@@ -110,6 +110,23 @@ impl ListParams {
         }
     }
 
+    /// A parameter that must name one of `all` (the values of a text enum), as that value.
+    pub fn value<T: Copy + std::fmt::Display>(
+        &mut self,
+        name: &str,
+        all: &[T],
+    ) -> Result<Option<T>, ApiError> {
+        let names: Vec<String> = all.iter().map(ToString::to_string).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let Some(chosen) = self.one_of(name, &names)? else {
+            return Ok(None);
+        };
+        Ok(all
+            .iter()
+            .copied()
+            .find(|value| value.to_string() == chosen))
+    }
+
     /// A parameter holding an id of kind `K`.
     pub fn id<K: IdKind>(&mut self, name: &str) -> Result<Option<Id<K>>, ApiError> {
         self.params

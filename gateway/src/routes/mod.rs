@@ -9,3 +9,4 @@ pub mod list;
 pub mod pay;
 pub mod reconciliation;
 pub mod refunds;
+pub mod webhooks;

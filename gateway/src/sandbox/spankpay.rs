@@ -10,7 +10,6 @@ use paymux_providers::sandbox::Simulator;
 
 use super::{page, sandbox_of};
 use crate::error::ApiError;
-use crate::routes::events::json_column;
 use crate::routes::pay::checkout_for_payer;
 use crate::state::AppState;
 
@@ -18,10 +17,12 @@ use crate::state::AppState;
 async fn open(state: &AppState, checkout_id: &str) -> Result<(), ApiError> {
     let sandbox = sandbox_of(state)?;
     let checkout = checkout_for_payer(state, checkout_id).await?;
-    let params = json_column(checkout.client_action.as_deref());
+    let params = checkout
+        .client_action
+        .map_or(serde_json::Value::Null, |action| action.0);
     sandbox
         .spankpay
-        .open_frame(&checkout.id, &params, Utc::now())
+        .open_frame(&checkout.id.to_string(), &params, Utc::now())
         .map_err(|error| ApiError::invalid("checkout", error.to_string()))
 }
 
@@ -35,8 +36,8 @@ async fn frame(
     let now = Utc::now();
     let hosted = sandbox
         .spankpay
-        .page(&checkout.id, now)
-        .ok_or_else(|| ApiError::not_found("sandbox purchase", &checkout.id))?;
+        .page(&checkout.id.to_string(), now)
+        .ok_or_else(|| ApiError::not_found("sandbox purchase", &checkout.id.to_string()))?;
     let control = format!("/sandbox/spankpay/checkouts/{}/", checkout.id);
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -67,6 +67,11 @@ impl<K: IdKind> Id<K> {
         }
     }
 
+    /// The lower-case ULID after the prefix: unique on its own, for ids derived from this one.
+    pub fn ulid(&self) -> String {
+        self.ulid.to_string().to_ascii_lowercase()
+    }
+
     /// Milliseconds since the Unix epoch at which this id was generated.
     pub fn timestamp_ms(&self) -> u64 {
         self.ulid.timestamp_ms()

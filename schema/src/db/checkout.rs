@@ -3,41 +3,52 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::column::{Json, OptionalText, Text, in_row};
 use super::schema::{checkouts, events};
 use super::{DbConnection, Page, PageRequest};
-use paymux_domain::EventType;
 use paymux_domain::money::{Currency, Money};
 use paymux_domain::payments::{self, NotCounted, Payments};
 use paymux_domain::status::{CheckoutStatus, StatusInput, Transition, next_status};
+use paymux_domain::{CheckoutId, EventType};
 
-/// A checkout row. JSON columns (`customer`, `metadata`, `items`, `client_action`) hold text.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+/// A checkout row. Its status changes only through the status machine: [`Checkout::apply`],
+/// [`Checkout::record_payment`], [`Checkout::refund`].
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = checkouts)]
 pub struct Checkout {
-    pub id: String,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub id: CheckoutId,
     pub merchant: String,
     pub provider: String,
     pub provider_checkout_id: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub status: CheckoutStatus,
     pub amount: i64,
-    pub currency: String,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub currency: Currency,
     pub amount_refunded: i64,
     pub reference: Option<String>,
     pub description: Option<String>,
-    pub customer: Option<String>,
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub customer: Option<Json<serde_json::Value>>,
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
-    pub metadata: Option<String>,
-    pub items: Option<String>,
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub metadata: Option<Json<serde_json::Value>>,
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub items: Option<Json<serde_json::Value>>,
     pub redirect_url: Option<String>,
-    pub client_action: Option<String>,
+    /// What a page must run when the provider has no redirect URL (SpankPay's frame).
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub client_action: Option<Json<serde_json::Value>>,
     pub expires_at: Option<NaiveDateTime>,
     pub livemode: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
-    /// JSON array of the provider ids routing tried, in order; the last is `provider`. `None`
-    /// on checkouts made before routing recorded it.
-    pub providers_tried: Option<String>,
+    /// The provider ids routing tried, in order; the last is `provider`. `None` on checkouts
+    /// made before routing recorded it.
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub providers_tried: Option<Json<Vec<String>>>,
     /// The sum of the successful payments received, in minor units of `currency`.
     pub amount_received: i64,
 }
@@ -55,7 +66,7 @@ pub struct PaymentApplied {
 /// Filters of `GET /v1/checkouts`; `None` matches everything.
 #[derive(Debug, Clone, Default)]
 pub struct CheckoutFilter {
-    pub status: Option<String>,
+    pub status: Option<CheckoutStatus>,
     pub provider: Option<String>,
     pub provider_checkout_id: Option<String>,
     pub reference: Option<String>,
@@ -66,7 +77,7 @@ pub struct CheckoutFilter {
 impl Checkout {
     pub fn insert(conn: &mut DbConnection, checkout: &Checkout) -> QueryResult<()> {
         diesel::insert_into(checkouts::table)
-            .values(checkout)
+            .values(checkout.clone())
             .execute(conn)
             .map(drop)
     }
@@ -75,24 +86,29 @@ impl Checkout {
     pub fn find(
         conn: &mut DbConnection,
         merchant: &str,
-        id: &str,
+        id: &CheckoutId,
     ) -> QueryResult<Option<Checkout>> {
-        checkouts::table
+        let found = checkouts::table
             .filter(checkouts::merchant.eq(merchant))
-            .filter(checkouts::id.eq(id))
+            .filter(checkouts::id.eq(id.to_string()))
             .select(Checkout::as_select())
             .first(conn)
-            .optional()
+            .optional();
+        in_row(found, "checkouts", id)
     }
 
     /// The checkout with this id, whoever's it is: only for pages a payer opens by the
     /// checkout's unguessable id (`/pay/{id}`), never for the API.
-    pub fn find_for_payer(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Checkout>> {
-        checkouts::table
-            .filter(checkouts::id.eq(id))
+    pub fn find_for_payer(
+        conn: &mut DbConnection,
+        id: &CheckoutId,
+    ) -> QueryResult<Option<Checkout>> {
+        let found = checkouts::table
+            .filter(checkouts::id.eq(id.to_string()))
             .select(Checkout::as_select())
             .first(conn)
-            .optional()
+            .optional();
+        in_row(found, "checkouts", id)
     }
 
     /// The merchant's checkout, locked until the transaction ends so that concurrent writers
@@ -102,18 +118,19 @@ impl Checkout {
     pub fn find_for_update(
         conn: &mut DbConnection,
         merchant: &str,
-        id: &str,
+        id: &CheckoutId,
     ) -> QueryResult<Option<Checkout>> {
         // `all_columns` rather than `as_select()`: the query must not fix its backend before
         // the match below picks one.
         let query = checkouts::table
             .filter(checkouts::merchant.eq(merchant))
-            .filter(checkouts::id.eq(id))
+            .filter(checkouts::id.eq(id.to_string()))
             .select(checkouts::all_columns);
-        match conn {
+        let found = match conn {
             DbConnection::Postgresql(conn) => query.for_update().first(conn).optional(),
             DbConnection::Sqlite(conn) => query.first(conn).optional(),
-        }
+        };
+        in_row(found, "checkouts", id)
     }
 
     /// The checkout a provider knows under `provider_checkout_id`.
@@ -144,6 +161,7 @@ impl Checkout {
             .filter(|status| status.awaits_payment())
             .map(|status| status.as_str())
             .collect();
+        // Statuses are compared as the text the column holds.
         checkouts::table
             .filter(checkouts::status.eq_any(awaiting))
             .filter(checkouts::expires_at.le(now))
@@ -181,8 +199,8 @@ impl Checkout {
             .filter(checkouts::merchant.eq(merchant))
             .select(Checkout::as_select())
             .into_boxed();
-        if let Some(status) = &filter.status {
-            query = query.filter(checkouts::status.eq(status));
+        if let Some(status) = filter.status {
+            query = query.filter(checkouts::status.eq(status.as_str()));
         }
         if let Some(provider) = &filter.provider {
             query = query.filter(checkouts::provider.eq(provider));
@@ -209,17 +227,9 @@ impl Checkout {
         Ok(Page::from_overfetch(rows, page.limit))
     }
 
-    fn current_status(&self) -> QueryResult<CheckoutStatus> {
-        self.status
-            .parse::<CheckoutStatus>()
-            .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)))
-    }
-
     /// What the checkout is for.
-    pub fn due(&self) -> QueryResult<Money> {
-        let currency = Currency::parse(&self.currency)
-            .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)))?;
-        Ok(Money::new(self.amount, currency))
+    pub fn due(&self) -> Money {
+        Money::new(self.amount, self.currency)
     }
 
     /// Applies an event that brings no money in through the status machine, and stores the
@@ -230,10 +240,9 @@ impl Checkout {
         input: StatusInput,
         now: NaiveDateTime,
     ) -> QueryResult<Transition> {
-        let current = self.current_status()?;
-        let transition = next_status(current, input);
-        if transition.status != current {
-            self.status = transition.status.as_str().to_owned();
+        let transition = next_status(self.status, input);
+        if transition.status != self.status {
+            self.status = transition.status;
             self.save(conn, now)?;
         }
         Ok(transition)
@@ -248,11 +257,8 @@ impl Checkout {
     ) -> QueryResult<Transition> {
         self.amount_refunded = self.amount_refunded.saturating_add(amount);
         let fully_refunded = self.amount_refunded >= self.amount_received;
-        let transition = next_status(
-            self.current_status()?,
-            StatusInput::Refund { fully_refunded },
-        );
-        self.status = transition.status.as_str().to_owned();
+        let transition = next_status(self.status, StatusInput::Refund { fully_refunded });
+        self.status = transition.status;
         self.save(conn, now)?;
         Ok(transition)
     }
@@ -271,7 +277,7 @@ impl Checkout {
         reported: Option<Money>,
         now: NaiveDateTime,
     ) -> QueryResult<PaymentApplied> {
-        let due = self.due()?;
+        let due = self.due();
         let amount = match payments::payable(reported, due) {
             Ok(amount) => amount,
             Err(reason) => {
@@ -289,8 +295,8 @@ impl Checkout {
             .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
         self.amount_received = payments.received();
         let fully_paid = self.amount_received >= self.amount;
-        let transition = next_status(self.current_status()?, StatusInput::Payment { fully_paid });
-        self.status = transition.status.as_str().to_owned();
+        let transition = next_status(self.status, StatusInput::Payment { fully_paid });
+        self.status = transition.status;
         self.save(conn, now)?;
         Ok(PaymentApplied {
             transition: Some(transition),
@@ -311,7 +317,7 @@ impl Checkout {
             currency: Option<String>,
         }
         let successes: Vec<Success> = events::table
-            .filter(events::checkout_id.eq(&self.id))
+            .filter(events::checkout_id.eq(self.id.to_string()))
             .filter(events::event_type.eq(EventType::PaymentSucceeded.as_str()))
             .order((events::received_at.asc(), events::id.asc()))
             .select(Success::as_select())
@@ -334,9 +340,9 @@ impl Checkout {
     /// Stores the status and the money received and refunded.
     fn save(&mut self, conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<()> {
         self.updated_at = now;
-        diesel::update(checkouts::table.find(&self.id))
+        diesel::update(checkouts::table.find(self.id.to_string()))
             .set((
-                checkouts::status.eq(&self.status),
+                checkouts::status.eq(self.status.as_str()),
                 checkouts::amount_received.eq(self.amount_received),
                 checkouts::amount_refunded.eq(self.amount_refunded),
                 checkouts::updated_at.eq(now),

@@ -4,45 +4,84 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::checkout::Checkout;
-use super::schema::{events, webhook_receipts};
-use super::{DbConnection, Page, PageRequest};
-use paymux_domain::ids::EventId;
-use paymux_domain::{EventSource, EventType};
+use diesel::dsl::{AsSelect, SqlTypeOf};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+use super::checkout::Checkout;
+use super::column::{Json, OptionalText, Text, in_row};
+use super::schema::{events, webhook_receipts};
+use super::{DbConnection, MultiBackend, Page, PageRequest};
+use paymux_domain::{CheckoutId, Currency, EventId, EventSource, EventType, ReceiptId};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = events)]
 pub struct Event {
-    pub id: String,
-    pub event_type: String,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub id: EventId,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub event_type: EventType,
     pub merchant: String,
     pub provider: String,
     pub provider_event_id: String,
-    pub checkout_id: Option<String>,
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub checkout_id: Option<CheckoutId>,
     pub provider_payment_id: Option<String>,
     pub reference: Option<String>,
     pub amount: Option<i64>,
-    pub currency: Option<String>,
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub currency: Option<Currency>,
     pub fee: Option<i64>,
     pub occurred_at: NaiveDateTime,
     pub received_at: NaiveDateTime,
     pub livemode: bool,
-    /// JSON object of provider details.
-    pub details: String,
+    /// Provider details worth keeping (card brand, failure reason, crypto input, flags).
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub details: Json<serde_json::Value>,
     /// The webhook receipt holding the raw bytes this event came from.
-    pub receipt_id: Option<String>,
-    /// Who recorded it: an [`paymux_domain::EventSource`].
-    pub source: String,
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub receipt_id: Option<ReceiptId>,
+    /// Who recorded it.
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub source: EventSource,
 }
 
-/// Filters of `GET /v1/events`; `created_*` bound `received_at`.
+/// Filters of `GET /v1/events` and the export; `created_*` bound `received_at`.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
-    pub event_type: Option<String>,
+    pub event_type: Option<EventType>,
     pub provider: Option<String>,
-    pub checkout_id: Option<String>,
+    pub checkout_id: Option<CheckoutId>,
     pub created_gte: Option<NaiveDateTime>,
     pub created_lt: Option<NaiveDateTime>,
+}
+
+/// A query of events, its selection made.
+type EventQuery<'a> =
+    events::BoxedQuery<'a, MultiBackend, SqlTypeOf<AsSelect<Event, MultiBackend>>>;
+
+impl EventFilter {
+    /// The merchant's events this filter lets through.
+    fn query<'a>(&self, merchant: &'a str) -> EventQuery<'a> {
+        let mut query = events::table
+            .filter(events::merchant.eq(merchant))
+            .select(Event::as_select())
+            .into_boxed();
+        if let Some(event_type) = self.event_type {
+            query = query.filter(events::event_type.eq(event_type.as_str()));
+        }
+        if let Some(provider) = &self.provider {
+            query = query.filter(events::provider.eq(provider.clone()));
+        }
+        if let Some(checkout_id) = &self.checkout_id {
+            query = query.filter(events::checkout_id.eq(checkout_id.to_string()));
+        }
+        if let Some(gte) = self.created_gte {
+            query = query.filter(events::received_at.ge(gte));
+        }
+        if let Some(lt) = self.created_lt {
+            query = query.filter(events::received_at.lt(lt));
+        }
+        query
+    }
 }
 
 impl Event {
@@ -60,23 +99,23 @@ impl Event {
     ) -> Event {
         let paid = event_type == EventType::PaymentSucceeded;
         Event {
-            id: EventId::generate().to_string(),
-            event_type: event_type.as_str().to_owned(),
+            id: EventId::generate(),
+            event_type,
             merchant: checkout.merchant.clone(),
             provider: checkout.provider.clone(),
             provider_event_id,
-            checkout_id: Some(checkout.id.clone()),
+            checkout_id: Some(checkout.id),
             provider_payment_id: checkout.provider_checkout_id.clone(),
             reference: checkout.reference.clone(),
             amount: paid.then_some(checkout.amount),
-            currency: paid.then(|| checkout.currency.clone()),
+            currency: paid.then_some(checkout.currency),
             fee: None,
             occurred_at,
             received_at: now,
             livemode: checkout.livemode,
-            details: details.to_string(),
+            details: Json(details.clone()),
             receipt_id: None,
-            source: source.as_str().to_owned(),
+            source,
         }
     }
 
@@ -84,7 +123,7 @@ impl Event {
     /// stored already. Returns whether it was new.
     pub fn insert_if_new(conn: &mut DbConnection, event: &Event) -> QueryResult<bool> {
         let inserted = crate::with_backend!(conn, conn => diesel::insert_into(events::table)
-            .values(event)
+            .values(event.clone())
             .on_conflict((events::merchant, events::provider, events::provider_event_id))
             .do_nothing()
             .execute(conn))?;
@@ -110,71 +149,46 @@ impl Event {
     /// Whether the checkout has an event of this type.
     pub fn exists_for_checkout(
         conn: &mut DbConnection,
-        checkout_id: &str,
-        event_type: &str,
+        checkout_id: &CheckoutId,
+        event_type: EventType,
     ) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(
             events::table
-                .filter(events::checkout_id.eq(checkout_id))
-                .filter(events::event_type.eq(event_type)),
+                .filter(events::checkout_id.eq(checkout_id.to_string()))
+                .filter(events::event_type.eq(event_type.as_str())),
         ))
         .get_result(conn)
     }
 
-    pub fn find(conn: &mut DbConnection, merchant: &str, id: &str) -> QueryResult<Option<Event>> {
-        events::table
-            .filter(events::merchant.eq(merchant))
-            .filter(events::id.eq(id))
-            .select(Event::as_select())
-            .first(conn)
-            .optional()
-    }
-
-    /// The event and the raw bytes of the webhook it came from, if it came from one.
+    /// The merchant's event with this id and the raw bytes of the webhook it came from, if it
+    /// came from one.
     pub fn find_with_raw(
         conn: &mut DbConnection,
         merchant: &str,
-        id: &str,
+        id: &EventId,
     ) -> QueryResult<Option<(Event, Option<Vec<u8>>)>> {
-        events::table
+        let found = events::table
             .left_join(webhook_receipts::table)
             .filter(events::merchant.eq(merchant))
-            .filter(events::id.eq(id))
+            .filter(events::id.eq(id.to_string()))
             .select((Event::as_select(), webhook_receipts::body.nullable()))
             .first(conn)
-            .optional()
+            .optional();
+        in_row(found, "events", id)
     }
 
-    /// Up to `limit` of the merchant's events after `after` (an id), oldest first: one page of
-    /// an export, which reads the whole period page by page so that memory stays flat.
+    /// Up to `limit` of the merchant's events after `after`, oldest first: one page of an
+    /// export, which reads the whole period page by page so that memory stays flat.
     pub fn export_page(
         conn: &mut DbConnection,
         merchant: &str,
         filter: &EventFilter,
-        after: Option<&str>,
+        after: Option<&EventId>,
         limit: i64,
     ) -> QueryResult<Vec<Event>> {
-        let mut query = events::table
-            .filter(events::merchant.eq(merchant))
-            .select(Event::as_select())
-            .into_boxed();
-        if let Some(event_type) = &filter.event_type {
-            query = query.filter(events::event_type.eq(event_type));
-        }
-        if let Some(provider) = &filter.provider {
-            query = query.filter(events::provider.eq(provider));
-        }
-        if let Some(checkout_id) = &filter.checkout_id {
-            query = query.filter(events::checkout_id.eq(checkout_id));
-        }
-        if let Some(gte) = filter.created_gte {
-            query = query.filter(events::received_at.ge(gte));
-        }
-        if let Some(lt) = filter.created_lt {
-            query = query.filter(events::received_at.lt(lt));
-        }
+        let mut query = filter.query(merchant);
         if let Some(after) = after {
-            query = query.filter(events::id.gt(after));
+            query = query.filter(events::id.gt(after.to_string()));
         }
         query.order(events::id.asc()).limit(limit).load(conn)
     }
@@ -186,27 +200,9 @@ impl Event {
         filter: &EventFilter,
         page: &PageRequest,
     ) -> QueryResult<Page<Event>> {
-        let mut query = events::table
-            .filter(events::merchant.eq(merchant))
-            .select(Event::as_select())
-            .into_boxed();
-        if let Some(event_type) = &filter.event_type {
-            query = query.filter(events::event_type.eq(event_type));
-        }
-        if let Some(provider) = &filter.provider {
-            query = query.filter(events::provider.eq(provider));
-        }
-        if let Some(checkout_id) = &filter.checkout_id {
-            query = query.filter(events::checkout_id.eq(checkout_id));
-        }
-        if let Some(gte) = filter.created_gte {
-            query = query.filter(events::received_at.ge(gte));
-        }
-        if let Some(lt) = filter.created_lt {
-            query = query.filter(events::received_at.lt(lt));
-        }
+        let mut query = filter.query(merchant);
         if let Some(after) = &page.starting_after {
-            query = query.filter(events::id.lt(after));
+            query = query.filter(events::id.lt(after.clone()));
         }
         let rows = query
             .order(events::id.desc())

@@ -11,6 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConnection;
+use super::column::{Json, OptionalText};
 use super::schema::idempotency_keys;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -30,11 +31,12 @@ pub struct IdempotencyRecord {
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
     pub created_at: NaiveDateTime,
-    /// JSON array of the providers a request under this key has called, written before each
-    /// call, so the last is one that may have acted (a timeout, an unreadable answer, a request
-    /// that died); `None` when none may have. A retry must go back to that provider, under the
-    /// same idempotency key, rather than route again and make a second checkout elsewhere.
-    pub providers_tried: Option<String>,
+    /// The providers a request under this key has called, written before each call, so the
+    /// last is one that may have acted (a timeout, an unreadable answer, a request that died);
+    /// `None` when none may have. A retry must go back to that provider, under the same
+    /// idempotency key, rather than route again and make a second checkout elsewhere.
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub providers_tried: Option<Json<Vec<String>>>,
 }
 
 /// The result of trying to claim a key.
@@ -50,7 +52,7 @@ impl IdempotencyRecord {
     /// Claims the key for `record`'s request unless it is claimed already.
     pub fn claim(conn: &mut DbConnection, record: &IdempotencyRecord) -> QueryResult<Claim> {
         let inserted = crate::with_backend!(conn, conn => diesel::insert_into(idempotency_keys::table)
-            .values(record)
+            .values(record.clone())
             .on_conflict((idempotency_keys::merchant, idempotency_keys::idempotency_key))
             .do_nothing()
             .execute(conn))?;
@@ -117,9 +119,10 @@ impl IdempotencyRecord {
         conn: &mut DbConnection,
         merchant: &str,
         key: &str,
-        providers_tried: Option<&str>,
+        providers_tried: Option<Vec<String>>,
         locked_until: NaiveDateTime,
     ) -> QueryResult<()> {
+        let providers_tried = OptionalText::from(providers_tried.map(Json));
         diesel::update(
             idempotency_keys::table
                 .find((merchant, key))

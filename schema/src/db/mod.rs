@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod checkout;
+pub mod column;
 pub mod event;
 pub mod idempotency;
 pub mod receipt;

@@ -4,22 +4,28 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use paymux_domain::{CheckoutId, ReceiptId};
+
 use super::DbConnection;
+use super::column::{Json, OptionalText, Text, in_row};
 use super::schema::webhook_receipts;
 
 pub use paymux_domain::ReceiptOutcome;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhook_receipts)]
 pub struct WebhookReceipt {
-    pub id: String,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub id: ReceiptId,
     pub merchant: String,
     pub provider: String,
-    /// JSON object of the request headers that matter for verification and audit.
-    pub headers: String,
-    /// The exact bytes received.
+    /// The request headers that matter for verification and audit, by lower-case name.
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub headers: Json<serde_json::Value>,
+    /// The bytes received, as far as the outcome keeps them (see `body_length`).
     pub body: Vec<u8>,
-    pub outcome: String,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub outcome: ReceiptOutcome,
     pub reason: Option<String>,
     pub event_count: i32,
     pub received_at: NaiveDateTime,
@@ -29,16 +35,18 @@ pub struct WebhookReceipt {
     /// `body` keeps only a prefix or nothing.
     pub body_sha256: Option<String>,
     /// A redelivery of events already stored keeps no body: this is the receipt that has it.
-    pub duplicate_of: Option<String>,
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub duplicate_of: Option<ReceiptId>,
     /// The checkout the webhook was about, when its events were not stored (an unconfirmed
     /// success): stored events name their checkout themselves.
-    pub checkout_id: Option<String>,
+    #[diesel(deserialize_as = OptionalText, serialize_as = OptionalText)]
+    pub checkout_id: Option<CheckoutId>,
 }
 
 impl WebhookReceipt {
     pub fn insert(conn: &mut DbConnection, receipt: &WebhookReceipt) -> QueryResult<()> {
         diesel::insert_into(webhook_receipts::table)
-            .values(receipt)
+            .values(receipt.clone())
             .execute(conn)
             .map(drop)
     }
@@ -46,14 +54,14 @@ impl WebhookReceipt {
     /// Records what became of the receipt once its events are stored.
     pub fn record_outcome(
         conn: &mut DbConnection,
-        id: &str,
-        outcome: &str,
+        id: &ReceiptId,
+        outcome: ReceiptOutcome,
         reason: Option<&str>,
         event_count: i32,
     ) -> QueryResult<()> {
-        diesel::update(webhook_receipts::table.find(id))
+        diesel::update(webhook_receipts::table.find(id.to_string()))
             .set((
-                webhook_receipts::outcome.eq(outcome),
+                webhook_receipts::outcome.eq(outcome.as_str()),
                 webhook_receipts::reason.eq(reason),
                 webhook_receipts::event_count.eq(event_count),
             ))
@@ -78,13 +86,14 @@ impl WebhookReceipt {
     pub fn find(
         conn: &mut DbConnection,
         merchant: &str,
-        id: &str,
+        id: &ReceiptId,
     ) -> QueryResult<Option<WebhookReceipt>> {
-        webhook_receipts::table
+        let found = webhook_receipts::table
             .filter(webhook_receipts::merchant.eq(merchant))
-            .filter(webhook_receipts::id.eq(id))
+            .filter(webhook_receipts::id.eq(id.to_string()))
             .select(WebhookReceipt::as_select())
             .first(conn)
-            .optional()
+            .optional();
+        in_row(found, "webhook_receipts", id)
     }
 }

@@ -4,22 +4,27 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConnection;
+use super::column::{Json, Text, in_row};
 use super::schema::{events, refunds};
-use paymux_domain::EventType;
+use paymux_domain::{CheckoutId, Currency, EventType, RefundId};
 
 pub use paymux_domain::RefundStatus;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refunds)]
 pub struct Refund {
-    pub id: String,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub id: RefundId,
     pub merchant: String,
-    pub checkout_id: String,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub checkout_id: CheckoutId,
     pub provider: String,
     pub provider_refund_id: Option<String>,
     pub amount: i64,
-    pub currency: String,
-    pub status: String,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub currency: Currency,
+    #[diesel(deserialize_as = Text, serialize_as = Text)]
+    pub status: RefundStatus,
     pub failure_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -28,24 +33,32 @@ pub struct Refund {
 impl Refund {
     pub fn insert(conn: &mut DbConnection, refund: &Refund) -> QueryResult<()> {
         diesel::insert_into(refunds::table)
-            .values(refund)
+            .values(refund.clone())
             .execute(conn)
             .map(drop)
     }
 
-    pub fn find(conn: &mut DbConnection, merchant: &str, id: &str) -> QueryResult<Option<Refund>> {
-        refunds::table
+    pub fn find(
+        conn: &mut DbConnection,
+        merchant: &str,
+        id: &RefundId,
+    ) -> QueryResult<Option<Refund>> {
+        let found = refunds::table
             .filter(refunds::merchant.eq(merchant))
-            .filter(refunds::id.eq(id))
+            .filter(refunds::id.eq(id.to_string()))
             .select(Refund::as_select())
             .first(conn)
-            .optional()
+            .optional();
+        in_row(found, "refunds", id)
     }
 
     /// The checkout's refunds, oldest first.
-    pub fn for_checkout(conn: &mut DbConnection, checkout_id: &str) -> QueryResult<Vec<Refund>> {
+    pub fn for_checkout(
+        conn: &mut DbConnection,
+        checkout_id: &CheckoutId,
+    ) -> QueryResult<Vec<Refund>> {
         refunds::table
-            .filter(refunds::checkout_id.eq(checkout_id))
+            .filter(refunds::checkout_id.eq(checkout_id.to_string()))
             .order(refunds::id.asc())
             .select(Refund::as_select())
             .load(conn)
@@ -55,29 +68,32 @@ impl Refund {
     /// confirms yet (such an event names the refund it confirms in its details' `refund_id`).
     pub fn unconfirmed_of(
         conn: &mut DbConnection,
-        checkout_id: &str,
+        checkout_id: &CheckoutId,
     ) -> QueryResult<Option<Refund>> {
-        let confirmations: Vec<String> = events::table
-            .filter(events::checkout_id.eq(checkout_id))
+        let confirmations: Vec<Json<serde_json::Value>> = events::table
+            .filter(events::checkout_id.eq(checkout_id.to_string()))
             .filter(events::event_type.eq(EventType::PaymentRefunded.as_str()))
             .select(events::details)
-            .load(conn)?;
-        let confirmed: Vec<String> = confirmations
+            .load::<Text>(conn)?
+            .into_iter()
+            .map(Json::try_from)
+            .collect::<Result<_, _>>()
+            .map_err(|error| diesel::result::Error::DeserializationError(error.into()))?;
+        let confirmed: Vec<&str> = confirmations
             .iter()
-            .filter_map(|details| serde_json::from_str::<serde_json::Value>(details).ok())
-            .filter_map(|details| details.get("refund_id")?.as_str().map(str::to_owned))
+            .filter_map(|details| details.0.get("refund_id")?.as_str())
             .collect();
         Ok(Refund::for_checkout(conn, checkout_id)?
             .into_iter()
-            .filter(|refund| refund.status != RefundStatus::Failed.as_str())
-            .find(|refund| !confirmed.contains(&refund.id)))
+            .filter(|refund| refund.status != RefundStatus::Failed)
+            .find(|refund| !confirmed.contains(&refund.id.to_string().as_str())))
     }
 
     /// The amount refunded or being refunded on the checkout: what a new refund must not
-    /// push past the checkout's amount.
-    pub fn committed_total(conn: &mut DbConnection, checkout_id: &str) -> QueryResult<i64> {
+    /// push past what the checkout received.
+    pub fn committed_total(conn: &mut DbConnection, checkout_id: &CheckoutId) -> QueryResult<i64> {
         let amounts: Vec<i64> = refunds::table
-            .filter(refunds::checkout_id.eq(checkout_id))
+            .filter(refunds::checkout_id.eq(checkout_id.to_string()))
             .filter(refunds::status.ne(RefundStatus::Failed.as_str()))
             .select(refunds::amount)
             .load(conn)?;
@@ -85,33 +101,15 @@ impl Refund {
         Ok(amounts.into_iter().fold(0i64, i64::saturating_add))
     }
 
-    /// Reserves a refused refund again, for `amount`, when it is retried.
-    pub fn reserve_again(
-        conn: &mut DbConnection,
-        id: &str,
-        amount: i64,
-        now: NaiveDateTime,
-    ) -> QueryResult<()> {
-        diesel::update(refunds::table.find(id))
-            .set((
-                refunds::amount.eq(amount),
-                refunds::status.eq(RefundStatus::Pending.as_str()),
-                refunds::failure_reason.eq(None::<String>),
-                refunds::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .map(drop)
-    }
-
     pub fn update_outcome(
         conn: &mut DbConnection,
-        id: &str,
+        id: &RefundId,
         status: RefundStatus,
         provider_refund_id: Option<&str>,
         failure_reason: Option<&str>,
         now: NaiveDateTime,
     ) -> QueryResult<()> {
-        diesel::update(refunds::table.find(id))
+        diesel::update(refunds::table.find(id.to_string()))
             .set((
                 refunds::status.eq(status.as_str()),
                 refunds::provider_refund_id.eq(provider_refund_id),

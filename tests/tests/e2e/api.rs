@@ -2,8 +2,11 @@
 //! and events, metrics. Every test runs on SQLite and on PostgreSQL.
 
 use chrono::{Duration, Utc};
-use paymux_domain::{CheckoutId, EventId, ReceiptId};
+use paymux_domain::{
+    CheckoutId, CheckoutStatus, Currency, EventId, EventSource, EventType, ReceiptId,
+};
 use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
 use paymux_schema::db::truncate_to_micros;
@@ -19,20 +22,20 @@ api_keys = ["pmx_test_other"]
 fn checkout(merchant: &str, reference: &str) -> Checkout {
     let now = truncate_to_micros(Utc::now());
     Checkout {
-        id: CheckoutId::generate().to_string(),
+        id: CheckoutId::generate(),
         merchant: merchant.to_owned(),
         provider: "fake".to_owned(),
         provider_checkout_id: Some(format!("fake_{reference}")),
-        status: "open".to_owned(),
+        status: CheckoutStatus::Open,
         amount: 12_500,
-        currency: "USD".to_owned(),
+        currency: Currency::Usd,
         amount_refunded: 0,
         reference: Some(reference.to_owned()),
         description: Some("Order".to_owned()),
-        customer: Some(r#"{"email":"alice@example.com"}"#.to_owned()),
+        customer: Some(Json(serde_json::json!({"email": "alice@example.com"}))),
         success_url: None,
         cancel_url: None,
-        metadata: Some(r#"{"order_id":"5821"}"#.to_owned()),
+        metadata: Some(Json(serde_json::json!({"order_id": "5821"}))),
         items: None,
         redirect_url: Some("https://fake.example/pay".to_owned()),
         client_action: None,
@@ -47,30 +50,30 @@ fn checkout(merchant: &str, reference: &str) -> Checkout {
 
 fn event(
     merchant: &str,
-    event_type: &str,
+    event_type: EventType,
     provider: &str,
-    checkout_id: Option<&str>,
+    checkout_id: Option<CheckoutId>,
     age_secs: i64,
 ) -> Event {
     let at = truncate_to_micros(Utc::now() - Duration::seconds(age_secs));
     Event {
-        id: EventId::generate().to_string(),
-        event_type: event_type.to_owned(),
+        id: EventId::generate(),
+        event_type,
         merchant: merchant.to_owned(),
         provider: provider.to_owned(),
         provider_event_id: format!("pe_{}", ulid::Ulid::new()),
-        checkout_id: checkout_id.map(str::to_owned),
+        checkout_id,
         provider_payment_id: None,
         reference: None,
         amount: Some(12_500),
-        currency: Some("USD".to_owned()),
+        currency: Some(Currency::Usd),
         fee: None,
         occurred_at: at,
         received_at: at,
         livemode: false,
-        details: r#"{"card_brand":"visa"}"#.to_owned(),
+        details: Json(serde_json::json!({"card_brand": "visa"})),
         receipt_id: None,
-        source: "provider".into(),
+        source: EventSource::Provider,
     }
 }
 
@@ -125,15 +128,14 @@ on_both_backends! {
     async fn events_list_newest_first_with_cursor_and_filters(backend) {
         let app = spawn_app_with(backend, SpawnOptions { overlay: SECOND_MERCHANT.into(), ..Default::default() }).await;
         let checkout = checkout("demo", "order-1");
-        let checkout_id = checkout.id.clone();
+        let checkout_id = checkout.id;
         let (oldest, middle, newest, foreign) = {
-            let checkout_id = checkout_id.clone();
             app.with_db(move |conn| {
                 Checkout::insert(conn, &checkout).unwrap();
-                let oldest = event("demo", "payment.failed", "fake", Some(&checkout_id), 300);
-                let middle = event("demo", "payment.succeeded", "fake", Some(&checkout_id), 200);
-                let newest = event("demo", "payment.succeeded", "other", None, 100);
-                let foreign = event("other", "payment.succeeded", "fake", None, 50);
+                let oldest = event("demo", EventType::PaymentFailed, "fake", Some(checkout_id), 300);
+                let middle = event("demo", EventType::PaymentSucceeded, "fake", Some(checkout_id), 200);
+                let newest = event("demo", EventType::PaymentSucceeded, "other", None, 100);
+                let foreign = event("other", EventType::PaymentSucceeded, "fake", None, 50);
                 for row in [&oldest, &middle, &newest, &foreign] {
                     assert!(Event::insert_if_new(conn, row).unwrap());
                 }
@@ -148,7 +150,7 @@ on_both_backends! {
         let first: serde_json::Value = app.get("/v1/events?limit=2").await.json().await.unwrap();
         assert_eq!(first["object"], "list");
         assert_eq!(first["has_more"], true);
-        assert_eq!(ids(&first), [newest.id.as_str(), middle.id.as_str()]);
+        assert_eq!(ids(&first), [newest.id.to_string(), middle.id.to_string()]);
         assert_eq!(first["data"][0]["object"], "event");
         assert!(first["data"][0].get("raw").is_none(), "lists carry no raw bodies");
 
@@ -159,22 +161,22 @@ on_both_backends! {
             .await
             .unwrap();
         assert_eq!(second["has_more"], false);
-        assert_eq!(ids(&second), [oldest.id.as_str()], "the other merchant's event is never listed");
+        assert_eq!(ids(&second), [oldest.id.to_string()], "the other merchant's event is never listed");
 
         let by_type: serde_json::Value = app.get("/v1/events?type=payment.succeeded").await.json().await.unwrap();
-        assert_eq!(ids(&by_type), [newest.id.as_str(), middle.id.as_str()]);
+        assert_eq!(ids(&by_type), [newest.id.to_string(), middle.id.to_string()]);
         let by_provider: serde_json::Value = app.get("/v1/events?provider=other").await.json().await.unwrap();
-        assert_eq!(ids(&by_provider), [newest.id.as_str()]);
+        assert_eq!(ids(&by_provider), [newest.id.to_string()]);
         let by_checkout: serde_json::Value =
             app.get(&format!("/v1/events?checkout_id={checkout_id}")).await.json().await.unwrap();
-        assert_eq!(ids(&by_checkout), [middle.id.as_str(), oldest.id.as_str()]);
+        assert_eq!(ids(&by_checkout), [middle.id.to_string(), oldest.id.to_string()]);
         let window = format!(
             "/v1/events?created_gte={}&created_lt={}",
             (Utc::now() - Duration::seconds(250)).timestamp(),
             (Utc::now() - Duration::seconds(150)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
         let in_window: serde_json::Value = app.get(&window).await.json().await.unwrap();
-        assert_eq!(ids(&in_window), [middle.id.as_str()]);
+        assert_eq!(ids(&in_window), [middle.id.to_string()]);
 
         assert_error(app.get("/v1/events?type=payment.paid").await, 400, "invalid_request").await;
         let bad_time = assert_error(app.get("/v1/events?created_gte=yesterday").await, 400, "invalid_request").await;
@@ -183,7 +185,7 @@ on_both_backends! {
         assert_eq!(unknown["param"], "colour");
 
         let others: serde_json::Value = app.get_as("pmx_test_other", "/v1/events").await.json().await.unwrap();
-        assert_eq!(ids(&others), [foreign.id.as_str()]);
+        assert_eq!(ids(&others), [foreign.id.to_string()]);
     }
 
     async fn a_single_event_carries_its_raw_body_and_stays_private(backend) {
@@ -192,12 +194,12 @@ on_both_backends! {
         let stored = app
             .with_db(move |conn| {
                 let receipt = WebhookReceipt {
-                    id: ReceiptId::generate().to_string(),
+                    id: ReceiptId::generate(),
                     merchant: "demo".into(),
                     provider: "fake".into(),
-                    headers: "{}".into(),
+                    headers: Json(serde_json::json!({})),
                     body: raw,
-                    outcome: ReceiptOutcome::Accepted.as_str().into(),
+                    outcome: ReceiptOutcome::Accepted,
                     reason: None,
                     event_count: 1,
                     received_at: truncate_to_micros(Utc::now()),
@@ -207,7 +209,7 @@ on_both_backends! {
                     checkout_id: None,
                 };
                 WebhookReceipt::insert(conn, &receipt).unwrap();
-                let mut row = event("demo", "payment.succeeded", "fake", None, 0);
+                let mut row = event("demo", EventType::PaymentSucceeded, "fake", None, 0);
                 row.receipt_id = Some(receipt.id);
                 Event::insert_if_new(conn, &row).unwrap();
                 row
@@ -216,7 +218,7 @@ on_both_backends! {
         let response = app.get(&format!("/v1/events/{}", stored.id)).await;
         assert_eq!(response.status(), 200);
         let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["id"], stored.id.as_str());
+        assert_eq!(body["id"], stored.id.to_string());
         assert_eq!(body["type"], "payment.succeeded");
         assert_eq!(body["amount"], 12_500);
         assert_eq!(body["currency"], "USD");
@@ -232,10 +234,10 @@ on_both_backends! {
     async fn a_checkout_reads_back_and_stays_private(backend) {
         let app = spawn_app_with(backend, SpawnOptions { overlay: SECOND_MERCHANT.into(), ..Default::default() }).await;
         let row = checkout("demo", "order-5821");
-        let id = row.id.clone();
+        let id = row.id;
         app.with_db(move |conn| Checkout::insert(conn, &row).unwrap()).await;
         let body: serde_json::Value = app.get(&format!("/v1/checkouts/{id}")).await.json().await.unwrap();
-        assert_eq!(body["id"], id.as_str());
+        assert_eq!(body["id"], id.to_string());
         assert_eq!(body["object"], "checkout");
         assert_eq!(body["merchant"], "demo");
         assert_eq!(body["status"], "open");
@@ -246,7 +248,7 @@ on_both_backends! {
         assert_error(app.get_as("pmx_test_other", &format!("/v1/checkouts/{id}")).await, 404, "resource_missing").await;
 
         let listed: serde_json::Value = app.get("/v1/checkouts?status=open").await.json().await.unwrap();
-        assert_eq!(listed["data"][0]["id"], id.as_str());
+        assert_eq!(listed["data"][0]["id"], id.to_string());
         let none: serde_json::Value = app.get_as("pmx_test_other", "/v1/checkouts").await.json().await.unwrap();
         assert_eq!(none["data"].as_array().unwrap().len(), 0);
     }

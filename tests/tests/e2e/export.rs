@@ -2,10 +2,12 @@
 //! columns, parsed back here with a standard CSV reader.
 
 use chrono::{Duration, Utc};
-use paymux_domain::EventId;
+use paymux_domain::Currency;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::{truncate_to_micros, write_transaction};
-use paymux_tests::{SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with};
+use paymux_tests::{
+    SpawnOptions, TestApp, assert_error, event_row, on_both_backends, spawn_app_with,
+};
 use serde_json::Value;
 
 const COLUMNS: [&str; 15] = [
@@ -33,32 +35,20 @@ async fn seed(app: &TestApp, merchant: &'static str, count: usize, age: i64) {
             let at = truncate_to_micros(Utc::now() - Duration::seconds(age));
             for n in 0..count {
                 let (provider, currency, amount) = if n % 2 == 0 {
-                    ("sknpay", "USD", 12_500)
+                    ("sknpay", Currency::Usd, 12_500)
                 } else {
-                    ("kwik", "ZAR", 120_000)
+                    ("kwik", Currency::Zar, 120_000)
                 };
-                Event::insert_if_new(
-                    conn,
-                    &Event {
-                        id: EventId::generate().to_string(),
-                        event_type: "payment.succeeded".into(),
-                        merchant: merchant.into(),
-                        provider: provider.into(),
-                        provider_event_id: format!("pe_{merchant}_{age}_{n}"),
-                        checkout_id: None,
-                        provider_payment_id: None,
-                        reference: Some(format!("order, \"{n}\"")),
-                        amount: Some(amount),
-                        currency: Some(currency.into()),
-                        fee: (n % 3 == 0).then_some(22),
-                        occurred_at: at,
-                        received_at: at,
-                        livemode: false,
-                        details: "{}".into(),
-                        receipt_id: None,
-                        source: "provider".into(),
-                    },
-                )?;
+                let event = Event {
+                    reference: Some(format!("order, \"{n}\"")),
+                    amount: Some(amount),
+                    currency: Some(currency),
+                    fee: (n % 3 == 0).then_some(22),
+                    occurred_at: at,
+                    received_at: at,
+                    ..event_row(merchant, provider, &format!("pe_{merchant}_{age}_{n}"))
+                };
+                Event::insert_if_new(conn, &event)?;
             }
             Ok(())
         })

@@ -1,6 +1,7 @@
 //! What no request can do to paymux: crash it with nesting, hold its workers, fill its disk
 //! with rejected webhooks, or put a payload's values into its logs.
 
+use paymux_domain::ReceiptOutcome;
 use paymux_tests::{ADMIN_TOKEN, Backend, DEMO_KEY, TestApp, on_both_backends};
 
 /// The size limit of `config/default.toml`: each body below is built to fit under it, so it
@@ -246,7 +247,7 @@ on_both_backends! {
         let receipts = receipts(&app).await;
         assert_eq!(receipts.len(), 2_000);
         for receipt in &receipts {
-            assert_eq!(receipt.outcome, "rejected");
+            assert_eq!(receipt.outcome, ReceiptOutcome::Rejected);
             assert_eq!(receipt.body.len(), 4096);
             assert_eq!(receipt.body_length, forged_body(0).len() as i64);
             assert_eq!(receipt.body_sha256.as_ref().map(String::len), Some(64));
@@ -292,7 +293,7 @@ on_both_backends! {
         assert!(refused > 1, "the flood is still refused");
         let receipts = receipts(&app).await;
         let (accepted, stored_rejections): (Vec<_>, Vec<_>) =
-            receipts.iter().partition(|receipt| receipt.outcome == "accepted");
+            receipts.iter().partition(|receipt| receipt.outcome == ReceiptOutcome::Accepted);
         assert_eq!(accepted.len(), 1);
         assert_eq!(stored_rejections.len(), rejected, "refusals over the limit store nothing");
         let events = app.get_json("/v1/events?provider=sknpay").await;
@@ -338,8 +339,8 @@ on_both_backends! {
         let receipts = receipts(&app).await;
         assert_eq!(receipts.len(), 2);
         let (first, second) = (&receipts[0], &receipts[1]);
-        assert_eq!((first.outcome.as_str(), first.body.as_slice()), ("accepted", body.as_slice()));
-        assert_eq!(second.outcome, "duplicate");
+        assert_eq!((first.outcome, first.body.as_slice()), (ReceiptOutcome::Accepted, body.as_slice()));
+        assert_eq!(second.outcome, ReceiptOutcome::Duplicate);
         assert!(second.body.is_empty(), "no second copy");
         assert_eq!(second.duplicate_of.as_ref(), Some(&first.id));
         assert_eq!(second.body_length, body.len() as i64);
@@ -349,12 +350,14 @@ on_both_backends! {
     async fn old_rejected_receipts_and_idempotency_keys_are_deleted(backend) {
         use chrono::{TimeDelta, Utc};
         use paymux_schema::db::idempotency::{Claim, IdempotencyRecord};
+        use paymux_domain::ReceiptId;
+        use paymux_schema::db::column::Json;
         use paymux_schema::db::receipt::WebhookReceipt;
         let app = paymux_tests::spawn_app(backend).await;
         let now = paymux_schema::db::truncate_to_micros(Utc::now());
-        let receipt = move |id: &str, outcome: &str, age: TimeDelta| WebhookReceipt {
-            id: id.to_owned(), merchant: "demo".into(), provider: "sknpay".into(),
-            headers: "{}".into(), body: vec![], outcome: outcome.into(), reason: None,
+        let receipt = move |id: ReceiptId, outcome: ReceiptOutcome, age: TimeDelta| WebhookReceipt {
+            id, merchant: "demo".into(), provider: "sknpay".into(),
+            headers: Json(serde_json::json!({})), body: vec![], outcome, reason: None,
             event_count: 0, received_at: now - age, body_length: 0, body_sha256: None,
             duplicate_of: None, checkout_id: None,
         };
@@ -364,11 +367,13 @@ on_both_backends! {
             resource_id: "chk_x".into(), locked_until: None, response_status: Some(201),
             response_body: Some("{}".into()), created_at: now - age, providers_tried: None,
         };
+        let (old_rejected, new_rejected, old_accepted) =
+            (ReceiptId::generate(), ReceiptId::generate(), ReceiptId::generate());
         app.with_db(move |conn| {
             for row in [
-                receipt("rcp_old_rejected", "rejected", TimeDelta::days(31)),
-                receipt("rcp_new_rejected", "rejected", TimeDelta::days(29)),
-                receipt("rcp_old_accepted", "accepted", TimeDelta::days(400)),
+                receipt(old_rejected, ReceiptOutcome::Rejected, TimeDelta::days(31)),
+                receipt(new_rejected, ReceiptOutcome::Rejected, TimeDelta::days(29)),
+                receipt(old_accepted, ReceiptOutcome::Accepted, TimeDelta::days(400)),
             ] {
                 WebhookReceipt::insert(conn, &row).unwrap();
             }
@@ -380,8 +385,11 @@ on_both_backends! {
         // Run again: nothing more is old enough.
         assert_eq!(paymux_gateway::jobs::run_once(&app.state).await.unwrap(), Default::default());
         assert_eq!((run.rejected_receipts_deleted, run.idempotency_keys_deleted), (1, 1));
-        let ids: Vec<String> = receipts(&app).await.into_iter().map(|receipt| receipt.id).collect();
-        assert_eq!(ids, ["rcp_new_rejected", "rcp_old_accepted"]);
+        let mut ids: Vec<ReceiptId> = receipts(&app).await.into_iter().map(|receipt| receipt.id).collect();
+        ids.sort();
+        let mut kept = vec![new_rejected, old_accepted];
+        kept.sort();
+        assert_eq!(ids, kept);
         let kept = app.with_db(|conn| {
             (IdempotencyRecord::find(conn, "demo", "old").unwrap(), IdempotencyRecord::find(conn, "demo", "new").unwrap())
         }).await;

@@ -3,7 +3,6 @@
 //! read back with a standard CSV reader, and the refusals.
 
 use chrono::{NaiveDate, Utc};
-use paymux_domain::EventId;
 use paymux_gateway::seed::{Planted, SeedOptions, Seeded, seed};
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::WebhookReceipt;
@@ -202,6 +201,7 @@ on_both_backends! {
                 .first::<WebhookReceipt>(conn)
                 .unwrap()
                 .id
+                .to_string()
         }).await;
 
         let to = Utc::now().timestamp() + 1;
@@ -230,25 +230,13 @@ on_both_backends! {
         app.with_db(|conn| {
             let at = truncate_to_micros(Utc::now());
             for n in 0..2 {
-                Event::insert_if_new(conn, &Event {
-                    id: EventId::generate().to_string(),
-                    event_type: "payment.succeeded".into(),
-                    merchant: "demo".into(),
-                    provider: "sknpay".into(),
-                    provider_event_id: format!("huge_{n}"),
-                    checkout_id: None,
-                    provider_payment_id: None,
-                    reference: None,
+                let event = Event {
                     amount: Some(i64::MAX - 1),
-                    currency: Some("USD".into()),
-                    fee: None,
                     occurred_at: at,
                     received_at: at,
-                    livemode: false,
-                    details: "{}".into(),
-                    receipt_id: None,
-                    source: "provider".into(),
-                }).unwrap();
+                    ..paymux_tests::event_row("demo", "sknpay", &format!("huge_{n}"))
+                };
+                Event::insert_if_new(conn, &event).unwrap();
             }
         }).await;
         let (from, to) = (Utc::now().timestamp() - 60, Utc::now().timestamp() + 60);

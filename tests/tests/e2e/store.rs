@@ -4,33 +4,13 @@
 use std::sync::{Arc, Barrier};
 
 use chrono::Utc;
-use paymux_domain::EventId;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::idempotency::{Claim, IdempotencyRecord};
 use paymux_schema::db::{self, truncate_to_micros, write_transaction};
 use paymux_tests::{on_both_backends, spawn_app};
 
 fn event(provider_event_id: &str, merchant: &str) -> Event {
-    let now = truncate_to_micros(Utc::now());
-    Event {
-        id: EventId::generate().to_string(),
-        event_type: "payment.succeeded".into(),
-        merchant: merchant.into(),
-        provider: "fake".into(),
-        provider_event_id: provider_event_id.into(),
-        checkout_id: None,
-        provider_payment_id: None,
-        reference: None,
-        amount: Some(100),
-        currency: Some("USD".into()),
-        fee: None,
-        occurred_at: now,
-        received_at: now,
-        livemode: false,
-        details: "{}".into(),
-        receipt_id: None,
-        source: "provider".into(),
-    }
+    paymux_tests::event_row(merchant, "fake", provider_event_id)
 }
 
 fn record(key: &str, hash: &str) -> IdempotencyRecord {

@@ -1,0 +1,291 @@
+//! Recording events: the one place where what a provider (or paymux) reports becomes a stored
+//! event and moves its checkout. Webhook ingest, provider lookups and paymux's own expiries all
+//! go through [`record`]; the dataset seed builds its rows with [`event_row`], the same
+//! function `record` stores.
+
+use chrono::NaiveDateTime;
+use paymux_domain::{
+    CheckoutId, CheckoutStatus, EventFlag, EventId, EventSource, EventType, Money, NormalizedEvent,
+    ReceiptId, StatusInput, TransitionFlag,
+};
+use paymux_schema::db::DbConnection;
+use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::column::Json;
+use paymux_schema::db::event::Event;
+use paymux_schema::db::refund::Refund;
+
+use super::StoreError;
+
+/// Who records an event, and how its provider's events are handled.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub merchant: String,
+    pub provider: String,
+    pub source: EventSource,
+    /// The webhook receipt the event came in, when it came in one.
+    pub receipt: Option<ReceiptId>,
+    pub received_at: NaiveDateTime,
+    pub handling: Handling,
+}
+
+/// What the provider's config and protocol say about handling its events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Handling {
+    /// The provider lets paymux's reply decide a payment (SpankPay refunds the payer when it
+    /// is refused): a success for a closed checkout is refused and recorded as a failure.
+    pub refuses_when_closed: bool,
+    /// The provider is disabled for the merchant: events are flagged `disabled_provider`.
+    pub disabled: bool,
+}
+
+/// What recording one event did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// False when an event with the same provider event id was stored before.
+    pub stored: bool,
+    /// Why a payment was refused (for the provider's reply), when it was.
+    pub refusal: Option<String>,
+    /// The checkout it moved, as it is now.
+    pub checkout: Option<Checkout>,
+}
+
+/// Records `event` about `checkout` (found and locked by the caller: [`link_checkout`] for a
+/// webhook, the checkout itself for a lookup or an expiry): applies it through the checkout's
+/// status machine and stores it, unless an event with its provider event id is stored already
+/// (`stored` is then false).
+pub fn record(
+    conn: &mut DbConnection,
+    recording: &Recording,
+    event: NormalizedEvent,
+    mut checkout: Option<Checkout>,
+) -> Result<Recorded, StoreError> {
+    let mut applied = Applied {
+        event_type: event.event_type,
+        amount: event.amount,
+        details: event.details.clone(),
+        refusal: None,
+    };
+    if recording.handling.disabled {
+        EventFlag::DisabledProvider.add_to(&mut applied.details);
+    }
+    match checkout.as_mut() {
+        Some(checkout) => apply(conn, checkout, &event, recording, &mut applied)?,
+        None if event.event_type != EventType::CheckoutAbandoned => {
+            EventFlag::NoCheckout.add_to(&mut applied.details)
+        }
+        None => {}
+    }
+    let row = event_row(
+        EventId::generate(),
+        recording,
+        event,
+        checkout.as_ref().map(|checkout| checkout.id),
+        &applied,
+    );
+    let stored = Event::insert_if_new(conn, &row)?;
+    Ok(Recorded {
+        stored,
+        refusal: applied.refusal,
+        checkout,
+    })
+}
+
+/// What applying an event to its checkout made of it.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// A refused success is stored as the failure it becomes.
+    pub event_type: EventType,
+    /// A provider's refund confirmation carries the amount of the refund it confirms.
+    pub amount: Option<Money>,
+    pub details: serde_json::Value,
+    pub refusal: Option<String>,
+}
+
+impl Applied {
+    /// An event applied as it was reported, with these details (flags and all).
+    pub fn as_reported(event: &NormalizedEvent, details: serde_json::Value) -> Applied {
+        Applied {
+            event_type: event.event_type,
+            amount: event.amount,
+            details,
+            refusal: None,
+        }
+    }
+}
+
+/// The stored row `id` of `event`, recorded as `recording` says, applied as `applied` says.
+pub fn event_row(
+    id: EventId,
+    recording: &Recording,
+    event: NormalizedEvent,
+    checkout: Option<CheckoutId>,
+    applied: &Applied,
+) -> Event {
+    Event {
+        id,
+        event_type: applied.event_type,
+        merchant: recording.merchant.clone(),
+        provider: recording.provider.clone(),
+        provider_event_id: event.provider_event_id,
+        checkout_id: checkout,
+        provider_payment_id: event.provider_payment_id,
+        reference: event.reference,
+        amount: applied.amount.map(|money| money.minor),
+        currency: applied.amount.map(|money| money.currency),
+        fee: event.fee,
+        occurred_at: paymux_schema::db::truncate_to_micros(event.occurred_at),
+        received_at: recording.received_at,
+        livemode: event.livemode,
+        details: Json(applied.details.clone()),
+        receipt_id: recording.receipt,
+        source: recording.source,
+    }
+}
+
+/// Moves the checkout as the event says, noting on `applied` what that made of the event.
+fn apply(
+    conn: &mut DbConnection,
+    checkout: &mut Checkout,
+    event: &NormalizedEvent,
+    recording: &Recording,
+    applied: &mut Applied,
+) -> Result<(), StoreError> {
+    let now = recording.received_at;
+    if let Some(status) = closed(checkout, now)
+        && recording.handling.refuses_when_closed
+        && event.event_type == EventType::PaymentSucceeded
+    {
+        let reason = format!("the checkout is {status}: the payment is refused");
+        applied.event_type = EventType::PaymentFailed;
+        note(&mut applied.details, "reason", &reason);
+        EventFlag::RefusedAfterClose.add_to(&mut applied.details);
+        applied.refusal = Some(reason);
+    }
+    let transition = match applied.event_type {
+        EventType::PaymentSucceeded => {
+            // A lookup learns that the checkout was paid, not by which payment.
+            let key = match recording.source {
+                EventSource::ProviderLookup => None,
+                _ => event.provider_payment_id.as_deref(),
+            };
+            let paid = checkout.record_payment(conn, key, event.amount, now)?;
+            if let Some(reason) = paid.not_counted {
+                EventFlag::NotCounted.add_to(&mut applied.details);
+                note(&mut applied.details, "not_counted", reason.describe());
+            }
+            if paid.overpaid {
+                EventFlag::Overpaid.add_to(&mut applied.details);
+            }
+            paid.transition
+        }
+        EventType::PaymentRefunded => {
+            // The provider confirms a refund paymux made: it carries that refund's amount.
+            if applied.amount.is_none()
+                && let Some(refund) = Refund::unconfirmed_of(conn, &checkout.id)?
+            {
+                applied.amount = Some(Money::new(refund.amount, checkout.currency));
+                note(&mut applied.details, "refund_id", &refund.id.to_string());
+            }
+            let fully_refunded = checkout.amount_refunded >= checkout.amount_received;
+            let input = StatusInput::from_event(EventType::PaymentRefunded, fully_refunded);
+            Some(checkout.apply(conn, input, now)?)
+        }
+        other => Some(checkout.apply(conn, StatusInput::from_event(other, false), now)?),
+    };
+    if transition.and_then(|transition| transition.flag) == Some(TransitionFlag::SuccessAfterCancel)
+    {
+        EventFlag::SuccessAfterCancel.add_to(&mut applied.details);
+    }
+    Ok(())
+}
+
+/// The event a lookup at the provider found: the checkout's payment in `event_type`, one per
+/// change whether the webhook or the lookup saw it first.
+pub fn lookup_event(
+    checkout: &Checkout,
+    event_type: EventType,
+    now: NaiveDateTime,
+) -> NormalizedEvent {
+    let payment_id = checkout.provider_checkout_id.clone().unwrap_or_default();
+    NormalizedEvent {
+        event_type,
+        provider_event_id: format!("paymux_lookup:{payment_id}:{event_type}"),
+        provider_payment_id: checkout.provider_checkout_id.clone(),
+        checkout_hint: Some(checkout.id.to_string()),
+        reference: checkout.reference.clone(),
+        // A provider reporting its checkout paid reports the checkout's amount paid.
+        amount: (event_type == EventType::PaymentSucceeded).then(|| checkout.due()),
+        fee: None,
+        occurred_at: now.and_utc(),
+        livemode: checkout.livemode,
+        details: serde_json::json!({}),
+    }
+}
+
+/// The status that makes the checkout closed to payment: canceled or expired, or past its
+/// expiry time while nothing has been received (no expiry event has said so yet).
+fn closed(checkout: &Checkout, now: NaiveDateTime) -> Option<CheckoutStatus> {
+    let lapsed = checkout.expires_at.is_some_and(|at| at <= now);
+    match checkout.status {
+        CheckoutStatus::Canceled | CheckoutStatus::Expired => Some(checkout.status),
+        // A checkout paid in part is never expired: the rest is welcome.
+        status if status.awaits_payment() && lapsed => Some(CheckoutStatus::Expired),
+        _ => None,
+    }
+}
+
+/// Adds `name: value` to an event's details (an object).
+fn note(details: &mut serde_json::Value, name: &str, value: &str) {
+    if let Some(object) = details.as_object_mut() {
+        object.insert(name.to_owned(), serde_json::Value::from(value));
+    }
+}
+
+/// The checkout an event concerns, locked: by the provider's payment id, then by our checkout
+/// id echoed back in metadata, then by the merchant's order reference. For events that move
+/// money (a success, a refund) the last two only match a checkout that the provider knows
+/// under the event's payment id, or under none yet: a payment made outside paymux that reuses
+/// an order reference must not pay a paymux checkout. A provider that knows the checkout by
+/// paymux's own id (SpankPay, whose purchases are made from frame parameters carrying it) names
+/// the checkout with it, whichever of its payments the event reports.
+pub fn link_checkout(
+    conn: &mut DbConnection,
+    merchant: &str,
+    provider: &str,
+    event: &NormalizedEvent,
+) -> Result<Option<Checkout>, StoreError> {
+    let moves_money = matches!(
+        event.event_type,
+        EventType::PaymentSucceeded | EventType::PaymentRefunded
+    );
+    let same_payment = |checkout: &Checkout| {
+        !moves_money
+            || checkout.provider_checkout_id.is_none()
+            || checkout.provider_checkout_id == event.provider_payment_id
+    };
+    let known_by_our_id = |checkout: &Checkout| {
+        checkout.provider_checkout_id.as_deref() == Some(checkout.id.to_string().as_str())
+    };
+    let mut found = None;
+    if let Some(payment_id) = &event.provider_payment_id {
+        found = Checkout::find_by_provider_checkout_id(conn, merchant, provider, payment_id)?;
+    }
+    if found.is_none()
+        && let Some(hint) = event.checkout_hint.as_deref()
+        && let Ok(checkout_id) = CheckoutId::parse(hint)
+    {
+        found = Checkout::find(conn, merchant, &checkout_id)?.filter(|checkout| {
+            checkout.provider == provider && (same_payment(checkout) || known_by_our_id(checkout))
+        });
+    }
+    if found.is_none()
+        && let Some(reference) = &event.reference
+    {
+        found =
+            Checkout::find_by_reference(conn, merchant, provider, reference)?.filter(same_payment);
+    }
+    match found {
+        Some(checkout) => Ok(Checkout::find_for_update(conn, merchant, &checkout.id)?),
+        None => Ok(None),
+    }
+}

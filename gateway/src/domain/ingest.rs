@@ -1,0 +1,490 @@
+//! Taking a webhook, written once for every provider.
+//!
+//! The request is verified and parsed with the merchant's adapter (off the async workers, the
+//! nesting bounded first), its successes confirmed with the provider where it asks for that,
+//! and then its receipt, its events ([`super::events::record`]) and their checkouts' changes
+//! are committed in one transaction. Only then is the provider's success reply made. A
+//! rejected webhook keeps a receipt with the reason (and only a prefix of its body), unless
+//! rejections are over their limit; a database failure means nothing was stored, so the
+//! provider must deliver again.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use paymux_domain::{EventSource, NormalizedEvent, ReceiptId, ReceiptOutcome};
+use paymux_providers::model::{WebhookOutcome, WebhookReply, WebhookRequest};
+use paymux_providers::{Confirmation, Provider, ProviderError, json};
+use paymux_schema::db::column::Json;
+use paymux_schema::db::event::Event;
+use paymux_schema::db::receipt::WebhookReceipt;
+use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
+use sha2::{Digest, Sha256};
+
+use super::events::{self, Handling, Recording};
+use crate::live::LiveConfig;
+use crate::merchants::key_hash;
+use crate::state::{AppState, StoreError};
+
+/// How much of a rejected webhook's body its receipt keeps: enough to see what it was, while
+/// a flood of large forgeries stays small on disk.
+pub const REJECTED_BODY_PREFIX: usize = 4096;
+
+/// A webhook request as it arrived.
+pub struct Inbound {
+    pub merchant: String,
+    pub provider: String,
+    /// Every header but those carrying other systems' credentials: what the adapter verifies.
+    pub headers: Vec<(String, String)>,
+    pub body: actix_web::web::Bytes,
+    pub received_at: DateTime<Utc>,
+    pub client: Option<IpAddr>,
+}
+
+/// Why a webhook got no reply in its provider's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// No such merchant, or no such provider for it.
+    #[error("{0}")]
+    NotConfigured(String),
+    /// Rejections from this client or for this endpoint are over their limit: nothing stored.
+    #[error("too many rejected webhooks for this endpoint or from this client; retry later")]
+    RateLimited { retry_after: Duration },
+    /// The provider's API could not be asked to confirm a success: the provider must deliver
+    /// again.
+    #[error("{0}")]
+    NotConfirmed(String),
+    /// Nothing was stored: the provider must deliver again.
+    #[error("the webhook could not be stored; retry later")]
+    NotStored(#[from] StoreError),
+}
+
+/// Takes one webhook; the reply is what its provider expects.
+pub async fn receive(state: &AppState, inbound: Inbound) -> Result<WebhookReply, IngestError> {
+    let config = state.config();
+    // A disabled provider's webhooks are still verified, stored and applied (money may have
+    // moved through checkouts made before it was switched off); their events are flagged.
+    let configured = config
+        .merchants
+        .get(&inbound.merchant)
+        .and_then(|merchant| merchant.providers.get(&inbound.provider).cloned());
+    let Some(provider) = configured else {
+        let message = format!(
+            "no provider `{}` is configured for merchant `{}`",
+            inbound.provider, inbound.merchant
+        );
+        let body = inbound.body.clone();
+        let stored = off_the_workers(state, move || StoredBody::of(&body, None)).await?;
+        reject(state, &config, &inbound, None, stored, &message).await?;
+        return Err(IngestError::NotConfigured(message));
+    };
+    let adapter = provider.adapter;
+    let checked = {
+        let (adapter, headers, body) = (
+            adapter.clone(),
+            inbound.headers.clone(),
+            inbound.body.clone(),
+        );
+        let received_at = inbound.received_at;
+        off_the_workers(state, move || {
+            check(adapter.as_ref(), &headers, &body, received_at)
+        })
+        .await?
+    };
+    let rejected = |error: ProviderError, body: StoredBody| {
+        let adapter = adapter.clone();
+        let config = config.clone();
+        let inbound = &inbound;
+        async move {
+            tracing::warn!(reason = %error, "webhook rejected");
+            reject(
+                state,
+                &config,
+                inbound,
+                Some(adapter.as_ref()),
+                body,
+                &error.to_string(),
+            )
+            .await?;
+            Ok(adapter.webhook_reply(&WebhookOutcome::Rejected(&error)))
+        }
+    };
+    let events = match checked.events {
+        Ok(events) => events,
+        Err(error) => return rejected(error, checked.body).await,
+    };
+    let (confirmed, refuted) = match confirm(state, &inbound, adapter.as_ref(), events).await {
+        Ok(confirmed) => confirmed,
+        Err(Unconfirmable::Rejected(error)) => return rejected(error, checked.body).await,
+        Err(Unconfirmable::Undecided(reason)) => {
+            // Nothing is decided: keep the receipt, whole (the webhook is authentic), and let
+            // the provider deliver again.
+            let receipt = inbound.receipt(adapter.as_ref(), checked.body, ReceiptOutcome::Accepted);
+            store_rejection(state, receipt, &reason).await?;
+            return Err(IngestError::NotConfirmed(reason));
+        }
+    };
+    let receipt = inbound.receipt(adapter.as_ref(), checked.body, ReceiptOutcome::Accepted);
+    let recording = Recording {
+        merchant: inbound.merchant.clone(),
+        provider: inbound.provider.clone(),
+        source: EventSource::Provider,
+        receipt: Some(receipt.id),
+        received_at: receipt.received_at,
+        handling: Handling {
+            refuses_when_closed: adapter.refuses_payment_when_closed(),
+            disabled: !provider.enabled,
+        },
+    };
+    let stored = state
+        .store(move |conn| {
+            write_transaction(conn, |conn| {
+                store_events(conn, receipt, &recording, confirmed, &refuted)
+            })
+        })
+        .await?;
+    tracing::info!(new_events = stored.new_events, "webhook stored");
+    // A refuted success is kept (as its flagged receipt), not lost: it is acknowledged too.
+    let outcome = match (&stored.refusal, stored.outcome) {
+        (Some(reason), _) => WebhookOutcome::Refused { reason },
+        (None, ReceiptOutcome::Duplicate) => WebhookOutcome::Duplicate,
+        (None, _) => WebhookOutcome::Stored,
+    };
+    Ok(adapter.webhook_reply(&outcome))
+}
+
+/// Runs CPU-bound work on an unauthenticated body off the async workers.
+async fn off_the_workers<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IngestError> {
+    state
+        .cpu(work)
+        .await
+        .map_err(|error| IngestError::NotStored(error.into()))
+}
+
+impl Inbound {
+    /// The receipt of this request, its body kept as `outcome` allows, without the headers
+    /// that carry a shared secret.
+    fn receipt(
+        &self,
+        adapter: &dyn Provider,
+        body: StoredBody,
+        outcome: ReceiptOutcome,
+    ) -> WebhookReceipt {
+        let kept: Vec<_> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| !adapter.is_secret_header(name))
+            .cloned()
+            .collect();
+        self.receipt_with(&kept, body, outcome)
+    }
+
+    fn receipt_with(
+        &self,
+        headers: &[(String, String)],
+        mut body: StoredBody,
+        outcome: ReceiptOutcome,
+    ) -> WebhookReceipt {
+        if outcome == ReceiptOutcome::Rejected {
+            body.bytes.truncate(REJECTED_BODY_PREFIX);
+        }
+        WebhookReceipt {
+            id: ReceiptId::generate(),
+            merchant: self.merchant.clone(),
+            provider: self.provider.clone(),
+            headers: Json(serde_json::Value::Object(headers_object(headers))),
+            body: body.bytes,
+            outcome,
+            reason: None,
+            event_count: 0,
+            received_at: truncate_to_micros(self.received_at),
+            body_length: body.length,
+            body_sha256: Some(body.sha256),
+            duplicate_of: None,
+            checkout_id: None,
+        }
+    }
+}
+
+/// A body as its receipt may keep it: without shared secrets, with its length and hash.
+struct StoredBody {
+    bytes: Vec<u8>,
+    length: i64,
+    /// Hex SHA-256 of `bytes`.
+    sha256: String,
+}
+
+impl StoredBody {
+    /// `raw` as stored: redacted by `adapter` when it carries a shared secret (Skipify's), so
+    /// neither the bytes nor their hash can give the secret away.
+    fn of(raw: &[u8], adapter: Option<&dyn Provider>) -> StoredBody {
+        let bytes = adapter
+            .and_then(|adapter| adapter.redact_body(raw))
+            .unwrap_or_else(|| raw.to_vec());
+        StoredBody {
+            length: i64::try_from(raw.len()).unwrap_or(i64::MAX),
+            sha256: Sha256::digest(&bytes)
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
+            bytes,
+        }
+    }
+}
+
+/// What [`check`] found.
+struct Checked {
+    events: Result<Vec<NormalizedEvent>, ProviderError>,
+    body: StoredBody,
+}
+
+/// Everything done to a webhook before it is known to be authentic: the nesting is bounded
+/// before the adapter reads the body, so its verification and parsing are linear and shallow
+/// whatever anyone sends.
+fn check(
+    adapter: &dyn Provider,
+    headers: &[(String, String)],
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Checked {
+    let stored = StoredBody::of(body, Some(adapter));
+    let request = WebhookRequest { headers, body };
+    let events = json::check_depth(body, json::MAX_DEPTH)
+        .map_err(|error| ProviderError::MalformedPayload(error.to_string()))
+        .and_then(|()| adapter.verify_webhook(&request, now))
+        .and_then(|()| adapter.parse_webhook(body));
+    Checked {
+        events,
+        body: stored,
+    }
+}
+
+/// Stores a rejected webhook's receipt, unless rejections of this merchant and provider or
+/// of this client are over their limit: then nothing is stored. Webhooks that verify never
+/// get here, so a flood of forgeries cannot crowd them out.
+async fn reject(
+    state: &AppState,
+    config: &LiveConfig,
+    inbound: &Inbound,
+    adapter: Option<&dyn Provider>,
+    body: StoredBody,
+    reason: &str,
+) -> Result<(), IngestError> {
+    let limit = config.settings.webhook_limits.bucket();
+    // Paths that name no configured merchant or provider share one bucket: made-up paths
+    // must not each get a bucket of their own.
+    let endpoint = match adapter {
+        Some(_) => format!("webhook\0{}\0{}", inbound.merchant, inbound.provider),
+        None => "webhook\0unconfigured".to_owned(),
+    };
+    let mut buckets = vec![key_hash(&endpoint)];
+    if let Some(client) = inbound.client {
+        buckets.push(key_hash(&format!("client\0{client}")));
+    }
+    let now = Instant::now();
+    for bucket in buckets {
+        if let Err(retry_after) = state.rejections.take(bucket, limit, now) {
+            tracing::warn!(client = ?inbound.client, "rejected webhooks over their limit: refused unstored");
+            return Err(IngestError::RateLimited { retry_after });
+        }
+    }
+    let receipt = match adapter {
+        Some(adapter) => inbound.receipt(adapter, body, ReceiptOutcome::Rejected),
+        None => inbound.receipt_with(&inbound.headers, body, ReceiptOutcome::Rejected),
+    };
+    store_rejection(state, receipt, reason).await
+}
+
+async fn store_rejection(
+    state: &AppState,
+    mut receipt: WebhookReceipt,
+    reason: &str,
+) -> Result<(), IngestError> {
+    receipt.outcome = ReceiptOutcome::Rejected;
+    receipt.reason = Some(reason.to_owned());
+    state
+        .store(move |conn| {
+            Ok::<_, IngestError>(WebhookReceipt::insert(conn, &receipt).map_err(StoreError::from)?)
+        })
+        .await
+}
+
+/// Why a webhook's events could not be confirmed.
+enum Unconfirmable {
+    /// The event cannot even be asked about: a rejection like any malformed webhook.
+    Rejected(ProviderError),
+    /// The provider's API could not be asked: nothing is decided.
+    Undecided(String),
+}
+
+/// An event the provider's own API contradicted, and what it said.
+struct Refuted {
+    event: NormalizedEvent,
+    reason: String,
+}
+
+/// Some providers' successes count only once their own API confirms them (Pakhi Pay). An
+/// event stored before is a redelivery: it is not asked about again. Returns the events to
+/// store and the refuted ones, with why.
+async fn confirm(
+    state: &AppState,
+    inbound: &Inbound,
+    adapter: &dyn Provider,
+    events: Vec<NormalizedEvent>,
+) -> Result<(Vec<NormalizedEvent>, Vec<Refuted>), Unconfirmable> {
+    let to_confirm: Vec<String> = events
+        .iter()
+        .filter(|event| adapter.needs_confirmation(event))
+        .map(|event| event.provider_event_id.clone())
+        .collect();
+    let already_stored = if to_confirm.is_empty() {
+        vec![]
+    } else {
+        let (merchant, provider) = (inbound.merchant.clone(), inbound.provider.clone());
+        state
+            .store(move |conn| {
+                let mut stored = vec![];
+                for id in to_confirm {
+                    if Event::find_by_provider_event_id(conn, &merchant, &provider, &id)?.is_some()
+                    {
+                        stored.push(id);
+                    }
+                }
+                Ok::<_, StoreError>(stored)
+            })
+            .await
+            .map_err(|error| {
+                Unconfirmable::Undecided(format!("the webhook could not be stored: {error}"))
+            })?
+    };
+    let mut confirmed = Vec::with_capacity(events.len());
+    let mut refuted = vec![];
+    for event in events {
+        if !adapter.needs_confirmation(&event) || already_stored.contains(&event.provider_event_id)
+        {
+            confirmed.push(event);
+            continue;
+        }
+        match adapter.confirm(&event).await {
+            Ok(Confirmation::Confirmed) => confirmed.push(event),
+            Ok(Confirmation::Refuted { reason }) => {
+                tracing::warn!(%reason, provider_event_id = %event.provider_event_id, "webhook not confirmed by the provider");
+                refuted.push(Refuted { event, reason });
+            }
+            Err(
+                error @ (ProviderError::MalformedPayload(_) | ProviderError::InvalidRequest { .. }),
+            ) => {
+                return Err(Unconfirmable::Rejected(error));
+            }
+            Err(error) => {
+                return Err(Unconfirmable::Undecided(format!(
+                    "could not confirm with the provider: {error}"
+                )));
+            }
+        }
+    }
+    Ok((confirmed, refuted))
+}
+
+/// What [`store_events`] did.
+struct Stored {
+    outcome: ReceiptOutcome,
+    new_events: i32,
+    /// Why a payment was refused, for the provider's reply.
+    refusal: Option<String>,
+}
+
+/// Stores the receipt, then records each event not stored before. A redelivery of events all
+/// stored already keeps no second copy of the body: its receipt points at the one that has it.
+fn store_events(
+    conn: &mut DbConnection,
+    mut receipt: WebhookReceipt,
+    recording: &Recording,
+    events: Vec<NormalizedEvent>,
+    refuted: &[Refuted],
+) -> Result<Stored, StoreError> {
+    let (merchant, provider) = (&recording.merchant, &recording.provider);
+    let mut new_events: Vec<NormalizedEvent> = Vec::with_capacity(events.len());
+    let mut first_receipt = None;
+    for event in events {
+        match Event::find_by_provider_event_id(conn, merchant, provider, &event.provider_event_id)?
+        {
+            Some(stored) => first_receipt = first_receipt.or(stored.receipt_id),
+            // One body may name an event twice: the first wins, as for a redelivery.
+            None if new_events
+                .iter()
+                .any(|new| new.provider_event_id == event.provider_event_id) => {}
+            None => new_events.push(event),
+        }
+    }
+    if new_events.is_empty()
+        && refuted.is_empty()
+        && let Some(first) = first_receipt
+    {
+        receipt.body = vec![];
+        receipt.duplicate_of = Some(first);
+    }
+    // An unconfirmed success is not stored as an event, so its receipt names the checkout.
+    if let Some(refuted) = refuted.first() {
+        receipt.checkout_id = events::link_checkout(conn, merchant, provider, &refuted.event)?
+            .map(|checkout| checkout.id);
+    }
+    WebhookReceipt::insert(conn, &receipt)?;
+    let mut stored = 0;
+    let mut refusal = None;
+    for event in new_events {
+        let checkout = events::link_checkout(conn, merchant, provider, &event)?;
+        let recorded = events::record(conn, recording, event, checkout)?;
+        refusal = refusal.or(recorded.refusal);
+        stored += i32::from(recorded.stored);
+    }
+    let outcome = if !refuted.is_empty() {
+        let reasons: Vec<String> = refuted
+            .iter()
+            .map(|refuted| {
+                format!(
+                    "{} {}: {}",
+                    refuted.event.event_type, refuted.event.provider_event_id, refuted.reason
+                )
+            })
+            .collect();
+        receipt.reason = Some(reasons.join("; "));
+        ReceiptOutcome::Unconfirmed
+    } else if stored == 0 {
+        ReceiptOutcome::Duplicate
+    } else {
+        ReceiptOutcome::Accepted
+    };
+    WebhookReceipt::record_outcome(
+        conn,
+        &receipt.id,
+        outcome,
+        receipt.reason.as_deref(),
+        stored,
+    )?;
+    Ok(Stored {
+        outcome,
+        new_events: stored,
+        refusal,
+    })
+}
+
+/// Headers as one JSON object by name; repeated ones joined with `, `.
+fn headers_object(headers: &[(String, String)]) -> serde_json::Map<String, serde_json::Value> {
+    let mut object = serde_json::Map::new();
+    for (name, value) in headers {
+        match object.get_mut(name) {
+            Some(serde_json::Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(value);
+            }
+            _ => {
+                object.insert(name.clone(), serde_json::Value::from(value.as_str()));
+            }
+        }
+    }
+    object
+}

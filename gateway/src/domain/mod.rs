@@ -1,0 +1,13 @@
+//! What paymux does, apart from HTTP: recording events and applying them to checkouts, taking
+//! webhooks, routing checkouts to providers, reserving and settling refunds, expiring what
+//! nobody paid. The HTTP handlers in `routes` call these and map their error enums to the
+//! API's errors; nothing here knows a request or a response.
+
+pub mod checkouts;
+pub mod events;
+pub mod expiry;
+pub mod ingest;
+pub mod refunds;
+pub mod routing;
+
+pub use crate::state::StoreError;

@@ -1,0 +1,253 @@
+//! Refunds: reserved before the provider is called, settled after.
+//!
+//! In one write transaction the checkout is locked, what is already refunded or being refunded
+//! is added up, and a refund that would pass what the checkout received is refused there, so
+//! that no provider is ever asked to over-refund, even by concurrent requests. A provider's
+//! refusal frees the amount again; a failure whose outcome is unknown keeps the reservation,
+//! so a retry under the same Idempotency-Key completes this refund instead of making another.
+
+use chrono::Utc;
+use paymux_domain::{CheckoutStatus, Money, RefundId, RefundStatus};
+use paymux_providers::model::RefundRequest;
+use paymux_providers::{Operation, ProviderError};
+use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::refund::Refund;
+use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
+
+use super::checkouts::{CheckoutError, provider_of};
+use crate::merchants::Merchant;
+use crate::state::{AppState, StoreError};
+
+/// Why a refund was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    /// Only a checkout that received money can be refunded.
+    #[error("a checkout that is {0} cannot be refunded")]
+    NotRefundable(CheckoutStatus),
+    /// More than what the checkout received and has not had refunded yet.
+    #[error("{0}")]
+    AmountTooLarge(String),
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for RefundError {
+    fn from(error: diesel::result::Error) -> RefundError {
+        RefundError::Store(error.into())
+    }
+}
+
+/// Refunds `requested` (or everything not refunded yet) of `checkout` as refund `refund_id`
+/// (the same on every retry under one Idempotency-Key). `settled` runs in the transaction that
+/// records the outcome, so that what the caller stores with it (the key's response) commits
+/// with it.
+pub async fn refund<S>(
+    state: &AppState,
+    merchant: &Merchant,
+    checkout: Checkout,
+    refund_id: RefundId,
+    requested: Option<i64>,
+    settled: S,
+) -> Result<Refund, RefundError>
+where
+    S: FnOnce(&mut DbConnection, &Refund) -> Result<(), StoreError> + Send + 'static,
+{
+    // A refunded checkout passes on to the amount check, which says that nothing is left.
+    if !checkout.status.is_paid() {
+        return Err(RefundError::NotRefundable(checkout.status));
+    }
+    let provider = provider_of(merchant, &checkout)?;
+    let capabilities = provider.adapter.capabilities().clone();
+    if !capabilities.supports(Operation::Refund) {
+        return Err(ProviderError::unsupported(provider.adapter.id(), Operation::Refund).into());
+    }
+    let provider_checkout_id = checkout
+        .provider_checkout_id
+        .clone()
+        .ok_or_else(|| ProviderError::unsupported(provider.adapter.id(), Operation::Refund))?;
+    let reserved = {
+        let checkout = checkout.clone();
+        state
+            .store(move |conn| reserve(conn, &checkout, refund_id, requested))
+            .await?
+    };
+    let Reserved { refund, is_full } = reserved;
+    if refund.status == RefundStatus::Succeeded {
+        return finish(state, refund, settled).await;
+    }
+    if !is_full && !capabilities.supports(Operation::PartialRefund) {
+        let error = ProviderError::unsupported(provider.adapter.id(), Operation::PartialRefund);
+        mark_failed(state, refund.id, &error.to_string()).await?;
+        return Err(error.into());
+    }
+    let outcome = provider
+        .adapter
+        .refund(&RefundRequest {
+            refund_id: refund.id,
+            provider_checkout_id,
+            amount: Money::new(refund.amount, refund.currency),
+            is_full,
+            idempotency_key: refund.id.to_string(),
+        })
+        .await;
+    let provider_refund = match outcome {
+        Ok(provider_refund) => provider_refund,
+        // A definite refusal: nothing was refunded, the amount is free again.
+        Err(error) if is_refusal(&error) => {
+            mark_failed(state, refund.id, &error.to_string()).await?;
+            return Err(error.into());
+        }
+        // The provider may have refunded (a timeout, an outage, a reply lost): the
+        // reservation stays, so the amount stays taken and a retry under the same key
+        // completes this refund with the same provider idempotency key.
+        Err(error) => return Err(error.into()),
+    };
+    state
+        .store(move |conn| {
+            write_transaction(conn, |conn| {
+                let now = truncate_to_micros(Utc::now());
+                let mut checkout =
+                    Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
+                        .ok_or_else(|| CheckoutError::NotFound(checkout.id.to_string()))?;
+                let current = Refund::find(conn, &checkout.merchant, &refund.id)?
+                    .ok_or(diesel::result::Error::NotFound)
+                    .map_err(StoreError::from)?;
+                // A refund's money counts once, however many runs reach this point.
+                if current.status != RefundStatus::Succeeded {
+                    Refund::update_outcome(
+                        conn,
+                        &refund.id,
+                        provider_refund.status,
+                        provider_refund.provider_refund_id.as_deref(),
+                        None,
+                        now,
+                    )?;
+                    if provider_refund.status == RefundStatus::Succeeded {
+                        checkout.refund(conn, current.amount, now)?;
+                    }
+                }
+                let done = Refund::find(conn, &checkout.merchant, &refund.id)?
+                    .ok_or(diesel::result::Error::NotFound)
+                    .map_err(StoreError::from)?;
+                settled(conn, &done)?;
+                Ok::<_, RefundError>(done)
+            })
+        })
+        .await
+}
+
+/// A refund done by an earlier run: its caller's work is settled with it.
+async fn finish<S>(state: &AppState, refund: Refund, settled: S) -> Result<Refund, RefundError>
+where
+    S: FnOnce(&mut DbConnection, &Refund) -> Result<(), StoreError> + Send + 'static,
+{
+    state
+        .store(move |conn| {
+            settled(conn, &refund)?;
+            Ok::<_, RefundError>(refund)
+        })
+        .await
+}
+
+/// A reserved refund, and whether it takes everything left (a full refund for the provider).
+struct Reserved {
+    refund: Refund,
+    is_full: bool,
+}
+
+/// Reserves refund `refund_id` (or finds it, on a retry) in a write transaction.
+fn reserve(
+    conn: &mut DbConnection,
+    checkout: &Checkout,
+    refund_id: RefundId,
+    requested: Option<i64>,
+) -> Result<Reserved, RefundError> {
+    write_transaction(conn, |conn| {
+        let checkout = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
+            .ok_or_else(|| CheckoutError::NotFound(checkout.id.to_string()))?;
+        let now = truncate_to_micros(Utc::now());
+        let committed = Refund::committed_total(conn, &checkout.id)?;
+        // What was received can be refunded, for a checkout paid in part too.
+        let remaining = checkout.amount_received - committed;
+        if let Some(existing) = Refund::find(conn, &checkout.merchant, &refund_id)?
+            && existing.status != RefundStatus::Failed
+        {
+            // A retry of a refund already reserved (or done) under this Idempotency-Key.
+            return Ok(Reserved {
+                refund: existing,
+                is_full: remaining == 0,
+            });
+        }
+        let amount = requested.unwrap_or(remaining);
+        if amount <= 0 && requested.is_none() {
+            return Err(RefundError::AmountTooLarge(
+                "this checkout is already fully refunded".to_owned(),
+            ));
+        }
+        if amount > remaining {
+            return Err(RefundError::AmountTooLarge(format!(
+                "a refund of {} exceeds the {} not yet refunded",
+                Money::new(amount, checkout.currency),
+                Money::new(remaining, checkout.currency)
+            )));
+        }
+        let refund = Refund {
+            id: refund_id,
+            merchant: checkout.merchant.clone(),
+            checkout_id: checkout.id,
+            provider: checkout.provider.clone(),
+            provider_refund_id: None,
+            amount,
+            currency: checkout.currency,
+            status: RefundStatus::Pending,
+            failure_reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        match Refund::find(conn, &checkout.merchant, &refund_id)? {
+            // A failed attempt under the same key: try again with the new reservation.
+            Some(_) => {
+                Refund::update_outcome(conn, &refund_id, RefundStatus::Pending, None, None, now)?
+            }
+            None => Refund::insert(conn, &refund)?,
+        }
+        Ok(Reserved {
+            refund,
+            is_full: amount == remaining,
+        })
+    })
+}
+
+/// Whether the provider definitely refused the refund, so that no money moved.
+fn is_refusal(error: &ProviderError) -> bool {
+    match error {
+        ProviderError::InvalidRequest { .. } | ProviderError::Unsupported { .. } => true,
+        ProviderError::Upstream { status, .. } => (400..500).contains(status),
+        _ => false,
+    }
+}
+
+async fn mark_failed(
+    state: &AppState,
+    refund_id: RefundId,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let reason = reason.to_owned();
+    state
+        .store(move |conn| {
+            let now = truncate_to_micros(Utc::now());
+            Ok(Refund::update_outcome(
+                conn,
+                &refund_id,
+                RefundStatus::Failed,
+                None,
+                Some(&reason),
+                now,
+            )?)
+        })
+        .await
+}

@@ -1,0 +1,435 @@
+//! Routing a checkout: which of the merchant's providers may take it ([`candidates`], a pure
+//! choice), then calling them in order ([`route`]) with failover, circuit breakers and the
+//! idempotency key pinned before each call.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use paymux_domain::{CheckoutId, Money};
+use paymux_providers::model::{CheckoutRequest, CreatedCheckout, Customer, LineItem};
+use paymux_providers::{Operation, ProviderError};
+use url::Url;
+
+use crate::breaker::{Admission, Policy};
+use crate::idempotency::Key;
+use crate::merchants::{ConfiguredProvider, Merchant};
+use crate::state::{AppState, StoreError};
+
+/// A checkout as the storefront asked for it, valid whatever the config says. Which providers
+/// may serve it is decided later ([`candidates`]), after a replay has been ruled out, so that a
+/// config change never alters the answer an Idempotency-Key already has.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub amount: Money,
+    /// The provider to use; routing picks one when absent.
+    pub provider: Option<String>,
+    pub reference: Option<String>,
+    pub description: Option<String>,
+    pub customer: Option<Customer>,
+    pub success_url: Option<Url>,
+    pub cancel_url: Option<Url>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub items: Vec<LineItem>,
+    /// Provider-only fields, by provider id; only the chosen provider's entry is passed on.
+    pub provider_options: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Order {
+    /// The request as `provider_id` gets it: only its own `provider_options`.
+    pub fn request_for(
+        &self,
+        provider_id: &str,
+        checkout_id: CheckoutId,
+        idempotency_key: String,
+    ) -> CheckoutRequest {
+        CheckoutRequest {
+            checkout_id,
+            amount: self.amount,
+            reference: self.reference.clone(),
+            description: self.description.clone(),
+            customer: self.customer.clone(),
+            success_url: self.success_url.clone(),
+            cancel_url: self.cancel_url.clone(),
+            expires_at: self.expires_at,
+            metadata: self.metadata.clone(),
+            items: self.items.clone(),
+            provider_options: self
+                .provider_options
+                .as_ref()
+                .and_then(|options| options.get(provider_id).cloned()),
+            idempotency_key,
+        }
+    }
+}
+
+/// Why a checkout could not be routed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingError {
+    /// A field of the request no provider can take, named.
+    #[error("{message}")]
+    Invalid { param: String, message: String },
+    /// A provider paymux knows that the merchant has not configured (or no longer has).
+    #[error("{0}")]
+    NotEnabled(String),
+    /// A provider the merchant has switched off.
+    #[error("{0}")]
+    Disabled(String),
+    /// The named provider's circuit is open, or every candidate's.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after: Duration,
+    },
+    /// Every provider tried failed, and created nothing.
+    #[error("{0}")]
+    AllFailed(String),
+    /// The provider's own answer: a refusal, or an outcome nobody knows. `advice` says what a
+    /// retry under the same Idempotency-Key does, when the outcome is unknown.
+    #[error("{error}")]
+    Provider {
+        error: ProviderError,
+        advice: Option<String>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(param: impl Into<String>, message: impl Into<String>) -> RoutingError {
+    RoutingError::Invalid {
+        param: param.into(),
+        message: message.into(),
+    }
+}
+
+/// A provider that may be tried: its id and how the merchant configured it.
+pub type Candidate = (String, ConfiguredProvider);
+
+/// The provider an order names, if the merchant may use it for its currency. A name paymux
+/// does not know at all is a mistake in the request; a provider it knows that the merchant has
+/// not configured is not enabled.
+fn named_provider(
+    merchant: &Merchant,
+    name: &str,
+    order: &Order,
+    known: &[&str],
+) -> Result<ConfiguredProvider, RoutingError> {
+    let provider = merchant.providers.get(name).ok_or_else(|| {
+        if known.contains(&name) {
+            RoutingError::NotEnabled(format!(
+                "provider `{name}` is not configured for this merchant"
+            ))
+        } else {
+            invalid(
+                "provider",
+                format!(
+                    "unknown provider `{name}`; paymux knows {}",
+                    known.join(", ")
+                ),
+            )
+        }
+    })?;
+    if !provider.enabled {
+        return Err(RoutingError::Disabled(format!(
+            "provider `{name}` is disabled for this merchant"
+        )));
+    }
+    let currency = order.amount.currency;
+    if !provider.currencies.contains(&currency) {
+        return Err(invalid(
+            "currency",
+            format!("{name} does not take {currency} for this merchant"),
+        ));
+    }
+    Ok(provider.clone())
+}
+
+/// The merchant's enabled providers that take the currency, can create checkouts and accept
+/// the order's fields (Pakhi Pay needs the customer's name and email), by priority (then id).
+/// Circuits are looked at when each is tried.
+fn routed_candidates(merchant: &Merchant, order: &Order) -> Result<Vec<Candidate>, RoutingError> {
+    let currency = order.amount.currency;
+    let mut refusals = vec![];
+    let mut candidates = vec![];
+    for (id, provider) in &merchant.providers {
+        if !provider.enabled
+            || !provider.currencies.contains(&currency)
+            || !provider.adapter.capabilities().supports(Operation::Create)
+        {
+            continue;
+        }
+        // Validation does not depend on the id: any well-formed one does.
+        let request = order.request_for(id, CheckoutId::generate(), String::new());
+        match provider.adapter.validate_checkout(&request) {
+            Ok(()) => candidates.push((id.clone(), provider.clone())),
+            Err(error) => refusals.push((id.clone(), error)),
+        }
+    }
+    candidates.sort_by(|(a_id, a), (b_id, b)| (a.priority, a_id).cmp(&(b.priority, b_id)));
+    if !candidates.is_empty() {
+        return Ok(candidates);
+    }
+    let Some((_, first)) = refusals.first() else {
+        return Err(invalid(
+            "currency",
+            format!("no enabled provider of this merchant takes {currency}"),
+        ));
+    };
+    let param = match first {
+        ProviderError::InvalidRequest {
+            param: Some(param), ..
+        } => param.clone(),
+        _ => "provider".to_owned(),
+    };
+    let reasons: Vec<String> = refusals
+        .iter()
+        .map(|(id, error)| format!("{id}: {error}"))
+        .collect();
+    Err(invalid(
+        param,
+        format!(
+            "no enabled provider of this merchant can take this checkout ({})",
+            reasons.join("; ")
+        ),
+    ))
+}
+
+/// The providers a new attempt may try, in order, under the merchant's config of the moment
+/// (and the clock: `expires_at` must still be ahead). `known` are the providers paymux knows.
+pub fn candidates(
+    merchant: &Merchant,
+    order: &Order,
+    known: &[&str],
+    now: DateTime<Utc>,
+) -> Result<Vec<Candidate>, RoutingError> {
+    if order.expires_at.is_some_and(|expires_at| expires_at <= now) {
+        return Err(invalid("expires_at", "expires_at must be in the future"));
+    }
+    if let Some(options) = &order.provider_options
+        && let Some((unknown, _)) = options
+            .iter()
+            .find(|(id, _)| !merchant.providers.contains_key(*id))
+    {
+        return Err(invalid(
+            format!("provider_options.{unknown}"),
+            format!("`{unknown}` is not a provider of this merchant"),
+        ));
+    }
+    match order.provider.as_deref() {
+        Some(name) => Ok(vec![(
+            name.to_owned(),
+            named_provider(merchant, name, order, known)?,
+        )]),
+        None => routed_candidates(merchant, order),
+    }
+}
+
+/// The provider an earlier attempt under the same Idempotency-Key may have created the
+/// checkout at. It is used even if now disabled (or its circuit open, or the currency no longer
+/// routed to it): only it can return what it created, and routing elsewhere could leave two
+/// live checkouts. Only a provider removed from the config cannot be reached.
+fn pinned_provider(merchant: &Merchant, provider_id: &str) -> Result<Candidate, RoutingError> {
+    merchant
+        .providers
+        .get(provider_id)
+        .map(|provider| (provider_id.to_owned(), provider.clone()))
+        .ok_or_else(|| {
+            RoutingError::NotEnabled(format!(
+                "an earlier attempt under this Idempotency-Key reached `{provider_id}`, which is \
+                 no longer configured for this merchant"
+            ))
+        })
+}
+
+/// What the storefront is told after `provider_id` left the outcome of a create unknown and
+/// the request had an Idempotency-Key: what a retry under it does with that provider.
+fn retry_advice(provider_id: &str, provider: &ConfiguredProvider) -> String {
+    let unknown = format!("; whether {provider_id} created the checkout is unknown");
+    if provider.adapter.capabilities().idempotent_create {
+        format!(
+            "{unknown}. Retrying with the same Idempotency-Key is safe: the retry goes back to \
+             {provider_id} with the same idempotency key and returns the checkout it created, if \
+             it created one"
+        )
+    } else {
+        format!(
+            "{unknown}. A retry with the same Idempotency-Key goes back to {provider_id} only, \
+             but {provider_id} takes no idempotency key and may create a second payment link; \
+             only the one paymux returns is ever shown to the payer"
+        )
+    }
+}
+
+/// What routing did for one checkout.
+pub struct Routed {
+    pub provider_id: String,
+    pub created: CreatedCheckout,
+    /// Every provider called, in order; the last is `provider_id`.
+    pub tried: Vec<String>,
+}
+
+/// What [`route`] works with.
+pub struct Routing<'a> {
+    pub state: &'a AppState,
+    pub merchant: &'a Merchant,
+    pub order: &'a Order,
+    pub policy: Policy,
+    /// The checkout's id: also the idempotency key providers get, the same on every retry
+    /// under one Idempotency-Key, so a provider that dedupes makes one checkout.
+    pub checkout_id: CheckoutId,
+    pub key: Option<&'a Key>,
+}
+
+/// Tries the candidates in order, or only the provider the idempotency key is pinned to. A
+/// provider whose circuit is open is passed over (or, named explicitly, is unavailable); one
+/// that fails before anything can have been created gives way to the next; any other failure
+/// ends the request. Before each call the key is pinned to the provider called ([`Key::pin`]),
+/// so that a retry after anything but a failure that created nothing goes back to it.
+pub async fn route(routing: Routing<'_>) -> Result<Routed, RoutingError> {
+    let Routing {
+        state, merchant, ..
+    } = routing;
+    let pinned = routing
+        .key
+        .and_then(|key| key.providers_tried.as_deref())
+        .and_then(<[String]>::split_last);
+    let (candidates, mut tried) = match pinned {
+        Some((last, earlier)) => (vec![pinned_provider(merchant, last)?], earlier.to_vec()),
+        None => {
+            let known = state.live.provider_ids();
+            (
+                candidates(merchant, routing.order, &known, Utc::now())?,
+                vec![],
+            )
+        }
+    };
+    let is_pinned = pinned.is_some();
+    let mut skipped = Skipped::default();
+    for (provider_id, provider) in candidates {
+        let decision = |outcome| {
+            state
+                .metrics
+                .routing_decision(&merchant.id, &provider_id, outcome)
+        };
+        let admission = if is_pinned {
+            Admission::Allowed
+        } else {
+            state
+                .breakers
+                .admit(&merchant.id, &provider_id, routing.policy, Instant::now())
+        };
+        if let Admission::Refused { retry_after } = admission {
+            decision("circuit_open");
+            if routing.order.provider.is_some() {
+                return Err(RoutingError::Unavailable {
+                    message: format!(
+                        "{provider_id} is failing for this merchant (its circuit is open); retry later"
+                    ),
+                    retry_after,
+                });
+            }
+            skipped.open(provider_id, retry_after);
+            continue;
+        }
+        tried.push(provider_id.clone());
+        if let Some(key) = routing.key {
+            key.pin(state, Some(&tried)).await?;
+        }
+        let checkout_id = routing.checkout_id;
+        let request = routing
+            .order
+            .request_for(&provider_id, checkout_id, checkout_id.to_string());
+        let error = match provider.adapter.create_checkout(&request).await {
+            Ok(created) => {
+                state
+                    .breakers
+                    .succeeded(&merchant.id, &provider_id, Utc::now());
+                decision("created");
+                return Ok(Routed {
+                    provider_id,
+                    created,
+                    tried,
+                });
+            }
+            Err(error) => error,
+        };
+        if error.is_provider_failure() {
+            state.breakers.failed(
+                &merchant.id,
+                &provider_id,
+                &error.to_string(),
+                routing.policy,
+                Instant::now(),
+                Utc::now(),
+            );
+        } else if admission == Admission::Trial {
+            state.breakers.trial_answered(&merchant.id, &provider_id);
+        }
+        if error.nothing_created() && !is_pinned {
+            tracing::warn!(provider = %provider_id, %error, "provider failed; trying the next");
+            decision("failed");
+            skipped.failed(&provider_id, &error);
+            continue;
+        }
+        let advice = if error.outcome_unknown() {
+            decision("outcome_unknown");
+            routing.key.map(|_| retry_advice(&provider_id, &provider))
+        } else {
+            decision("refused");
+            None
+        };
+        return Err(RoutingError::Provider { error, advice });
+    }
+    // Nothing was created anywhere: a retry may route afresh. Should this write fail, the key
+    // stays pinned to a provider that created nothing, which only narrows the retry.
+    if let Some(key) = routing.key
+        && !skipped.failures.is_empty()
+        && let Err(error) = key.pin(state, None).await
+    {
+        tracing::warn!(%error, "could not unpin an idempotency key");
+    }
+    Err(skipped.into_error())
+}
+
+/// The candidates passed over: their circuits open, or failed with nothing created.
+#[derive(Default)]
+struct Skipped {
+    failures: Vec<String>,
+    open: Vec<String>,
+    soonest: Option<Duration>,
+}
+
+impl Skipped {
+    fn open(&mut self, provider_id: String, retry_after: Duration) {
+        self.soonest = Some(
+            self.soonest
+                .map_or(retry_after, |soonest| soonest.min(retry_after)),
+        );
+        self.open.push(provider_id);
+    }
+
+    fn failed(&mut self, provider_id: &str, error: &ProviderError) {
+        self.failures.push(format!("{provider_id}: {error}"));
+    }
+
+    fn into_error(self) -> RoutingError {
+        if self.failures.is_empty() {
+            return RoutingError::Unavailable {
+                message: format!(
+                    "every provider that can take this checkout is failing for this merchant \
+                     (circuits open: {}); retry later",
+                    self.open.join(", ")
+                ),
+                retry_after: self.soonest.unwrap_or(Duration::MAX),
+            };
+        }
+        let mut message = format!(
+            "no provider could take the checkout: {}",
+            self.failures.join("; ")
+        );
+        if !self.open.is_empty() {
+            message.push_str(&format!(" (circuits open: {})", self.open.join(", ")));
+        }
+        RoutingError::AllFailed(message)
+    }
+}
