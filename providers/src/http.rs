@@ -2,12 +2,24 @@
 //! so that a provider that hangs costs a bounded wait, never a stuck request, and one retry on
 //! a fresh connection for a call that is safe to repeat when a pooled connection turns out to
 //! be dead ([`Repeat`]).
+//!
+//! What adapters share above the transport is here too: an [`Endpoint`] (one merchant's
+//! provider API: its base URL, its credentials, the client) joins paths, authenticates, sends,
+//! and turns a non-2xx answer into the error its status stands for with the provider's own
+//! message ([`error_message`]), as its [`ApiSpec`] describes. An adapter says only what
+//! differs: its paths, its headers, which call may be repeated.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use url::Url;
 
-use crate::{ConfigError, ProviderError};
+use crate::factory::AdapterContext;
+use crate::{ConfigError, ProviderError, json};
 
 /// Timeouts of provider calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +234,257 @@ pub fn api_base_url(
     Ok(url)
 }
 
+/// What the shared client needs to know of one provider's HTTP API. Each adapter declares its
+/// own as a constant; the rest of a call (paths, bodies, extra headers) is the adapter's.
+#[derive(Debug)]
+pub struct ApiSpec {
+    /// The provider's name as messages show it: `SKN Pay`.
+    pub name: &'static str,
+    /// The production API, used unless the merchant's config sets `base_url`.
+    pub default_base_url: &'static str,
+    /// True when calls go to paths below the base URL, which then always ends with `/`; false
+    /// when the base URL is the one call's own URL, used exactly as given (Skipify).
+    pub joins_paths: bool,
+    /// The statuses of a non-2xx answer that mean the provider refused the request as invalid
+    /// (a 400 to the storefront); any other is the provider's failure ([`refusal`]).
+    pub invalid_statuses: &'static [u16],
+    /// The provider's own message in a non-2xx body.
+    pub error_message: fn(&[u8]) -> String,
+}
+
+impl ApiSpec {
+    /// `api_key` as a header value after `scheme` ([`credential_header`]). A key that cannot be
+    /// sent is a config error naming `api_key`, which never shows the key.
+    pub fn api_key_header(
+        &self,
+        scheme: Option<&str>,
+        api_key: &SecretString,
+    ) -> Result<HeaderValue, ConfigError> {
+        credential_header(scheme, api_key.expose_secret()).ok_or_else(|| {
+            ConfigError::new(
+                "api_key",
+                format!(
+                    "the {} API key contains characters that cannot be sent in an HTTP header",
+                    self.name
+                ),
+            )
+        })
+    }
+}
+
+/// `credential` as a header value, after `scheme` and a space when there is one
+/// (`Bearer sk_…`), marked sensitive so that no HTTP log prints it. `None` when the credential
+/// is empty or holds anything but visible ASCII (a space, a control, a non-ASCII letter).
+pub fn credential_header(scheme: Option<&str>, credential: &str) -> Option<HeaderValue> {
+    if credential.is_empty() || !credential.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    let text = match scheme {
+        Some(scheme) => format!("{scheme} {credential}"),
+        None => credential.to_owned(),
+    };
+    let mut value = HeaderValue::from_str(&text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// How every call to a merchant's provider account proves who it is.
+pub enum Auth {
+    /// Headers set on every call; the ones carrying a secret come from [`credential_header`].
+    Headers(HeaderMap),
+    /// HTTP Basic credentials (reqwest marks the header sensitive).
+    Basic {
+        user: SecretString,
+        password: SecretString,
+    },
+}
+
+impl Auth {
+    /// A single header, such as `Authorization: Bearer …` or `api-key: …`.
+    pub fn header(name: impl reqwest::header::IntoHeaderName, value: HeaderValue) -> Auth {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, value);
+        Auth::Headers(headers)
+    }
+
+    /// `Authorization: <value>`.
+    pub fn authorization(value: HeaderValue) -> Auth {
+        Auth::header(AUTHORIZATION, value)
+    }
+
+    fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::Headers(headers) => request.headers(headers.clone()),
+            Auth::Basic { user, password } => {
+                request.basic_auth(user.expose_secret(), Some(password.expose_secret()))
+            }
+        }
+    }
+}
+
+/// One merchant's provider API: where it is, how calls authenticate, and the shared client
+/// with its timeouts. Its `Debug` output shows no credential.
+pub struct Endpoint {
+    spec: &'static ApiSpec,
+    base_url: Url,
+    auth: Auth,
+    http: reqwest::Client,
+    timeouts: HttpTimeouts,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("api", &self.spec.name)
+            .field("base_url", &self.base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// The endpoint at the context's `base_url`, else the spec's default ([`api_base_url`]),
+    /// called through the context's client.
+    pub fn new(
+        spec: &'static ApiSpec,
+        context: &AdapterContext<'_>,
+        auth: Auth,
+    ) -> Result<Endpoint, ConfigError> {
+        Ok(Endpoint {
+            base_url: api_base_url(
+                context.base_url.clone(),
+                spec.default_base_url,
+                spec.name,
+                spec.joins_paths,
+            )?,
+            spec,
+            auth,
+            http: context.http.clone(),
+            timeouts: context.timeouts,
+        })
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// `path` below the base URL; the empty path is the base URL itself.
+    pub fn url(&self, path: &str) -> Result<Url, ProviderError> {
+        if path.is_empty() {
+            return Ok(self.base_url.clone());
+        }
+        self.base_url.join(path).map_err(|error| {
+            ProviderError::Unreachable(format!(
+                "cannot build the {} URL for {path}: {error}",
+                self.spec.name
+            ))
+        })
+    }
+
+    /// An authenticated GET of `path` ([`Endpoint::url`]).
+    pub fn get(&self, path: &str) -> Result<reqwest::RequestBuilder, ProviderError> {
+        Ok(self.auth.apply(self.http.get(self.url(path)?)))
+    }
+
+    /// An authenticated POST to `path` ([`Endpoint::url`]).
+    pub fn post(&self, path: &str) -> Result<reqwest::RequestBuilder, ProviderError> {
+        Ok(self.auth.apply(self.http.post(self.url(path)?)))
+    }
+
+    /// Sends `request` and returns the answer whatever its status ([`exchange`]).
+    pub async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        repeat: Repeat,
+    ) -> Result<Answer, ProviderError> {
+        exchange(request, self.timeouts, repeat).await
+    }
+
+    /// Sends `request` and returns the body of a 2xx answer; any other answer becomes the
+    /// error its status stands for, with the provider's own message.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        repeat: Repeat,
+    ) -> Result<Vec<u8>, ProviderError> {
+        let answer = self.exchange(request, repeat).await?;
+        if answer.is_success() {
+            return Ok(answer.body);
+        }
+        let message = (self.spec.error_message)(&answer.body);
+        let error = refusal(answer.status, message, self.spec.invalid_statuses);
+        tracing::warn!(status = answer.status, %error, "{} refused the call", self.spec.name);
+        Err(error)
+    }
+
+    /// Sends `request` whose 2xx answer is a JSON `what`; any other answer is malformed:
+    /// `SKN Pay answered with no valid payment: …` ([`read_json`]).
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        repeat: Repeat,
+        what: &str,
+    ) -> Result<T, ProviderError> {
+        let body = self.send(request, repeat).await?;
+        read_json(
+            &body,
+            &format!("{} answered with no valid {what}", self.spec.name),
+        )
+    }
+}
+
+/// A JSON body (a provider's answer, a webhook) as a `T`. One that is not is malformed, said
+/// as `{what}: ` and the problem without any of the body's values
+/// ([`json::describe_error`]): `not a Kwik webhook: the body is not valid JSON at line 1
+/// column 2`.
+pub fn read_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
+    serde_json::from_slice(body).map_err(|error| {
+        ProviderError::MalformedPayload(format!("{what}: {}", json::describe_error(&error)))
+    })
+}
+
+/// The most raw text kept from an error body no message could be read from.
+pub const MAX_RAW_ERROR_CHARS: usize = 500;
+
+/// A provider's message in a non-2xx body: the first of the JSON object's `fields` that holds
+/// one (text, an object's `message`, or a list of those, joined with `; `), else the body's
+/// text ([`raw_text`]), else `no error message`.
+pub fn error_message(body: &[u8], fields: &[&str]) -> String {
+    fn text_of(value: &Value) -> Option<String> {
+        match value {
+            Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
+            Value::Object(members) => members.get("message").and_then(text_of),
+            Value::Array(items) => {
+                let texts: Vec<String> = items.iter().filter_map(text_of).collect();
+                (!texts.is_empty()).then(|| texts.join("; "))
+            }
+            _ => None,
+        }
+    }
+    let found = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(members)) => fields
+            .iter()
+            .find_map(|field| members.get(*field).and_then(text_of)),
+        _ => None,
+    };
+    found
+        .or_else(|| raw_text(body))
+        .unwrap_or_else(|| "no error message".to_owned())
+}
+
+/// A body as text, trimmed and cut to its first [`MAX_RAW_ERROR_CHARS`] characters; `None`
+/// when nothing is left.
+pub fn raw_text(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(match text.char_indices().nth(MAX_RAW_ERROR_CHARS) {
+        Some((cut, _)) => text[..cut].to_owned(),
+        None => text.to_owned(),
+    })
+}
+
 /// The error text without the request URL, which may carry query-string credentials.
 fn without_url(error: &reqwest::Error) -> String {
     let mut error_text = String::new();
@@ -397,21 +660,27 @@ mod tests {
         Some(path)
     }
 
-    /// Makes one call on `client` so that its connection waits in the pool, idle.
-    async fn warm_up(client: &reqwest::Client, server: &StaleServer, timeouts: HttpTimeouts) {
+    /// A stale-connection server, and a client whose one connection to it waits in the pool,
+    /// idle, after a first call.
+    async fn warmed_up(
+        hang_up: HangUp,
+        fresh: Fresh,
+        timeouts: HttpTimeouts,
+    ) -> (StaleServer, reqwest::Client) {
+        let server = StaleServer::start(hang_up, fresh).await;
+        let client = build_client(timeouts).unwrap();
         let answer = exchange(client.get(server.url("/warm-up")), timeouts, Repeat::Once)
             .await
             .unwrap();
         assert_eq!(answer.status, 200);
+        (server, client)
     }
 
     #[tokio::test]
     async fn a_safe_call_on_a_dead_pooled_connection_is_sent_again_on_a_fresh_one() {
         for hang_up in [HangUp::Close, HangUp::Reset] {
-            let server = StaleServer::start(hang_up, Fresh::Answer).await;
             let timeouts = HttpTimeouts::default();
-            let client = build_client(timeouts).unwrap();
-            warm_up(&client, &server, timeouts).await;
+            let (server, client) = warmed_up(hang_up, Fresh::Answer, timeouts).await;
             let request = client
                 .post(server.url("/api/request/payment/verify/"))
                 .json(&serde_json::json!({ "transaction_id": "TRX1", "amount": "10.00" }));
@@ -440,10 +709,8 @@ mod tests {
     #[tokio::test]
     async fn a_call_sent_once_on_a_dead_pooled_connection_is_an_unknown_outcome() {
         for hang_up in [HangUp::Close, HangUp::Reset] {
-            let server = StaleServer::start(hang_up, Fresh::Answer).await;
             let timeouts = HttpTimeouts::default();
-            let client = build_client(timeouts).unwrap();
-            warm_up(&client, &server, timeouts).await;
+            let (server, client) = warmed_up(hang_up, Fresh::Answer, timeouts).await;
             let request = client
                 .post(server.url("/payments?key=sk_live_x"))
                 .json(&serde_json::json!({ "amount": 1000 }));
@@ -466,13 +733,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_safe_call_is_sent_again_at_most_once_and_within_its_budget() {
-        let server = StaleServer::start(HangUp::Close, Fresh::Ignore).await;
         let timeouts = HttpTimeouts {
             connect: Duration::from_secs(1),
             total: Duration::from_millis(300),
         };
-        let client = build_client(timeouts).unwrap();
-        warm_up(&client, &server, timeouts).await;
+        let (server, client) = warmed_up(HangUp::Close, Fresh::Ignore, timeouts).await;
         let error = exchange(
             client.get(server.url("/payments/p_1")),
             timeouts,
@@ -570,6 +835,79 @@ mod tests {
                 message: "down".into()
             }
         );
+    }
+
+    /// A provider API for the tests of the shared pieces.
+    const X_PAY: ApiSpec = ApiSpec {
+        name: "X Pay",
+        default_base_url: "https://x.example/v1",
+        joins_paths: true,
+        invalid_statuses: &[400],
+        error_message: |_| String::new(),
+    };
+
+    #[test]
+    fn credentials_are_sensitive_headers_and_what_a_header_cannot_carry_is_refused() {
+        let bearer = credential_header(Some("Bearer"), "sk_test_1").unwrap();
+        assert_eq!(bearer, "Bearer sk_test_1");
+        assert!(bearer.is_sensitive());
+        assert_eq!(credential_header(None, "k-1").unwrap(), "k-1");
+        for bad in ["", "has space", "tab\tkey", "clé", "line\nbreak"] {
+            assert_eq!(credential_header(None, bad), None, "{bad:?}");
+        }
+        let error = X_PAY
+            .api_key_header(None, &SecretString::from("zq zq"))
+            .unwrap_err();
+        assert_eq!(error.key, "api_key");
+        assert_eq!(
+            error.message,
+            "the X Pay API key contains characters that cannot be sent in an HTTP header"
+        );
+    }
+
+    #[test]
+    fn error_messages_come_from_the_named_fields_or_the_raw_text() {
+        let fields = ["message", "errors"];
+        for (body, expected) in [
+            (r#"{"message": "bad total"}"#, "bad total"),
+            (
+                r#"{"message": " ", "errors": ["a", {"message": "b"}]}"#,
+                "a; b",
+            ),
+            (r#"{"message": {"message": "nested"}}"#, "nested"),
+            (
+                r#"{"error": "not a named field"}"#,
+                r#"{"error": "not a named field"}"#,
+            ),
+            ("  <html>Bad Gateway</html>\n", "<html>Bad Gateway</html>"),
+            ("", "no error message"),
+        ] {
+            assert_eq!(error_message(body.as_bytes(), &fields), expected, "{body}");
+        }
+        let long = "é".repeat(MAX_RAW_ERROR_CHARS + 1);
+        assert_eq!(
+            raw_text(long.as_bytes()),
+            Some("é".repeat(MAX_RAW_ERROR_CHARS))
+        );
+        assert_eq!(raw_text(b" \n"), None);
+    }
+
+    #[test]
+    fn an_endpoint_joins_paths_below_its_base_url_and_shows_no_credential() {
+        let settings = serde_json::json!({});
+        let context = crate::factory::test_context("x", &settings, None);
+        let auth = Auth::authorization(credential_header(Some("Bearer"), "sk_zq").unwrap());
+        let endpoint = Endpoint::new(&X_PAY, &context, auth).unwrap();
+        assert_eq!(endpoint.base_url().as_str(), "https://x.example/v1/");
+        assert_eq!(endpoint.url("").unwrap().as_str(), "https://x.example/v1/");
+        assert_eq!(
+            endpoint.url("payments/p_1").unwrap().as_str(),
+            "https://x.example/v1/payments/p_1"
+        );
+        let request = endpoint.post("payments").unwrap().build().unwrap();
+        assert_eq!(request.headers()["authorization"], "Bearer sk_zq");
+        let debug = format!("{endpoint:?}");
+        assert!(!debug.contains("zq"), "{debug}");
     }
 
     #[tokio::test]

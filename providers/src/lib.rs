@@ -1,6 +1,7 @@
 //! Provider adapters behind one [`Provider`] trait, the helpers they share (signing, the HTTP
 //! client, secrets) and the [`Registry`] that builds them from config.
 
+mod checks;
 pub mod error;
 pub mod factory;
 pub mod http;
@@ -18,9 +19,11 @@ pub mod signing;
 pub mod skipify;
 pub mod sknpay;
 pub mod spankpay;
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Operation, ProviderError};
-pub use provider::{Capabilities, Confirmation, Provider};
 pub use factory::{AdapterContext, ConfigError, ProviderFactory};
+pub use provider::{Capabilities, Confirmation, Provider};
 pub use registry::Registry;
 pub use secret::{SecretRef, SecretResolver};

@@ -1,5 +1,6 @@
 //! Signing helpers every adapter shares: hex HMAC-SHA256, constant-time comparison, the
-//! timestamp window of replay protection, and ids derived from payloads.
+//! webhook checks built on them (a required header, a signature refused naming its header),
+//! the timestamp window of replay protection, and ids derived from payloads.
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -33,6 +34,28 @@ pub fn verify_hmac_sha256_hex(key: &[u8], parts: &[&[u8]], signature_hex: &str) 
         return false;
     };
     mac_over(key, parts).verify_slice(&signature).is_ok()
+}
+
+/// The value of a webhook header the check needs (`None` when the webhook has none), refused
+/// as an invalid signature naming the header: `missing SknPay-Signature header`.
+pub fn required_header<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, ProviderError> {
+    value.ok_or_else(|| ProviderError::InvalidSignature(format!("missing {name} header")))
+}
+
+/// Checks, in constant time, that `signature` (hex, either case) is the HMAC-SHA256 of `parts`
+/// under the webhook secret `key`; a mismatch is refused naming the `header` it came in.
+pub fn check_hmac_sha256_hex(
+    key: &[u8],
+    parts: &[&[u8]],
+    signature: &str,
+    header: &str,
+) -> Result<(), ProviderError> {
+    if verify_hmac_sha256_hex(key, parts, signature) {
+        return Ok(());
+    }
+    Err(ProviderError::InvalidSignature(format!(
+        "{header} does not match the body and the webhook secret"
+    )))
 }
 
 /// Compares two secrets without leaking, through timing, how long a prefix they share.
@@ -120,6 +143,29 @@ mod tests {
         ));
         assert!(!verify_hmac_sha256_hex(b"whsec_test", &parts, "not hex"));
         assert!(!verify_hmac_sha256_hex(b"whsec_test", &parts, ""));
+    }
+
+    #[test]
+    fn webhook_checks_name_the_header_and_show_no_value() {
+        assert_eq!(required_header(Some("t=1"), "X-Sig"), Ok("t=1"));
+        assert_eq!(
+            required_header(None, "X-Sig"),
+            Err(ProviderError::InvalidSignature(
+                "missing X-Sig header".into()
+            ))
+        );
+        let signature = hmac_sha256_hex(b"whsec_test", &[b"1700000000", b".", b"{}"]);
+        let parts: [&[u8]; 3] = [b"1700000000", b".", b"{}"];
+        assert_eq!(
+            check_hmac_sha256_hex(b"whsec_test", &parts, &signature, "X-Sig"),
+            Ok(())
+        );
+        assert_eq!(
+            check_hmac_sha256_hex(b"whsec_other", &parts, &signature, "X-Sig"),
+            Err(ProviderError::InvalidSignature(
+                "X-Sig does not match the body and the webhook secret".into()
+            ))
+        );
     }
 
     #[test]

@@ -15,37 +15,45 @@ use url::Url;
 use super::wire::{CURRENCIES, CreateLink, ErrorBody, LinkResponse, Webhook};
 use super::{DEFAULT_BASE_URL, ID, PRODUCTION_HOST, signature};
 use crate::error::Operation;
-use crate::http::{HttpTimeouts, Repeat, api_base_url, exchange, refusal};
+use crate::factory::{AdapterContext, ConfigError};
+use crate::http::{ApiSpec, Auth, Endpoint, Repeat, read_json};
 use crate::json;
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::factory::{AdapterContext, ConfigError};
 use crate::secret::SecretRef;
 use crate::{Capabilities, Provider, ProviderError};
 
 /// Where checkout links are created, below the base URL.
 pub(super) const CHECKOUT_LINK_PATH: &str = "checkout/link";
 
+/// Kwik's API: HTTP Basic, paths below `…/2.0/`; 400 and 422 say the request was refused as
+/// invalid, anything else is upstream's failure (401: wrong credentials or signature).
+const API: ApiSpec = ApiSpec {
+    name: "Kwik",
+    default_base_url: DEFAULT_BASE_URL,
+    joins_paths: true,
+    invalid_statuses: &[400, 422],
+    error_message: ErrorBody::message_from,
+};
+
 /// Kwik, bound to one merchant. Its `Debug` output shows no credential.
 pub struct KwikAdapter {
     credentials: Credentials,
-    /// Ends with `/`, so that joining `checkout/link` keeps `/2.0`.
-    base_url: Url,
+    /// Its base URL ends with `/`, so that joining `checkout/link` keeps `/2.0`.
+    api: Endpoint,
     /// This merchant's paymux endpoint for Kwik webhooks, sent on every create.
     webhook_url: Url,
     /// True against Kwik's production host only (see the module doc).
     livemode: bool,
-    http: reqwest::Client,
-    timeouts: HttpTimeouts,
     capabilities: Capabilities,
 }
 
 impl fmt::Debug for KwikAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KwikAdapter")
-            .field("base_url", &self.base_url.as_str())
+            .field("base_url", &self.base_url().as_str())
             .field("livemode", &self.livemode)
             .field("signs_requests", &self.credentials.passphrase.is_some())
             .finish_non_exhaustive()
@@ -135,15 +143,17 @@ impl KwikAdapter {
         let credentials = Credentials::from_settings(context.settings, |key, secret| {
             context.secret(key, secret)
         })?;
-        let base_url = api_base_url(context.base_url, DEFAULT_BASE_URL, "Kwik", true)?;
-        let livemode = base_url.host_str() == Some(PRODUCTION_HOST);
+        let auth = Auth::Basic {
+            user: credentials.api_key.clone(),
+            password: credentials.api_secret.clone(),
+        };
+        let api = Endpoint::new(&API, &context, auth)?;
+        let livemode = api.base_url().host_str() == Some(PRODUCTION_HOST);
         Ok(KwikAdapter {
             credentials,
-            base_url,
+            api,
             webhook_url: context.webhook_url,
             livemode,
-            http: context.http,
-            timeouts: context.timeouts,
             capabilities: Capabilities {
                 create: true,
                 retrieve: false,
@@ -164,7 +174,7 @@ impl KwikAdapter {
     }
 
     pub fn base_url(&self) -> &Url {
-        &self.base_url
+        self.api.base_url()
     }
 
     /// Whether requests carry a `signature` (a passphrase is configured).
@@ -194,32 +204,6 @@ impl KwikAdapter {
         }
         Ok(Value::Object(body))
     }
-
-    /// Sends a request with the Basic credentials and returns the body of a 2xx answer; any
-    /// other answer becomes the error its status stands for, with Kwik's own message.
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-        repeat: Repeat,
-    ) -> Result<Vec<u8>, ProviderError> {
-        let request = request.basic_auth(
-            self.credentials.api_key.expose_secret(),
-            Some(self.credentials.api_secret.expose_secret()),
-        );
-        let answer = exchange(request, self.timeouts, repeat).await?;
-        if answer.is_success() {
-            return Ok(answer.body);
-        }
-        // 400 and 422 say the request was refused as invalid; anything else is upstream's
-        // failure (401: wrong credentials or signature).
-        let error = refusal(
-            answer.status,
-            ErrorBody::message_from(&answer.body),
-            &[400, 422],
-        );
-        tracing::warn!(status = answer.status, %error, "Kwik refused the call");
-        Err(error)
-    }
 }
 
 #[async_trait]
@@ -246,19 +230,9 @@ impl Provider for KwikAdapter {
     ) -> Result<CreatedCheckout, ProviderError> {
         let link = CreateLink::from_checkout(request, &self.webhook_url, Utc::now())?;
         let body = self.request_body(&link)?;
-        let url = self.base_url.join(CHECKOUT_LINK_PATH).map_err(|error| {
-            ProviderError::Unreachable(format!("cannot build the Kwik URL: {error}"))
-        })?;
+        let post = self.api.post(CHECKOUT_LINK_PATH)?.json(&body);
         // No idempotency key: a second send could make a second link.
-        let answer = self
-            .send(self.http.post(url).json(&body), Repeat::Once)
-            .await?;
-        let response: LinkResponse = serde_json::from_slice(&answer).map_err(|error| {
-            ProviderError::MalformedPayload(format!(
-                "Kwik answered with no valid checkout link: {}",
-                json::describe_error(&error)
-            ))
-        })?;
+        let response: LinkResponse = self.api.call(post, Repeat::Once, "checkout link").await?;
         response.into_created_checkout(request.amount, self.livemode)
     }
 
@@ -299,12 +273,7 @@ impl Provider for KwikAdapter {
     }
 
     fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
-        let webhook: Webhook = serde_json::from_slice(raw).map_err(|error| {
-            ProviderError::MalformedPayload(format!(
-                "not a Kwik webhook: {}",
-                json::describe_error(&error)
-            ))
-        })?;
+        let webhook: Webhook = read_json(raw, "not a Kwik webhook")?;
         webhook.into_normalized(self.livemode)
     }
 
@@ -319,12 +288,12 @@ impl Provider for KwikAdapter {
 mod tests {
     use super::*;
     use crate::SecretResolver;
-    use crate::http::build_client;
     use crate::kwik::sandbox::KwikSandbox;
     use crate::model::Customer;
     use crate::sandbox::{Outcome, SandboxAccount, SandboxCall, Simulator};
+    use crate::test_support::{self, AdapterBuilder};
     use chrono::TimeZone;
-    use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
+    use paymux_domain::{CheckoutStatus, Currency, EventType, Money, RefundId};
     use serde_json::json;
     use std::collections::BTreeMap;
     use std::sync::Arc;
@@ -337,7 +306,6 @@ mod tests {
     const WEBHOOK_SECRET: &str = "kwik_whsec_test";
     const LINK_RESPONSE: &str = include_str!("fixtures/link_response.json");
     const WEBHOOK: &str = include_str!("fixtures/webhook.json");
-    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
     const WEBHOOK_URL: &str = "https://paymux.example/webhooks/demo/kwik";
     /// `Basic base64(API_KEY:API_SECRET)`.
     const BASIC: &str = "Basic a3dpa19rZXlfN0hxMjprd2lrX3NlY3JldF94OUxt";
@@ -355,19 +323,11 @@ mod tests {
     }
 
     fn adapter_with(settings: &Value, base: &str) -> KwikAdapter {
-        KwikAdapter::from_context(AdapterContext {
-            merchant: "demo",
-            settings,
-            secrets: SecretResolver {
-                allow_literals: true,
-            },
-            base_url: Some(Url::parse(base).unwrap()),
-            webhook_url: Url::parse(WEBHOOK_URL).unwrap(),
-            public_url: url::Url::parse("https://paymux.example/").unwrap(),
-            http: build_client(HttpTimeouts::default()).unwrap(),
-            timeouts: HttpTimeouts::default(),
-        })
-        .unwrap()
+        let adapters = AdapterBuilder {
+            id: ID,
+            from_context: KwikAdapter::from_context,
+        };
+        adapters.adapter(settings.clone(), base)
     }
 
     /// A signing adapter whose base URL is `base` (no trailing slash, like a hand-written
@@ -377,15 +337,11 @@ mod tests {
     }
 
     async fn server_and_adapter() -> (MockServer, KwikAdapter) {
-        let server = MockServer::start().await;
-        let adapter = adapter(&format!("{}/2.0", server.uri()));
-        (server, adapter)
+        test_support::mock_api("/2.0", adapter).await
     }
 
     fn checkout_request() -> CheckoutRequest {
         CheckoutRequest {
-            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(120_000, Currency::Zar),
             reference: Some("order-5821".into()),
             description: Some("My product name".into()),
             customer: Some(Customer {
@@ -394,12 +350,9 @@ mod tests {
                 ..Customer::default()
             }),
             success_url: Some(Url::parse("https://shop.example/ok?order=5821").unwrap()),
-            cancel_url: None,
-            expires_at: None,
             metadata: json!({ "order_id": "5821" }).as_object().cloned(),
-            items: vec![],
             provider_options: Some(json!({ "payment_methods": ["CARD"] })),
-            idempotency_key: "idem-5821".into(),
+            ..CheckoutRequest::example(Money::new(120_000, Currency::Zar))
         }
     }
 
@@ -529,11 +482,7 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_request_is_refused_before_any_call() {
         let (server, adapter) = server_and_adapter().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200).set_body_string(LINK_RESPONSE))
-            .expect(0)
-            .mount(&server)
-            .await;
+        test_support::expect_no_call(&server).await;
         let mut request = checkout_request();
         request.amount = Money::new(120_000, Currency::Usd);
         let error = adapter.create_checkout(&request).await.unwrap_err();
@@ -550,63 +499,40 @@ mod tests {
         );
     }
 
+    /// What every test of a refused or unreadable create calls.
+    async fn refused_create(adapter: &KwikAdapter) -> ProviderError {
+        let request = checkout_request();
+        adapter.create_checkout(&request).await.unwrap_err()
+    }
+
     #[tokio::test]
     async fn error_answers_map_to_the_providers_message() {
-        for status in [400u16, 401, 403, 404, 422, 429, 500, 503] {
-            let (server, adapter) = server_and_adapter().await;
-            let message = format!("refused with {status}");
-            Mock::given(method("POST"))
-                .and(path("/2.0/checkout/link"))
-                .respond_with(
-                    ResponseTemplate::new(status)
-                        .set_body_json(json!({ "status": false, "message": message })),
-                )
-                .expect(1)
-                .mount(&server)
-                .await;
-            let error = adapter
-                .create_checkout(&checkout_request())
-                .await
-                .unwrap_err();
-            let expected = if matches!(status, 400 | 422) {
-                ProviderError::InvalidRequest {
-                    message: message.clone(),
-                    param: None,
-                }
-            } else {
-                ProviderError::Upstream {
-                    status,
-                    message: message.clone(),
-                }
-            };
-            assert_eq!(error, expected);
-        }
+        test_support::check_error_answers(
+            server_and_adapter,
+            ("POST", "/2.0/checkout/link"),
+            |message| json!({ "status": false, "message": message }),
+            &[400, 401, 403, 404, 422, 429, 500, 503],
+            &[400, 422],
+            refused_create,
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn a_2xx_that_is_not_a_link_is_malformed() {
-        for body in [
-            "",
-            "<html>ok</html>",
-            r#"{"status": true}"#,
-            r#"{"status": false, "message": "nope"}"#,
-            r#"{"status": true, "result": {"id": "chk_x"}}"#,
-        ] {
-            let (server, adapter) = server_and_adapter().await;
-            Mock::given(method("POST"))
-                .and(path("/2.0/checkout/link"))
-                .respond_with(ResponseTemplate::new(200).set_body_string(body))
-                .mount(&server)
-                .await;
-            let error = adapter
-                .create_checkout(&checkout_request())
-                .await
-                .unwrap_err();
-            assert!(
-                matches!(error, ProviderError::MalformedPayload(_)),
-                "{body}: {error:?}"
-            );
-        }
+        test_support::check_malformed_answers(
+            server_and_adapter,
+            ("POST", "/2.0/checkout/link"),
+            &[
+                "",
+                "<html>ok</html>",
+                r#"{"status": true}"#,
+                r#"{"status": false, "message": "nope"}"#,
+                r#"{"status": true, "result": {"id": "chk_x"}}"#,
+            ],
+            refused_create,
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -635,20 +561,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_is_unreachable_and_shows_no_secret() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let adapter = adapter(&format!("http://127.0.0.1:{port}/2.0"));
-        let error = adapter
-            .create_checkout(&checkout_request())
-            .await
-            .unwrap_err();
-        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
-        for secret in [API_KEY, API_SECRET, PASSPHRASE] {
-            assert!(!error.to_string().contains(secret), "{error}");
-        }
+        let error = refused_create(&adapter(&test_support::refused_url("/2.0"))).await;
+        test_support::assert_unreachable(&error, &[API_KEY, API_SECRET, PASSPHRASE]);
     }
 
     fn signed_headers(secret: &str, t: i64, body: &[u8]) -> Vec<(String, String)> {
@@ -756,22 +670,13 @@ mod tests {
 
     #[test]
     fn webhook_replies_are_what_kwik_expects() {
-        let adapter = adapter("https://api.kwik.co.za/2.0");
-        let received = WebhookReply::json(200, json!({ "received": true }));
-        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Stored), received);
-        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Duplicate), received);
-        assert_eq!(
-            adapter.webhook_reply(&WebhookOutcome::Refused {
-                reason: "checkout canceled"
-            }),
-            received
-        );
-        let error = ProviderError::InvalidSignature("bad".into());
-        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
-        assert_eq!(reply.status, 400);
-        assert_eq!(
-            serde_json::from_str::<Value>(&reply.body).unwrap(),
-            json!({ "error": "invalid signature: bad" })
+        test_support::check_received_replies(
+            &adapter("https://api.kwik.co.za/2.0"),
+            &[(
+                ProviderError::InvalidSignature("bad".into()),
+                400,
+                "invalid signature: bad",
+            )],
         );
     }
 

@@ -68,18 +68,15 @@ impl ProviderFactory for KwikFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Operation::{Create, Webhooks};
+    use crate::test_support::{self, AdapterBuilder};
+    use paymux_domain::Currency;
     use serde_json::json;
 
-    fn context<'a>(settings: &'a serde_json::Value, base_url: Option<&str>) -> AdapterContext<'a> {
-        crate::factory::test_context(ID, settings, base_url)
-    }
-
-    fn build(
-        settings: serde_json::Value,
-        base_url: Option<&str>,
-    ) -> Result<KwikAdapter, ConfigError> {
-        KwikAdapter::from_context(context(&settings, base_url))
-    }
+    const ADAPTERS: AdapterBuilder<KwikAdapter> = AdapterBuilder {
+        id: "kwik",
+        from_context: KwikAdapter::from_context,
+    };
 
     fn keys() -> serde_json::Value {
         json!({ "api_key": "kwik_key", "api_secret": "kwik_secret", "webhook_secret": "whsec" })
@@ -87,125 +84,84 @@ mod tests {
 
     #[test]
     fn the_factory_builds_a_create_and_webhooks_adapter_for_zar() {
-        let settings = keys();
-        let provider = KwikFactory.build(context(&settings, None)).unwrap();
-        assert_eq!(KwikFactory.id(), "kwik");
-        assert_eq!(KwikFactory.sandbox_api_path(), "2.0/");
-        assert_eq!(provider.id(), ID);
-        let capabilities = provider.capabilities();
-        assert!(capabilities.create && capabilities.webhooks);
-        assert!(!capabilities.retrieve && !capabilities.cancel);
-        assert!(!capabilities.refund && !capabilities.partial_refund);
-        assert_eq!(capabilities.currencies, vec![paymux_domain::Currency::Zar]);
+        ADAPTERS.check_factory(
+            &KwikFactory,
+            &keys(),
+            "2.0/",
+            &[Create, Webhooks],
+            &[Currency::Zar],
+        );
     }
 
     #[test]
     fn settings_are_strict_and_name_the_bad_key() {
-        let error = build(
-            json!({ "api_key": "k", "api_secret": "s", "webhook_secret": "w", "apikey": "x" }),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(error.key, "apikey");
-        let error = build(json!({ "api_key": "k", "webhook_secret": "w" }), None).unwrap_err();
-        assert_eq!(error.key, "api_secret");
-        let error = build(
-            json!({ "api_key": "env:PAYMUX_TEST_KWIK_SURELY_UNSET", "api_secret": "s", "webhook_secret": "w" }),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(error.key, "api_key");
-        let error = build(
-            json!({ "api_key": "k", "api_secret": "s", "passphrase": "env:PAYMUX_TEST_KWIK_SURELY_UNSET" }),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(error.key, "passphrase");
-        let error = build(
-            json!({ "api_key": "user:zq", "api_secret": "s", "webhook_secret": "w" }),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(error.key, "api_key");
-        assert!(!error.to_string().contains("zq"), "{error}");
-        let error = build(
-            json!({ "api_key": "k", "api_secret": "zq\nzq", "webhook_secret": "w" }),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(error.key, "api_secret");
-        assert!(!error.to_string().contains("zq"), "{error}");
+        ADAPTERS.check_strict_settings(
+            &keys(),
+            &["api_key", "api_secret", "webhook_secret"],
+            &["api_key", "api_secret", "passphrase", "webhook_secret"],
+        );
+        ADAPTERS.check_refused(&keys(), "api_key", &["user:zq"]);
+        ADAPTERS.check_refused(&keys(), "api_secret", &["zq\nzq"]);
     }
 
     #[test]
     fn a_webhook_secret_or_a_passphrase_is_required() {
-        let error = build(json!({ "api_key": "k", "api_secret": "s" }), None).unwrap_err();
+        let error = ADAPTERS.refusal(json!({ "api_key": "k", "api_secret": "s" }));
         assert_eq!(error.key, "webhook_secret");
         assert!(error.message.contains("passphrase"), "{error}");
-        let adapter = build(
-            json!({ "api_key": "k", "api_secret": "s", "passphrase": "pp" }),
-            None,
-        )
-        .unwrap();
-        assert!(adapter.signs_requests());
-        let adapter = build(keys(), None).unwrap();
-        assert!(!adapter.signs_requests());
+        let settings = json!({ "api_key": "k", "api_secret": "s", "passphrase": "pp" });
+        assert!(ADAPTERS.build(settings, None).unwrap().signs_requests());
+        assert!(!ADAPTERS.build(keys(), None).unwrap().signs_requests());
     }
 
     #[test]
-    fn the_base_url_defaults_to_kwik_and_always_ends_with_a_slash() {
-        let adapter = build(keys(), None).unwrap();
-        assert_eq!(adapter.base_url().as_str(), DEFAULT_BASE_URL);
-        for (configured, expected) in [
-            (
-                "http://127.0.0.1:9000/sandbox/kwik/2.0",
-                "http://127.0.0.1:9000/sandbox/kwik/2.0/",
-            ),
-            (
-                "http://127.0.0.1:9000/sandbox/kwik/2.0/",
-                "http://127.0.0.1:9000/sandbox/kwik/2.0/",
-            ),
-        ] {
-            let adapter = build(keys(), Some(configured)).unwrap();
-            assert_eq!(adapter.base_url().as_str(), expected);
-        }
-        let error = build(keys(), Some("mailto:ops@example.com")).unwrap_err();
-        assert_eq!(error.key, "base_url");
-    }
-
-    #[test]
-    fn only_kwiks_production_host_is_live() {
-        assert!(build(keys(), None).unwrap().livemode());
-        assert!(
-            build(keys(), Some("https://api.kwik.co.za/2.0"))
-                .unwrap()
-                .livemode()
+    fn the_base_url_always_ends_with_a_slash_and_only_kwiks_production_host_is_live() {
+        ADAPTERS.check_base_urls(
+            &keys(),
+            |adapter| (adapter.base_url(), adapter.livemode()),
+            (DEFAULT_BASE_URL, true),
+            &[
+                (
+                    "http://127.0.0.1:9000/sandbox/kwik/2.0",
+                    "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+                    false,
+                ),
+                (
+                    "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+                    "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+                    false,
+                ),
+                (
+                    "https://api.kwik.co.za/2.0",
+                    "https://api.kwik.co.za/2.0/",
+                    true,
+                ),
+                (
+                    "https://staging.api.kwik.co.za/2.0/",
+                    "https://staging.api.kwik.co.za/2.0/",
+                    false,
+                ),
+                (
+                    "https://api.kwik.co.za.example/2.0/",
+                    "https://api.kwik.co.za.example/2.0/",
+                    false,
+                ),
+            ],
         );
-        for other in [
-            "http://127.0.0.1:9000/sandbox/kwik/2.0/",
-            "https://staging.api.kwik.co.za/2.0/",
-            "https://api.kwik.co.za.example/2.0/",
-        ] {
-            assert!(!build(keys(), Some(other)).unwrap().livemode(), "{other}");
-        }
     }
 
     #[test]
     fn debug_output_shows_no_secret() {
-        let adapter = build(
-            json!({
-                "api_key": "kwik_topkey",
-                "api_secret": "kwik_topsecret",
-                "passphrase": "hushpass",
-                "webhook_secret": "hushhook"
-            }),
-            None,
-        )
-        .unwrap();
-        let debug = format!("{adapter:?}");
-        for secret in ["topkey", "topsecret", "hushpass", "hushhook"] {
-            assert!(!debug.contains(secret), "{debug}");
-        }
-        assert!(debug.contains("livemode: true"), "{debug}");
+        let settings = json!({
+            "api_key": "kwik_topkey",
+            "api_secret": "kwik_topsecret",
+            "passphrase": "hushpass",
+            "webhook_secret": "hushhook"
+        });
+        test_support::check_debug(
+            &ADAPTERS.build(settings, None).unwrap(),
+            &["topkey", "topsecret", "hushpass", "hushhook"],
+            &["livemode: true"],
+        );
     }
 }

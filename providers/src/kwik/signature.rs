@@ -43,7 +43,10 @@ use serde_json::{Map, Number, Value};
 
 use crate::ProviderError;
 use crate::json;
-use crate::signing::{check_timestamp_window, hmac_sha256_hex, verify_hmac_sha256_hex};
+use crate::signing::{
+    check_hmac_sha256_hex, check_timestamp_window, hmac_sha256_hex, required_header,
+    verify_hmac_sha256_hex,
+};
 
 /// The request member that carries the signature, and that canonicalization leaves out.
 pub const SIGNATURE_FIELD: &str = "signature";
@@ -302,9 +305,7 @@ pub fn verify_webhook(
     secret: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(), ProviderError> {
-    let signature = signature.ok_or_else(|| {
-        ProviderError::InvalidSignature(format!("missing {SIGNATURE_HEADER} header"))
-    })?;
+    let signature = required_header(signature, SIGNATURE_HEADER)?;
     if signature.len() != 64 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ProviderError::InvalidSignature(format!(
             "{SIGNATURE_HEADER} must be 64 hex digits (HMAC-SHA256)"
@@ -315,13 +316,7 @@ pub fn verify_webhook(
     })?;
     let signed_at = parse_timestamp(timestamp)?;
     check_timestamp_window(signed_at, now, TIMESTAMP_TOLERANCE_SECS, CLOCK_SKEW_SECS)?;
-    if verify_hmac_sha256_hex(secret, &[body], signature) {
-        Ok(())
-    } else {
-        Err(ProviderError::InvalidSignature(format!(
-            "{SIGNATURE_HEADER} does not match the body and the webhook secret"
-        )))
-    }
+    check_hmac_sha256_hex(secret, &[body], signature, SIGNATURE_HEADER)
 }
 
 /// `X-Timestamp`: Unix seconds, digits only.

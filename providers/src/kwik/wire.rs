@@ -16,9 +16,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Number, Value};
 use url::Url;
 
-use crate::ProviderError;
 use crate::model::{Address, CheckoutRequest, CreatedCheckout, Customer as UnifiedCustomer};
 use crate::signing::derived_event_id;
+use crate::{ProviderError, checks};
 
 /// The currencies Kwik charges in: the doc's amounts are all rand.
 pub const CURRENCIES: [Currency; 1] = [Currency::Zar];
@@ -565,12 +565,7 @@ impl CreateLink {
         now: DateTime<Utc>,
     ) -> Result<CreateLink, ProviderError> {
         let amount = request.amount;
-        if !CURRENCIES.contains(&amount.currency) {
-            return Err(ProviderError::invalid(
-                format!("Kwik charges in ZAR only, not {}", amount.currency),
-                "currency",
-            ));
-        }
+        checks::currency(amount, "Kwik", &CURRENCIES)?;
         if amount.minor <= 0 {
             return Err(ProviderError::invalid(
                 format!("Kwik needs a positive amount, got {}", amount.minor),
@@ -711,19 +706,9 @@ fn expiry_minutes(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, 
     Ok(millis.unsigned_abs().div_ceil(60_000).max(1))
 }
 
-/// `value`, refused when it is longer than `max` characters (Unicode scalar values).
+/// `value`, refused when it is longer than `max` characters ([`checks::bounded`]).
 fn bounded(value: Option<&str>, max: usize, param: &str) -> Result<Option<String>, ProviderError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    let length = value.chars().count();
-    if length > max {
-        return Err(ProviderError::invalid(
-            format!("{param} must be at most {max} characters for Kwik, got {length}"),
-            param,
-        ));
-    }
-    Ok(Some(value.to_owned()))
+    checks::bounded(value, max, param, "Kwik")
 }
 
 /// The unified name split for Kwik at its first space: `person_name` is the first word and
@@ -796,18 +781,7 @@ fn non_blank(text: Option<&str>) -> Option<&str> {
 
 /// The unified address in Kwik's names, or `None` when it has no field at all.
 fn address(address: &Address) -> Result<Option<KwikAddress>, ProviderError> {
-    let country = match non_blank(address.country.as_deref()) {
-        None => None,
-        Some(country) if country.len() == 2 && country.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            Some(country.to_ascii_uppercase())
-        }
-        Some(_) => {
-            return Err(ProviderError::invalid(
-                "customer.address.country must be an ISO 3166-1 alpha-2 code such as \"ZA\"",
-                "customer.address.country",
-            ));
-        }
-    };
+    let country = checks::country_code(non_blank(address.country.as_deref()), "ZA")?;
     let text = |value: &Option<String>| non_blank(value.as_deref()).map(str::to_owned);
     let address = KwikAddress {
         line1: text(&address.line1),
@@ -833,26 +807,13 @@ struct ProviderOptions {
 impl ProviderOptions {
     fn parse(options: Option<&Value>) -> Result<ProviderOptions, ProviderError> {
         let mut parsed = ProviderOptions::default();
-        let entries = match options {
-            None | Some(Value::Null) => return Ok(parsed),
-            Some(Value::Object(entries)) => entries,
-            Some(_) => {
-                return Err(ProviderError::invalid(
-                    "provider_options.kwik must be a JSON object",
-                    "provider_options.kwik",
-                ));
-            }
-        };
-        for (key, value) in entries {
-            let param = format!("provider_options.kwik.{key}");
-            if value.is_null() && PROVIDER_OPTIONS.contains(&key.as_str()) {
-                continue;
-            }
-            match key.as_str() {
-                "customization" => parsed.customization = Some(typed(value, &param)?),
-                "invoice" => parsed.invoice = Some(typed(value, &param)?),
+        let kwik = (super::ID, "Kwik");
+        checks::provider_options(options, kwik, &PROVIDER_OPTIONS, |key, value, param| {
+            match key {
+                "customization" => parsed.customization = Some(typed(value, param)?),
+                "invoice" => parsed.invoice = Some(typed(value, param)?),
                 "payment_methods" => {
-                    let methods: Vec<PaymentMethod> = typed(value, &param)?;
+                    let methods: Vec<PaymentMethod> = typed(value, param)?;
                     if methods.is_empty() {
                         return Err(ProviderError::invalid(
                             format!(
@@ -864,18 +825,12 @@ impl ProviderOptions {
                     }
                     parsed.payment_methods = Some(methods);
                 }
-                "customer_fields" => parsed.customer_fields = Some(typed(value, &param)?),
-                _ => {
-                    return Err(ProviderError::invalid(
-                        format!(
-                            "unknown Kwik option `{key}`; allowed: {}",
-                            PROVIDER_OPTIONS.join(", ")
-                        ),
-                        param,
-                    ));
-                }
+                "customer_fields" => parsed.customer_fields = Some(typed(value, param)?),
+                // Not in PROVIDER_OPTIONS: already refused.
+                _ => {}
             }
-        }
+            Ok(())
+        })?;
         Ok(parsed)
     }
 }
@@ -921,21 +876,8 @@ impl LinkResponse {
             ));
         }
         if let Some(text) = &result.amount {
-            let currency = match &result.currency {
-                Some(code) => Currency::parse(code).map_err(|error| {
-                    ProviderError::MalformedPayload(format!(
-                        "Kwik checkout `currency` {}",
-                        error.problem()
-                    ))
-                })?,
-                None => requested.currency,
-            };
-            let charged = Money::parse_decimal(text, currency).map_err(|error| {
-                ProviderError::MalformedPayload(format!(
-                    "Kwik checkout `amount` {}",
-                    error.problem()
-                ))
-            })?;
+            let currency = result.currency.as_deref();
+            let charged = money(text, currency, requested.currency, ("Kwik checkout", ""))?;
             if charged != requested {
                 // Both amounts are paymux's business: the one it asked for, and the one Kwik's
                 // own authenticated answer says it will charge.
@@ -957,6 +899,27 @@ impl LinkResponse {
             expires_at: result.expires_at,
         })
     }
+}
+
+/// An amount in rand as Kwik writes it (`"1200.00"`), read exactly, in `currency`, or in
+/// `fallback` when Kwik names none. `(object, path)` place its members in messages: `("Kwik
+/// webhook", "checkout.")` reads `Kwik webhook `checkout.amount` …`.
+fn money(
+    amount: &str,
+    currency: Option<&str>,
+    fallback: Currency,
+    (object, path): (&str, &str),
+) -> Result<Money, ProviderError> {
+    let malformed = |member: &str, problem: &str| {
+        ProviderError::MalformedPayload(format!("{object} `{path}{member}` {problem}"))
+    };
+    let currency = match currency {
+        Some(code) => {
+            Currency::parse(code).map_err(|error| malformed("currency", error.problem()))?
+        }
+        None => fallback,
+    };
+    Money::parse_decimal(amount, currency).map_err(|error| malformed("amount", error.problem()))
 }
 
 /// An RFC 3339 time of a webhook. chrono's error says what is wrong without quoting the text.
@@ -1056,26 +1019,14 @@ impl WebhookData {
                 "Kwik webhook has neither `created_at` nor `checkout.completed_at`".to_owned(),
             )
         })?;
-        let amount = match &checkout.amount {
-            None => None,
-            Some(text) => {
-                let currency = match &checkout.currency {
-                    Some(code) => Currency::parse(code).map_err(|error| {
-                        ProviderError::MalformedPayload(format!(
-                            "Kwik webhook `checkout.currency` {}",
-                            error.problem()
-                        ))
-                    })?,
-                    None => Currency::Zar,
-                };
-                Some(Money::parse_decimal(text, currency).map_err(|error| {
-                    ProviderError::MalformedPayload(format!(
-                        "Kwik webhook `checkout.amount` {}",
-                        error.problem()
-                    ))
-                })?)
-            }
-        };
+        let amount = checkout
+            .amount
+            .as_deref()
+            .map(|text| {
+                let currency = checkout.currency.as_deref();
+                money(text, currency, Currency::Zar, ("Kwik webhook", "checkout."))
+            })
+            .transpose()?;
         let provider_event_id = event_id(
             kind,
             &checkout.id,
@@ -1126,35 +1077,12 @@ impl WebhookData {
     }
 }
 
-/// The most raw text kept from an error body of no known shape.
-pub const MAX_RAW_ERROR_CHARS: usize = 500;
-
 impl ErrorBody {
     /// The provider's message from a non-2xx body: `message`, or `error` (a string or an
-    /// object with `message`), or else the raw text cut to its first 500 characters.
+    /// object with `message`), or else the raw text cut to its first 500 characters
+    /// ([`crate::http::error_message`]).
     pub fn message_from(body: &[u8]) -> String {
-        if let Ok(Value::Object(members)) = serde_json::from_slice::<Value>(body) {
-            let message = members
-                .get("message")
-                .and_then(Value::as_str)
-                .or_else(|| match members.get("error") {
-                    Some(Value::String(text)) => Some(text.as_str()),
-                    Some(Value::Object(error)) => error.get("message").and_then(Value::as_str),
-                    _ => None,
-                });
-            if let Some(message) = message.filter(|message| !message.trim().is_empty()) {
-                return message.to_owned();
-            }
-        }
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            return "no error message".to_owned();
-        }
-        match text.char_indices().nth(MAX_RAW_ERROR_CHARS) {
-            Some((cut, _)) => text[..cut].to_owned(),
-            None => text.to_owned(),
-        }
+        crate::http::error_message(body, &["message", "error"])
     }
 }
 
@@ -1162,8 +1090,8 @@ impl ErrorBody {
 mod tests {
     use super::*;
     use crate::model::LineItem;
+    use crate::test_support::{CHECKOUT_ID, refused_param};
     use chrono::{TimeDelta, TimeZone};
-    use paymux_domain::CheckoutId;
     use serde_json::json;
 
     const CREATE_BASIC: &str = include_str!("fixtures/create_basic.json");
@@ -1174,7 +1102,6 @@ mod tests {
     const LINK_RESPONSE: &str = include_str!("fixtures/link_response.json");
     const WEBHOOK: &str = include_str!("fixtures/webhook.json");
 
-    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
     const WEBHOOK_URL: &str = "https://paymux.example/webhooks/demo/kwik";
 
     fn now() -> DateTime<Utc> {
@@ -1188,18 +1115,8 @@ mod tests {
     /// The unified request that should become the doc's basic example.
     fn minimal_request() -> CheckoutRequest {
         CheckoutRequest {
-            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(120_000, Currency::Zar),
-            reference: None,
             description: Some("My product name".into()),
-            customer: None,
-            success_url: None,
-            cancel_url: None,
-            expires_at: None,
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "idem-1".into(),
+            ..CheckoutRequest::example(Money::new(120_000, Currency::Zar))
         }
     }
 
@@ -1213,12 +1130,7 @@ mod tests {
 
     /// The `param` of the refusal of `request`, failing when it is accepted.
     fn refused(request: &CheckoutRequest) -> String {
-        match build(request) {
-            Err(ProviderError::InvalidRequest {
-                param: Some(param), ..
-            }) => param,
-            other => panic!("expected an InvalidRequest with a param, got {other:?}"),
-        }
+        refused_param(build(request))
     }
 
     #[test]
@@ -1855,7 +1767,7 @@ mod tests {
         let long = "é".repeat(600);
         assert_eq!(
             ErrorBody::message_from(long.as_bytes()),
-            "é".repeat(MAX_RAW_ERROR_CHARS)
+            "é".repeat(crate::http::MAX_RAW_ERROR_CHARS)
         );
     }
 }

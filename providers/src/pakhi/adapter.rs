@@ -8,7 +8,6 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use paymux_domain::{CheckoutStatus, Currency, EventType, NormalizedEvent};
-use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use url::Url;
@@ -19,13 +18,24 @@ use super::{
     signature,
 };
 use crate::error::Operation;
-use crate::http::{HttpTimeouts, Repeat, api_base_url, exchange, refusal};
+use crate::factory::{AdapterContext, ConfigError};
+use crate::http::{self, ApiSpec, Auth, Endpoint, Repeat, refusal};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::factory::{AdapterContext, ConfigError};
 use crate::{Capabilities, Confirmation, Provider, ProviderError};
+
+/// Pakhi Pay's API: the brand's key in `api-key`, paths below the site. Its answers say more
+/// in their body than in their status (see [`created_checkout`] and [`verdict`]); a refused
+/// create is the request's fault on 400 and 422, upstream's on any other status.
+const API: ApiSpec = ApiSpec {
+    name: "Pakhi Pay",
+    default_base_url: DEFAULT_BASE_URL,
+    joins_paths: true,
+    invalid_statuses: &[400, 422],
+    error_message: Answer::message_of,
+};
 
 /// Pakhi Pay, bound to one merchant. Its `Debug` output shows no credential.
 pub struct PakhiAdapter {
@@ -33,22 +43,21 @@ pub struct PakhiAdapter {
     api_key: SecretString,
     /// The one currency this merchant's Pakhi Pay account charges in (the doc names none).
     currency: Currency,
-    /// Ends with `/`, so that joining `api/request/…` keeps any path prefix (the sandbox's).
-    base_url: Url,
+    /// Its base URL ends with `/`, so that joining `api/request/…` keeps any path prefix (the
+    /// sandbox's).
+    api: Endpoint,
     /// This merchant's paymux webhook URL, sent as every payment's `callback_url`.
     webhook_url: Url,
     /// True when the base URL is Pakhi Pay's own host: Pakhi Pay has no test mode, so every
     /// payment there is real money; anything else (the sandbox, a mock) is not.
     livemode: bool,
-    http: reqwest::Client,
-    timeouts: HttpTimeouts,
     capabilities: Capabilities,
 }
 
 impl fmt::Debug for PakhiAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PakhiAdapter")
-            .field("base_url", &self.base_url.as_str())
+            .field("base_url", &self.base_url().as_str())
             .field("currency", &self.currency)
             .field("livemode", &self.livemode)
             .finish_non_exhaustive()
@@ -84,29 +93,19 @@ impl PakhiAdapter {
     pub fn from_context(context: AdapterContext<'_>) -> Result<PakhiAdapter, ConfigError> {
         let settings: Settings = context.settings()?;
         let api_key = context.secret("api_key", &settings.api_key)?;
-        if !api_key
-            .expose_secret()
-            .bytes()
-            .all(|b| b.is_ascii_graphic())
-        {
-            return Err(ConfigError::new(
-                "api_key",
-                "the Pakhi Pay API key contains characters that cannot be sent in an HTTP header",
-            ));
-        }
+        let auth = Auth::header(API_KEY_HEADER, API.api_key_header(None, &api_key)?);
         let currency = settings.currency()?;
-        let base_url = api_base_url(context.base_url, DEFAULT_BASE_URL, "Pakhi Pay", true)?;
-        let livemode = base_url
+        let api = Endpoint::new(&API, &context, auth)?;
+        let livemode = api
+            .base_url()
             .host_str()
             .is_some_and(|host| host == LIVE_HOST || host.ends_with(&format!(".{LIVE_HOST}")));
         Ok(PakhiAdapter {
             api_key,
             currency,
-            base_url,
+            api,
             webhook_url: context.webhook_url,
             livemode,
-            http: context.http,
-            timeouts: context.timeouts,
             capabilities: Capabilities {
                 create: true,
                 retrieve: false,
@@ -127,34 +126,24 @@ impl PakhiAdapter {
     }
 
     pub fn base_url(&self) -> &Url {
-        &self.base_url
+        self.api.base_url()
     }
 
     pub fn currency(&self) -> Currency {
         self.currency
     }
 
-    /// Posts `body` as JSON to `path` under the base URL with the `api-key` header, and returns
-    /// the answer's status and body whatever the status: Pakhi Pay's answers say more in their
-    /// body than in their status.
+    /// Posts `body` as JSON to `path` under the base URL, and returns the answer whatever its
+    /// status: Pakhi Pay's answers say more in their body than in their status.
     async fn post(
         &self,
         path: &str,
         body: &impl Serialize,
         repeat: Repeat,
-    ) -> Result<(u16, Vec<u8>), ProviderError> {
-        let url = self.base_url.join(path).map_err(|error| {
-            ProviderError::Unreachable(format!(
-                "cannot build the Pakhi Pay URL for {path}: {error}"
-            ))
-        })?;
-        let mut key = HeaderValue::from_str(self.api_key.expose_secret()).map_err(|_| {
-            ProviderError::Unreachable("the Pakhi Pay API key cannot be sent".to_owned())
-        })?;
-        key.set_sensitive(true);
-        let request = self.http.post(url).header(API_KEY_HEADER, key).json(body);
-        let answer = exchange(request, self.timeouts, repeat).await?;
-        Ok((answer.status, answer.body))
+    ) -> Result<http::Answer, ProviderError> {
+        self.api
+            .exchange(self.api.post(path)?.json(body), repeat)
+            .await
     }
 }
 
@@ -186,9 +175,9 @@ fn created_checkout(
             expires_at: None,
         });
     }
-    let message = Answer::message_of(body);
+    let message = (API.error_message)(body);
     tracing::warn!(status, %message, "Pakhi Pay refused the payment");
-    Err(refusal(status, message, &[400, 422]))
+    Err(refusal(status, message, API.invalid_statuses))
 }
 
 /// What the verify API's answer means for a reported success. `status` 1 with `message`
@@ -246,8 +235,8 @@ impl Provider for PakhiAdapter {
     ) -> Result<CreatedCheckout, ProviderError> {
         let body = CreatePayment::from_checkout(request, self.currency, &self.webhook_url)?;
         // Pakhi Pay documents no idempotency key: a second send could make a second payment.
-        let (status, answer) = self.post(CREATE_PATH, &body, Repeat::Once).await?;
-        created_checkout(status, &answer, self.livemode)
+        let answer = self.post(CREATE_PATH, &body, Repeat::Once).await?;
+        created_checkout(answer.status, &answer.body, self.livemode)
     }
 
     /// Pakhi Pay has no API to read a payment.
@@ -325,8 +314,8 @@ impl Provider for PakhiAdapter {
             )
         })?;
         // Verify only reads the transaction's state, so asking twice is harmless.
-        let (status, answer) = self.post(VERIFY_PATH, &request, Repeat::Safe).await?;
-        let verdict = verdict(status, &answer, &request.transaction_id);
+        let answer = self.post(VERIFY_PATH, &request, Repeat::Safe).await?;
+        let verdict = verdict(answer.status, &answer.body, &request.transaction_id);
         if let Ok(Confirmation::Refuted { reason }) = &verdict {
             tracing::warn!(%reason, "Pakhi Pay did not confirm a reported success");
         }
@@ -337,57 +326,37 @@ impl Provider for PakhiAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SecretResolver;
-    use crate::http::build_client;
     use crate::model::Customer;
+    use crate::test_support::{self, AdapterBuilder};
     use hmac::{Hmac, Mac};
-    use paymux_domain::{CheckoutId, Money, RefundId};
+    use paymux_domain::{Money, RefundId};
     use serde_json::{Value, json};
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     const API_KEY: &str = "pk_brand_7Yq2Lm9Xc";
-    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
     const CALLBACK: &str = include_str!("fixtures/callback.json");
     const WEBHOOK_URL: &str = "https://paymux.example/webhooks/demo/pakhi";
 
     fn adapter(base: &str) -> PakhiAdapter {
-        let settings = json!({ "api_key": API_KEY });
-        PakhiAdapter::from_context(AdapterContext {
-            merchant: "demo",
-            settings: &settings,
-            secrets: SecretResolver {
-                allow_literals: true,
-            },
-            base_url: Some(Url::parse(base).unwrap()),
-            webhook_url: Url::parse(WEBHOOK_URL).unwrap(),
-            public_url: url::Url::parse("https://paymux.example/").unwrap(),
-            http: build_client(HttpTimeouts::default()).unwrap(),
-            timeouts: HttpTimeouts::default(),
-        })
-        .unwrap()
+        let adapters = AdapterBuilder {
+            id: ID,
+            from_context: PakhiAdapter::from_context,
+        };
+        adapters.adapter(json!({ "api_key": API_KEY }), base)
     }
 
     async fn server_and_adapter() -> (MockServer, PakhiAdapter) {
-        let server = MockServer::start().await;
-        let adapter = adapter(&server.uri());
-        (server, adapter)
+        test_support::mock_api("", adapter).await
     }
 
     /// An adapter whose API refuses connections at once.
     fn unreachable_adapter() -> PakhiAdapter {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        adapter(&format!("http://127.0.0.1:{port}"))
+        adapter(&test_support::refused_url(""))
     }
 
     fn checkout_request() -> CheckoutRequest {
         CheckoutRequest {
-            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(10_000, Currency::Bdt),
             reference: Some("ORDER123".into()),
             description: Some("Order 123".into()),
             customer: Some(Customer {
@@ -397,11 +366,7 @@ mod tests {
             }),
             success_url: Some(Url::parse("https://yourwebsite.com/success").unwrap()),
             cancel_url: Some(Url::parse("https://yourwebsite.com/cancel").unwrap()),
-            expires_at: None,
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "idem-1".into(),
+            ..CheckoutRequest::example(Money::new(10_000, Currency::Bdt))
         }
     }
 
@@ -444,11 +409,7 @@ mod tests {
     #[tokio::test]
     async fn a_checkout_missing_the_customers_email_is_refused_before_any_call() {
         let (server, adapter) = server_and_adapter().await;
-        Mock::given(wiremock::matchers::any())
-            .respond_with(ResponseTemplate::new(200))
-            .expect(0)
-            .mount(&server)
-            .await;
+        test_support::expect_no_call(&server).await;
         let mut request = checkout_request();
         request.customer = Some(Customer {
             name: Some("John Doe".into()),
@@ -546,8 +507,7 @@ mod tests {
             .create_checkout(&checkout_request())
             .await
             .unwrap_err();
-        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
-        assert!(!error.to_string().contains(API_KEY), "{error}");
+        test_support::assert_unreachable(&error, &[API_KEY]);
     }
 
     #[tokio::test]
@@ -742,17 +702,13 @@ mod tests {
         let adapter = unreachable_adapter();
         let event = success_event(&adapter);
         let error = adapter.confirm(&event).await.unwrap_err();
-        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
+        test_support::assert_unreachable(&error, &[API_KEY]);
     }
 
     #[tokio::test]
     async fn only_successes_are_confirmed_by_a_call() {
         let (server, adapter) = server_and_adapter().await;
-        Mock::given(wiremock::matchers::any())
-            .respond_with(ResponseTemplate::new(500))
-            .expect(0)
-            .mount(&server)
-            .await;
+        test_support::expect_no_call(&server).await;
         for status in ["failed", "cancelled", "pending"] {
             let body = signed_callback(API_KEY, |_| {});
             let body = String::from_utf8(body)

@@ -52,17 +52,14 @@ pub const CREATE_PATH: &str = "api/request/payment/create/";
 pub const VERIFY_PATH: &str = "api/request/payment/verify/";
 
 /// Builds [`PakhiAdapter`]s from `[merchants.<id>.providers.pakhi]`: `api_key` (a secret
-/// reference; also the callbacks' signing key) and `currency` (optional, BDT).
+/// reference; also the callbacks' signing key) and `currency` (optional, BDT). The API paths
+/// sit right below the host, so right below the simulator's root too (the default
+/// [`ProviderFactory::sandbox_api_path`]).
 pub struct PakhiFactory;
 
 impl ProviderFactory for PakhiFactory {
     fn id(&self) -> &'static str {
         ID
-    }
-
-    /// The API paths sit right below the host, so below the simulator's root too.
-    fn sandbox_api_path(&self) -> &'static str {
-        ""
     }
 
     fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
@@ -73,103 +70,79 @@ impl ProviderFactory for PakhiFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Operation::{Create, Webhooks};
+    use crate::test_support::{self, AdapterBuilder};
     use serde_json::json;
 
-    fn context<'a>(settings: &'a serde_json::Value, base_url: Option<&str>) -> AdapterContext<'a> {
-        crate::factory::test_context(ID, settings, base_url)
-    }
-
-    fn build(
-        settings: serde_json::Value,
-        base_url: Option<&str>,
-    ) -> Result<PakhiAdapter, ConfigError> {
-        PakhiAdapter::from_context(context(&settings, base_url))
-    }
+    const ADAPTERS: AdapterBuilder<PakhiAdapter> = AdapterBuilder {
+        id: "pakhi",
+        from_context: PakhiAdapter::from_context,
+    };
 
     #[test]
     fn the_factory_builds_an_adapter_that_creates_and_takes_webhooks_only() {
         let settings = json!({ "api_key": "brand-key" });
-        let provider = PakhiFactory.build(context(&settings, None)).unwrap();
-        assert_eq!(PakhiFactory.id(), "pakhi");
-        assert_eq!(PakhiFactory.sandbox_api_path(), "");
-        assert_eq!(provider.id(), ID);
-        let capabilities = provider.capabilities();
-        assert!(capabilities.create && capabilities.webhooks);
-        assert!(!capabilities.retrieve && !capabilities.cancel);
-        assert!(!capabilities.refund && !capabilities.partial_refund);
-        assert_eq!(capabilities.currencies, vec![Currency::Bdt]);
+        let operations = [Create, Webhooks];
+        ADAPTERS.check_factory(&PakhiFactory, &settings, "", &operations, &[Currency::Bdt]);
     }
 
     #[test]
     fn the_currency_is_configured_and_defaults_to_bdt() {
-        let adapter = build(json!({ "api_key": "k" }), None).unwrap();
+        let adapter = ADAPTERS.build(json!({ "api_key": "k" }), None).unwrap();
         assert_eq!(adapter.currency(), Currency::Bdt);
         for code in ["USD", "usd"] {
-            let adapter = build(json!({ "api_key": "k", "currency": code }), None).unwrap();
+            let settings = json!({ "api_key": "k", "currency": code });
+            let adapter = ADAPTERS.build(settings, None).unwrap();
             assert_eq!(adapter.currency(), Currency::Usd);
             assert_eq!(
                 crate::Provider::capabilities(&adapter).currencies,
                 vec![Currency::Usd]
             );
         }
-        let error = build(json!({ "api_key": "k", "currency": "TAKA" }), None).unwrap_err();
+        let error = ADAPTERS.refusal(json!({ "api_key": "k", "currency": "TAKA" }));
         assert_eq!(error.key, "currency");
         assert!(error.message.contains("TAKA"), "{error}");
     }
 
     #[test]
     fn settings_are_strict_and_name_the_bad_key() {
-        let error = build(json!({ "api_key": "k", "webhook_secret": "w" }), None).unwrap_err();
+        let valid = json!({ "api_key": "k" });
+        ADAPTERS.check_strict_settings(&valid, &["api_key"], &["api_key"]);
+        let error = ADAPTERS.refusal(json!({ "api_key": "k", "webhook_secret": "w" }));
         assert_eq!(error.key, "webhook_secret");
-        let error = build(json!({}), None).unwrap_err();
-        assert_eq!(error.key, "api_key");
-        let error = build(
-            json!({ "api_key": "env:PAYMUX_TEST_PAKHI_SURELY_UNSET" }),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(error.key, "api_key");
-        let error = build(json!({ "api_key": "has space zq9" }), None).unwrap_err();
-        assert_eq!(error.key, "api_key");
-        assert!(!error.to_string().contains("zq9"), "{error}");
+        ADAPTERS.check_refused(&valid, "api_key", &["has space zq9"]);
     }
 
     #[test]
     fn the_base_url_defaults_to_pakhipay_and_decides_the_mode() {
-        let adapter = build(json!({ "api_key": "k" }), None).unwrap();
-        assert_eq!(adapter.base_url().as_str(), DEFAULT_BASE_URL);
-        assert!(adapter.livemode());
-        for (configured, expected, live) in [
-            (
-                "http://127.0.0.1:9000/sandbox/pakhi",
-                "http://127.0.0.1:9000/sandbox/pakhi/",
-                false,
-            ),
-            (
-                "http://127.0.0.1:9000/sandbox/pakhi/",
-                "http://127.0.0.1:9000/sandbox/pakhi/",
-                false,
-            ),
-            (
-                "https://www.pakhipay.com",
-                "https://www.pakhipay.com/",
-                true,
-            ),
-            ("https://notpakhipay.com", "https://notpakhipay.com/", false),
-        ] {
-            let adapter = build(json!({ "api_key": "k" }), Some(configured)).unwrap();
-            assert_eq!(adapter.base_url().as_str(), expected);
-            assert_eq!(adapter.livemode(), live, "{configured}");
-        }
-        let error = build(json!({ "api_key": "k" }), Some("mailto:ops@example.com")).unwrap_err();
-        assert_eq!(error.key, "base_url");
+        ADAPTERS.check_base_urls(
+            &json!({ "api_key": "k" }),
+            |adapter| (adapter.base_url(), adapter.livemode()),
+            (DEFAULT_BASE_URL, true),
+            &[
+                (
+                    "http://127.0.0.1:9000/sandbox/pakhi",
+                    "http://127.0.0.1:9000/sandbox/pakhi/",
+                    false,
+                ),
+                (
+                    "http://127.0.0.1:9000/sandbox/pakhi/",
+                    "http://127.0.0.1:9000/sandbox/pakhi/",
+                    false,
+                ),
+                (
+                    "https://www.pakhipay.com",
+                    "https://www.pakhipay.com/",
+                    true,
+                ),
+                ("https://notpakhipay.com", "https://notpakhipay.com/", false),
+            ],
+        );
     }
 
     #[test]
     fn debug_output_shows_no_secret() {
-        let adapter = build(json!({ "api_key": "brand-topsecret" }), None).unwrap();
-        let debug = format!("{adapter:?}");
-        assert!(!debug.contains("topsecret"), "{debug}");
-        assert!(debug.contains("Bdt"), "{debug}");
+        let adapter = ADAPTERS.build(json!({ "api_key": "brand-topsecret" }), None);
+        test_support::check_debug(&adapter.unwrap(), &["topsecret"], &["Bdt"]);
     }
 }

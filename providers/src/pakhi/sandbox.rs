@@ -471,9 +471,9 @@ impl Simulator for PakhiSandbox {
 mod tests {
     use super::*;
     use crate::SecretResolver;
+    use crate::factory::AdapterContext;
     use crate::http::{HttpTimeouts, build_client};
     use crate::model::WebhookRequest;
-    use crate::factory::AdapterContext;
     use crate::{Confirmation, Provider};
     use chrono::TimeZone;
     use paymux_domain::EventType;

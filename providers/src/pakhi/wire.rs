@@ -126,9 +126,6 @@ pub struct Answer {
     pub message: Option<String>,
 }
 
-/// The most raw text kept from an answer that is not a JSON object.
-pub const MAX_RAW_MESSAGE_CHARS: usize = 500;
-
 impl Answer {
     /// Reads an answer; `None` when the body is not a JSON object.
     pub fn from_body(body: &[u8]) -> Option<Answer> {
@@ -152,20 +149,13 @@ impl Answer {
         })
     }
 
-    /// What Pakhi Pay said: its `message`, else the raw body cut to 500 characters.
+    /// What Pakhi Pay said: its `message`, else the raw body cut to 500 characters
+    /// ([`crate::http::raw_text`]).
     pub fn message_of(body: &[u8]) -> String {
-        if let Some(message) = Answer::from_body(body).and_then(|answer| answer.message) {
-            return message;
-        }
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            return "no message".to_owned();
-        }
-        match text.char_indices().nth(MAX_RAW_MESSAGE_CHARS) {
-            Some((cut, _)) => text[..cut].to_owned(),
-            None => text.to_owned(),
-        }
+        Answer::from_body(body)
+            .and_then(|answer| answer.message)
+            .or_else(|| crate::http::raw_text(body))
+            .unwrap_or_else(|| "no message".to_owned())
     }
 
     /// True when the verify API confirms a completed payment, exactly as the doc's samples test
@@ -349,12 +339,7 @@ fn return_url(url: Option<&Url>, param: &str) -> Result<String, ProviderError> {
 impl Callback {
     /// Reads a callback body.
     pub fn from_body(body: &[u8]) -> Result<Callback, ProviderError> {
-        serde_json::from_slice(body).map_err(|error| {
-            ProviderError::MalformedPayload(format!(
-                "not a Pakhi Pay callback: {}",
-                json::describe_error(&error)
-            ))
-        })
+        crate::http::read_json(body, "not a Pakhi Pay callback")
     }
 
     /// The normalized event. Pakhi Pay sends no event id, no time and no payment id: the id is
@@ -449,13 +434,13 @@ pub fn verify_request(event: &NormalizedEvent, currency: Currency) -> Option<Ver
 mod tests {
     use super::*;
     use crate::model::Customer;
+    use crate::test_support::CHECKOUT_ID;
     use chrono::TimeZone;
     use serde_json::json;
 
     const CALLBACK: &str = include_str!("fixtures/callback.json");
     const CREATE_REQUEST: &str = include_str!("fixtures/create_payment_request.json");
     const VERIFY_REQUEST: &str = include_str!("fixtures/verify_payment_request.json");
-    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
 
     fn now() -> DateTime<Utc> {
         Utc.timestamp_opt(1_778_276_991, 0).unwrap()
@@ -468,10 +453,7 @@ mod tests {
     /// The unified request that becomes the doc's create sample.
     fn doc_request() -> CheckoutRequest {
         CheckoutRequest {
-            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: bdt(10_000),
             reference: Some("ORDER123".into()),
-            description: None,
             customer: Some(Customer {
                 name: Some("John Doe".into()),
                 email: Some("john@example.com".into()),
@@ -479,11 +461,7 @@ mod tests {
             }),
             success_url: Some(Url::parse("https://yourwebsite.com/success").unwrap()),
             cancel_url: Some(Url::parse("https://yourwebsite.com/cancel").unwrap()),
-            expires_at: None,
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "idem-1".into(),
+            ..CheckoutRequest::example(bdt(10_000))
         }
     }
 
@@ -826,7 +804,7 @@ mod tests {
         let long = "é".repeat(700);
         assert_eq!(
             Answer::message_of(long.as_bytes()),
-            "é".repeat(MAX_RAW_MESSAGE_CHARS)
+            "é".repeat(crate::http::MAX_RAW_ERROR_CHARS)
         );
     }
 }

@@ -8,20 +8,20 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use paymux_domain::NormalizedEvent;
-use reqwest::header::{AUTHORIZATION, HeaderValue};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::header::HeaderValue;
+use secrecy::SecretString;
 use url::Url;
 
 use super::authenticity::{CustomHeader, WebhookAuth, is_visible_ascii};
 use super::wire::{self, CURRENCIES, CreatePaylink, PaylinkCreated};
 use super::{DEFAULT_BASE_URL, ID, LIVE_HOST};
 use crate::error::Operation;
-use crate::http::{HttpTimeouts, Repeat, api_base_url, exchange, refusal};
+use crate::factory::{AdapterContext, ConfigError};
+use crate::http::{ApiSpec, Auth, Endpoint, Repeat};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::factory::{AdapterContext, ConfigError};
 use crate::{Capabilities, Provider, ProviderError, SecretRef};
 
 /// The header naming the merchant on every PayLink call.
@@ -29,18 +29,25 @@ pub const MERCHANT_ID_HEADER: &str = "x-merchant-id";
 /// `Authorization: ApiKey <api key>`.
 pub const API_KEY_SCHEME: &str = "ApiKey";
 
+/// Skipify's PayLink API: `POST {base}` itself with `Authorization: ApiKey …`; 400 is Skipify
+/// refusing the request, anything else is upstream's. Its error body is not documented
+/// ([`wire::error_message`]).
+const API: ApiSpec = ApiSpec {
+    name: "Skipify",
+    default_base_url: DEFAULT_BASE_URL,
+    joins_paths: false,
+    invalid_statuses: &[400],
+    error_message: wire::error_message,
+};
+
 /// Skipify, bound to one merchant. Its `Debug` output shows no credential.
 pub struct SkipifyAdapter {
     merchant_id: String,
-    /// `ApiKey <key>`, marked sensitive so that no HTTP log prints it.
-    authorization: HeaderValue,
     auth: WebhookAuth,
-    /// Where PayLinks are created: the request goes to this URL exactly.
-    base_url: Url,
+    /// Where PayLinks are created: the request goes to its base URL exactly.
+    api: Endpoint,
     /// True only against Skipify's production host.
     livemode: bool,
-    http: reqwest::Client,
-    timeouts: HttpTimeouts,
     capabilities: Capabilities,
 }
 
@@ -48,7 +55,7 @@ impl fmt::Debug for SkipifyAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SkipifyAdapter")
             .field("merchant_id", &self.merchant_id)
-            .field("base_url", &self.base_url.as_str())
+            .field("base_url", &self.base_url().as_str())
             .field("livemode", &self.livemode)
             .field("webhook_auth", &self.auth)
             .finish_non_exhaustive()
@@ -135,20 +142,7 @@ impl Settings {
 
 /// `ApiKey <key>` as a sensitive header value. The message never contains the key.
 fn authorization(api_key: &SecretString) -> Result<HeaderValue, ConfigError> {
-    let mut value = HeaderValue::from_str(&format!("{API_KEY_SCHEME} {}", api_key.expose_secret()))
-        .ok()
-        .filter(|_| {
-            let key = api_key.expose_secret();
-            !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .ok_or_else(|| {
-            ConfigError::new(
-                "api_key",
-                "the Skipify API key contains characters that cannot be sent in an HTTP header",
-            )
-        })?;
-    value.set_sensitive(true);
-    Ok(value)
+    API.api_key_header(Some(API_KEY_SCHEME), api_key)
 }
 
 impl SkipifyAdapter {
@@ -156,16 +150,14 @@ impl SkipifyAdapter {
     pub fn from_context(context: AdapterContext<'_>) -> Result<SkipifyAdapter, ConfigError> {
         let credentials = Settings::parse(context.settings)?
             .resolve(|key, secret| context.secret(key, secret))?;
+        let auth = Auth::authorization(authorization(&credentials.api_key)?);
         // Used exactly as given: the PayLink API is `POST {base}` itself.
-        let base_url = api_base_url(context.base_url, DEFAULT_BASE_URL, "Skipify", false)?;
+        let api = Endpoint::new(&API, &context, auth)?;
         Ok(SkipifyAdapter {
-            authorization: authorization(&credentials.api_key)?,
             merchant_id: credentials.merchant_id,
             auth: credentials.auth,
-            livemode: is_live(&base_url),
-            base_url,
-            http: context.http,
-            timeouts: context.timeouts,
+            livemode: is_live(api.base_url()),
+            api,
             capabilities: Capabilities {
                 create: true,
                 retrieve: false,
@@ -186,7 +178,7 @@ impl SkipifyAdapter {
     }
 
     pub fn base_url(&self) -> &Url {
-        &self.base_url
+        self.api.base_url()
     }
 
     pub fn merchant_id(&self) -> &str {
@@ -224,21 +216,12 @@ impl Provider for SkipifyAdapter {
     ) -> Result<CreatedCheckout, ProviderError> {
         let body = CreatePaylink::from_checkout(request, &self.merchant_id, Utc::now())?;
         let request = self
-            .http
-            .post(self.base_url.clone())
-            .header(MERCHANT_ID_HEADER, &self.merchant_id)
-            .header(AUTHORIZATION, self.authorization.clone())
-            .json(&body);
+            .api
+            .post("")?
+            .header(MERCHANT_ID_HEADER, &self.merchant_id);
         // Skipify documents no idempotency key: a second send could make a second PayLink.
-        let answer = exchange(request, self.timeouts, Repeat::Once).await?;
-        if !answer.is_success() {
-            // 400 is Skipify refusing the request; anything else is upstream's.
-            let error = refusal(answer.status, wire::error_message(&answer.body), &[400]);
-            tracing::warn!(status = answer.status, %error, "Skipify refused the PayLink");
-            return Err(error);
-        }
-        PaylinkCreated::from_body(&answer.body)?
-            .into_created_checkout(self.livemode, body.expiration)
+        let answer = self.api.send(request.json(&body), Repeat::Once).await?;
+        PaylinkCreated::from_body(&answer)?.into_created_checkout(self.livemode, body.expiration)
     }
 
     /// Not offered. Skipify's public docs describe `GET {base}/{paylinkId}`, but the status
@@ -298,10 +281,9 @@ impl Provider for SkipifyAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SecretResolver;
-    use crate::http::build_client;
     use crate::model::{Customer, LineItem};
-    use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
+    use crate::test_support::{self, AdapterBuilder};
+    use paymux_domain::{CheckoutStatus, Currency, EventType, Money, RefundId};
     use serde_json::{Value, json};
     use wiremock::matchers::{body_json, header, header_exists, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -309,7 +291,6 @@ mod tests {
     const MERCHANT_ID: &str = "c1brc8b60-6dd4-4136-88e1-c9e5b670f1ca0";
     const API_KEY: &str = "skp_test_Zx81bQ";
     const SECRET: &str = "abd12345";
-    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
     const PAYLINK_ID: &str = "70ca1c7c-f483-42a5-9147-99ea858f8568";
     const SUCCEEDED: &str = include_str!("fixtures/order_payment_succeeded.json");
     const EXPIRED: &str = include_str!("fixtures/payment_request_expired.json");
@@ -319,19 +300,11 @@ mod tests {
     }
 
     fn adapter_with(settings: Value, base: &str) -> SkipifyAdapter {
-        SkipifyAdapter::from_context(AdapterContext {
-            merchant: "demo",
-            settings: &settings,
-            secrets: SecretResolver {
-                allow_literals: true,
-            },
-            base_url: Some(Url::parse(base).unwrap()),
-            webhook_url: Url::parse("https://paymux.example/webhooks/demo/skipify").unwrap(),
-            public_url: url::Url::parse("https://paymux.example/").unwrap(),
-            http: build_client(HttpTimeouts::default()).unwrap(),
-            timeouts: HttpTimeouts::default(),
-        })
-        .unwrap()
+        let adapters = AdapterBuilder {
+            id: ID,
+            from_context: SkipifyAdapter::from_context,
+        };
+        adapters.adapter(settings, base)
     }
 
     fn adapter(base: &str) -> SkipifyAdapter {
@@ -339,15 +312,11 @@ mod tests {
     }
 
     async fn server_and_adapter() -> (MockServer, SkipifyAdapter) {
-        let server = MockServer::start().await;
-        let adapter = adapter(&format!("{}/paylinks", server.uri()));
-        (server, adapter)
+        test_support::mock_api("/paylinks", adapter).await
     }
 
     fn checkout_request() -> CheckoutRequest {
         CheckoutRequest {
-            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(11_200, Currency::Usd),
             reference: Some("order-5821".into()),
             description: Some("Order #5821".into()),
             customer: Some(Customer {
@@ -356,18 +325,19 @@ mod tests {
                 phone: Some("+18695551234".into()),
                 address: None,
             }),
-            success_url: None,
-            cancel_url: None,
-            expires_at: None,
-            metadata: None,
             items: vec![LineItem {
                 name: "Hoodie".into(),
                 quantity: 2,
                 unit_amount: 5_600,
             }],
-            provider_options: None,
-            idempotency_key: "idem-5821".into(),
+            ..CheckoutRequest::example(Money::new(11_200, Currency::Usd))
         }
+    }
+
+    /// What every test of a refused or unreadable create calls.
+    async fn refused_create(adapter: &SkipifyAdapter) -> ProviderError {
+        let request = checkout_request();
+        adapter.create_checkout(&request).await.unwrap_err()
     }
 
     fn created_paylink() -> Value {
@@ -440,11 +410,7 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_request_is_refused_before_any_call() {
         let (server, adapter) = server_and_adapter().await;
-        Mock::given(wiremock::matchers::any())
-            .respond_with(ResponseTemplate::new(200).set_body_json(created_paylink()))
-            .expect(0)
-            .mount(&server)
-            .await;
+        test_support::expect_no_call(&server).await;
         let mut request = checkout_request();
         request.amount = Money::new(11_200, Currency::Zar);
         assert_eq!(
@@ -461,34 +427,15 @@ mod tests {
 
     #[tokio::test]
     async fn error_answers_map_to_the_providers_message() {
-        for status in [400u16, 401, 403, 404, 409, 422, 429, 500, 503] {
-            let (server, adapter) = server_and_adapter().await;
-            let message = format!("refused with {status}");
-            Mock::given(method("POST"))
-                .and(path("/paylinks"))
-                .respond_with(
-                    ResponseTemplate::new(status).set_body_json(json!({ "message": message })),
-                )
-                .expect(1)
-                .mount(&server)
-                .await;
-            let error = adapter
-                .create_checkout(&checkout_request())
-                .await
-                .unwrap_err();
-            let expected = if status == 400 {
-                ProviderError::InvalidRequest {
-                    message: message.clone(),
-                    param: None,
-                }
-            } else {
-                ProviderError::Upstream {
-                    status,
-                    message: message.clone(),
-                }
-            };
-            assert_eq!(error, expected);
-        }
+        test_support::check_error_answers(
+            server_and_adapter,
+            ("POST", "/paylinks"),
+            |message| json!({ "message": message }),
+            &[400, 401, 403, 404, 409, 422, 429, 500, 503],
+            &[400],
+            refused_create,
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -501,10 +448,7 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        let error = adapter
-            .create_checkout(&checkout_request())
-            .await
-            .unwrap_err();
+        let error = refused_create(&adapter).await;
         assert!(
             matches!(error, ProviderError::Upstream { status: 302, .. }),
             "{error:?}"
@@ -513,52 +457,30 @@ mod tests {
 
     #[tokio::test]
     async fn a_2xx_that_is_not_a_paylink_is_malformed() {
-        for body in [
-            "",
-            "<html>ok</html>",
-            r#"{"paylinkId": "p1"}"#,
-            r#"{"message": "x"}"#,
-        ] {
-            let (server, adapter) = server_and_adapter().await;
-            Mock::given(method("POST"))
-                .respond_with(ResponseTemplate::new(200).set_body_string(body))
-                .mount(&server)
-                .await;
-            let error = adapter
-                .create_checkout(&checkout_request())
-                .await
-                .unwrap_err();
-            assert!(
-                matches!(error, ProviderError::MalformedPayload(_)),
-                "{body}: {error:?}"
-            );
-        }
+        test_support::check_malformed_answers(
+            server_and_adapter,
+            ("POST", "/paylinks"),
+            &[
+                "",
+                "<html>ok</html>",
+                r#"{"paylinkId": "p1"}"#,
+                r#"{"message": "x"}"#,
+            ],
+            refused_create,
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn a_refused_connection_is_unreachable_and_shows_no_key() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let adapter = adapter(&format!("http://127.0.0.1:{port}/"));
-        let error = adapter
-            .create_checkout(&checkout_request())
-            .await
-            .unwrap_err();
-        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
-        assert!(!error.to_string().contains(API_KEY), "{error}");
+        let error = refused_create(&adapter(&test_support::refused_url("/"))).await;
+        test_support::assert_unreachable(&error, &[API_KEY]);
     }
 
     #[tokio::test]
     async fn retrieve_cancel_and_refund_are_explicitly_unsupported() {
         let (server, adapter) = server_and_adapter().await;
-        Mock::given(wiremock::matchers::any())
-            .respond_with(ResponseTemplate::new(200))
-            .expect(0)
-            .mount(&server)
-            .await;
+        test_support::expect_no_call(&server).await;
         assert_eq!(
             adapter.retrieve(PAYLINK_ID).await.unwrap_err(),
             ProviderError::unsupported("skipify", Operation::Retrieve)
@@ -679,23 +601,20 @@ mod tests {
 
     #[test]
     fn webhook_replies_are_2xx_json_for_everything_accepted() {
-        let adapter = adapter("https://paylinks.skipify.com");
-        let received = WebhookReply::json(200, json!({ "received": true }));
-        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Stored), received);
-        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Duplicate), received);
-        assert_eq!(
-            adapter.webhook_reply(&WebhookOutcome::Refused {
-                reason: "checkout expired"
-            }),
-            received
-        );
-        assert_eq!(received.content_type, "application/json");
-        let error = ProviderError::MalformedPayload("unknown Skipify `eventName`".into());
-        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
-        assert_eq!(reply.status, 400);
-        assert_eq!(
-            serde_json::from_str::<Value>(&reply.body).unwrap(),
-            json!({ "error": "malformed payload: unknown Skipify `eventName`" })
+        test_support::check_received_replies(
+            &adapter("https://paylinks.skipify.com"),
+            &[
+                (
+                    ProviderError::MalformedPayload("unknown Skipify `eventName`".into()),
+                    400,
+                    "malformed payload: unknown Skipify `eventName`",
+                ),
+                (
+                    ProviderError::InvalidSignature("bad secret".into()),
+                    401,
+                    "invalid signature: bad secret",
+                ),
+            ],
         );
     }
 }

@@ -20,9 +20,9 @@ use serde::de::{Deserializer as _, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::ProviderError;
-use crate::model::WebhookRequest;
 use crate::factory::ConfigError;
-use crate::signing::constant_time_eq;
+use crate::model::WebhookRequest;
+use crate::signing::{constant_time_eq, required_header};
 
 /// The header that may carry the shared secret instead of the body.
 pub const SECRET_HEADER: &str = "X-Skipify-Secret";
@@ -213,12 +213,7 @@ impl WebhookAuth {
             ));
         }
         if let Some(custom) = &self.custom_header {
-            let Some(value) = request.header(&custom.name) else {
-                return Err(ProviderError::InvalidSignature(format!(
-                    "missing {} header",
-                    custom.name
-                )));
-            };
+            let value = required_header(request.header(&custom.name), &custom.name)?;
             if !constant_time_eq(value.as_bytes(), custom.value.expose_secret().as_bytes()) {
                 return Err(ProviderError::InvalidSignature(format!(
                     "the {} header does not match the configured value",

@@ -60,17 +60,14 @@ pub const LIVE_HOST: &str = "paylinks.skipify.com";
 
 /// Builds [`SkipifyAdapter`]s from `[merchants.<id>.providers.skipify]`: `merchant_id` (plain
 /// text), `api_key` and `secret` (secret references), and optionally `custom_header_name`
-/// with `custom_header_value` (a secret reference), both or neither.
+/// with `custom_header_value` (a secret reference), both or neither. The PayLink API is the
+/// base URL itself, so the simulator's API sits at its root (the default
+/// [`ProviderFactory::sandbox_api_path`]).
 pub struct SkipifyFactory;
 
 impl ProviderFactory for SkipifyFactory {
     fn id(&self) -> &'static str {
         ID
-    }
-
-    /// The PayLink API is the base URL itself, so the simulator's API sits at its root.
-    fn sandbox_api_path(&self) -> &'static str {
-        ""
     }
 
     fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
@@ -81,18 +78,15 @@ impl ProviderFactory for SkipifyFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Operation::{Create, Webhooks};
+    use crate::test_support::{self, AdapterBuilder};
+    use paymux_domain::Currency;
     use serde_json::json;
 
-    fn context<'a>(settings: &'a serde_json::Value, base_url: Option<&str>) -> AdapterContext<'a> {
-        crate::factory::test_context(ID, settings, base_url)
-    }
-
-    fn build(
-        settings: serde_json::Value,
-        base_url: Option<&str>,
-    ) -> Result<SkipifyAdapter, ConfigError> {
-        SkipifyAdapter::from_context(context(&settings, base_url))
-    }
+    const ADAPTERS: AdapterBuilder<SkipifyAdapter> = AdapterBuilder {
+        id: "skipify",
+        from_context: SkipifyAdapter::from_context,
+    };
 
     fn keys() -> serde_json::Value {
         json!({
@@ -113,77 +107,50 @@ mod tests {
 
     #[test]
     fn the_factory_builds_a_create_and_webhooks_adapter_in_usd() {
-        let settings = keys();
-        let provider = SkipifyFactory.build(context(&settings, None)).unwrap();
-        assert_eq!(SkipifyFactory.id(), "skipify");
-        assert_eq!(SkipifyFactory.sandbox_api_path(), "");
-        assert_eq!(provider.id(), ID);
-        let capabilities = provider.capabilities();
-        assert!(capabilities.create && capabilities.webhooks);
-        assert!(!capabilities.retrieve && !capabilities.cancel);
-        assert!(!capabilities.refund && !capabilities.partial_refund);
-        assert_eq!(capabilities.currencies, vec![paymux_domain::Currency::Usd]);
+        let operations = [Create, Webhooks];
+        ADAPTERS.check_factory(&SkipifyFactory, &keys(), "", &operations, &[Currency::Usd]);
     }
 
     #[test]
     fn the_base_url_defaults_to_production_which_alone_is_live() {
-        let adapter = build(keys(), None).unwrap();
-        assert_eq!(adapter.base_url().as_str(), "https://paylinks.skipify.com/");
-        assert!(adapter.livemode());
-        for (configured, expected) in [
-            (
-                "https://stage-paylinks.skipify.com",
-                "https://stage-paylinks.skipify.com/",
-            ),
-            (
-                "http://127.0.0.1:9000/sandbox/skipify/",
-                "http://127.0.0.1:9000/sandbox/skipify/",
-            ),
-            // Used exactly as given: the PayLink API is the base URL itself.
-            (
-                "http://127.0.0.1:9000/sandbox/skipify",
-                "http://127.0.0.1:9000/sandbox/skipify",
-            ),
-            (
-                "http://paylinks.skipify.com",
-                "http://paylinks.skipify.com/",
-            ),
-        ] {
-            let adapter = build(keys(), Some(configured)).unwrap();
-            assert_eq!(adapter.base_url().as_str(), expected);
-            assert!(!adapter.livemode(), "{configured}");
-        }
-        let error = build(keys(), Some("mailto:ops@example.com")).unwrap_err();
-        assert_eq!(error.key, "base_url");
+        ADAPTERS.check_base_urls(
+            &keys(),
+            |adapter| (adapter.base_url(), adapter.livemode()),
+            ("https://paylinks.skipify.com/", true),
+            &[
+                (
+                    "https://stage-paylinks.skipify.com",
+                    "https://stage-paylinks.skipify.com/",
+                    false,
+                ),
+                (
+                    "http://127.0.0.1:9000/sandbox/skipify/",
+                    "http://127.0.0.1:9000/sandbox/skipify/",
+                    false,
+                ),
+                // Used exactly as given: the PayLink API is the base URL itself.
+                (
+                    "http://127.0.0.1:9000/sandbox/skipify",
+                    "http://127.0.0.1:9000/sandbox/skipify",
+                    false,
+                ),
+                (
+                    "http://paylinks.skipify.com",
+                    "http://paylinks.skipify.com/",
+                    false,
+                ),
+            ],
+        );
     }
 
     #[test]
     fn settings_are_strict_and_name_the_bad_key() {
-        let error = build(with(keys(), "apikey", json!("x")), None).unwrap_err();
-        assert_eq!(error.key, "apikey");
-        for missing in ["merchant_id", "api_key", "secret"] {
-            let mut settings = keys();
-            settings.as_object_mut().unwrap().remove(missing);
-            assert_eq!(build(settings, None).unwrap_err().key, missing);
-        }
-        let unset = json!("env:PAYMUX_TEST_SKIPIFY_SURELY_UNSET");
-        for key in ["api_key", "secret"] {
-            assert_eq!(
-                build(with(keys(), key, unset.clone()), None)
-                    .unwrap_err()
-                    .key,
-                key
-            );
-        }
-        for bad in ["", " padded ", "line\nbreak", "é"] {
-            let error = build(with(keys(), "merchant_id", json!(bad)), None).unwrap_err();
-            assert_eq!(error.key, "merchant_id", "{bad:?}");
-        }
-        for bad in ["has space", "tab\tkey", "clé"] {
-            let error = build(with(keys(), "api_key", json!(bad)), None).unwrap_err();
-            assert_eq!(error.key, "api_key", "{bad:?}");
-            assert!(!error.to_string().contains(bad), "{error}");
-        }
+        let required = ["merchant_id", "api_key", "secret"];
+        ADAPTERS.check_strict_settings(&keys(), &required, &["api_key", "secret"]);
+        let merchant_ids = ["", " padded ", "line\nbreak", "é"];
+        ADAPTERS.check_refused(&keys(), "merchant_id", &merchant_ids);
+        let api_keys = ["has space zq", "tab\tzq", "clézq"];
+        ADAPTERS.check_refused(&keys(), "api_key", &api_keys);
     }
 
     #[test]
@@ -193,20 +160,15 @@ mod tests {
             "custom_header_value",
             json!("hdr-secret"),
         );
-        let adapter = build(both, None).unwrap();
+        let adapter = ADAPTERS.build(both, None).unwrap();
         assert!(crate::Provider::is_secret_header(&adapter, "x-api-key"));
-        let error =
-            build(with(keys(), "custom_header_name", json!("x-api-key")), None).unwrap_err();
+        let error = ADAPTERS.refusal(with(keys(), "custom_header_name", json!("x-api-key")));
         assert_eq!(error.key, "custom_header_value");
         assert!(
             error.message.contains("custom_header_name is set"),
             "{error}"
         );
-        let error = build(
-            with(keys(), "custom_header_value", json!("hdr-secret")),
-            None,
-        )
-        .unwrap_err();
+        let error = ADAPTERS.refusal(with(keys(), "custom_header_value", json!("hdr-secret")));
         assert_eq!(error.key, "custom_header_name");
         assert!(!error.to_string().contains("hdr-secret"), "{error}");
         let unset = with(
@@ -214,13 +176,13 @@ mod tests {
             "custom_header_value",
             json!("env:PAYMUX_TEST_SKIPIFY_HEADER_SURELY_UNSET"),
         );
-        assert_eq!(build(unset, None).unwrap_err().key, "custom_header_value");
+        assert_eq!(ADAPTERS.refusal(unset).key, "custom_header_value");
         let bad_name = with(
             with(keys(), "custom_header_name", json!("x api key")),
             "custom_header_value",
             json!("v"),
         );
-        assert_eq!(build(bad_name, None).unwrap_err().key, "custom_header_name");
+        assert_eq!(ADAPTERS.refusal(bad_name).key, "custom_header_name");
     }
 
     #[test]
@@ -232,14 +194,10 @@ mod tests {
             "custom_header_name": "x-api-key",
             "custom_header_value": "hdrsecret",
         });
-        let adapter = build(settings, None).unwrap();
-        let debug = format!("{adapter:?}");
-        for secret in ["topsecret", "hushhush", "hdrsecret"] {
-            assert!(!debug.contains(secret), "{debug}");
-        }
-        assert!(
-            debug.contains("m-1") && debug.contains("x-api-key"),
-            "{debug}"
+        test_support::check_debug(
+            &ADAPTERS.build(settings, None).unwrap(),
+            &["topsecret", "hushhush", "hdrsecret"],
+            &["m-1", "x-api-key"],
         );
     }
 }

@@ -541,9 +541,9 @@ impl Simulator for SkipifySandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::factory::AdapterContext;
     use crate::http::{HttpTimeouts, build_client};
     use crate::model::{CheckoutRequest, WebhookRequest};
-    use crate::factory::AdapterContext;
     use crate::secret::SecretResolver;
     use crate::{Provider, ProviderError};
     use chrono::TimeDelta;

@@ -7,11 +7,13 @@
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use url::Url;
 
 use crate::ProviderError;
+use crate::http::read_json;
 use crate::json;
 use crate::model::{CheckoutRequest, CreatedCheckout};
 use crate::signing::derived_event_id;
@@ -100,12 +102,7 @@ impl CreatePaylink {
         now: DateTime<Utc>,
     ) -> Result<CreatePaylink, ProviderError> {
         let amount = request.amount;
-        if !CURRENCIES.contains(&amount.currency) {
-            return Err(ProviderError::invalid(
-                format!("Skipify charges in USD only, not {}", amount.currency),
-                "currency",
-            ));
-        }
+        crate::checks::currency(amount, "Skipify", &CURRENCIES)?;
         if amount.minor <= 0 {
             return Err(ProviderError::invalid(
                 format!(
@@ -237,12 +234,7 @@ fn lenient_time<'de, D: Deserializer<'de>>(
 impl PaylinkCreated {
     /// Reads a 2xx answer.
     pub fn from_body(body: &[u8]) -> Result<PaylinkCreated, ProviderError> {
-        serde_json::from_slice(body).map_err(|error| {
-            ProviderError::MalformedPayload(format!(
-                "Skipify answered with no valid PayLink: {}",
-                json::describe_error(&error)
-            ))
-        })
+        crate::http::read_json(body, "Skipify answered with no valid PayLink")
     }
 
     /// The created checkout: open until a webhook says otherwise. `requested_expiration` is
@@ -275,41 +267,12 @@ impl PaylinkCreated {
     }
 }
 
-/// The most raw text kept from an error body paymux cannot read a message from.
-pub const MAX_RAW_ERROR_CHARS: usize = 500;
-
 /// The provider's message from a non-2xx body. Skipify's error shape is not in the doc paymux
 /// has, so the usual ones are tried: `message`, `error` (text or `{message}`), `errors`
-/// (texts or `{message}`s); else the raw text cut to its first 500 characters.
+/// (texts or `{message}`s); else the raw text cut to its first 500 characters
+/// ([`crate::http::error_message`]).
 pub fn error_message(body: &[u8]) -> String {
-    fn text_of(value: &Value) -> Option<String> {
-        match value {
-            Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
-            Value::Object(members) => members.get("message").and_then(text_of),
-            Value::Array(items) => {
-                let texts: Vec<String> = items.iter().filter_map(text_of).collect();
-                (!texts.is_empty()).then(|| texts.join("; "))
-            }
-            _ => None,
-        }
-    }
-    if let Ok(Value::Object(members)) = serde_json::from_slice::<Value>(body) {
-        let found = ["message", "error", "errors"]
-            .iter()
-            .find_map(|key| members.get(*key).and_then(text_of));
-        if let Some(message) = found {
-            return message;
-        }
-    }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return "no error message".to_owned();
-    }
-    match text.char_indices().nth(MAX_RAW_ERROR_CHARS) {
-        Some((cut, _)) => text[..cut].to_owned(),
-        None => text.to_owned(),
-    }
+    crate::http::error_message(body, &["message", "error", "errors"])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -575,13 +538,8 @@ pub fn without_trailing_commas(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 pub fn parse_event(raw: &[u8], livemode: bool) -> Result<NormalizedEvent, ProviderError> {
-    let envelope: IncomingEnvelope = serde_json::from_slice(&without_trailing_commas(raw))
-        .map_err(|error| {
-            malformed(format!(
-                "not a Skipify webhook: {}",
-                json::describe_error(&error)
-            ))
-        })?;
+    let envelope: IncomingEnvelope =
+        read_json(&without_trailing_commas(raw), "not a Skipify webhook")?;
     let name = EventName::parse(&envelope.event_name).ok_or_else(|| {
         let names = EventName::ALL.map(EventName::as_str);
         let expected = match names.split_last() {
@@ -592,30 +550,26 @@ pub fn parse_event(raw: &[u8], livemode: bool) -> Result<NormalizedEvent, Provid
     })?;
     let mut details = Map::new();
     insert_text(&mut details, "merchant_id", envelope.merchant_id.as_deref());
+    let payload = envelope.payload;
     match name {
         EventName::OrderPaymentSucceeded | EventName::OrderPaymentFailed => {
-            let payload: OrderPayload =
-                serde_json::from_value(envelope.payload).map_err(|error| {
-                    malformed(format!(
-                        "Skipify {} `payload`: {}",
-                        name.as_str(),
-                        json::describe_error(&error)
-                    ))
-                })?;
-            order_event(name, payload, details, livemode)
+            order_event(name, read_payload(name, payload)?, details, livemode)
         }
         EventName::PaymentRequestExpired => {
-            let payload: ExpiredPayload =
-                serde_json::from_value(envelope.payload).map_err(|error| {
-                    malformed(format!(
-                        "Skipify {} `payload`: {}",
-                        name.as_str(),
-                        json::describe_error(&error)
-                    ))
-                })?;
-            expired_event(payload, details, livemode)
+            expired_event(read_payload(name, payload)?, details, livemode)
         }
     }
+}
+
+/// The `payload` of a `name` event as its type.
+fn read_payload<T: DeserializeOwned>(name: EventName, payload: Value) -> Result<T, ProviderError> {
+    serde_json::from_value(payload).map_err(|error| {
+        malformed(format!(
+            "Skipify {} `payload`: {}",
+            name.as_str(),
+            json::describe_error(&error)
+        ))
+    })
 }
 
 /// ORDER_PAYMENT_SUCCEEDED or ORDER_PAYMENT_FAILED.
@@ -781,6 +735,7 @@ mod trailing_comma_tests {
 mod tests {
     use super::*;
     use crate::model::{Customer, LineItem};
+    use crate::test_support::{CHECKOUT_ID, refused_param};
     use serde_json::json;
 
     // The doc's three samples with their `//` comments stripped. The only other change, which
@@ -793,7 +748,6 @@ mod tests {
 
     const PAYLINK_ID: &str = "70ca1c7c-f483-42a5-9147-99ea858f8568";
     const MERCHANT_ID: &str = "c1brc8b60-6dd4-4136-88e1-c9e5b670f1ca0";
-    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().to_utc()
@@ -1161,20 +1115,7 @@ mod tests {
     }
 
     fn minimal_request() -> CheckoutRequest {
-        CheckoutRequest {
-            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(112, Currency::Usd),
-            reference: None,
-            description: None,
-            customer: None,
-            success_url: None,
-            cancel_url: None,
-            expires_at: None,
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "idem-1".into(),
-        }
+        CheckoutRequest::example(Money::new(112, Currency::Usd))
     }
 
     fn accepted(request: &CheckoutRequest) -> CreatePaylink {
@@ -1182,12 +1123,7 @@ mod tests {
     }
 
     fn refused(request: &CheckoutRequest) -> String {
-        match CreatePaylink::from_checkout(request, MERCHANT_ID, now()) {
-            Err(ProviderError::InvalidRequest {
-                param: Some(param), ..
-            }) => param,
-            other => panic!("expected a refusal, got {other:?}"),
-        }
+        refused_param(CreatePaylink::from_checkout(request, MERCHANT_ID, now()))
     }
 
     #[test]
@@ -1378,7 +1314,7 @@ mod tests {
         let long = "é".repeat(600);
         assert_eq!(
             error_message(long.as_bytes()),
-            "é".repeat(MAX_RAW_ERROR_CHARS)
+            "é".repeat(crate::http::MAX_RAW_ERROR_CHARS)
         );
     }
 

@@ -9,41 +9,46 @@ use chrono::{DateTime, Utc};
 use paymux_domain::NormalizedEvent;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::wire::{
     CURRENCIES, CreatePayment, CreateRefund, ErrorBody, Event, Payment, RefundResponse,
 };
 use super::{DEFAULT_BASE_URL, ID, signature};
-use crate::http::{HttpTimeouts, Repeat, api_base_url, exchange, refusal};
-use crate::json;
+use crate::factory::{AdapterContext, ConfigError};
+use crate::http::{ApiSpec, Auth, Endpoint, Repeat, read_json};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::factory::{AdapterContext, ConfigError};
 use crate::{Capabilities, Provider, ProviderError};
 
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
+/// SKN Pay's API: the key as a bearer token, paths below `…/api/v1/`, 400 its validation
+/// error (anything else is upstream's), `{"error": "…"}` its error body.
+const API: ApiSpec = ApiSpec {
+    name: "SKN Pay",
+    default_base_url: DEFAULT_BASE_URL,
+    joins_paths: true,
+    invalid_statuses: &[400],
+    error_message: ErrorBody::message_from,
+};
+
 /// SKN Pay, bound to one merchant. Its `Debug` output shows no credential.
 pub struct SknPayAdapter {
-    api_key: SecretString,
     webhook_secret: SecretString,
-    /// Ends with `/`, so that joining `payments` keeps `/api/v1`.
-    base_url: Url,
+    /// Its base URL ends with `/`, so that joining `payments` keeps `/api/v1`.
+    api: Endpoint,
     /// From the key: `sk_live_…` is live, `sk_test_…` is test.
     livemode: bool,
-    http: reqwest::Client,
-    timeouts: HttpTimeouts,
     capabilities: Capabilities,
 }
 
 impl fmt::Debug for SknPayAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SknPayAdapter")
-            .field("base_url", &self.base_url.as_str())
+            .field("base_url", &self.base_url().as_str())
             .field("livemode", &self.livemode)
             .finish_non_exhaustive()
     }
@@ -68,13 +73,11 @@ impl SknPayAdapter {
         let api_key = context.secret("api_key", &settings.api_key)?;
         let webhook_secret = context.secret("webhook_secret", &settings.webhook_secret)?;
         let livemode = key_mode(api_key.expose_secret())?;
+        let auth = Auth::authorization(API.api_key_header(Some("Bearer"), &api_key)?);
         Ok(SknPayAdapter {
-            api_key,
             webhook_secret,
-            base_url: api_base_url(context.base_url, DEFAULT_BASE_URL, "SKN Pay", true)?,
+            api: Endpoint::new(&API, &context, auth)?,
             livemode,
-            http: context.http,
-            timeouts: context.timeouts,
             capabilities: Capabilities {
                 create: true,
                 retrieve: true,
@@ -94,72 +97,28 @@ impl SknPayAdapter {
     }
 
     pub fn base_url(&self) -> &Url {
-        &self.base_url
-    }
-
-    /// `path` under the base URL.
-    fn endpoint(&self, path: &str) -> Result<Url, ProviderError> {
-        self.base_url.join(path).map_err(|error| {
-            ProviderError::Unreachable(format!("cannot build the SKN Pay URL for {path}: {error}"))
-        })
-    }
-
-    /// `payments/{id}` plus `suffix`, for an id SKN Pay gave us. Ids are checked so that none
-    /// can change the path (`../refunds`, `x?y`).
-    fn payment_endpoint(&self, id: &str, suffix: &str) -> Result<Url, ProviderError> {
-        let plausible = !id.is_empty()
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !plausible {
-            return Err(ProviderError::InvalidRequest {
-                message: format!("`{id}` is not an SKN Pay payment id"),
-                param: None,
-            });
-        }
-        self.endpoint(&format!("payments/{id}{suffix}"))
-    }
-
-    /// Sends a request with the API key and returns the body of a 2xx answer; any other
-    /// answer becomes the error its status stands for, with SKN Pay's own message.
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-        repeat: Repeat,
-    ) -> Result<Vec<u8>, ProviderError> {
-        let answer = exchange(
-            request.bearer_auth(self.api_key.expose_secret()),
-            self.timeouts,
-            repeat,
-        )
-        .await?;
-        if answer.is_success() {
-            return Ok(answer.body);
-        }
-        // 400 is SKN Pay's validation error; anything else is upstream's.
-        let error = refusal(answer.status, ErrorBody::message_from(&answer.body), &[400]);
-        tracing::warn!(status = answer.status, %error, "SKN Pay refused the call");
-        Err(error)
-    }
-
-    /// Sends a request whose 2xx answer is a JSON `T`.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-        repeat: Repeat,
-        what: &str,
-    ) -> Result<T, ProviderError> {
-        let body = self.send(request, repeat).await?;
-        serde_json::from_slice(&body).map_err(|error| {
-            ProviderError::MalformedPayload(format!(
-                "SKN Pay answered with no valid {what}: {}",
-                json::describe_error(&error)
-            ))
-        })
+        self.api.base_url()
     }
 }
 
-/// Test or live, from the key's prefix. The message never contains the key.
+/// `payments/{id}` plus `suffix`, for an id SKN Pay gave us. Ids are checked so that none can
+/// change the path (`../refunds`, `x?y`).
+fn payment_path(id: &str, suffix: &str) -> Result<String, ProviderError> {
+    let plausible = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !plausible {
+        return Err(ProviderError::InvalidRequest {
+            message: format!("`{id}` is not an SKN Pay payment id"),
+            param: None,
+        });
+    }
+    Ok(format!("payments/{id}{suffix}"))
+}
+
+/// Test or live, from the key's prefix. The message never contains the key; whether the key
+/// can be sent at all is the header's check ([`ApiSpec::api_key_header`]).
 fn key_mode(api_key: &str) -> Result<bool, ConfigError> {
     let livemode = match (
         api_key.strip_prefix("sk_live_"),
@@ -174,12 +133,6 @@ fn key_mode(api_key: &str) -> Result<bool, ConfigError> {
             ));
         }
     };
-    if !api_key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ConfigError::new(
-            "api_key",
-            "the SKN Pay API key contains characters that cannot be sent in an HTTP header",
-        ));
-    }
     Ok(livemode)
 }
 
@@ -220,10 +173,10 @@ impl Provider for SknPayAdapter {
     ) -> Result<CreatedCheckout, ProviderError> {
         let body = CreatePayment::from_checkout(request, Utc::now())?;
         let key = idempotency_header(&request.idempotency_key)?;
-        let url = self.endpoint("payments")?;
-        let request = self.http.post(url).header(IDEMPOTENCY_KEY, key).json(&body);
+        let request = self.api.post("payments")?.header(IDEMPOTENCY_KEY, key);
         // SKN Pay answers a repeat under the same Idempotency-Key with the first payment.
-        self.call::<Payment>(request, Repeat::Safe, "payment")
+        self.api
+            .call::<Payment>(request.json(&body), Repeat::Safe, "payment")
             .await?
             .into_created_checkout()
     }
@@ -233,8 +186,9 @@ impl Provider for SknPayAdapter {
         &self,
         provider_checkout_id: &str,
     ) -> Result<ProviderCheckout, ProviderError> {
-        let url = self.payment_endpoint(provider_checkout_id, "")?;
-        self.call::<Payment>(self.http.get(url), Repeat::Safe, "payment")
+        let request = self.api.get(&payment_path(provider_checkout_id, "")?)?;
+        self.api
+            .call::<Payment>(request, Repeat::Safe, "payment")
             .await?
             .into_provider_checkout()
     }
@@ -246,10 +200,11 @@ impl Provider for SknPayAdapter {
         idempotency_key: &str,
     ) -> Result<ProviderCheckout, ProviderError> {
         let key = idempotency_header(idempotency_key)?;
-        let url = self.payment_endpoint(provider_checkout_id, "/cancel")?;
-        let request = self.http.post(url).header(IDEMPOTENCY_KEY, key);
+        let path = payment_path(provider_checkout_id, "/cancel")?;
+        let request = self.api.post(&path)?.header(IDEMPOTENCY_KEY, key);
         // Idempotent by SKN Pay's doc, and deduped on the Idempotency-Key besides.
-        self.call::<Payment>(request, Repeat::Safe, "payment")
+        self.api
+            .call::<Payment>(request, Repeat::Safe, "payment")
             .await?
             .into_provider_checkout()
     }
@@ -263,15 +218,10 @@ impl Provider for SknPayAdapter {
             ));
         }
         let key = idempotency_header(&request.idempotency_key)?;
-        let url = self.endpoint("refunds")?;
         let body = CreateRefund::from_request(request);
-        let answer = self
-            .send(
-                self.http.post(url).header(IDEMPOTENCY_KEY, key).json(&body),
-                // A repeat under the same Idempotency-Key gets the first refund back.
-                Repeat::Safe,
-            )
-            .await?;
+        let request = self.api.post("refunds")?.header(IDEMPOTENCY_KEY, key);
+        // A repeat under the same Idempotency-Key gets the first refund back.
+        let answer = self.api.send(request.json(&body), Repeat::Safe).await?;
         let refund = RefundResponse::from_body(&answer);
         if refund == RefundResponse::default() {
             tracing::warn!("SKN Pay accepted the refund without saying its id or status");
@@ -293,12 +243,7 @@ impl Provider for SknPayAdapter {
     }
 
     fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
-        let event: Event = serde_json::from_slice(raw).map_err(|error| {
-            ProviderError::MalformedPayload(format!(
-                "not an SKN Pay event: {}",
-                json::describe_error(&error)
-            ))
-        })?;
+        let event: Event = read_json(raw, "not an SKN Pay event")?;
         Ok(vec![event.into_normalized()?])
     }
 
@@ -312,51 +257,39 @@ impl Provider for SknPayAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SecretResolver;
-    use crate::http::build_client;
     use crate::model::Customer;
+    use crate::test_support::{self, AdapterBuilder, CHECKOUT_ID};
     use chrono::TimeZone;
     use paymux_domain::RefundStatus;
-    use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money, RefundId};
+    use paymux_domain::{CheckoutStatus, Currency, EventType, Money, RefundId};
     use serde_json::{Value, json};
     use wiremock::matchers::{body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     const API_KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
+    /// `Bearer API_KEY`.
+    const BEARER: &str = "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc";
     const WEBHOOK_SECRET: &str = "whsec_test_secret";
     const PAYMENT: &str = include_str!("fixtures/payment.json");
     const EVENT: &str = include_str!("fixtures/event.json");
-    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
     const PAYMENT_ID: &str = "plink_cm12ab9c1d3e4f5g6h7i8j9k0";
+    const ADAPTERS: AdapterBuilder<SknPayAdapter> = AdapterBuilder {
+        id: ID,
+        from_context: SknPayAdapter::from_context,
+    };
 
     /// An adapter whose base URL is `base` (no trailing slash, like a hand-written config).
     fn adapter(base: &str) -> SknPayAdapter {
         let settings = json!({ "api_key": API_KEY, "webhook_secret": WEBHOOK_SECRET });
-        SknPayAdapter::from_context(AdapterContext {
-            merchant: "demo",
-            settings: &settings,
-            secrets: SecretResolver {
-                allow_literals: true,
-            },
-            base_url: Some(Url::parse(base).unwrap()),
-            webhook_url: Url::parse("https://paymux.example/webhooks/demo/sknpay").unwrap(),
-            public_url: url::Url::parse("https://paymux.example/").unwrap(),
-            http: build_client(HttpTimeouts::default()).unwrap(),
-            timeouts: HttpTimeouts::default(),
-        })
-        .unwrap()
+        ADAPTERS.adapter(settings, base)
     }
 
     async fn server_and_adapter() -> (MockServer, SknPayAdapter) {
-        let server = MockServer::start().await;
-        let adapter = adapter(&format!("{}/api/v1", server.uri()));
-        (server, adapter)
+        test_support::mock_api("/api/v1", adapter).await
     }
 
     fn checkout_request() -> CheckoutRequest {
         CheckoutRequest {
-            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(12_500, Currency::Usd),
             reference: Some("order-5821".into()),
             description: Some("Order #5821".into()),
             customer: Some(Customer {
@@ -364,12 +297,10 @@ mod tests {
                 ..Customer::default()
             }),
             success_url: Some(Url::parse("https://yoursite.com/orders/5821/thanks").unwrap()),
-            cancel_url: None,
-            expires_at: None,
             metadata: json!({ "order_id": "5821" }).as_object().cloned(),
-            items: vec![],
             provider_options: Some(json!({ "billing_address_collection": "required" })),
             idempotency_key: "idem-5821".into(),
+            ..CheckoutRequest::example(Money::new(12_500, Currency::Usd))
         }
     }
 
@@ -384,10 +315,7 @@ mod tests {
         let (server, adapter) = server_and_adapter().await;
         Mock::given(method("POST"))
             .and(path("/api/v1/payments"))
-            .and(header(
-                "authorization",
-                format!("Bearer {API_KEY}").as_str(),
-            ))
+            .and(header("authorization", BEARER))
             .and(header("idempotency-key", "idem-5821"))
             .and(header("content-type", "application/json"))
             .and(body_json(json!({
@@ -421,11 +349,7 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_request_is_refused_before_any_call() {
         let (server, adapter) = server_and_adapter().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(201).set_body_string(PAYMENT))
-            .expect(0)
-            .mount(&server)
-            .await;
+        test_support::expect_no_call(&server).await;
         let mut request = checkout_request();
         request.amount = Money::new(99, Currency::Usd);
         let error = adapter.create_checkout(&request).await.unwrap_err();
@@ -447,31 +371,15 @@ mod tests {
 
     #[tokio::test]
     async fn error_answers_map_to_the_providers_message() {
-        for status in [400u16, 401, 403, 404, 409, 429, 500, 503] {
-            let (server, adapter) = server_and_adapter().await;
-            let message = format!("refused with {status}");
-            Mock::given(method("GET"))
-                .and(path(format!("/api/v1/payments/{PAYMENT_ID}")))
-                .respond_with(
-                    ResponseTemplate::new(status).set_body_json(json!({ "error": message })),
-                )
-                .expect(1)
-                .mount(&server)
-                .await;
-            let error = adapter.retrieve(PAYMENT_ID).await.unwrap_err();
-            let expected = if status == 400 {
-                ProviderError::InvalidRequest {
-                    message: message.clone(),
-                    param: None,
-                }
-            } else {
-                ProviderError::Upstream {
-                    status,
-                    message: message.clone(),
-                }
-            };
-            assert_eq!(error, expected);
-        }
+        test_support::check_error_answers(
+            server_and_adapter,
+            ("GET", &format!("/api/v1/payments/{PAYMENT_ID}")),
+            |message| json!({ "error": message }),
+            &[400, 401, 403, 404, 409, 429, 500, 503],
+            &[400],
+            async |adapter: &SknPayAdapter| adapter.retrieve(PAYMENT_ID).await.unwrap_err(),
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -497,27 +405,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_2xx_that_is_not_a_payment_is_malformed() {
-        for body in [
-            "",
-            "<html>ok</html>",
-            r#"{"id": "plink_x"}"#,
-            r#"{"error": "x"}"#,
-        ] {
-            let (server, adapter) = server_and_adapter().await;
-            Mock::given(method("POST"))
-                .and(path("/api/v1/payments"))
-                .respond_with(ResponseTemplate::new(200).set_body_string(body))
-                .mount(&server)
-                .await;
-            let error = adapter
-                .create_checkout(&checkout_request())
-                .await
-                .unwrap_err();
-            assert!(
-                matches!(error, ProviderError::MalformedPayload(_)),
-                "{body}: {error:?}"
-            );
-        }
+        test_support::check_malformed_answers(
+            server_and_adapter,
+            ("POST", "/api/v1/payments"),
+            &[
+                "",
+                "<html>ok</html>",
+                r#"{"id": "plink_x"}"#,
+                r#"{"error": "x"}"#,
+            ],
+            async |adapter: &SknPayAdapter| {
+                let request = checkout_request();
+                adapter.create_checkout(&request).await.unwrap_err()
+            },
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -525,10 +427,7 @@ mod tests {
         let (server, adapter) = server_and_adapter().await;
         Mock::given(method("GET"))
             .and(path(format!("/api/v1/payments/{PAYMENT_ID}")))
-            .and(header(
-                "authorization",
-                format!("Bearer {API_KEY}").as_str(),
-            ))
+            .and(header("authorization", BEARER))
             .respond_with(
                 ResponseTemplate::new(200).set_body_json(payment_with_status("succeeded")),
             )
@@ -550,10 +449,7 @@ mod tests {
         let (server, adapter) = server_and_adapter().await;
         Mock::given(method("POST"))
             .and(path(format!("/api/v1/payments/{PAYMENT_ID}/cancel")))
-            .and(header(
-                "authorization",
-                format!("Bearer {API_KEY}").as_str(),
-            ))
+            .and(header("authorization", BEARER))
             .and(header("idempotency-key", "cancel-1"))
             .respond_with(ResponseTemplate::new(200).set_body_json(payment_with_status("canceled")))
             .expect(1)
@@ -598,10 +494,7 @@ mod tests {
         let (server, adapter) = server_and_adapter().await;
         Mock::given(method("POST"))
             .and(path("/api/v1/refunds"))
-            .and(header(
-                "authorization",
-                format!("Bearer {API_KEY}").as_str(),
-            ))
+            .and(header("authorization", BEARER))
             .and(header("idempotency-key", "refund-1"))
             .and(body_json(
                 json!({ "payment_id": PAYMENT_ID, "amount": 5000 }),
@@ -645,18 +538,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_is_unreachable() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let adapter = adapter(&format!("http://127.0.0.1:{port}/api/v1"));
+        let adapter = adapter(&test_support::refused_url("/api/v1"));
         let error = adapter
             .create_checkout(&checkout_request())
             .await
             .unwrap_err();
-        assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
-        assert!(!error.to_string().contains(API_KEY), "{error}");
+        test_support::assert_unreachable(&error, &[API_KEY]);
     }
 
     fn signed_headers(t: i64, body: &[u8]) -> Vec<(String, String)> {
@@ -708,22 +595,13 @@ mod tests {
 
     #[test]
     fn webhook_replies_are_what_sknpay_expects() {
-        let adapter = adapter("https://app.sknpay.com/api/v1");
-        let received = WebhookReply::json(200, json!({ "received": true }));
-        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Stored), received);
-        assert_eq!(adapter.webhook_reply(&WebhookOutcome::Duplicate), received);
-        assert_eq!(
-            adapter.webhook_reply(&WebhookOutcome::Refused {
-                reason: "checkout canceled"
-            }),
-            received
-        );
-        let error = ProviderError::InvalidSignature("bad".into());
-        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
-        assert_eq!(reply.status, 400);
-        assert_eq!(
-            serde_json::from_str::<Value>(&reply.body).unwrap(),
-            json!({ "error": "invalid signature: bad" })
+        test_support::check_received_replies(
+            &adapter("https://app.sknpay.com/api/v1"),
+            &[(
+                ProviderError::InvalidSignature("bad".into()),
+                400,
+                "invalid signature: bad",
+            )],
         );
     }
 }

@@ -54,18 +54,15 @@ impl ProviderFactory for SknPayFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Operation::{Cancel, Create, PartialRefund, Refund, Retrieve, Webhooks};
+    use crate::test_support::{self, AdapterBuilder};
+    use paymux_domain::Currency;
     use serde_json::json;
 
-    fn context<'a>(settings: &'a serde_json::Value, base_url: Option<&str>) -> AdapterContext<'a> {
-        crate::factory::test_context(ID, settings, base_url)
-    }
-
-    fn build(
-        settings: serde_json::Value,
-        base_url: Option<&str>,
-    ) -> Result<SknPayAdapter, ConfigError> {
-        SknPayAdapter::from_context(context(&settings, base_url))
-    }
+    const ADAPTERS: AdapterBuilder<SknPayAdapter> = AdapterBuilder {
+        id: "sknpay",
+        from_context: SknPayAdapter::from_context,
+    };
 
     fn keys(api_key: &str) -> serde_json::Value {
         json!({ "api_key": api_key, "webhook_secret": "whsec_abc" })
@@ -73,88 +70,72 @@ mod tests {
 
     #[test]
     fn the_factory_builds_an_adapter_with_every_capability() {
-        let settings = keys("sk_test_abc");
-        let provider = SknPayFactory.build(context(&settings, None)).unwrap();
-        assert_eq!(SknPayFactory.id(), "sknpay");
-        assert_eq!(provider.id(), ID);
-        let capabilities = provider.capabilities();
-        assert!(capabilities.create && capabilities.retrieve && capabilities.cancel);
-        assert!(capabilities.refund && capabilities.partial_refund && capabilities.webhooks);
-        assert_eq!(
-            capabilities.currencies,
-            vec![paymux_domain::Currency::Usd, paymux_domain::Currency::Xcd]
+        ADAPTERS.check_factory(
+            &SknPayFactory,
+            &keys("sk_test_abc"),
+            "api/v1/",
+            &[Create, Retrieve, Cancel, Refund, PartialRefund, Webhooks],
+            &[Currency::Usd, Currency::Xcd],
         );
     }
 
     #[test]
     fn the_mode_comes_from_the_key_prefix() {
-        assert!(!build(keys("sk_test_abc"), None).unwrap().livemode());
-        assert!(build(keys("sk_live_abc"), None).unwrap().livemode());
-        for bad in [
+        assert!(
+            !ADAPTERS
+                .build(keys("sk_test_abc"), None)
+                .unwrap()
+                .livemode()
+        );
+        assert!(
+            ADAPTERS
+                .build(keys("sk_live_abc"), None)
+                .unwrap()
+                .livemode()
+        );
+        let bad = [
             "pk_live_zq9",
             "sk_zq9",
             "SK_LIVE_zq9",
             "sk_live_zq 9",
             "sk_test_",
-        ] {
-            let error = build(keys(bad), None).unwrap_err();
-            assert_eq!(error.key, "api_key", "{bad}");
-            assert!(!error.to_string().contains("zq"), "{error}");
-        }
+        ];
+        ADAPTERS.check_refused(&keys("sk_test_abc"), "api_key", &bad);
     }
 
     #[test]
     fn settings_are_strict_and_name_the_bad_key() {
-        let error = build(
-            json!({ "api_key": "sk_test_abc", "webhook_secret": "w", "apikey": "x" }),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(error.key, "apikey");
-        let error = build(json!({ "api_key": "sk_test_abc" }), None).unwrap_err();
-        assert_eq!(error.key, "webhook_secret");
-        let error = build(
-            json!({ "api_key": "env:PAYMUX_TEST_SKNPAY_SURELY_UNSET", "webhook_secret": "w" }),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(error.key, "api_key");
+        let both = ["api_key", "webhook_secret"];
+        ADAPTERS.check_strict_settings(&keys("sk_test_abc"), &both, &both);
     }
 
     #[test]
     fn the_base_url_defaults_to_sknpay_and_always_ends_with_a_slash() {
-        let adapter = build(keys("sk_test_abc"), None).unwrap();
-        assert_eq!(adapter.base_url().as_str(), DEFAULT_BASE_URL);
-        for (configured, expected) in [
-            (
-                "http://127.0.0.1:9000/sandbox/sknpay",
-                "http://127.0.0.1:9000/sandbox/sknpay/",
-            ),
-            (
-                "http://127.0.0.1:9000/sandbox/sknpay/",
-                "http://127.0.0.1:9000/sandbox/sknpay/",
-            ),
-            ("http://127.0.0.1:9000", "http://127.0.0.1:9000/"),
-        ] {
-            let adapter = build(keys("sk_test_abc"), Some(configured)).unwrap();
-            assert_eq!(adapter.base_url().as_str(), expected);
-        }
-        let error = build(keys("sk_test_abc"), Some("mailto:ops@example.com")).unwrap_err();
-        assert_eq!(error.key, "base_url");
+        ADAPTERS.check_base_urls(
+            &keys("sk_test_abc"),
+            |adapter| (adapter.base_url(), adapter.livemode()),
+            (DEFAULT_BASE_URL, false),
+            &[
+                (
+                    "http://127.0.0.1:9000/sandbox/sknpay",
+                    "http://127.0.0.1:9000/sandbox/sknpay/",
+                    false,
+                ),
+                (
+                    "http://127.0.0.1:9000/sandbox/sknpay/",
+                    "http://127.0.0.1:9000/sandbox/sknpay/",
+                    false,
+                ),
+                ("http://127.0.0.1:9000", "http://127.0.0.1:9000/", false),
+            ],
+        );
     }
 
     #[test]
     fn debug_output_shows_no_secret() {
-        let adapter = build(
-            json!({ "api_key": "sk_live_topsecret", "webhook_secret": "whsec_hushhush" }),
-            None,
-        )
-        .unwrap();
-        let debug = format!("{adapter:?}");
-        assert!(
-            !debug.contains("topsecret") && !debug.contains("hushhush"),
-            "{debug}"
-        );
-        assert!(debug.contains("livemode: true"), "{debug}");
+        let settings =
+            json!({ "api_key": "sk_live_topsecret", "webhook_secret": "whsec_hushhush" });
+        let adapter = ADAPTERS.build(settings, None).unwrap();
+        test_support::check_debug(&adapter, &["topsecret", "hushhush"], &["livemode: true"]);
     }
 }

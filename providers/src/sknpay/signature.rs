@@ -8,7 +8,9 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::ProviderError;
-use crate::signing::{check_timestamp_window, hmac_sha256_hex, verify_hmac_sha256_hex};
+use crate::signing::{
+    check_hmac_sha256_hex, check_timestamp_window, hmac_sha256_hex, required_header,
+};
 
 /// The header SKN Pay signs every delivery with.
 pub const SIGNATURE_HEADER: &str = "SknPay-Signature";
@@ -46,10 +48,7 @@ pub fn verify(
     secret: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(), ProviderError> {
-    let header = header.ok_or_else(|| {
-        ProviderError::InvalidSignature(format!("missing {SIGNATURE_HEADER} header"))
-    })?;
-    let SignatureHeader { timestamp, v1 } = parse(header)?;
+    let SignatureHeader { timestamp, v1 } = parse(required_header(header, SIGNATURE_HEADER)?)?;
     let signed_at = timestamp
         .parse::<i64>()
         .ok()
@@ -61,13 +60,8 @@ pub fn verify(
         })?;
     // SKN Pay's reference verifier refuses any time ahead of the receiver's clock.
     check_timestamp_window(signed_at, now, SIGNATURE_TOLERANCE_SECS, 0)?;
-    if verify_hmac_sha256_hex(secret, &[timestamp.as_bytes(), b".", body], v1) {
-        Ok(())
-    } else {
-        Err(ProviderError::InvalidSignature(format!(
-            "{SIGNATURE_HEADER} does not match the body and the webhook secret"
-        )))
-    }
+    let signed = [timestamp.as_bytes(), b".", body];
+    check_hmac_sha256_hex(secret, &signed, v1, SIGNATURE_HEADER)
 }
 
 /// The header SKN Pay would send for `body` signed at `timestamp` (Unix seconds): what the

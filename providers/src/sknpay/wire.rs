@@ -14,10 +14,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::ProviderError;
 use crate::model::{
     Address, CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
 };
+use crate::{ProviderError, checks};
 
 /// The currencies SKN Pay charges in.
 pub const CURRENCIES: [Currency; 2] = [Currency::Usd, Currency::Xcd];
@@ -295,15 +295,7 @@ impl CreatePayment {
                 "amount",
             ));
         }
-        if !CURRENCIES.contains(&amount.currency) {
-            return Err(ProviderError::invalid(
-                format!(
-                    "SKN Pay charges in USD or XCD only, not {}",
-                    amount.currency
-                ),
-                "currency",
-            ));
-        }
+        checks::currency(amount, "SKN Pay", &CURRENCIES)?;
         let description = bounded(
             request.description.as_deref(),
             MAX_DESCRIPTION_CHARS,
@@ -352,35 +344,14 @@ impl CreatePayment {
     }
 }
 
-/// `value`, refused when it is longer than `max` characters (Unicode scalar values).
+/// `value`, refused when it is longer than `max` characters ([`checks::bounded`]).
 fn bounded(value: Option<&str>, max: usize, param: &str) -> Result<Option<String>, ProviderError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    let length = value.chars().count();
-    if length > max {
-        return Err(ProviderError::invalid(
-            format!("{param} must be at most {max} characters for SKN Pay, got {length}"),
-            param,
-        ));
-    }
-    Ok(Some(value.to_owned()))
+    checks::bounded(value, max, param, "SKN Pay")
 }
 
 /// The address, or `None` when it has no field at all (nothing to pre-fill).
 fn address(address: &Address) -> Result<Option<CustomerAddress>, ProviderError> {
-    let country = match address.country.as_deref() {
-        None => None,
-        Some(country) if country.len() == 2 && country.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            Some(country.to_ascii_uppercase())
-        }
-        Some(_) => {
-            return Err(ProviderError::invalid(
-                "customer.address.country must be an ISO 3166-1 alpha-2 code such as \"KN\"",
-                "customer.address.country",
-            ));
-        }
-    };
+    let country = checks::country_code(address.country.as_deref(), "KN")?;
     let address = CustomerAddress {
         line1: address.line1.clone(),
         line2: address.line2.clone(),
@@ -494,27 +465,14 @@ struct ProviderOptions {
 impl ProviderOptions {
     fn parse(options: Option<&Value>) -> Result<ProviderOptions, ProviderError> {
         let mut parsed = ProviderOptions::default();
-        let entries = match options {
-            None | Some(Value::Null) => return Ok(parsed),
-            Some(Value::Object(entries)) => entries,
-            Some(_) => {
-                return Err(ProviderError::invalid(
-                    "provider_options.sknpay must be a JSON object",
-                    "provider_options.sknpay",
-                ));
-            }
-        };
-        for (key, value) in entries {
-            let param = format!("provider_options.sknpay.{key}");
-            if value.is_null() && PROVIDER_OPTIONS.contains(&key.as_str()) {
-                continue;
-            }
-            match key.as_str() {
+        let sknpay = (super::ID, "SKN Pay");
+        checks::provider_options(options, sknpay, &PROVIDER_OPTIONS, |key, value, param| {
+            match key {
                 "billing_address_collection" => {
-                    parsed.billing_address_collection = Some(collection(value, &param)?);
+                    parsed.billing_address_collection = Some(collection(value, param)?);
                 }
                 "phone_number_collection" => {
-                    parsed.phone_number_collection = Some(collection(value, &param)?);
+                    parsed.phone_number_collection = Some(collection(value, param)?);
                 }
                 "success_message" => {
                     let Value::String(message) = value else {
@@ -524,19 +482,13 @@ impl ProviderOptions {
                         ));
                     };
                     parsed.success_message =
-                        bounded(Some(message), MAX_SUCCESS_MESSAGE_CHARS, &param)?;
+                        bounded(Some(message), MAX_SUCCESS_MESSAGE_CHARS, param)?;
                 }
-                _ => {
-                    return Err(ProviderError::invalid(
-                        format!(
-                            "unknown SKN Pay option `{key}`; allowed: {}",
-                            PROVIDER_OPTIONS.join(", ")
-                        ),
-                        param,
-                    ));
-                }
+                // Not in PROVIDER_OPTIONS: already refused.
+                _ => {}
             }
-        }
+            Ok(())
+        })?;
         Ok(parsed)
     }
 }
@@ -564,26 +516,30 @@ impl CreateRefund {
 // SKN Pay → ours
 // ---------------------------------------------------------------------------------------------
 
+/// Refuses an object whose `object` names another `kind` (`a_kind` is the same with its
+/// article, for the message), or that has an empty `id`.
+fn check_object(
+    object: Option<&str>,
+    id: &str,
+    (kind, a_kind): (&str, &str),
+) -> Result<(), ProviderError> {
+    if object.is_some_and(|object| object != kind) {
+        return Err(ProviderError::MalformedPayload(format!(
+            "SKN Pay sent another object where {a_kind} was expected (`object` is not `{kind}`)"
+        )));
+    }
+    if id.is_empty() {
+        return Err(ProviderError::MalformedPayload(format!(
+            "SKN Pay {kind} has an empty `id`"
+        )));
+    }
+    Ok(())
+}
+
 impl Payment {
     /// Refuses a payment object that is not one.
     fn check_shape(&self) -> Result<(), ProviderError> {
-        if self
-            .object
-            .as_deref()
-            .is_some_and(|object| object != "payment")
-        {
-            return Err(ProviderError::MalformedPayload(
-                "SKN Pay sent another object where a payment was expected (`object` is not \
-                 `payment`)"
-                    .to_owned(),
-            ));
-        }
-        if self.id.is_empty() {
-            return Err(ProviderError::MalformedPayload(
-                "SKN Pay payment has an empty `id`".to_owned(),
-            ));
-        }
-        Ok(())
+        check_object(self.object.as_deref(), &self.id, ("payment", "a payment"))
     }
 
     /// What a create answered. A hosted link without its `url` is of no use: malformed.
@@ -668,22 +624,7 @@ impl Event {
     /// details), and paymux records each refund's amount from its own refund call; this event
     /// only confirms it.
     pub fn into_normalized(self) -> Result<NormalizedEvent, ProviderError> {
-        if self
-            .object
-            .as_deref()
-            .is_some_and(|object| object != "event")
-        {
-            return Err(ProviderError::MalformedPayload(
-                "SKN Pay sent another object where an event was expected (`object` is not \
-                 `event`)"
-                    .to_owned(),
-            ));
-        }
-        if self.id.is_empty() {
-            return Err(ProviderError::MalformedPayload(
-                "SKN Pay event has an empty `id`".to_owned(),
-            ));
-        }
+        check_object(self.object.as_deref(), &self.id, ("event", "an event"))?;
         let payment = self.data.object;
         payment.check_shape()?;
         let occurred_at = Utc.timestamp_opt(self.created, 0).single().ok_or_else(|| {
@@ -757,27 +698,11 @@ impl RefundResponse {
     }
 }
 
-/// The most raw text kept from an error body that is not `{"error": "…"}`.
-pub const MAX_RAW_ERROR_CHARS: usize = 500;
-
 impl ErrorBody {
     /// The provider's message from a non-2xx body: its `error` member, or else the raw text
-    /// cut to its first 500 characters.
+    /// cut to its first 500 characters ([`crate::http::error_message`]).
     pub fn message_from(body: &[u8]) -> String {
-        if let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body)
-            && !error.trim().is_empty()
-        {
-            return error;
-        }
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            return "no error message".to_owned();
-        }
-        match text.char_indices().nth(MAX_RAW_ERROR_CHARS) {
-            Some((cut, _)) => text[..cut].to_owned(),
-            None => text.to_owned(),
-        }
+        crate::http::error_message(body, &["error"])
     }
 }
 
@@ -785,7 +710,8 @@ impl ErrorBody {
 mod tests {
     use super::*;
     use crate::model::{Customer, LineItem};
-    use paymux_domain::{CheckoutId, RefundId};
+    use crate::test_support::{CHECKOUT_ID, refused_param};
+    use paymux_domain::RefundId;
     use serde_json::json;
 
     const CREATE_REQUEST: &str = include_str!("fixtures/create_payment_request.json");
@@ -793,8 +719,6 @@ mod tests {
     const EVENT: &str = include_str!("fixtures/event.json");
     const REFUND_REQUEST: &str = include_str!("fixtures/refund_request.json");
     const ERROR: &str = include_str!("fixtures/error.json");
-
-    const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().to_utc()
@@ -809,8 +733,6 @@ mod tests {
     fn doc_request() -> CheckoutRequest {
         let metadata = json!({ "order_id": "5821", "fulfilment": "express" });
         CheckoutRequest {
-            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(12_500, Currency::Usd),
             reference: Some("order-5821".into()),
             description: Some("Order #5821".into()),
             customer: Some(Customer {
@@ -841,35 +763,18 @@ mod tests {
                 "success_message": "Thanks! Your order ships in 1-2 business days.",
             })),
             idempotency_key: "idem-5821".into(),
+            ..CheckoutRequest::example(Money::new(12_500, Currency::Usd))
         }
     }
 
     /// The smallest valid request.
     fn minimal_request() -> CheckoutRequest {
-        CheckoutRequest {
-            checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(1_000, Currency::Usd),
-            reference: None,
-            description: None,
-            customer: None,
-            success_url: None,
-            cancel_url: None,
-            expires_at: None,
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "idem-1".into(),
-        }
+        CheckoutRequest::example(Money::new(1_000, Currency::Usd))
     }
 
     /// The `param` of the refusal of `request`, failing when it is accepted.
     fn refused(request: &CheckoutRequest) -> String {
-        match CreatePayment::from_checkout(request, now()) {
-            Err(ProviderError::InvalidRequest {
-                param: Some(param), ..
-            }) => param,
-            other => panic!("expected an InvalidRequest with a param, got {other:?}"),
-        }
+        refused_param(CreatePayment::from_checkout(request, now()))
     }
 
     fn accepted(request: &CheckoutRequest) -> CreatePayment {
@@ -1375,6 +1280,6 @@ mod tests {
         assert_eq!(ErrorBody::message_from(b""), "no error message");
         let long = "é".repeat(600);
         let message = ErrorBody::message_from(long.as_bytes());
-        assert_eq!(message, "é".repeat(MAX_RAW_ERROR_CHARS));
+        assert_eq!(message, "é".repeat(crate::http::MAX_RAW_ERROR_CHARS));
     }
 }

@@ -17,12 +17,14 @@ use super::wire::{
     SIGNATURE_HEADER, SignatureHeader,
 };
 use crate::error::Operation;
+use crate::factory::{AdapterContext, ConfigError};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::factory::{AdapterContext, ConfigError};
-use crate::signing::{check_timestamp_window, constant_time_eq, verify_hmac_sha256_hex};
+use crate::signing::{
+    check_timestamp_window, constant_time_eq, required_header, verify_hmac_sha256_hex,
+};
 use crate::{Capabilities, Provider, ProviderError, SecretRef};
 
 /// "if (age > 60 * 10)": a webhook older than 10 minutes is refused.
@@ -200,15 +202,7 @@ impl SpankPayAdapter {
 
     /// The frame parameters and pages of a checkout; no call is made.
     pub fn frame(&self, request: &CheckoutRequest) -> Result<CreatedCheckout, ProviderError> {
-        if request.amount.currency != Currency::Usd {
-            return Err(ProviderError::invalid(
-                format!(
-                    "SpankPay charges in USD only, not {}",
-                    request.amount.currency
-                ),
-                "currency",
-            ));
-        }
+        crate::checks::currency(request.amount, "SpankPay", &[Currency::Usd])?;
         if request.amount.minor < 1 {
             return Err(ProviderError::invalid(
                 format!(
@@ -316,9 +310,7 @@ impl Provider for SpankPayAdapter {
                 "{KEY_HEADER} is missing or not this merchant's public key"
             )));
         }
-        let header = request.header(SIGNATURE_HEADER).ok_or_else(|| {
-            ProviderError::InvalidSignature(format!("missing {SIGNATURE_HEADER} header"))
-        })?;
+        let header = required_header(request.header(SIGNATURE_HEADER), SIGNATURE_HEADER)?;
         let signature = SignatureHeader::parse(header)?;
         let timestamp = signature.timestamp.to_string();
         if !verify_hmac_sha256_hex(
@@ -554,17 +546,9 @@ mod tests {
     fn checkout_request() -> CheckoutRequest {
         CheckoutRequest {
             checkout_id: CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(6969, Currency::Usd),
             reference: Some("sc696969".into()),
-            description: None,
-            customer: None,
-            success_url: None,
-            cancel_url: None,
             expires_at: Some(Utc.timestamp_opt(1_778_280_000, 0).unwrap()),
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "idem".into(),
+            ..CheckoutRequest::example(Money::new(6969, Currency::Usd))
         }
     }
 
@@ -717,8 +701,6 @@ mod tests {
     #[test]
     fn debug_output_shows_no_secret() {
         let adapter = adapter_with(settings("test_k", "sk_topsecret"), None);
-        let debug = format!("{adapter:?}");
-        assert!(!debug.contains("topsecret"), "{debug}");
-        assert!(debug.contains("test_k"), "{debug}");
+        crate::test_support::check_debug(&adapter, &["topsecret"], &["test_k"]);
     }
 }

@@ -48,17 +48,13 @@ pub const ID: &str = "spankpay";
 
 /// Builds [`SpankPayAdapter`]s from `[merchants.<id>.providers.spankpay]`: `public_key`
 /// (plain text; `test_…` is test mode), `api_secret` (a secret reference) and optionally
-/// `accept_currencies` (default `["BTC", "ETH"]`).
+/// `accept_currencies` (default `["BTC", "ETH"]`). SpankPay has no server API paymux calls;
+/// the simulator's frame sits at its root (the default [`ProviderFactory::sandbox_api_path`]).
 pub struct SpankPayFactory;
 
 impl ProviderFactory for SpankPayFactory {
     fn id(&self) -> &'static str {
         ID
-    }
-
-    /// SpankPay has no server API paymux calls; the simulator's frame sits at its root.
-    fn sandbox_api_path(&self) -> &'static str {
-        ""
     }
 
     fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
@@ -69,60 +65,37 @@ impl ProviderFactory for SpankPayFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Operation::{Cancel, Create, Webhooks};
+    use crate::test_support::AdapterBuilder;
+    use paymux_domain::Currency;
     use serde_json::json;
 
-    fn build(settings: serde_json::Value) -> Result<Arc<dyn Provider>, ConfigError> {
-        SpankPayFactory.build(crate::factory::test_context(ID, &settings, None))
-    }
+    const ADAPTERS: AdapterBuilder<SpankPayAdapter> = AdapterBuilder {
+        id: "spankpay",
+        from_context: SpankPayAdapter::from_context,
+    };
 
     #[test]
     fn the_factory_builds_a_create_cancel_and_webhooks_adapter_in_usd() {
-        let provider = build(json!({ "public_key": "test_k", "api_secret": "sk_1" })).unwrap();
-        assert_eq!(SpankPayFactory.id(), "spankpay");
-        assert_eq!(SpankPayFactory.sandbox_api_path(), "");
-        assert_eq!(provider.id(), ID);
-        let capabilities = provider.capabilities();
-        assert!(capabilities.create && capabilities.cancel && capabilities.webhooks);
-        assert!(!capabilities.retrieve && !capabilities.refund && !capabilities.partial_refund);
-        assert_eq!(capabilities.currencies, vec![paymux_domain::Currency::Usd]);
+        let provider = ADAPTERS.check_factory(
+            &SpankPayFactory,
+            &json!({ "public_key": "test_k", "api_secret": "sk_1" }),
+            "",
+            &[Create, Cancel, Webhooks],
+            &[Currency::Usd],
+        );
         assert!(provider.refuses_payment_when_closed());
     }
 
     #[test]
     fn settings_are_strict_and_name_the_bad_key() {
-        let error = build(json!({ "public_key": "k", "api_secret": "s", "apikey": "x" }))
-            .err()
-            .unwrap();
-        assert_eq!(error.key, "apikey");
-        assert_eq!(
-            build(json!({ "api_secret": "s" })).err().unwrap().key,
-            "public_key"
-        );
-        assert_eq!(
-            build(json!({ "public_key": "k" })).err().unwrap().key,
-            "api_secret"
-        );
-        let error = build(json!({
-            "public_key": "k",
-            "api_secret": "env:PAYMUX_TEST_SPANKPAY_SURELY_UNSET",
-        }))
-        .err()
-        .unwrap();
-        assert_eq!(error.key, "api_secret");
-        for bad in ["", "has space"] {
-            let error = build(json!({ "public_key": bad, "api_secret": "s" }))
-                .err()
-                .unwrap();
-            assert_eq!(error.key, "public_key", "{bad:?}");
-        }
+        let valid = json!({ "public_key": "k", "api_secret": "s" });
+        ADAPTERS.check_strict_settings(&valid, &["public_key", "api_secret"], &["api_secret"]);
+        ADAPTERS.check_refused(&valid, "public_key", &["", "has space"]);
         for bad in [json!([]), json!([""]), json!("ETH")] {
-            let error = build(json!({
-                "public_key": "k",
-                "api_secret": "s",
-                "accept_currencies": bad,
-            }))
-            .err()
-            .unwrap();
+            let mut settings = valid.clone();
+            settings["accept_currencies"] = bad;
+            let error = ADAPTERS.refusal(settings);
             assert!(
                 error.key == "accept_currencies" || error.key.is_empty(),
                 "{error}"

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::ProviderError;
-use crate::json;
 use crate::signing::{derived_event_id, hmac_sha256_hex};
 
 /// The output currency of live keys.
@@ -212,12 +211,7 @@ pub fn event_id(payment_id: &str, status: PaymentStatus) -> String {
 
 /// Reads a (verified) webhook body into one normalized event.
 pub fn parse_webhook(raw: &[u8]) -> Result<NormalizedEvent, ProviderError> {
-    let webhook: Webhook = serde_json::from_slice(raw).map_err(|error| {
-        malformed(format!(
-            "not a SpankPay webhook: {}",
-            json::describe_error(&error)
-        ))
-    })?;
+    let webhook: Webhook = crate::http::read_json(raw, "not a SpankPay webhook")?;
     if webhook.kind != "payment" {
         return Err(malformed(
             "unknown SpankPay webhook `type` (expected payment)",

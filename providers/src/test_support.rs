@@ -1,0 +1,295 @@
+//! What the provider folders' tests share: the checks every factory and every HTTP adapter must
+//! pass, each run by a provider's tests with that provider's own settings, statuses and bodies,
+//! and the fixtures those tests start from (a checkout id, a port nothing listens on).
+//!
+//! A check asserts what the provider promises, never how the adapter gets there; a provider
+//! whose behaviour differs (Pakhi Pay's replies, SpankPay's absent API) keeps its own test.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use paymux_domain::Currency;
+use serde_json::{Value, json};
+use url::Url;
+use wiremock::matchers::{any, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::factory::{AdapterContext, ConfigError, ProviderFactory, test_context};
+use crate::model::{WebhookOutcome, WebhookReply};
+use crate::{Operation, Provider, ProviderError};
+
+/// The checkout tests create at a provider.
+pub(crate) const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
+
+/// What no config error, webhook reason or transport error may show: test secrets and refused
+/// values carry it.
+const HIDDEN: &str = "zq";
+
+/// Every operation a provider may support.
+const OPERATIONS: [Operation; 6] = [
+    Operation::Create,
+    Operation::Retrieve,
+    Operation::Cancel,
+    Operation::Refund,
+    Operation::PartialRefund,
+    Operation::Webhooks,
+];
+
+/// `http://127.0.0.1:{port}{path}` on a port nothing listens on (a listener was bound there
+/// and dropped): a connect is refused at once.
+pub(crate) fn refused_url(path: &str) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|error| panic!("no free port: {error}"));
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+/// The `param` of a refused request, failing when it was accepted.
+pub(crate) fn refused_param<T: Debug>(result: Result<T, ProviderError>) -> String {
+    match result {
+        Err(ProviderError::InvalidRequest {
+            param: Some(param), ..
+        }) => param,
+        other => panic!("expected an InvalidRequest with a param, got {other:?}"),
+    }
+}
+
+/// How tests build one provider's adapter: its id and its `from_context`, with the test
+/// context ([`test_context`]: merchant `demo`, literal secrets).
+pub(crate) struct AdapterBuilder<A> {
+    pub(crate) id: &'static str,
+    pub(crate) from_context: fn(AdapterContext<'_>) -> Result<A, ConfigError>,
+}
+
+impl<A> AdapterBuilder<A> {
+    pub(crate) fn build(&self, settings: Value, base_url: Option<&str>) -> Result<A, ConfigError> {
+        (self.from_context)(test_context(self.id, &settings, base_url))
+    }
+
+    /// The adapter of `settings` at `base_url`, failing the test when it cannot be built.
+    pub(crate) fn adapter(&self, settings: Value, base_url: &str) -> A {
+        self.build(settings, Some(base_url))
+            .unwrap_or_else(|error| panic!("{}: {error}", self.id))
+    }
+
+    /// The config error of `settings`, failing the test when they build.
+    pub(crate) fn refusal(&self, settings: Value) -> ConfigError {
+        match self.build(settings, None) {
+            Ok(_) => panic!("{}: the settings were accepted", self.id),
+            Err(error) => error,
+        }
+    }
+
+    /// `factory` is this provider's, puts its simulator's API at `sandbox_api_path`, and
+    /// builds from `settings` an adapter that supports exactly `operations` in exactly
+    /// `currencies`.
+    pub(crate) fn check_factory(
+        &self,
+        factory: &dyn ProviderFactory,
+        settings: &Value,
+        sandbox_api_path: &str,
+        operations: &[Operation],
+        currencies: &[Currency],
+    ) -> Arc<dyn Provider> {
+        let provider = factory
+            .build(test_context(self.id, settings, None))
+            .unwrap_or_else(|error| panic!("{}: {error}", self.id));
+        assert_eq!(factory.id(), self.id);
+        assert_eq!(provider.id(), self.id);
+        assert_eq!(factory.sandbox_api_path(), sandbox_api_path);
+        let capabilities = provider.capabilities();
+        for operation in OPERATIONS {
+            assert_eq!(
+                capabilities.supports(operation),
+                operations.contains(&operation),
+                "{operation:?}"
+            );
+        }
+        assert_eq!(capabilities.currencies, currencies);
+        provider
+    }
+
+    /// Settings are strict and every error names its key: `valid` builds, and the build fails
+    /// naming the key with an unknown key added (`apikey`), with each of `required` removed,
+    /// and with each of `secrets` naming an unset environment variable.
+    pub(crate) fn check_strict_settings(&self, valid: &Value, required: &[&str], secrets: &[&str]) {
+        if let Err(error) = self.build(valid.clone(), None) {
+            panic!("{}: the valid settings were refused: {error}", self.id);
+        }
+        let mut unknown = valid.clone();
+        unknown["apikey"] = json!("x");
+        assert_eq!(self.refusal(unknown).key, "apikey");
+        for key in required {
+            let mut missing = valid.clone();
+            if let Some(settings) = missing.as_object_mut() {
+                settings.remove(*key);
+            }
+            assert_eq!(self.refusal(missing).key, *key, "without {key}");
+        }
+        for key in secrets {
+            let mut unset = valid.clone();
+            unset[*key] = json!("env:PAYMUX_TEST_SURELY_UNSET");
+            assert_eq!(self.refusal(unset).key, *key, "{key} unset");
+        }
+    }
+
+    /// Each of `values` at `key` in otherwise `valid` settings is refused naming `key`, and the
+    /// message shows none of [`HIDDEN`], which the secret ones carry.
+    pub(crate) fn check_refused(&self, valid: &Value, key: &str, values: &[&str]) {
+        for value in values {
+            let mut settings = valid.clone();
+            settings[key] = json!(value);
+            let error = self.refusal(settings);
+            assert_eq!(error.key, key, "{value:?}");
+            assert!(!error.to_string().contains(HIDDEN), "{error}");
+        }
+    }
+
+    /// Without a configured base URL the adapter's is `default`; each configured URL becomes
+    /// its expected one; `read` gives an adapter's base URL and mode, which each case names.
+    /// A URL that is not http(s) is refused naming `base_url`.
+    pub(crate) fn check_base_urls(
+        &self,
+        settings: &Value,
+        read: impl Fn(&A) -> (&Url, bool),
+        default: (&str, bool),
+        configured: &[(&str, &str, bool)],
+    ) {
+        let cases = std::iter::once((None, default.0, default.1)).chain(
+            configured
+                .iter()
+                .map(|(from, url, live)| (Some(*from), *url, *live)),
+        );
+        for (from, expected, live) in cases {
+            let adapter = self
+                .build(settings.clone(), from)
+                .unwrap_or_else(|error| panic!("{from:?}: {error}"));
+            let (url, livemode) = read(&adapter);
+            assert_eq!((url.as_str(), livemode), (expected, live), "{from:?}");
+        }
+        let error = self.build(settings.clone(), Some("mailto:ops@example.com"));
+        assert_eq!(
+            error.err().map(|error| error.key).as_deref(),
+            Some("base_url")
+        );
+    }
+}
+
+/// An adapter's `Debug` output shows none of `secrets`, and each of `shown`.
+pub(crate) fn check_debug(adapter: &impl Debug, secrets: &[&str], shown: &[&str]) {
+    let debug = format!("{adapter:?}");
+    for secret in secrets {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    for text in shown {
+        assert!(debug.contains(text), "{debug}");
+    }
+}
+
+/// A mock of a provider's API, and the adapter `adapter` builds with the mock's root followed
+/// by `path` as its base URL.
+pub(crate) async fn mock_api<A>(path: &str, adapter: impl FnOnce(&str) -> A) -> (MockServer, A) {
+    let server = MockServer::start().await;
+    let adapter = adapter(&format!("{}{path}", server.uri()));
+    (server, adapter)
+}
+
+/// Mounts an answer to any call that fails the test when `server` is called at all.
+pub(crate) async fn expect_no_call(server: &MockServer) {
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(server)
+        .await;
+}
+
+/// For each of `statuses`, a provider answering the `route` (method and path) of `call` with
+/// `error_body(message)` makes the call fail with that message: an invalid request for the
+/// statuses in `invalid`, the provider's failure for the others.
+pub(crate) async fn check_error_answers<A>(
+    start: impl AsyncFn() -> (MockServer, A),
+    route: (&str, &str),
+    error_body: impl Fn(&str) -> Value,
+    statuses: &[u16],
+    invalid: &[u16],
+    call: impl AsyncFn(&A) -> ProviderError,
+) {
+    for &status in statuses {
+        let (server, adapter) = start().await;
+        let message = format!("refused with {status}");
+        Mock::given(method(route.0))
+            .and(path(route.1))
+            .respond_with(ResponseTemplate::new(status).set_body_json(error_body(&message)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let expected = if invalid.contains(&status) {
+            ProviderError::InvalidRequest {
+                message,
+                param: None,
+            }
+        } else {
+            ProviderError::Upstream { status, message }
+        };
+        assert_eq!(call(&adapter).await, expected, "{status}");
+    }
+}
+
+/// Each of `bodies`, answered with a 200 at `route`, makes `call` fail as a malformed payload.
+pub(crate) async fn check_malformed_answers<A>(
+    start: impl AsyncFn() -> (MockServer, A),
+    route: (&str, &str),
+    bodies: &[&str],
+    call: impl AsyncFn(&A) -> ProviderError,
+) {
+    for body in bodies {
+        let (server, adapter) = start().await;
+        Mock::given(method(route.0))
+            .and(path(route.1))
+            .respond_with(ResponseTemplate::new(200).set_body_string(*body))
+            .mount(&server)
+            .await;
+        let error = call(&adapter).await;
+        assert!(
+            matches!(error, ProviderError::MalformedPayload(_)),
+            "{body}: {error:?}"
+        );
+    }
+}
+
+/// A call to an API nothing listens at ([`refused_url`]) is unreachable: nothing was sent, so
+/// routing may fail over. Its message shows none of `secrets`.
+pub(crate) fn assert_unreachable(error: &ProviderError, secrets: &[&str]) {
+    assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
+    for secret in secrets {
+        assert!(!error.to_string().contains(secret), "{error}");
+    }
+}
+
+/// The replies of a provider that wants `{"received": true}` for every delivery paymux accepts
+/// (a refused payment too: it has no way to act on a refusal), and `{"error": …}` for a
+/// rejected one: each of `rejected` pairs an error with the status and message of its reply.
+pub(crate) fn check_received_replies(
+    adapter: &dyn Provider,
+    rejected: &[(ProviderError, u16, &str)],
+) {
+    let received = WebhookReply::json(200, json!({ "received": true }));
+    assert_eq!(received.content_type, "application/json");
+    for outcome in [
+        WebhookOutcome::Stored,
+        WebhookOutcome::Duplicate,
+        WebhookOutcome::Refused {
+            reason: "checkout canceled",
+        },
+    ] {
+        assert_eq!(adapter.webhook_reply(&outcome), received, "{outcome:?}");
+    }
+    for (error, status, message) in rejected {
+        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(error));
+        assert_eq!(reply.status, *status, "{error:?}");
+        let body: Value = serde_json::from_str(&reply.body)
+            .unwrap_or_else(|parse| panic!("{}: {parse}", reply.body));
+        assert_eq!(body, json!({ "error": message }), "{error:?}");
+    }
+}
