@@ -82,41 +82,7 @@ impl LiveConfig {
             )])),
         };
         let merchants = merchants.map_err(|e| errors.extend(e.0)).ok();
-        if settings.routing.failure_threshold == 0 {
-            errors.push(ConfigError::new(
-                "routing.failure_threshold",
-                "must be at least 1",
-            ));
-        }
-        if let Some(problem) = rate_limit_problem(&settings.rate_limit) {
-            errors.push(ConfigError::new("rate_limit", problem));
-        }
-        let limits = settings.webhook_limits;
-        if !(limits.rejected_per_second.is_finite() && limits.rejected_per_second > 0.0) {
-            errors.push(ConfigError::new(
-                "webhook_limits.rejected_per_second",
-                "must be a positive number",
-            ));
-        }
-        if limits.rejected_burst == 0 {
-            errors.push(ConfigError::new(
-                "webhook_limits.rejected_burst",
-                "must be at least 1",
-            ));
-        }
-        let expiry = settings.checkouts.default_expires_in_secs;
-        if !(1..=CheckoutSettings::LONGEST_EXPIRY_SECS).contains(&expiry) {
-            errors.push(ConfigError::new(
-                "checkouts.default_expires_in_secs",
-                format!(
-                    "must be from 1 to {} (ten years)",
-                    CheckoutSettings::LONGEST_EXPIRY_SECS
-                ),
-            ));
-        }
-        if settings.jobs.interval_secs == 0 {
-            errors.push(ConfigError::new("jobs.interval_secs", "must be at least 1"));
-        }
+        errors.extend(check_numbers(&settings));
         for (provider, fault) in &settings.sandbox.faults {
             if let Err(message) = check_fault(&settings, registry, provider, fault) {
                 errors.push(ConfigError::new(
@@ -125,28 +91,12 @@ impl LiveConfig {
                 ));
             }
         }
-        let secrets = SecretResolver {
-            allow_literals: settings.sandbox.enabled,
-        };
-        let admin_token = match (&settings.admin.enabled, &settings.admin.token) {
-            (false, _) | (true, None) => None,
-            (true, Some(token)) => match secrets.resolve(token) {
-                Ok(token) if token.expose_secret().is_empty() => {
-                    errors.push(ConfigError::new("admin.token", "the token is empty"));
-                    None
-                }
-                Ok(token) => Some(key_hash(token.expose_secret())),
-                Err(message) => {
-                    errors.push(ConfigError::new("admin.token", message));
-                    None
-                }
-            },
-        };
+        let admin_token = resolve_admin_token(&settings).map_err(|e| errors.push(e));
         match merchants {
             Some(merchants) if errors.is_empty() => Ok(LiveConfig {
                 settings,
                 merchants,
-                admin_token,
+                admin_token: admin_token.ok().flatten(),
             }),
             _ => Err(ConfigErrors(errors)),
         }
@@ -169,6 +119,67 @@ impl LiveConfig {
             }
             _ => AdminAccess::Denied,
         }
+    }
+}
+
+/// The numeric settings' bounds, each reported under its own key.
+fn check_numbers(settings: &Settings) -> Vec<ConfigError> {
+    let mut errors = vec![];
+    let mut require = |ok: bool, key: &str, message: &str| {
+        if !ok {
+            errors.push(ConfigError::new(key, message));
+        }
+    };
+    require(
+        settings.routing.failure_threshold > 0,
+        "routing.failure_threshold",
+        "must be at least 1",
+    );
+    if let Some(problem) = rate_limit_problem(&settings.rate_limit) {
+        require(false, "rate_limit", problem);
+    }
+    let limits = &settings.webhook_limits;
+    require(
+        limits.rejected_per_second.is_finite() && limits.rejected_per_second > 0.0,
+        "webhook_limits.rejected_per_second",
+        "must be a positive number",
+    );
+    require(
+        limits.rejected_burst > 0,
+        "webhook_limits.rejected_burst",
+        "must be at least 1",
+    );
+    require(
+        (1..=CheckoutSettings::LONGEST_EXPIRY_SECS)
+            .contains(&settings.checkouts.default_expires_in_secs),
+        "checkouts.default_expires_in_secs",
+        &format!(
+            "must be from 1 to {} (ten years)",
+            CheckoutSettings::LONGEST_EXPIRY_SECS
+        ),
+    );
+    require(
+        settings.jobs.interval_secs > 0,
+        "jobs.interval_secs",
+        "must be at least 1",
+    );
+    errors
+}
+
+/// The admin token's hash, or none when the admin API is off or has no token.
+fn resolve_admin_token(settings: &Settings) -> Result<Option<[u8; 32]>, ConfigError> {
+    let (true, Some(token)) = (settings.admin.enabled, &settings.admin.token) else {
+        return Ok(None);
+    };
+    let secrets = SecretResolver {
+        allow_literals: settings.sandbox.enabled,
+    };
+    match secrets.resolve(token) {
+        Ok(token) if token.expose_secret().is_empty() => {
+            Err(ConfigError::new("admin.token", "the token is empty"))
+        }
+        Ok(token) => Ok(Some(key_hash(token.expose_secret()))),
+        Err(message) => Err(ConfigError::new("admin.token", message)),
     }
 }
 

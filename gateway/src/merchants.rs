@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use paymux_domain::Currency;
 use paymux_providers::http::HttpTimeouts;
-use paymux_providers::{AdapterContext, Provider, Registry, SecretResolver};
+use paymux_providers::{
+    AdapterContext, ConfigError, Provider, Registry, SecretRef, SecretResolver,
+};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::settings::{FaultMode, RateLimitSettings, Settings};
+use crate::settings::{FaultMode, ProviderSettings, RateLimitSettings, Settings};
 
 /// One provider as configured for one merchant.
 #[derive(Clone)]
@@ -55,7 +57,7 @@ pub struct Merchants {
 
 /// Everything wrong with a config, each with its full key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors(pub Vec<paymux_providers::ConfigError>);
+pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -118,13 +120,133 @@ fn valid_merchant_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// The hashes of a merchant's API keys; it needs at least one.
+fn resolve_keys(
+    prefix: &str,
+    keys: &[SecretRef],
+    secrets: SecretResolver,
+) -> Result<Vec<[u8; 32]>, Vec<ConfigError>> {
+    if keys.is_empty() {
+        return Err(vec![ConfigError::new(
+            format!("{prefix}.api_keys"),
+            "at least one API key is required",
+        )]);
+    }
+    let mut hashes = vec![];
+    let mut errors = vec![];
+    for (index, key) in keys.iter().enumerate() {
+        match secrets.resolve(key) {
+            Ok(key) => hashes.push(key_hash(key.expose_secret())),
+            Err(message) => errors.push(ConfigError::new(
+                format!("{prefix}.api_keys[{index}]"),
+                message,
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(hashes)
+    } else {
+        Err(errors)
+    }
+}
+
+/// One merchant's provider on its way from settings to an adapter.
+struct ProviderBuild<'a> {
+    settings: &'a Settings,
+    context: &'a BuildContext<'a>,
+    secrets: SecretResolver,
+    merchant_id: &'a str,
+    provider_id: &'a str,
+    provider: &'a ProviderSettings,
+    /// Where its settings live, e.g. `merchants.demo.providers.sknpay`.
+    key: String,
+}
+
+impl ProviderBuild<'_> {
+    fn run(self) -> Result<ConfiguredProvider, ConfigError> {
+        let registry = self.context.registry;
+        let Some(factory) = registry.get(self.provider_id) else {
+            let known: Vec<_> = registry.ids().collect();
+            return Err(ConfigError::new(
+                &self.key,
+                format!(
+                    "unknown provider `{}` (known: {})",
+                    self.provider_id,
+                    known.join(", ")
+                ),
+            ));
+        };
+        let public_url = self.context.public_url;
+        let webhook_url = webhook_url(public_url, self.merchant_id, self.provider_id)
+            .map_err(|error| ConfigError::new("server.public_url", error.to_string()))?;
+        let specific = serde_json::Value::Object(self.provider.specific.clone());
+        let adapter = factory
+            .build(AdapterContext {
+                merchant: self.merchant_id,
+                settings: &specific,
+                secrets: self.secrets,
+                base_url: self.base_url(factory.sandbox_api_path())?,
+                webhook_url,
+                public_url: public_url.clone(),
+                http: self.context.http.clone(),
+                timeouts: self.context.timeouts,
+            })
+            .map_err(|error| match error.key.is_empty() {
+                true => ConfigError::new(&self.key, error.message),
+                false => ConfigError::new(format!("{}.{}", self.key, error.key), error.message),
+            })?;
+        let supported = &adapter.capabilities().currencies;
+        let currencies = self.provider.currencies.as_ref().unwrap_or(supported);
+        if let Some(unsupported) = currencies.iter().find(|c| !supported.contains(c)) {
+            return Err(ConfigError::new(
+                format!("{}.currencies", self.key),
+                format!("{} does not support {unsupported}", self.provider_id),
+            ));
+        }
+        Ok(ConfiguredProvider {
+            currencies: currencies.clone(),
+            adapter,
+            enabled: self.provider.enabled,
+            priority: self.provider.priority,
+        })
+    }
+
+    /// Where the adapter calls its provider: an explicit base URL wins over `sandbox = true`,
+    /// so a later layer (an overlay, an environment variable) can point a sandboxed provider
+    /// at another server.
+    fn base_url(&self, sandbox_api_path: &str) -> Result<Option<Url>, ConfigError> {
+        match (self.provider.sandbox, &self.provider.base_url) {
+            (_, Some(base_url)) => Ok(Some(base_url.clone())),
+            (false, None) => Ok(None),
+            (true, None) if !self.settings.sandbox.enabled => Err(ConfigError::new(
+                format!("{}.sandbox", self.key),
+                "sandbox = true needs sandbox.enabled = true",
+            )),
+            (true, None) => {
+                let refusing = self
+                    .settings
+                    .sandbox
+                    .faults
+                    .get(self.provider_id)
+                    .is_some_and(|fault| fault.mode == FaultMode::RefuseConnections);
+                let root = match self.context.refusing_url {
+                    Some(url) if refusing => url,
+                    _ => self.context.public_url,
+                };
+                root.join(&format!("sandbox/{}/{sandbox_api_path}", self.provider_id))
+                    .map(Some)
+                    .map_err(|error| ConfigError::new("server.public_url", error.to_string()))
+            }
+        }
+    }
+}
+
 impl Merchants {
     /// Validates every merchant and builds its adapters, collecting all errors at once.
     pub fn build(
         settings: &Settings,
         context: &BuildContext<'_>,
     ) -> Result<Merchants, ConfigErrors> {
-        use paymux_providers::ConfigError;
         let secrets = SecretResolver {
             allow_literals: settings.sandbox.enabled,
         };
@@ -142,7 +264,6 @@ impl Merchants {
                 ));
                 continue;
             }
-            let rate_limit = merchant_settings.rate_limit.unwrap_or(settings.rate_limit);
             if let Some(problem) = merchant_settings
                 .rate_limit
                 .as_ref()
@@ -150,126 +271,30 @@ impl Merchants {
             {
                 errors.push(ConfigError::new(format!("{prefix}.rate_limit"), problem));
             }
-            if merchant_settings.api_keys.is_empty() {
-                errors.push(ConfigError::new(
-                    format!("{prefix}.api_keys"),
-                    "at least one API key is required",
-                ));
-            }
-            let mut key_hashes = vec![];
-            for (index, key) in merchant_settings.api_keys.iter().enumerate() {
-                match secrets.resolve(key) {
-                    Ok(key) => key_hashes.push(key_hash(key.expose_secret())),
-                    Err(message) => errors.push(ConfigError::new(
-                        format!("{prefix}.api_keys[{index}]"),
-                        message,
-                    )),
-                }
-            }
+            let key_hashes = resolve_keys(&prefix, &merchant_settings.api_keys, secrets)
+                .map_err(|problems| errors.extend(problems))
+                .unwrap_or_default();
             let mut providers = BTreeMap::new();
             for (provider_id, provider_settings) in &merchant_settings.providers {
-                let provider_prefix = format!("{prefix}.providers.{provider_id}");
-                let Some(factory) = context.registry.get(provider_id) else {
-                    let known: Vec<_> = context.registry.ids().collect();
-                    errors.push(ConfigError::new(
-                        &provider_prefix,
-                        format!(
-                            "unknown provider `{provider_id}` (known: {})",
-                            known.join(", ")
-                        ),
-                    ));
-                    continue;
-                };
-                let webhook_url = match webhook_url(context.public_url, merchant_id, provider_id) {
-                    Ok(url) => url,
-                    Err(error) => {
-                        errors.push(ConfigError::new("server.public_url", error.to_string()));
-                        continue;
-                    }
-                };
-                // An explicit base URL wins over `sandbox = true`: a later layer (an overlay, an
-                // environment variable) can point a sandboxed provider at another server.
-                let base_url = match (provider_settings.sandbox, &provider_settings.base_url) {
-                    (_, Some(base_url)) => Some(base_url.clone()),
-                    (false, None) => None,
-                    (true, None) if !settings.sandbox.enabled => {
-                        errors.push(ConfigError::new(
-                            format!("{provider_prefix}.sandbox"),
-                            "sandbox = true needs sandbox.enabled = true",
-                        ));
-                        continue;
-                    }
-                    (true, None) => {
-                        let path = format!("sandbox/{provider_id}/{}", factory.sandbox_api_path());
-                        let refusing = settings
-                            .sandbox
-                            .faults
-                            .get(provider_id)
-                            .is_some_and(|fault| fault.mode == FaultMode::RefuseConnections);
-                        let root = match context.refusing_url {
-                            Some(url) if refusing => url,
-                            _ => context.public_url,
-                        };
-                        match root.join(&path) {
-                            Ok(url) => Some(url),
-                            Err(error) => {
-                                errors
-                                    .push(ConfigError::new("server.public_url", error.to_string()));
-                                continue;
-                            }
-                        }
-                    }
-                };
-                let specific = serde_json::Value::Object(provider_settings.specific.clone());
-                let built = factory.build(AdapterContext {
-                    merchant: merchant_id,
-                    settings: &specific,
+                let configured = ProviderBuild {
+                    settings,
+                    context,
                     secrets,
-                    base_url,
-                    webhook_url,
-                    public_url: context.public_url.clone(),
-                    http: context.http.clone(),
-                    timeouts: context.timeouts,
-                });
-                let adapter = match built {
-                    Ok(adapter) => adapter,
-                    Err(error) => {
-                        let key = if error.key.is_empty() {
-                            provider_prefix
-                        } else {
-                            format!("{provider_prefix}.{}", error.key)
-                        };
-                        errors.push(ConfigError::new(key, error.message));
-                        continue;
-                    }
-                };
-                let supported = &adapter.capabilities().currencies;
-                let currencies = match &provider_settings.currencies {
-                    Some(chosen) => {
-                        if let Some(unsupported) = chosen.iter().find(|c| !supported.contains(c)) {
-                            errors.push(ConfigError::new(
-                                format!("{provider_prefix}.currencies"),
-                                format!("{provider_id} does not support {unsupported}"),
-                            ));
-                        }
-                        chosen.clone()
-                    }
-                    None => supported.clone(),
-                };
-                providers.insert(
-                    provider_id.clone(),
-                    ConfiguredProvider {
-                        adapter,
-                        enabled: provider_settings.enabled,
-                        priority: provider_settings.priority,
-                        currencies,
-                    },
-                );
+                    merchant_id,
+                    provider_id,
+                    provider: provider_settings,
+                    key: format!("{prefix}.providers.{provider_id}"),
+                }
+                .run();
+                match configured {
+                    Ok(configured) => _ = providers.insert(provider_id.clone(), configured),
+                    Err(error) => errors.push(error),
+                }
             }
             let merchant = Arc::new(Merchant {
                 id: merchant_id.clone(),
                 providers,
-                rate_limit,
+                rate_limit: merchant_settings.rate_limit.unwrap_or(settings.rate_limit),
             });
             for hash in key_hashes {
                 if merchants

@@ -84,6 +84,13 @@ const PROVIDERS: [(&str, &[Currency]); 5] = [
 /// What happens to one checkout (or, for the receipt-only kinds, one webhook).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scenario {
+    Ordinary(Ordinary),
+    Discrepant(Discrepant),
+}
+
+/// What happens to most checkouts; the report counts them and lists none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ordinary {
     Paid,
     PaidAndLookedUp,
     FailedThenPaid,
@@ -94,6 +101,11 @@ enum Scenario {
     Pending,
     PartlyRefunded,
     FullyRefunded,
+}
+
+/// What the report must list as a discrepancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discrepant {
     PartialPayment,
     Overpaid,
     Orphan,
@@ -108,32 +120,54 @@ enum Scenario {
     Unconfirmed,
 }
 
-/// Scenarios with their weights: each kind of discrepancy is planted in about one checkout in
-/// 800, one in 70 is one of them.
-const SCENARIOS: [(Scenario, u64); 22] = [
-    (Scenario::Paid, 360),
-    (Scenario::PaidAndLookedUp, 50),
-    (Scenario::FailedThenPaid, 50),
-    (Scenario::Failed, 60),
-    (Scenario::Canceled, 60),
-    (Scenario::Expired, 60),
-    (Scenario::Open, 40),
-    (Scenario::Pending, 30),
-    (Scenario::PartlyRefunded, 50),
-    (Scenario::FullyRefunded, 40),
-    (Scenario::PartialPayment, 1),
-    (Scenario::Overpaid, 1),
-    (Scenario::Orphan, 1),
-    (Scenario::PaidAfterCancel, 1),
-    (Scenario::RefusedAfterClose, 1),
-    (Scenario::StaleOpen, 1),
-    (Scenario::OverRefunded, 1),
-    (Scenario::SameReferencePaidTwice, 1),
-    (Scenario::SecondPayment, 1),
-    (Scenario::Forged, 1),
-    (Scenario::DisabledProvider, 1),
-    (Scenario::Unconfirmed, 1),
+/// Ordinary scenarios with their weights; each discrepant one weighs 1, so each kind of
+/// discrepancy is planted in about one checkout in 800, and one in 70 is one of them.
+const ORDINARY: [(Ordinary, u64); 10] = [
+    (Ordinary::Paid, 360),
+    (Ordinary::PaidAndLookedUp, 50),
+    (Ordinary::FailedThenPaid, 50),
+    (Ordinary::Failed, 60),
+    (Ordinary::Canceled, 60),
+    (Ordinary::Expired, 60),
+    (Ordinary::Open, 40),
+    (Ordinary::Pending, 30),
+    (Ordinary::PartlyRefunded, 50),
+    (Ordinary::FullyRefunded, 40),
 ];
+
+const DISCREPANT: [Discrepant; 12] = [
+    Discrepant::PartialPayment,
+    Discrepant::Overpaid,
+    Discrepant::Orphan,
+    Discrepant::PaidAfterCancel,
+    Discrepant::RefusedAfterClose,
+    Discrepant::StaleOpen,
+    Discrepant::OverRefunded,
+    Discrepant::SameReferencePaidTwice,
+    Discrepant::SecondPayment,
+    Discrepant::Forged,
+    Discrepant::DisabledProvider,
+    Discrepant::Unconfirmed,
+];
+
+impl Scenario {
+    /// A scenario drawn by weight.
+    fn draw(random: &mut Random) -> Scenario {
+        let ordinary_weight: u64 = ORDINARY.iter().map(|(_, weight)| weight).sum();
+        let mut pick = random.below(ordinary_weight + DISCREPANT.len() as u64);
+        for (scenario, weight) in ORDINARY {
+            if pick < weight {
+                return Scenario::Ordinary(scenario);
+            }
+            pick -= weight;
+        }
+        DISCREPANT
+            .get(pick as usize)
+            .map_or(Scenario::Ordinary(Ordinary::Paid), |d| {
+                Scenario::Discrepant(*d)
+            })
+    }
+}
 
 /// splitmix64: small, fast and reproducible; nothing here needs more.
 struct Random(u64);
@@ -225,22 +259,12 @@ pub fn seed_with_progress(
     };
     writer.edges();
     // Every planted kind at least once, however few events are asked for.
-    for (scenario, weight) in SCENARIOS {
-        if weight == 1 {
-            writer.scenario(scenario, options.from + Duration::hours(1));
-        }
+    for discrepant in DISCREPANT {
+        let at = options.from + Duration::hours(1);
+        writer.scenario(Scenario::Discrepant(discrepant), at);
     }
-    let total_weight: u64 = SCENARIOS.iter().map(|(_, weight)| weight).sum();
     while writer.events < options.events {
-        let mut pick = writer.random.below(total_weight);
-        let scenario = SCENARIOS
-            .iter()
-            .find(|(_, weight)| {
-                let found = pick < *weight;
-                pick = pick.saturating_sub(*weight);
-                found
-            })
-            .map_or(Scenario::Paid, |(scenario, _)| *scenario);
+        let scenario = Scenario::draw(&mut writer.random);
         // Scenarios start in time order, a few minutes apart at random, as a live store is
         // written: rows land in the order they arrive.
         let span = i128::from((options.to - options.from - Duration::hours(6)).num_seconds());
@@ -276,6 +300,19 @@ struct Writer<'a> {
 struct Leg {
     provider: &'static str,
     currency: Currency,
+}
+
+/// One scenario's provider, amount and start.
+struct Scene {
+    leg: Leg,
+    amount: i64,
+    at: NaiveDateTime,
+}
+
+impl Scene {
+    fn later(&self, minutes: i64) -> NaiveDateTime {
+        self.at + Duration::minutes(minutes)
+    }
 }
 
 /// An event to write, before its ids are made.
@@ -562,17 +599,33 @@ impl Writer<'_> {
     }
 
     fn scenario(&mut self, scenario: Scenario, at: NaiveDateTime) {
-        let leg = match scenario {
-            Scenario::PartialPayment | Scenario::RefusedAfterClose => Leg {
+        let scene = Scene {
+            leg: self.leg_for(scenario),
+            amount: self.random.amount(),
+            at,
+        };
+        match scenario {
+            Scenario::Ordinary(ordinary) => self.ordinary(ordinary, &scene),
+            Scenario::Discrepant(discrepant) => self.discrepancy(discrepant, &scene),
+        }
+    }
+
+    /// The provider and currency a scenario needs, or any.
+    fn leg_for(&mut self, scenario: Scenario) -> Leg {
+        use Discrepant::{OverRefunded, PartialPayment, RefusedAfterClose, Unconfirmed};
+        use Ordinary::{FullyRefunded, PartlyRefunded};
+        match scenario {
+            Scenario::Discrepant(PartialPayment | RefusedAfterClose) => Leg {
                 provider: "spankpay",
                 currency: Currency::Usd,
             },
-            Scenario::Unconfirmed => Leg {
+            Scenario::Discrepant(Unconfirmed) => Leg {
                 provider: "pakhi",
                 currency: Currency::Bdt,
             },
             // Of the providers, SKN Pay is the one paymux refunds through.
-            Scenario::PartlyRefunded | Scenario::FullyRefunded | Scenario::OverRefunded => Leg {
+            Scenario::Ordinary(PartlyRefunded | FullyRefunded)
+            | Scenario::Discrepant(OverRefunded) => Leg {
                 provider: "sknpay",
                 currency: if self.random.below(2) == 0 {
                     Currency::Usd
@@ -581,208 +634,249 @@ impl Writer<'_> {
                 },
             },
             _ => self.pick_leg(),
-        };
-        let amount = self.random.amount();
-        let later = |minutes: i64| at + Duration::minutes(minutes);
-        let plain = |writer: &mut Self, status: CheckoutStatus| {
-            writer.checkout(leg, amount, at, status, None, None)
-        };
-        let paid = |writer: &mut Self, checkout: CheckoutId, minutes: i64| {
-            writer.payment(
-                leg,
-                Some(checkout),
-                Happening::paid(amount, later(minutes)),
-                true,
-            )
-        };
-        let webhook =
-            |writer: &mut Self, checkout: CheckoutId, event_type: EventType, minutes: i64| {
-                writer.event(
-                    leg,
-                    Some(checkout),
-                    Happening::webhook(event_type, later(minutes)),
-                )
-            };
-        let tally =
-            |writer: &mut Self, kind, checkout: Option<CheckoutId>, event: Option<EventId>| {
-                writer.tally.plant(kind, checkout, event, None);
-            };
+        }
+    }
+
+    fn ordinary(&mut self, scenario: Ordinary, scene: &Scene) {
         match scenario {
-            Scenario::Paid => {
-                let checkout = plain(self, CheckoutStatus::Succeeded);
-                paid(self, checkout, 3);
+            Ordinary::Paid => {
+                let checkout = self.plain(scene, CheckoutStatus::Succeeded);
+                self.paid(scene, checkout, 3);
             }
-            Scenario::PaidAndLookedUp => {
-                let checkout = plain(self, CheckoutStatus::Succeeded);
+            Ordinary::PaidAndLookedUp => {
+                let checkout = self.plain(scene, CheckoutStatus::Succeeded);
                 self.payment(
-                    leg,
+                    scene.leg,
                     Some(checkout),
-                    Happening::looked_up(amount, later(2)),
+                    Happening::looked_up(scene.amount, scene.later(2)),
                     true,
                 );
                 self.payment(
-                    leg,
+                    scene.leg,
                     Some(checkout),
-                    Happening::paid(amount, later(4)),
+                    Happening::paid(scene.amount, scene.later(4)),
                     false,
                 );
             }
-            Scenario::FailedThenPaid => {
-                let checkout = plain(self, CheckoutStatus::Succeeded);
-                webhook(self, checkout, EventType::PaymentFailed, 2);
-                paid(self, checkout, 5);
+            Ordinary::FailedThenPaid => {
+                let checkout = self.plain(scene, CheckoutStatus::Succeeded);
+                self.webhook(scene, checkout, EventType::PaymentFailed, 2);
+                self.paid(scene, checkout, 5);
             }
-            Scenario::Failed => {
-                let checkout = plain(self, CheckoutStatus::Failed);
-                webhook(self, checkout, EventType::PaymentFailed, 2);
+            Ordinary::Failed => {
+                let checkout = self.plain(scene, CheckoutStatus::Failed);
+                self.webhook(scene, checkout, EventType::PaymentFailed, 2);
             }
-            Scenario::Canceled => {
-                let checkout = plain(self, CheckoutStatus::Canceled);
-                webhook(self, checkout, EventType::PaymentCanceled, 20);
+            Ordinary::Canceled => {
+                let checkout = self.plain(scene, CheckoutStatus::Canceled);
+                self.webhook(scene, checkout, EventType::PaymentCanceled, 20);
             }
-            Scenario::Expired => {
-                let checkout = plain(self, CheckoutStatus::Expired);
-                webhook(self, checkout, EventType::PaymentExpired, 60);
+            Ordinary::Expired => {
+                let checkout = self.plain(scene, CheckoutStatus::Expired);
+                self.webhook(scene, checkout, EventType::PaymentExpired, 60);
             }
-            Scenario::Open => {
-                plain(self, CheckoutStatus::Open);
+            Ordinary::Open => {
+                self.plain(scene, CheckoutStatus::Open);
             }
-            Scenario::Pending => {
-                let checkout = plain(self, CheckoutStatus::Pending);
-                webhook(self, checkout, EventType::PaymentPending, 1);
+            Ordinary::Pending => {
+                let checkout = self.plain(scene, CheckoutStatus::Pending);
+                self.webhook(scene, checkout, EventType::PaymentPending, 1);
             }
-            Scenario::PartlyRefunded => {
-                let checkout = plain(self, CheckoutStatus::PartiallyRefunded);
-                paid(self, checkout, 3);
-                self.refund(leg, checkout, amount / 2, later(60));
+            Ordinary::PartlyRefunded => {
+                let checkout = self.plain(scene, CheckoutStatus::PartiallyRefunded);
+                self.paid(scene, checkout, 3);
+                self.refund(scene.leg, checkout, scene.amount / 2, scene.later(60));
             }
-            Scenario::FullyRefunded | Scenario::OverRefunded => {
-                let checkout = plain(self, CheckoutStatus::Refunded);
-                paid(self, checkout, 3);
-                self.refund(leg, checkout, amount, later(60));
-                if scenario == Scenario::OverRefunded {
-                    self.refund(leg, checkout, 100, later(90));
-                    tally(self, DiscrepancyKind::OverRefund, Some(checkout), None);
-                }
+            Ordinary::FullyRefunded => {
+                let checkout = self.plain(scene, CheckoutStatus::Refunded);
+                self.paid(scene, checkout, 3);
+                self.refund(scene.leg, checkout, scene.amount, scene.later(60));
             }
-            Scenario::PartialPayment => {
-                let checkout = plain(self, CheckoutStatus::PartiallyPaid);
+        }
+    }
+
+    /// Writes a scenario that plants a discrepancy, and tallies it.
+    fn discrepancy(&mut self, scenario: Discrepant, scene: &Scene) {
+        match scenario {
+            Discrepant::OverRefunded => {
+                let checkout = self.plain(scene, CheckoutStatus::Refunded);
+                self.paid(scene, checkout, 3);
+                self.refund(scene.leg, checkout, scene.amount, scene.later(60));
+                self.refund(scene.leg, checkout, 100, scene.later(90));
+                self.plant(DiscrepancyKind::OverRefund, Some(checkout), None);
+            }
+            Discrepant::PartialPayment => {
+                let checkout = self.plain(scene, CheckoutStatus::PartiallyPaid);
                 self.payment(
-                    leg,
+                    scene.leg,
                     Some(checkout),
-                    Happening::paid(amount / 2, later(3)),
+                    Happening::paid(scene.amount / 2, scene.later(3)),
                     true,
                 );
-                self.received(checkout, amount / 2);
-                tally(self, DiscrepancyKind::Underpaid, Some(checkout), None);
+                self.received(checkout, scene.amount / 2);
+                self.plant(DiscrepancyKind::Underpaid, Some(checkout), None);
             }
-            Scenario::Overpaid => {
-                let checkout = plain(self, CheckoutStatus::Succeeded);
-                let paid = Happening::paid(amount + 100, later(3)).flagged(&[EventFlag::Overpaid]);
-                let event = self.payment(leg, Some(checkout), paid, true);
-                self.received(checkout, amount + 100);
-                tally(
-                    self,
-                    DiscrepancyKind::AmountMismatch,
-                    Some(checkout),
-                    Some(event),
+            Discrepant::Overpaid => {
+                let checkout = self.plain(scene, CheckoutStatus::Succeeded);
+                let paid = Happening::paid(scene.amount + 100, scene.later(3))
+                    .flagged(&[EventFlag::Overpaid]);
+                let event = self.payment(scene.leg, Some(checkout), paid, true);
+                self.received(checkout, scene.amount + 100);
+                self.plant(DiscrepancyKind::AmountMismatch, Some(checkout), Some(event));
+            }
+            Discrepant::Orphan => {
+                let event = self.payment(
+                    scene.leg,
+                    None,
+                    Happening::paid(scene.amount, scene.later(3)),
+                    true,
                 );
+                self.plant(DiscrepancyKind::OrphanEvent, None, Some(event));
             }
-            Scenario::Orphan => {
-                let event = self.payment(leg, None, Happening::paid(amount, later(3)), true);
-                tally(self, DiscrepancyKind::OrphanEvent, None, Some(event));
-            }
-            Scenario::PaidAfterCancel => {
-                let checkout = plain(self, CheckoutStatus::Succeeded);
-                webhook(self, checkout, EventType::PaymentCanceled, 5);
-                let happening =
-                    Happening::paid(amount, later(9)).flagged(&[EventFlag::SuccessAfterCancel]);
-                let event = self.payment(leg, Some(checkout), happening, true);
-                tally(
-                    self,
+            Discrepant::PaidAfterCancel => {
+                let checkout = self.plain(scene, CheckoutStatus::Succeeded);
+                self.webhook(scene, checkout, EventType::PaymentCanceled, 5);
+                let happening = Happening::paid(scene.amount, scene.later(9))
+                    .flagged(&[EventFlag::SuccessAfterCancel]);
+                let event = self.payment(scene.leg, Some(checkout), happening, true);
+                self.plant(
                     DiscrepancyKind::SuccessAfterCancel,
                     Some(checkout),
                     Some(event),
                 );
             }
-            Scenario::RefusedAfterClose => {
-                let checkout = plain(self, CheckoutStatus::Canceled);
-                webhook(self, checkout, EventType::PaymentCanceled, 5);
+            Discrepant::RefusedAfterClose => {
+                let checkout = self.plain(scene, CheckoutStatus::Canceled);
+                self.webhook(scene, checkout, EventType::PaymentCanceled, 5);
                 let refused = Happening {
-                    amount: Some(amount),
-                    ..Happening::webhook(EventType::PaymentFailed, later(9))
+                    amount: Some(scene.amount),
+                    ..Happening::webhook(EventType::PaymentFailed, scene.later(9))
                 };
                 let event = self.event(
-                    leg,
+                    scene.leg,
                     Some(checkout),
                     refused.flagged(&[EventFlag::RefusedAfterClose]),
                 );
-                tally(
-                    self,
+                self.plant(
                     DiscrepancyKind::SuccessAfterCancel,
                     Some(checkout),
                     Some(event),
                 );
             }
-            Scenario::StaleOpen => {
+            Discrepant::StaleOpen => {
                 let status = CheckoutStatus::Pending;
-                let checkout = self.checkout(leg, amount, at, status, None, Some(later(60)));
-                webhook(self, checkout, EventType::PaymentPending, 1);
-                tally(self, DiscrepancyKind::StaleOpen, Some(checkout), None);
+                let checkout = self.checkout(
+                    scene.leg,
+                    scene.amount,
+                    scene.at,
+                    status,
+                    None,
+                    Some(scene.later(60)),
+                );
+                self.webhook(scene, checkout, EventType::PaymentPending, 1);
+                self.plant(DiscrepancyKind::StaleOpen, Some(checkout), None);
             }
-            Scenario::SameReferencePaidTwice => {
+            Discrepant::SameReferencePaidTwice => {
                 let reference = format!("order-{}-again", self.checkouts);
                 let status = CheckoutStatus::Succeeded;
-                let first = self.checkout(leg, amount, at, status, Some(reference.clone()), None);
-                paid(self, first, 2);
-                let second = self.checkout(leg, amount, later(10), status, Some(reference), None);
-                let event = paid(self, second, 12);
-                tally(
-                    self,
-                    DiscrepancyKind::DuplicatePayment,
-                    Some(second),
-                    Some(event),
+                let first = self.checkout(
+                    scene.leg,
+                    scene.amount,
+                    scene.at,
+                    status,
+                    Some(reference.clone()),
+                    None,
                 );
+                self.paid(scene, first, 2);
+                let second = self.checkout(
+                    scene.leg,
+                    scene.amount,
+                    scene.later(10),
+                    status,
+                    Some(reference),
+                    None,
+                );
+                let event = self.paid(scene, second, 12);
+                self.plant(DiscrepancyKind::DuplicatePayment, Some(second), Some(event));
             }
-            Scenario::SecondPayment => {
-                let checkout = plain(self, CheckoutStatus::Succeeded);
-                paid(self, checkout, 2);
-                let event = paid(self, checkout, 30);
-                tally(
-                    self,
+            Discrepant::SecondPayment => {
+                let checkout = self.plain(scene, CheckoutStatus::Succeeded);
+                self.paid(scene, checkout, 2);
+                let event = self.paid(scene, checkout, 30);
+                self.plant(
                     DiscrepancyKind::DuplicatePayment,
                     Some(checkout),
                     Some(event),
                 );
             }
-            Scenario::Forged => {
+            Discrepant::Forged => {
                 let reason = Some("bad signature");
-                let receipt =
-                    self.receipt(leg.provider, later(1), ReceiptOutcome::Rejected, reason);
+                let receipt = self.receipt(
+                    scene.leg.provider,
+                    scene.later(1),
+                    ReceiptOutcome::Rejected,
+                    reason,
+                );
                 self.tally
                     .plant(DiscrepancyKind::RejectedWebhook, None, None, Some(receipt));
             }
-            Scenario::DisabledProvider => {
-                let checkout = plain(self, CheckoutStatus::Succeeded);
-                let happening =
-                    Happening::paid(amount, later(3)).flagged(&[EventFlag::DisabledProvider]);
-                let event = self.payment(leg, Some(checkout), happening, true);
-                tally(
-                    self,
+            Discrepant::DisabledProvider => {
+                let checkout = self.plain(scene, CheckoutStatus::Succeeded);
+                let happening = Happening::paid(scene.amount, scene.later(3))
+                    .flagged(&[EventFlag::DisabledProvider]);
+                let event = self.payment(scene.leg, Some(checkout), happening, true);
+                self.plant(
                     DiscrepancyKind::DisabledProviderEvent,
                     Some(checkout),
                     Some(event),
                 );
             }
-            Scenario::Unconfirmed => {
-                plain(self, CheckoutStatus::Open);
+            Discrepant::Unconfirmed => {
+                self.plain(scene, CheckoutStatus::Open);
                 let reason = Some("the verify API did not confirm the payment");
-                let receipt =
-                    self.receipt(leg.provider, later(3), ReceiptOutcome::Unconfirmed, reason);
+                let receipt = self.receipt(
+                    scene.leg.provider,
+                    scene.later(3),
+                    ReceiptOutcome::Unconfirmed,
+                    reason,
+                );
                 self.tally
                     .plant(DiscrepancyKind::Unconfirmed, None, None, Some(receipt));
             }
         }
+    }
+
+    /// A checkout of the scene's amount, created when it starts.
+    fn plain(&mut self, scene: &Scene, status: CheckoutStatus) -> CheckoutId {
+        self.checkout(scene.leg, scene.amount, scene.at, status, None, None)
+    }
+
+    /// The checkout paid in full by webhook, `minutes` into the scene; counted.
+    fn paid(&mut self, scene: &Scene, checkout: CheckoutId, minutes: i64) -> EventId {
+        let happening = Happening::paid(scene.amount, scene.later(minutes));
+        self.payment(scene.leg, Some(checkout), happening, true)
+    }
+
+    /// A webhook of `event_type` about the checkout, `minutes` into the scene.
+    fn webhook(
+        &mut self,
+        scene: &Scene,
+        checkout: CheckoutId,
+        event_type: EventType,
+        minutes: i64,
+    ) -> EventId {
+        let happening = Happening::webhook(event_type, scene.later(minutes));
+        self.event(scene.leg, Some(checkout), happening)
+    }
+
+    /// A discrepancy the report must list, by its checkout and event.
+    fn plant(
+        &mut self,
+        kind: DiscrepancyKind,
+        checkout: Option<CheckoutId>,
+        event: Option<EventId>,
+    ) {
+        self.tally.plant(kind, checkout, event, None);
     }
 
     /// Scenarios at and across the period's edges, which the report must count or leave out.

@@ -77,6 +77,26 @@ pub fn public_url(settings: &Settings, bound: SocketAddr) -> Result<Url, Startup
     }
 }
 
+/// Connects to the store and brings its schema up to date.
+async fn open_store(settings: &Settings) -> Result<db::Pool, StartupError> {
+    let database_url = settings.database.url.clone();
+    let pool_options = PoolOptions {
+        max_connections: settings.database.max_connections,
+        ..PoolOptions::default()
+    };
+    let pool = tokio::task::spawn_blocking(move || -> Result<db::Pool, db::DbError> {
+        let pool = db::connect(&database_url, pool_options)?;
+        let applied = db::run_migrations(&mut *pool.get()?)?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        Ok(pool)
+    })
+    .await
+    .map_err(|error| StartupError::Other(error.to_string()))??;
+    Ok(pool)
+}
+
 impl Application {
     /// Builds from `source`, which is read now and again on every reload.
     pub async fn build(source: ConfigSource) -> Result<Application, StartupError> {
@@ -92,14 +112,12 @@ impl Application {
         let bind = settings
             .bind_address()
             .map_err(|e| StartupError::Setting(format!("server.bind: {e}")))?;
-        let listener = TcpListener::bind(bind).map_err(|source| StartupError::Bind {
-            address: settings.server.bind.clone(),
-            source,
-        })?;
-        let address = listener.local_addr().map_err(|source| StartupError::Bind {
-            address: settings.server.bind.clone(),
-            source,
-        })?;
+        let (address, listener) = TcpListener::bind(bind)
+            .and_then(|listener| Ok((listener.local_addr()?, listener)))
+            .map_err(|source| StartupError::Bind {
+                address: settings.server.bind.clone(),
+                source,
+            })?;
         let public_url = public_url(&settings, address)?;
         // A port held without listening refuses every connection: where sandboxed providers
         // with a `refuse_connections` fault are pointed.
@@ -125,21 +143,7 @@ impl Application {
         };
         let backend = DatabaseUrl::parse(&settings.database.url)?.backend_name();
 
-        let database_url = settings.database.url.clone();
-        let pool_options = PoolOptions {
-            max_connections: settings.database.max_connections,
-            ..PoolOptions::default()
-        };
-        let pool = tokio::task::spawn_blocking(move || -> Result<db::Pool, db::DbError> {
-            let pool = db::connect(&database_url, pool_options)?;
-            let applied = db::run_migrations(&mut *pool.get()?)?;
-            if applied > 0 {
-                tracing::info!(applied, "database migrations applied");
-            }
-            Ok(pool)
-        })
-        .await
-        .map_err(|error| StartupError::Other(error.to_string()))??;
+        let pool = open_store(&settings).await?;
 
         let state = AppState {
             db: pool,

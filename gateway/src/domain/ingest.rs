@@ -78,10 +78,10 @@ pub async fn receive(state: &AppState, inbound: Inbound) -> Result<WebhookReply,
         reject(state, &config, &inbound, None, stored, &message).await?;
         return Err(IngestError::NotConfigured(message));
     };
-    let adapter = provider.adapter;
+    let adapter = provider.adapter.as_ref();
     let checked = {
         let (adapter, headers, body) = (
-            adapter.clone(),
+            provider.adapter.clone(),
             inbound.headers.clone(),
             inbound.body.clone(),
         );
@@ -91,50 +91,59 @@ pub async fn receive(state: &AppState, inbound: Inbound) -> Result<WebhookReply,
         })
         .await?
     };
-    let rejected = |error: ProviderError, body: StoredBody| {
-        let adapter = adapter.clone();
-        let config = config.clone();
-        let inbound = &inbound;
-        async move {
+    let confirmed = match checked.events {
+        Ok(events) => confirm(state, &inbound, adapter, events).await,
+        Err(error) => Err(Unconfirmable::Rejected(error)),
+    };
+    let (confirmed, refuted) = match confirmed {
+        Ok(confirmed) => confirmed,
+        Err(Unconfirmable::Rejected(error)) => {
             tracing::warn!(reason = %error, "webhook rejected");
+            let reason = error.to_string();
             reject(
                 state,
                 &config,
-                inbound,
-                Some(adapter.as_ref()),
-                body,
-                &error.to_string(),
+                &inbound,
+                Some(adapter),
+                checked.body,
+                &reason,
             )
             .await?;
-            Ok(adapter.webhook_reply(&WebhookOutcome::Rejected(&error)))
+            return Ok(adapter.webhook_reply(&WebhookOutcome::Rejected(&error)));
         }
-    };
-    let events = match checked.events {
-        Ok(events) => events,
-        Err(error) => return rejected(error, checked.body).await,
-    };
-    let (confirmed, refuted) = match confirm(state, &inbound, adapter.as_ref(), events).await {
-        Ok(confirmed) => confirmed,
-        Err(Unconfirmable::Rejected(error)) => return rejected(error, checked.body).await,
         Err(Unconfirmable::Undecided(reason)) => {
             // Nothing is decided: keep the receipt, whole (the webhook is authentic), and let
             // the provider deliver again.
-            let receipt = inbound.receipt(adapter.as_ref(), checked.body, ReceiptOutcome::Accepted);
+            let receipt = inbound.receipt(adapter, checked.body, ReceiptOutcome::Accepted);
             store_rejection(state, receipt, &reason).await?;
             return Err(IngestError::NotConfirmed(reason));
         }
     };
-    let receipt = inbound.receipt(adapter.as_ref(), checked.body, ReceiptOutcome::Accepted);
+    let receipt = inbound.receipt(adapter, checked.body, ReceiptOutcome::Accepted);
+    let handling = Handling {
+        refuses_when_closed: adapter.refuses_payment_when_closed(),
+        disabled: !provider.enabled,
+    };
+    let outcome = store(state, &inbound, receipt, handling, confirmed, refuted).await?;
+    Ok(adapter.webhook_reply(&outcome.reply()))
+}
+
+/// Commits the receipt, the events and their checkouts' changes in one transaction.
+async fn store(
+    state: &AppState,
+    inbound: &Inbound,
+    receipt: WebhookReceipt,
+    handling: Handling,
+    confirmed: Vec<NormalizedEvent>,
+    refuted: Vec<Refuted>,
+) -> Result<Stored, IngestError> {
     let recording = Recording {
         merchant: inbound.merchant.clone(),
         provider: inbound.provider.clone(),
         source: EventSource::Provider,
         receipt: Some(receipt.id),
         received_at: receipt.received_at,
-        handling: Handling {
-            refuses_when_closed: adapter.refuses_payment_when_closed(),
-            disabled: !provider.enabled,
-        },
+        handling,
     };
     let stored = state
         .store(move |conn| {
@@ -144,13 +153,7 @@ pub async fn receive(state: &AppState, inbound: Inbound) -> Result<WebhookReply,
         })
         .await?;
     tracing::info!(new_events = stored.new_events, "webhook stored");
-    // A refuted success is kept (as its flagged receipt), not lost: it is acknowledged too.
-    let outcome = match (&stored.refusal, stored.outcome) {
-        (Some(reason), _) => WebhookOutcome::Refused { reason },
-        (None, ReceiptOutcome::Duplicate) => WebhookOutcome::Duplicate,
-        (None, _) => WebhookOutcome::Stored,
-    };
-    Ok(adapter.webhook_reply(&outcome))
+    Ok(stored)
 }
 
 /// Runs CPU-bound work on an unauthenticated body off the async workers.
@@ -395,6 +398,18 @@ struct Stored {
     new_events: i32,
     /// Why a payment was refused, for the provider's reply.
     refusal: Option<String>,
+}
+
+impl Stored {
+    /// What the provider is told. A refuted success is kept (as its flagged receipt), not
+    /// lost: it is acknowledged too.
+    fn reply(&self) -> WebhookOutcome<'_> {
+        match (&self.refusal, self.outcome) {
+            (Some(reason), _) => WebhookOutcome::Refused { reason },
+            (None, ReceiptOutcome::Duplicate) => WebhookOutcome::Duplicate,
+            (None, _) => WebhookOutcome::Stored,
+        }
+    }
 }
 
 /// Stores the receipt, then records each event not stored before. A redelivery of events all

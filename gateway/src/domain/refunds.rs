@@ -8,7 +8,7 @@
 
 use chrono::Utc;
 use paymux_domain::{CheckoutStatus, Money, RefundId, RefundStatus};
-use paymux_providers::model::RefundRequest;
+use paymux_providers::model::{ProviderRefund, RefundRequest};
 use paymux_providers::{Operation, ProviderError};
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::refund::Refund;
@@ -109,35 +109,42 @@ where
     state
         .store(move |conn| {
             write_transaction(conn, |conn| {
-                let now = truncate_to_micros(Utc::now());
-                let mut checkout =
-                    Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
-                        .ok_or_else(|| CheckoutError::NotFound(checkout.id.to_string()))?;
-                let current = Refund::find(conn, &checkout.merchant, &refund.id)?
-                    .ok_or(diesel::result::Error::NotFound)
-                    .map_err(StoreError::from)?;
-                // A refund's money counts once, however many runs reach this point.
-                if current.status != RefundStatus::Succeeded {
-                    Refund::update_outcome(
-                        conn,
-                        &refund.id,
-                        provider_refund.status,
-                        provider_refund.provider_refund_id.as_deref(),
-                        None,
-                        now,
-                    )?;
-                    if provider_refund.status == RefundStatus::Succeeded {
-                        checkout.refund(conn, current.amount, now)?;
-                    }
-                }
-                let done = Refund::find(conn, &checkout.merchant, &refund.id)?
-                    .ok_or(diesel::result::Error::NotFound)
-                    .map_err(StoreError::from)?;
+                let done = settle(conn, &checkout, &refund, &provider_refund)?;
                 settled(conn, &done)?;
                 Ok::<_, RefundError>(done)
             })
         })
         .await
+}
+
+/// Records what the provider did with a reserved refund, and moves the checkout if it was
+/// refunded. A refund's money counts once, however many runs reach this point.
+fn settle(
+    conn: &mut DbConnection,
+    checkout: &Checkout,
+    refund: &Refund,
+    provider_refund: &ProviderRefund,
+) -> Result<Refund, RefundError> {
+    let now = truncate_to_micros(Utc::now());
+    let mut checkout = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
+        .ok_or_else(|| CheckoutError::NotFound(checkout.id.to_string()))?;
+    let current = Refund::find(conn, &checkout.merchant, &refund.id)?
+        .ok_or(diesel::result::Error::NotFound)?;
+    if current.status != RefundStatus::Succeeded {
+        Refund::update_outcome(
+            conn,
+            &refund.id,
+            provider_refund.status,
+            provider_refund.provider_refund_id.as_deref(),
+            None,
+            now,
+        )?;
+        if provider_refund.status == RefundStatus::Succeeded {
+            checkout.refund(conn, current.amount, now)?;
+        }
+    }
+    Ok(Refund::find(conn, &checkout.merchant, &refund.id)?
+        .ok_or(diesel::result::Error::NotFound)?)
 }
 
 /// A refund done by an earlier run: its caller's work is settled with it.

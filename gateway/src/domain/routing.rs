@@ -286,109 +286,137 @@ pub struct Routing<'a> {
 /// ends the request. Before each call the key is pinned to the provider called ([`Key::pin`]),
 /// so that a retry after anything but a failure that created nothing goes back to it.
 pub async fn route(routing: Routing<'_>) -> Result<Routed, RoutingError> {
-    let Routing {
-        state, merchant, ..
-    } = routing;
     let pinned = routing
         .key
         .and_then(|key| key.providers_tried.as_deref())
         .and_then(<[String]>::split_last);
     let (candidates, mut tried) = match pinned {
-        Some((last, earlier)) => (vec![pinned_provider(merchant, last)?], earlier.to_vec()),
+        Some((last, earlier)) => (
+            vec![pinned_provider(routing.merchant, last)?],
+            earlier.to_vec(),
+        ),
         None => {
-            let known = state.live.provider_ids();
-            (
-                candidates(merchant, routing.order, &known, Utc::now())?,
-                vec![],
-            )
+            let known = routing.state.live.provider_ids();
+            let found = candidates(routing.merchant, routing.order, &known, Utc::now())?;
+            (found, vec![])
         }
     };
-    let is_pinned = pinned.is_some();
     let mut skipped = Skipped::default();
     for (provider_id, provider) in candidates {
-        let decision = |outcome| {
-            state
-                .metrics
-                .routing_decision(&merchant.id, &provider_id, outcome)
-        };
-        let admission = if is_pinned {
-            Admission::Allowed
-        } else {
-            state
-                .breakers
-                .admit(&merchant.id, &provider_id, routing.policy, Instant::now())
-        };
-        if let Admission::Refused { retry_after } = admission {
-            decision("circuit_open");
-            if routing.order.provider.is_some() {
-                return Err(RoutingError::Unavailable {
-                    message: format!(
-                        "{provider_id} is failing for this merchant (its circuit is open); retry later"
-                    ),
-                    retry_after,
-                });
-            }
-            skipped.open(provider_id, retry_after);
-            continue;
-        }
-        tried.push(provider_id.clone());
-        if let Some(key) = routing.key {
-            key.pin(state, Some(&tried)).await?;
-        }
-        let checkout_id = routing.checkout_id;
-        let request = routing
-            .order
-            .request_for(&provider_id, checkout_id, checkout_id.to_string());
-        let error = match provider.adapter.create_checkout(&request).await {
-            Ok(created) => {
-                state
-                    .breakers
-                    .succeeded(&merchant.id, &provider_id, Utc::now());
-                decision("created");
+        match attempt(
+            &routing,
+            pinned.is_some(),
+            &provider_id,
+            &provider,
+            &mut tried,
+        )
+        .await?
+        {
+            Attempt::Created(created) => {
                 return Ok(Routed {
                     provider_id,
                     created,
                     tried,
                 });
             }
-            Err(error) => error,
-        };
-        if error.is_provider_failure() {
-            state.breakers.failed(
-                &merchant.id,
-                &provider_id,
-                &error.to_string(),
-                routing.policy,
-                Instant::now(),
-                Utc::now(),
-            );
-        } else if admission == Admission::Trial {
-            state.breakers.trial_answered(&merchant.id, &provider_id);
+            Attempt::CircuitOpen { retry_after } => skipped.open(provider_id, retry_after),
+            Attempt::NothingCreated(error) => skipped.failed(&provider_id, &error),
         }
-        if error.nothing_created() && !is_pinned {
-            tracing::warn!(provider = %provider_id, %error, "provider failed; trying the next");
-            decision("failed");
-            skipped.failed(&provider_id, &error);
-            continue;
-        }
-        let advice = if error.outcome_unknown() {
-            decision("outcome_unknown");
-            routing.key.map(|_| retry_advice(&provider_id, &provider))
-        } else {
-            decision("refused");
-            None
-        };
-        return Err(RoutingError::Provider { error, advice });
     }
     // Nothing was created anywhere: a retry may route afresh. Should this write fail, the key
     // stays pinned to a provider that created nothing, which only narrows the retry.
     if let Some(key) = routing.key
         && !skipped.failures.is_empty()
-        && let Err(error) = key.pin(state, None).await
+        && let Err(error) = key.pin(routing.state, None).await
     {
         tracing::warn!(%error, "could not unpin an idempotency key");
     }
     Err(skipped.into_error())
+}
+
+/// How one candidate answered, when routing may go on to the next.
+enum Attempt {
+    Created(CreatedCheckout),
+    CircuitOpen { retry_after: Duration },
+    NothingCreated(ProviderError),
+}
+
+/// Calls one candidate, unless its circuit is open (a pinned provider is called whatever its
+/// circuit says), and records what became of it in the breakers and metrics. A failure that
+/// ends routing is the error.
+async fn attempt(
+    routing: &Routing<'_>,
+    pinned: bool,
+    provider_id: &str,
+    provider: &ConfiguredProvider,
+    tried: &mut Vec<String>,
+) -> Result<Attempt, RoutingError> {
+    let (state, merchant) = (routing.state, routing.merchant);
+    let decision = |outcome| {
+        state
+            .metrics
+            .routing_decision(&merchant.id, provider_id, outcome)
+    };
+    let admission = if pinned {
+        Admission::Allowed
+    } else {
+        let now = Instant::now();
+        state
+            .breakers
+            .admit(&merchant.id, provider_id, routing.policy, now)
+    };
+    if let Admission::Refused { retry_after } = admission {
+        decision("circuit_open");
+        if routing.order.provider.is_some() {
+            return Err(RoutingError::Unavailable {
+                message: format!(
+                    "{provider_id} is failing for this merchant (its circuit is open); retry later"
+                ),
+                retry_after,
+            });
+        }
+        return Ok(Attempt::CircuitOpen { retry_after });
+    }
+    tried.push(provider_id.to_owned());
+    if let Some(key) = routing.key {
+        key.pin(state, Some(tried)).await?;
+    }
+    let checkout_id = routing.checkout_id;
+    let request = routing
+        .order
+        .request_for(provider_id, checkout_id, checkout_id.to_string());
+    let error = match provider.adapter.create_checkout(&request).await {
+        Ok(created) => {
+            state
+                .breakers
+                .succeeded(&merchant.id, provider_id, Utc::now());
+            decision("created");
+            return Ok(Attempt::Created(created));
+        }
+        Err(error) => error,
+    };
+    if error.is_provider_failure() {
+        let (reason, policy) = (error.to_string(), routing.policy);
+        let now = (Instant::now(), Utc::now());
+        state
+            .breakers
+            .failed(&merchant.id, provider_id, &reason, policy, now.0, now.1);
+    } else if admission == Admission::Trial {
+        state.breakers.trial_answered(&merchant.id, provider_id);
+    }
+    if error.nothing_created() && !pinned {
+        tracing::warn!(provider = %provider_id, %error, "provider failed; trying the next");
+        decision("failed");
+        return Ok(Attempt::NothingCreated(error));
+    }
+    let advice = if error.outcome_unknown() {
+        decision("outcome_unknown");
+        routing.key.map(|_| retry_advice(provider_id, provider))
+    } else {
+        decision("refused");
+        None
+    };
+    Err(RoutingError::Provider { error, advice })
 }
 
 /// The candidates passed over: their circuits open, or failed with nothing created.

@@ -8,6 +8,8 @@
 //! minor units, `amount_decimal` the same amount in major units ("125.00"); times are RFC 3339
 //! UTC. NDJSON lines carry the same fields.
 
+use std::sync::Arc;
+
 use actix_web::http::header::{CONTENT_DISPOSITION, ContentType};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -141,86 +143,19 @@ pub async fn export_events(
     merchant: Authenticated,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = ListParams::parse(request.query_string())?;
-    let format = match params.one_of("format", &["csv", "ndjson"])?.as_deref() {
-        Some("ndjson") => Format::Ndjson,
-        Some(_) => Format::Csv,
-        None => {
-            return Err(ApiError::invalid(
-                "format",
-                "format is required: csv or ndjson",
-            ));
-        }
-    };
-    let filter = EventFilter {
-        event_type: params.value("type", EventType::ALL)?,
-        provider: params.text("provider"),
-        checkout_id: None,
-        created_gte: Some(
-            params
-                .time("created_gte")?
-                .ok_or_else(|| ApiError::invalid("created_gte", "created_gte is required"))?,
-        ),
-        created_lt: Some(
-            params
-                .time("created_lt")?
-                .ok_or_else(|| ApiError::invalid("created_lt", "created_lt is required"))?,
-        ),
-    };
-    params.finish()?;
-    let merchant_id = merchant.0.id.clone();
-    let state = state.into_inner();
+    let (format, filter) = parse_request(request.query_string())?;
+    let export = Arc::new(Export {
+        state: state.into_inner(),
+        merchant_id: merchant.0.id.clone(),
+        filter,
+        format,
+    });
     let start = Cursor {
         after: None,
         first: true,
         done: false,
     };
-    let pages = futures_util::stream::unfold(start, move |cursor| {
-        let (state, merchant_id, filter) = (state.clone(), merchant_id.clone(), filter.clone());
-        async move {
-            if cursor.done {
-                return None;
-            }
-            let after = cursor.after;
-            let page = state
-                .db(move |conn| {
-                    Ok(Event::export_page(
-                        conn,
-                        &merchant_id,
-                        &filter,
-                        after.as_ref(),
-                        PAGE_SIZE,
-                    )?)
-                })
-                .await;
-            let rows = match page {
-                Ok(rows) => rows,
-                // The status line is sent already: end the body early; the client sees a
-                // truncated export rather than a silent gap, and the cause is logged.
-                Err(error) => {
-                    tracing::error!(%error, "event export stopped");
-                    return Some((
-                        Err(actix_web::error::ErrorInternalServerError("export stopped")),
-                        Cursor {
-                            done: true,
-                            ..cursor
-                        },
-                    ));
-                }
-            };
-            let done = (rows.len() as i64) < PAGE_SIZE;
-            let after = rows.last().map(|row| row.id);
-            let chunk = render(format, rows, cursor.first).map_err(actix_web::Error::from);
-            Some((
-                chunk,
-                Cursor {
-                    after,
-                    first: false,
-                    done,
-                },
-            ))
-        }
-    });
+    let pages = futures_util::stream::unfold(start, move |cursor| export.clone().page(cursor));
     let (content_type, extension) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
         Format::Ndjson => ("application/x-ndjson", "ndjson"),
@@ -234,4 +169,90 @@ pub async fn export_events(
             format!("attachment; filename=\"events.{extension}\""),
         ))
         .streaming(pages))
+}
+
+/// The format and the events asked for; the period is required.
+fn parse_request(query: &str) -> Result<(Format, EventFilter), ApiError> {
+    let mut params = ListParams::parse(query)?;
+    let format = match params.one_of("format", &["csv", "ndjson"])?.as_deref() {
+        Some("ndjson") => Format::Ndjson,
+        Some(_) => Format::Csv,
+        None => {
+            return Err(ApiError::invalid(
+                "format",
+                "format is required: csv or ndjson",
+            ));
+        }
+    };
+    let mut required_time = |name: &'static str| {
+        params
+            .time(name)?
+            .ok_or_else(|| ApiError::invalid(name, format!("{name} is required")))
+    };
+    let created_gte = Some(required_time("created_gte")?);
+    let created_lt = Some(required_time("created_lt")?);
+    let filter = EventFilter {
+        event_type: params.value("type", EventType::ALL)?,
+        provider: params.text("provider"),
+        checkout_id: None,
+        created_gte,
+        created_lt,
+    };
+    params.finish()?;
+    Ok((format, filter))
+}
+
+/// One export in progress, shared by the pages of its stream.
+struct Export {
+    state: Arc<AppState>,
+    merchant_id: String,
+    filter: EventFilter,
+    format: Format,
+}
+
+impl Export {
+    /// The page after `cursor`, rendered, or the end of the stream.
+    async fn page(
+        self: Arc<Self>,
+        cursor: Cursor,
+    ) -> Option<(Result<Bytes, actix_web::Error>, Cursor)> {
+        if cursor.done {
+            return None;
+        }
+        let after = cursor.after;
+        let export = self.clone();
+        let page = self
+            .state
+            .db(move |conn| {
+                Ok(Event::export_page(
+                    conn,
+                    &export.merchant_id,
+                    &export.filter,
+                    after.as_ref(),
+                    PAGE_SIZE,
+                )?)
+            })
+            .await;
+        let rows = match page {
+            Ok(rows) => rows,
+            // The status line is sent already: end the body early; the client sees a truncated
+            // export rather than a silent gap, and the cause is logged.
+            Err(error) => {
+                tracing::error!(%error, "event export stopped");
+                let stopped = actix_web::error::ErrorInternalServerError("export stopped");
+                let cursor = Cursor {
+                    done: true,
+                    ..cursor
+                };
+                return Some((Err(stopped), cursor));
+            }
+        };
+        let next = Cursor {
+            after: rows.last().map(|row| row.id),
+            first: false,
+            done: (rows.len() as i64) < PAGE_SIZE,
+        };
+        let chunk = render(self.format, rows, cursor.first).map_err(actix_web::Error::from);
+        Some((chunk, next))
+    }
 }
