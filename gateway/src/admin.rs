@@ -164,7 +164,13 @@ async fn change_fault(
     provider: &str,
     fault: Option<FaultSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::sandbox::sandbox_of(state)?;
+    if !state.live.started().sandbox.enabled {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the sandbox is disabled",
+        ));
+    }
     state
         .live
         .set_fault(provider, fault)

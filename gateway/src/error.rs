@@ -15,7 +15,7 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use paymux_providers::ProviderError;
 
-use crate::state::StoreError;
+use crate::store::StoreError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::live::LiveConfig;
-use crate::state::{AppState, StoreError};
+use crate::state::AppState;
+use crate::store::StoreError;
 
 /// How long a key is remembered.
 pub const RETENTION: TimeDelta = TimeDelta::hours(24);

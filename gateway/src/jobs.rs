@@ -13,7 +13,8 @@ use paymux_schema::db::truncate_to_micros;
 
 use crate::domain::expiry;
 use crate::idempotency;
-use crate::state::{AppState, StoreError};
+use crate::state::AppState;
+use crate::store::StoreError;
 
 /// What one run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -17,11 +17,13 @@ pub mod progress;
 pub mod ratelimit;
 pub mod reconciliation;
 pub mod routes;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod seed;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 
 pub use settings::{Overlay, Settings};

@@ -7,7 +7,7 @@
 //! request in flight. `server`, `database` and the sandbox switch only take effect at start: a
 //! reload that changes them applies everything else and names them in its answer.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use paymux_providers::http::build_client;
 use paymux_providers::signing::constant_time_eq;
@@ -76,11 +76,15 @@ impl LiveConfig {
                     refusing_url: addresses.refusing_url.as_ref(),
                 },
             ),
-            Err(error) => Err(ConfigErrors(vec![ConfigError::new(
-                "http",
-                error.to_string(),
-            )])),
+            Err(error) => Err(ConfigErrors::one("http", error.to_string())),
         };
+        if settings.sandbox.enabled && !cfg!(feature = "sandbox") {
+            errors.push(ConfigError::new(
+                "sandbox.enabled",
+                "this paymux is built without the sandbox (cargo feature `sandbox`): \
+                 set sandbox.enabled = false, or build with the default features",
+            ));
+        }
         let merchants = merchants.map_err(|e| errors.extend(e.0)).ok();
         errors.extend(check_numbers(&settings));
         for (provider, fault) in &settings.sandbox.faults {
@@ -233,7 +237,13 @@ pub struct Live {
     started: Settings,
     /// One reload at a time, so that two cannot apply out of order.
     reloading: tokio::sync::Mutex<()>,
+    /// What else a reload must get through before it is swapped in ([`Live::on_reload`]).
+    hooks: Mutex<Vec<ReloadHook>>,
 }
+
+/// Runs on a reload's validated settings before they are swapped in: a part of the server
+/// that keeps state of its own (the sandbox's accounts) takes them, or refuses the reload.
+pub type ReloadHook = Arc<dyn Fn(&Settings) -> Result<(), ConfigErrors> + Send + Sync>;
 
 impl Live {
     /// The settings the process started with (server, database, sandbox switch).
@@ -259,7 +269,16 @@ impl Live {
             registry,
             addresses,
             reloading: tokio::sync::Mutex::new(()),
+            hooks: Mutex::default(),
         }
+    }
+
+    /// Adds `hook` to every later reload.
+    pub fn on_reload(&self, hook: ReloadHook) {
+        self.hooks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(hook);
     }
 
     /// The config now in force; hold on to it for the whole request.
@@ -271,16 +290,13 @@ impl Live {
             .clone()
     }
 
-    /// Reads the config source again and swaps the result in, if it is valid. `register`
-    /// runs on the validated settings before the swap (the sandbox learns new accounts).
-    pub async fn reload(
-        &self,
-        register: impl FnOnce(&Settings) -> Result<(), ConfigErrors> + Send + 'static,
-    ) -> Result<ReloadReport, ReloadError> {
+    /// Reads the config source again and swaps the result in, if it is valid and every
+    /// [`ReloadHook`] takes it.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
         let _one_at_a_time = self.reloading.lock().await;
         let source = self.source.clone();
         let settings = run_blocking(move || source()).await??;
-        self.apply(settings, register).await
+        self.apply(settings).await
     }
 
     /// Replaces the sandbox faults of the running config (until the next reload).
@@ -295,14 +311,10 @@ impl Live {
             Some(fault) => settings.sandbox.faults.insert(provider.to_owned(), fault),
             None => settings.sandbox.faults.remove(provider),
         };
-        self.apply(settings, |_| Ok(())).await
+        self.apply(settings).await
     }
 
-    async fn apply(
-        &self,
-        mut settings: Settings,
-        register: impl FnOnce(&Settings) -> Result<(), ConfigErrors> + Send + 'static,
-    ) -> Result<ReloadReport, ReloadError> {
+    async fn apply(&self, mut settings: Settings) -> Result<ReloadReport, ReloadError> {
         let restart_required = restart_required(&self.started, &settings);
         // The sandbox switch only changes at start: validate with the one this process runs
         // with, or a reload turning it on in production would let in literal secrets (the
@@ -310,10 +322,17 @@ impl Live {
         settings.sandbox.enabled = self.started.sandbox.enabled;
         let registry = self.registry.clone();
         let addresses = self.addresses.clone();
+        let hooks = self
+            .hooks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         // Secrets may be read from files: off the async workers.
         let config = run_blocking(move || {
             let config = LiveConfig::build(settings, &registry, &addresses)?;
-            register(&config.settings)?;
+            for hook in &hooks {
+                hook(&config.settings)?;
+            }
             Ok::<_, ConfigErrors>(config)
         })
         .await??;
@@ -330,10 +349,10 @@ async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ReloadError> {
     tokio::task::spawn_blocking(work).await.map_err(|error| {
-        ReloadError::Invalid(ConfigErrors(vec![ConfigError::new(
+        ReloadError::Invalid(ConfigErrors::one(
             "reload",
             format!("the reload stopped: {error}"),
-        )]))
+        ))
     })
 }
 
@@ -370,6 +389,17 @@ mod tests {
     fn build(overlay: &str) -> Result<LiveConfig, ConfigErrors> {
         let settings = Settings::load(Overlay::Toml(overlay.to_owned())).unwrap();
         LiveConfig::build(settings, &Registry::standard(), &addresses())
+    }
+
+    /// A build without the simulators refuses the default config, which turns the sandbox on,
+    /// and says what to change; with it off, the same config loads.
+    #[cfg(not(feature = "sandbox"))]
+    #[test]
+    fn without_the_sandbox_feature_the_sandbox_cannot_be_enabled() {
+        let errors = build("").unwrap_err().to_string();
+        assert!(errors.contains("sandbox.enabled: this paymux is built without the sandbox"));
+        let off = "[sandbox]\nenabled = false\n[admin]\nenabled = false\n[merchants.demo]\nenabled = false";
+        assert!(build(off).is_ok());
     }
 
     #[test]
@@ -437,7 +467,7 @@ mod tests {
         // simulated providers, none of which a process without the sandbox may take.
         let source: ConfigSource = Arc::new(|| Settings::load(Overlay::Toml(String::new())));
         let live = Live::new(running, source, Registry::standard(), addresses());
-        let error = live.reload(|_| Ok(())).await.unwrap_err().to_string();
+        let error = live.reload().await.unwrap_err().to_string();
         for key in ["admin.token", "merchants.demo.providers.sknpay.sandbox"] {
             assert!(error.contains(key), "{key} in {error}");
         }

@@ -73,6 +73,13 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
+impl ConfigErrors {
+    /// A single error under `key`.
+    pub fn one(key: impl Into<String>, message: impl Into<String>) -> ConfigErrors {
+        ConfigErrors(vec![ConfigError::new(key, message)])
+    }
+}
+
 /// What adapters need besides their own settings.
 pub struct BuildContext<'a> {
     pub registry: &'a Registry,
@@ -150,6 +157,17 @@ fn resolve_keys(
     }
 }
 
+/// Where `provider`'s simulated API is below `/sandbox/{provider}/`.
+fn sandbox_api_path(provider: &str) -> Result<&'static str, String> {
+    #[cfg(feature = "sandbox")]
+    return paymux_sandbox::api_path(provider)
+        .ok_or_else(|| format!("there is no sandbox for `{provider}`"));
+    #[cfg(not(feature = "sandbox"))]
+    return Err(format!(
+        "this paymux is built without the sandbox, so `{provider}` cannot be sandboxed"
+    ));
+}
+
 /// One merchant's provider on its way from settings to an adapter.
 struct ProviderBuild<'a> {
     settings: &'a Settings,
@@ -185,7 +203,7 @@ impl ProviderBuild<'_> {
                 merchant: self.merchant_id,
                 settings: &specific,
                 secrets: self.secrets,
-                base_url: self.base_url(factory.sandbox_api_path())?,
+                base_url: self.base_url()?,
                 webhook_url,
                 public_url: public_url.clone(),
                 http: self.context.http.clone(),
@@ -214,7 +232,7 @@ impl ProviderBuild<'_> {
     /// Where the adapter calls its provider: an explicit base URL wins over `sandbox = true`,
     /// so a later layer (an overlay, an environment variable) can point a sandboxed provider
     /// at another server.
-    fn base_url(&self, sandbox_api_path: &str) -> Result<Option<Url>, ConfigError> {
+    fn base_url(&self) -> Result<Option<Url>, ConfigError> {
         match (self.provider.sandbox, &self.provider.base_url) {
             (_, Some(base_url)) => Ok(Some(base_url.clone())),
             (false, None) => Ok(None),
@@ -233,7 +251,10 @@ impl ProviderBuild<'_> {
                     Some(url) if refusing => url,
                     _ => self.context.public_url,
                 };
-                root.join(&format!("sandbox/{}/{sandbox_api_path}", self.provider_id))
+                let api_path = sandbox_api_path(self.provider_id).map_err(|message| {
+                    ConfigError::new(format!("{}.sandbox", self.key), message)
+                })?;
+                root.join(&format!("sandbox/{}/{api_path}", self.provider_id))
                     .map(Some)
                     .map_err(|error| ConfigError::new("server.public_url", error.to_string()))
             }

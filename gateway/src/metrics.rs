@@ -1,20 +1,13 @@
 //! Prometheus metrics: request count and latency by route pattern, method and status; routing
-//! decisions by merchant, provider and outcome; each circuit's state.
+//! decisions by merchant, provider and outcome; each circuit's state. Served and fed over HTTP
+//! by [`crate::routes::metrics`].
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
 use prometheus::core::Collector;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-
-use crate::error::ApiError;
-use crate::state::AppState;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -79,7 +72,7 @@ impl Metrics {
     /// Sets the gauge of each circuit in `states`, by `(merchant, provider)`, and drops those
     /// of pairs no longer configured. Never a reset: a scrape running meanwhile would render
     /// configured circuits as missing.
-    fn set_circuits(&self, states: &BTreeMap<(&str, &str), i64>) {
+    pub fn set_circuits(&self, states: &BTreeMap<(&str, &str), i64>) {
         for ((merchant, provider), state) in states {
             self.circuits
                 .with_label_values(&[*merchant, *provider])
@@ -109,70 +102,20 @@ impl Metrics {
         &self.registry
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Counts and times one request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let status = status.to_string();
         let labels = [method, route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
-    fn render(&self) -> Result<String, ApiError> {
+    /// Every metric in Prometheus' text format.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut buffer = vec![];
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
-            .map_err(ApiError::internal)?;
-        String::from_utf8(buffer).map_err(ApiError::internal)
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        String::from_utf8(buffer).map_err(|error| prometheus::Error::Msg(error.to_string()))
     }
-}
-
-/// Middleware: counts and times each request, and writes one access log line inside the
-/// request's span (so it carries the request id).
-pub async fn record(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let metrics = request
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.metrics.clone());
-    let result = next.call(request).await;
-    let (status, route) = match &result {
-        Ok(response) => (
-            response.status().as_u16(),
-            response.request().match_pattern(),
-        ),
-        Err(error) => (error.as_response_error().status_code().as_u16(), None),
-    };
-    // Unmatched paths share one label so that scanners cannot blow up the series count.
-    let route = route.unwrap_or_else(|| "unmatched".to_owned());
-    let elapsed = started.elapsed();
-    if let Some(metrics) = metrics {
-        metrics.observe(&method, &route, status, elapsed.as_secs_f64());
-    }
-    tracing::info!(%method, %route, status, latency_ms = elapsed.as_millis() as u64, "request");
-    result
-}
-
-/// `GET /metrics`: Prometheus text format. Circuit states are read at scrape time, so an open
-/// circuit whose cooldown has passed shows as half-open without any call having been made.
-pub async fn metrics_endpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let config = state.config();
-    let (policy, now) = (config.policy(), Instant::now());
-    let mut states = BTreeMap::new();
-    for merchant in config.merchants.iter() {
-        for provider in merchant.providers.keys() {
-            let circuit = state.breakers.view(&merchant.id, provider, policy, now);
-            states.insert(
-                (merchant.id.as_str(), provider.as_str()),
-                circuit.state.gauge(),
-            );
-        }
-    }
-    state.metrics.set_circuits(&states);
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render()?))
 }
 
 #[cfg(test)]

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{Condition, ErrorHandlers, Next, from_fn};
+use actix_web::middleware::{ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use paymux_providers::Registry;
-use paymux_providers::http::build_client;
 use paymux_schema::db::{self, DatabaseUrl, PoolOptions};
 use tokio::net::TcpSocket;
 use tokio::signal::unix::{SignalKind, signal};
@@ -21,10 +20,11 @@ use crate::admin;
 use crate::error::{ApiError, json_error_bodies};
 use crate::live::{Addresses, ConfigSource, Live, LiveConfig};
 use crate::merchants::ConfigErrors;
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
-use crate::routes::{checkouts, events, export, health, pay, reconciliation, refunds, webhooks};
-use crate::sandbox::Sandbox;
+use crate::routes::{
+    checkouts, events, export, health, metrics, pay, reconciliation, refunds, webhooks,
+};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::telemetry::{self, RequestSpan};
@@ -55,6 +55,8 @@ pub struct Application {
     backend: &'static str,
     server: Server,
     state: AppState,
+    #[cfg(feature = "sandbox")]
+    sandbox: Option<Arc<paymux_sandbox::Sandbox>>,
     /// Held for as long as the server runs; see [`refusing_socket`].
     _refusing: Option<TcpSocket>,
 }
@@ -134,29 +136,28 @@ impl Application {
             refusing_url: refusing.as_ref().map(|(_, url)| url.clone()),
         };
         let config = LiveConfig::build(settings.clone(), &registry, &addresses)?;
-        let sandbox = if settings.sandbox.enabled {
-            let http = build_client(settings.http.timeouts())
-                .map_err(|error| StartupError::Other(error.to_string()))?;
-            Some(Arc::new(Sandbox::build(&settings, &public_url, http)?))
-        } else {
-            None
-        };
         let backend = DatabaseUrl::parse(&settings.database.url)?.backend_name();
-
-        let pool = open_store(&settings).await?;
-
         let state = AppState {
-            db: pool,
+            db: open_store(&settings).await?,
             live: Arc::new(Live::new(config, source, registry, addresses)),
             breakers: Arc::default(),
             limiter: Arc::default(),
             rejections: Arc::new(RateLimiter::with_capacity(REJECTION_BUCKETS)),
             metrics: Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?,
-            sandbox,
         };
-        let app_state = state.clone();
-        let sandbox_enabled = state.sandbox.is_some();
+        #[cfg(feature = "sandbox")]
+        let sandbox = match settings.sandbox.enabled {
+            true => {
+                let http = paymux_providers::http::build_client(settings.http.timeouts())
+                    .map_err(|error| StartupError::Other(error.to_string()))?;
+                Some(crate::sandbox::start(&settings, &public_url, http, &state)?)
+            }
+            false => None,
+        };
         let max_body = settings.server.max_body_bytes;
+        let app_state = state.clone();
+        #[cfg(feature = "sandbox")]
+        let mounted = sandbox.clone();
         let mut server =
             HttpServer::new(move || {
                 App::new()
@@ -166,18 +167,15 @@ impl Application {
                     .app_data(web::PathConfig::default().error_handler(|error, _| {
                         ApiError::invalid("path", error.to_string()).into()
                     }))
-                    .wrap(Condition::new(
-                        sandbox_enabled,
-                        from_fn(crate::sandbox::inject_faults),
-                    ))
                     .wrap(from_fn(reject_oversize_bodies))
                     .wrap(from_fn(metrics::record))
                     .wrap(ErrorHandlers::new().default_handler(json_error_bodies))
                     .wrap(from_fn(telemetry::echo_request_id))
                     .wrap(TracingLogger::<RequestSpan>::new())
                     .configure(|config| {
-                        if sandbox_enabled {
-                            crate::sandbox::routes(config);
+                        #[cfg(feature = "sandbox")]
+                        if let Some(sandbox) = &mounted {
+                            paymux_sandbox::http::routes(sandbox.clone(), config);
                         }
                         routes(config);
                     })
@@ -197,6 +195,8 @@ impl Application {
             backend,
             server: server.run(),
             state: app_state,
+            #[cfg(feature = "sandbox")]
+            sandbox,
             _refusing: refusing.map(|(socket, _)| socket),
         })
     }
@@ -229,8 +229,9 @@ impl Application {
     }
 
     /// The simulated providers, when `sandbox.enabled`: tests look into them.
-    pub fn sandbox(&self) -> Option<Arc<Sandbox>> {
-        self.state.sandbox.clone()
+    #[cfg(feature = "sandbox")]
+    pub fn sandbox(&self) -> Option<Arc<paymux_sandbox::Sandbox>> {
+        self.sandbox.clone()
     }
 
     /// A handle to stop the server gracefully.

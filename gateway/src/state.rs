@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::live::{Live, LiveConfig, ReloadError, ReloadReport};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
-use crate::sandbox::Sandbox;
+use crate::store::StoreError;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,8 +24,6 @@ pub struct AppState {
     /// Rejected webhooks, per merchant and provider and per client address.
     pub rejections: Arc<RateLimiter>,
     pub metrics: Metrics,
-    /// The simulated providers, when `sandbox.enabled`.
-    pub sandbox: Option<Arc<Sandbox>>,
 }
 
 impl AppState {
@@ -36,14 +34,7 @@ impl AppState {
 
     /// Reads the config again (SIGHUP, `POST /v1/admin/reload`) and swaps it in if valid.
     pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
-        let sandbox = self.sandbox.clone();
-        let report = self
-            .live
-            .reload(move |settings| match sandbox {
-                Some(sandbox) => sandbox.register(settings),
-                None => Ok(()),
-            })
-            .await;
+        let report = self.live.reload().await;
         match &report {
             Ok(report) => tracing::info!(
                 merchants = ?report.merchants,
@@ -91,25 +82,5 @@ impl AppState {
         T: Send + 'static,
     {
         self.store(work).await
-    }
-}
-
-/// The store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// No connection in time (the pool is exhausted or the database is down): a retry may
-    /// succeed.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(#[from] r2d2::Error),
-    #[error(transparent)]
-    Query(#[from] diesel::result::Error),
-    /// The blocking task running the work was lost.
-    #[error("the database task failed: {0}")]
-    Task(String),
-}
-
-impl From<actix_web::error::BlockingError> for StoreError {
-    fn from(error: actix_web::error::BlockingError) -> StoreError {
-        StoreError::Task(error.to_string())
     }
 }

@@ -7,26 +7,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::http::HttpTimeouts;
+use crate::error::ConfigError;
+use crate::http::{ApiSpec, Auth, Endpoint, HttpTimeouts};
 use crate::provider::Provider;
 use crate::secret::{SecretRef, SecretResolver};
-
-/// A config problem, with the key it concerns relative to the provider's section.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {message}")]
-pub struct ConfigError {
-    pub key: String,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Everything an adapter is built from.
 pub struct AdapterContext<'a> {
@@ -46,6 +30,18 @@ pub struct AdapterContext<'a> {
 }
 
 impl AdapterContext<'_> {
+    /// The provider API this adapter calls: at the context's `base_url`, else the spec's
+    /// default, through the context's client.
+    pub fn endpoint(&self, spec: &'static ApiSpec, auth: Auth) -> Result<Endpoint, ConfigError> {
+        Endpoint::new(
+            spec,
+            self.base_url.clone(),
+            self.http.clone(),
+            self.timeouts,
+            auth,
+        )
+    }
+
     /// The provider's settings as a typed struct; adapters declare `deny_unknown_fields` so a
     /// misspelt key is an error, not an ignored line.
     pub fn settings<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
@@ -72,28 +68,6 @@ pub fn parse_settings<T: DeserializeOwned>(settings: &serde_json::Value) -> Resu
 
 /// A context for building `provider`'s adapter in tests: merchant `demo`, literal secrets
 /// allowed, the default HTTP client.
-#[cfg(test)]
-pub(crate) fn test_context<'a>(
-    provider: &str,
-    settings: &'a serde_json::Value,
-    base_url: Option<&str>,
-) -> AdapterContext<'a> {
-    use crate::http::build_client;
-    let parse = |text: &str| Url::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
-    AdapterContext {
-        merchant: "demo",
-        settings,
-        secrets: SecretResolver {
-            allow_literals: true,
-        },
-        base_url: base_url.map(parse),
-        webhook_url: parse(&format!("https://paymux.example/webhooks/demo/{provider}")),
-        public_url: parse("https://paymux.example/"),
-        http: build_client(HttpTimeouts::default()).unwrap_or_else(|error| panic!("{error}")),
-        timeouts: HttpTimeouts::default(),
-    }
-}
-
 /// A settings error as a config error. Unknown and missing keys are named; any other error
 /// (a value of the wrong type or form) is described without the value, which may be a secret.
 fn settings_error(error: &serde_json::Error) -> ConfigError {
@@ -113,12 +87,6 @@ fn settings_error(error: &serde_json::Error) -> ConfigError {
 /// Builds one provider's adapter.
 pub trait ProviderFactory: Send + Sync + 'static {
     fn id(&self) -> &'static str;
-
-    /// Where the provider's API sits below its simulator's root `/sandbox/{id}/`, as its base
-    /// URL sits below the provider's host (SKN Pay: `api/v1/`).
-    fn sandbox_api_path(&self) -> &'static str {
-        ""
-    }
 
     fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError>;
 }

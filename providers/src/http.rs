@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::factory::AdapterContext;
-use crate::{ConfigError, ProviderError, json};
+use crate::error::{ConfigError, ProviderError};
+use crate::json;
 
 /// Timeouts of provider calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,24 +342,21 @@ impl fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    /// The endpoint at the context's `base_url`, else the spec's default ([`api_base_url`]),
-    /// called through the context's client.
+    /// The endpoint at `base_url`, else the spec's default ([`api_base_url`]), called through
+    /// `http`.
     pub fn new(
         spec: &'static ApiSpec,
-        context: &AdapterContext<'_>,
+        base_url: Option<Url>,
+        http: reqwest::Client,
+        timeouts: HttpTimeouts,
         auth: Auth,
     ) -> Result<Endpoint, ConfigError> {
         Ok(Endpoint {
-            base_url: api_base_url(
-                context.base_url.clone(),
-                spec.default_base_url,
-                spec.name,
-                spec.joins_paths,
-            )?,
+            base_url: api_base_url(base_url, spec.default_base_url, spec.name, spec.joins_paths)?,
             spec,
             auth,
-            http: context.http.clone(),
-            timeouts: context.timeouts,
+            http,
+            timeouts,
         })
     }
 
@@ -895,9 +892,9 @@ mod tests {
     #[test]
     fn an_endpoint_joins_paths_below_its_base_url_and_shows_no_credential() {
         let settings = serde_json::json!({});
-        let context = crate::factory::test_context("x", &settings, None);
+        let context = crate::testing::test_context("x", &settings, None);
         let auth = Auth::authorization(credential_header(Some("Bearer"), "sk_zq").unwrap());
-        let endpoint = Endpoint::new(&X_PAY, &context, auth).unwrap();
+        let endpoint = context.endpoint(&X_PAY, auth).unwrap();
         assert_eq!(endpoint.base_url().as_str(), "https://x.example/v1/");
         assert_eq!(endpoint.url("").unwrap().as_str(), "https://x.example/v1/");
         assert_eq!(

@@ -13,7 +13,6 @@ pub mod provider;
 #[cfg(test)]
 mod reasons_tests;
 pub mod registry;
-pub mod sandbox;
 pub mod secret;
 pub mod signing;
 pub mod skipify;
@@ -21,9 +20,14 @@ pub mod sknpay;
 pub mod spankpay;
 #[cfg(test)]
 mod test_support;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
-pub use error::{Operation, ProviderError};
-pub use factory::{AdapterContext, ConfigError, ProviderFactory};
-pub use provider::{Capabilities, Confirmation, Provider};
+pub use error::{ConfigError, Operation, ProviderError};
+pub use factory::{AdapterContext, ProviderFactory};
+pub use provider::{
+    Cancels, Capabilities, ClosedCheckout, Confirmation, Confirms, Lookups, Provider, Redacts,
+    Refunds, WebhookPolicy,
+};
 pub use registry::Registry;
 pub use secret::{SecretRef, SecretResolver};

@@ -58,30 +58,6 @@ pub struct CheckoutRequest {
     pub idempotency_key: String,
 }
 
-#[cfg(test)]
-impl CheckoutRequest {
-    /// A checkout of `amount` and nothing else, under the tests' checkout id
-    /// ([`crate::test_support::CHECKOUT_ID`]) and idempotency key `idem-1`. A test sets what
-    /// it exercises with struct update syntax: `CheckoutRequest { reference, ..example(amount) }`.
-    pub(crate) fn example(amount: Money) -> CheckoutRequest {
-        CheckoutRequest {
-            checkout_id: CheckoutId::parse(crate::test_support::CHECKOUT_ID)
-                .unwrap_or_else(|error| panic!("{error}")),
-            amount,
-            reference: None,
-            description: None,
-            customer: None,
-            success_url: None,
-            cancel_url: None,
-            expires_at: None,
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "idem-1".to_owned(),
-        }
-    }
-}
-
 /// What a provider created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatedCheckout {

@@ -11,9 +11,9 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::factory::test_context;
 use crate::model::WebhookRequest;
 use crate::signing::hmac_sha256_hex;
+use crate::testing::test_context;
 use crate::{Provider, ProviderError};
 use crate::{kwik, pakhi, skipify, sknpay, spankpay};
 

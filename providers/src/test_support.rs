@@ -14,12 +14,11 @@ use url::Url;
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::factory::{AdapterContext, ConfigError, ProviderFactory, test_context};
+use crate::ConfigError;
+use crate::factory::{AdapterContext, ProviderFactory};
 use crate::model::{WebhookOutcome, WebhookReply};
+pub(crate) use crate::testing::{CHECKOUT_ID, test_context};
 use crate::{Operation, Provider, ProviderError};
-
-/// The checkout tests create at a provider.
-pub(crate) const CHECKOUT_ID: &str = "chk_01hzy3k7m2q8v9w0x1y2z3a4b5";
 
 /// What no config error, webhook reason or transport error may show: test secrets and refused
 /// values carry it.
@@ -81,14 +80,12 @@ impl<A> AdapterBuilder<A> {
         }
     }
 
-    /// `factory` is this provider's, puts its simulator's API at `sandbox_api_path`, and
-    /// builds from `settings` an adapter that supports exactly `operations` in exactly
-    /// `currencies`.
+    /// `factory` is this provider's, and builds from `settings` an adapter that supports exactly `operations` in exactly
+    /// `currencies` ([`check_operations`]).
     pub(crate) fn check_factory(
         &self,
         factory: &dyn ProviderFactory,
         settings: &Value,
-        sandbox_api_path: &str,
         operations: &[Operation],
         currencies: &[Currency],
     ) -> Arc<dyn Provider> {
@@ -97,16 +94,8 @@ impl<A> AdapterBuilder<A> {
             .unwrap_or_else(|error| panic!("{}: {error}", self.id));
         assert_eq!(factory.id(), self.id);
         assert_eq!(provider.id(), self.id);
-        assert_eq!(factory.sandbox_api_path(), sandbox_api_path);
-        let capabilities = provider.capabilities();
-        for operation in OPERATIONS {
-            assert_eq!(
-                capabilities.supports(operation),
-                operations.contains(&operation),
-                "{operation:?}"
-            );
-        }
-        assert_eq!(capabilities.currencies, currencies);
+        check_operations(provider.as_ref(), operations);
+        assert_eq!(provider.capabilities().currencies, currencies);
         provider
     }
 
@@ -172,6 +161,27 @@ impl<A> AdapterBuilder<A> {
         assert_eq!(
             error.err().map(|error| error.key).as_deref(),
             Some("base_url")
+        );
+    }
+}
+
+/// `provider` has the parts of exactly `operations` (a lookup for retrieve, …), and its
+/// capabilities, derived from those parts, say the same.
+pub(crate) fn check_operations(provider: &dyn Provider, operations: &[Operation]) {
+    let offers = |operation| operations.contains(&operation);
+    assert_eq!(provider.lookups().is_some(), offers(Operation::Retrieve));
+    assert_eq!(provider.cancels().is_some(), offers(Operation::Cancel));
+    assert_eq!(provider.refunds().is_some(), offers(Operation::Refund));
+    let partial = provider
+        .refunds()
+        .is_some_and(|refunds| refunds.allows_partial());
+    assert_eq!(partial, offers(Operation::PartialRefund));
+    let capabilities = provider.capabilities();
+    for operation in OPERATIONS {
+        assert_eq!(
+            capabilities.supports(operation),
+            offers(operation),
+            "{operation:?}"
         );
     }
 }

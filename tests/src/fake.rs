@@ -1,6 +1,6 @@
 //! A provider double that exercises the `Provider` trait through the registry, without a
 //! network: checkouts get a deterministic redirect URL, webhooks are authenticated by a shared
-//! secret header, and cancel and refund are refused as unsupported.
+//! secret header, and it can be looked up but neither canceled nor refunded.
 
 use std::sync::Arc;
 
@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use paymux_domain::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
 use paymux_providers::model::{
-    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
-    WebhookOutcome, WebhookReply, WebhookRequest,
+    CheckoutRequest, CreatedCheckout, ProviderCheckout, WebhookOutcome, WebhookReply,
+    WebhookRequest,
 };
 use paymux_providers::signing::constant_time_eq;
 use paymux_providers::{
-    AdapterContext, Capabilities, ConfigError, Operation, Provider, ProviderError, ProviderFactory,
-    SecretRef,
+    AdapterContext, ClosedCheckout, ConfigError, Lookups, Provider, ProviderError, ProviderFactory,
+    SecretRef, WebhookPolicy,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -44,16 +44,6 @@ impl ProviderFactory for FakeFactory {
             secret: context.secret("secret", &settings.secret)?,
             webhook_url: context.webhook_url.to_string(),
             unreadable_answers: settings.unreadable_answers,
-            capabilities: Capabilities {
-                create: true,
-                retrieve: true,
-                cancel: false,
-                refund: false,
-                partial_refund: false,
-                webhooks: true,
-                idempotent_create: false,
-                currencies: vec![Currency::Usd, Currency::Eur],
-            },
         }))
     }
 }
@@ -62,7 +52,6 @@ pub struct FakeProvider {
     secret: SecretString,
     pub webhook_url: String,
     unreadable_answers: bool,
-    capabilities: Capabilities,
 }
 
 #[derive(Deserialize)]
@@ -79,8 +68,12 @@ impl Provider for FakeProvider {
         FAKE
     }
 
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+    fn currencies(&self) -> &[Currency] {
+        &[Currency::Usd, Currency::Eur]
+    }
+
+    fn idempotent_create(&self) -> bool {
+        false
     }
 
     /// The double takes any request.
@@ -92,7 +85,7 @@ impl Provider for FakeProvider {
         &self,
         request: &CheckoutRequest,
     ) -> Result<CreatedCheckout, ProviderError> {
-        if !self.capabilities.supports_currency(request.amount.currency) {
+        if !self.currencies().contains(&request.amount.currency) {
             return Err(ProviderError::invalid("currency not supported", "currency"));
         }
         if self.unreadable_answers {
@@ -108,25 +101,6 @@ impl Provider for FakeProvider {
             livemode: false,
             expires_at: None,
         })
-    }
-
-    async fn retrieve(
-        &self,
-        provider_checkout_id: &str,
-    ) -> Result<ProviderCheckout, ProviderError> {
-        Ok(ProviderCheckout {
-            provider_checkout_id: provider_checkout_id.to_owned(),
-            status: CheckoutStatus::Open,
-            livemode: false,
-        })
-    }
-
-    async fn cancel(&self, _: &str, _: &str) -> Result<ProviderCheckout, ProviderError> {
-        Err(ProviderError::unsupported(FAKE, Operation::Cancel))
-    }
-
-    async fn refund(&self, _: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
-        Err(ProviderError::unsupported(FAKE, Operation::Refund))
     }
 
     fn verify_webhook(
@@ -182,5 +156,27 @@ impl Provider for FakeProvider {
                 WebhookReply::json(400, serde_json::json!({ "error": error.to_string() }))
             }
         }
+    }
+
+    fn webhook_policy(&self) -> WebhookPolicy<'_> {
+        WebhookPolicy::signature_suffices(ClosedCheckout::ApplyAndFlag)
+    }
+
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Lookups for FakeProvider {
+    async fn retrieve(
+        &self,
+        provider_checkout_id: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        Ok(ProviderCheckout {
+            provider_checkout_id: provider_checkout_id.to_owned(),
+            status: CheckoutStatus::Open,
+            livemode: false,
+        })
     }
 }

@@ -144,7 +144,7 @@ pub struct TestApp {
     pub database_url: String,
     pub server: actix_web::dev::ServerHandle,
     /// The server's simulated providers, when its sandbox is on.
-    pub sandbox: Option<Arc<paymux_gateway::sandbox::Sandbox>>,
+    pub sandbox: Option<Arc<paymux_sandbox::Sandbox>>,
     /// What the server's handlers share, for running its background jobs on demand.
     pub state: paymux_gateway::state::AppState,
     /// The overlay file the server reads at start and on every reload.

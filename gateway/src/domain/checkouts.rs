@@ -13,7 +13,8 @@ use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
 use super::events::{self, Handling, Recording};
 use super::routing::{Order, Routed};
 use crate::merchants::{ConfiguredProvider, Merchant};
-use crate::state::{AppState, StoreError};
+use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Why a checkout could not be looked up or canceled at its provider.
 #[derive(Debug, thiserror::Error)]
@@ -117,15 +118,10 @@ pub async fn refresh(
     checkout: Checkout,
 ) -> Result<Checkout, CheckoutError> {
     let provider = provider_of(merchant, &checkout)?;
-    if !provider
-        .adapter
-        .capabilities()
-        .supports(Operation::Retrieve)
-    {
+    let Some(lookups) = provider.adapter.lookups() else {
         return Err(ProviderError::unsupported(provider.adapter.id(), Operation::Retrieve).into());
-    }
-    let remote = provider
-        .adapter
+    };
+    let remote = lookups
         .retrieve(&provider_checkout_id(&checkout, Operation::Retrieve)?)
         .await?;
     apply_reported(state, checkout, remote, Report::Lookup).await
@@ -147,14 +143,13 @@ pub async fn cancel(
         });
     }
     let provider = provider_of(merchant, &checkout)?;
-    if !provider.adapter.capabilities().supports(Operation::Cancel) {
+    let Some(cancels) = provider.adapter.cancels() else {
         return Err(ProviderError::unsupported(provider.adapter.id(), Operation::Cancel).into());
-    }
+    };
     // Canceling is idempotent: one key per checkout, whatever the client sent, so that a key
     // reused across checkouts can never fetch another checkout's answer from the provider.
     let idempotency_key = format!("cancel_{}", checkout.id);
-    let remote = provider
-        .adapter
+    let remote = cancels
         .cancel(
             &provider_checkout_id(&checkout, Operation::Cancel)?,
             &idempotency_key,

@@ -14,7 +14,7 @@ use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::refund::Refund;
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// Who records an event, and how its provider's events are handled.
 #[derive(Debug, Clone)]

@@ -4,14 +4,14 @@
 
 use chrono::NaiveDateTime;
 use paymux_domain::{CheckoutId, EventSource, EventType, NormalizedEvent};
-use paymux_providers::Operation;
 use paymux_schema::db::DbConnection;
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::write_transaction;
 
 use super::events::{self, Handling, Recording};
 use crate::live::LiveConfig;
-use crate::state::{AppState, StoreError};
+use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Checkouts expired per run at most; the next run takes the rest.
 const BATCH: i64 = 500;
@@ -93,12 +93,12 @@ async fn cancel_at_provider(config: &LiveConfig, checkout: &Checkout) {
     else {
         return;
     };
-    if !provider.adapter.capabilities().supports(Operation::Cancel) {
+    let Some(cancels) = provider.adapter.cancels() else {
         return;
-    }
+    };
     // The same key as a cancel through the API: one cancel per checkout at the provider.
     let key = format!("cancel_{}", checkout.id);
-    if let Err(error) = provider.adapter.cancel(provider_checkout_id, &key).await {
+    if let Err(error) = cancels.cancel(provider_checkout_id, &key).await {
         tracing::warn!(
             checkout_id = %checkout.id,
             %error,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use paymux_domain::{EventSource, NormalizedEvent, ReceiptId, ReceiptOutcome};
 use paymux_providers::model::{WebhookOutcome, WebhookReply, WebhookRequest};
-use paymux_providers::{Confirmation, Provider, ProviderError, json};
+use paymux_providers::{ClosedCheckout, Confirmation, Provider, ProviderError, json};
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::WebhookReceipt;
@@ -24,7 +24,8 @@ use sha2::{Digest, Sha256};
 use super::events::{self, Handling, Recording};
 use crate::live::LiveConfig;
 use crate::merchants::key_hash;
-use crate::state::{AppState, StoreError};
+use crate::state::AppState;
+use crate::store::StoreError;
 
 /// How much of a rejected webhook's body its receipt keeps: enough to see what it was, while
 /// a flood of large forgeries stays small on disk.
@@ -121,7 +122,7 @@ pub async fn receive(state: &AppState, inbound: Inbound) -> Result<WebhookReply,
     };
     let receipt = inbound.receipt(adapter, checked.body, ReceiptOutcome::Accepted);
     let handling = Handling {
-        refuses_when_closed: adapter.refuses_payment_when_closed(),
+        refuses_when_closed: adapter.webhook_policy().closed_checkout == ClosedCheckout::Refuse,
         disabled: !provider.enabled,
     };
     let outcome = store(state, &inbound, receipt, handling, confirmed, refuted).await?;
@@ -176,10 +177,13 @@ impl Inbound {
         body: StoredBody,
         outcome: ReceiptOutcome,
     ) -> WebhookReceipt {
+        let redaction = adapter.webhook_policy().redaction;
         let kept: Vec<_> = self
             .headers
             .iter()
-            .filter(|(name, _)| !adapter.is_secret_header(name))
+            .filter(|(name, _)| {
+                !redaction.is_some_and(|redaction| redaction.is_secret_header(name))
+            })
             .cloned()
             .collect();
         self.receipt_with(&kept, body, outcome)
@@ -225,7 +229,8 @@ impl StoredBody {
     /// neither the bytes nor their hash can give the secret away.
     fn of(raw: &[u8], adapter: Option<&dyn Provider>) -> StoredBody {
         let bytes = adapter
-            .and_then(|adapter| adapter.redact_body(raw))
+            .and_then(|adapter| adapter.webhook_policy().redaction)
+            .and_then(|redaction| redaction.redact_body(raw))
             .unwrap_or_else(|| raw.to_vec());
         StoredBody {
             length: i64::try_from(raw.len()).unwrap_or(i64::MAX),
@@ -338,9 +343,12 @@ async fn confirm(
     adapter: &dyn Provider,
     events: Vec<NormalizedEvent>,
 ) -> Result<(Vec<NormalizedEvent>, Vec<Refuted>), Unconfirmable> {
+    let Some(confirmation) = adapter.webhook_policy().confirmation else {
+        return Ok((events, vec![]));
+    };
     let to_confirm: Vec<String> = events
         .iter()
-        .filter(|event| adapter.needs_confirmation(event))
+        .filter(|event| confirmation.needs(event))
         .map(|event| event.provider_event_id.clone())
         .collect();
     let already_stored = if to_confirm.is_empty() {
@@ -366,12 +374,11 @@ async fn confirm(
     let mut confirmed = Vec::with_capacity(events.len());
     let mut refuted = vec![];
     for event in events {
-        if !adapter.needs_confirmation(&event) || already_stored.contains(&event.provider_event_id)
-        {
+        if !confirmation.needs(&event) || already_stored.contains(&event.provider_event_id) {
             confirmed.push(event);
             continue;
         }
-        match adapter.confirm(&event).await {
+        match confirmation.confirm(&event).await {
             Ok(Confirmation::Confirmed) => confirmed.push(event),
             Ok(Confirmation::Refuted { reason }) => {
                 tracing::warn!(%reason, provider_event_id = %event.provider_event_id, "webhook not confirmed by the provider");

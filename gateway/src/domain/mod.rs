@@ -9,5 +9,3 @@ pub mod expiry;
 pub mod ingest;
 pub mod refunds;
 pub mod routing;
-
-pub use crate::state::StoreError;

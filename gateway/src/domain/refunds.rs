@@ -16,7 +16,8 @@ use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
 
 use super::checkouts::{CheckoutError, provider_of};
 use crate::merchants::Merchant;
-use crate::state::{AppState, StoreError};
+use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Why a refund was not made.
 #[derive(Debug, thiserror::Error)]
@@ -61,10 +62,9 @@ where
         return Err(RefundError::NotRefundable(checkout.status));
     }
     let provider = provider_of(merchant, &checkout)?;
-    let capabilities = provider.adapter.capabilities().clone();
-    if !capabilities.supports(Operation::Refund) {
+    let Some(refunds) = provider.adapter.refunds() else {
         return Err(ProviderError::unsupported(provider.adapter.id(), Operation::Refund).into());
-    }
+    };
     let provider_checkout_id = checkout
         .provider_checkout_id
         .clone()
@@ -79,13 +79,12 @@ where
     if refund.status == RefundStatus::Succeeded {
         return finish(state, refund, settled).await;
     }
-    if !is_full && !capabilities.supports(Operation::PartialRefund) {
+    if !is_full && !refunds.allows_partial() {
         let error = ProviderError::unsupported(provider.adapter.id(), Operation::PartialRefund);
         mark_failed(state, refund.id, &error.to_string()).await?;
         return Err(error.into());
     }
-    let outcome = provider
-        .adapter
+    let outcome = refunds
         .refund(&RefundRequest {
             refund_id: refund.id,
             provider_checkout_id,

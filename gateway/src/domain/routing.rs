@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use paymux_domain::{CheckoutId, Money};
+use paymux_providers::ProviderError;
 use paymux_providers::model::{CheckoutRequest, CreatedCheckout, Customer, LineItem};
-use paymux_providers::{Operation, ProviderError};
 use url::Url;
 
 use crate::breaker::{Admission, Policy};
 use crate::idempotency::Key;
 use crate::merchants::{ConfiguredProvider, Merchant};
-use crate::state::{AppState, StoreError};
+use crate::state::AppState;
+use crate::store::StoreError;
 
 /// A checkout as the storefront asked for it, valid whatever the config says. Which providers
 /// may serve it is decided later ([`candidates`]), after a replay has been ruled out, so that a
@@ -152,10 +153,7 @@ fn routed_candidates(merchant: &Merchant, order: &Order) -> Result<Vec<Candidate
     let mut refusals = vec![];
     let mut candidates = vec![];
     for (id, provider) in &merchant.providers {
-        if !provider.enabled
-            || !provider.currencies.contains(&currency)
-            || !provider.adapter.capabilities().supports(Operation::Create)
-        {
+        if !provider.enabled || !provider.currencies.contains(&currency) {
             continue;
         }
         // Validation does not depend on the id: any well-formed one does.
@@ -245,7 +243,7 @@ fn pinned_provider(merchant: &Merchant, provider_id: &str) -> Result<Candidate, 
 /// the request had an Idempotency-Key: what a retry under it does with that provider.
 fn retry_advice(provider_id: &str, provider: &ConfiguredProvider) -> String {
     let unknown = format!("; whether {provider_id} created the checkout is unknown");
-    if provider.adapter.capabilities().idempotent_create {
+    if provider.adapter.idempotent_create() {
         format!(
             "{unknown}. Retrying with the same Idempotency-Key is safe: the retry goes back to \
              {provider_id} with the same idempotency key and returns the checkout it created, if \

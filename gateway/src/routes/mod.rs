@@ -6,6 +6,7 @@ pub mod export;
 pub mod health;
 pub mod json;
 pub mod list;
+pub mod metrics;
 pub mod pay;
 pub mod reconciliation;
 pub mod refunds;

@@ -7,23 +7,22 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_domain::NormalizedEvent;
+use paymux_domain::{Currency, NormalizedEvent};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use url::Url;
 
 use super::wire::{CURRENCIES, CreateLink, ErrorBody, LinkResponse, Webhook};
 use super::{DEFAULT_BASE_URL, ID, PRODUCTION_HOST, signature};
-use crate::error::Operation;
-use crate::factory::{AdapterContext, ConfigError};
+use crate::ConfigError;
+use crate::factory::AdapterContext;
 use crate::http::{ApiSpec, Auth, Endpoint, Repeat, read_json};
 use crate::json;
 use crate::model::{
-    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
-    WebhookOutcome, WebhookReply, WebhookRequest,
+    CheckoutRequest, CreatedCheckout, WebhookOutcome, WebhookReply, WebhookRequest,
 };
 use crate::secret::SecretRef;
-use crate::{Capabilities, Provider, ProviderError};
+use crate::{ClosedCheckout, Provider, ProviderError, WebhookPolicy};
 
 /// Where checkout links are created, below the base URL.
 pub(super) const CHECKOUT_LINK_PATH: &str = "checkout/link";
@@ -47,7 +46,6 @@ pub struct KwikAdapter {
     webhook_url: Url,
     /// True against Kwik's production host only (see the module doc).
     livemode: bool,
-    capabilities: Capabilities,
 }
 
 impl fmt::Debug for KwikAdapter {
@@ -64,7 +62,7 @@ impl fmt::Debug for KwikAdapter {
 /// section to know a merchant's account.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Settings {
+pub struct Settings {
     /// The HTTP Basic user.
     api_key: SecretRef,
     /// The HTTP Basic password.
@@ -78,18 +76,18 @@ pub(super) struct Settings {
 }
 
 /// A merchant's resolved Kwik credentials.
-pub(super) struct Credentials {
-    pub(super) api_key: SecretString,
-    pub(super) api_secret: SecretString,
-    pub(super) passphrase: Option<SecretString>,
+pub struct Credentials {
+    pub api_key: SecretString,
+    pub api_secret: SecretString,
+    pub passphrase: Option<SecretString>,
     /// `webhook_secret`, or else the passphrase.
-    pub(super) webhook_secret: SecretString,
+    pub webhook_secret: SecretString,
 }
 
 impl Credentials {
     /// Reads the settings and resolves their secrets with `resolve` (which names the key it
     /// fails on). Every error names its key and never shows a secret.
-    pub(super) fn from_settings(
+    pub fn from_settings(
         settings: &Value,
         resolve: impl Fn(&str, &SecretRef) -> Result<SecretString, ConfigError>,
     ) -> Result<Credentials, ConfigError> {
@@ -147,24 +145,13 @@ impl KwikAdapter {
             user: credentials.api_key.clone(),
             password: credentials.api_secret.clone(),
         };
-        let api = Endpoint::new(&API, &context, auth)?;
+        let api = context.endpoint(&API, auth)?;
         let livemode = api.base_url().host_str() == Some(PRODUCTION_HOST);
         Ok(KwikAdapter {
             credentials,
             api,
             webhook_url: context.webhook_url,
             livemode,
-            capabilities: Capabilities {
-                create: true,
-                retrieve: false,
-                cancel: false,
-                refund: false,
-                partial_refund: false,
-                webhooks: true,
-                // Kwik documents no idempotency key.
-                idempotent_create: false,
-                currencies: CURRENCIES.to_vec(),
-            },
         })
     }
 
@@ -212,8 +199,13 @@ impl Provider for KwikAdapter {
         ID
     }
 
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+    fn currencies(&self) -> &[Currency] {
+        &CURRENCIES
+    }
+
+    /// Kwik documents no idempotency key.
+    fn idempotent_create(&self) -> bool {
+        false
     }
 
     fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
@@ -234,28 +226,6 @@ impl Provider for KwikAdapter {
         // No idempotency key: a second send could make a second link.
         let response: LinkResponse = self.api.call(post, Repeat::Once, "checkout link").await?;
         response.into_created_checkout(request.amount, self.livemode)
-    }
-
-    /// Kwik documents no way to read a checkout link back.
-    async fn retrieve(
-        &self,
-        _provider_checkout_id: &str,
-    ) -> Result<ProviderCheckout, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Retrieve))
-    }
-
-    /// Kwik documents no way to cancel a checkout link (only the payer's cancel button).
-    async fn cancel(
-        &self,
-        _provider_checkout_id: &str,
-        _idempotency_key: &str,
-    ) -> Result<ProviderCheckout, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Cancel))
-    }
-
-    /// Kwik documents no refund API.
-    async fn refund(&self, _request: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Refund))
     }
 
     fn verify_webhook(
@@ -282,23 +252,29 @@ impl Provider for KwikAdapter {
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
         WebhookReply::received_or(outcome, |_| 400)
     }
+
+    /// A payment Kwik reports for a closed checkout has happened, and Kwik cannot act on
+    /// a refusal.
+    fn webhook_policy(&self) -> WebhookPolicy<'_> {
+        WebhookPolicy::signature_suffices(ClosedCheckout::ApplyAndFlag)
+    }
+
+    // No lookups, cancels or refunds: Kwik documents no way to read a checkout link back, to
+    // cancel one (only the payer's cancel button) or to refund.
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SecretResolver;
-    use crate::kwik::sandbox::KwikSandbox;
+    use crate::Operation;
     use crate::model::Customer;
-    use crate::sandbox::{Outcome, SandboxAccount, SandboxCall, Simulator};
     use crate::test_support::{self, AdapterBuilder};
     use chrono::TimeZone;
-    use paymux_domain::{CheckoutStatus, Currency, EventType, Money, RefundId};
+    use paymux_domain::{CheckoutStatus, EventType, Money};
     use serde_json::json;
     use std::collections::BTreeMap;
-    use std::sync::Arc;
     use wiremock::matchers::{header, method, path};
-    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
 
     const API_KEY: &str = "kwik_key_7Hq2";
     const API_SECRET: &str = "kwik_secret_x9Lm";
@@ -535,28 +511,10 @@ mod tests {
         .await;
     }
 
-    #[tokio::test]
-    async fn retrieve_cancel_and_refund_are_unsupported() {
+    #[test]
+    fn there_is_no_lookup_cancel_or_refund_and_the_capabilities_say_so() {
         let adapter = adapter("https://api.kwik.co.za/2.0");
-        assert_eq!(
-            adapter.retrieve("chk_x").await,
-            Err(ProviderError::unsupported(ID, Operation::Retrieve))
-        );
-        assert_eq!(
-            adapter.cancel("chk_x", "k").await,
-            Err(ProviderError::unsupported(ID, Operation::Cancel))
-        );
-        let refund = RefundRequest {
-            refund_id: RefundId::generate(),
-            provider_checkout_id: "chk_x".into(),
-            amount: Money::new(100, Currency::Zar),
-            is_full: true,
-            idempotency_key: "r".into(),
-        };
-        assert_eq!(
-            adapter.refund(&refund).await,
-            Err(ProviderError::unsupported(ID, Operation::Refund))
-        );
+        test_support::check_operations(&adapter, &[Operation::Create, Operation::Webhooks]);
     }
 
     #[tokio::test]
@@ -678,96 +636,5 @@ mod tests {
                 "invalid signature: bad",
             )],
         );
-    }
-
-    /// The adapter against the simulated Kwik behind a real HTTP server: the simulator checks
-    /// the Basic credentials and the request signature, the hosted page pays, and the signed
-    /// webhook it sends is accepted and normalized by the same adapter.
-    #[tokio::test]
-    async fn end_to_end_through_the_simulated_kwik() {
-        let sandbox = Arc::new(KwikSandbox::default());
-        let account_settings = settings(true);
-        sandbox
-            .add_account(SandboxAccount {
-                merchant: "demo",
-                settings: &account_settings,
-                secrets: SecretResolver {
-                    allow_literals: true,
-                },
-                webhook_url: Url::parse(WEBHOOK_URL).unwrap(),
-                pay_page_base: Url::parse("http://sandbox.example/sandbox/kwik/pay/").unwrap(),
-            })
-            .unwrap();
-        let server = MockServer::start().await;
-        let simulator = sandbox.clone();
-        Mock::given(method("POST"))
-            .and(path("/sandbox/kwik/2.0/checkout/link"))
-            .respond_with(move |request: &Request| {
-                let authorization = request
-                    .headers
-                    .get("authorization")
-                    .and_then(|value| value.to_str().ok());
-                let response = simulator.create_link(
-                    SandboxCall {
-                        authorization,
-                        idempotency_key: None,
-                        body: &request.body,
-                    },
-                    Utc::now(),
-                );
-                ResponseTemplate::new(response.status).set_body_json(response.body)
-            })
-            .mount(&server)
-            .await;
-        let base = format!("{}/sandbox/kwik/2.0", server.uri());
-        let adapter = adapter(&base);
-
-        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
-        let id = created.provider_checkout_id.clone().unwrap();
-        assert_eq!(
-            created.redirect_url.as_deref(),
-            Some(format!("http://sandbox.example/sandbox/kwik/pay/{id}").as_str())
-        );
-        assert!(!created.livemode);
-
-        // A wrong passphrase is refused as Kwik would.
-        let wrong = adapter_with(
-            &json!({
-                "api_key": API_KEY,
-                "api_secret": API_SECRET,
-                "passphrase": "not-the-passphrase",
-                "webhook_secret": WEBHOOK_SECRET,
-            }),
-            &base,
-        );
-        assert_eq!(
-            wrong.create_checkout(&checkout_request()).await,
-            Err(ProviderError::Upstream {
-                status: 401,
-                message: "Invalid signature.".into()
-            })
-        );
-
-        let now = Utc::now();
-        let paid = sandbox
-            .control(&id, Outcome::Pay, &Value::Null, now)
-            .unwrap();
-        let webhook = paid.webhook.unwrap();
-        assert_eq!(webhook.url.as_str(), WEBHOOK_URL);
-        let headers: Vec<(String, String)> = (webhook.sign)(now, &webhook.body)
-            .into_iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value))
-            .collect();
-        let request = WebhookRequest {
-            headers: &headers,
-            body: &webhook.body,
-        };
-        assert_eq!(adapter.verify_webhook(&request, now), Ok(()));
-        let events = adapter.parse_webhook(&webhook.body).unwrap();
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
-        assert_eq!(events[0].provider_payment_id.as_deref(), Some(id.as_str()));
-        assert_eq!(events[0].provider_event_id, webhook.event_id);
-        assert_eq!(events[0].amount, Some(Money::new(120_000, Currency::Zar)));
     }
 }

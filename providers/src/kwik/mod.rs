@@ -24,18 +24,16 @@
 //!   [`crate::ProviderError::Unsupported`]. It documents no idempotency key either.
 //!
 //! Layout: [`wire`] holds Kwik's JSON and the conversions to and from ours, [`signature`] the
-//! request and webhook signatures, [`KwikAdapter`] the calls behind [`Provider`], and
-//! [`sandbox`] the simulated Kwik.
+//! request and webhook signatures, and [`KwikAdapter`] the calls behind [`Provider`]. The simulated
+//! Kwik is in the `paymux-sandbox` crate.
 
 mod adapter;
-pub mod sandbox;
 pub mod signature;
 pub mod wire;
 
 use std::sync::Arc;
 
-pub use adapter::KwikAdapter;
-pub use sandbox::KwikSandbox;
+pub use adapter::{Credentials, KwikAdapter};
 
 use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
 
@@ -54,10 +52,6 @@ pub struct KwikFactory;
 impl ProviderFactory for KwikFactory {
     fn id(&self) -> &'static str {
         ID
-    }
-
-    fn sandbox_api_path(&self) -> &'static str {
-        "2.0/"
     }
 
     fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
@@ -84,13 +78,7 @@ mod tests {
 
     #[test]
     fn the_factory_builds_a_create_and_webhooks_adapter_for_zar() {
-        ADAPTERS.check_factory(
-            &KwikFactory,
-            &keys(),
-            "2.0/",
-            &[Create, Webhooks],
-            &[Currency::Zar],
-        );
+        ADAPTERS.check_factory(&KwikFactory, &keys(), &[Create, Webhooks], &[Currency::Zar]);
     }
 
     #[test]

@@ -17,14 +17,13 @@ use super::{
     API_KEY_HEADER, CREATE_PATH, DEFAULT_BASE_URL, DEFAULT_CURRENCY, ID, LIVE_HOST, VERIFY_PATH,
     signature,
 };
-use crate::error::Operation;
-use crate::factory::{AdapterContext, ConfigError};
+use crate::ConfigError;
+use crate::factory::AdapterContext;
 use crate::http::{self, ApiSpec, Auth, Endpoint, Repeat, refusal};
 use crate::model::{
-    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
-    WebhookOutcome, WebhookReply, WebhookRequest,
+    CheckoutRequest, CreatedCheckout, WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::{Capabilities, Confirmation, Provider, ProviderError};
+use crate::{ClosedCheckout, Confirmation, Confirms, Provider, ProviderError, WebhookPolicy};
 
 /// Pakhi Pay's API: the brand's key in `api-key`, paths below the site. Its answers say more
 /// in their body than in their status (see [`created_checkout`] and [`verdict`]); a refused
@@ -51,7 +50,6 @@ pub struct PakhiAdapter {
     /// True when the base URL is Pakhi Pay's own host: Pakhi Pay has no test mode, so every
     /// payment there is real money; anything else (the sandbox, a mock) is not.
     livemode: bool,
-    capabilities: Capabilities,
 }
 
 impl fmt::Debug for PakhiAdapter {
@@ -68,17 +66,17 @@ impl fmt::Debug for PakhiAdapter {
 /// The simulated Pakhi Pay reads the same section to know a merchant's account.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Settings {
+pub struct Settings {
     /// The brand's API key: sent as `api-key`, and the callbacks' signing key.
-    pub(super) api_key: crate::SecretRef,
+    pub api_key: crate::SecretRef,
     /// ISO-4217 code of the account's currency; BDT when absent.
     #[serde(default)]
-    pub(super) currency: Option<String>,
+    pub currency: Option<String>,
 }
 
 impl Settings {
     /// The configured currency, or BDT.
-    pub(super) fn currency(&self) -> Result<Currency, ConfigError> {
+    pub fn currency(&self) -> Result<Currency, ConfigError> {
         match &self.currency {
             None => Ok(DEFAULT_CURRENCY),
             Some(code) => Currency::parse(code)
@@ -95,7 +93,7 @@ impl PakhiAdapter {
         let api_key = context.secret("api_key", &settings.api_key)?;
         let auth = Auth::header(API_KEY_HEADER, API.api_key_header(None, &api_key)?);
         let currency = settings.currency()?;
-        let api = Endpoint::new(&API, &context, auth)?;
+        let api = context.endpoint(&API, auth)?;
         let livemode = api
             .base_url()
             .host_str()
@@ -106,17 +104,6 @@ impl PakhiAdapter {
             api,
             webhook_url: context.webhook_url,
             livemode,
-            capabilities: Capabilities {
-                create: true,
-                retrieve: false,
-                cancel: false,
-                refund: false,
-                partial_refund: false,
-                webhooks: true,
-                // Pakhi Pay documents no idempotency key.
-                idempotent_create: false,
-                currencies: vec![currency],
-            },
         })
     }
 
@@ -220,8 +207,13 @@ impl Provider for PakhiAdapter {
         ID
     }
 
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+    fn currencies(&self) -> &[Currency] {
+        std::slice::from_ref(&self.currency)
+    }
+
+    /// Pakhi Pay documents no idempotency key.
+    fn idempotent_create(&self) -> bool {
+        false
     }
 
     fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
@@ -237,28 +229,6 @@ impl Provider for PakhiAdapter {
         // Pakhi Pay documents no idempotency key: a second send could make a second payment.
         let answer = self.post(CREATE_PATH, &body, Repeat::Once).await?;
         created_checkout(answer.status, &answer.body, self.livemode)
-    }
-
-    /// Pakhi Pay has no API to read a payment.
-    async fn retrieve(
-        &self,
-        _provider_checkout_id: &str,
-    ) -> Result<ProviderCheckout, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Retrieve))
-    }
-
-    /// Pakhi Pay has no API to cancel a payment.
-    async fn cancel(
-        &self,
-        _provider_checkout_id: &str,
-        _idempotency_key: &str,
-    ) -> Result<ProviderCheckout, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Cancel))
-    }
-
-    /// Pakhi Pay has no refund API.
-    async fn refund(&self, _request: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Refund))
     }
 
     /// Checks the `signature` member with the merchant's API key. There is no timestamp to
@@ -296,8 +266,24 @@ impl Provider for PakhiAdapter {
         }
     }
 
+    /// A callback carries no time and only its own word for the amount, so a success counts
+    /// once the verify API confirms it ([`Confirms`] below), as Pakhi Pay's doc has merchants
+    /// do. Callbacks carry no secret, and Pakhi Pay cannot act on a refused payment.
+    fn webhook_policy(&self) -> WebhookPolicy<'_> {
+        WebhookPolicy {
+            confirmation: Some(self),
+            redaction: None,
+            closed_checkout: ClosedCheckout::ApplyAndFlag,
+        }
+    }
+
+    // No lookups, cancels or refunds: Pakhi Pay has no API to read, cancel or refund a payment.
+}
+
+#[async_trait]
+impl Confirms for PakhiAdapter {
     /// A success counts only once the verify API confirms it; other events need nothing more.
-    fn needs_confirmation(&self, event: &NormalizedEvent) -> bool {
+    fn needs(&self, event: &NormalizedEvent) -> bool {
         event.event_type == EventType::PaymentSucceeded
     }
 
@@ -326,10 +312,11 @@ impl Provider for PakhiAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Operation;
     use crate::model::Customer;
     use crate::test_support::{self, AdapterBuilder};
     use hmac::{Hmac, Mac};
-    use paymux_domain::{Money, RefundId};
+    use paymux_domain::Money;
     use serde_json::{Value, json};
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -510,27 +497,10 @@ mod tests {
         test_support::assert_unreachable(&error, &[API_KEY]);
     }
 
-    #[tokio::test]
-    async fn retrieve_cancel_and_refund_are_unsupported() {
+    #[test]
+    fn there_is_no_lookup_cancel_or_refund_and_the_capabilities_say_so() {
         let adapter = adapter("https://pakhipay.com/");
-        assert_eq!(
-            adapter.retrieve("x").await,
-            Err(ProviderError::unsupported(ID, Operation::Retrieve))
-        );
-        assert_eq!(
-            adapter.cancel("x", "k").await,
-            Err(ProviderError::unsupported(ID, Operation::Cancel))
-        );
-        let refund = RefundRequest {
-            refund_id: RefundId::generate(),
-            provider_checkout_id: "x".into(),
-            amount: Money::new(100, Currency::Bdt),
-            is_full: true,
-            idempotency_key: "k".into(),
-        };
-        let error = adapter.refund(&refund).await.unwrap_err();
-        assert_eq!(error, ProviderError::unsupported(ID, Operation::Refund));
-        assert_eq!(error.to_string(), "pakhi does not support refund");
+        test_support::check_operations(&adapter, &[Operation::Create, Operation::Webhooks]);
     }
 
     /// The doc's callback signed by an independent HMAC over its compact payload.
@@ -625,6 +595,21 @@ mod tests {
             .mount(&server)
             .await;
         (server, adapter)
+    }
+
+    #[test]
+    fn the_webhook_policy_has_successes_confirmed_and_only_them() {
+        let adapter = adapter("https://pakhipay.com/");
+        let policy = adapter.webhook_policy();
+        let confirmation = policy.confirmation.expect("successes need confirming");
+        let mut event = success_event(&adapter);
+        assert!(confirmation.needs(&event));
+        for other in [EventType::PaymentFailed, EventType::PaymentCanceled] {
+            event.event_type = other;
+            assert!(!confirmation.needs(&event), "{other:?}");
+        }
+        assert!(policy.redaction.is_none());
+        assert_eq!(policy.closed_checkout, ClosedCheckout::ApplyAndFlag);
     }
 
     #[tokio::test]

@@ -19,18 +19,17 @@
 //!   URL (the sandbox) they are not.
 //!
 //! Layout: [`wire`] holds Pakhi Pay's JSON and the conversions to and from ours, [`signature`]
-//! the callback signature, [`PakhiAdapter`] the calls behind [`Provider`], and [`sandbox`] the
-//! simulated Pakhi Pay.
+//! the callback signature, and [`PakhiAdapter`] the calls behind [`Provider`]. The simulated
+//! Pakhi Pay is in the `paymux-sandbox` crate.
 
 mod adapter;
-pub mod sandbox;
 pub mod signature;
 pub mod wire;
 
 use std::sync::Arc;
 
 pub use adapter::PakhiAdapter;
-use adapter::Settings;
+pub use adapter::Settings;
 use paymux_domain::Currency;
 
 use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
@@ -52,9 +51,7 @@ pub const CREATE_PATH: &str = "api/request/payment/create/";
 pub const VERIFY_PATH: &str = "api/request/payment/verify/";
 
 /// Builds [`PakhiAdapter`]s from `[merchants.<id>.providers.pakhi]`: `api_key` (a secret
-/// reference; also the callbacks' signing key) and `currency` (optional, BDT). The API paths
-/// sit right below the host, so right below the simulator's root too (the default
-/// [`ProviderFactory::sandbox_api_path`]).
+/// reference; also the callbacks' signing key) and `currency` (optional, BDT).
 pub struct PakhiFactory;
 
 impl ProviderFactory for PakhiFactory {
@@ -83,7 +80,7 @@ mod tests {
     fn the_factory_builds_an_adapter_that_creates_and_takes_webhooks_only() {
         let settings = json!({ "api_key": "brand-key" });
         let operations = [Create, Webhooks];
-        ADAPTERS.check_factory(&PakhiFactory, &settings, "", &operations, &[Currency::Bdt]);
+        ADAPTERS.check_factory(&PakhiFactory, &settings, &operations, &[Currency::Bdt]);
     }
 
     #[test]
@@ -94,10 +91,7 @@ mod tests {
             let settings = json!({ "api_key": "k", "currency": code });
             let adapter = ADAPTERS.build(settings, None).unwrap();
             assert_eq!(adapter.currency(), Currency::Usd);
-            assert_eq!(
-                crate::Provider::capabilities(&adapter).currencies,
-                vec![Currency::Usd]
-            );
+            assert_eq!(crate::Provider::currencies(&adapter), [Currency::Usd]);
         }
         let error = ADAPTERS.refusal(json!({ "api_key": "k", "currency": "TAKA" }));
         assert_eq!(error.key, "currency");

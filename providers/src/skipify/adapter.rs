@@ -7,7 +7,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_domain::NormalizedEvent;
+use paymux_domain::{Currency, NormalizedEvent};
 use reqwest::header::HeaderValue;
 use secrecy::SecretString;
 use url::Url;
@@ -15,14 +15,13 @@ use url::Url;
 use super::authenticity::{CustomHeader, WebhookAuth, is_visible_ascii};
 use super::wire::{self, CURRENCIES, CreatePaylink, PaylinkCreated};
 use super::{DEFAULT_BASE_URL, ID, LIVE_HOST};
-use crate::error::Operation;
-use crate::factory::{AdapterContext, ConfigError};
+use crate::ConfigError;
+use crate::factory::AdapterContext;
 use crate::http::{ApiSpec, Auth, Endpoint, Repeat};
 use crate::model::{
-    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
-    WebhookOutcome, WebhookReply, WebhookRequest,
+    CheckoutRequest, CreatedCheckout, WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::{Capabilities, Provider, ProviderError, SecretRef};
+use crate::{ClosedCheckout, Provider, ProviderError, SecretRef, WebhookPolicy};
 
 /// The header naming the merchant on every PayLink call.
 pub const MERCHANT_ID_HEADER: &str = "x-merchant-id";
@@ -48,7 +47,6 @@ pub struct SkipifyAdapter {
     api: Endpoint,
     /// True only against Skipify's production host.
     livemode: bool,
-    capabilities: Capabilities,
 }
 
 impl fmt::Debug for SkipifyAdapter {
@@ -66,7 +64,7 @@ impl fmt::Debug for SkipifyAdapter {
 /// same section to know a merchant's account.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Settings {
+pub struct Settings {
     /// Skipify's id for the merchant, sent as `x-merchant-id` and `merchantId`: not a secret.
     merchant_id: String,
     api_key: SecretRef,
@@ -80,21 +78,21 @@ pub(super) struct Settings {
 }
 
 /// A merchant's Skipify credentials, resolved and checked.
-pub(super) struct Credentials {
-    pub(super) merchant_id: String,
-    pub(super) api_key: SecretString,
-    pub(super) auth: WebhookAuth,
+pub struct Credentials {
+    pub merchant_id: String,
+    pub api_key: SecretString,
+    pub auth: WebhookAuth,
 }
 
 impl Settings {
     /// Parses a config section, naming the bad key on error.
-    pub(super) fn parse(settings: &serde_json::Value) -> Result<Settings, ConfigError> {
+    pub fn parse(settings: &serde_json::Value) -> Result<Settings, ConfigError> {
         crate::factory::parse_settings(settings)
     }
 
     /// Resolves the secrets with `resolve` and checks every value. Errors name the key and
     /// never show a secret.
-    pub(super) fn resolve(
+    pub fn resolve(
         self,
         resolve: impl Fn(&str, &SecretRef) -> Result<SecretString, ConfigError>,
     ) -> Result<Credentials, ConfigError> {
@@ -152,23 +150,12 @@ impl SkipifyAdapter {
             .resolve(|key, secret| context.secret(key, secret))?;
         let auth = Auth::authorization(authorization(&credentials.api_key)?);
         // Used exactly as given: the PayLink API is `POST {base}` itself.
-        let api = Endpoint::new(&API, &context, auth)?;
+        let api = context.endpoint(&API, auth)?;
         Ok(SkipifyAdapter {
             merchant_id: credentials.merchant_id,
             auth: credentials.auth,
             livemode: is_live(api.base_url()),
             api,
-            capabilities: Capabilities {
-                create: true,
-                retrieve: false,
-                cancel: false,
-                refund: false,
-                partial_refund: false,
-                webhooks: true,
-                // PayLink documents no idempotency key.
-                idempotent_create: false,
-                currencies: CURRENCIES.to_vec(),
-            },
         })
     }
 
@@ -198,8 +185,13 @@ impl Provider for SkipifyAdapter {
         ID
     }
 
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+    fn currencies(&self) -> &[Currency] {
+        &CURRENCIES
+    }
+
+    /// PayLink documents no idempotency key.
+    fn idempotent_create(&self) -> bool {
+        false
     }
 
     fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
@@ -222,26 +214,6 @@ impl Provider for SkipifyAdapter {
         // Skipify documents no idempotency key: a second send could make a second PayLink.
         let answer = self.api.send(request.json(&body), Repeat::Once).await?;
         PaylinkCreated::from_body(&answer)?.into_created_checkout(self.livemode, body.expiration)
-    }
-
-    /// Not offered. Skipify's public docs describe `GET {base}/{paylinkId}`, but the status
-    /// values they list differ from one version of the page to the next (`Open`,
-    /// `PaidOnPlatform`, `PaidOffPlatform`, `CancelledByMerchant`, `Expired` in one; `Created`,
-    /// `Opened`, `Sent`, `Paid`, `Expired` in another), so paymux does not guess at a mapping;
-    /// webhooks carry every status change it acts on.
-    async fn retrieve(&self, _: &str) -> Result<ProviderCheckout, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Retrieve))
-    }
-
-    /// Not offered: Skipify documents no cancel call (and sends no cancel event).
-    async fn cancel(&self, _: &str, _: &str) -> Result<ProviderCheckout, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Cancel))
-    }
-
-    /// Not offered: refunds go through the merchant's own payment gateway, with the PSP
-    /// transaction id each success event carries in its details.
-    async fn refund(&self, _: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Refund))
     }
 
     /// The shared secret (body `secret` or `X-Skipify-Secret`) and, when configured, the
@@ -269,21 +241,33 @@ impl Provider for SkipifyAdapter {
         })
     }
 
-    fn is_secret_header(&self, name: &str) -> bool {
-        self.auth.is_secret_header(name)
+    /// The shared secret that proves a webhook travels with it, so receipts keep neither the
+    /// secret headers nor the body's secret. A payment Skipify reports for a closed checkout
+    /// has happened, and Skipify cannot act on a refusal.
+    fn webhook_policy(&self) -> WebhookPolicy<'_> {
+        WebhookPolicy {
+            confirmation: None,
+            redaction: Some(&self.auth),
+            closed_checkout: ClosedCheckout::ApplyAndFlag,
+        }
     }
 
-    fn redact_body(&self, raw: &[u8]) -> Option<Vec<u8>> {
-        self.auth.redact(raw)
-    }
+    // No lookups: Skipify's public docs describe `GET {base}/{paylinkId}`, but the status
+    // values they list differ from one version of the page to the next (`Open`,
+    // `PaidOnPlatform`, `PaidOffPlatform`, `CancelledByMerchant`, `Expired` in one; `Created`,
+    // `Opened`, `Sent`, `Paid`, `Expired` in another), so paymux does not guess at a mapping;
+    // webhooks carry every status change it acts on. No cancels: Skipify documents no cancel
+    // call (and sends no cancel event). No refunds: they go through the merchant's own payment
+    // gateway, with the PSP transaction id each success event carries in its details.
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Operation;
     use crate::model::{Customer, LineItem};
     use crate::test_support::{self, AdapterBuilder};
-    use paymux_domain::{CheckoutStatus, Currency, EventType, Money, RefundId};
+    use paymux_domain::{CheckoutStatus, EventType, Money};
     use serde_json::{Value, json};
     use wiremock::matchers::{body_json, header, header_exists, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -477,40 +461,10 @@ mod tests {
         test_support::assert_unreachable(&error, &[API_KEY]);
     }
 
-    #[tokio::test]
-    async fn retrieve_cancel_and_refund_are_explicitly_unsupported() {
-        let (server, adapter) = server_and_adapter().await;
-        test_support::expect_no_call(&server).await;
-        assert_eq!(
-            adapter.retrieve(PAYLINK_ID).await.unwrap_err(),
-            ProviderError::unsupported("skipify", Operation::Retrieve)
-        );
-        assert_eq!(
-            adapter.cancel(PAYLINK_ID, "k").await.unwrap_err(),
-            ProviderError::unsupported("skipify", Operation::Cancel)
-        );
-        let refund = RefundRequest {
-            refund_id: RefundId::generate(),
-            provider_checkout_id: PAYLINK_ID.into(),
-            amount: Money::new(112, Currency::Usd),
-            is_full: true,
-            idempotency_key: "r".into(),
-        };
-        assert_eq!(
-            adapter.refund(&refund).await.unwrap_err(),
-            ProviderError::unsupported("skipify", Operation::Refund)
-        );
-        let capabilities = adapter.capabilities();
-        for operation in [
-            Operation::Retrieve,
-            Operation::Cancel,
-            Operation::Refund,
-            Operation::PartialRefund,
-        ] {
-            assert!(!capabilities.supports(operation), "{operation:?}");
-        }
-        assert!(capabilities.supports(Operation::Create));
-        assert!(capabilities.supports(Operation::Webhooks));
+    #[test]
+    fn there_is_no_lookup_cancel_or_refund_and_the_capabilities_say_so() {
+        let adapter = adapter("https://paylinks.skipify.com");
+        test_support::check_operations(&adapter, &[Operation::Create, Operation::Webhooks]);
     }
 
     fn request<'a>(headers: &'a [(String, String)], body: &'a str) -> WebhookRequest<'a> {
@@ -580,15 +534,17 @@ mod tests {
             adapter.verify_webhook(&request(&right, SUCCEEDED), now),
             Ok(())
         );
-        assert!(adapter.is_secret_header("x-api-key"));
-        assert!(adapter.is_secret_header("x-skipify-secret"));
-        assert!(!adapter.is_secret_header("content-type"));
+        let redaction = adapter.webhook_policy().redaction.unwrap();
+        assert!(redaction.is_secret_header("x-api-key"));
+        assert!(redaction.is_secret_header("x-skipify-secret"));
+        assert!(!redaction.is_secret_header("content-type"));
     }
 
     #[test]
     fn receipts_keep_the_body_without_its_secret() {
         let adapter = adapter("https://paylinks.skipify.com");
-        let stored = adapter.redact_body(SUCCEEDED.as_bytes()).unwrap();
+        let redaction = adapter.webhook_policy().redaction.unwrap();
+        let stored = redaction.redact_body(SUCCEEDED.as_bytes()).unwrap();
         let stored = String::from_utf8(stored).unwrap();
         assert!(!stored.contains(SECRET));
         assert!(stored.contains(r#""secret": "[redacted]""#));
@@ -596,7 +552,7 @@ mod tests {
             stored.len(),
             SUCCEEDED.len() + "[redacted]".len() - SECRET.len()
         );
-        assert_eq!(adapter.redact_body(b"{\"eventName\": \"X\"}"), None);
+        assert_eq!(redaction.redact_body(b"{\"eventName\": \"X\"}"), None);
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! comparison runs in constant time, and a failure never says which byte was wrong.
 //!
 //! Because the secret travels with the request, it must never be stored with the receipt:
-//! [`WebhookAuth::is_secret_header`] names the headers to drop and [`WebhookAuth::redact`]
-//! blanks the body's `secret` member.
+//! as [`Redacts`], [`WebhookAuth`] names the headers to drop and blanks the body's `secret`
+//! member.
 
 use std::fmt;
 use std::ops::Range;
@@ -19,10 +19,10 @@ use serde::Deserialize;
 use serde::de::{Deserializer as _, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::ProviderError;
-use crate::factory::ConfigError;
+use crate::ConfigError;
 use crate::model::WebhookRequest;
 use crate::signing::{constant_time_eq, required_header};
+use crate::{ProviderError, Redacts};
 
 /// The header that may carry the shared secret instead of the body.
 pub const SECRET_HEADER: &str = "X-Skipify-Secret";
@@ -97,7 +97,7 @@ impl CustomHeader {
     }
 
     /// The header as the simulated Skipify sends it.
-    pub(super) fn pair(&self) -> (String, String) {
+    pub fn pair(&self) -> (String, String) {
         (self.name.clone(), self.value.expose_secret().to_owned())
     }
 }
@@ -167,7 +167,7 @@ impl WebhookAuth {
     }
 
     /// The secret as the simulated Skipify puts it in the body.
-    pub(super) fn secret(&self) -> &SecretString {
+    pub fn secret(&self) -> &SecretString {
         &self.secret
     }
 
@@ -223,9 +223,11 @@ impl WebhookAuth {
         }
         Ok(())
     }
+}
 
+impl Redacts for WebhookAuth {
     /// Whether a request header carries a secret: `X-Skipify-Secret` or the custom header.
-    pub fn is_secret_header(&self, name: &str) -> bool {
+    fn is_secret_header(&self, name: &str) -> bool {
         name.eq_ignore_ascii_case(SECRET_HEADER)
             || self
                 .custom_header
@@ -241,7 +243,7 @@ impl WebhookAuth {
     /// is not re-serialized: the members are walked in place and only the value's bytes are
     /// replaced. A body that is not valid JSON is redacted as far as it could be read, and
     /// every occurrence of the merchant's secret in it is blanked too.
-    pub fn redact(&self, raw: &[u8]) -> Option<Vec<u8>> {
+    fn redact_body(&self, raw: &[u8]) -> Option<Vec<u8>> {
         let (ranges, complete) = top_level_secret_ranges(raw);
         let quoted = format!("\"{REDACTED}\"");
         let mut redacted = replace_ranges(raw, &ranges, quoted.as_bytes());
@@ -579,7 +581,8 @@ mod tests {
 
     #[test]
     fn redaction_replaces_only_the_secret_value_and_keeps_every_other_byte() {
-        let redacted = String::from_utf8(auth().redact(SUCCEEDED.as_bytes()).unwrap()).unwrap();
+        let redacted =
+            String::from_utf8(auth().redact_body(SUCCEEDED.as_bytes()).unwrap()).unwrap();
         assert_eq!(
             redacted,
             SUCCEEDED.replace("\"secret\": \"abd12345\"", "\"secret\": \"[redacted]\"")
@@ -625,7 +628,7 @@ mod tests {
             ),
         ];
         for (body, expected) in cases {
-            let redacted = auth().redact(body.as_bytes());
+            let redacted = auth().redact_body(body.as_bytes());
             assert_eq!(
                 redacted.as_deref().map(String::from_utf8_lossy).as_deref(),
                 Some(expected),
@@ -644,10 +647,10 @@ mod tests {
             "[1, 2]",
             "not json at all",
         ] {
-            assert_eq!(auth().redact(body.as_bytes()), None, "{body}");
+            assert_eq!(auth().redact_body(body.as_bytes()), None, "{body}");
         }
         // The header, not the body, carried it.
-        assert_eq!(auth().redact(body_with_secret(None).as_bytes()), None);
+        assert_eq!(auth().redact_body(body_with_secret(None).as_bytes()), None);
     }
 
     #[test]
@@ -674,12 +677,12 @@ mod tests {
                 r#"{"secret": "[redacted]"} trailing [redacted]"#,
             ),
         ] {
-            let redacted = auth().redact(body.as_bytes()).unwrap();
+            let redacted = auth().redact_body(body.as_bytes()).unwrap();
             assert_eq!(String::from_utf8_lossy(&redacted), expected, "{body}");
         }
         let mut invalid_utf8 = br#"{"secret": "abd12345", "x": ""#.to_vec();
         invalid_utf8.extend_from_slice(&[0xff, b'"', b'}']);
-        let redacted = auth().redact(&invalid_utf8).unwrap();
+        let redacted = auth().redact_body(&invalid_utf8).unwrap();
         assert!(
             !redacted
                 .windows(SECRET.len())

@@ -36,18 +36,17 @@
 //!
 //! Layout: [`wire`] holds Skipify's JSON and the conversions to and from ours,
 //! [`authenticity`] the shared-secret checks and the redaction of what is stored,
-//! [`SkipifyAdapter`] the calls behind [`Provider`], and [`sandbox`] the simulated Skipify.
+//! and [`SkipifyAdapter`] the calls behind [`Provider`]. The simulated Skipify is in the
+//! `paymux-sandbox` crate.
 
 mod adapter;
 pub mod authenticity;
-pub mod sandbox;
 pub mod wire;
 
 use std::sync::Arc;
 
-pub use adapter::{API_KEY_SCHEME, MERCHANT_ID_HEADER, SkipifyAdapter};
+pub use adapter::{API_KEY_SCHEME, MERCHANT_ID_HEADER, Settings, SkipifyAdapter};
 pub use authenticity::{SECRET_HEADER, SECRET_MEMBER};
-pub use sandbox::SkipifySandbox;
 
 use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
 
@@ -61,8 +60,7 @@ pub const LIVE_HOST: &str = "paylinks.skipify.com";
 /// Builds [`SkipifyAdapter`]s from `[merchants.<id>.providers.skipify]`: `merchant_id` (plain
 /// text), `api_key` and `secret` (secret references), and optionally `custom_header_name`
 /// with `custom_header_value` (a secret reference), both or neither. The PayLink API is the
-/// base URL itself, so the simulator's API sits at its root (the default
-/// [`ProviderFactory::sandbox_api_path`]).
+/// base URL itself.
 pub struct SkipifyFactory;
 
 impl ProviderFactory for SkipifyFactory {
@@ -108,7 +106,7 @@ mod tests {
     #[test]
     fn the_factory_builds_a_create_and_webhooks_adapter_in_usd() {
         let operations = [Create, Webhooks];
-        ADAPTERS.check_factory(&SkipifyFactory, &keys(), "", &operations, &[Currency::Usd]);
+        ADAPTERS.check_factory(&SkipifyFactory, &keys(), &operations, &[Currency::Usd]);
     }
 
     #[test]
@@ -161,7 +159,8 @@ mod tests {
             json!("hdr-secret"),
         );
         let adapter = ADAPTERS.build(both, None).unwrap();
-        assert!(crate::Provider::is_secret_header(&adapter, "x-api-key"));
+        let redaction = crate::Provider::webhook_policy(&adapter).redaction;
+        assert!(redaction.is_some_and(|redaction| redaction.is_secret_header("x-api-key")));
         let error = ADAPTERS.refusal(with(keys(), "custom_header_name", json!("x-api-key")));
         assert_eq!(error.key, "custom_header_value");
         assert!(

@@ -6,7 +6,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_domain::NormalizedEvent;
+use paymux_domain::{Currency, NormalizedEvent};
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -15,13 +15,14 @@ use super::wire::{
     CURRENCIES, CreatePayment, CreateRefund, ErrorBody, Event, Payment, RefundResponse,
 };
 use super::{DEFAULT_BASE_URL, ID, signature};
-use crate::factory::{AdapterContext, ConfigError};
+use crate::ConfigError;
+use crate::factory::AdapterContext;
 use crate::http::{ApiSpec, Auth, Endpoint, Repeat, read_json};
 use crate::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use crate::{Capabilities, Provider, ProviderError};
+use crate::{Cancels, ClosedCheckout, Lookups, Provider, ProviderError, Refunds, WebhookPolicy};
 
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -42,7 +43,6 @@ pub struct SknPayAdapter {
     api: Endpoint,
     /// From the key: `sk_live_…` is live, `sk_test_…` is test.
     livemode: bool,
-    capabilities: Capabilities,
 }
 
 impl fmt::Debug for SknPayAdapter {
@@ -58,11 +58,11 @@ impl fmt::Debug for SknPayAdapter {
 /// The simulated SKN Pay reads the same section to know a merchant's account.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Settings {
+pub struct Settings {
     /// `sk_test_…` or `sk_live_…`.
-    pub(super) api_key: crate::SecretRef,
+    pub api_key: crate::SecretRef,
     /// The endpoint's `whsec_…` signing secret.
-    pub(super) webhook_secret: crate::SecretRef,
+    pub webhook_secret: crate::SecretRef,
 }
 
 impl SknPayAdapter {
@@ -76,18 +76,8 @@ impl SknPayAdapter {
         let auth = Auth::authorization(API.api_key_header(Some("Bearer"), &api_key)?);
         Ok(SknPayAdapter {
             webhook_secret,
-            api: Endpoint::new(&API, &context, auth)?,
+            api: context.endpoint(&API, auth)?,
             livemode,
-            capabilities: Capabilities {
-                create: true,
-                retrieve: true,
-                cancel: true,
-                refund: true,
-                partial_refund: true,
-                webhooks: true,
-                idempotent_create: true,
-                currencies: CURRENCIES.to_vec(),
-            },
         })
     }
 
@@ -158,8 +148,13 @@ impl Provider for SknPayAdapter {
         ID
     }
 
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+    fn currencies(&self) -> &[Currency] {
+        &CURRENCIES
+    }
+
+    /// Creates carry an Idempotency-Key (see `create_checkout`).
+    fn idempotent_create(&self) -> bool {
+        true
     }
 
     fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
@@ -179,54 +174,6 @@ impl Provider for SknPayAdapter {
             .call::<Payment>(request.json(&body), Repeat::Safe, "payment")
             .await?
             .into_created_checkout()
-    }
-
-    #[tracing::instrument(skip_all, fields(provider = ID, provider_checkout_id = %provider_checkout_id))]
-    async fn retrieve(
-        &self,
-        provider_checkout_id: &str,
-    ) -> Result<ProviderCheckout, ProviderError> {
-        let request = self.api.get(&payment_path(provider_checkout_id, "")?)?;
-        self.api
-            .call::<Payment>(request, Repeat::Safe, "payment")
-            .await?
-            .into_provider_checkout()
-    }
-
-    #[tracing::instrument(skip_all, fields(provider = ID, provider_checkout_id = %provider_checkout_id))]
-    async fn cancel(
-        &self,
-        provider_checkout_id: &str,
-        idempotency_key: &str,
-    ) -> Result<ProviderCheckout, ProviderError> {
-        let key = idempotency_header(idempotency_key)?;
-        let path = payment_path(provider_checkout_id, "/cancel")?;
-        let request = self.api.post(&path)?.header(IDEMPOTENCY_KEY, key);
-        // Idempotent by SKN Pay's doc, and deduped on the Idempotency-Key besides.
-        self.api
-            .call::<Payment>(request, Repeat::Safe, "payment")
-            .await?
-            .into_provider_checkout()
-    }
-
-    #[tracing::instrument(skip_all, fields(provider = ID, refund_id = %request.refund_id))]
-    async fn refund(&self, request: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
-        if request.amount.minor <= 0 {
-            return Err(ProviderError::invalid(
-                "a refund amount must be positive",
-                "amount",
-            ));
-        }
-        let key = idempotency_header(&request.idempotency_key)?;
-        let body = CreateRefund::from_request(request);
-        let request = self.api.post("refunds")?.header(IDEMPOTENCY_KEY, key);
-        // A repeat under the same Idempotency-Key gets the first refund back.
-        let answer = self.api.send(request.json(&body), Repeat::Safe).await?;
-        let refund = RefundResponse::from_body(&answer);
-        if refund == RefundResponse::default() {
-            tracing::warn!("SKN Pay accepted the refund without saying its id or status");
-        }
-        Ok(refund.into_provider_refund())
     }
 
     fn verify_webhook(
@@ -251,6 +198,86 @@ impl Provider for SknPayAdapter {
     /// payment too (SKN Pay has no way to act on a refusal, and a retry would not change it).
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
         WebhookReply::received_or(outcome, |_| 400)
+    }
+
+    /// A payment SKN Pay reports for a closed checkout has happened, and SKN Pay cannot act on
+    /// a refusal.
+    fn webhook_policy(&self) -> WebhookPolicy<'_> {
+        WebhookPolicy::signature_suffices(ClosedCheckout::ApplyAndFlag)
+    }
+
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        Some(self)
+    }
+
+    fn cancels(&self) -> Option<&dyn Cancels> {
+        Some(self)
+    }
+
+    fn refunds(&self) -> Option<&dyn Refunds> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Lookups for SknPayAdapter {
+    #[tracing::instrument(skip_all, fields(provider = ID, provider_checkout_id = %provider_checkout_id))]
+    async fn retrieve(
+        &self,
+        provider_checkout_id: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        let request = self.api.get(&payment_path(provider_checkout_id, "")?)?;
+        self.api
+            .call::<Payment>(request, Repeat::Safe, "payment")
+            .await?
+            .into_provider_checkout()
+    }
+}
+
+#[async_trait]
+impl Cancels for SknPayAdapter {
+    #[tracing::instrument(skip_all, fields(provider = ID, provider_checkout_id = %provider_checkout_id))]
+    async fn cancel(
+        &self,
+        provider_checkout_id: &str,
+        idempotency_key: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        let key = idempotency_header(idempotency_key)?;
+        let path = payment_path(provider_checkout_id, "/cancel")?;
+        let request = self.api.post(&path)?.header(IDEMPOTENCY_KEY, key);
+        // Idempotent by SKN Pay's doc, and deduped on the Idempotency-Key besides.
+        self.api
+            .call::<Payment>(request, Repeat::Safe, "payment")
+            .await?
+            .into_provider_checkout()
+    }
+}
+
+#[async_trait]
+impl Refunds for SknPayAdapter {
+    /// SKN Pay refunds any amount up to what the payment has left.
+    fn allows_partial(&self) -> bool {
+        true
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = ID, refund_id = %request.refund_id))]
+    async fn refund(&self, request: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
+        if request.amount.minor <= 0 {
+            return Err(ProviderError::invalid(
+                "a refund amount must be positive",
+                "amount",
+            ));
+        }
+        let key = idempotency_header(&request.idempotency_key)?;
+        let body = CreateRefund::from_request(request);
+        let request = self.api.post("refunds")?.header(IDEMPOTENCY_KEY, key);
+        // A repeat under the same Idempotency-Key gets the first refund back.
+        let answer = self.api.send(request.json(&body), Repeat::Safe).await?;
+        let refund = RefundResponse::from_body(&answer);
+        if refund == RefundResponse::default() {
+            tracing::warn!("SKN Pay accepted the refund without saying its id or status");
+        }
+        Ok(refund.into_provider_refund())
     }
 }
 

@@ -16,13 +16,12 @@
 //! webhook signature scheme, and [`SknPayAdapter`] the calls behind [`Provider`].
 
 mod adapter;
-pub mod sandbox;
 pub mod signature;
 pub mod wire;
 
 use std::sync::Arc;
 
-use adapter::Settings;
+pub use adapter::Settings;
 pub use adapter::SknPayAdapter;
 pub use signature::{SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECS};
 
@@ -40,10 +39,6 @@ pub struct SknPayFactory;
 impl ProviderFactory for SknPayFactory {
     fn id(&self) -> &'static str {
         ID
-    }
-
-    fn sandbox_api_path(&self) -> &'static str {
-        "api/v1/"
     }
 
     fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
@@ -73,7 +68,6 @@ mod tests {
         ADAPTERS.check_factory(
             &SknPayFactory,
             &keys("sk_test_abc"),
-            "api/v1/",
             &[Create, Retrieve, Cancel, Refund, PartialRefund, Webhooks],
             &[Currency::Usd, Currency::Xcd],
         );

@@ -16,16 +16,16 @@ use super::wire::{
     self, CHECKOUT_ID_METADATA, DEFAULT_ACCEPT_CURRENCIES, KEY_HEADER, REFERENCE_METADATA,
     SIGNATURE_HEADER, SignatureHeader,
 };
-use crate::error::Operation;
-use crate::factory::{AdapterContext, ConfigError};
+use crate::ConfigError;
+use crate::factory::AdapterContext;
 use crate::model::{
-    CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
-    WebhookOutcome, WebhookReply, WebhookRequest,
+    CheckoutRequest, CreatedCheckout, ProviderCheckout, WebhookOutcome, WebhookReply,
+    WebhookRequest,
 };
 use crate::signing::{
     check_timestamp_window, constant_time_eq, required_header, verify_hmac_sha256_hex,
 };
-use crate::{Capabilities, Provider, ProviderError, SecretRef};
+use crate::{Cancels, ClosedCheckout, Provider, ProviderError, SecretRef, WebhookPolicy};
 
 /// "if (age > 60 * 10)": a webhook older than 10 minutes is refused.
 pub const MAX_AGE_SECS: i64 = 600;
@@ -38,32 +38,32 @@ pub const CLIENT_ACTION_TYPE: &str = "spankpay_frame";
 /// the same section to know a merchant's account.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Settings {
+pub struct Settings {
     /// The public API key, given to the browser's frame and sent back as `X-SpankPay-Key`:
     /// not a secret. A `test_` prefix means test mode.
-    pub(super) public_key: String,
+    pub public_key: String,
     /// The API secret that signs webhooks.
-    pub(super) api_secret: SecretRef,
+    pub api_secret: SecretRef,
     /// The input currencies the frame offers; default BTC and ETH.
     #[serde(default)]
-    pub(super) accept_currencies: Option<Vec<String>>,
+    pub accept_currencies: Option<Vec<String>>,
 }
 
 /// A merchant's SpankPay keys, resolved and checked.
-pub(super) struct Credentials {
-    pub(super) public_key: String,
-    pub(super) api_secret: SecretString,
-    pub(super) accept_currencies: Vec<String>,
+pub struct Credentials {
+    pub public_key: String,
+    pub api_secret: SecretString,
+    pub accept_currencies: Vec<String>,
 }
 
 impl Settings {
-    pub(super) fn parse(settings: &Value) -> Result<Settings, ConfigError> {
+    pub fn parse(settings: &Value) -> Result<Settings, ConfigError> {
         crate::factory::parse_settings(settings)
     }
 
     /// Resolves the secret with `resolve` and checks every value; errors name the key and
     /// never show the secret.
-    pub(super) fn resolve(
+    pub fn resolve(
         self,
         resolve: impl Fn(&str, &SecretRef) -> Result<SecretString, ConfigError>,
     ) -> Result<Credentials, ConfigError> {
@@ -113,7 +113,6 @@ pub struct SpankPayAdapter {
     webhook_url: Url,
     /// The simulator's stand-in frame, when a base URL is configured.
     base_url: Option<Url>,
-    capabilities: Capabilities,
 }
 
 impl fmt::Debug for SpankPayAdapter {
@@ -142,17 +141,6 @@ impl SpankPayAdapter {
             public_url: context.public_url,
             webhook_url: context.webhook_url,
             base_url,
-            capabilities: Capabilities {
-                create: true,
-                retrieve: false,
-                cancel: true,
-                refund: false,
-                partial_refund: false,
-                webhooks: true,
-                // Nothing is created server-side: a retry builds the same frame.
-                idempotent_create: true,
-                currencies: vec![Currency::Usd],
-            },
         })
     }
 
@@ -256,8 +244,13 @@ impl Provider for SpankPayAdapter {
         ID
     }
 
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+    fn currencies(&self) -> &[Currency] {
+        &[Currency::Usd]
+    }
+
+    /// Nothing is created server-side: a retry builds the same frame.
+    fn idempotent_create(&self) -> bool {
+        true
     }
 
     fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
@@ -271,29 +264,6 @@ impl Provider for SpankPayAdapter {
         request: &CheckoutRequest,
     ) -> Result<CreatedCheckout, ProviderError> {
         self.frame(request)
-    }
-
-    async fn retrieve(&self, _id: &str) -> Result<ProviderCheckout, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Retrieve))
-    }
-
-    /// Local: SpankPay has no purchase object to cancel. The gateway records the cancel, its
-    /// page stops offering the frame, and a later payment is refused (`received: false`),
-    /// which makes SpankPay refund the payer.
-    async fn cancel(
-        &self,
-        provider_checkout_id: &str,
-        _idempotency_key: &str,
-    ) -> Result<ProviderCheckout, ProviderError> {
-        Ok(ProviderCheckout {
-            provider_checkout_id: provider_checkout_id.to_owned(),
-            status: CheckoutStatus::Canceled,
-            livemode: self.livemode(),
-        })
-    }
-
-    async fn refund(&self, _request: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
-        Err(ProviderError::unsupported(ID, Operation::Refund))
     }
 
     /// `X-SpankPay-Key` must be the merchant's public key; `X-SpankPay-Signature` must hold
@@ -347,16 +317,42 @@ impl Provider for SpankPayAdapter {
         }
     }
 
-    fn refuses_payment_when_closed(&self) -> bool {
-        true
+    /// SpankPay's reply decides the payment: one for a closed checkout is refused, and
+    /// SpankPay refunds the payer.
+    fn webhook_policy(&self) -> WebhookPolicy<'_> {
+        WebhookPolicy::signature_suffices(ClosedCheckout::Refuse)
+    }
+
+    /// SpankPay has no API to read a purchase or refund one, but a cancel is local.
+    fn cancels(&self) -> Option<&dyn Cancels> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Cancels for SpankPayAdapter {
+    /// Local: SpankPay has no purchase object to cancel. The gateway records the cancel, its
+    /// page stops offering the frame, and a later payment is refused (`received: false`),
+    /// which makes SpankPay refund the payer.
+    async fn cancel(
+        &self,
+        provider_checkout_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<ProviderCheckout, ProviderError> {
+        Ok(ProviderCheckout {
+            provider_checkout_id: provider_checkout_id.to_owned(),
+            status: CheckoutStatus::Canceled,
+            livemode: self.livemode(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Operation;
     use chrono::TimeZone;
-    use paymux_domain::{CheckoutId, Money, RefundId};
+    use paymux_domain::{CheckoutId, Money};
 
     const CHECKOUT_ID: &str = "chk_01jv5c1x2y3z4a5b6c7d8e9f0g";
     const SAMPLE: &str = include_str!("fixtures/webhook.json");
@@ -366,7 +362,7 @@ mod tests {
     }
 
     fn adapter_with(settings: Value, base_url: Option<&str>) -> SpankPayAdapter {
-        SpankPayAdapter::from_context(crate::factory::test_context(ID, &settings, base_url))
+        SpankPayAdapter::from_context(crate::testing::test_context(ID, &settings, base_url))
             .unwrap()
     }
 
@@ -645,7 +641,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn cancel_is_local_and_retrieve_and_refund_are_unsupported() {
+    async fn cancel_is_local_and_there_is_no_lookup_or_refund() {
         let adapter = adapter();
         assert_eq!(
             adapter.cancel(CHECKOUT_ID, "k").await.unwrap(),
@@ -655,22 +651,16 @@ mod tests {
                 livemode: false,
             }
         );
-        assert_eq!(
-            adapter.retrieve(CHECKOUT_ID).await.unwrap_err(),
-            ProviderError::unsupported("spankpay", Operation::Retrieve)
-        );
-        let refund = RefundRequest {
-            refund_id: RefundId::generate(),
-            provider_checkout_id: CHECKOUT_ID.into(),
-            amount: Money::new(6969, Currency::Usd),
-            is_full: true,
-            idempotency_key: "r".into(),
-        };
-        assert_eq!(
-            adapter.refund(&refund).await.unwrap_err(),
-            ProviderError::unsupported("spankpay", Operation::Refund)
-        );
-        assert!(adapter.refuses_payment_when_closed());
+        let offered = [Operation::Create, Operation::Cancel, Operation::Webhooks];
+        crate::test_support::check_operations(&adapter, &offered);
+    }
+
+    #[test]
+    fn payments_for_closed_checkouts_are_refused() {
+        let adapter = adapter();
+        let policy = adapter.webhook_policy();
+        assert_eq!(policy.closed_checkout, ClosedCheckout::Refuse);
+        assert!(policy.confirmation.is_none() && policy.redaction.is_none());
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! - **Mode**: a `test_` public key is test mode; webhooks say so with `TEST-USD`.
 //! - **Cancel** is local: there is no provider object to cancel. The gateway records it,
 //!   its page stops offering the frame, and a later payment is refused (see below).
-//!   **Retrieve and refund**: [`ProviderError::Unsupported`](crate::ProviderError).
+//!   **Retrieve and refund**: none; the gateway answers them as unsupported.
 //! - **Webhooks**: `X-SpankPay-Key` must be the public key (compared in constant time);
 //!   `X-SpankPay-Signature: t=…&s=…` is HMAC-SHA256(api secret, `t + "." + body`) in hex,
 //!   `t` in seconds or, from 10^12, milliseconds (the doc's own vector is); older than 10
@@ -26,20 +26,19 @@
 //!   from the payment id and status, so a replayed delivery (the doc's "signature as nonce")
 //!   stores nothing new.
 //! - **Replies decide the payment**: `{"received": true}` once stored; `{"received": false}`
-//!   for a checkout that is canceled or expired ([`Provider::refuses_payment_when_closed`]),
-//!   which makes SpankPay refund the payer; a 400 for a rejected webhook.
+//!   for a checkout that is canceled or expired (the adapter's webhook policy says
+//!   [`ClosedCheckout::Refuse`](crate::ClosedCheckout)), which makes SpankPay refund the
+//!   payer; a 400 for a rejected webhook.
 //!
-//! Layout: [`wire`] holds SpankPay's formats, [`SpankPayAdapter`] the trait impl, and
-//! [`sandbox`] the simulated frame.
+//! Layout: [`wire`] holds SpankPay's formats and [`SpankPayAdapter`] the trait impl. The
+//! simulated frame is in the `paymux-sandbox` crate.
 
 mod adapter;
-pub mod sandbox;
 pub mod wire;
 
 use std::sync::Arc;
 
-pub use adapter::{CLIENT_ACTION_TYPE, MAX_AGE_SECS, SpankPayAdapter};
-pub use sandbox::SpankPaySandbox;
+pub use adapter::{CLIENT_ACTION_TYPE, MAX_AGE_SECS, Settings, SpankPayAdapter};
 
 use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
 
@@ -48,8 +47,7 @@ pub const ID: &str = "spankpay";
 
 /// Builds [`SpankPayAdapter`]s from `[merchants.<id>.providers.spankpay]`: `public_key`
 /// (plain text; `test_…` is test mode), `api_secret` (a secret reference) and optionally
-/// `accept_currencies` (default `["BTC", "ETH"]`). SpankPay has no server API paymux calls;
-/// the simulator's frame sits at its root (the default [`ProviderFactory::sandbox_api_path`]).
+/// `accept_currencies` (default `["BTC", "ETH"]`). SpankPay has no server API paymux calls.
 pub struct SpankPayFactory;
 
 impl ProviderFactory for SpankPayFactory {
@@ -80,11 +78,11 @@ mod tests {
         let provider = ADAPTERS.check_factory(
             &SpankPayFactory,
             &json!({ "public_key": "test_k", "api_secret": "sk_1" }),
-            "",
             &[Create, Cancel, Webhooks],
             &[Currency::Usd],
         );
-        assert!(provider.refuses_payment_when_closed());
+        let refused = crate::ClosedCheckout::Refuse;
+        assert_eq!(provider.webhook_policy().closed_checkout, refused);
     }
 
     #[test]

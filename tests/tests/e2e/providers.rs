@@ -1,11 +1,11 @@
 //! The Provider trait through the registry: a provider double configured like a real one.
 
 use chrono::Utc;
-use paymux_domain::{CheckoutId, Currency, EventType, Money};
+use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money};
 use paymux_gateway::live::{Addresses, LiveConfig};
 use paymux_gateway::{Overlay, Settings};
 use paymux_providers::model::{CheckoutRequest, WebhookOutcome, WebhookRequest};
-use paymux_providers::{Operation, ProviderError, Registry};
+use paymux_providers::{Operation, Registry};
 use paymux_tests::fake::{FAKE, FakeFactory};
 
 fn merchants(overlay: &str) -> Result<paymux_gateway::merchants::Merchants, String> {
@@ -36,7 +36,11 @@ async fn a_configured_provider_is_built_through_the_registry_and_used_through_th
     assert_eq!(configured.currencies, [Currency::Usd, Currency::Eur]);
     let provider = configured.adapter.clone();
     assert_eq!(provider.id(), FAKE);
-    assert!(!provider.capabilities().supports(Operation::Refund));
+    // It has a lookup, but no cancel or refund, and its capabilities say so.
+    assert!(provider.cancels().is_none() && provider.refunds().is_none());
+    let capabilities = provider.capabilities();
+    assert!(capabilities.supports(Operation::Retrieve));
+    assert!(!capabilities.supports(Operation::Cancel) && !capabilities.supports(Operation::Refund));
 
     let checkout_id = CheckoutId::generate();
     let created = provider
@@ -60,13 +64,12 @@ async fn a_configured_provider_is_built_through_the_registry_and_used_through_th
         created.redirect_url.unwrap(),
         format!("https://fake.example/pay/{checkout_id}")
     );
-    assert_eq!(
-        provider.cancel("x", "k").await,
-        Err(ProviderError::Unsupported {
-            provider: FAKE,
-            operation: Operation::Cancel
-        })
-    );
+    let lookups = provider.lookups().unwrap();
+    let found = lookups
+        .retrieve(&format!("fake_{checkout_id}"))
+        .await
+        .unwrap();
+    assert_eq!(found.status, CheckoutStatus::Open);
 
     let body = br#"{"id":"e1","status":"paid","payment":"p1","amount":1000}"#;
     let good = [("x-fake-secret".to_owned(), "fake_secret".to_owned())];

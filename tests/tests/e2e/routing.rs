@@ -82,8 +82,8 @@ unreadable_answers = {}
 fn sknpay_payments(app: &TestApp, reference: &str) -> Vec<String> {
     app.sandbox
         .as_ref()
+        .and_then(|sandbox| sandbox.simulator::<paymux_sandbox::sknpay::SknSandbox>())
         .unwrap()
-        .sknpay
         .payments_with_reference(reference)
 }
 

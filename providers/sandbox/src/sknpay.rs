@@ -1,28 +1,31 @@
 //! The simulated SKN Pay: the documented API (`sk_test_`/`sk_live_` keys, idempotency, mode
 //! strictness, validation errors as `{"error": "…"}`), hosted payment links whose test cards pay
-//! or decline, and signed webhooks. Framework-free: the gateway mounts it over HTTP.
+//! or decline, and signed webhooks, at `/sandbox/sknpay/api/v1/` with the same paths, headers
+//! and bodies as `https://app.sknpay.com/api/v1/`. Webhooks an API call triggers (cancel,
+//! refund) are sent after the answer, as SKN Pay does.
 //! Payments and idempotency keys are kept in [`BoundedMap`]s: past their capacity the oldest
 //! finished payments (and the oldest keys) are forgotten.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use paymux_domain::{Currency, Money};
+use paymux_providers::ConfigError;
+use paymux_providers::sknpay::signature::{SIGNATURE_HEADER, sign};
+use paymux_providers::sknpay::wire::{
+    self, CreatePayment, CreateRefund, Event, EventData, EventKind, Payment, PaymentStatus,
+};
+use paymux_providers::sknpay::{ID, Settings};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::signature::{SIGNATURE_HEADER, sign};
-use super::wire::{
-    self, CreatePayment, CreateRefund, Event, EventData, EventKind, Payment, PaymentStatus,
-};
-use crate::factory::ConfigError;
-use crate::sandbox::{
-    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
-    SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
+use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
+use crate::simulator::{
+    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook,
+    SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
 };
 
 /// Test cards that pay: the standard Visa and the 3DS ones. Any other number declines.
@@ -69,7 +72,8 @@ impl Finished for SimulatedPayment {
 
 #[derive(Default)]
 struct State {
-    accounts: HashMap<String, Account>,
+    /// By API key.
+    accounts: Accounts<Account>,
     payments: BoundedMap<String, SimulatedPayment>,
     /// (API key, Idempotency-Key) → (when, hash of operation and body, the first response).
     idempotency: BoundedMap<(String, String), Remembered>,
@@ -90,7 +94,7 @@ impl Finished for Remembered {
 
 #[derive(Default)]
 pub struct SknSandbox {
-    state: Mutex<State>,
+    state: Locked<State>,
 }
 
 /// The `id` of a new object: `prefix` and 24 lower-case hex digits, like SKN Pay's.
@@ -203,24 +207,17 @@ impl SknSandbox {
     /// A simulator keeping at most `capacity` payments and as many idempotency keys.
     pub fn with_capacity(capacity: usize) -> SknSandbox {
         SknSandbox {
-            state: Mutex::new(State {
-                accounts: HashMap::new(),
+            state: Locked::new(State {
+                accounts: Accounts::default(),
                 payments: BoundedMap::with_capacity(capacity),
                 idempotency: BoundedMap::with_capacity(capacity),
             }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data behind, still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// `POST /api/v1/payments`.
     pub fn create_payment(&self, call: SandboxCall<'_>, now: DateTime<Utc>) -> SandboxResponse {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let key = match authenticate(&state, call.authorization) {
             Ok(key) => key,
             Err(response) => return response,
@@ -278,7 +275,7 @@ impl SknSandbox {
     /// The ids of the payments made with `reference`: what a tester checks to see how many a
     /// series of calls really created.
     pub fn payments_with_reference(&self, reference: &str) -> Vec<String> {
-        let state = self.lock();
+        let state = self.state.lock();
         let mut ids: Vec<String> = state
             .payments
             .iter()
@@ -296,7 +293,7 @@ impl SknSandbox {
         id: &str,
         now: DateTime<Utc>,
     ) -> SandboxResponse {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let key = match authenticate(&state, authorization) {
             Ok(key) => key,
             Err(response) => return response,
@@ -317,7 +314,7 @@ impl SknSandbox {
         id: &str,
         now: DateTime<Utc>,
     ) -> (SandboxResponse, Option<OutgoingWebhook>) {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let key = match authenticate(&state, call.authorization) {
             Ok(key) => key,
             Err(response) => return (response, None),
@@ -341,7 +338,7 @@ impl SknSandbox {
         call: SandboxCall<'_>,
         now: DateTime<Utc>,
     ) -> (SandboxResponse, Option<OutgoingWebhook>) {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let key = match authenticate(&state, call.authorization) {
             Ok(key) => key,
             Err(response) => return (response, None),
@@ -407,7 +404,7 @@ fn authenticate(state: &State, authorization: Option<&str>) -> Result<String, Sa
             SandboxResponse::error(401, "Missing API key: send Authorization: Bearer sk_…")
         })?;
     if !(key.starts_with("sk_test_") || key.starts_with("sk_live_"))
-        || !state.accounts.contains_key(key)
+        || state.accounts.get(key).is_none()
     {
         return Err(SandboxResponse::error(401, "Invalid API key."));
     }
@@ -543,45 +540,46 @@ fn success_redirect(payment: &Payment) -> Option<String> {
 
 impl Simulator for SknSandbox {
     fn id(&self) -> &'static str {
-        super::ID
+        ID
     }
 
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
-        let settings: super::Settings = crate::factory::parse_settings(account.settings)?;
-        let resolve = |key: &str, secret| {
-            account
-                .secrets
-                .resolve(secret)
-                .map_err(|message| ConfigError::new(key, message))
-        };
-        let api_key = resolve("api_key", &settings.api_key)?;
-        let webhook_secret = resolve("webhook_secret", &settings.webhook_secret)?;
+        let settings: Settings = paymux_providers::factory::parse_settings(account.settings)?;
+        let api_key = account.secret("api_key", &settings.api_key)?;
+        let webhook_secret = account.secret("webhook_secret", &settings.webhook_secret)?;
         let api_key = api_key.expose_secret().to_owned();
-        let livemode = api_key.starts_with("sk_live_");
-        let mut state = self.lock();
-        if state.accounts.contains_key(&api_key) {
-            return Err(ConfigError::new(
-                "api_key",
-                format!(
-                    "another merchant than `{}` uses the same SKN Pay key",
-                    account.merchant
-                ),
-            ));
+        let opened = Account {
+            livemode: api_key.starts_with("sk_live_"),
+            webhook_url: account.webhook_url,
+            webhook_secret,
+            pay_page_base: account.pay_page_base,
+        };
+        let credential = Credential {
+            key: "api_key",
+            name: "SKN Pay key",
+            value: api_key,
+        };
+        (self.state.lock().accounts).open(credential, account.merchant, opened)
+    }
+
+    fn api(&self, call: &ApiCall<'_>, now: DateTime<Utc>) -> ApiAnswer {
+        match (call.method, call.segments().as_slice()) {
+            (Method::Post, ["api", "v1", "payments"]) => {
+                self.create_payment(call.call(), now).into()
+            }
+            (Method::Get, ["api", "v1", "payments", id]) => self
+                .retrieve_payment(call.header("authorization"), id, now)
+                .into(),
+            (Method::Post, ["api", "v1", "payments", id, "cancel"]) => {
+                self.cancel_payment(call.call(), id, now).into()
+            }
+            (Method::Post, ["api", "v1", "refunds"]) => self.create_refund(call.call(), now).into(),
+            _ => call.unrouted(ID),
         }
-        state.accounts.insert(
-            api_key,
-            Account {
-                livemode,
-                webhook_url: account.webhook_url,
-                webhook_secret,
-                pay_page_base: account.pay_page_base,
-            },
-        );
-        Ok(())
     }
 
     fn page(&self, id: &str, now: DateTime<Utc>) -> Option<HostedPage> {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let payment = state.payments.get_mut(id)?;
         expire_if_due(payment, now);
         let payment = &payment.payment;
@@ -611,7 +609,7 @@ impl Simulator for SknSandbox {
         options: &Value,
         now: DateTime<Utc>,
     ) -> Result<ControlResult, SandboxError> {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let simulated = state
             .payments
             .get_mut(id)
@@ -666,8 +664,8 @@ impl Simulator for SknSandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SecretResolver;
     use chrono::TimeZone;
+    use paymux_providers::SecretResolver;
 
     const KEY: &str = "sk_test_capacity";
 
@@ -715,7 +713,7 @@ mod tests {
             .control(&paid, Outcome::Pay, &json!({}), now())
             .unwrap();
         let open: Vec<String> = (0..4).map(|_| create(&sandbox, None)).collect();
-        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(sandbox.state.lock().payments.len(), 4);
         assert_eq!(
             sandbox.page(&paid, now()),
             None,
@@ -725,7 +723,7 @@ mod tests {
         for _ in 0..3 {
             create(&sandbox, None);
         }
-        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(sandbox.state.lock().payments.len(), 4);
         assert_eq!(
             sandbox.page(&open[0], now()),
             None,
@@ -735,8 +733,8 @@ mod tests {
         let keyed: Vec<String> = (0..6)
             .map(|n| create(&sandbox, Some(&format!("key-{n}"))))
             .collect();
-        assert_eq!(sandbox.lock().idempotency.len(), 4);
-        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(sandbox.state.lock().idempotency.len(), 4);
+        assert_eq!(sandbox.state.lock().payments.len(), 4);
         // The newest key still answers with its payment; the oldest is forgotten.
         assert_eq!(create(&sandbox, Some("key-5")), keyed[5]);
         assert_ne!(create(&sandbox, Some("key-0")), keyed[0]);

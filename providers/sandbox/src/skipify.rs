@@ -1,7 +1,7 @@
 //! The simulated Skipify: the PayLink API (`POST {base}` with `x-merchant-id` and
 //! `Authorization: ApiKey …`, 401 for unknown credentials, 400 for invalid bodies), hosted
 //! PayLinks that pay, fail or expire, and webhooks carrying the merchant's secret in the body
-//! and, when configured, its custom header. Framework-free: the gateway mounts it over HTTP.
+//! and, when configured, its custom header, at `/sandbox/skipify/`.
 //!
 //! What the doc says about delivery, and how it is simulated: Skipify waits 5 s for a 2xx,
 //! does not follow redirects (a 3xx is a failed attempt), and retries a failed webhook "3 times
@@ -10,8 +10,7 @@
 //! PayLinks are kept in a [`BoundedMap`]: past its capacity the oldest finished ones (paid, or
 //! expired) are forgotten first.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,16 +20,18 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use super::adapter::{API_KEY_SCHEME, Settings};
-use super::authenticity::WebhookAuth;
-use super::wire::{
+use paymux_providers::ConfigError;
+use paymux_providers::skipify::authenticity::WebhookAuth;
+use paymux_providers::skipify::wire::{
     self, Charge, CreatePaylink, EventName, ExpiredPayload, MerchantSet, OrderPayload,
     OutgoingEnvelope,
 };
-use crate::factory::ConfigError;
-use crate::sandbox::{
-    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
-    SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
+use paymux_providers::skipify::{API_KEY_SCHEME, ID, Settings};
+
+use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
+use crate::simulator::{
+    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook,
+    SandboxAccount, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
 };
 
 /// "Each failed webhook attempt will be retried 3 times over the course of 12 hours": three
@@ -102,7 +103,7 @@ impl Finished for SimulatedPaylink {
 #[derive(Default)]
 struct State {
     /// By (merchant id, API key): the pair the PayLink API authenticates.
-    accounts: HashMap<(String, String), Account>,
+    accounts: Accounts<Account, (String, String)>,
     paylinks: BoundedMap<String, SimulatedPaylink>,
 }
 
@@ -125,7 +126,7 @@ struct PaylinkObject<'a> {
 /// The simulated Skipify. One per gateway, shared by every merchant with a Skipify account.
 #[derive(Default)]
 pub struct SkipifySandbox {
-    state: Mutex<State>,
+    state: Locked<State>,
 }
 
 /// A random version-4 UUID, the shape of Skipify's ids.
@@ -207,7 +208,7 @@ fn authenticate(
         .filter(|id| !id.is_empty())
         .ok_or_else(|| SandboxResponse::error(401, "Missing x-merchant-id header."))?;
     let account = (merchant_id.to_owned(), key.to_owned());
-    if !state.accounts.contains_key(&account) {
+    if state.accounts.get(&account).is_none() {
         return Err(SandboxResponse::error(
             401,
             "Invalid API key for this merchant.",
@@ -247,18 +248,11 @@ impl SkipifySandbox {
     /// A simulator keeping at most `capacity` PayLinks.
     pub fn with_capacity(capacity: usize) -> SkipifySandbox {
         SkipifySandbox {
-            state: Mutex::new(State {
-                accounts: HashMap::new(),
+            state: Locked::new(State {
+                accounts: Accounts::default(),
                 paylinks: BoundedMap::with_capacity(capacity),
             }),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data behind, still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// `POST {base}`: creates a PayLink, answering as Skipify's PayLink API would. `link` is
@@ -270,7 +264,7 @@ impl SkipifySandbox {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> SandboxResponse {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let owner = match authenticate(&state, authorization, merchant_id_header) {
             Ok(owner) => owner,
             Err(response) => return response,
@@ -400,44 +394,46 @@ fn order_payload(
 
 impl Simulator for SkipifySandbox {
     fn id(&self) -> &'static str {
-        super::ID
+        ID
     }
 
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
-        let credentials = Settings::parse(account.settings)?.resolve(|key, secret| {
-            account
-                .secrets
-                .resolve(secret)
-                .map_err(|message| ConfigError::new(key, message))
-        })?;
-        let key = (
-            credentials.merchant_id,
-            credentials.api_key.expose_secret().to_owned(),
-        );
-        let mut state = self.lock();
-        if state.accounts.contains_key(&key) {
-            return Err(ConfigError::new(
-                "merchant_id",
-                format!(
-                    "another merchant than `{}` uses the same Skipify merchant id and API key",
-                    account.merchant
-                ),
-            ));
+        let credentials = Settings::parse(account.settings)?
+            .resolve(|key, secret| account.secret(key, secret))?;
+        let credential = Credential {
+            key: "merchant_id",
+            name: "Skipify merchant id and API key",
+            value: (
+                credentials.merchant_id,
+                credentials.api_key.expose_secret().to_owned(),
+            ),
+        };
+        let opened = Account {
+            merchant: account.merchant.to_owned(),
+            auth: credentials.auth,
+            webhook_url: account.webhook_url,
+            pay_page_base: account.pay_page_base,
+        };
+        (self.state.lock().accounts).open(credential, account.merchant, opened)
+    }
+
+    /// The PayLink API is one call, to the base URL itself.
+    fn api(&self, call: &ApiCall<'_>, now: DateTime<Utc>) -> ApiAnswer {
+        match (call.method, call.path) {
+            (Method::Post, "") => self
+                .create_paylink(
+                    call.header("authorization"),
+                    call.header("x-merchant-id"),
+                    call.body,
+                    now,
+                )
+                .into(),
+            _ => call.unrouted(ID),
         }
-        state.accounts.insert(
-            key,
-            Account {
-                merchant: account.merchant.to_owned(),
-                auth: credentials.auth,
-                webhook_url: account.webhook_url,
-                pay_page_base: account.pay_page_base,
-            },
-        );
-        Ok(())
     }
 
     fn page(&self, id: &str, now: DateTime<Utc>) -> Option<HostedPage> {
-        let state = self.lock();
+        let state = self.state.lock();
         let paylink = state.paylinks.get(id)?;
         let status = if paylink.past_expiration(now) {
             PaylinkStatus::Expired
@@ -466,7 +462,7 @@ impl Simulator for SkipifySandbox {
         options: &Value,
         now: DateTime<Utc>,
     ) -> Result<ControlResult, SandboxError> {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let state = &mut *state;
         let paylink = state
             .paylinks
@@ -541,15 +537,12 @@ impl Simulator for SkipifySandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::factory::AdapterContext;
-    use crate::http::{HttpTimeouts, build_client};
-    use crate::model::{CheckoutRequest, WebhookRequest};
-    use crate::secret::SecretResolver;
-    use crate::{Provider, ProviderError};
     use chrono::TimeDelta;
-    use paymux_domain::{CheckoutId, CheckoutStatus, EventType, NormalizedEvent};
+    use paymux_domain::{CheckoutStatus, EventType, NormalizedEvent};
+    use paymux_providers::model::{CheckoutRequest, WebhookRequest};
+    use paymux_providers::testing::test_context;
+    use paymux_providers::{Provider, ProviderError, SecretResolver};
     use serde_json::json;
-    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
     const MERCHANT_ID: &str = "c1brc8b60-6dd4-4136-88e1-c9e5b670f1ca0";
     const API_KEY: &str = "skp_demo_key";
@@ -593,19 +586,12 @@ mod tests {
         sandbox
     }
 
-    fn adapter_for(settings: &Value, base: &str) -> crate::skipify::SkipifyAdapter {
-        crate::skipify::SkipifyAdapter::from_context(AdapterContext {
-            merchant: "demo",
+    fn adapter_for(settings: &Value, base: &str) -> paymux_providers::skipify::SkipifyAdapter {
+        paymux_providers::skipify::SkipifyAdapter::from_context(test_context(
+            ID,
             settings,
-            secrets: SecretResolver {
-                allow_literals: true,
-            },
-            base_url: Some(Url::parse(base).unwrap()),
-            webhook_url: Url::parse("http://127.0.0.1:8080/webhooks/demo/skipify").unwrap(),
-            public_url: url::Url::parse("https://paymux.example/").unwrap(),
-            http: build_client(HttpTimeouts::default()).unwrap(),
-            timeouts: HttpTimeouts::default(),
-        })
+            Some(base),
+        ))
         .unwrap()
     }
 
@@ -638,7 +624,7 @@ mod tests {
     /// What paymux makes of a webhook the sandbox would send: verified with the signer's
     /// headers, then parsed.
     fn receive(
-        adapter: &crate::skipify::SkipifyAdapter,
+        adapter: &paymux_providers::skipify::SkipifyAdapter,
         webhook: &OutgoingWebhook,
     ) -> Result<NormalizedEvent, ProviderError> {
         let headers = (webhook.sign)(now(), &webhook.body);
@@ -664,7 +650,7 @@ mod tests {
             .control(&paid, Outcome::Pay, &json!({}), now())
             .unwrap();
         let open: Vec<String> = (0..4).map(|_| create(&sandbox, 1000)).collect();
-        assert_eq!(sandbox.lock().paylinks.len(), 4);
+        assert_eq!(sandbox.state.lock().paylinks.len(), 4);
         assert_eq!(
             sandbox.page(&paid, now()),
             None,
@@ -674,7 +660,7 @@ mod tests {
         for _ in 0..3 {
             create(&sandbox, 1000);
         }
-        assert_eq!(sandbox.lock().paylinks.len(), 4);
+        assert_eq!(sandbox.state.lock().paylinks.len(), 4);
         assert_eq!(
             sandbox.page(&open[0], now()),
             None,
@@ -779,12 +765,12 @@ mod tests {
         assert_eq!(webhook.retry_delays, vec![Duration::from_secs(14_400); 3]);
         assert_eq!(webhook.reply_within, Duration::from_secs(5));
         assert!(
-            ((webhook.delivered)(200, b"") == crate::sandbox::Verdict::Delivered)
-                && ((webhook.delivered)(204, b"") == crate::sandbox::Verdict::Delivered)
+            ((webhook.delivered)(200, b"") == crate::simulator::Verdict::Delivered)
+                && ((webhook.delivered)(204, b"") == crate::simulator::Verdict::Delivered)
         );
         assert!(
-            ((webhook.delivered)(302, b"") == crate::sandbox::Verdict::Retry)
-                && ((webhook.delivered)(401, b"") == crate::sandbox::Verdict::Retry)
+            ((webhook.delivered)(302, b"") == crate::simulator::Verdict::Retry)
+                && ((webhook.delivered)(401, b"") == crate::simulator::Verdict::Retry)
         );
         // The secret rides in the body; no header is needed without a custom one.
         assert!((webhook.sign)(now(), &webhook.body).is_empty());
@@ -1013,52 +999,16 @@ mod tests {
         account(&second).unwrap();
     }
 
-    /// Serves the sandbox's PayLink API over HTTP, as the gateway mounts it.
-    struct PaylinkApi(Arc<SkipifySandbox>);
-
-    impl Respond for PaylinkApi {
-        fn respond(&self, request: &Request) -> ResponseTemplate {
-            let header = |name: &str| {
-                request
-                    .headers
-                    .get(name)
-                    .and_then(|value| value.to_str().ok())
-            };
-            let response = self.0.create_paylink(
-                header("authorization"),
-                header("x-merchant-id"),
-                &request.body,
-                Utc::now(),
-            );
-            ResponseTemplate::new(response.status).set_body_json(response.body)
-        }
-    }
-
     #[tokio::test]
     async fn the_adapter_creates_paylinks_on_the_sandbox_end_to_end() {
         let settings = settings(true);
         let sandbox = Arc::new(sandbox_with(&settings));
-        let server = MockServer::start().await;
-        Mock::given(wiremock::matchers::method("POST"))
-            .and(wiremock::matchers::path("/sandbox/skipify/"))
-            .respond_with(PaylinkApi(sandbox.clone()))
-            .mount(&server)
-            .await;
+        let server = crate::test_support::serve(sandbox.clone(), Utc::now()).await;
         let base = format!("{}/sandbox/skipify/", server.uri());
         let adapter = adapter_for(&settings, &base);
         let request = CheckoutRequest {
-            checkout_id: CheckoutId::generate(),
-            amount: Money::new(112, Currency::Usd),
-            reference: None,
             description: Some("Order #5821".into()),
-            customer: None,
-            success_url: None,
-            cancel_url: None,
-            expires_at: None,
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "idem-1".into(),
+            ..CheckoutRequest::example(Money::new(112, Currency::Usd))
         };
         let created = adapter.create_checkout(&request).await.unwrap();
         assert_eq!(created.status, CheckoutStatus::Open);

@@ -1,23 +1,9 @@
 //! The hosted payment page frame every simulated provider shares: the amount, the status, the
 //! provider's extra fields, and buttons that call the control endpoint, exactly as a test would.
 
-use paymux_providers::sandbox::HostedPage;
+use html_escape::encode_quoted_attribute as escape;
 
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
+use crate::simulator::HostedPage;
 
 /// The page for `page` of `provider`, whose control endpoint is `control_base` + outcome.
 pub fn render(provider: &str, page: &HostedPage, control_base: &str) -> String {

@@ -1,8 +1,7 @@
 //! The simulated SpankPay: a stand-in for the purchase frame. A page opens it with the frame
-//! parameters paymux's `client_action` carries ([`SpankPaySandbox::open_frame`]); its `pay`
+//! parameters paymux's `client_action` carries ([`Frames::open`]); its `pay`
 //! button pays in a chosen input currency (optionally a partial `amount`), `decline` makes a
 //! failed payment, and each sends the signed `text/plain` webhook to the purchase's callback.
-//! Framework-free: the gateway mounts it over HTTP.
 //!
 //! Delivery is as the doc says: `{"received": true}` in a 2xx delivers; a 4xx or
 //! `{"received": false}` fails the payment for good (SpankPay refunds the payer); anything
@@ -11,8 +10,7 @@
 //! Purchases are kept in a [`BoundedMap`]: past its capacity the oldest complete ones are
 //! forgotten first.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -21,12 +19,16 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::adapter::Settings;
-use super::wire::{self, FrameParams, KEY_HEADER, PaymentStatus, SIGNATURE_HEADER, format_e8};
-use crate::factory::ConfigError;
-use crate::sandbox::{
-    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
-    SandboxError, Simulator, Verdict,
+use paymux_providers::ConfigError;
+use paymux_providers::spankpay::wire::{
+    self, FrameParams, KEY_HEADER, PaymentStatus, SIGNATURE_HEADER, format_e8,
+};
+use paymux_providers::spankpay::{ID, Settings};
+
+use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
+use crate::simulator::{
+    ApiAnswer, ApiCall, ControlResult, Frames, HostedPage, Outcome, OutgoingWebhook,
+    SandboxAccount, SandboxError, Simulator, Verdict,
 };
 
 /// How long SpankPay waits for a reply (the doc is silent; 10 s).
@@ -125,7 +127,7 @@ impl Finished for Purchase {
 #[derive(Default)]
 struct State {
     /// By public key.
-    accounts: HashMap<String, Account>,
+    accounts: Accounts<Account>,
     /// By paymux checkout id (the provider checkout id paymux stores).
     purchases: BoundedMap<String, Purchase>,
 }
@@ -133,7 +135,7 @@ struct State {
 /// The simulated SpankPay. One per gateway, shared by every merchant with a SpankPay account.
 #[derive(Default)]
 pub struct SpankPaySandbox {
-    state: Mutex<State>,
+    state: Locked<State>,
 }
 
 /// `prefix` and 11 random hex digits, the shape of the doc's `pay_c493715653c`.
@@ -159,31 +161,26 @@ impl SpankPaySandbox {
     /// A simulator keeping at most `capacity` purchases.
     pub fn with_capacity(capacity: usize) -> SpankPaySandbox {
         SpankPaySandbox {
-            state: Mutex::new(State {
-                accounts: HashMap::new(),
+            state: Locked::new(State {
+                accounts: Accounts::default(),
                 purchases: BoundedMap::with_capacity(capacity),
             }),
         }
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data behind, still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
+impl Frames for SpankPaySandbox {
     /// Opens the frame for a checkout: registers a purchase from the frame parameters (the
     /// `client_action` paymux returned: key, amount, currency, acceptCurrencies, metadata,
     /// callback). An unknown key is refused; opening the frame again for the same checkout
     /// keeps the purchase it made first.
-    pub fn open_frame(
+    fn open(
         &self,
         checkout_id: &str,
         params: &Value,
         now: DateTime<Utc>,
     ) -> Result<(), SandboxError> {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         if state.purchases.contains_key(checkout_id) {
             return Ok(());
         }
@@ -235,38 +232,35 @@ impl SpankPaySandbox {
 
 impl Simulator for SpankPaySandbox {
     fn id(&self) -> &'static str {
-        super::ID
+        ID
     }
 
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
-        let credentials = Settings::parse(account.settings)?.resolve(|key, secret| {
-            account
-                .secrets
-                .resolve(secret)
-                .map_err(|message| ConfigError::new(key, message))
-        })?;
-        let mut state = self.lock();
-        if state.accounts.contains_key(&credentials.public_key) {
-            return Err(ConfigError::new(
-                "public_key",
-                format!(
-                    "another merchant than `{}` uses the same SpankPay public key",
-                    account.merchant
-                ),
-            ));
-        }
-        state.accounts.insert(
-            credentials.public_key,
-            Account {
-                api_secret: credentials.api_secret,
-                webhook_url: account.webhook_url,
-            },
-        );
-        Ok(())
+        let credentials = Settings::parse(account.settings)?
+            .resolve(|key, secret| account.secret(key, secret))?;
+        let credential = Credential {
+            key: "public_key",
+            name: "SpankPay public key",
+            value: credentials.public_key,
+        };
+        let opened = Account {
+            api_secret: credentials.api_secret,
+            webhook_url: account.webhook_url,
+        };
+        (self.state.lock().accounts).open(credential, account.merchant, opened)
+    }
+
+    /// SpankPay's API is the frame's: paymux calls none.
+    fn api(&self, call: &ApiCall<'_>, _now: DateTime<Utc>) -> ApiAnswer {
+        call.unrouted(ID)
+    }
+
+    fn frames(&self) -> Option<&dyn Frames> {
+        Some(self)
     }
 
     fn page(&self, checkout_id: &str, _now: DateTime<Utc>) -> Option<HostedPage> {
-        let state = self.lock();
+        let state = self.state.lock();
         let purchase = state.purchases.get(checkout_id)?;
         Some(HostedPage {
             provider_checkout_id: checkout_id.to_owned(),
@@ -304,7 +298,7 @@ impl Simulator for SpankPaySandbox {
                 return Err(refused("the frame has no such outcome: close the frame"));
             }
         };
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let state = &mut *state;
         let purchase = state
             .purchases
@@ -423,11 +417,11 @@ impl Simulator for SpankPaySandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Provider;
-    use crate::model::WebhookRequest;
-    use crate::secret::SecretResolver;
     use chrono::TimeZone;
     use paymux_domain::EventType;
+    use paymux_providers::Provider;
+    use paymux_providers::SecretResolver;
+    use paymux_providers::model::WebhookRequest;
 
     const CHECKOUT_ID: &str = "chk_01jv5c1x2y3z4a5b6c7d8e9f0g";
 
@@ -464,30 +458,23 @@ mod tests {
         sandbox
     }
 
-    fn adapter() -> super::super::SpankPayAdapter {
+    fn adapter() -> paymux_providers::spankpay::SpankPayAdapter {
         let settings = settings();
-        super::super::SpankPayAdapter::from_context(crate::factory::test_context(
-            super::super::ID,
-            &settings,
-            Some("https://paymux.example/sandbox/spankpay/"),
-        ))
+        paymux_providers::spankpay::SpankPayAdapter::from_context(
+            paymux_providers::testing::test_context(
+                ID,
+                &settings,
+                Some("https://paymux.example/sandbox/spankpay/"),
+            ),
+        )
         .unwrap()
     }
 
     async fn client_action() -> Value {
-        let request = crate::model::CheckoutRequest {
+        let request = paymux_providers::model::CheckoutRequest {
             checkout_id: paymux_domain::CheckoutId::parse(CHECKOUT_ID).unwrap(),
-            amount: Money::new(6969, Currency::Usd),
             reference: Some("sc696969".into()),
-            description: None,
-            customer: None,
-            success_url: None,
-            cancel_url: None,
-            expires_at: None,
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "idem".into(),
+            ..paymux_providers::model::CheckoutRequest::example(Money::new(6969, Currency::Usd))
         };
         let created = adapter().create_checkout(&request).await.unwrap();
         created.client_action.unwrap()
@@ -499,7 +486,7 @@ mod tests {
         let action = client_action().await;
         let open_frame = |n: usize| {
             let checkout_id = format!("chk_capacity_{n}");
-            sandbox.open_frame(&checkout_id, &action, now()).unwrap();
+            sandbox.open(&checkout_id, &action, now()).unwrap();
             checkout_id
         };
         let paid = open_frame(0);
@@ -507,7 +494,7 @@ mod tests {
             .control(&paid, Outcome::Pay, &json!({}), now())
             .unwrap();
         let open: Vec<String> = (1..5).map(open_frame).collect();
-        assert_eq!(sandbox.lock().purchases.len(), 4);
+        assert_eq!(sandbox.state.lock().purchases.len(), 4);
         assert!(
             sandbox.page(&paid, now()).is_none(),
             "the paid purchase went first"
@@ -516,7 +503,7 @@ mod tests {
         for n in 5..8 {
             open_frame(n);
         }
-        assert_eq!(sandbox.lock().purchases.len(), 4);
+        assert_eq!(sandbox.state.lock().purchases.len(), 4);
         assert!(
             sandbox.page(&open[0], now()).is_none(),
             "then the oldest open one"
@@ -528,7 +515,7 @@ mod tests {
         let sandbox = sandbox();
         assert!(sandbox.page(CHECKOUT_ID, now()).is_none());
         let action = client_action().await;
-        sandbox.open_frame(CHECKOUT_ID, &action, now()).unwrap();
+        sandbox.open(CHECKOUT_ID, &action, now()).unwrap();
         let page = sandbox.page(CHECKOUT_ID, now()).unwrap();
         assert_eq!(page.amount, Some(Money::new(6969, Currency::Usd)));
         assert_eq!(page.status, "awaiting-payment");
@@ -543,7 +530,7 @@ mod tests {
         // Opening it again (even with other parameters) keeps the first purchase.
         let mut other = action.clone();
         other["amount"] = json!("1.00");
-        sandbox.open_frame(CHECKOUT_ID, &other, now()).unwrap();
+        sandbox.open(CHECKOUT_ID, &other, now()).unwrap();
         assert_eq!(
             sandbox.page(CHECKOUT_ID, now()).unwrap().amount,
             Some(Money::new(6969, Currency::Usd))
@@ -552,19 +539,19 @@ mod tests {
         let mut unknown = action.clone();
         unknown["key"] = json!("test_unknown");
         assert!(matches!(
-            sandbox.open_frame("chk_other", &unknown, now()),
+            sandbox.open("chk_other", &unknown, now()),
             Err(SandboxError::Refused(_))
         ));
         let mut live_currency = action;
         live_currency["currency"] = json!("USD");
         assert!(matches!(
-            sandbox.open_frame("chk_other", &live_currency, now()),
+            sandbox.open("chk_other", &live_currency, now()),
             Err(SandboxError::Refused(_))
         ));
     }
 
     fn deliver(
-        adapter: &super::super::SpankPayAdapter,
+        adapter: &paymux_providers::spankpay::SpankPayAdapter,
         webhook: &OutgoingWebhook,
         at: DateTime<Utc>,
     ) -> Vec<paymux_domain::NormalizedEvent> {
@@ -589,7 +576,7 @@ mod tests {
         let sandbox = sandbox();
         let adapter = adapter();
         sandbox
-            .open_frame(CHECKOUT_ID, &client_action().await, now())
+            .open(CHECKOUT_ID, &client_action().await, now())
             .unwrap();
         let result = sandbox
             .control(CHECKOUT_ID, Outcome::Pay, &json!({}), now())
@@ -653,7 +640,7 @@ mod tests {
         let sandbox = sandbox();
         let adapter = adapter();
         sandbox
-            .open_frame(CHECKOUT_ID, &client_action().await, now())
+            .open(CHECKOUT_ID, &client_action().await, now())
             .unwrap();
         let refused_options = [
             json!({ "inputCurrency": "DOGE" }),

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use crate::simulator::{OutgoingWebhook, Verdict};
 use chrono::Utc;
-use paymux_providers::sandbox::{OutgoingWebhook, Verdict};
 use serde::Serialize;
 
 /// The longest part of a reply kept in a delivery report.
@@ -138,7 +138,7 @@ mod tests {
             sign: Arc::new(|at, _body| vec![("x-signed-at".into(), at.timestamp().to_string())]),
             retry_delays: vec![Duration::from_secs(60); retries],
             reply_within: Duration::from_secs(10),
-            delivered: paymux_providers::sandbox::delivered_on_2xx,
+            delivered: crate::simulator::delivered_on_2xx,
         }
     }
 

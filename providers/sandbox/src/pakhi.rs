@@ -1,7 +1,7 @@
 //! The simulated Pakhi Pay: the documented create and verify calls (`api-key` header,
 //! `{"status": 1, …}` / `{"status": 0, "message": …}` answers), a hosted page per payment link,
-//! and the signed callback sent to the payment's `callback_url`. Framework-free: the gateway
-//! mounts it over HTTP at `/sandbox/pakhi/api/request/payment/{create,verify}/`.
+//! and the signed callback sent to the payment's `callback_url`, at
+//! `/sandbox/pakhi/api/request/payment/{create,verify}/`.
 //!
 //! What the doc leaves open, and what the simulator does:
 //! - HTTP statuses: 401 for a missing or unknown key, 400 for a body it cannot accept, 200 for
@@ -28,9 +28,8 @@
 //!   finished ones are forgotten, and verify answers for a forgotten transaction as for one
 //!   never made.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -39,14 +38,19 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::signature::sign;
-use super::wire::{Amount, Callback, CallbackStatus, CreatePayment, VerifyPayment};
-use crate::factory::ConfigError;
-use crate::sandbox::{
-    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
-    SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
+use paymux_providers::ConfigError;
+use paymux_providers::pakhi::signature::sign;
+use paymux_providers::pakhi::wire::{
+    Amount, Callback, CallbackStatus, CreatePayment, VerifyPayment,
 };
-use crate::signing::derived_event_id;
+use paymux_providers::pakhi::{ID, Settings};
+use paymux_providers::signing::derived_event_id;
+
+use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
+use crate::simulator::{
+    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook,
+    SandboxAccount, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
+};
 
 /// How long Pakhi Pay is assumed to wait for a callback's reply.
 const REPLY_WITHIN: Duration = Duration::from_secs(10);
@@ -116,7 +120,7 @@ impl Finished for Transaction {
 #[derive(Default)]
 struct State {
     /// By API key.
-    accounts: HashMap<String, Account>,
+    accounts: Accounts<Account>,
     payments: BoundedMap<String, Payment>,
     transactions: BoundedMap<String, Transaction>,
 }
@@ -124,7 +128,7 @@ struct State {
 /// The simulated Pakhi Pay, holding every sandbox merchant's account and payments.
 #[derive(Default)]
 pub struct PakhiSandbox {
-    state: Mutex<State>,
+    state: Locked<State>,
     /// `sandbox.pakhi_confirms_unknown_transactions`: verify confirms transactions it never
     /// made, for callbacks signed by hand. Off, it answers for them as Pakhi Pay would.
     confirms_unknown_transactions: AtomicBool,
@@ -149,7 +153,7 @@ fn authenticate(state: &State, api_key: Option<&str>) -> Result<String, SandboxR
         .map(str::trim)
         .filter(|key| !key.is_empty())
         .ok_or_else(|| refusal(401, "API key is required"))?;
-    if !state.accounts.contains_key(key) {
+    if state.accounts.get(key).is_none() {
         return Err(refusal(401, "Invalid API key"));
     }
     Ok(key.to_owned())
@@ -208,8 +212,8 @@ impl PakhiSandbox {
     /// A simulator keeping at most `capacity` payment links and as many transactions.
     pub fn with_capacity(capacity: usize) -> PakhiSandbox {
         PakhiSandbox {
-            state: Mutex::new(State {
-                accounts: HashMap::new(),
+            state: Locked::new(State {
+                accounts: Accounts::default(),
                 payments: BoundedMap::with_capacity(capacity),
                 transactions: BoundedMap::with_capacity(capacity),
             }),
@@ -224,13 +228,6 @@ impl PakhiSandbox {
             .store(confirm, Ordering::Relaxed);
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data behind, still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// `POST api/request/payment/create/`: `api_key` is the `api-key` header.
     pub fn create_payment(
         &self,
@@ -238,7 +235,7 @@ impl PakhiSandbox {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> SandboxResponse {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let key = match authenticate(&state, api_key) {
             Ok(key) => key,
             Err(response) => return response,
@@ -272,7 +269,7 @@ impl PakhiSandbox {
 
     /// `POST api/request/payment/verify/`: `api_key` is the `api-key` header.
     pub fn verify_payment(&self, api_key: Option<&str>, body: &[u8]) -> SandboxResponse {
-        let state = self.lock();
+        let state = self.state.lock();
         let key = match authenticate(&state, api_key) {
             Ok(key) => key,
             Err(response) => return response,
@@ -347,7 +344,7 @@ fn callback(
         content_type: "application/json",
         body,
         event_type: status.event_type().as_str().to_owned(),
-        event_id: derived_event_id(&[super::ID, transaction_id, status.as_str()]),
+        event_id: derived_event_id(&[ID, transaction_id, status.as_str()]),
         // The signature is in the body: no header to add.
         sign: Arc::new(|_, _| vec![]),
         retry_delays: vec![],
@@ -358,39 +355,40 @@ fn callback(
 
 impl Simulator for PakhiSandbox {
     fn id(&self) -> &'static str {
-        super::ID
+        ID
     }
 
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
-        let settings: super::Settings = crate::factory::parse_settings(account.settings)?;
+        let settings: Settings = paymux_providers::factory::parse_settings(account.settings)?;
         let currency = settings.currency()?;
-        let api_key = account
-            .secrets
-            .resolve(&settings.api_key)
-            .map_err(|message| ConfigError::new("api_key", message))?;
-        let api_key = api_key.expose_secret().to_owned();
-        let mut state = self.lock();
-        if state.accounts.contains_key(&api_key) {
-            return Err(ConfigError::new(
-                "api_key",
-                format!(
-                    "another merchant than `{}` uses the same Pakhi Pay key",
-                    account.merchant
-                ),
-            ));
+        let api_key = account.secret("api_key", &settings.api_key)?;
+        let credential = Credential {
+            key: "api_key",
+            name: "Pakhi Pay key",
+            value: api_key.expose_secret().to_owned(),
+        };
+        let opened = Account {
+            currency,
+            pay_page_base: account.pay_page_base,
+        };
+        (self.state.lock().accounts).open(credential, account.merchant, opened)
+    }
+
+    fn api(&self, call: &ApiCall<'_>, now: DateTime<Utc>) -> ApiAnswer {
+        let api_key = call.header("api-key");
+        match (call.method, call.segments().as_slice()) {
+            (Method::Post, ["api", "request", "payment", "create", ""]) => {
+                self.create_payment(api_key, call.body, now).into()
+            }
+            (Method::Post, ["api", "request", "payment", "verify", ""]) => {
+                self.verify_payment(api_key, call.body).into()
+            }
+            _ => call.unrouted(ID),
         }
-        state.accounts.insert(
-            api_key,
-            Account {
-                currency,
-                pay_page_base: account.pay_page_base,
-            },
-        );
-        Ok(())
     }
 
     fn page(&self, id: &str, _now: DateTime<Utc>) -> Option<HostedPage> {
-        let state = self.lock();
+        let state = self.state.lock();
         let payment = state.payments.get(id)?;
         Some(HostedPage {
             provider_checkout_id: id.to_owned(),
@@ -417,7 +415,7 @@ impl Simulator for PakhiSandbox {
         now: DateTime<Utc>,
     ) -> Result<ControlResult, SandboxError> {
         let verify_disagrees = verify_disagrees(options)?;
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let payment = state
             .payments
             .get_mut(id)
@@ -470,13 +468,11 @@ impl Simulator for PakhiSandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SecretResolver;
-    use crate::factory::AdapterContext;
-    use crate::http::{HttpTimeouts, build_client};
-    use crate::model::WebhookRequest;
-    use crate::{Confirmation, Provider};
     use chrono::TimeZone;
     use paymux_domain::EventType;
+    use paymux_providers::model::{CheckoutRequest, WebhookRequest};
+    use paymux_providers::testing::test_context;
+    use paymux_providers::{AdapterContext, Confirmation, Provider, SecretResolver};
 
     const KEY: &str = "pk_sandbox_brand_key";
     const OTHER_KEY: &str = "pk_sandbox_other_key";
@@ -661,7 +657,8 @@ mod tests {
         let payload = format!(
             r#"{{"status":"completed","transaction_id":"{transaction_id}","amount":"100.00","order_id":"ORDER123"}}"#
         );
-        let signature = crate::signing::hmac_sha256_hex(KEY.as_bytes(), &[payload.as_bytes()]);
+        let signature =
+            paymux_providers::signing::hmac_sha256_hex(KEY.as_bytes(), &[payload.as_bytes()]);
         assert_eq!(
             String::from_utf8(webhook.body.clone()).unwrap(),
             format!(
@@ -811,9 +808,17 @@ mod tests {
         let sandbox = PakhiSandbox::with_capacity(4);
         account(&sandbox, "demo", json!({ "api_key": KEY })).unwrap();
         let first_paid = paid_transaction(&sandbox);
-        let paid_link = sandbox.lock().payments.iter().next().unwrap().0.clone();
+        let paid_link = sandbox
+            .state
+            .lock()
+            .payments
+            .iter()
+            .next()
+            .unwrap()
+            .0
+            .clone();
         let open: Vec<String> = (0..4).map(|_| create(&sandbox, None)).collect();
-        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(sandbox.state.lock().payments.len(), 4);
         assert_eq!(
             sandbox.page(&paid_link, now()),
             None,
@@ -823,7 +828,7 @@ mod tests {
         for _ in 0..3 {
             create(&sandbox, None);
         }
-        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(sandbox.state.lock().payments.len(), 4);
         assert_eq!(
             sandbox.page(&open[0], now()),
             None,
@@ -831,8 +836,8 @@ mod tests {
         );
 
         let transactions: Vec<String> = (0..6).map(|_| paid_transaction(&sandbox)).collect();
-        assert_eq!(sandbox.lock().transactions.len(), 4);
-        assert_eq!(sandbox.lock().payments.len(), 4);
+        assert_eq!(sandbox.state.lock().transactions.len(), 4);
+        assert_eq!(sandbox.state.lock().payments.len(), 4);
         assert_eq!(
             verify(&sandbox, KEY, &first_paid, "100.00").body["status"],
             0,
@@ -958,71 +963,30 @@ mod tests {
         );
     }
 
-    /// Serves the simulator's two API calls over HTTP, as the gateway mounts them.
-    struct Served(Arc<PakhiSandbox>);
-
-    impl wiremock::Respond for Served {
-        fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
-            let key = request
-                .headers
-                .get("api-key")
-                .and_then(|value| value.to_str().ok());
-            let response = match request.url.path() {
-                "/sandbox/pakhi/api/request/payment/create/" => {
-                    self.0.create_payment(key, &request.body, now())
-                }
-                "/sandbox/pakhi/api/request/payment/verify/" => {
-                    self.0.verify_payment(key, &request.body)
-                }
-                _ => refusal(404, "Not found"),
-            };
-            wiremock::ResponseTemplate::new(response.status).set_body_json(response.body)
-        }
-    }
-
     /// The adapter against the simulator over HTTP: what it sends is what the simulator
     /// accepts, what the simulator signs is what the adapter verifies, and the simulated verify
     /// API confirms a payment or, told to, refutes it.
     #[tokio::test]
     async fn the_adapter_and_the_simulator_agree() {
         let sandbox = Arc::new(sandbox());
-        let server = wiremock::MockServer::start().await;
-        wiremock::Mock::given(wiremock::matchers::method("POST"))
-            .respond_with(Served(sandbox.clone()))
-            .mount(&server)
-            .await;
+        let server = crate::test_support::serve(sandbox.clone(), now()).await;
         let settings = json!({ "api_key": KEY });
-        let adapter = super::super::PakhiAdapter::from_context(AdapterContext {
-            merchant: "demo",
-            settings: &settings,
-            secrets: SecretResolver {
-                allow_literals: true,
-            },
-            base_url: Some(Url::parse(&format!("{}/sandbox/pakhi", server.uri())).unwrap()),
+        let base_url = format!("{}/sandbox/pakhi", server.uri());
+        let adapter = paymux_providers::pakhi::PakhiAdapter::from_context(AdapterContext {
             webhook_url: Url::parse(CALLBACK_URL).unwrap(),
-            public_url: url::Url::parse("https://paymux.example/").unwrap(),
-            http: build_client(HttpTimeouts::default()).unwrap(),
-            timeouts: HttpTimeouts::default(),
+            ..test_context(ID, &settings, Some(&base_url))
         })
         .unwrap();
         for (options, confirmed) in [(json!({}), true), (json!({ "verify": "fail" }), false)] {
-            let request = crate::model::CheckoutRequest {
-                checkout_id: paymux_domain::CheckoutId::generate(),
-                amount: Money::new(10_000, Currency::Bdt),
-                reference: None,
-                description: None,
-                customer: Some(crate::model::Customer {
+            let request = CheckoutRequest {
+                customer: Some(paymux_providers::model::Customer {
                     name: Some("John Doe".into()),
                     email: Some("john@example.com".into()),
                     ..Default::default()
                 }),
                 success_url: Some(Url::parse("https://yourwebsite.com/success").unwrap()),
                 cancel_url: Some(Url::parse("https://yourwebsite.com/cancel").unwrap()),
-                expires_at: None,
-                metadata: None,
-                items: vec![],
-                provider_options: None,
-                idempotency_key: "k".into(),
+                ..CheckoutRequest::example(Money::new(10_000, Currency::Bdt))
             };
             let created = adapter.create_checkout(&request).await.unwrap();
             assert_eq!(created.provider_checkout_id, None);
@@ -1046,7 +1010,9 @@ mod tests {
             assert_eq!(event.checkout_hint.as_deref(), Some(checkout_id.as_str()));
             assert_eq!(event.provider_event_id, webhook.event_id);
             assert!(!event.livemode);
-            let confirmation = adapter.confirm(&event).await.unwrap();
+            let confirms = adapter.webhook_policy().confirmation.unwrap();
+            assert!(confirms.needs(&event));
+            let confirmation = confirms.confirm(&event).await.unwrap();
             if confirmed {
                 assert_eq!(confirmation, Confirmation::Confirmed);
             } else {

@@ -1,8 +1,7 @@
 //! The simulated Kwik: `POST /checkout/link` as the doc describes it (HTTP Basic
 //! `api_key:api_secret`, the request `signature` checked when the account has a passphrase,
 //! validation of the documented fields), hosted checkout pages that pay, decline, cancel or
-//! expire, and the signed webhooks each outcome sends. Framework-free: the gateway mounts it
-//! over HTTP at `/sandbox/kwik/2.0/checkout/link`.
+//! expire, and the signed webhooks each outcome sends, at `/sandbox/kwik/2.0/checkout/link`.
 //!
 //! What the doc leaves open, and what the simulator does:
 //! - Errors: the doc shows no error body. Kwik's success envelope is `{"status": true,
@@ -24,8 +23,7 @@
 //! - Links are kept in a [`BoundedMap`]: past its capacity the oldest finished links (paid,
 //!   cancelled, expired) are forgotten first.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -35,21 +33,23 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use super::adapter::Credentials;
-use super::signature::{
+use paymux_providers::ConfigError;
+use paymux_providers::kwik::signature::{
     SIGNATURE_FIELD, SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_USER_AGENT, parse_exact,
     sign_webhook, verify_request,
 };
-use super::wire::{
+use paymux_providers::kwik::wire::{
     self, CheckoutType, CreateLink, Customer, EventKind, KwikAddress, LinkResponse, LinkResult,
     ONE_TIME, Webhook, WebhookCheckout, WebhookData,
 };
-use crate::factory::ConfigError;
-use crate::sandbox::{
-    BoundedMap, ControlResult, Finished, HostedPage, Outcome, OutgoingWebhook, SandboxAccount,
-    SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
+use paymux_providers::kwik::{Credentials, ID};
+use paymux_providers::signing::constant_time_eq;
+
+use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
+use crate::simulator::{
+    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook,
+    SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
 };
-use crate::signing::constant_time_eq;
 
 /// Redeliveries after a failed attempt: "up to 3 times with exponential backoff".
 const RETRY_DELAYS_SECS: [u64; 3] = [60, 120, 240];
@@ -134,7 +134,7 @@ struct Transaction {
 #[derive(Default)]
 struct State {
     /// By API key.
-    accounts: HashMap<String, Account>,
+    accounts: Accounts<Account>,
     /// By checkout id.
     links: BoundedMap<String, SimulatedLink>,
 }
@@ -142,7 +142,7 @@ struct State {
 /// The simulated Kwik, shared by every merchant whose Kwik section sets `sandbox = true`.
 #[derive(Default)]
 pub struct KwikSandbox {
-    state: Mutex<State>,
+    state: Locked<State>,
 }
 
 /// A new id: `prefix` and 21 characters of Kwik's alphabet.
@@ -482,24 +482,17 @@ impl KwikSandbox {
     /// A simulator keeping at most `capacity` checkout links.
     pub fn with_capacity(capacity: usize) -> KwikSandbox {
         KwikSandbox {
-            state: Mutex::new(State {
-                accounts: HashMap::new(),
+            state: Locked::new(State {
+                accounts: Accounts::default(),
                 links: BoundedMap::with_capacity(capacity),
             }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data behind, still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// `POST /2.0/checkout/link`: checks the Basic credentials, then the signature when the
     /// account has a passphrase, then the request; answers `{"status": true, "result": …}`.
     pub fn create_link(&self, call: SandboxCall<'_>, now: DateTime<Utc>) -> SandboxResponse {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let key = match authenticate(&state, call.authorization) {
             Ok(key) => key,
             Err(response) => return response,
@@ -614,7 +607,7 @@ fn webhook_for(
         message: transaction.and_then(|t| t.message.clone()),
         payment_method: None,
     };
-    let event_id = super::wire::event_id(
+    let event_id = paymux_providers::kwik::wire::event_id(
         kind,
         &link.id,
         checkout.transaction_id.as_deref().unwrap_or_default(),
@@ -659,42 +652,39 @@ fn webhook_for(
 
 impl Simulator for KwikSandbox {
     fn id(&self) -> &'static str {
-        super::ID
+        ID
     }
 
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
         let credentials = Credentials::from_settings(account.settings, |key, secret| {
-            account
-                .secrets
-                .resolve(secret)
-                .map_err(|message| ConfigError::new(key, message))
+            account.secret(key, secret)
         })?;
-        let api_key = credentials.api_key.expose_secret().to_owned();
-        let mut state = self.lock();
-        if state.accounts.contains_key(&api_key) {
-            return Err(ConfigError::new(
-                "api_key",
-                format!(
-                    "another merchant than `{}` uses the same Kwik API key",
-                    account.merchant
-                ),
-            ));
+        let credential = Credential {
+            key: "api_key",
+            name: "Kwik API key",
+            value: credentials.api_key.expose_secret().to_owned(),
+        };
+        let opened = Account {
+            api_secret: credentials.api_secret,
+            passphrase: credentials.passphrase,
+            webhook_secret: credentials.webhook_secret,
+            webhook_url: account.webhook_url,
+            pay_page_base: account.pay_page_base,
+        };
+        (self.state.lock().accounts).open(credential, account.merchant, opened)
+    }
+
+    fn api(&self, call: &ApiCall<'_>, now: DateTime<Utc>) -> ApiAnswer {
+        match (call.method, call.segments().as_slice()) {
+            (Method::Post, ["2.0", "checkout", "link"]) => {
+                self.create_link(call.call(), now).into()
+            }
+            _ => call.unrouted(ID),
         }
-        state.accounts.insert(
-            api_key,
-            Account {
-                api_secret: credentials.api_secret,
-                passphrase: credentials.passphrase,
-                webhook_secret: credentials.webhook_secret,
-                webhook_url: account.webhook_url,
-                pay_page_base: account.pay_page_base,
-            },
-        );
-        Ok(())
     }
 
     fn page(&self, id: &str, now: DateTime<Utc>) -> Option<HostedPage> {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let link = state.links.get_mut(id)?;
         link.expire_if_due(now);
         Some(HostedPage {
@@ -714,7 +704,7 @@ impl Simulator for KwikSandbox {
         _options: &Value,
         now: DateTime<Utc>,
     ) -> Result<ControlResult, SandboxError> {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let state = &mut *state;
         let link = state
             .links
@@ -783,8 +773,12 @@ impl Simulator for KwikSandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SecretResolver;
-    use crate::kwik::signature::{self, canonicalize};
+    use paymux_domain::EventType;
+    use paymux_providers::kwik::KwikAdapter;
+    use paymux_providers::kwik::signature::{self, canonicalize};
+    use paymux_providers::model::{CheckoutRequest, WebhookRequest};
+    use paymux_providers::testing::test_context;
+    use paymux_providers::{Provider, ProviderError, SecretResolver};
     use serde_json::json;
 
     const API_KEY: &str = "kwik_key_7Hq2";
@@ -891,13 +885,13 @@ mod tests {
             .control(&paid, Outcome::Pay, &json!({}), now())
             .unwrap();
         let open: Vec<String> = (0..4).map(|_| created(&sandbox)).collect();
-        assert_eq!(sandbox.lock().links.len(), 4);
+        assert_eq!(sandbox.state.lock().links.len(), 4);
         assert_eq!(sandbox.page(&paid, now()), None, "the paid link went first");
         assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
         for _ in 0..3 {
             created(&sandbox);
         }
-        assert_eq!(sandbox.lock().links.len(), 4);
+        assert_eq!(sandbox.state.lock().links.len(), 4);
         assert_eq!(
             sandbox.page(&open[0], now()),
             None,
@@ -1031,8 +1025,10 @@ mod tests {
         // `5.413255752064287e-35` are read as the doubles 1.5 and 5.413255752064287e-35.
         let text = r#"{"type":"CHOOSE_WHAT_TO_PAY","extra":[1.50e0,5.413255752064287e-35],"item":{"title":"T","amount":"10.00"}}"#;
         let canonical = r#"{"extra":[1.5,5.413255752064287e-35],"item":{"amount":"10.00","title":"T"},"type":"CHOOSE_WHAT_TO_PAY"}"#;
-        let signature =
-            crate::signing::hmac_sha256_hex(PASSPHRASE.as_bytes(), &[canonical.as_bytes()]);
+        let signature = paymux_providers::signing::hmac_sha256_hex(
+            PASSPHRASE.as_bytes(),
+            &[canonical.as_bytes()],
+        );
         let body = text.replacen('{', &format!(r#"{{"signature":"{signature}","#), 1);
         let response = create(&sandbox, Some(BASIC), body.as_bytes());
         assert_eq!(response.status, 200, "{}", response.body);
@@ -1222,8 +1218,8 @@ mod tests {
         );
         assert_eq!(webhook.reply_within, Duration::from_secs(10));
         assert!(
-            ((webhook.delivered)(200, b"") == crate::sandbox::Verdict::Delivered)
-                && ((webhook.delivered)(500, b"") == crate::sandbox::Verdict::Retry)
+            ((webhook.delivered)(200, b"") == crate::simulator::Verdict::Delivered)
+                && ((webhook.delivered)(500, b"") == crate::simulator::Verdict::Retry)
         );
         serde_json::from_slice(&webhook.body).unwrap()
     }
@@ -1455,5 +1451,70 @@ mod tests {
             sandbox.add_account(account(&typo, "m")).unwrap_err().key,
             "passphrse"
         );
+    }
+
+    /// The adapter against the simulated Kwik served over HTTP: the simulator checks the
+    /// Basic credentials and the request signature, the hosted page pays, and the signed
+    /// webhook it sends is accepted and normalized by the same adapter.
+    #[tokio::test]
+    async fn the_adapter_and_the_simulator_agree() {
+        let sandbox = Arc::new(sandbox());
+        let server = crate::test_support::serve(sandbox.clone(), Utc::now()).await;
+        let base = format!("{}/sandbox/kwik/2.0", server.uri());
+        let adapter_with = |passphrase: &str| {
+            let settings = json!({
+                "api_key": API_KEY,
+                "api_secret": API_SECRET,
+                "passphrase": passphrase,
+                "webhook_secret": WEBHOOK_SECRET,
+            });
+            KwikAdapter::from_context(test_context(ID, &settings, Some(&base))).unwrap()
+        };
+        let adapter = adapter_with(PASSPHRASE);
+        let request = CheckoutRequest {
+            description: Some("My product name".into()),
+            success_url: Some(Url::parse("https://shop.example/ok?order=5821").unwrap()),
+            ..CheckoutRequest::example(Money::new(120_000, Currency::Zar))
+        };
+
+        let created = adapter.create_checkout(&request).await.unwrap();
+        let id = created.provider_checkout_id.clone().unwrap();
+        assert_eq!(
+            created.redirect_url.as_deref(),
+            Some(format!("http://127.0.0.1:8080/sandbox/kwik/pay/{id}").as_str())
+        );
+        assert!(!created.livemode);
+        // A wrong passphrase is refused as Kwik would.
+        assert_eq!(
+            adapter_with("not-the-passphrase")
+                .create_checkout(&request)
+                .await,
+            Err(ProviderError::Upstream {
+                status: 401,
+                message: "Invalid signature.".into()
+            })
+        );
+
+        let now = Utc::now();
+        let webhook = sandbox
+            .control(&id, Outcome::Pay, &Value::Null, now)
+            .unwrap()
+            .webhook
+            .unwrap();
+        let headers: Vec<(String, String)> = (webhook.sign)(now, &webhook.body)
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        let delivery = WebhookRequest {
+            headers: &headers,
+            body: &webhook.body,
+        };
+        assert_eq!(adapter.verify_webhook(&delivery, now), Ok(()));
+        let events = adapter.parse_webhook(&webhook.body).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
+        assert_eq!(events[0].provider_payment_id.as_deref(), Some(id.as_str()));
+        assert_eq!(events[0].provider_event_id, webhook.event_id);
+        assert_eq!(events[0].amount, Some(Money::new(120_000, Currency::Zar)));
     }
 }
