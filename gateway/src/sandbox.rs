@@ -67,14 +67,18 @@ impl Host for Gateway {
     }
 }
 
-/// The sandbox of a gateway whose public URL is `public_url`, with an account for every
-/// sandboxed merchant provider; it learns new ones on each reload.
+/// The sandbox, when `sandbox.enabled`, of a gateway whose public URL is `public_url`, with an
+/// account for every sandboxed merchant provider; it learns new ones on each reload.
 pub fn start(
     settings: &Settings,
     public_url: &Url,
-    http: reqwest::Client,
     state: &AppState,
-) -> Result<Arc<Sandbox>, ConfigErrors> {
+) -> Result<Option<Arc<Sandbox>>, ConfigErrors> {
+    if !settings.sandbox.enabled {
+        return Ok(None);
+    }
+    let http = paymux_providers::http::build_client(settings.http.timeouts())
+        .map_err(|error| ConfigErrors::one("http", error.to_string()))?;
     let host = Arc::new(Gateway(state.clone()));
     let sandbox = Sandbox::new(
         public_url.clone(),
@@ -90,7 +94,7 @@ pub fn start(
     state.live.on_reload(Arc::new(move |settings: &Settings| {
         open_accounts(&reloaded, &public_url, settings)
     }));
-    Ok(sandbox)
+    Ok(Some(sandbox))
 }
 
 /// Opens an account for each sandboxed provider of an enabled merchant not opened yet (an

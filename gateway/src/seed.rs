@@ -21,7 +21,9 @@ use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
-use paymux_schema::db::reconcile::{CurrencyTotals, DiscrepancyKind, ProviderTotals};
+use paymux_schema::db::reconcile::{
+    CurrencyTotals, DiscrepancyKind, DiscrepancyKind as Kind, ProviderTotals,
+};
 use paymux_schema::db::refund::{Refund, RefundStatus};
 use paymux_schema::db::schema::{checkouts, events, refunds, webhook_receipts};
 use paymux_schema::db::{DbConnection, write_transaction};
@@ -303,6 +305,7 @@ struct Leg {
 }
 
 /// One scenario's provider, amount and start.
+#[derive(Clone, Copy)]
 struct Scene {
     leg: Leg,
     amount: i64,
@@ -312,6 +315,19 @@ struct Scene {
 impl Scene {
     fn later(&self, minutes: i64) -> NaiveDateTime {
         self.at + Duration::minutes(minutes)
+    }
+
+    /// The same scene, `minutes` later.
+    fn after(&self, minutes: i64) -> Scene {
+        Scene {
+            at: self.later(minutes),
+            ..*self
+        }
+    }
+
+    /// The same scene, of another amount.
+    fn with_amount(&self, amount: i64) -> Scene {
+        Scene { amount, ..*self }
     }
 }
 
@@ -338,10 +354,7 @@ impl<'a> Happening<'a> {
 
     /// A payment of `amount` reported by webhook.
     fn paid(amount: i64, at: NaiveDateTime) -> Happening<'a> {
-        Happening {
-            amount: Some(amount),
-            ..Happening::webhook(EventType::PaymentSucceeded, at)
-        }
+        Happening::webhook(EventType::PaymentSucceeded, at).of(amount)
     }
 
     /// The same payment found by a `?refresh=true` lookup.
@@ -354,6 +367,14 @@ impl<'a> Happening<'a> {
 
     fn flagged(self, flags: &'a [EventFlag]) -> Happening<'a> {
         Happening { flags, ..self }
+    }
+
+    /// The same event, carrying `amount`.
+    fn of(self, amount: i64) -> Happening<'a> {
+        Happening {
+            amount: Some(amount),
+            ..self
+        }
     }
 }
 
@@ -546,19 +567,11 @@ impl Writer<'_> {
         id
     }
 
-    /// A checkout written in this batch.
-    fn batched(&mut self, checkout: CheckoutId) -> Option<&mut Checkout> {
-        self.batch
-            .checkouts
-            .iter_mut()
-            .rev()
-            .find(|row| row.id == checkout)
-    }
-
-    /// Sets what a checkout written in this batch received.
-    fn received(&mut self, checkout: CheckoutId, amount: i64) {
-        if let Some(row) = self.batched(checkout) {
-            row.amount_received = amount;
+    /// Changes a checkout written in this batch, as what happens to it later would.
+    fn amend(&mut self, checkout: CheckoutId, change: impl FnOnce(&mut Checkout)) {
+        let row = self.batch.checkouts.iter_mut().rev();
+        if let Some(row) = row.into_iter().find(|row| row.id == checkout) {
+            change(row);
         }
     }
 
@@ -579,23 +592,16 @@ impl Writer<'_> {
             created_at: at,
             updated_at: at,
         });
-        if let Some(row) = self.batched(checkout) {
-            row.amount_refunded += amount;
-        }
+        self.amend(checkout, |row| row.amount_refunded += amount);
         if self.in_period(at) {
             self.tally
                 .figures(leg.provider, leg.currency.code())
                 .refunded += amount;
         }
         // The confirmation carries the refund's amount, as ingestion fills it in.
-        self.event(
-            leg,
-            Some(checkout),
-            Happening {
-                amount: Some(amount),
-                ..Happening::webhook(EventType::PaymentRefunded, at + Duration::seconds(1))
-            },
-        );
+        let confirmation =
+            Happening::webhook(EventType::PaymentRefunded, at + Duration::seconds(1));
+        self.event(leg, Some(checkout), confirmation.of(amount));
     }
 
     fn scenario(&mut self, scenario: Scenario, at: NaiveDateTime) {
@@ -697,153 +703,106 @@ impl Writer<'_> {
 
     /// Writes a scenario that plants a discrepancy, and tallies it.
     fn discrepancy(&mut self, scenario: Discrepant, scene: &Scene) {
-        match scenario {
+        let (kind, checkout, event, receipt) = match scenario {
             Discrepant::OverRefunded => {
                 let checkout = self.plain(scene, CheckoutStatus::Refunded);
                 self.paid(scene, checkout, 3);
                 self.refund(scene.leg, checkout, scene.amount, scene.later(60));
                 self.refund(scene.leg, checkout, 100, scene.later(90));
-                self.plant(DiscrepancyKind::OverRefund, Some(checkout), None);
+                (Kind::OverRefund, Some(checkout), None, None)
             }
             Discrepant::PartialPayment => {
                 let checkout = self.plain(scene, CheckoutStatus::PartiallyPaid);
-                self.payment(
-                    scene.leg,
-                    Some(checkout),
-                    Happening::paid(scene.amount / 2, scene.later(3)),
-                    true,
-                );
-                self.received(checkout, scene.amount / 2);
-                self.plant(DiscrepancyKind::Underpaid, Some(checkout), None);
+                let half = Happening::paid(scene.amount / 2, scene.later(3));
+                self.payment(scene.leg, Some(checkout), half, true);
+                self.amend(checkout, |row| row.amount_received = scene.amount / 2);
+                (Kind::Underpaid, Some(checkout), None, None)
             }
             Discrepant::Overpaid => {
                 let checkout = self.plain(scene, CheckoutStatus::Succeeded);
-                let paid = Happening::paid(scene.amount + 100, scene.later(3))
-                    .flagged(&[EventFlag::Overpaid]);
-                let event = self.payment(scene.leg, Some(checkout), paid, true);
-                self.received(checkout, scene.amount + 100);
-                self.plant(DiscrepancyKind::AmountMismatch, Some(checkout), Some(event));
+                let more = scene.with_amount(scene.amount + 100);
+                let event = self.flagged_payment(&more, checkout, EventFlag::Overpaid);
+                self.amend(checkout, |row| row.amount_received = more.amount);
+                (Kind::AmountMismatch, Some(checkout), Some(event), None)
             }
             Discrepant::Orphan => {
-                let event = self.payment(
-                    scene.leg,
-                    None,
-                    Happening::paid(scene.amount, scene.later(3)),
-                    true,
-                );
-                self.plant(DiscrepancyKind::OrphanEvent, None, Some(event));
+                let paid = Happening::paid(scene.amount, scene.later(3));
+                let event = self.payment(scene.leg, None, paid, true);
+                (Kind::OrphanEvent, None, Some(event), None)
             }
             Discrepant::PaidAfterCancel => {
                 let checkout = self.plain(scene, CheckoutStatus::Succeeded);
                 self.webhook(scene, checkout, EventType::PaymentCanceled, 5);
-                let happening = Happening::paid(scene.amount, scene.later(9))
-                    .flagged(&[EventFlag::SuccessAfterCancel]);
-                let event = self.payment(scene.leg, Some(checkout), happening, true);
-                self.plant(
-                    DiscrepancyKind::SuccessAfterCancel,
-                    Some(checkout),
-                    Some(event),
-                );
+                let event = self.flagged_payment(scene, checkout, EventFlag::SuccessAfterCancel);
+                (Kind::SuccessAfterCancel, Some(checkout), Some(event), None)
             }
             Discrepant::RefusedAfterClose => {
                 let checkout = self.plain(scene, CheckoutStatus::Canceled);
                 self.webhook(scene, checkout, EventType::PaymentCanceled, 5);
-                let refused = Happening {
-                    amount: Some(scene.amount),
-                    ..Happening::webhook(EventType::PaymentFailed, scene.later(9))
-                };
-                let event = self.event(
-                    scene.leg,
-                    Some(checkout),
-                    refused.flagged(&[EventFlag::RefusedAfterClose]),
-                );
-                self.plant(
-                    DiscrepancyKind::SuccessAfterCancel,
-                    Some(checkout),
-                    Some(event),
-                );
+                let refused = Happening::webhook(EventType::PaymentFailed, scene.later(9))
+                    .of(scene.amount)
+                    .flagged(&[EventFlag::RefusedAfterClose]);
+                let event = self.event(scene.leg, Some(checkout), refused);
+                (Kind::SuccessAfterCancel, Some(checkout), Some(event), None)
             }
             Discrepant::StaleOpen => {
-                let status = CheckoutStatus::Pending;
-                let checkout = self.checkout(
-                    scene.leg,
-                    scene.amount,
-                    scene.at,
-                    status,
-                    None,
-                    Some(scene.later(60)),
-                );
+                let checkout = self.plain(scene, CheckoutStatus::Pending);
+                self.amend(checkout, |row| row.expires_at = Some(scene.later(60)));
                 self.webhook(scene, checkout, EventType::PaymentPending, 1);
-                self.plant(DiscrepancyKind::StaleOpen, Some(checkout), None);
+                (Kind::StaleOpen, Some(checkout), None, None)
             }
             Discrepant::SameReferencePaidTwice => {
-                let reference = format!("order-{}-again", self.checkouts);
-                let status = CheckoutStatus::Succeeded;
-                let first = self.checkout(
-                    scene.leg,
-                    scene.amount,
-                    scene.at,
-                    status,
-                    Some(reference.clone()),
-                    None,
-                );
-                self.paid(scene, first, 2);
-                let second = self.checkout(
-                    scene.leg,
-                    scene.amount,
-                    scene.later(10),
-                    status,
-                    Some(reference),
-                    None,
-                );
-                let event = self.paid(scene, second, 12);
-                self.plant(DiscrepancyKind::DuplicatePayment, Some(second), Some(event));
+                let (second, event) = self.paid_twice_by_reference(scene);
+                (Kind::DuplicatePayment, Some(second), Some(event), None)
             }
             Discrepant::SecondPayment => {
                 let checkout = self.plain(scene, CheckoutStatus::Succeeded);
                 self.paid(scene, checkout, 2);
                 let event = self.paid(scene, checkout, 30);
-                self.plant(
-                    DiscrepancyKind::DuplicatePayment,
-                    Some(checkout),
-                    Some(event),
-                );
+                (Kind::DuplicatePayment, Some(checkout), Some(event), None)
             }
             Discrepant::Forged => {
-                let reason = Some("bad signature");
-                let receipt = self.receipt(
-                    scene.leg.provider,
-                    scene.later(1),
-                    ReceiptOutcome::Rejected,
-                    reason,
-                );
-                self.tally
-                    .plant(DiscrepancyKind::RejectedWebhook, None, None, Some(receipt));
+                let (outcome, reason) = (ReceiptOutcome::Rejected, Some("bad signature"));
+                let receipt = self.receipt(scene.leg.provider, scene.later(1), outcome, reason);
+                (Kind::RejectedWebhook, None, None, Some(receipt))
             }
             Discrepant::DisabledProvider => {
                 let checkout = self.plain(scene, CheckoutStatus::Succeeded);
-                let happening = Happening::paid(scene.amount, scene.later(3))
-                    .flagged(&[EventFlag::DisabledProvider]);
-                let event = self.payment(scene.leg, Some(checkout), happening, true);
-                self.plant(
-                    DiscrepancyKind::DisabledProviderEvent,
-                    Some(checkout),
-                    Some(event),
-                );
+                let event = self.flagged_payment(scene, checkout, EventFlag::DisabledProvider);
+                let kind = Kind::DisabledProviderEvent;
+                (kind, Some(checkout), Some(event), None)
             }
             Discrepant::Unconfirmed => {
                 self.plain(scene, CheckoutStatus::Open);
                 let reason = Some("the verify API did not confirm the payment");
-                let receipt = self.receipt(
-                    scene.leg.provider,
-                    scene.later(3),
-                    ReceiptOutcome::Unconfirmed,
-                    reason,
-                );
-                self.tally
-                    .plant(DiscrepancyKind::Unconfirmed, None, None, Some(receipt));
+                let (provider, at) = (scene.leg.provider, scene.later(3));
+                let receipt = self.receipt(provider, at, ReceiptOutcome::Unconfirmed, reason);
+                (Kind::Unconfirmed, None, None, Some(receipt))
             }
+        };
+        self.tally.plant(kind, checkout, event, receipt);
+    }
+
+    /// Two checkouts of one order reference, ten minutes apart, both paid: the second
+    /// checkout and its payment.
+    fn paid_twice_by_reference(&mut self, scene: &Scene) -> (CheckoutId, EventId) {
+        let reference = format!("order-{}-again", self.checkouts);
+        let first = self.plain(scene, CheckoutStatus::Succeeded);
+        self.paid(scene, first, 2);
+        let second = self.plain(&scene.after(10), CheckoutStatus::Succeeded);
+        let event = self.paid(scene, second, 12);
+        for checkout in [first, second] {
+            self.amend(checkout, |row| row.reference = Some(reference.clone()));
         }
+        (second, event)
+    }
+
+    /// A payment of the scene's amount by webhook, 9 minutes into it, flagged as ingestion
+    /// flags it; counted.
+    fn flagged_payment(&mut self, scene: &Scene, checkout: CheckoutId, flag: EventFlag) -> EventId {
+        let happening =
+            Happening::paid(scene.amount, scene.later(9)).flagged(std::slice::from_ref(&flag));
+        self.payment(scene.leg, Some(checkout), happening, true)
     }
 
     /// A checkout of the scene's amount, created when it starts.
@@ -867,16 +826,6 @@ impl Writer<'_> {
     ) -> EventId {
         let happening = Happening::webhook(event_type, scene.later(minutes));
         self.event(scene.leg, Some(checkout), happening)
-    }
-
-    /// A discrepancy the report must list, by its checkout and event.
-    fn plant(
-        &mut self,
-        kind: DiscrepancyKind,
-        checkout: Option<CheckoutId>,
-        event: Option<EventId>,
-    ) {
-        self.tally.plant(kind, checkout, event, None);
     }
 
     /// Scenarios at and across the period's edges, which the report must count or leave out.

@@ -79,6 +79,19 @@ pub fn public_url(settings: &Settings, bound: SocketAddr) -> Result<Url, Startup
     }
 }
 
+/// The listener on `server.bind`, and the address it got (the port, when 0 was asked).
+fn listen(settings: &Settings) -> Result<(SocketAddr, TcpListener), StartupError> {
+    let bind = settings
+        .bind_address()
+        .map_err(|e| StartupError::Setting(format!("server.bind: {e}")))?;
+    TcpListener::bind(bind)
+        .and_then(|listener| Ok((listener.local_addr()?, listener)))
+        .map_err(|source| StartupError::Bind {
+            address: settings.server.bind.clone(),
+            source,
+        })
+}
+
 /// Connects to the store and brings its schema up to date.
 async fn open_store(settings: &Settings) -> Result<db::Pool, StartupError> {
     let database_url = settings.database.url.clone();
@@ -111,25 +124,16 @@ impl Application {
         registry: Registry,
     ) -> Result<Application, StartupError> {
         let settings = source().map_err(|error| StartupError::Setting(error.to_string()))?;
-        let bind = settings
-            .bind_address()
-            .map_err(|e| StartupError::Setting(format!("server.bind: {e}")))?;
-        let (address, listener) = TcpListener::bind(bind)
-            .and_then(|listener| Ok((listener.local_addr()?, listener)))
-            .map_err(|source| StartupError::Bind {
-                address: settings.server.bind.clone(),
-                source,
-            })?;
+        let (address, listener) = listen(&settings)?;
         let public_url = public_url(&settings, address)?;
         // A port held without listening refuses every connection: where sandboxed providers
         // with a `refuse_connections` fault are pointed.
-        let refusing = if settings.sandbox.enabled {
-            Some(refusing_socket().map_err(|source| StartupError::Bind {
+        let refusing = match settings.sandbox.enabled {
+            true => Some(refusing_socket().map_err(|source| StartupError::Bind {
                 address: "127.0.0.1:0".to_owned(),
                 source,
-            })?)
-        } else {
-            None
+            })?),
+            false => None,
         };
         let addresses = Addresses {
             public_url: public_url.clone(),
@@ -146,14 +150,7 @@ impl Application {
             metrics: Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?,
         };
         #[cfg(feature = "sandbox")]
-        let sandbox = match settings.sandbox.enabled {
-            true => {
-                let http = paymux_providers::http::build_client(settings.http.timeouts())
-                    .map_err(|error| StartupError::Other(error.to_string()))?;
-                Some(crate::sandbox::start(&settings, &public_url, http, &state)?)
-            }
-            false => None,
-        };
+        let sandbox = crate::sandbox::start(&settings, &public_url, &state)?;
         let max_body = settings.server.max_body_bytes;
         let app_state = state.clone();
         #[cfg(feature = "sandbox")]
