@@ -65,20 +65,6 @@ fn an_unknown_key_is_named() {
     assert!(stderr.contains("enabeld"), "{stderr}");
 }
 
-/// Runs `paymux ARGS` on the SQLite database in `dir`; returns stdout, asserting success.
-fn paymux_on(dir: &std::path::Path, args: &[&str]) -> String {
-    let url = format!("sqlite://{}", dir.join("paymux.db").display());
-    let output = Command::new(env!("CARGO_BIN_EXE_paymux"))
-        .args(args)
-        .env_remove("PAYMUX_CONFIG")
-        .env("PAYMUX__DATABASE__URL", url)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "paymux {args:?}: {stderr}");
-    String::from_utf8(output.stdout).unwrap()
-}
-
 /// Runs `paymux ARGS` on the SQLite database in `dir` with `PAYMUX_PROGRESS` set to `progress`
 /// (unset: stderr is a pipe here, so progress is off); returns stdout and stderr, asserting
 /// success.
@@ -101,6 +87,11 @@ fn paymux_progress(
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "paymux {args:?}: {stderr}");
     (String::from_utf8(output.stdout).unwrap(), stderr)
+}
+
+/// Runs `paymux ARGS` on the SQLite database in `dir`; returns stdout, asserting success.
+fn paymux_on(dir: &std::path::Path, args: &[&str]) -> String {
+    paymux_progress(dir, args, None).0
 }
 
 const SEED_600: [&str; 8] = [
@@ -160,29 +151,15 @@ fn forced_progress_is_one_line_on_stderr_and_leaves_stdout_as_it_is() {
 fn a_seeded_dataset_reconciles_from_the_command_line_as_its_seed_expects() {
     let dir = tempfile::tempdir().unwrap();
     let expect = dir.path().join("expect.json");
-    let seeded = paymux_on(
-        dir.path(),
-        &[
-            "dev",
-            "seed",
-            "--events",
-            "600",
-            "--from",
-            "2026-09-01",
-            "--to",
-            "2026-10-01",
-            "--expect",
-            expect.to_str().unwrap(),
-        ],
-    );
+    let seed = [&SEED_600[..], &["--expect", expect.to_str().unwrap()]].concat();
+    let seeded = paymux_on(dir.path(), &seed);
     assert!(
         seeded.contains("paymux reconcile --from 2026-09-01T00:00:00+00:00"),
         "{seeded}"
     );
     let expected: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&expect).unwrap()).unwrap();
-    let period = ["--from", "2026-09-01", "--to", "2026-10-01"];
-    let json = paymux_on(dir.path(), &[&["reconcile"], &period[..]].concat());
+    let json = paymux_on(dir.path(), &RECONCILE);
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["totals"], expected["totals"]);
     assert_eq!(report["currency_totals"], expected["currency_totals"]);
@@ -191,14 +168,8 @@ fn a_seeded_dataset_reconciles_from_the_command_line_as_its_seed_expects() {
         expected["discrepancies"].as_array().unwrap().len()
     );
 
-    let csv = paymux_on(
-        dir.path(),
-        &[
-            &["reconcile", "--merchant", "demo", "--format", "csv"],
-            &period[..],
-        ]
-        .concat(),
-    );
+    let csv_args = [&RECONCILE[..], &["--merchant", "demo", "--format", "csv"]].concat();
+    let csv = paymux_on(dir.path(), &csv_args);
     let header = csv.lines().next().unwrap();
     assert!(
         header.starts_with("section,provider,currency,succeeded_count,gross"),
@@ -210,10 +181,8 @@ fn a_seeded_dataset_reconciles_from_the_command_line_as_its_seed_expects() {
         .count();
     assert_eq!(totals, expected["totals"].as_array().unwrap().len());
 
-    let nobody = paymux_on(
-        dir.path(),
-        &[&["reconcile", "--merchant", "nobody"], &period[..]].concat(),
-    );
+    let nobody_args = [&RECONCILE[..], &["--merchant", "nobody"]].concat();
+    let nobody = paymux_on(dir.path(), &nobody_args);
     let nobody: serde_json::Value = serde_json::from_str(&nobody).unwrap();
     assert_eq!(nobody["totals"], serde_json::json!([]));
 }
@@ -222,10 +191,7 @@ fn a_seeded_dataset_reconciles_from_the_command_line_as_its_seed_expects() {
 fn commands_that_only_read_never_create_a_store() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("data").join("paymux.db");
-    for args in [
-        &["providers"][..],
-        &["reconcile", "--from", "2026-09-01", "--to", "2026-10-01"][..],
-    ] {
+    for args in [&["providers"][..], &RECONCILE[..]] {
         let output = Command::new(env!("CARGO_BIN_EXE_paymux"))
             .args(args)
             .current_dir(dir.path())

@@ -31,15 +31,15 @@ pub struct AdapterContext<'a> {
 
 impl AdapterContext<'_> {
     /// The provider API this adapter calls: at the context's `base_url`, else the spec's
-    /// default, through the context's client.
-    pub fn endpoint(&self, spec: &'static ApiSpec, auth: Auth) -> Result<Endpoint, ConfigError> {
-        Endpoint::new(
-            spec,
-            self.base_url.clone(),
-            self.http.clone(),
-            self.timeouts,
-            auth,
-        )
+    /// default, through the context's client; live when `is_live` says so of its base URL.
+    pub fn endpoint(
+        &self,
+        spec: &'static ApiSpec,
+        auth: Auth,
+        is_live: impl FnOnce(&Url) -> bool,
+    ) -> Result<Endpoint, ConfigError> {
+        let (base_url, http) = (self.base_url.clone(), self.http.clone());
+        Endpoint::new(spec, base_url, http, self.timeouts, auth, is_live)
     }
 
     /// The provider's settings as a typed struct; adapters declare `deny_unknown_fields` so a
@@ -66,8 +66,6 @@ pub fn parse_settings<T: DeserializeOwned>(settings: &serde_json::Value) -> Resu
     serde_json::from_value(settings.clone()).map_err(|error| settings_error(&error))
 }
 
-/// A context for building `provider`'s adapter in tests: merchant `demo`, literal secrets
-/// allowed, the default HTTP client.
 /// A settings error as a config error. Unknown and missing keys are named; any other error
 /// (a value of the wrong type or form) is described without the value, which may be a secret.
 fn settings_error(error: &serde_json::Error) -> ConfigError {
@@ -84,9 +82,29 @@ fn settings_error(error: &serde_json::Error) -> ConfigError {
     }
 }
 
-/// Builds one provider's adapter.
-pub trait ProviderFactory: Send + Sync + 'static {
-    fn id(&self) -> &'static str;
+/// What builds one provider's adapters: the provider's id in config and URLs, and the function
+/// that builds its adapter from one merchant's config section. Each provider module declares
+/// one as its `FACTORY`; a test registers a double the same way.
+#[derive(Clone, Copy)]
+pub struct ProviderFactory {
+    id: &'static str,
+    build: fn(AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError>,
+}
 
-    fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError>;
+impl ProviderFactory {
+    pub const fn new(
+        id: &'static str,
+        build: fn(AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError>,
+    ) -> ProviderFactory {
+        ProviderFactory { id, build }
+    }
+
+    pub fn id(&self) -> &'static str {
+        self.id
+    }
+
+    /// Builds the adapter of one merchant's config section; errors name the bad key.
+    pub fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
+        (self.build)(context)
+    }
 }

@@ -322,14 +322,15 @@ impl Auth {
     }
 }
 
-/// One merchant's provider API: where it is, how calls authenticate, and the shared client
-/// with its timeouts. Its `Debug` output shows no credential.
+/// One merchant's provider API: where it is, how calls authenticate, whether they move real
+/// money, and the shared client with its timeouts. Its `Debug` output shows no credential.
 pub struct Endpoint {
     spec: &'static ApiSpec,
     base_url: Url,
     auth: Auth,
     http: reqwest::Client,
     timeouts: HttpTimeouts,
+    livemode: bool,
 }
 
 impl fmt::Debug for Endpoint {
@@ -337,22 +338,27 @@ impl fmt::Debug for Endpoint {
         f.debug_struct("Endpoint")
             .field("api", &self.spec.name)
             .field("base_url", &self.base_url.as_str())
+            .field("livemode", &self.livemode)
             .finish_non_exhaustive()
     }
 }
 
 impl Endpoint {
     /// The endpoint at `base_url`, else the spec's default ([`api_base_url`]), called through
-    /// `http`.
+    /// `http`. `is_live` says, from the base URL, whether calls move real money: each provider
+    /// has its own rule (its production host, or its key's prefix).
     pub fn new(
         spec: &'static ApiSpec,
         base_url: Option<Url>,
         http: reqwest::Client,
         timeouts: HttpTimeouts,
         auth: Auth,
+        is_live: impl FnOnce(&Url) -> bool,
     ) -> Result<Endpoint, ConfigError> {
+        let base_url = api_base_url(base_url, spec.default_base_url, spec.name, spec.joins_paths)?;
         Ok(Endpoint {
-            base_url: api_base_url(base_url, spec.default_base_url, spec.name, spec.joins_paths)?,
+            livemode: is_live(&base_url),
+            base_url,
             spec,
             auth,
             http,
@@ -362,6 +368,11 @@ impl Endpoint {
 
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    /// True when calls move real money (see [`Endpoint::new`]).
+    pub fn livemode(&self) -> bool {
+        self.livemode
     }
 
     /// `path` below the base URL; the empty path is the base URL itself.
@@ -673,31 +684,42 @@ mod tests {
         (server, client)
     }
 
-    #[tokio::test]
-    async fn a_safe_call_on_a_dead_pooled_connection_is_sent_again_on_a_fresh_one() {
+    /// For each way a pooled connection dies, sends a POST of `body` to `path` with `repeat` on
+    /// such a connection, and returns what the call gave and the attempts the server saw of it.
+    /// The first attempt always goes on the pooled connection, as its second request.
+    async fn on_a_dead_pooled_connection(
+        path: &str,
+        body: serde_json::Value,
+        repeat: Repeat,
+    ) -> Vec<(HangUp, Result<Answer, ProviderError>, Vec<Seen>)> {
+        let mut outcomes = vec![];
         for hang_up in [HangUp::Close, HangUp::Reset] {
             let timeouts = HttpTimeouts::default();
             let (server, client) = warmed_up(hang_up, Fresh::Answer, timeouts).await;
-            let request = client
-                .post(server.url("/api/request/payment/verify/"))
-                .json(&serde_json::json!({ "transaction_id": "TRX1", "amount": "10.00" }));
-            let answer = exchange(request, timeouts, Repeat::Safe).await;
+            let request = client.post(server.url(path)).json(&body);
+            let outcome = exchange(request, timeouts, repeat).await;
+            let attempts = server.attempts(path);
+            let first = attempts.first().map(|seen| (seen.connection, seen.nth));
+            assert_eq!(first, Some((0, 1)), "{hang_up:?}: {attempts:?}");
+            outcomes.push((hang_up, outcome, attempts));
+        }
+        outcomes
+    }
+
+    #[tokio::test]
+    async fn a_safe_call_on_a_dead_pooled_connection_is_sent_again_on_a_fresh_one() {
+        let path = "/api/request/payment/verify/";
+        let body = serde_json::json!({ "transaction_id": "TRX1", "amount": "10.00" });
+        for (hang_up, answer, attempts) in
+            on_a_dead_pooled_connection(path, body, Repeat::Safe).await
+        {
+            let ok = br#"{"ok":true}"#.to_vec();
             assert_eq!(
-                answer,
-                Ok(Answer {
-                    status: 200,
-                    body: br#"{"ok":true}"#.to_vec()
-                }),
-                "{hang_up:?}"
+                answer.map(|answer| (answer.status, answer.body)),
+                Ok((200, ok))
             );
-            let attempts = server.attempts("/api/request/payment/verify/");
             assert_eq!(attempts.len(), 2, "{hang_up:?}: {attempts:?}");
-            // The first attempt went on the pooled connection, the second on a fresh one.
-            assert_eq!(
-                (attempts[0].connection, attempts[0].nth),
-                (0, 1),
-                "{hang_up:?}"
-            );
+            // The second attempt went on a fresh connection.
             assert_ne!(attempts[1].connection, 0, "{hang_up:?}");
             assert_eq!(attempts[1].nth, 0, "{hang_up:?}");
         }
@@ -705,26 +727,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_sent_once_on_a_dead_pooled_connection_is_an_unknown_outcome() {
-        for hang_up in [HangUp::Close, HangUp::Reset] {
-            let timeouts = HttpTimeouts::default();
-            let (server, client) = warmed_up(hang_up, Fresh::Answer, timeouts).await;
-            let request = client
-                .post(server.url("/payments?key=sk_live_x"))
-                .json(&serde_json::json!({ "amount": 1000 }));
-            let error = exchange(request, timeouts, Repeat::Once).await.unwrap_err();
+        let path = "/payments?key=sk_live_x";
+        let body = serde_json::json!({ "amount": 1000 });
+        for (hang_up, answer, attempts) in
+            on_a_dead_pooled_connection(path, body, Repeat::Once).await
+        {
+            let error = answer.unwrap_err();
             assert!(
                 matches!(error, ProviderError::Interrupted(_)),
                 "{hang_up:?}: {error:?}"
             );
             assert!(error.outcome_unknown(), "{hang_up:?}");
             assert!(!error.to_string().contains("sk_live_x"), "{error}");
-            let attempts = server.attempts("/payments?key=sk_live_x");
             assert_eq!(attempts.len(), 1, "{hang_up:?}: {attempts:?}");
-            assert_eq!(
-                (attempts[0].connection, attempts[0].nth),
-                (0, 1),
-                "{hang_up:?}"
-            );
         }
     }
 
@@ -894,7 +909,7 @@ mod tests {
         let settings = serde_json::json!({});
         let context = crate::testing::test_context("x", &settings, None);
         let auth = Auth::authorization(credential_header(Some("Bearer"), "sk_zq").unwrap());
-        let endpoint = context.endpoint(&X_PAY, auth).unwrap();
+        let endpoint = context.endpoint(&X_PAY, auth, |_| false).unwrap();
         assert_eq!(endpoint.base_url().as_str(), "https://x.example/v1/");
         assert_eq!(endpoint.url("").unwrap().as_str(), "https://x.example/v1/");
         assert_eq!(

@@ -71,6 +71,26 @@ pub struct CreatedCheckout {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+impl CreatedCheckout {
+    /// An open checkout whose payer goes to the provider's own page at `redirect_url`, which
+    /// lapses at `expires_at` when the provider says so.
+    pub fn hosted(
+        provider_checkout_id: Option<String>,
+        redirect_url: String,
+        livemode: bool,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> CreatedCheckout {
+        CreatedCheckout {
+            provider_checkout_id,
+            status: CheckoutStatus::Open,
+            redirect_url: Some(redirect_url),
+            client_action: None,
+            livemode,
+            expires_at,
+        }
+    }
+}
+
 /// A checkout's state as the provider reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderCheckout {

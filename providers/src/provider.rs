@@ -34,8 +34,11 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Whether the provider dedupes creates on the idempotency key paymux sends (the checkout
     /// id): a retry after an unknown outcome then returns the first attempt's checkout instead
-    /// of making a second one.
-    fn idempotent_create(&self) -> bool;
+    /// of making a second one. False unless the adapter says so: a provider that documents no
+    /// idempotency key may make a second checkout, so paymux does not retry its creates.
+    fn idempotent_create(&self) -> bool {
+        false
+    }
 
     /// Checks `request` against the provider's documented rules without calling it (Pakhi
     /// needs the customer's name and email, SKN Pay a minimum amount …), so routing passes

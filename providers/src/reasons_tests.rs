@@ -8,13 +8,15 @@
 //! signatures, keys). No message of `verify_webhook` or `parse_webhook` may contain a canary,
 //! and none may be longer than [`MAX_REASON_CHARS`].
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use crate::model::WebhookRequest;
 use crate::signing::hmac_sha256_hex;
 use crate::testing::test_context;
-use crate::{Provider, ProviderError};
+use crate::{Provider, ProviderError, ProviderFactory};
 use crate::{kwik, pakhi, skipify, sknpay, spankpay};
 
 const CANARY: &str = "CANARY-9f3a";
@@ -136,10 +138,18 @@ fn headers(pairs: &[(&str, &str)]) -> Headers {
 /// make a body authentic, and header sets made of canaries for its first fixture.
 struct Case {
     id: &'static str,
-    adapter: Box<dyn Provider>,
+    adapter: Arc<dyn Provider>,
     fixtures: Vec<&'static str>,
     signed: fn(&[u8]) -> Headers,
     header_canaries: fn(&[u8]) -> Vec<(&'static str, Headers)>,
+}
+
+/// The adapter `factory` builds from `settings`, its literal secrets allowed.
+fn built(factory: ProviderFactory, settings: &Value) -> Arc<dyn Provider> {
+    let id = factory.id();
+    factory
+        .build(test_context(id, settings, None))
+        .unwrap_or_else(|error| panic!("{id}: {error}"))
 }
 
 const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -148,10 +158,9 @@ const SKNPAY_SECRET: &str = "whsec_reasons_test";
 
 fn sknpay() -> Case {
     let settings = json!({ "api_key": "sk_test_reasons", "webhook_secret": SKNPAY_SECRET });
-    let adapter = sknpay::SknPayAdapter::from_context(test_context(sknpay::ID, &settings, None));
     Case {
         id: sknpay::ID,
-        adapter: Box::new(adapter.unwrap()),
+        adapter: built(sknpay::FACTORY, &settings),
         fixtures: vec![include_str!("sknpay/fixtures/event.json")],
         signed: |body| {
             let header = sknpay::signature::sign(SKNPAY_SECRET.as_bytes(), 2 * DIGITS, body);
@@ -185,10 +194,9 @@ const PAKHI_KEY: &str = "pk_reasons_test";
 
 fn pakhi() -> Case {
     let settings = json!({ "api_key": PAKHI_KEY });
-    let adapter = pakhi::PakhiAdapter::from_context(test_context(pakhi::ID, &settings, None));
     Case {
         id: pakhi::ID,
-        adapter: Box::new(adapter.unwrap()),
+        adapter: built(pakhi::FACTORY, &settings),
         fixtures: vec![include_str!("pakhi/fixtures/callback.json")],
         // The signature is a member of the body: no header makes it authentic, and its
         // canaries (`signature` replaced, missing, repeated) are among the body variants. A
@@ -206,10 +214,9 @@ fn kwik() -> Case {
         "api_secret": "kwik_secret_reasons",
         "webhook_secret": KWIK_SECRET,
     });
-    let adapter = kwik::KwikAdapter::from_context(test_context(kwik::ID, &settings, None));
     Case {
         id: kwik::ID,
-        adapter: Box::new(adapter.unwrap()),
+        adapter: built(kwik::FACTORY, &settings),
         fixtures: vec![include_str!("kwik/fixtures/webhook.json")],
         signed: |body| {
             let signature = hmac_sha256_hex(KWIK_SECRET.as_bytes(), &[body]);
@@ -250,11 +257,9 @@ const SPANKPAY_SECRET: &str = "sk_spankpay_reasons";
 
 fn spankpay() -> Case {
     let settings = json!({ "public_key": SPANKPAY_KEY, "api_secret": SPANKPAY_SECRET });
-    let adapter =
-        spankpay::SpankPayAdapter::from_context(test_context(spankpay::ID, &settings, None));
     Case {
         id: spankpay::ID,
-        adapter: Box::new(adapter.unwrap()),
+        adapter: built(spankpay::FACTORY, &settings),
         fixtures: vec![include_str!("spankpay/fixtures/webhook.json")],
         signed: |body| {
             let signature =
@@ -323,10 +328,9 @@ fn skipify() -> Case {
         "custom_header_name": SKIPIFY_CUSTOM_HEADER,
         "custom_header_value": SKIPIFY_CUSTOM_VALUE,
     });
-    let adapter = skipify::SkipifyAdapter::from_context(test_context(skipify::ID, &settings, None));
     Case {
         id: skipify::ID,
-        adapter: Box::new(adapter.unwrap()),
+        adapter: built(skipify::FACTORY, &settings),
         fixtures: vec![
             include_str!("skipify/fixtures/order_payment_succeeded.json"),
             include_str!("skipify/fixtures/order_payment_failed.json"),

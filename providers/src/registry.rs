@@ -2,35 +2,38 @@
 //! any a test adds.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use crate::factory::ProviderFactory;
 
 /// The providers paymux knows, by id.
 #[derive(Clone, Default)]
 pub struct Registry {
-    factories: BTreeMap<&'static str, Arc<dyn ProviderFactory>>,
+    factories: BTreeMap<&'static str, ProviderFactory>,
 }
 
 impl Registry {
     /// The adapters that ship with paymux.
     pub fn standard() -> Registry {
-        Registry::default()
-            .with(crate::sknpay::SknPayFactory)
-            .with(crate::skipify::SkipifyFactory)
-            .with(crate::pakhi::PakhiFactory)
-            .with(crate::kwik::KwikFactory)
-            .with(crate::spankpay::SpankPayFactory)
+        [
+            crate::sknpay::FACTORY,
+            crate::skipify::FACTORY,
+            crate::pakhi::FACTORY,
+            crate::kwik::FACTORY,
+            crate::spankpay::FACTORY,
+        ]
+        .into_iter()
+        .fold(Registry::default(), Registry::with)
     }
 
     /// Adds (or replaces) a provider; tests register doubles this way.
-    pub fn with(mut self, factory: impl ProviderFactory) -> Registry {
-        self.factories.insert(factory.id(), Arc::new(factory));
+    pub fn with(mut self, factory: impl Into<ProviderFactory>) -> Registry {
+        let factory = factory.into();
+        self.factories.insert(factory.id(), factory);
         self
     }
 
-    pub fn get(&self, id: &str) -> Option<&dyn ProviderFactory> {
-        self.factories.get(id).map(|factory| factory.as_ref())
+    pub fn get(&self, id: &str) -> Option<&ProviderFactory> {
+        self.factories.get(id)
     }
 
     pub fn ids(&self) -> impl Iterator<Item = &'static str> + '_ {

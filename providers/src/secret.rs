@@ -126,6 +126,14 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
+    /// `secret` resolved as outside the sandbox, where literal secrets are refused.
+    fn resolve_outside_sandbox(secret: &SecretRef) -> Result<SecretString, String> {
+        let resolver = SecretResolver {
+            allow_literals: false,
+        };
+        resolver.resolve(secret)
+    }
+
     #[test]
     fn references_parse_by_prefix_and_never_show_literals() {
         assert!(
@@ -149,11 +157,10 @@ mod tests {
     #[test]
     fn numbers_are_secrets_too_and_errors_never_repeat_values() {
         let secret: SecretRef = serde_json::from_value(serde_json::json!(12_345_678)).unwrap();
-        let resolved = SecretResolver {
+        let literals = SecretResolver {
             allow_literals: true,
-        }
-        .resolve(&secret)
-        .unwrap();
+        };
+        let resolved = literals.resolve(&secret).unwrap();
         assert_eq!(resolved.expose_secret(), "12345678");
         let error =
             serde_json::from_value::<SecretRef>(serde_json::json!(["hunter2"])).unwrap_err();
@@ -162,22 +169,16 @@ mod tests {
 
     #[test]
     fn literals_are_refused_outside_the_sandbox() {
-        let error = SecretResolver {
-            allow_literals: false,
-        }
-        .resolve(&SecretRef::parse("sk_live_123"))
-        .unwrap_err();
+        let error = resolve_outside_sandbox(&SecretRef::parse("sk_live_123")).unwrap_err();
         assert!(error.contains("sandbox.enabled"), "{error}");
         assert!(!error.contains("sk_live_123"));
     }
 
     #[test]
     fn missing_environment_variables_are_named() {
-        let error = SecretResolver {
-            allow_literals: false,
-        }
-        .resolve(&SecretRef::parse("env:PAYMUX_TEST_SURELY_UNSET_VARIABLE"))
-        .unwrap_err();
+        let error =
+            resolve_outside_sandbox(&SecretRef::parse("env:PAYMUX_TEST_SURELY_UNSET_VARIABLE"))
+                .unwrap_err();
         assert_eq!(
             error,
             "environment variable PAYMUX_TEST_SURELY_UNSET_VARIABLE is not set"
@@ -190,17 +191,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("key");
         std::fs::write(&path, "sk_test_abc\n").unwrap();
-        let secret = SecretResolver {
-            allow_literals: false,
-        }
-        .resolve(&SecretRef::File(path.clone()))
-        .unwrap();
+        let secret = resolve_outside_sandbox(&SecretRef::File(path.clone())).unwrap();
         assert_eq!(secret.expose_secret(), "sk_test_abc");
-        let missing = SecretResolver {
-            allow_literals: false,
-        }
-        .resolve(&SecretRef::File(dir.join("missing")))
-        .unwrap_err();
+        let missing = resolve_outside_sandbox(&SecretRef::File(dir.join("missing"))).unwrap_err();
         assert!(missing.contains("cannot read secret file"), "{missing}");
         std::fs::remove_dir_all(dir).unwrap();
     }

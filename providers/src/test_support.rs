@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use paymux_domain::Currency;
 use serde_json::{Value, json};
-use url::Url;
-use wiremock::matchers::{any, method, path};
+use wiremock::matchers::{any, body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::ConfigError;
 use crate::factory::{AdapterContext, ProviderFactory};
-use crate::model::{WebhookOutcome, WebhookReply};
+use crate::http::Endpoint;
+use crate::model::{CheckoutRequest, WebhookOutcome, WebhookReply};
 pub(crate) use crate::testing::{CHECKOUT_ID, test_context};
 use crate::{Operation, Provider, ProviderError};
 
@@ -80,25 +80,6 @@ impl<A> AdapterBuilder<A> {
         }
     }
 
-    /// `factory` is this provider's, and builds from `settings` an adapter that supports exactly `operations` in exactly
-    /// `currencies` ([`check_operations`]).
-    pub(crate) fn check_factory(
-        &self,
-        factory: &dyn ProviderFactory,
-        settings: &Value,
-        operations: &[Operation],
-        currencies: &[Currency],
-    ) -> Arc<dyn Provider> {
-        let provider = factory
-            .build(test_context(self.id, settings, None))
-            .unwrap_or_else(|error| panic!("{}: {error}", self.id));
-        assert_eq!(factory.id(), self.id);
-        assert_eq!(provider.id(), self.id);
-        check_operations(provider.as_ref(), operations);
-        assert_eq!(provider.capabilities().currencies, currencies);
-        provider
-    }
-
     /// Settings are strict and every error names its key: `valid` builds, and the build fails
     /// naming the key with an unknown key added (`apikey`), with each of `required` removed,
     /// and with each of `secrets` naming an unset environment variable.
@@ -135,13 +116,13 @@ impl<A> AdapterBuilder<A> {
         }
     }
 
-    /// Without a configured base URL the adapter's is `default`; each configured URL becomes
-    /// its expected one; `read` gives an adapter's base URL and mode, which each case names.
-    /// A URL that is not http(s) is refused naming `base_url`.
+    /// Without a configured base URL the adapter's API (`api` of an adapter) is at `default`;
+    /// each configured URL becomes its expected one, in the mode each case names. A URL that
+    /// is not http(s) is refused naming `base_url`.
     pub(crate) fn check_base_urls(
         &self,
         settings: &Value,
-        read: impl Fn(&A) -> (&Url, bool),
+        api: fn(&A) -> &Endpoint,
         default: (&str, bool),
         configured: &[(&str, &str, bool)],
     ) {
@@ -154,8 +135,9 @@ impl<A> AdapterBuilder<A> {
             let adapter = self
                 .build(settings.clone(), from)
                 .unwrap_or_else(|error| panic!("{from:?}: {error}"));
-            let (url, livemode) = read(&adapter);
-            assert_eq!((url.as_str(), livemode), (expected, live), "{from:?}");
+            let api = api(&adapter);
+            let found = (api.base_url().as_str(), api.livemode());
+            assert_eq!(found, (expected, live), "{from:?}");
         }
         let error = self.build(settings.clone(), Some("mailto:ops@example.com"));
         assert_eq!(
@@ -163,6 +145,26 @@ impl<A> AdapterBuilder<A> {
             Some("base_url")
         );
     }
+}
+
+/// `factory` is the standard registry's for its provider, and builds from `settings` an
+/// adapter that supports exactly `operations` ([`check_operations`]) in exactly `currencies`.
+pub(crate) fn check_factory(
+    factory: ProviderFactory,
+    settings: &Value,
+    operations: &[Operation],
+    currencies: &[Currency],
+) -> Arc<dyn Provider> {
+    let id = factory.id();
+    let registered = crate::Registry::standard().get(id).map(ProviderFactory::id);
+    assert_eq!(registered, Some(id));
+    let provider = factory
+        .build(test_context(id, settings, None))
+        .unwrap_or_else(|error| panic!("{id}: {error}"));
+    assert_eq!(provider.id(), id);
+    check_operations(provider.as_ref(), operations);
+    assert_eq!(provider.capabilities().currencies, currencies);
+    provider
 }
 
 /// `provider` has the parts of exactly `operations` (a lookup for retrieve, …), and its
@@ -203,6 +205,38 @@ pub(crate) async fn mock_api<A>(path: &str, adapter: impl FnOnce(&str) -> A) -> 
     let server = MockServer::start().await;
     let adapter = adapter(&format!("{}{path}", server.uri()));
     (server, adapter)
+}
+
+/// Mounts `answer` to the one call `server` expects: `route` (method and path), carrying each
+/// of `headers` and, when given, exactly the JSON `body`.
+pub(crate) async fn expect_once(
+    server: &MockServer,
+    route: (&str, &str),
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+    answer: ResponseTemplate,
+) {
+    let mut mock = Mock::given(method(route.0)).and(path(route.1));
+    for (name, value) in headers {
+        mock = mock.and(header(*name, *value));
+    }
+    if let Some(body) = body {
+        mock = mock.and(body_json(body));
+    }
+    mock.respond_with(answer).expect(1).mount(server).await;
+}
+
+/// Each request of `refused` is refused with its error, and `server` sees no call.
+pub(crate) async fn check_refused_before_any_call(
+    server: &MockServer,
+    adapter: &dyn Provider,
+    refused: Vec<(CheckoutRequest, ProviderError)>,
+) {
+    expect_no_call(server).await;
+    for (request, expected) in refused {
+        let error = adapter.create_checkout(&request).await.err();
+        assert_eq!(error, Some(expected), "{request:?}");
+    }
 }
 
 /// Mounts an answer to any call that fails the test when `server` is called at all.
@@ -246,14 +280,15 @@ pub(crate) async fn check_error_answers<A>(
     }
 }
 
-/// Each of `bodies`, answered with a 200 at `route`, makes `call` fail as a malformed payload.
+/// An empty body, an HTML page and each of the provider's `bodies`, answered with a 200 at
+/// `route`, make `call` fail as a malformed payload.
 pub(crate) async fn check_malformed_answers<A>(
     start: impl AsyncFn() -> (MockServer, A),
     route: (&str, &str),
     bodies: &[&str],
     call: impl AsyncFn(&A) -> ProviderError,
 ) {
-    for body in bodies {
+    for body in ["", "<html>ok</html>"].iter().chain(bodies) {
         let (server, adapter) = start().await;
         Mock::given(method(route.0))
             .and(path(route.1))

@@ -13,15 +13,12 @@ use paymux_providers::model::{
 };
 use paymux_providers::signing::constant_time_eq;
 use paymux_providers::{
-    AdapterContext, ClosedCheckout, ConfigError, Lookups, Provider, ProviderError, ProviderFactory,
-    SecretRef, WebhookPolicy,
+    ClosedCheckout, Lookups, Provider, ProviderError, ProviderFactory, SecretRef, WebhookPolicy,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 pub const FAKE: &str = "fake";
-
-pub struct FakeFactory;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,20 +30,16 @@ struct FakeSettings {
     unreadable_answers: bool,
 }
 
-impl ProviderFactory for FakeFactory {
-    fn id(&self) -> &'static str {
-        FAKE
-    }
-
-    fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
-        let settings: FakeSettings = context.settings()?;
-        Ok(Arc::new(FakeProvider {
-            secret: context.secret("secret", &settings.secret)?,
-            webhook_url: context.webhook_url.to_string(),
-            unreadable_answers: settings.unreadable_answers,
-        }))
-    }
-}
+/// Builds [`FakeProvider`]s from `[merchants.<id>.providers.fake]`, registered as a provider
+/// registers its own `FACTORY`.
+pub const FACTORY: ProviderFactory = ProviderFactory::new(FAKE, |context| {
+    let settings: FakeSettings = context.settings()?;
+    Ok(Arc::new(FakeProvider {
+        secret: context.secret("secret", &settings.secret)?,
+        webhook_url: context.webhook_url.to_string(),
+        unreadable_answers: settings.unreadable_answers,
+    }))
+});
 
 pub struct FakeProvider {
     secret: SecretString,
@@ -74,6 +67,11 @@ impl Provider for FakeProvider {
 
     fn idempotent_create(&self) -> bool {
         false
+    }
+
+    /// It can be looked up, but neither canceled nor refunded.
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        Some(self)
     }
 
     /// The double takes any request.
@@ -144,37 +142,22 @@ impl Provider for FakeProvider {
         }])
     }
 
+    /// The reply most providers expect; a 400 for a rejected delivery.
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
-        match outcome {
-            WebhookOutcome::Stored | WebhookOutcome::Duplicate => {
-                WebhookReply::json(200, serde_json::json!({ "ok": true }))
-            }
-            WebhookOutcome::Refused { reason } => {
-                WebhookReply::json(200, serde_json::json!({ "ok": false, "reason": reason }))
-            }
-            WebhookOutcome::Rejected(error) => {
-                WebhookReply::json(400, serde_json::json!({ "error": error.to_string() }))
-            }
-        }
+        WebhookReply::received_or(outcome, |_| 400)
     }
 
     fn webhook_policy(&self) -> WebhookPolicy<'_> {
         WebhookPolicy::signature_suffices(ClosedCheckout::ApplyAndFlag)
     }
-
-    fn lookups(&self) -> Option<&dyn Lookups> {
-        Some(self)
-    }
 }
 
 #[async_trait]
 impl Lookups for FakeProvider {
-    async fn retrieve(
-        &self,
-        provider_checkout_id: &str,
-    ) -> Result<ProviderCheckout, ProviderError> {
+    /// Every checkout the double made is still open.
+    async fn retrieve(&self, id: &str) -> Result<ProviderCheckout, ProviderError> {
         Ok(ProviderCheckout {
-            provider_checkout_id: provider_checkout_id.to_owned(),
+            provider_checkout_id: id.to_owned(),
             status: CheckoutStatus::Open,
             livemode: false,
         })

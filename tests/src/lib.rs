@@ -167,6 +167,51 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, SpawnOptions::default()).await
 }
 
+/// The overlay of a sandbox whose simulated providers retry their webhooks in milliseconds
+/// instead of minutes. It ends inside `[sandbox]`, so more keys of that table may follow it.
+pub const FAST_SANDBOX: &str = "[sandbox]\nretry_speedup = 60000\n";
+
+/// A server with `overlay` over `config/default.toml` and the standard registry.
+pub async fn spawn_with_overlay(backend: Backend, overlay: impl Into<String>) -> TestApp {
+    let overlay = overlay.into();
+    spawn_app_with(
+        backend,
+        SpawnOptions {
+            overlay,
+            ..SpawnOptions::default()
+        },
+    )
+    .await
+}
+
+/// A server whose simulators retry at once ([`FAST_SANDBOX`]), with `extra_overlay` after it.
+pub async fn spawn_sandboxed(backend: Backend, extra_overlay: &str) -> TestApp {
+    spawn_with_overlay(backend, format!("{FAST_SANDBOX}{extra_overlay}")).await
+}
+
+/// The demo merchant's setting `key` of `provider`, read from `config/default.toml` as a user
+/// would read it.
+pub fn demo_provider_setting(provider: &str, key: &str) -> String {
+    let settings = Settings::load(Overlay::Toml(String::new())).unwrap();
+    let value = &settings.merchants["demo"].providers[provider].specific[key];
+    value.as_str().unwrap().to_owned()
+}
+
+/// HMAC-SHA256 of `message` keyed with `key`, in hex: the providers' signing schemes built
+/// here on their own, independently of paymux's code.
+pub fn hmac_sha256_hex(key: &str, message: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Stripe's scheme, which SKN Pay uses: `t=…,v1=hex(HMAC-SHA256(secret, "t.body"))`.
+pub fn stripe_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let signed = [format!("{timestamp}.").as_bytes(), body].concat();
+    format!("t={timestamp},v1={}", hmac_sha256_hex(secret, &signed))
+}
+
 /// Where a test server reads its settings, at start and on every reload: the defaults, the
 /// overlay file, and the test's database on a free port with one worker.
 pub fn test_source(overlay_file: std::path::PathBuf, database_url: &str) -> ConfigSource {
@@ -188,7 +233,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     std::fs::write(&config_path, &options.overlay).unwrap();
     let registry = options
         .registry
-        .unwrap_or_else(|| Registry::standard().with(fake::FakeFactory));
+        .unwrap_or_else(|| Registry::standard().with(fake::FACTORY));
     let app = Application::build_with(test_source(config_path.clone(), &url), registry)
         .await
         .unwrap();
@@ -312,11 +357,56 @@ impl TestApp {
 
     /// `GET path` as the demo merchant, as JSON, asserting a 200.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
-        let response = self.get(path).await;
-        let status = response.status();
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
+        self.get_json_as(DEMO_KEY, path).await
+    }
+
+    /// `GET path` as merchant `api_key`, as JSON, asserting a 200.
+    pub async fn get_json_as(&self, api_key: &str, path: &str) -> serde_json::Value {
+        assert_json(self.get_as(api_key, path).await, 200).await
+    }
+
+    /// Creates a checkout as the demo merchant, asserting a 201; returns it.
+    pub async fn create_checkout(&self, body: &serde_json::Value) -> serde_json::Value {
+        self.create_checkout_as(DEMO_KEY, body).await
+    }
+
+    /// Creates a checkout as merchant `api_key`, asserting a 201; returns it.
+    pub async fn create_checkout_as(
+        &self,
+        api_key: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        let response = self.post_as(api_key, "/v1/checkouts", body, None).await;
+        assert_json(response, 201).await
+    }
+
+    /// A webhook delivery: `body` posted to `path` (`/webhooks/{merchant}/{provider}`) with
+    /// `headers` and no credentials, as a provider sends it.
+    pub async fn post_webhook(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Replaces the overlay file with `overlay` and asks the server to reload it; returns the
+    /// answer of `POST /v1/admin/reload`.
+    pub async fn reload(&self, overlay: &str) -> reqwest::Response {
+        self.write_config(overlay);
+        self.admin(reqwest::Method::POST, "/v1/admin/reload", None)
+            .await
+    }
+
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
     }
 
     /// The events of `checkout` (an API checkout object), newest first.
@@ -387,6 +477,14 @@ pub fn event_row(
         receipt_id: None,
         source: paymux_domain::EventSource::Provider,
     }
+}
+
+/// Asserts that `response` has `status`; returns its body, which must be JSON.
+pub async fn assert_json(response: reqwest::Response, status: u16) -> serde_json::Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}: {text}"))
 }
 
 /// Asserts the API's error shape and returns the error object.

@@ -240,3 +240,78 @@ fn apply_report(
     let recorded = events::record(conn, &recording, event, Some(checkout.clone()))?;
     Ok(recorded.checkout.unwrap_or(checkout))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use paymux_domain::Currency;
+
+    use super::*;
+    use crate::domain::test_support::{
+        Fake, TestState, configured, events_of, insert_checkout, insert_paid, merchant, order,
+    };
+
+    /// A merchant whose provider `fake` reports its checkouts `reported` when asked.
+    fn reporting(reported: CheckoutStatus) -> Merchant {
+        let fake = Fake {
+            reported,
+            ..Fake::default()
+        };
+        merchant(vec![(
+            "fake",
+            configured(Arc::new(fake), 0, &[Currency::Usd]),
+        )])
+    }
+
+    #[tokio::test]
+    async fn a_lookup_that_finds_the_checkout_paid_records_the_success_once() {
+        let test = TestState::new();
+        let shop = reporting(CheckoutStatus::Succeeded);
+        let checkout = insert_checkout(&mut test.conn(), "fake", &order(1_000));
+        let refreshed = refresh(&test.state, &shop, checkout.clone()).await.unwrap();
+        assert_eq!(refreshed.status, CheckoutStatus::Succeeded);
+        assert_eq!(refreshed.amount_received, 1_000);
+        let again = refresh(&test.state, &shop, refreshed).await.unwrap();
+        assert_eq!(again.amount_received, 1_000, "counted once");
+
+        let events = events_of(&mut test.conn(), &checkout);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
+        assert_eq!(events[0].source, EventSource::ProviderLookup);
+    }
+
+    #[tokio::test]
+    async fn a_lookup_applies_an_expiry_and_records_nothing_when_nothing_changed() {
+        let test = TestState::new();
+        let checkout = insert_checkout(&mut test.conn(), "fake", &order(1_000));
+        let open = reporting(CheckoutStatus::Open);
+        let expired = reporting(CheckoutStatus::Expired);
+        let unchanged = refresh(&test.state, &open, checkout.clone()).await.unwrap();
+        assert_eq!(unchanged.status, CheckoutStatus::Open);
+        assert!(events_of(&mut test.conn(), &checkout).is_empty());
+
+        let refreshed = refresh(&test.state, &expired, checkout.clone())
+            .await
+            .unwrap();
+        assert_eq!(refreshed.status, CheckoutStatus::Expired);
+        let events = events_of(&mut test.conn(), &checkout);
+        let types: Vec<_> = events.iter().map(|event| event.event_type).collect();
+        assert_eq!(types, [EventType::PaymentExpired]);
+    }
+
+    #[tokio::test]
+    async fn a_checkout_that_received_money_is_not_canceled() {
+        let test = TestState::new();
+        let conn = &mut test.conn();
+        let paid = insert_paid(conn, "fake", &order(1_000));
+        // The fake cannot cancel: reaching it would be an Unsupported error instead.
+        let refused = cancel(&test.state, &reporting(CheckoutStatus::Canceled), paid).await;
+        assert!(matches!(
+            refused,
+            Err(CheckoutError::NotCancelable {
+                status: CheckoutStatus::Succeeded
+            })
+        ));
+    }
+}

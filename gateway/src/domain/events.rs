@@ -289,3 +289,158 @@ pub fn link_checkout(
         None => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use paymux_domain::EventType::{PaymentCanceled, PaymentPending, PaymentSucceeded};
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::routing::Order;
+    use crate::domain::test_support::{
+        MERCHANT, TestState, events_of, insert_checkout, order, pay, provider_event, reload,
+        report, webhook_recording,
+    };
+
+    fn stored(conn: &mut DbConnection, provider: &str, provider_event_id: &str) -> Event {
+        Event::find_by_provider_event_id(conn, MERCHANT, provider, provider_event_id)
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_success_moves_its_open_checkout_to_succeeded_and_a_redelivery_stores_nothing() {
+        let test = TestState::new();
+        let conn = &mut test.conn();
+        let checkout = insert_checkout(conn, "sknpay", &order(1_000));
+        let first = report(conn, &checkout, PaymentSucceeded, "evt_1");
+        assert!(first.stored);
+        let paid = reload(conn, &checkout);
+        assert_eq!(
+            (paid.status, paid.amount_received),
+            (CheckoutStatus::Succeeded, 1_000)
+        );
+
+        let again = report(conn, &paid, PaymentSucceeded, "evt_1");
+        assert!(!again.stored);
+        assert_eq!(
+            reload(conn, &checkout).amount_received,
+            1_000,
+            "counted once"
+        );
+        let events = events_of(conn, &checkout);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].details.0, json!({}), "no flags");
+    }
+
+    #[test]
+    fn a_success_for_a_canceled_checkout_is_applied_and_flagged() {
+        let test = TestState::new();
+        let conn = &mut test.conn();
+        let checkout = insert_checkout(conn, "sknpay", &order(1_000));
+        let canceled = report(conn, &checkout, PaymentCanceled, "evt_cancel").checkout;
+        let canceled = canceled.unwrap();
+        assert_eq!(canceled.status, CheckoutStatus::Canceled);
+
+        let paid = pay(conn, &canceled);
+        assert_eq!(
+            paid.status,
+            CheckoutStatus::Succeeded,
+            "the payer was charged"
+        );
+        let success = stored(conn, "sknpay", "evt_paid");
+        assert_eq!(success.details.0["flags"], json!(["success_after_cancel"]));
+    }
+
+    #[test]
+    fn a_provider_that_lets_paymux_refuse_gets_a_failure_for_a_closed_checkout() {
+        let test = TestState::new();
+        let conn = &mut test.conn();
+        let checkout = insert_checkout(conn, "spankpay", &order(1_000));
+        report(conn, &checkout, PaymentCanceled, "evt_cancel");
+        let handling = Handling {
+            refuses_when_closed: true,
+            disabled: false,
+        };
+        let payment_id = checkout.provider_checkout_id.as_deref().unwrap();
+        let event = provider_event(PaymentSucceeded, "evt_paid", payment_id, Some(1_000));
+        let canceled = Some(reload(conn, &checkout));
+        let recording = webhook_recording("spankpay", handling);
+        let recorded = record(conn, &recording, event, canceled).unwrap();
+
+        let refusal = recorded.refusal.unwrap();
+        assert!(refusal.contains("the checkout is canceled"), "{refusal}");
+        let checkout = reload(conn, &checkout);
+        assert_eq!(
+            (checkout.status, checkout.amount_received),
+            (CheckoutStatus::Canceled, 0)
+        );
+        let failure = stored(conn, "spankpay", "evt_paid");
+        assert_eq!(failure.event_type, EventType::PaymentFailed);
+        assert_eq!(failure.details.0["flags"], json!(["refused_after_close"]));
+    }
+
+    #[test]
+    fn an_event_no_checkout_is_found_for_is_kept_and_flagged() {
+        let test = TestState::new();
+        let conn = &mut test.conn();
+        let handling = Handling {
+            disabled: true,
+            ..Handling::default()
+        };
+        let event = provider_event(PaymentSucceeded, "evt_stray", "pay_unknown", Some(500));
+        let recording = webhook_recording("sknpay", handling);
+        let recorded = record(conn, &recording, event, None).unwrap();
+
+        assert!(recorded.stored && recorded.checkout.is_none());
+        let orphan = stored(conn, "sknpay", "evt_stray");
+        assert_eq!(orphan.checkout_id, None);
+        assert_eq!(
+            orphan.details.0["flags"],
+            json!(["disabled_provider", "no_checkout"])
+        );
+    }
+
+    #[test]
+    fn a_payment_under_another_id_does_not_pay_a_checkout_found_by_reference() {
+        let test = TestState::new();
+        let conn = &mut test.conn();
+        let reference = Some("order-7".to_owned());
+        let checkout = insert_checkout(
+            conn,
+            "sknpay",
+            &Order {
+                reference: reference.clone(),
+                ..order(1_000)
+            },
+        );
+        let linked = |conn: &mut DbConnection, provider: &str, event: &NormalizedEvent| {
+            link_checkout(conn, MERCHANT, provider, event)
+                .unwrap()
+                .map(|found| found.id)
+        };
+        let elsewhere = NormalizedEvent {
+            reference,
+            ..provider_event(PaymentSucceeded, "evt_1", "pay_elsewhere", Some(1_000))
+        };
+        assert_eq!(linked(conn, "sknpay", &elsewhere), None);
+        let pending = NormalizedEvent {
+            event_type: PaymentPending,
+            ..elsewhere
+        };
+        assert_eq!(
+            linked(conn, "sknpay", &pending),
+            Some(checkout.id),
+            "moves no money"
+        );
+
+        let payment_id = checkout.provider_checkout_id.as_deref().unwrap();
+        let ours = provider_event(PaymentSucceeded, "evt_2", payment_id, Some(1_000));
+        assert_eq!(linked(conn, "sknpay", &ours), Some(checkout.id));
+        assert_eq!(
+            linked(conn, "kwik", &ours),
+            None,
+            "another provider's payment"
+        );
+    }
+}

@@ -106,3 +106,47 @@ async fn cancel_at_provider(config: &LiveConfig, checkout: &Checkout) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, Utc};
+    use paymux_domain::{CheckoutStatus, EventSource, EventType};
+    use paymux_schema::db;
+
+    use super::*;
+    use crate::domain::routing::Order;
+    use crate::domain::test_support::{
+        TestState, events_of, insert_checkout, insert_paid, order, reload,
+    };
+
+    #[tokio::test]
+    async fn a_past_due_checkout_that_received_nothing_is_expired_once_with_an_event() {
+        let test = TestState::new();
+        let conn = &mut test.conn();
+        // Provider `fake` is not the demo merchant's: no cancel is sent anywhere.
+        let past_due = Order {
+            expires_at: Some(Utc::now() - TimeDelta::hours(1)),
+            ..order(1_000)
+        };
+        let due = insert_checkout(conn, "fake", &past_due);
+        let paid = insert_paid(conn, "fake", &past_due);
+        let later = insert_checkout(conn, "fake", &order(1_000));
+
+        let config = test.state.config();
+        let expire = || expire_due(&test.state, &config, db::now());
+        assert_eq!(expire().await.unwrap(), 1);
+        assert_eq!(expire().await.unwrap(), 0, "expired once");
+
+        assert_eq!(reload(conn, &due).status, CheckoutStatus::Expired);
+        assert_eq!(reload(conn, &paid).status, CheckoutStatus::Succeeded);
+        assert_eq!(reload(conn, &later).status, CheckoutStatus::Open);
+        let events = events_of(conn, &due);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::PaymentExpired);
+        assert_eq!(events[0].source, EventSource::Paymux);
+        assert_eq!(
+            events[0].provider_event_id,
+            format!("paymux:expired:{}", due.id)
+        );
+    }
+}

@@ -510,3 +510,135 @@ fn headers_object(headers: &[(String, String)]) -> serde_json::Map<String, serde
     }
     object
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use paymux_domain::CheckoutStatus;
+    use paymux_providers::sknpay::signature::sign;
+    use paymux_schema::db::checkout::Checkout;
+    use paymux_schema::db::schema::webhook_receipts;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::test_support::{
+        MERCHANT, TestState, events_of, insert_checkout, order, reload,
+    };
+
+    /// The demo merchant's SKN Pay webhook secret, as configured.
+    fn sknpay_secret(state: &AppState) -> String {
+        let config = state.config();
+        let sknpay = &config.settings.merchants[MERCHANT].providers["sknpay"];
+        sknpay.specific["webhook_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// SKN Pay's event `id` saying `checkout` was paid, signed with `secret` as SKN Pay signs.
+    fn paid_webhook(checkout: &Checkout, id: &str, secret: &str) -> Inbound {
+        let payment = json!({
+            "object": "payment", "id": checkout.provider_checkout_id, "livemode": false,
+            "amount": checkout.amount, "currency": "USD", "status": "succeeded",
+        });
+        let now = Utc::now();
+        let event = json!({
+            "id": id, "object": "event", "type": "payment.succeeded",
+            "created": now.timestamp(), "livemode": false, "data": { "object": payment },
+        });
+        let body = serde_json::to_vec(&event).unwrap();
+        let signature = sign(secret.as_bytes(), now.timestamp(), &body);
+        Inbound {
+            merchant: MERCHANT.to_owned(),
+            provider: "sknpay".to_owned(),
+            headers: vec![("sknpay-signature".to_owned(), signature)],
+            body: body.into(),
+            received_at: now,
+            client: None,
+        }
+    }
+
+    fn receipts(conn: &mut DbConnection) -> Vec<WebhookReceipt> {
+        let all = webhook_receipts::table.select(WebhookReceipt::as_select());
+        all.load(conn).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_verified_webhook_is_stored_once_and_its_redelivery_is_a_duplicate() {
+        let test = TestState::new();
+        let checkout = insert_checkout(&mut test.conn(), "sknpay", &order(1_250));
+        let secret = sknpay_secret(&test.state);
+        for _ in 0..2 {
+            let webhook = paid_webhook(&checkout, "evt_1", &secret);
+            let reply = receive(&test.state, webhook).await.unwrap();
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+
+        let conn = &mut test.conn();
+        let paid = reload(conn, &checkout);
+        assert_eq!(
+            (paid.status, paid.amount_received),
+            (CheckoutStatus::Succeeded, 1_250)
+        );
+        let events = events_of(conn, &checkout);
+        assert_eq!(events.len(), 1);
+        let receipts = receipts(conn);
+        let [first, second] = &receipts[..] else {
+            panic!("two receipts expected: {receipts:?}");
+        };
+        let (accepted, duplicate) = match first.outcome {
+            ReceiptOutcome::Accepted => (first, second),
+            _ => (second, first),
+        };
+        assert_eq!(
+            (accepted.outcome, accepted.event_count),
+            (ReceiptOutcome::Accepted, 1)
+        );
+        assert_eq!(events[0].receipt_id, Some(accepted.id));
+        assert_eq!(
+            (duplicate.outcome, duplicate.event_count),
+            (ReceiptOutcome::Duplicate, 0)
+        );
+        assert_eq!(
+            duplicate.duplicate_of,
+            Some(accepted.id),
+            "points at the body kept"
+        );
+        assert!(duplicate.body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_webhook_with_a_wrong_signature_is_a_rejected_receipt_and_applies_nothing() {
+        let test = TestState::new();
+        let checkout = insert_checkout(&mut test.conn(), "sknpay", &order(1_250));
+        let forged = paid_webhook(&checkout, "evt_1", "whsec_not_the_merchants");
+        let reply = receive(&test.state, forged).await.unwrap();
+        assert_eq!(reply.status, 400);
+
+        let conn = &mut test.conn();
+        assert_eq!(reload(conn, &checkout).status, CheckoutStatus::Open);
+        assert!(events_of(conn, &checkout).is_empty());
+        let receipts = receipts(conn);
+        assert_eq!(receipts.len(), 1);
+        assert_eq!(receipts[0].outcome, ReceiptOutcome::Rejected);
+        let reason = receipts[0].reason.as_deref().unwrap_or_default();
+        assert!(reason.starts_with("invalid signature"), "{reason}");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_for_a_provider_the_merchant_lacks_is_refused_and_kept() {
+        let test = TestState::new();
+        let checkout = insert_checkout(&mut test.conn(), "sknpay", &order(1_250));
+        let secret = sknpay_secret(&test.state);
+        let webhook = Inbound {
+            provider: "paypal".to_owned(),
+            ..paid_webhook(&checkout, "evt_1", &secret)
+        };
+        let refused = receive(&test.state, webhook).await;
+        assert!(matches!(refused, Err(IngestError::NotConfigured(_))));
+
+        let receipts = receipts(&mut test.conn());
+        assert_eq!(receipts.len(), 1);
+        assert_eq!(receipts[0].outcome, ReceiptOutcome::Rejected);
+    }
+}

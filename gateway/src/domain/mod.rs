@@ -9,3 +9,5 @@ pub mod expiry;
 pub mod ingest;
 pub mod refunds;
 pub mod routing;
+#[cfg(test)]
+mod test_support;

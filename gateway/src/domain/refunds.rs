@@ -257,3 +257,151 @@ async fn mark_failed(
         })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use paymux_domain::Currency;
+
+    use super::*;
+    use crate::domain::test_support::{
+        Fake, MERCHANT, TestState, configured, insert_paid, merchant, order, reload,
+    };
+
+    /// A checkout of 10.00 paid through `fake`, and the merchant who has it.
+    fn paid_through(test: &TestState, fake: &Arc<Fake>) -> (Merchant, Checkout) {
+        let conn = &mut test.conn();
+        let checkout = insert_paid(conn, "fake", &order(1_000));
+        let shop = merchant(vec![(
+            "fake",
+            configured(fake.clone(), 0, &[Currency::Usd]),
+        )]);
+        (shop, checkout)
+    }
+
+    /// Refunds `amount` (everything left when `None`) as refund `id`.
+    async fn refund_as(
+        test: &TestState,
+        (shop, checkout): &(Merchant, Checkout),
+        id: RefundId,
+        amount: Option<i64>,
+    ) -> Result<Refund, RefundError> {
+        let settled = |_: &mut DbConnection, _: &Refund| Ok(());
+        refund(&test.state, shop, checkout.clone(), id, amount, settled).await
+    }
+
+    /// Refunds `amount` as a new refund.
+    async fn refund_of(
+        test: &TestState,
+        paid: &(Merchant, Checkout),
+        amount: Option<i64>,
+    ) -> Result<Refund, RefundError> {
+        refund_as(test, paid, RefundId::generate(), amount).await
+    }
+
+    /// A fake that fails the first refund it is asked for with `error`.
+    fn failing_once(error: ProviderError) -> Arc<Fake> {
+        Arc::new(Fake {
+            refund_failures: Mutex::new(vec![error]),
+            ..Fake::default()
+        })
+    }
+
+    fn stored(test: &TestState, id: &RefundId) -> Refund {
+        Refund::find(&mut test.conn(), MERCHANT, id)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn too_large(result: &Result<Refund, RefundError>) -> bool {
+        matches!(result, Err(RefundError::AmountTooLarge(_)))
+    }
+
+    /// The amounts the provider was asked to refund, and whether each was the rest.
+    fn asked(fake: &Fake) -> Vec<(i64, bool)> {
+        let asked = fake.refunds_asked.lock().unwrap();
+        asked.iter().map(|r| (r.amount.minor, r.is_full)).collect()
+    }
+
+    #[tokio::test]
+    async fn a_refund_beyond_what_remains_is_refused_before_the_provider_is_asked() {
+        let test = TestState::new();
+        let fake = Arc::new(Fake::default());
+        let paid = paid_through(&test, &fake);
+        assert!(too_large(&refund_of(&test, &paid, Some(1_001)).await));
+        let part = refund_of(&test, &paid, Some(600)).await;
+        assert_eq!(part.unwrap().status, RefundStatus::Succeeded);
+        assert!(too_large(&refund_of(&test, &paid, Some(401)).await));
+        let rest = refund_of(&test, &paid, None).await;
+        assert_eq!(rest.unwrap().amount, 400);
+        assert!(too_large(&refund_of(&test, &paid, None).await));
+
+        assert_eq!(asked(&fake), [(600, false), (400, true)]);
+        let checkout = reload(&mut test.conn(), &paid.1);
+        assert_eq!(checkout.status, CheckoutStatus::Refunded);
+        assert_eq!(checkout.amount_refunded, 1_000);
+    }
+
+    #[tokio::test]
+    async fn two_refunds_at_once_cannot_together_pass_what_was_received() {
+        let test = TestState::new();
+        let fake = Arc::new(Fake::default());
+        let paid = paid_through(&test, &fake);
+        let (first, second) = tokio::join!(
+            refund_of(&test, &paid, Some(600)),
+            refund_of(&test, &paid, Some(600)),
+        );
+        assert_ne!(first.is_ok(), second.is_ok(), "{first:?} {second:?}");
+        assert!(too_large(&first) || too_large(&second));
+
+        let conn = &mut test.conn();
+        assert_eq!(Refund::committed_total(conn, &paid.1.id).unwrap(), 600);
+        assert_eq!(reload(conn, &paid.1).amount_refunded, 600);
+    }
+
+    #[tokio::test]
+    async fn a_refund_the_provider_refuses_is_recorded_failed_and_frees_its_amount() {
+        let test = TestState::new();
+        let refusal = ProviderError::invalid("the payment is disputed", "amount");
+        let paid = paid_through(&test, &failing_once(refusal));
+        let id = RefundId::generate();
+        let refused = refund_as(&test, &paid, id, Some(1_000)).await;
+        assert!(matches!(refused, Err(RefundError::Provider(_))));
+
+        let stored = stored(&test, &id);
+        assert_eq!(stored.status, RefundStatus::Failed);
+        assert_eq!(
+            stored.failure_reason.as_deref(),
+            Some("the payment is disputed")
+        );
+        let again = refund_of(&test, &paid, Some(1_000)).await;
+        assert_eq!(again.unwrap().status, RefundStatus::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn a_refund_whose_outcome_is_unknown_stays_reserved_until_its_retry_settles_it() {
+        let test = TestState::new();
+        let timeout = ProviderError::Timeout {
+            elapsed: Duration::from_secs(15),
+        };
+        let fake = failing_once(timeout);
+        let paid = paid_through(&test, &fake);
+        let id = RefundId::generate();
+        let lost = refund_as(&test, &paid, id, Some(700)).await;
+        assert!(matches!(lost, Err(RefundError::Provider(_))));
+        let stored = stored(&test, &id);
+        assert_eq!(stored.status, RefundStatus::Pending);
+        assert!(too_large(&refund_of(&test, &paid, Some(400)).await));
+
+        let retried = refund_as(&test, &paid, id, Some(700)).await.unwrap();
+        assert_eq!(
+            (retried.status, retried.amount),
+            (RefundStatus::Succeeded, 700)
+        );
+        assert_eq!(retried.provider_refund_id, Some(format!("fake_{id}")));
+        assert_eq!(asked(&fake), [(700, false), (700, false)]);
+        assert_eq!(reload(&mut test.conn(), &paid.1).amount_refunded, 700);
+    }
+}

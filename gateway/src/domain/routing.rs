@@ -459,3 +459,195 @@ impl Skipped {
         RoutingError::AllFailed(message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use paymux_domain::Currency::{self, Eur, Usd, Xcd};
+
+    use super::*;
+    use crate::domain::test_support::{Fake, MERCHANT, TestState, configured, merchant, order};
+
+    /// The providers paymux knows, for these tests.
+    const KNOWN: &[&str] = &["a", "b", "c", "d", "e", "sknpay"];
+
+    fn fake(priority: u32, currencies: &[Currency]) -> ConfiguredProvider {
+        configured(Arc::new(Fake::default()), priority, currencies)
+    }
+
+    fn disabled(priority: u32) -> ConfiguredProvider {
+        ConfiguredProvider {
+            enabled: false,
+            ..fake(priority, &[Usd])
+        }
+    }
+
+    fn ids(found: Result<Vec<Candidate>, RoutingError>) -> Vec<String> {
+        found.unwrap().into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// The request field a refusal names, failing on anything but an invalid request.
+    fn invalid_param(found: Result<Vec<Candidate>, RoutingError>) -> String {
+        match found {
+            Err(RoutingError::Invalid { param, .. }) => param,
+            other => panic!("expected an invalid request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn routing_tries_the_enabled_providers_taking_the_currency_by_priority_then_id() {
+        let shop = merchant(vec![
+            ("e", fake(2, &[Usd])),
+            ("a", fake(2, &[Usd])),
+            ("b", fake(1, &[Usd, Eur])),
+            ("c", disabled(0)),
+            ("d", fake(0, &[Eur])),
+        ]);
+        let now = Utc::now();
+        let dollars = candidates(&shop, &order(1_000), KNOWN, now);
+        assert_eq!(ids(dollars), ["b", "a", "e"]);
+        let euros = Order {
+            amount: Money::new(1_000, Eur),
+            ..order(0)
+        };
+        assert_eq!(ids(candidates(&shop, &euros, KNOWN, now)), ["d", "b"]);
+        let xcd = Order {
+            amount: Money::new(1_000, Xcd),
+            ..order(0)
+        };
+        assert_eq!(
+            invalid_param(candidates(&shop, &xcd, KNOWN, now)),
+            "currency"
+        );
+    }
+
+    #[test]
+    fn a_provider_that_would_refuse_the_order_is_passed_over() {
+        let picky = Arc::new(Fake {
+            min_amount: 500,
+            ..Fake::default()
+        });
+        let shop = merchant(vec![
+            ("a", configured(picky.clone(), 0, &[Usd])),
+            ("b", fake(1, &[Usd])),
+        ]);
+        let now = Utc::now();
+        assert_eq!(
+            ids(candidates(&shop, &order(1_000), KNOWN, now)),
+            ["a", "b"]
+        );
+        assert_eq!(ids(candidates(&shop, &order(100), KNOWN, now)), ["b"]);
+
+        let only_picky = merchant(vec![("a", configured(picky, 0, &[Usd]))]);
+        match candidates(&only_picky, &order(100), KNOWN, now) {
+            Err(RoutingError::Invalid { param, message }) => {
+                assert_eq!(param, "amount");
+                assert!(message.contains("a: below the fake's minimum"), "{message}");
+            }
+            other => panic!("expected an invalid amount, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_named_provider_is_the_only_candidate_when_the_merchant_may_use_it() {
+        let shop = merchant(vec![
+            ("a", fake(0, &[Usd])),
+            ("b", fake(9, &[Usd])),
+            ("c", disabled(0)),
+            ("d", fake(0, &[Eur])),
+        ]);
+        let named = |name: &str| {
+            let order = Order {
+                provider: Some(name.to_owned()),
+                ..order(1_000)
+            };
+            candidates(&shop, &order, KNOWN, Utc::now())
+        };
+        assert_eq!(ids(named("b")), ["b"]);
+        assert!(matches!(named("c"), Err(RoutingError::Disabled(_))));
+        assert!(matches!(named("sknpay"), Err(RoutingError::NotEnabled(_))));
+        assert_eq!(invalid_param(named("paypal")), "provider");
+        assert_eq!(invalid_param(named("d")), "currency");
+    }
+
+    #[test]
+    fn an_order_past_its_expiry_or_with_options_for_a_stranger_is_refused() {
+        let shop = merchant(vec![("a", fake(0, &[Usd]))]);
+        let now = Utc::now();
+        let expired = Order {
+            expires_at: Some(now),
+            ..order(1_000)
+        };
+        assert_eq!(
+            invalid_param(candidates(&shop, &expired, KNOWN, now)),
+            "expires_at"
+        );
+        let stranger = Order {
+            provider_options: serde_json::json!({ "b": {} }).as_object().cloned(),
+            ..order(1_000)
+        };
+        let param = invalid_param(candidates(&shop, &stranger, KNOWN, now));
+        assert_eq!(param, "provider_options.b");
+    }
+
+    #[test]
+    fn each_provider_gets_only_its_own_options() {
+        let options = serde_json::json!({ "a": { "colour": "red" }, "b": { "size": 2 } });
+        let order = Order {
+            provider_options: options.as_object().cloned(),
+            ..order(1_000)
+        };
+        let request = order.request_for("b", CheckoutId::generate(), "key".to_owned());
+        assert_eq!(
+            request.provider_options,
+            Some(serde_json::json!({ "size": 2 }))
+        );
+        let none = order.request_for("c", CheckoutId::generate(), "key".to_owned());
+        assert_eq!(none.provider_options, None);
+    }
+
+    /// One failure opens a circuit, for longer than any test runs.
+    const POLICY: Policy = Policy {
+        failure_threshold: 1,
+        cooldown: Duration::from_secs(3600),
+    };
+
+    fn routing<'a>(state: &'a AppState, merchant: &'a Merchant, order: &'a Order) -> Routing<'a> {
+        Routing {
+            state,
+            merchant,
+            order,
+            policy: POLICY,
+            checkout_id: CheckoutId::generate(),
+            key: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn routing_passes_over_an_open_circuit_and_a_provider_that_created_nothing() {
+        let test = TestState::new();
+        let unreachable = Fake {
+            create_failure: Some(ProviderError::Unreachable("connection refused".to_owned())),
+            ..Fake::default()
+        };
+        let shop = merchant(vec![
+            ("a", fake(0, &[Usd])),
+            ("b", configured(Arc::new(unreachable), 1, &[Usd])),
+            ("c", fake(2, &[Usd])),
+        ]);
+        let order = order(1_000);
+        let breakers = &test.state.breakers;
+        breakers.failed(MERCHANT, "a", "down", POLICY, Instant::now(), Utc::now());
+
+        let routed = route(routing(&test.state, &shop, &order)).await.unwrap();
+        assert_eq!(routed.provider_id, "c");
+        assert_eq!(routed.tried, ["b", "c"]);
+        let named = Order {
+            provider: Some("a".to_owned()),
+            ..order
+        };
+        let refused = route(routing(&test.state, &shop, &named)).await;
+        assert!(matches!(refused, Err(RoutingError::Unavailable { .. })));
+    }
+}

@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::Sandbox;
 use crate::page;
 use crate::simulator::{
-    ApiCall, Headers, Method, Outcome, SandboxError, SandboxResponse, Simulator,
+    ApiCall, Headers, Method, Outcome, Press, SandboxError, SandboxResponse, Simulator,
 };
 
 /// What a provider's simulated API suffers, as its config or the admin API sets it.
@@ -44,7 +44,8 @@ pub struct FramedCheckout {
 }
 
 /// Why a sandbox route refused a call, in the terms of the host's API errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
 pub struct Problem {
     pub status: StatusCode,
     pub code: &'static str,
@@ -193,16 +194,15 @@ async fn press(
     if simulator.frames().is_some() {
         open_frame(sandbox, simulator.as_ref(), checkout_id).await?;
     }
-    let result = simulator
-        .control(checkout_id, outcome, &options, Utc::now())
-        .map_err(|error| match error {
-            SandboxError::NotFound(_) => {
-                Problem::new(StatusCode::NOT_FOUND, "resource_missing", error.to_string())
-            }
-            SandboxError::Refused(_) => {
-                Problem::new(StatusCode::CONFLICT, "sandbox_refused", error.to_string())
-            }
-        })?;
+    let press = Press::new(checkout_id, outcome, Utc::now()).with_options(&options);
+    let result = simulator.control(press).map_err(|error| match error {
+        SandboxError::NotFound(_) => {
+            Problem::new(StatusCode::NOT_FOUND, "resource_missing", error.to_string())
+        }
+        SandboxError::Refused(_) => {
+            Problem::new(StatusCode::CONFLICT, "sandbox_refused", error.to_string())
+        }
+    })?;
     let webhook = match result.webhook {
         Some(webhook) => Some(sandbox.sender.send(webhook).await),
         None => None,
@@ -262,20 +262,8 @@ async fn hosted_page(
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (provider, checkout_id) = path.into_inner();
-    let page = simulator(&sandbox, &provider).and_then(|simulator| {
-        let page = simulator.page(&checkout_id, Utc::now()).ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "resource_missing",
-                format!("no such sandbox checkout: `{checkout_id}`"),
-            )
-        })?;
-        Ok(html(page::render(
-            &provider,
-            &page,
-            &sandbox.control_base(&provider, &checkout_id),
-        )))
-    });
+    let page = simulator(&sandbox, &provider)
+        .and_then(|simulator| page(&sandbox, simulator.as_ref(), &provider, &checkout_id));
     answer(&sandbox, page)
 }
 
@@ -291,19 +279,29 @@ async fn frame(sandbox: web::Data<Sandbox>, path: web::Path<(String, String)>) -
             )));
         }
         let id = open_frame(&sandbox, simulator.as_ref(), &checkout_id).await?;
-        let page = simulator.page(&id, Utc::now()).ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "resource_missing",
-                format!("no such sandbox purchase: `{id}`"),
-            )
-        })?;
-        Ok(html(page::render(
-            &provider,
-            &page,
-            &sandbox.control_base(&provider, &id),
-        )))
+        page(&sandbox, simulator.as_ref(), &provider, &id)
     };
     let framed = framed.await;
     answer(&sandbox, framed)
+}
+
+/// The page of simulated checkout `id`, its buttons calling the control endpoint.
+fn page(
+    sandbox: &Sandbox,
+    simulator: &dyn Simulator,
+    provider: &str,
+    id: &str,
+) -> Result<HttpResponse, Problem> {
+    let page = simulator.page(id, Utc::now()).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "resource_missing",
+            format!("no such sandbox checkout: `{id}`"),
+        )
+    })?;
+    Ok(html(page::render(
+        provider,
+        &page,
+        &sandbox.control_base(provider, id),
+    )))
 }

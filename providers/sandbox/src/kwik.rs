@@ -46,9 +46,10 @@ use paymux_providers::kwik::{Credentials, ID};
 use paymux_providers::signing::constant_time_eq;
 
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
+use crate::sender::schedule;
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook,
-    SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
+    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook, Press,
+    SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator,
 };
 
 /// Redeliveries after a failed attempt: "up to 3 times with exponential backoff".
@@ -131,18 +132,18 @@ struct Transaction {
     message: Option<String>,
 }
 
+/// The simulated Kwik, shared by every merchant whose Kwik section sets `sandbox = true`.
+#[derive(Default)]
+pub struct KwikSandbox {
+    state: Locked<State>,
+}
+
 #[derive(Default)]
 struct State {
     /// By API key.
     accounts: Accounts<Account>,
     /// By checkout id.
     links: BoundedMap<String, SimulatedLink>,
-}
-
-/// The simulated Kwik, shared by every merchant whose Kwik section sets `sandbox = true`.
-#[derive(Default)]
-pub struct KwikSandbox {
-    state: Locked<State>,
 }
 
 /// A new id: `prefix` and 21 characters of Kwik's alphabet.
@@ -319,9 +320,6 @@ fn rand_amount(field: &str, text: &str) -> Result<Money, String> {
 
 /// The amount and title of a `CHOOSE_WHAT_TO_PAY` link.
 fn validate_item(link: &CreateLink) -> Result<Valid, String> {
-    if link.items.is_some() {
-        return Err("The items field is for PRODUCTS_AND_SUBSCRIPTIONS checkouts.".to_owned());
-    }
     let item = link
         .item
         .as_ref()
@@ -359,9 +357,6 @@ fn validate_item(link: &CreateLink) -> Result<Valid, String> {
 
 /// The total and product names of a `PRODUCTS_AND_SUBSCRIPTIONS` link.
 fn validate_items(link: &CreateLink) -> Result<Valid, String> {
-    if link.item.is_some() {
-        return Err("The item field is for CHOOSE_WHAT_TO_PAY checkouts.".to_owned());
-    }
     let lines = link
         .items
         .as_deref()
@@ -446,6 +441,12 @@ fn absolute_url(field: &str, text: Option<&str>) -> Result<(), String> {
 /// Kwik's documented checks on `POST /checkout/link`, with messages in its style.
 fn validate(link: &CreateLink) -> Result<Valid, String> {
     let valid = match link.kind {
+        CheckoutType::ChooseWhatToPay if link.items.is_some() => {
+            return Err("The items field is for PRODUCTS_AND_SUBSCRIPTIONS checkouts.".to_owned());
+        }
+        CheckoutType::ProductsAndSubscriptions if link.item.is_some() => {
+            return Err("The item field is for CHOOSE_WHAT_TO_PAY checkouts.".to_owned());
+        }
         CheckoutType::ChooseWhatToPay => validate_item(link)?,
         CheckoutType::ProductsAndSubscriptions => validate_items(link)?,
     };
@@ -479,106 +480,114 @@ fn validate(link: &CreateLink) -> Result<Valid, String> {
 }
 
 impl KwikSandbox {
-    /// A simulator keeping at most `capacity` checkout links.
-    pub fn with_capacity(capacity: usize) -> KwikSandbox {
-        KwikSandbox {
-            state: Locked::new(State {
-                accounts: Accounts::default(),
-                links: BoundedMap::with_capacity(capacity),
-            }),
-        }
-    }
-
     /// `POST /2.0/checkout/link`: checks the Basic credentials, then the signature when the
     /// account has a passphrase, then the request; answers `{"status": true, "result": …}`.
     pub fn create_link(&self, call: SandboxCall<'_>, now: DateTime<Utc>) -> SandboxResponse {
-        let mut state = self.state.lock();
-        let key = match authenticate(&state, call.authorization) {
-            Ok(key) => key,
-            Err(response) => return response,
-        };
-        let Some(account) = state.accounts.get(&key) else {
-            return unauthorized();
-        };
-        // Read as Kwik's JavaScript reads it, so the signature is checked over the same values.
-        let body = match std::str::from_utf8(call.body)
-            .map_err(|error| error.to_string())
-            .and_then(|text| parse_exact(text).map_err(|error| error.to_string()))
-        {
-            Ok(body) => body,
-            Err(error) => return refusal(400, format!("Invalid JSON body: {error}")),
-        };
-        if let Some(passphrase) = &account.passphrase {
-            match body.get(SIGNATURE_FIELD) {
-                None => {
-                    return refusal(
-                        401,
-                        "Missing signature: this API key requires signed payloads.",
-                    );
+        self.state.as_caller(
+            |state| authenticate(state, call.authorization),
+            |state, key| {
+                let Some(account) = state.accounts.get(&key) else {
+                    return unauthorized();
+                };
+                let created = read_request(account, call.body)
+                    .and_then(|(link, valid)| new_link(account, key, &link, valid, now));
+                match created {
+                    Ok((simulated, response)) => {
+                        let body = serde_json::to_value(response).unwrap_or(Value::Null);
+                        state.links.insert(simulated.id.clone(), simulated, now);
+                        SandboxResponse::ok(body)
+                    }
+                    Err(refusal) => refusal,
                 }
-                Some(_) if !verify_request(passphrase.expose_secret().as_bytes(), &body) => {
-                    return refusal(401, "Invalid signature.");
-                }
-                Some(_) => {}
+            },
+        )
+    }
+}
+
+/// A create body as Kwik reads it: its signature checked when `account` has a passphrase,
+/// then its fields; the request and what it creates, or the refusal.
+fn read_request(account: &Account, body: &[u8]) -> Result<(CreateLink, Valid), SandboxResponse> {
+    // Read as Kwik's JavaScript reads it, so the signature is checked over the same values.
+    let body = std::str::from_utf8(body)
+        .map_err(|error| error.to_string())
+        .and_then(|text| parse_exact(text).map_err(|error| error.to_string()))
+        .map_err(|error| refusal(400, format!("Invalid JSON body: {error}")))?;
+    if let Some(passphrase) = &account.passphrase {
+        match body.get(SIGNATURE_FIELD) {
+            None => {
+                return Err(refusal(
+                    401,
+                    "Missing signature: this API key requires signed payloads.",
+                ));
             }
+            Some(_) if !verify_request(passphrase.expose_secret().as_bytes(), &body) => {
+                return Err(refusal(401, "Invalid signature."));
+            }
+            Some(_) => {}
         }
-        let link = match CreateLink::deserialize(&body) {
-            Ok(link) => link,
-            Err(error) => return refusal(400, format!("Invalid request: {error}.")),
-        };
-        let valid = match validate(&link) {
-            Ok(valid) => valid,
-            Err(message) => return refusal(400, message),
-        };
-        let id = new_id("chk_");
-        let webhook_url = link
-            .notification
-            .as_ref()
-            .and_then(|notification| notification.webhook_url.as_deref())
-            .and_then(|url| Url::parse(url).ok())
-            .unwrap_or_else(|| account.webhook_url.clone());
-        let customer_id = link
+    }
+    let link = CreateLink::deserialize(&body)
+        .map_err(|error| refusal(400, format!("Invalid request: {error}.")))?;
+    let valid = validate(&link).map_err(|message| refusal(400, message))?;
+    Ok((link, valid))
+}
+
+/// The checkout link `link` asks for, for `account` (of API key `key`), and the answer
+/// that tells of it.
+fn new_link(
+    account: &Account,
+    key: String,
+    link: &CreateLink,
+    valid: Valid,
+    now: DateTime<Utc>,
+) -> Result<(SimulatedLink, LinkResponse), SandboxResponse> {
+    let id = new_id("chk_");
+    let link_url = account
+        .pay_page_base
+        .join(&id)
+        .map_err(|_| refusal(500, "Could not build the checkout link."))?;
+    let webhook_url = link
+        .notification
+        .as_ref()
+        .and_then(|notification| notification.webhook_url.as_deref())
+        .and_then(|url| Url::parse(url).ok())
+        .unwrap_or_else(|| account.webhook_url.clone());
+    let expires_at = link
+        .settings
+        .and_then(|settings| settings.expiry_time)
+        .and_then(|minutes| i64::try_from(minutes).ok())
+        .and_then(TimeDelta::try_minutes)
+        .and_then(|lifetime| now.checked_add_signed(lifetime));
+    let simulated = SimulatedLink {
+        id: id.clone(),
+        session_id: new_id("ses_"),
+        owner: key,
+        amount: valid.amount,
+        title: valid.title,
+        customer_id: link
             .customer_id
             .clone()
-            .or_else(|| link.customer.as_ref().map(|_| new_id("cus_")));
-        let expires_at = link
-            .settings
-            .and_then(|settings| settings.expiry_time)
-            .and_then(|minutes| i64::try_from(minutes).ok())
-            .and_then(TimeDelta::try_minutes)
-            .and_then(|lifetime| now.checked_add_signed(lifetime));
-        let Ok(link_url) = account.pay_page_base.join(&id) else {
-            return refusal(500, "Could not build the checkout link.");
-        };
-        let simulated = SimulatedLink {
-            id: id.clone(),
-            session_id: new_id("ses_"),
-            owner: key,
-            amount: valid.amount,
-            title: valid.title,
-            customer_id,
-            success_url: link.redirects.as_ref().and_then(|r| r.success_url.clone()),
-            cancel_url: link.redirects.as_ref().and_then(|r| r.cancel_url.clone()),
-            webhook_url,
+            .or_else(|| link.customer.as_ref().map(|_| new_id("cus_"))),
+        success_url: link.redirects.as_ref().and_then(|r| r.success_url.clone()),
+        cancel_url: link.redirects.as_ref().and_then(|r| r.cancel_url.clone()),
+        webhook_url,
+        expires_at,
+        status: LinkStatus::Open,
+        expiry_announced: false,
+    };
+    let response = LinkResponse {
+        status: true,
+        result: Some(LinkResult {
+            id,
+            session_id: Some(simulated.session_id.clone()),
+            amount: Some(simulated.amount.to_decimal_string()),
+            currency: Some(simulated.amount.currency.code().to_owned()),
+            customer_id: simulated.customer_id.clone(),
+            link_url: link_url.into(),
             expires_at,
-            status: LinkStatus::Open,
-            expiry_announced: false,
-        };
-        let response = LinkResponse {
-            status: true,
-            result: Some(LinkResult {
-                id: id.clone(),
-                session_id: Some(simulated.session_id.clone()),
-                amount: Some(simulated.amount.to_decimal_string()),
-                currency: Some(simulated.amount.currency.code().to_owned()),
-                customer_id: simulated.customer_id.clone(),
-                link_url: link_url.into(),
-                expires_at,
-            }),
-        };
-        state.links.insert(id, simulated, now);
-        SandboxResponse::ok(serde_json::to_value(response).unwrap_or(Value::Null))
-    }
+        }),
+    };
+    Ok((simulated, response))
 }
 
 /// The signed webhook Kwik sends for `kind` on `link`, `transaction` being the attempt it
@@ -624,12 +633,8 @@ fn webhook_for(
     };
     let body = serde_json::to_vec(&webhook).ok()?;
     let secret = account.webhook_secret.clone();
+    let event_type = kind.as_str().to_owned();
     Some(OutgoingWebhook {
-        url: link.webhook_url.clone(),
-        content_type: "application/json",
-        body,
-        event_type: kind.as_str().to_owned(),
-        event_id,
         sign: Arc::new(move |at: DateTime<Utc>, body: &[u8]| {
             vec![
                 (
@@ -640,21 +645,13 @@ fn webhook_for(
                 ("User-Agent".to_owned(), WEBHOOK_USER_AGENT.to_owned()),
             ]
         }),
-        retry_delays: RETRY_DELAYS_SECS
-            .iter()
-            .copied()
-            .map(Duration::from_secs)
-            .collect(),
+        retry_delays: schedule(&RETRY_DELAYS_SECS),
         reply_within: REPLY_WITHIN,
-        delivered: delivered_on_2xx,
+        ..OutgoingWebhook::json(link.webhook_url.clone(), body, event_type, event_id)
     })
 }
 
 impl Simulator for KwikSandbox {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
         let credentials = Credentials::from_settings(account.settings, |key, secret| {
             account.secret(key, secret)
@@ -688,7 +685,6 @@ impl Simulator for KwikSandbox {
         let link = state.links.get_mut(id)?;
         link.expire_if_due(now);
         Some(HostedPage {
-            provider_checkout_id: link.id.clone(),
             amount: Some(link.amount),
             description: Some(link.title.clone()),
             status: link.status.as_str().to_owned(),
@@ -697,19 +693,11 @@ impl Simulator for KwikSandbox {
         })
     }
 
-    fn control(
-        &self,
-        id: &str,
-        outcome: Outcome,
-        _options: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<ControlResult, SandboxError> {
+    fn control(&self, press: Press<'_>) -> Result<ControlResult, SandboxError> {
+        let (id, outcome, now) = (press.checkout_id, press.outcome, press.now);
         let mut state = self.state.lock();
         let state = &mut *state;
-        let link = state
-            .links
-            .get_mut(id)
-            .ok_or_else(|| SandboxError::NotFound(id.to_owned()))?;
+        let link = state.links.checkout_mut(id)?;
         link.expire_if_due(now);
         let overdue_expiry = outcome == Outcome::Expire
             && link.status == LinkStatus::Expired
@@ -756,14 +744,13 @@ impl Simulator for KwikSandbox {
                 (EventKind::Expired, None, None)
             }
         };
-        let status = link.status.as_str().to_owned();
         let link = &*link;
         let webhook = state
             .accounts
             .get(&link.owner)
             .and_then(|account| webhook_for(account, link, kind, transaction.as_ref(), now));
         Ok(ControlResult {
-            status,
+            status: link.status.as_str().to_owned(),
             redirect_url,
             webhook,
         })
@@ -773,23 +760,13 @@ impl Simulator for KwikSandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{self, press};
     use paymux_domain::EventType;
     use paymux_providers::kwik::KwikAdapter;
     use paymux_providers::kwik::signature::{self, canonicalize};
-    use paymux_providers::model::{CheckoutRequest, WebhookRequest};
-    use paymux_providers::testing::test_context;
-    use paymux_providers::{Provider, ProviderError, SecretResolver};
+    use paymux_providers::model::CheckoutRequest;
+    use paymux_providers::{Provider, ProviderError};
     use serde_json::json;
-
-    const API_KEY: &str = "kwik_key_7Hq2";
-    const API_SECRET: &str = "kwik_secret_x9Lm";
-    /// `Basic base64(API_KEY:API_SECRET)`.
-    const BASIC: &str = "Basic a3dpa19rZXlfN0hxMjprd2lrX3NlY3JldF94OUxt";
-    /// `Basic base64(kwik_open:open_secret)`: an account without a passphrase.
-    const BASIC_OPEN: &str = "Basic a3dpa19vcGVuOm9wZW5fc2VjcmV0";
-    const PASSPHRASE: &str = "your-secure-passphrase";
-    const WEBHOOK_SECRET: &str = "kwik_whsec_test";
-    const ACCOUNT_WEBHOOK_URL: &str = "https://paymux.example/webhooks/demo/kwik";
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2025-09-13T12:30:00Z")
@@ -797,36 +774,36 @@ mod tests {
             .to_utc()
     }
 
-    fn account<'a>(settings: &'a Value, merchant: &'a str) -> SandboxAccount<'a> {
-        SandboxAccount {
-            merchant,
-            settings,
-            secrets: SecretResolver {
-                allow_literals: true,
-            },
-            webhook_url: Url::parse(ACCOUNT_WEBHOOK_URL).unwrap(),
-            pay_page_base: Url::parse("http://127.0.0.1:8080/sandbox/kwik/pay/").unwrap(),
-        }
-    }
+    const API_KEY: &str = "kwik_key_7Hq2";
+    const API_SECRET: &str = "kwik_secret_x9Lm";
+    const PASSPHRASE: &str = "your-secure-passphrase";
+    const WEBHOOK_SECRET: &str = "kwik_whsec_test";
+    /// `Basic base64(API_KEY:API_SECRET)`.
+    const BASIC: &str = "Basic a3dpa19rZXlfN0hxMjprd2lrX3NlY3JldF94OUxt";
 
+    /// `Basic base64(kwik_open:open_secret)`: the `other` merchant, without a passphrase.
+    const BASIC_OPEN: &str = "Basic a3dpa19vcGVuOm9wZW5fc2VjcmV0";
+
+    /// The `demo` merchant, whose requests are signed with [`PASSPHRASE`], and the `other`.
     fn sandbox() -> KwikSandbox {
-        sandbox_with(KwikSandbox::default())
-    }
-
-    fn sandbox_with(sandbox: KwikSandbox) -> KwikSandbox {
+        let sandbox = KwikSandbox::default();
         let signed = json!({
             "api_key": API_KEY,
             "api_secret": API_SECRET,
             "passphrase": PASSPHRASE,
             "webhook_secret": WEBHOOK_SECRET,
         });
-        sandbox.add_account(account(&signed, "demo")).unwrap();
+        sandbox
+            .add_account(test_support::account(ID, "demo", &signed))
+            .unwrap();
         let open = json!({
             "api_key": "kwik_open",
             "api_secret": "open_secret",
             "webhook_secret": "open_whsec",
         });
-        sandbox.add_account(account(&open, "other")).unwrap();
+        sandbox
+            .add_account(test_support::account(ID, "other", &open))
+            .unwrap();
         sandbox
     }
 
@@ -870,6 +847,14 @@ mod tests {
         response.body["result"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// A new basic link with `outcome` pressed on it: the simulator, the link and the result.
+    fn pressed(outcome: Outcome) -> (KwikSandbox, String, ControlResult) {
+        let sandbox = sandbox();
+        let id = created(&sandbox);
+        let result = press(&sandbox, &id, outcome, now()).unwrap();
+        (sandbox, id, result)
+    }
+
     fn refused_with(response: &SandboxResponse, status: u16, needle: &str) {
         assert_eq!(response.status, status, "{}", response.body);
         assert_eq!(response.body["status"], false, "{}", response.body);
@@ -879,24 +864,13 @@ mod tests {
 
     #[test]
     fn links_stay_within_the_capacity_finished_first() {
-        let sandbox = sandbox_with(KwikSandbox::with_capacity(4));
+        let sandbox = sandbox();
+        sandbox.state.lock().links = BoundedMap::with_capacity(4);
         let paid = created(&sandbox);
-        sandbox
-            .control(&paid, Outcome::Pay, &json!({}), now())
-            .unwrap();
-        let open: Vec<String> = (0..4).map(|_| created(&sandbox)).collect();
-        assert_eq!(sandbox.state.lock().links.len(), 4);
-        assert_eq!(sandbox.page(&paid, now()), None, "the paid link went first");
-        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
-        for _ in 0..3 {
-            created(&sandbox);
-        }
-        assert_eq!(sandbox.state.lock().links.len(), 4);
-        assert_eq!(
-            sandbox.page(&open[0], now()),
-            None,
-            "then the oldest open one"
-        );
+        press(&sandbox, &paid, Outcome::Pay, now()).unwrap();
+        let links = || sandbox.state.lock().links.len();
+        let open = || created(&sandbox);
+        test_support::assert_finished_go_first(&sandbox, &paid, open, links, now());
     }
 
     #[test]
@@ -943,14 +917,13 @@ mod tests {
         assert_eq!(result["customer_id"], Value::Null);
         assert_eq!(
             result["link_url"],
-            format!("http://127.0.0.1:8080/sandbox/kwik/pay/{id}")
+            format!("https://paymux.example/sandbox/kwik/pay/{id}")
         );
         assert_eq!(result["expires_at"], "2025-09-14T12:30:00Z");
         let page = sandbox.page(id, now()).unwrap();
         assert_eq!(
             page,
             HostedPage {
-                provider_checkout_id: id.to_owned(),
                 amount: Some(Money::new(120_000, Currency::Zar)),
                 description: Some("My product name".into()),
                 status: "open".into(),
@@ -1225,40 +1198,65 @@ mod tests {
     }
 
     #[test]
+    fn each_outcome_sends_its_signed_event_to_the_checkouts_webhook_url() {
+        let success = Some("https://shop.example/ok");
+        let cancel = Some("https://shop.example/cancel");
+        for (outcome, status, redirect_url, event, open) in [
+            (
+                Outcome::Pay,
+                "completed",
+                success,
+                EventKind::Completed,
+                false,
+            ),
+            // A declined attempt leaves the link open: the payer may try again.
+            (Outcome::Decline, "open", None, EventKind::Failed, true),
+            (
+                Outcome::Cancel,
+                "cancelled",
+                cancel,
+                EventKind::Cancelled,
+                false,
+            ),
+            (Outcome::Expire, "expired", None, EventKind::Expired, false),
+        ] {
+            let (sandbox, id, result) = pressed(outcome);
+            assert_eq!(result.status, status);
+            assert_eq!(result.redirect_url.as_deref(), redirect_url);
+            let webhook = result.webhook.unwrap();
+            assert_eq!(webhook.event_type, event.as_str());
+            assert_eq!(
+                webhook.url.as_str(),
+                "https://paymux.example/webhooks/demo/kwik?checkout=1"
+            );
+            let body = delivered(&webhook, WEBHOOK_SECRET, now());
+            assert_eq!(
+                (body.event, body.data[0].checkout.id.as_str()),
+                (event, id.as_str())
+            );
+            let page = sandbox.page(&id, now()).unwrap();
+            assert_eq!((page.status.as_str(), page.open), (status, open));
+        }
+    }
+
+    #[test]
     fn paying_completes_the_link_and_sends_a_signed_checkout_completed() {
-        let sandbox = sandbox();
-        let id = created(&sandbox);
-        let result = sandbox
-            .control(&id, Outcome::Pay, &Value::Null, now())
-            .unwrap();
-        assert_eq!(result.status, "completed");
+        let (sandbox, id, result) = pressed(Outcome::Pay);
         assert_eq!(
-            result.redirect_url.as_deref(),
-            Some("https://shop.example/ok")
+            result.webhook.as_ref().unwrap().event_type,
+            "checkout.completed"
         );
         let webhook = result.webhook.unwrap();
-        assert_eq!(webhook.event_type, "checkout.completed");
-        assert_eq!(
-            webhook.url.as_str(),
-            "https://paymux.example/webhooks/demo/kwik?checkout=1"
-        );
         // Signed when sent: a retry an hour later carries its own timestamp.
         delivered(&webhook, WEBHOOK_SECRET, now() + TimeDelta::hours(1));
         let body = delivered(&webhook, WEBHOOK_SECRET, now());
-        assert_eq!(body.event, EventKind::Completed);
         assert_eq!(body.created_at.as_deref(), Some("2025-09-13T12:30:00Z"));
         let checkout = &body.data[0].checkout;
-        assert_eq!(checkout.id, id);
         assert_eq!(checkout.amount.as_deref(), Some("1200.00"));
         assert_eq!(checkout.currency.as_deref(), Some("ZAR"));
         assert_eq!(checkout.transaction_status.as_deref(), Some("ACTIVE"));
-        assert!(
-            checkout
-                .transaction_id
-                .as_deref()
-                .unwrap()
-                .starts_with("tra_")
-        );
+        let transaction_id = checkout.transaction_id.as_deref().unwrap();
+        assert!(transaction_id.starts_with("tra_"), "{transaction_id}");
         assert!(checkout.card_id.as_deref().unwrap().starts_with("crd_"));
         assert_eq!(
             checkout.completed_at.as_deref(),
@@ -1269,87 +1267,53 @@ mod tests {
         assert_eq!(events[0].provider_event_id, webhook.event_id);
         assert_eq!(events[0].amount, Some(Money::new(120_000, Currency::Zar)));
 
-        assert!(!sandbox.page(&id, now()).unwrap().open);
         for outcome in [
             Outcome::Pay,
             Outcome::Decline,
             Outcome::Cancel,
             Outcome::Expire,
         ] {
-            assert!(matches!(
-                sandbox.control(&id, outcome, &Value::Null, now()),
-                Err(SandboxError::Refused(_))
-            ));
+            let again = press(&sandbox, &id, outcome, now());
+            assert!(matches!(again, Err(SandboxError::Refused(_))), "{again:?}");
         }
     }
 
     #[test]
     fn a_decline_sends_checkout_failed_and_leaves_the_link_open() {
-        let sandbox = sandbox();
-        let id = created(&sandbox);
-        let first = sandbox
-            .control(&id, Outcome::Decline, &Value::Null, now())
-            .unwrap();
-        assert_eq!(first.status, "open");
-        assert_eq!(first.redirect_url, None);
+        let (sandbox, id, first) = pressed(Outcome::Decline);
         let first = first.webhook.unwrap();
         let body = delivered(&first, WEBHOOK_SECRET, now());
-        assert_eq!(body.event, EventKind::Failed);
         let checkout = &body.data[0].checkout;
         assert_eq!(checkout.transaction_status.as_deref(), Some("DECLINED"));
         assert_eq!(checkout.message.as_deref(), Some(DECLINE_MESSAGE));
         assert_eq!(checkout.completed_at, None);
         // A second attempt in the same second is another event.
-        let second = sandbox
-            .control(&id, Outcome::Decline, &Value::Null, now())
-            .unwrap();
+        let second = press(&sandbox, &id, Outcome::Decline, now()).unwrap();
         assert_ne!(second.webhook.unwrap().event_id, first.event_id);
         assert!(sandbox.page(&id, now()).unwrap().open);
-        assert_eq!(
-            sandbox
-                .control(&id, Outcome::Pay, &Value::Null, now())
-                .unwrap()
-                .status,
-            "completed"
-        );
+        let paid = press(&sandbox, &id, Outcome::Pay, now()).unwrap();
+        assert_eq!(paid.status, "completed");
     }
 
     #[test]
-    fn cancelling_sends_checkout_cancelled_and_goes_to_the_cancel_url() {
-        let sandbox = sandbox();
-        let id = created(&sandbox);
-        let result = sandbox
-            .control(&id, Outcome::Cancel, &Value::Null, now())
-            .unwrap();
-        assert_eq!(result.status, "cancelled");
-        assert_eq!(
-            result.redirect_url.as_deref(),
-            Some("https://shop.example/cancel")
-        );
+    fn cancelling_sends_checkout_cancelled_without_a_transaction() {
+        let (_, _, result) = pressed(Outcome::Cancel);
         let body = delivered(&result.webhook.unwrap(), WEBHOOK_SECRET, now());
-        assert_eq!(body.event, EventKind::Cancelled);
         let checkout = &body.data[0].checkout;
         assert_eq!(checkout.transaction_id, None);
         assert_eq!(checkout.amount.as_deref(), Some("1200.00"));
-        assert_eq!(sandbox.page(&id, now()).unwrap().status, "cancelled");
     }
 
     #[test]
     fn expiring_sends_checkout_expired_once() {
-        let sandbox = sandbox();
-        let id = created(&sandbox);
-        let result = sandbox
-            .control(&id, Outcome::Expire, &Value::Null, now())
-            .unwrap();
-        assert_eq!(result.status, "expired");
+        let (sandbox, id, result) = pressed(Outcome::Expire);
         let body = delivered(&result.webhook.unwrap(), WEBHOOK_SECRET, now());
-        assert_eq!(body.event, EventKind::Expired);
         assert_eq!(
             body.data[0].checkout.expires_at.as_deref(),
             Some("2025-09-13T12:30:00Z")
         );
         assert!(matches!(
-            sandbox.control(&id, Outcome::Expire, &Value::Null, now()),
+            press(&sandbox, &id, Outcome::Expire, now()),
             Err(SandboxError::Refused(_))
         ));
     }
@@ -1362,13 +1326,11 @@ mod tests {
         let page = sandbox.page(&id, later).unwrap();
         assert_eq!((page.status.as_str(), page.open), ("expired", false));
         assert!(matches!(
-            sandbox.control(&id, Outcome::Pay, &Value::Null, later),
+            sandbox.control(Press::new(&id, Outcome::Pay, later)),
             Err(SandboxError::Refused(_))
         ));
-        let result = sandbox
-            .control(&id, Outcome::Expire, &Value::Null, later)
-            .unwrap();
-        let body = delivered(&result.webhook.unwrap(), WEBHOOK_SECRET, later);
+        let result = sandbox.control(Press::new(&id, Outcome::Expire, later));
+        let body = delivered(&result.unwrap().webhook.unwrap(), WEBHOOK_SECRET, later);
         assert_eq!(body.event, EventKind::Expired);
         // The time it lapsed is kept.
         assert_eq!(
@@ -1384,12 +1346,11 @@ mod tests {
         body.as_object_mut().unwrap().remove("notification");
         let response = create_json(&sandbox, BASIC_OPEN, &body);
         let id = response.body["result"]["id"].as_str().unwrap();
-        let webhook = sandbox
-            .control(id, Outcome::Pay, &Value::Null, now())
-            .unwrap()
-            .webhook
-            .unwrap();
-        assert_eq!(webhook.url.as_str(), ACCOUNT_WEBHOOK_URL);
+        let webhook = test_support::webhook(&sandbox, id, Outcome::Pay, now());
+        assert_eq!(
+            webhook.url.as_str(),
+            "https://paymux.example/webhooks/other/kwik"
+        );
         delivered(&webhook, "open_whsec", now());
     }
 
@@ -1398,18 +1359,16 @@ mod tests {
         let sandbox = sandbox();
         let settings =
             json!({ "api_key": "kwik_pp", "api_secret": "pp_secret", "passphrase": "pp-only" });
-        sandbox.add_account(account(&settings, "third")).unwrap();
+        sandbox
+            .add_account(test_support::account(ID, "third", &settings))
+            .unwrap();
         let mut body = basic_body();
         signature::sign_request(b"pp-only", body.as_object_mut().unwrap());
         // kwik_pp:pp_secret
         let response = create_json(&sandbox, "Basic a3dpa19wcDpwcF9zZWNyZXQ=", &body);
         assert_eq!(response.status, 200, "{}", response.body);
         let id = response.body["result"]["id"].as_str().unwrap();
-        let webhook = sandbox
-            .control(id, Outcome::Cancel, &Value::Null, now())
-            .unwrap()
-            .webhook
-            .unwrap();
+        let webhook = test_support::webhook(&sandbox, id, Outcome::Cancel, now());
         delivered(&webhook, "pp-only", now());
     }
 
@@ -1418,9 +1377,7 @@ mod tests {
         let sandbox = sandbox();
         assert_eq!(sandbox.page("chk_nope", now()), None);
         assert_eq!(
-            sandbox
-                .control("chk_nope", Outcome::Pay, &Value::Null, now())
-                .unwrap_err(),
+            press(&sandbox, "chk_nope", Outcome::Pay, now()).unwrap_err(),
             SandboxError::NotFound("chk_nope".into())
         );
     }
@@ -1428,29 +1385,14 @@ mod tests {
     #[test]
     fn accounts_are_read_from_the_providers_settings() {
         let sandbox = sandbox();
-        assert_eq!(sandbox.id(), "kwik");
+        let open = |settings: Value| sandbox.add_account(test_support::account(ID, "m", &settings));
         let again = json!({ "api_key": API_KEY, "api_secret": "x", "webhook_secret": "w" });
-        assert_eq!(
-            sandbox
-                .add_account(account(&again, "copycat"))
-                .unwrap_err()
-                .key,
-            "api_key"
-        );
+        assert_eq!(open(again).unwrap_err().key, "api_key");
         let unverifiable = json!({ "api_key": "k2", "api_secret": "x" });
-        assert_eq!(
-            sandbox
-                .add_account(account(&unverifiable, "m"))
-                .unwrap_err()
-                .key,
-            "webhook_secret"
-        );
+        assert_eq!(open(unverifiable).unwrap_err().key, "webhook_secret");
         let typo =
             json!({ "api_key": "k3", "api_secret": "x", "webhook_secret": "w", "passphrse": "p" });
-        assert_eq!(
-            sandbox.add_account(account(&typo, "m")).unwrap_err().key,
-            "passphrse"
-        );
+        assert_eq!(open(typo).unwrap_err().key, "passphrse");
     }
 
     /// The adapter against the simulated Kwik served over HTTP: the simulator checks the
@@ -1459,8 +1401,7 @@ mod tests {
     #[tokio::test]
     async fn the_adapter_and_the_simulator_agree() {
         let sandbox = Arc::new(sandbox());
-        let server = crate::test_support::serve(sandbox.clone(), Utc::now()).await;
-        let base = format!("{}/sandbox/kwik/2.0", server.uri());
+        let api = test_support::serve(ID, sandbox.clone(), Utc::now()).await;
         let adapter_with = |passphrase: &str| {
             let settings = json!({
                 "api_key": API_KEY,
@@ -1468,7 +1409,7 @@ mod tests {
                 "passphrase": passphrase,
                 "webhook_secret": WEBHOOK_SECRET,
             });
-            KwikAdapter::from_context(test_context(ID, &settings, Some(&base))).unwrap()
+            test_support::adapter(KwikAdapter::from_context, ID, &settings, &api.base_url)
         };
         let adapter = adapter_with(PASSPHRASE);
         let request = CheckoutRequest {
@@ -1481,7 +1422,7 @@ mod tests {
         let id = created.provider_checkout_id.clone().unwrap();
         assert_eq!(
             created.redirect_url.as_deref(),
-            Some(format!("http://127.0.0.1:8080/sandbox/kwik/pay/{id}").as_str())
+            Some(format!("https://paymux.example/sandbox/kwik/pay/{id}").as_str())
         );
         assert!(!created.livemode);
         // A wrong passphrase is refused as Kwik would.
@@ -1496,21 +1437,9 @@ mod tests {
         );
 
         let now = Utc::now();
-        let webhook = sandbox
-            .control(&id, Outcome::Pay, &Value::Null, now)
-            .unwrap()
-            .webhook
-            .unwrap();
-        let headers: Vec<(String, String)> = (webhook.sign)(now, &webhook.body)
-            .into_iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value))
-            .collect();
-        let delivery = WebhookRequest {
-            headers: &headers,
-            body: &webhook.body,
-        };
-        assert_eq!(adapter.verify_webhook(&delivery, now), Ok(()));
-        let events = adapter.parse_webhook(&webhook.body).unwrap();
+        let press = Press::new(&id, Outcome::Pay, now);
+        let webhook = sandbox.control(press).unwrap().webhook.unwrap();
+        let events = test_support::receive(&adapter, &webhook, now).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
         assert_eq!(events[0].provider_payment_id.as_deref(), Some(id.as_str()));

@@ -39,33 +39,24 @@ pub struct Registration {
     build: fn() -> Arc<dyn Simulator>,
 }
 
+impl Registration {
+    /// The simulator `S`, in its initial state, standing in for `provider`.
+    const fn of<S: Simulator + Default>(provider: &'static str, api_path: &'static str) -> Self {
+        Registration {
+            provider,
+            api_path,
+            build: || Arc::new(S::default()),
+        }
+    }
+}
+
 /// Every simulator.
 pub const SIMULATORS: [Registration; 5] = [
-    Registration {
-        provider: paymux_providers::sknpay::ID,
-        api_path: "api/v1/",
-        build: || Arc::new(sknpay::SknSandbox::default()),
-    },
-    Registration {
-        provider: paymux_providers::pakhi::ID,
-        api_path: "",
-        build: || Arc::new(pakhi::PakhiSandbox::default()),
-    },
-    Registration {
-        provider: paymux_providers::kwik::ID,
-        api_path: "2.0/",
-        build: || Arc::new(kwik::KwikSandbox::default()),
-    },
-    Registration {
-        provider: paymux_providers::spankpay::ID,
-        api_path: "",
-        build: || Arc::new(spankpay::SpankPaySandbox::default()),
-    },
-    Registration {
-        provider: paymux_providers::skipify::ID,
-        api_path: "",
-        build: || Arc::new(skipify::SkipifySandbox::default()),
-    },
+    Registration::of::<sknpay::SknSandbox>(paymux_providers::sknpay::ID, "api/v1/"),
+    Registration::of::<pakhi::PakhiSandbox>(paymux_providers::pakhi::ID, ""),
+    Registration::of::<kwik::KwikSandbox>(paymux_providers::kwik::ID, "2.0/"),
+    Registration::of::<spankpay::SpankPaySandbox>(paymux_providers::spankpay::ID, ""),
+    Registration::of::<skipify::SkipifySandbox>(paymux_providers::skipify::ID, ""),
 ];
 
 /// Where `provider`'s simulated API is below `/sandbox/{provider}/`, if it has a simulator.

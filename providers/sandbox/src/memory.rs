@@ -9,6 +9,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Utc};
 use paymux_providers::ConfigError;
 
+use crate::simulator::SandboxError;
+
 /// A simulator's state behind one lock. Every call holds it throughout, so a call sees and
 /// leaves the state whole, as a provider's database would.
 #[derive(Default)]
@@ -22,6 +24,21 @@ impl<S> Locked<S> {
     pub fn lock(&self) -> MutexGuard<'_, S> {
         // A panic while holding the lock leaves plain data behind, still usable.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How a simulated API call starts: under the lock, `authenticate` finds the caller's
+    /// account (its credential) and `operation` runs for it; a caller it refuses gets its
+    /// refusal.
+    pub fn as_caller<C, E, R: From<E>>(
+        &self,
+        authenticate: impl FnOnce(&S) -> Result<C, E>,
+        operation: impl FnOnce(&mut S, C) -> R,
+    ) -> R {
+        let mut state = self.lock();
+        match authenticate(&state) {
+            Ok(caller) => operation(&mut state, caller),
+            Err(refusal) => refusal.into(),
+        }
     }
 }
 
@@ -192,6 +209,16 @@ impl<K: Eq + Hash + Clone, V: Finished> BoundedMap<K, V> {
     {
         let inserted = self.index.remove(key)?;
         self.entries.remove(&inserted).map(|(_, value)| value)
+    }
+
+    /// The simulated checkout a control call presses on, or that there is none (never made,
+    /// or forgotten).
+    pub fn checkout_mut(&mut self, id: &str) -> Result<&mut V, SandboxError>
+    where
+        K: Borrow<str>,
+    {
+        self.get_mut(id)
+            .ok_or_else(|| SandboxError::NotFound(id.to_owned()))
     }
 
     /// Keeps only the entries `keep` says yes to.

@@ -87,7 +87,6 @@ mod tests {
     #[test]
     fn the_page_escapes_what_it_shows_and_offers_buttons_while_open() {
         let page = HostedPage {
-            provider_checkout_id: "plink_1".into(),
             amount: Some(Money::new(12_500, Currency::Usd)),
             description: Some("<script>alert(1)</script>".into()),
             status: "open".into(),

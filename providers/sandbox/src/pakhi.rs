@@ -28,7 +28,6 @@
 //!   finished ones are forgotten, and verify answers for a forgotten transaction as for one
 //!   never made.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -48,8 +47,8 @@ use paymux_providers::signing::derived_event_id;
 
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook,
-    SandboxAccount, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
+    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook, Press,
+    SandboxAccount, SandboxError, SandboxResponse, Simulator,
 };
 
 /// How long Pakhi Pay is assumed to wait for a callback's reply.
@@ -209,18 +208,6 @@ fn validate(
 }
 
 impl PakhiSandbox {
-    /// A simulator keeping at most `capacity` payment links and as many transactions.
-    pub fn with_capacity(capacity: usize) -> PakhiSandbox {
-        PakhiSandbox {
-            state: Locked::new(State {
-                accounts: Accounts::default(),
-                payments: BoundedMap::with_capacity(capacity),
-                transactions: BoundedMap::with_capacity(capacity),
-            }),
-            confirms_unknown_transactions: AtomicBool::new(false),
-        }
-    }
-
     /// Sets whether verify confirms a transaction it never made as `completed` with the amount
     /// asked (`sandbox.pakhi_confirms_unknown_transactions`, applied at start and on reload).
     pub fn confirm_unknown_transactions(&self, confirm: bool) {
@@ -235,74 +222,80 @@ impl PakhiSandbox {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> SandboxResponse {
-        let mut state = self.state.lock();
-        let key = match authenticate(&state, api_key) {
-            Ok(key) => key,
-            Err(response) => return response,
-        };
-        let Some(account) = state.accounts.get(&key) else {
-            return refusal(401, "Invalid API key");
-        };
-        let (request, amount, callback_url) = match validate(body, account.currency) {
-            Ok(valid) => valid,
-            Err(message) => return refusal(400, message),
-        };
-        let id = format!("pay_{}", ulid_at(now).to_string().to_ascii_lowercase());
-        let Ok(payment_url) = account.pay_page_base.join(&id) else {
-            return refusal(500, "Could not create the payment link");
-        };
-        state.payments.insert(
-            id,
-            Payment {
-                owner: key,
-                amount,
-                order_id: request.order_id.filter(|order_id| !order_id.is_empty()),
-                success_url: request.success_url,
-                cancel_url: request.cancel_url,
-                callback_url,
-                status: LinkStatus::Open(CallbackStatus::Pending),
-            },
-            now,
-        );
-        SandboxResponse::ok(json!({ "status": 1, "payment_url": payment_url.as_str() }))
+        self.state.as_caller(
+            |state| authenticate(state, api_key),
+            |state, key| create(state, key, body, now),
+        )
     }
 
     /// `POST api/request/payment/verify/`: `api_key` is the `api-key` header.
     pub fn verify_payment(&self, api_key: Option<&str>, body: &[u8]) -> SandboxResponse {
-        let state = self.state.lock();
-        let key = match authenticate(&state, api_key) {
-            Ok(key) => key,
-            Err(response) => return response,
-        };
-        let Ok(request) = serde_json::from_slice::<VerifyPayment>(body) else {
-            return refusal(400, "transaction_id and amount are required");
-        };
-        let Some(transaction) = state.transactions.get(&request.transaction_id) else {
-            // A transaction the simulator never made (or has forgotten). With the switch on, a
-            // callback a tester signed by hand is confirmed, whatever amount it names.
-            if self.confirms_unknown_transactions.load(Ordering::Relaxed) {
-                return SandboxResponse::ok(json!({ "status": 1, "message": "completed" }));
-            }
-            // Pakhi Pay's doc names no answer for an unknown transaction: this is its error
-            // shape (`{"status": 0, "message": …}`, as its create and verify samples read it)
-            // with a plain message, and not `completed`, so paymux does not confirm it.
-            return refusal(200, "Transaction not found");
-        };
-        if transaction.owner != key {
-            return refusal(200, "Transaction not found");
-        }
-        match request.amount.money(transaction.amount.currency) {
-            Ok(amount) if amount == transaction.amount => {}
-            Ok(_) => return refusal(200, "Amount mismatch"),
-            Err(error) => return refusal(400, format!("Invalid amount: {error}")),
-        }
-        let status = if transaction.verify_disagrees {
-            CallbackStatus::Pending
-        } else {
-            transaction.status
-        };
-        SandboxResponse::ok(json!({ "status": 1, "message": status.as_str() }))
+        self.state.as_caller(
+            |state| authenticate(state, api_key),
+            |state, key| {
+                let Ok(request) = serde_json::from_slice::<VerifyPayment>(body) else {
+                    return refusal(400, "transaction_id and amount are required");
+                };
+                match state.transactions.get(&request.transaction_id) {
+                    Some(transaction) if transaction.owner == key => verify(transaction, &request),
+                    Some(_) => refusal(200, "Transaction not found"),
+                    // A transaction the simulator never made (or has forgotten). With the
+                    // switch on, a callback a tester signed by hand is confirmed, whatever
+                    // amount it names.
+                    None if self.confirms_unknown_transactions.load(Ordering::Relaxed) => {
+                        SandboxResponse::ok(json!({ "status": 1, "message": "completed" }))
+                    }
+                    // Pakhi Pay's doc names no answer for an unknown transaction: this is its
+                    // error shape (`{"status": 0, "message": …}`, as its create and verify
+                    // samples read it) with a plain message, and not `completed`, so paymux
+                    // does not confirm it.
+                    None => refusal(200, "Transaction not found"),
+                }
+            },
+        )
     }
+}
+
+/// Creates a payment link for the account of API key `key`.
+fn create(state: &mut State, key: String, body: &[u8], now: DateTime<Utc>) -> SandboxResponse {
+    let Some(account) = state.accounts.get(&key) else {
+        return refusal(401, "Invalid API key");
+    };
+    let (request, amount, callback_url) = match validate(body, account.currency) {
+        Ok(valid) => valid,
+        Err(message) => return refusal(400, message),
+    };
+    let id = format!("pay_{}", ulid_at(now).to_string().to_ascii_lowercase());
+    let Ok(payment_url) = account.pay_page_base.join(&id) else {
+        return refusal(500, "Could not create the payment link");
+    };
+    let payment = Payment {
+        owner: key,
+        amount,
+        order_id: request.order_id.filter(|order_id| !order_id.is_empty()),
+        success_url: request.success_url,
+        cancel_url: request.cancel_url,
+        callback_url,
+        status: LinkStatus::Open(CallbackStatus::Pending),
+    };
+    state.payments.insert(id, payment, now);
+    SandboxResponse::ok(json!({ "status": 1, "payment_url": payment_url.as_str() }))
+}
+
+/// The verify answer for a transaction of the caller's: its status, if `request` names its
+/// amount.
+fn verify(transaction: &Transaction, request: &VerifyPayment) -> SandboxResponse {
+    match request.amount.money(transaction.amount.currency) {
+        Ok(amount) if amount == transaction.amount => {}
+        Ok(_) => return refusal(200, "Amount mismatch"),
+        Err(error) => return refusal(400, format!("Invalid amount: {error}")),
+    }
+    let status = if transaction.verify_disagrees {
+        CallbackStatus::Pending
+    } else {
+        transaction.status
+    };
+    SandboxResponse::ok(json!({ "status": 1, "message": status.as_str() }))
 }
 
 /// Whether `options` asks the verify API to disagree with a payment.
@@ -339,25 +332,16 @@ fn callback(
     let payload = serde_json::to_vec(&callback).ok()?;
     callback.signature = Some(sign(payment.owner.as_bytes(), &payload));
     let body = serde_json::to_vec(&callback).ok()?;
+    let event_type = status.event_type().as_str().to_owned();
+    let event_id = derived_event_id(&[ID, transaction_id, status.as_str()]);
+    // The signature is in the body: no header to add. Sent once: no retry schedule.
     Some(OutgoingWebhook {
-        url,
-        content_type: "application/json",
-        body,
-        event_type: status.event_type().as_str().to_owned(),
-        event_id: derived_event_id(&[ID, transaction_id, status.as_str()]),
-        // The signature is in the body: no header to add.
-        sign: Arc::new(|_, _| vec![]),
-        retry_delays: vec![],
         reply_within: REPLY_WITHIN,
-        delivered: delivered_on_2xx,
+        ..OutgoingWebhook::json(url, body, event_type, event_id)
     })
 }
 
 impl Simulator for PakhiSandbox {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
         let settings: Settings = paymux_providers::factory::parse_settings(account.settings)?;
         let currency = settings.currency()?;
@@ -391,7 +375,6 @@ impl Simulator for PakhiSandbox {
         let state = self.state.lock();
         let payment = state.payments.get(id)?;
         Some(HostedPage {
-            provider_checkout_id: id.to_owned(),
             amount: Some(payment.amount),
             description: payment
                 .order_id
@@ -407,26 +390,18 @@ impl Simulator for PakhiSandbox {
         })
     }
 
-    fn control(
-        &self,
-        id: &str,
-        outcome: Outcome,
-        options: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<ControlResult, SandboxError> {
-        let verify_disagrees = verify_disagrees(options)?;
+    fn control(&self, press: Press<'_>) -> Result<ControlResult, SandboxError> {
+        let (id, now) = (press.checkout_id, press.now);
+        let verify_disagrees = verify_disagrees(press.options)?;
         let mut state = self.state.lock();
-        let payment = state
-            .payments
-            .get_mut(id)
-            .ok_or_else(|| SandboxError::NotFound(id.to_owned()))?;
+        let payment = state.payments.checkout_mut(id)?;
         if let LinkStatus::Closed(status) = payment.status {
             return Err(SandboxError::Refused(format!(
                 "payment {id} is {} and accepts no payment",
                 status.as_str()
             )));
         }
-        let (status, redirect_url) = match outcome {
+        let (status, redirect_url) = match press.outcome {
             Outcome::Pay => {
                 payment.status = LinkStatus::Closed(CallbackStatus::Completed);
                 (CallbackStatus::Completed, Some(payment.success_url.clone()))
@@ -468,41 +443,32 @@ impl Simulator for PakhiSandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use crate::test_support::{self, now, press};
     use paymux_domain::EventType;
-    use paymux_providers::model::{CheckoutRequest, WebhookRequest};
-    use paymux_providers::testing::test_context;
-    use paymux_providers::{AdapterContext, Confirmation, Provider, SecretResolver};
+    use paymux_providers::model::{CheckoutRequest, Customer};
+    use paymux_providers::pakhi::PakhiAdapter;
+    use paymux_providers::{Confirmation, Provider};
+    use std::sync::Arc;
 
     const KEY: &str = "pk_sandbox_brand_key";
     const OTHER_KEY: &str = "pk_sandbox_other_key";
+    /// Where the `demo` merchant's callbacks go: its webhook URL.
+    const CALLBACK_URL: &str = "https://paymux.example/webhooks/demo/pakhi";
 
-    fn now() -> DateTime<Utc> {
-        Utc.timestamp_opt(1_778_276_991, 0).unwrap()
+    fn open_account(
+        sandbox: &PakhiSandbox,
+        merchant: &str,
+        settings: Value,
+    ) -> Result<(), ConfigError> {
+        sandbox.add_account(test_support::account(ID, merchant, &settings))
     }
 
-    fn account(sandbox: &PakhiSandbox, merchant: &str, settings: Value) -> Result<(), ConfigError> {
-        sandbox.add_account(SandboxAccount {
-            merchant,
-            settings: &settings,
-            secrets: SecretResolver {
-                allow_literals: true,
-            },
-            webhook_url: Url::parse(&format!("https://paymux.example/webhooks/{merchant}/pakhi"))
-                .unwrap(),
-            pay_page_base: Url::parse("https://paymux.example/sandbox/pakhi/pay/").unwrap(),
-        })
-    }
-
+    /// The `demo` merchant charging in BDT (the default) and the `other` in USD.
     fn sandbox() -> PakhiSandbox {
         let sandbox = PakhiSandbox::default();
-        account(&sandbox, "demo", json!({ "api_key": KEY })).unwrap();
-        account(
-            &sandbox,
-            "other",
-            json!({ "api_key": OTHER_KEY, "currency": "USD" }),
-        )
-        .unwrap();
+        open_account(&sandbox, "demo", json!({ "api_key": KEY })).unwrap();
+        let usd = json!({ "api_key": OTHER_KEY, "currency": "USD" });
+        open_account(&sandbox, "other", usd).unwrap();
         sandbox
     }
 
@@ -541,7 +507,13 @@ mod tests {
         body_of(&create_fields(callback_url))
     }
 
-    /// Creates a link and returns its id (the last segment of `payment_url`).
+    /// The link id of a create answer: the last segment of its `payment_url`.
+    fn link_id(response: &SandboxResponse) -> String {
+        let url = response.body["payment_url"].as_str().unwrap();
+        url.rsplit('/').next().unwrap().to_owned()
+    }
+
+    /// Creates a link and returns its id.
     fn create(sandbox: &PakhiSandbox, callback_url: Option<&str>) -> String {
         let response = sandbox.create_payment(Some(KEY), &create_body(callback_url), now());
         assert_eq!(response.status, 200, "{:?}", response.body);
@@ -551,10 +523,23 @@ mod tests {
             url.starts_with("https://paymux.example/sandbox/pakhi/pay/pay_"),
             "{url}"
         );
-        url.rsplit('/').next().unwrap().to_owned()
+        link_id(&response)
     }
 
-    const CALLBACK_URL: &str = "https://paymux.example/webhooks/demo/pakhi";
+    /// The body of a callback and the transaction it reports.
+    fn callback_of(webhook: &OutgoingWebhook) -> (Value, String) {
+        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
+        let transaction_id = body["transaction_id"].as_str().unwrap().to_owned();
+        (body, transaction_id)
+    }
+
+    /// Presses `outcome` on a new link calling back; returns the transaction its callback
+    /// names.
+    fn transaction(sandbox: &PakhiSandbox, outcome: Outcome) -> String {
+        let id = create(sandbox, Some(CALLBACK_URL));
+        let result = press(sandbox, &id, outcome, now()).unwrap();
+        callback_of(&result.webhook.unwrap()).1
+    }
 
     fn verify(
         sandbox: &PakhiSandbox,
@@ -604,28 +589,25 @@ mod tests {
             assert_eq!(response.body["status"], 0);
             response.body["message"].as_str().unwrap().to_owned()
         };
-        assert_eq!(refused("cus_email", None), "cus_email is required");
-        assert_eq!(
-            refused("cancel_url", Some(r#""""#)),
-            "cancel_url is required"
-        );
-        assert_eq!(refused("amount", Some("null")), "amount is required");
-        assert_eq!(
-            refused("cus_email", Some(r#""john""#)),
-            "Invalid email address"
-        );
-        assert_eq!(
-            refused("success_url", Some(r#""not a url""#)),
-            "success_url must be a valid URL"
-        );
-        assert_eq!(
-            refused("callback_url", Some(r#""ftp://x""#)),
-            "callback_url must be a valid URL"
-        );
-        assert_eq!(
-            refused("amount", Some("0")),
-            "Amount must be greater than 0"
-        );
+        for (name, value, message) in [
+            ("cus_email", None, "cus_email is required"),
+            ("cancel_url", Some(r#""""#), "cancel_url is required"),
+            ("amount", Some("null"), "amount is required"),
+            ("cus_email", Some(r#""john""#), "Invalid email address"),
+            (
+                "success_url",
+                Some(r#""not a url""#),
+                "success_url must be a valid URL",
+            ),
+            (
+                "callback_url",
+                Some(r#""ftp://x""#),
+                "callback_url must be a valid URL",
+            ),
+            ("amount", Some("0"), "Amount must be greater than 0"),
+        ] {
+            assert_eq!(refused(name, value), message);
+        }
         assert!(refused("amount", Some(r#""1.005""#)).starts_with("Invalid amount"));
         assert!(refused("amount", Some("1e2")).starts_with("Invalid amount"));
         let response = sandbox.create_payment(Some(KEY), b"{oops", now());
@@ -633,25 +615,61 @@ mod tests {
     }
 
     #[test]
+    fn pay_decline_and_cancel_each_call_back_with_a_transaction_verify_knows() {
+        let sandbox = sandbox();
+        let success = Some("https://yourwebsite.com/success");
+        let cancel = Some("https://yourwebsite.com/cancel");
+        for (outcome, status, event_type, redirect_url, open) in [
+            (
+                Outcome::Pay,
+                "completed",
+                "payment.succeeded",
+                success,
+                false,
+            ),
+            // A declined attempt leaves the link open for another.
+            (Outcome::Decline, "failed", "payment.failed", None, true),
+            (
+                Outcome::Cancel,
+                "cancelled",
+                "payment.canceled",
+                cancel,
+                false,
+            ),
+        ] {
+            let id = create(&sandbox, Some(CALLBACK_URL));
+            let result = press(&sandbox, &id, outcome, now()).unwrap();
+            assert_eq!(result.status, status);
+            assert_eq!(result.redirect_url.as_deref(), redirect_url);
+            let webhook = result.webhook.unwrap();
+            assert_eq!(webhook.event_type, event_type);
+            let (body, transaction_id) = callback_of(&webhook);
+            assert_eq!(body["status"], status);
+            assert_eq!(
+                verify(&sandbox, KEY, &transaction_id, "100.00").body,
+                json!({ "status": 1, "message": status })
+            );
+            let page = sandbox.page(&id, now()).unwrap();
+            assert_eq!((page.status.as_str(), page.open), (status, open));
+            if open {
+                assert_eq!(
+                    press(&sandbox, &id, Outcome::Pay, now()).unwrap().status,
+                    "completed"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn paying_sends_the_signed_callback_and_verify_confirms_it() {
         let sandbox = sandbox();
         let id = create(&sandbox, Some(CALLBACK_URL));
-        let result = sandbox
-            .control(&id, Outcome::Pay, &json!({}), now())
-            .unwrap();
-        assert_eq!(result.status, "completed");
-        assert_eq!(
-            result.redirect_url.as_deref(),
-            Some("https://yourwebsite.com/success")
-        );
-        let webhook = result.webhook.unwrap();
+        let webhook = test_support::webhook(&sandbox, &id, Outcome::Pay, now());
         assert_eq!(webhook.url.as_str(), CALLBACK_URL);
-        assert_eq!(webhook.event_type, "payment.succeeded");
         assert!(webhook.retry_delays.is_empty());
         assert_eq!(webhook.reply_within, Duration::from_secs(10));
         assert!((webhook.sign)(now(), &webhook.body).is_empty());
-        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
-        let transaction_id = body["transaction_id"].as_str().unwrap().to_owned();
+        let transaction_id = callback_of(&webhook).1;
         assert!(transaction_id.starts_with("TRX"), "{transaction_id}");
         // The doc's payload, the signature last, over the compact payload without it.
         let payload = format!(
@@ -672,28 +690,25 @@ mod tests {
             derived_event_id(&["pakhi", &transaction_id, "completed"])
         );
 
-        assert_eq!(
-            verify(&sandbox, KEY, &transaction_id, "100.00").body,
-            json!({ "status": 1, "message": "completed" })
-        );
-        assert_eq!(
-            verify(&sandbox, KEY, &transaction_id, r#""100""#).body,
-            json!({ "status": 1, "message": "completed" })
-        );
-        assert_eq!(
-            verify(&sandbox, KEY, &transaction_id, "50.00").body,
-            json!({ "status": 0, "message": "Amount mismatch" })
-        );
-        assert_eq!(
-            verify(&sandbox, KEY, "TRX_SIGNED_BY_HAND", "100.00").body,
-            json!({ "status": 0, "message": "Transaction not found" }),
-            "a transaction the simulator never made is not confirmed"
-        );
-        // Another merchant's key does not see it.
-        assert_eq!(
-            verify(&sandbox, OTHER_KEY, &transaction_id, "100.00").body,
-            json!({ "status": 0, "message": "Transaction not found" })
-        );
+        let completed = json!({ "status": 1, "message": "completed" });
+        let not_found = json!({ "status": 0, "message": "Transaction not found" });
+        for (key, transaction, amount, answer) in [
+            (KEY, transaction_id.as_str(), "100.00", &completed),
+            (KEY, &transaction_id, r#""100""#, &completed),
+            (
+                KEY,
+                &transaction_id,
+                "50.00",
+                &json!({ "status": 0, "message": "Amount mismatch" }),
+            ),
+            // A transaction the simulator never made is not confirmed.
+            (KEY, "TRX_SIGNED_BY_HAND", "100.00", &not_found),
+            // Another merchant's key does not see it.
+            (OTHER_KEY, &transaction_id, "100.00", &not_found),
+        ] {
+            let response = verify(&sandbox, key, transaction, amount);
+            assert_eq!(&response.body, answer, "{key} {transaction} {amount}");
+        }
         assert_eq!(
             verify(&sandbox, "pk_unknown", &transaction_id, "100.00").status,
             401
@@ -701,28 +716,14 @@ mod tests {
         assert_eq!(sandbox.verify_payment(Some(KEY), b"{}").status, 400);
 
         // Paid: the link takes nothing more.
-        let page = sandbox.page(&id, now()).unwrap();
-        assert_eq!((page.status.as_str(), page.open), ("completed", false));
         assert!(matches!(
-            sandbox.control(&id, Outcome::Pay, &json!({}), now()),
+            press(&sandbox, &id, Outcome::Pay, now()),
             Err(SandboxError::Refused(_))
         ));
         assert!(matches!(
-            sandbox.control("pay_nope", Outcome::Pay, &json!({}), now()),
+            press(&sandbox, "pay_nope", Outcome::Pay, now()),
             Err(SandboxError::NotFound(_))
         ));
-    }
-
-    /// Pays a new link and returns the transaction id its callback names.
-    fn paid_transaction(sandbox: &PakhiSandbox) -> String {
-        let id = create(sandbox, Some(CALLBACK_URL));
-        let webhook = sandbox
-            .control(&id, Outcome::Pay, &json!({}), now())
-            .unwrap()
-            .webhook
-            .unwrap();
-        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
-        body["transaction_id"].as_str().unwrap().to_owned()
     }
 
     #[test]
@@ -730,37 +731,21 @@ mod tests {
         let sandbox = sandbox();
         let not_found = json!({ "status": 0, "message": "Transaction not found" });
         let unknown = verify(&sandbox, KEY, "TRX123456", "100.00");
-        assert_eq!((unknown.status, unknown.body), (200, not_found.clone()));
+        assert_eq!((unknown.status, unknown.body), (200, not_found));
 
-        let paid = paid_transaction(&sandbox);
-        assert_eq!(
-            verify(&sandbox, KEY, &paid, "100.00").body,
-            json!({ "status": 1, "message": "completed" })
-        );
+        let paid = transaction(&sandbox, Outcome::Pay);
         assert_eq!(
             verify(&sandbox, KEY, &paid, "100.01").body,
             json!({ "status": 0, "message": "Amount mismatch" })
         );
-
         // Made but not completed: the verify answer is not `completed`.
-        let id = create(&sandbox, Some(CALLBACK_URL));
-        let declined = sandbox
-            .control(&id, Outcome::Decline, &json!({}), now())
-            .unwrap()
-            .webhook
-            .unwrap();
-        let body: Value = serde_json::from_slice(&declined.body).unwrap();
-        let declined = body["transaction_id"].as_str().unwrap();
-        assert_eq!(
-            verify(&sandbox, KEY, declined, "100.00").body,
-            json!({ "status": 1, "message": "failed" })
-        );
+        let declined = transaction(&sandbox, Outcome::Decline);
 
         // Confirmed as the doc's samples read a verify answer: status 1 and `completed`.
         for (transaction, confirmed) in [
             ("TRX123456", false),
             (paid.as_str(), true),
-            (declined, false),
+            (declined.as_str(), false),
         ] {
             let body = verify(&sandbox, KEY, transaction, "100.00").body;
             assert_eq!(
@@ -774,7 +759,7 @@ mod tests {
     #[test]
     fn the_switch_confirms_transactions_the_simulator_never_made() {
         let sandbox = sandbox();
-        let paid = paid_transaction(&sandbox);
+        let paid = transaction(&sandbox, Outcome::Pay);
         sandbox.confirm_unknown_transactions(true);
         for amount in ["100.00", "7.5", r#""250""#] {
             assert_eq!(
@@ -805,9 +790,12 @@ mod tests {
 
     #[test]
     fn links_and_transactions_stay_within_the_capacity_finished_first() {
-        let sandbox = PakhiSandbox::with_capacity(4);
-        account(&sandbox, "demo", json!({ "api_key": KEY })).unwrap();
-        let first_paid = paid_transaction(&sandbox);
+        let sandbox = sandbox();
+        let mut state = sandbox.state.lock();
+        state.payments = BoundedMap::with_capacity(4);
+        state.transactions = BoundedMap::with_capacity(4);
+        drop(state);
+        let first_paid = transaction(&sandbox, Outcome::Pay);
         let paid_link = sandbox
             .state
             .lock()
@@ -817,27 +805,15 @@ mod tests {
             .unwrap()
             .0
             .clone();
-        let open: Vec<String> = (0..4).map(|_| create(&sandbox, None)).collect();
-        assert_eq!(sandbox.state.lock().payments.len(), 4);
-        assert_eq!(
-            sandbox.page(&paid_link, now()),
-            None,
-            "the paid link went first"
-        );
-        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
-        for _ in 0..3 {
-            create(&sandbox, None);
-        }
-        assert_eq!(sandbox.state.lock().payments.len(), 4);
-        assert_eq!(
-            sandbox.page(&open[0], now()),
-            None,
-            "then the oldest open one"
-        );
+        let links = || sandbox.state.lock().payments.len();
+        let open = || create(&sandbox, None);
+        test_support::assert_finished_go_first(&sandbox, &paid_link, open, links, now());
 
-        let transactions: Vec<String> = (0..6).map(|_| paid_transaction(&sandbox)).collect();
+        let transactions: Vec<String> = (0..6)
+            .map(|_| transaction(&sandbox, Outcome::Pay))
+            .collect();
         assert_eq!(sandbox.state.lock().transactions.len(), 4);
-        assert_eq!(sandbox.state.lock().payments.len(), 4);
+        assert_eq!(links(), 4);
         assert_eq!(
             verify(&sandbox, KEY, &first_paid, "100.00").body["status"],
             0,
@@ -850,52 +826,10 @@ mod tests {
     }
 
     #[test]
-    fn a_declined_attempt_leaves_the_link_open() {
+    fn expire_closes_the_link_silently() {
         let sandbox = sandbox();
         let id = create(&sandbox, Some(CALLBACK_URL));
-        let result = sandbox
-            .control(&id, Outcome::Decline, &json!({}), now())
-            .unwrap();
-        assert_eq!(result.status, "failed");
-        assert_eq!(result.redirect_url, None);
-        let webhook = result.webhook.unwrap();
-        assert_eq!(webhook.event_type, "payment.failed");
-        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
-        assert_eq!(body["status"], "failed");
-        let failed = body["transaction_id"].as_str().unwrap().to_owned();
-        assert_eq!(
-            verify(&sandbox, KEY, &failed, "100.00").body,
-            json!({ "status": 1, "message": "failed" })
-        );
-        let page = sandbox.page(&id, now()).unwrap();
-        assert_eq!((page.status.as_str(), page.open), ("failed", true));
-        let paid = sandbox
-            .control(&id, Outcome::Pay, &json!({}), now())
-            .unwrap();
-        assert_eq!(paid.status, "completed");
-    }
-
-    #[test]
-    fn cancel_calls_back_and_expire_closes_silently() {
-        let sandbox = sandbox();
-        let id = create(&sandbox, Some(CALLBACK_URL));
-        let result = sandbox
-            .control(&id, Outcome::Cancel, &json!({}), now())
-            .unwrap();
-        assert_eq!(result.status, "cancelled");
-        assert_eq!(
-            result.redirect_url.as_deref(),
-            Some("https://yourwebsite.com/cancel")
-        );
-        let webhook = result.webhook.unwrap();
-        assert_eq!(webhook.event_type, "payment.canceled");
-        let body: Value = serde_json::from_slice(&webhook.body).unwrap();
-        assert_eq!(body["status"], "cancelled");
-
-        let id = create(&sandbox, Some(CALLBACK_URL));
-        let result = sandbox
-            .control(&id, Outcome::Expire, &json!({}), now())
-            .unwrap();
+        let result = press(&sandbox, &id, Outcome::Expire, now()).unwrap();
         assert_eq!(result.status, "expired");
         assert!(result.webhook.is_none());
         assert!(!sandbox.page(&id, now()).unwrap().open);
@@ -905,9 +839,7 @@ mod tests {
     fn without_a_callback_url_nothing_is_sent() {
         let sandbox = sandbox();
         let id = create(&sandbox, None);
-        let result = sandbox
-            .control(&id, Outcome::Pay, &json!({}), now())
-            .unwrap();
+        let result = press(&sandbox, &id, Outcome::Pay, now()).unwrap();
         assert_eq!(result.status, "completed");
         assert!(result.webhook.is_none());
     }
@@ -916,23 +848,18 @@ mod tests {
     fn the_verify_option_makes_the_verify_api_disagree() {
         let sandbox = sandbox();
         let id = create(&sandbox, Some(CALLBACK_URL));
+        let pay = |options: &Value| {
+            sandbox.control(Press::new(&id, Outcome::Pay, now()).with_options(options))
+        };
         assert!(matches!(
-            sandbox.control(&id, Outcome::Pay, &json!({ "verify": "maybe" }), now()),
+            pay(&json!({ "verify": "maybe" })),
             Err(SandboxError::Refused(_))
         ));
-        let result = sandbox
-            .control(&id, Outcome::Pay, &json!({ "verify": "fail" }), now())
-            .unwrap();
-        let body: Value = serde_json::from_slice(&result.webhook.unwrap().body).unwrap();
+        let webhook = pay(&json!({ "verify": "fail" })).unwrap().webhook.unwrap();
+        let (body, transaction_id) = callback_of(&webhook);
         assert_eq!(body["status"], "completed");
         assert_eq!(
-            verify(
-                &sandbox,
-                KEY,
-                body["transaction_id"].as_str().unwrap(),
-                "100.00"
-            )
-            .body,
+            verify(&sandbox, KEY, &transaction_id, "100.00").body,
             json!({ "status": 1, "message": "pending" })
         );
     }
@@ -940,25 +867,18 @@ mod tests {
     #[test]
     fn accounts_need_a_key_of_their_own_and_a_known_currency() {
         let sandbox = sandbox();
-        let error = account(&sandbox, "copycat", json!({ "api_key": KEY })).unwrap_err();
+        let error = open_account(&sandbox, "copycat", json!({ "api_key": KEY })).unwrap_err();
         assert_eq!(error.key, "api_key");
         assert!(!error.to_string().contains(KEY), "{error}");
         let error =
-            account(&sandbox, "x", json!({ "api_key": "k2", "currency": "XYZ" })).unwrap_err();
+            open_account(&sandbox, "x", json!({ "api_key": "k2", "currency": "XYZ" })).unwrap_err();
         assert_eq!(error.key, "currency");
-        assert!(account(&sandbox, "x", json!({ "api_key": "k3", "extra": 1 })).is_err());
+        assert!(open_account(&sandbox, "x", json!({ "api_key": "k3", "extra": 1 })).is_err());
         // The other account charges in USD: its amounts are read in USD.
         let response = sandbox.create_payment(Some(OTHER_KEY), &create_body(None), now());
         assert_eq!(response.body["status"], 1);
-        let id = response.body["payment_url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_owned();
         assert_eq!(
-            sandbox.page(&id, now()).unwrap().amount,
+            sandbox.page(&link_id(&response), now()).unwrap().amount,
             Some(Money::new(10_000, Currency::Usd))
         );
     }
@@ -969,41 +889,32 @@ mod tests {
     #[tokio::test]
     async fn the_adapter_and_the_simulator_agree() {
         let sandbox = Arc::new(sandbox());
-        let server = crate::test_support::serve(sandbox.clone(), now()).await;
+        let api = test_support::serve(ID, sandbox.clone(), now()).await;
         let settings = json!({ "api_key": KEY });
-        let base_url = format!("{}/sandbox/pakhi", server.uri());
-        let adapter = paymux_providers::pakhi::PakhiAdapter::from_context(AdapterContext {
-            webhook_url: Url::parse(CALLBACK_URL).unwrap(),
-            ..test_context(ID, &settings, Some(&base_url))
-        })
-        .unwrap();
+        let adapter =
+            test_support::adapter(PakhiAdapter::from_context, ID, &settings, &api.base_url);
+        let customer = Customer {
+            name: Some("John Doe".into()),
+            email: Some("john@example.com".into()),
+            ..Customer::default()
+        };
+        let request = CheckoutRequest {
+            customer: Some(customer),
+            success_url: Some(Url::parse("https://yourwebsite.com/success").unwrap()),
+            cancel_url: Some(Url::parse("https://yourwebsite.com/cancel").unwrap()),
+            ..CheckoutRequest::example(Money::new(10_000, Currency::Bdt))
+        };
         for (options, confirmed) in [(json!({}), true), (json!({ "verify": "fail" }), false)] {
-            let request = CheckoutRequest {
-                customer: Some(paymux_providers::model::Customer {
-                    name: Some("John Doe".into()),
-                    email: Some("john@example.com".into()),
-                    ..Default::default()
-                }),
-                success_url: Some(Url::parse("https://yourwebsite.com/success").unwrap()),
-                cancel_url: Some(Url::parse("https://yourwebsite.com/cancel").unwrap()),
-                ..CheckoutRequest::example(Money::new(10_000, Currency::Bdt))
-            };
             let created = adapter.create_checkout(&request).await.unwrap();
             assert_eq!(created.provider_checkout_id, None);
             let redirect_url = created.redirect_url.unwrap();
             let id = redirect_url.rsplit('/').next().unwrap();
-            let webhook = sandbox
-                .control(id, Outcome::Pay, &options, now())
-                .unwrap()
-                .webhook
-                .unwrap();
+            let press = Press::new(id, Outcome::Pay, now()).with_options(&options);
+            let webhook = sandbox.control(press).unwrap().webhook.unwrap();
             assert_eq!(webhook.url.as_str(), CALLBACK_URL);
-            let delivery = WebhookRequest {
-                headers: &[],
-                body: &webhook.body,
-            };
-            assert_eq!(adapter.verify_webhook(&delivery, now()), Ok(()));
-            let event = adapter.parse_webhook(&webhook.body).unwrap().remove(0);
+            let event = test_support::receive(&adapter, &webhook, now())
+                .unwrap()
+                .remove(0);
             assert_eq!(event.event_type, EventType::PaymentSucceeded);
             assert_eq!(event.amount, Some(Money::new(10_000, Currency::Bdt)));
             let checkout_id = request.checkout_id.to_string();

@@ -118,6 +118,25 @@ pub struct OutgoingWebhook {
     pub delivered: Acceptance,
 }
 
+impl OutgoingWebhook {
+    /// A webhook with a JSON body that a 2xx reply delivers, as most providers send one:
+    /// unsigned, sent once, 10 s given for the reply. A simulator sets its provider's signer,
+    /// retry schedule and wait over it with struct update syntax.
+    pub fn json(url: Url, body: Vec<u8>, event_type: String, event_id: String) -> OutgoingWebhook {
+        OutgoingWebhook {
+            url,
+            content_type: "application/json",
+            body,
+            event_type,
+            event_id,
+            sign: Arc::new(|_, _| vec![]),
+            retry_delays: vec![],
+            reply_within: Duration::from_secs(10),
+            delivered: delivered_on_2xx,
+        }
+    }
+}
+
 impl std::fmt::Debug for OutgoingWebhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutgoingWebhook")
@@ -137,10 +156,9 @@ pub fn delivered_on_2xx(status: u16, _body: &[u8]) -> Verdict {
     }
 }
 
-/// What the hosted page shows for a simulated checkout.
+/// What the hosted page shows for a simulated checkout (the page knows which one it is for).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostedPage {
-    pub provider_checkout_id: String,
     pub amount: Option<Money>,
     pub description: Option<String>,
     /// The simulated checkout's status in the provider's own words.
@@ -150,6 +168,35 @@ pub struct HostedPage {
     /// Extra input fields the page offers for `pay` (name, label, placeholder), e.g. SKN's
     /// card number; their values go into the control call's JSON body.
     pub fields: Vec<(&'static str, &'static str, String)>,
+}
+
+/// A press of one of the hosted page's buttons: the control call.
+#[derive(Debug, Clone, Copy)]
+pub struct Press<'a> {
+    /// The simulated checkout, as the provider knows it.
+    pub checkout_id: &'a str,
+    pub outcome: Outcome,
+    /// The page's input fields (e.g. SKN Pay's card number), as a JSON object.
+    pub options: &'a serde_json::Value,
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> Press<'a> {
+    /// `outcome` pressed on `checkout_id` at `now`, the page's fields left empty.
+    pub fn new(checkout_id: &'a str, outcome: Outcome, now: DateTime<Utc>) -> Press<'a> {
+        static NO_OPTIONS: serde_json::Value = serde_json::Value::Null;
+        Press {
+            checkout_id,
+            outcome,
+            options: &NO_OPTIONS,
+            now,
+        }
+    }
+
+    /// The same press with the page's fields filled in.
+    pub fn with_options(self, options: &'a serde_json::Value) -> Press<'a> {
+        Press { options, ..self }
+    }
 }
 
 /// The result of a control call.
@@ -290,8 +337,6 @@ impl From<(SandboxResponse, Option<OutgoingWebhook>)> for ApiAnswer {
 /// A simulated provider. `Any` lets a test reach one simulator's own methods
 /// ([`crate::Sandbox::simulator`]).
 pub trait Simulator: Any + Send + Sync {
-    fn id(&self) -> &'static str;
-
     /// Registers a merchant's account (its credentials and webhook endpoint).
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError>;
 
@@ -302,13 +347,7 @@ pub trait Simulator: Any + Send + Sync {
     fn page(&self, provider_checkout_id: &str, now: DateTime<Utc>) -> Option<HostedPage>;
 
     /// Does what the hosted page's buttons do.
-    fn control(
-        &self,
-        provider_checkout_id: &str,
-        outcome: Outcome,
-        options: &serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> Result<ControlResult, SandboxError>;
+    fn control(&self, press: Press<'_>) -> Result<ControlResult, SandboxError>;
 
     /// The payment frame a storefront opens in the payer's browser, for providers whose
     /// checkout is one (SpankPay); its checkouts are known by paymux's checkout id.

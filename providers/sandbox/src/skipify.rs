@@ -30,8 +30,8 @@ use paymux_providers::skipify::{API_KEY_SCHEME, ID, Settings};
 
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook,
-    SandboxAccount, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
+    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook, Press,
+    SandboxAccount, SandboxError, SandboxResponse, Simulator,
 };
 
 /// "Each failed webhook attempt will be retried 3 times over the course of 12 hours": three
@@ -245,16 +245,6 @@ fn charges_option(options: &Value, total: i64) -> Result<Option<Vec<Charge>>, Sa
 }
 
 impl SkipifySandbox {
-    /// A simulator keeping at most `capacity` PayLinks.
-    pub fn with_capacity(capacity: usize) -> SkipifySandbox {
-        SkipifySandbox {
-            state: Locked::new(State {
-                accounts: Accounts::default(),
-                paylinks: BoundedMap::with_capacity(capacity),
-            }),
-        }
-    }
-
     /// `POST {base}`: creates a PayLink, answering as Skipify's PayLink API would. `link` is
     /// the account's hosted page base plus the new `paylinkId`.
     pub fn create_paylink(
@@ -264,54 +254,59 @@ impl SkipifySandbox {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> SandboxResponse {
-        let mut state = self.state.lock();
-        let owner = match authenticate(&state, authorization, merchant_id_header) {
-            Ok(owner) => owner,
-            Err(response) => return response,
-        };
-        let request: CreatePaylink = match serde_json::from_slice(body) {
-            Ok(request) => request,
-            Err(error) => {
-                return SandboxResponse::error(400, format!("Invalid JSON body: {error}"));
-            }
-        };
-        if let Err(message) = validate(&request, &owner.0, now) {
-            return SandboxResponse::error(400, message);
-        }
-        let Some(account) = state.accounts.get(&owner) else {
-            return SandboxResponse::error(401, "Invalid API key for this merchant.");
-        };
-        let paylink_id = new_uuid();
-        let link = match account.pay_page_base.join(&paylink_id) {
-            Ok(link) => link.to_string(),
-            Err(error) => {
-                return SandboxResponse::error(500, format!("cannot build the link: {error}"));
-            }
-        };
-        let answer = PaylinkObject {
-            paylink_id: &paylink_id,
-            link: &link,
-            merchant_invoice_id: request.merchant_invoice_id.as_deref(),
-            currency_code: "USD",
-            merchant_id: &request.merchant_id,
-            description: request.description.as_deref(),
-            total: request.total,
-            status: PaylinkStatus::Open.as_str(),
-            expiration: request.expiration.map(wire::millis),
-            created_at: wire::millis(now),
-        };
-        let body = serde_json::to_value(&answer).unwrap_or(Value::Null);
-        state.paylinks.insert(
-            paylink_id,
-            SimulatedPaylink {
-                owner,
-                request,
-                status: PaylinkStatus::Open,
-            },
-            now,
-        );
-        SandboxResponse::ok(body)
+        self.state.as_caller(
+            |state| authenticate(state, authorization, merchant_id_header),
+            |state, owner| create(state, owner, body, now),
+        )
     }
+}
+
+/// Creates a PayLink for the account `owner` (merchant id, API key).
+fn create(
+    state: &mut State,
+    owner: (String, String),
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> SandboxResponse {
+    let request: CreatePaylink = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(error) => {
+            return SandboxResponse::error(400, format!("Invalid JSON body: {error}"));
+        }
+    };
+    if let Err(message) = validate(&request, &owner.0, now) {
+        return SandboxResponse::error(400, message);
+    }
+    let Some(account) = state.accounts.get(&owner) else {
+        return SandboxResponse::error(401, "Invalid API key for this merchant.");
+    };
+    let paylink_id = new_uuid();
+    let link = match account.pay_page_base.join(&paylink_id) {
+        Ok(link) => link.to_string(),
+        Err(error) => {
+            return SandboxResponse::error(500, format!("cannot build the link: {error}"));
+        }
+    };
+    let answer = PaylinkObject {
+        paylink_id: &paylink_id,
+        link: &link,
+        merchant_invoice_id: request.merchant_invoice_id.as_deref(),
+        currency_code: "USD",
+        merchant_id: &request.merchant_id,
+        description: request.description.as_deref(),
+        total: request.total,
+        status: PaylinkStatus::Open.as_str(),
+        expiration: request.expiration.map(wire::millis),
+        created_at: wire::millis(now),
+    };
+    let body = serde_json::to_value(&answer).unwrap_or(Value::Null);
+    let paylink = SimulatedPaylink {
+        owner,
+        request,
+        status: PaylinkStatus::Open,
+    };
+    state.paylinks.insert(paylink_id, paylink, now);
+    SandboxResponse::ok(body)
 }
 
 /// The webhook Skipify sends for `payload` to the PayLink owner's endpoint: the secret in the
@@ -345,18 +340,14 @@ fn outgoing_webhook<P: Serialize>(
         ))
     })?;
     let custom_header = account.auth.custom_header().map(|custom| custom.pair());
+    let url = account.webhook_url.clone();
     Ok(OutgoingWebhook {
-        url: account.webhook_url.clone(),
-        content_type: "application/json",
-        body,
-        event_type: name.as_str().to_owned(),
-        event_id,
         sign: Arc::new(move |_at: DateTime<Utc>, _body: &[u8]| {
             custom_header.clone().into_iter().collect()
         }),
         retry_delays: RETRY_DELAYS.to_vec(),
         reply_within: REPLY_WITHIN,
-        delivered: delivered_on_2xx,
+        ..OutgoingWebhook::json(url, body, name.as_str().to_owned(), event_id)
     })
 }
 
@@ -393,13 +384,15 @@ fn order_payload(
 }
 
 impl Simulator for SkipifySandbox {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
         let credentials = Settings::parse(account.settings)?
             .resolve(|key, secret| account.secret(key, secret))?;
+        let opened = Account {
+            merchant: account.merchant.to_owned(),
+            auth: credentials.auth,
+            webhook_url: account.webhook_url,
+            pay_page_base: account.pay_page_base,
+        };
         let credential = Credential {
             key: "merchant_id",
             name: "Skipify merchant id and API key",
@@ -407,12 +400,6 @@ impl Simulator for SkipifySandbox {
                 credentials.merchant_id,
                 credentials.api_key.expose_secret().to_owned(),
             ),
-        };
-        let opened = Account {
-            merchant: account.merchant.to_owned(),
-            auth: credentials.auth,
-            webhook_url: account.webhook_url,
-            pay_page_base: account.pay_page_base,
         };
         (self.state.lock().accounts).open(credential, account.merchant, opened)
     }
@@ -441,7 +428,6 @@ impl Simulator for SkipifySandbox {
             paylink.status
         };
         Some(HostedPage {
-            provider_checkout_id: id.to_owned(),
             amount: Some(Money::new(paylink.request.total, Currency::Usd)),
             description: paylink.request.description.clone(),
             status: status.as_str().to_owned(),
@@ -455,20 +441,12 @@ impl Simulator for SkipifySandbox {
     /// `decline` ORDER_PAYMENT_FAILED (the link stays open), `expire` PAYMENT_REQUEST_EXPIRED
     /// (as does any click on a link past its `expiration`). `cancel` is refused: Skipify has
     /// no cancel event.
-    fn control(
-        &self,
-        id: &str,
-        outcome: Outcome,
-        options: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<ControlResult, SandboxError> {
+    fn control(&self, press: Press<'_>) -> Result<ControlResult, SandboxError> {
+        let (id, now) = (press.checkout_id, press.now);
         let mut state = self.state.lock();
         let state = &mut *state;
-        let paylink = state
-            .paylinks
-            .get_mut(id)
-            .ok_or_else(|| SandboxError::NotFound(id.to_owned()))?;
-        if outcome == Outcome::Cancel {
+        let paylink = state.paylinks.checkout_mut(id)?;
+        if press.outcome == Outcome::Cancel {
             return Err(SandboxError::Refused(
                 "Skipify sends no webhook when a merchant cancels a PayLink (its events are \
                  ORDER_PAYMENT_SUCCEEDED, ORDER_PAYMENT_FAILED and PAYMENT_REQUEST_EXPIRED), and \
@@ -489,7 +467,7 @@ impl Simulator for SkipifySandbox {
         let outcome = if paylink.past_expiration(now) {
             Outcome::Expire
         } else {
-            outcome
+            press.outcome
         };
         let webhook = match outcome {
             Outcome::Pay | Outcome::Decline => {
@@ -498,7 +476,7 @@ impl Simulator for SkipifySandbox {
                 } else {
                     EventName::OrderPaymentFailed
                 };
-                let charges = charges_option(options, paylink.request.total)?;
+                let charges = charges_option(press.options, paylink.request.total)?;
                 let payload = order_payload(id, paylink, name, charges, now);
                 let event_id = wire::event_id(
                     name,
@@ -537,11 +515,12 @@ impl Simulator for SkipifySandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{self, press};
     use chrono::TimeDelta;
     use paymux_domain::{CheckoutStatus, EventType, NormalizedEvent};
-    use paymux_providers::model::{CheckoutRequest, WebhookRequest};
-    use paymux_providers::testing::test_context;
-    use paymux_providers::{Provider, ProviderError, SecretResolver};
+    use paymux_providers::model::CheckoutRequest;
+    use paymux_providers::skipify::SkipifyAdapter;
+    use paymux_providers::{Provider, ProviderError};
     use serde_json::json;
 
     const MERCHANT_ID: &str = "c1brc8b60-6dd4-4136-88e1-c9e5b670f1ca0";
@@ -554,12 +533,11 @@ mod tests {
             .to_utc()
     }
 
+    /// The `demo` merchant's settings; with `custom_header`, its webhooks carry
+    /// `X-Api-Key: hdr-7` too.
     fn settings(custom_header: bool) -> Value {
-        let mut settings = json!({
-            "merchant_id": MERCHANT_ID,
-            "api_key": API_KEY,
-            "secret": SECRET,
-        });
+        let mut settings =
+            json!({ "merchant_id": MERCHANT_ID, "api_key": API_KEY, "secret": SECRET });
         if custom_header {
             settings["custom_header_name"] = json!("X-Api-Key");
             settings["custom_header_value"] = json!("hdr-7");
@@ -568,31 +546,23 @@ mod tests {
     }
 
     fn sandbox_with(settings: &Value) -> SkipifySandbox {
-        add_account(SkipifySandbox::default(), settings)
-    }
-
-    fn add_account(sandbox: SkipifySandbox, settings: &Value) -> SkipifySandbox {
+        let sandbox = SkipifySandbox::default();
         sandbox
-            .add_account(SandboxAccount {
-                merchant: "demo",
-                settings,
-                secrets: SecretResolver {
-                    allow_literals: true,
-                },
-                webhook_url: Url::parse("http://127.0.0.1:8080/webhooks/demo/skipify").unwrap(),
-                pay_page_base: Url::parse("http://127.0.0.1:8080/sandbox/skipify/pay/").unwrap(),
-            })
+            .add_account(test_support::account(ID, "demo", settings))
             .unwrap();
         sandbox
     }
 
-    fn adapter_for(settings: &Value, base: &str) -> paymux_providers::skipify::SkipifyAdapter {
-        paymux_providers::skipify::SkipifyAdapter::from_context(test_context(
-            ID,
-            settings,
-            Some(base),
-        ))
-        .unwrap()
+    /// The adapter configured with `settings`, its API not called.
+    fn adapter_for(settings: &Value) -> SkipifyAdapter {
+        let base_url = "https://paymux.example/sandbox/skipify/";
+        test_support::adapter(SkipifyAdapter::from_context, ID, settings, base_url)
+    }
+
+    /// The `demo` merchant's simulator and adapter, its webhooks without a custom header.
+    fn demo() -> (SkipifySandbox, SkipifyAdapter) {
+        let settings = settings(false);
+        (sandbox_with(&settings), adapter_for(&settings))
     }
 
     fn create_body(total: i64) -> Vec<u8> {
@@ -621,51 +591,25 @@ mod tests {
         response.body["paylinkId"].as_str().unwrap().to_owned()
     }
 
-    /// What paymux makes of a webhook the sandbox would send: verified with the signer's
-    /// headers, then parsed.
+    /// What paymux makes of a webhook the sandbox would send: its one event.
     fn receive(
-        adapter: &paymux_providers::skipify::SkipifyAdapter,
+        adapter: &SkipifyAdapter,
         webhook: &OutgoingWebhook,
     ) -> Result<NormalizedEvent, ProviderError> {
-        let headers = (webhook.sign)(now(), &webhook.body);
-        let headers: Vec<(String, String)> = headers
-            .into_iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value))
-            .collect();
-        let request = WebhookRequest {
-            headers: &headers,
-            body: &webhook.body,
-        };
-        adapter.verify_webhook(&request, now())?;
-        let mut events = adapter.parse_webhook(&webhook.body)?;
+        let mut events = test_support::receive(adapter, webhook, now())?;
         assert_eq!(events.len(), 1);
         Ok(events.remove(0))
     }
 
     #[test]
     fn paylinks_stay_within_the_capacity_finished_first() {
-        let sandbox = add_account(SkipifySandbox::with_capacity(4), &settings(false));
+        let sandbox = sandbox_with(&settings(false));
+        sandbox.state.lock().paylinks = BoundedMap::with_capacity(4);
         let paid = create(&sandbox, 1000);
-        sandbox
-            .control(&paid, Outcome::Pay, &json!({}), now())
-            .unwrap();
-        let open: Vec<String> = (0..4).map(|_| create(&sandbox, 1000)).collect();
-        assert_eq!(sandbox.state.lock().paylinks.len(), 4);
-        assert_eq!(
-            sandbox.page(&paid, now()),
-            None,
-            "the paid PayLink went first"
-        );
-        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
-        for _ in 0..3 {
-            create(&sandbox, 1000);
-        }
-        assert_eq!(sandbox.state.lock().paylinks.len(), 4);
-        assert_eq!(
-            sandbox.page(&open[0], now()),
-            None,
-            "then the oldest open one"
-        );
+        press(&sandbox, &paid, Outcome::Pay, now()).unwrap();
+        let paylinks = || sandbox.state.lock().paylinks.len();
+        let open = || create(&sandbox, 1000);
+        test_support::assert_finished_go_first(&sandbox, &paid, open, paylinks, now());
     }
 
     #[test]
@@ -683,7 +627,7 @@ mod tests {
         assert_eq!(id.as_bytes()[14], b'4', "a version-4 UUID: {id}");
         assert_eq!(
             response.body["link"],
-            json!(format!("http://127.0.0.1:8080/sandbox/skipify/pay/{id}"))
+            json!(format!("https://paymux.example/sandbox/skipify/pay/{id}"))
         );
         assert_eq!(response.body["merchantInvoiceId"], "order-5821");
         assert_eq!(response.body["total"], 112);
@@ -745,23 +689,64 @@ mod tests {
     }
 
     #[test]
+    fn pay_decline_and_expire_each_send_the_webhook_paymux_reads_as_such() {
+        let (sandbox, adapter) = demo();
+        for (outcome, total, status, event_name, event_type, open) in [
+            (
+                Outcome::Pay,
+                112,
+                "Paid",
+                "ORDER_PAYMENT_SUCCEEDED",
+                EventType::PaymentSucceeded,
+                false,
+            ),
+            // A failed attempt leaves the link usable.
+            (
+                Outcome::Decline,
+                112,
+                "Open",
+                "ORDER_PAYMENT_FAILED",
+                EventType::PaymentFailed,
+                true,
+            ),
+            (
+                Outcome::Expire,
+                51,
+                "Expired",
+                "PAYMENT_REQUEST_EXPIRED",
+                EventType::PaymentExpired,
+                false,
+            ),
+        ] {
+            let id = create(&sandbox, total);
+            let result = press(&sandbox, &id, outcome, now()).unwrap();
+            assert_eq!(
+                (result.status.as_str(), result.redirect_url),
+                (status, None)
+            );
+            let webhook = result.webhook.unwrap();
+            assert_eq!(webhook.event_type, event_name);
+            let event = receive(&adapter, &webhook).unwrap();
+            assert_eq!(event.event_type, event_type);
+            assert_eq!(event.provider_event_id, webhook.event_id);
+            // Dated by the order id the sandbox made at `now`, or by the expiry.
+            assert_eq!(event.occurred_at, now());
+            assert_eq!(event.amount, Some(Money::new(total, Currency::Usd)));
+            let page = sandbox.page(&id, now()).unwrap();
+            assert_eq!((page.status.as_str(), page.open), (status, open));
+        }
+    }
+
+    #[test]
     fn pay_sends_a_succeeded_webhook_that_paymux_accepts() {
-        let settings = settings(false);
-        let sandbox = sandbox_with(&settings);
-        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+        let (sandbox, adapter) = demo();
         let id = create(&sandbox, 112);
-        let result = sandbox
-            .control(&id, Outcome::Pay, &json!({}), now())
-            .unwrap();
-        assert_eq!(result.status, "Paid");
-        assert_eq!(result.redirect_url, None);
-        let webhook = result.webhook.unwrap();
+        let webhook = test_support::webhook(&sandbox, &id, Outcome::Pay, now());
         assert_eq!(
             webhook.url.as_str(),
-            "http://127.0.0.1:8080/webhooks/demo/skipify"
+            "https://paymux.example/webhooks/demo/skipify"
         );
         assert_eq!(webhook.content_type, "application/json");
-        assert_eq!(webhook.event_type, "ORDER_PAYMENT_SUCCEEDED");
         assert_eq!(webhook.retry_delays, vec![Duration::from_secs(14_400); 3]);
         assert_eq!(webhook.reply_within, Duration::from_secs(5));
         assert!(
@@ -780,36 +765,28 @@ mod tests {
         assert!(!format!("{webhook:?}").contains(SECRET));
 
         let event = receive(&adapter, &webhook).unwrap();
-        assert_eq!(event.event_type, EventType::PaymentSucceeded);
-        assert_eq!(event.provider_event_id, webhook.event_id);
         assert_eq!(event.provider_payment_id.as_deref(), Some(id.as_str()));
         assert_eq!(event.reference.as_deref(), Some("order-5821"));
-        assert_eq!(event.amount, Some(Money::new(112, Currency::Usd)));
         assert_eq!(event.fee, None);
-        assert_eq!(event.occurred_at, now());
         assert!(!event.livemode);
 
         // Paid is final.
-        let again = sandbox.control(&id, Outcome::Pay, &json!({}), now());
+        let again = press(&sandbox, &id, Outcome::Pay, now());
         assert!(matches!(again, Err(SandboxError::Refused(_))), "{again:?}");
-        assert!(!sandbox.page(&id, now()).unwrap().open);
     }
 
     #[test]
     fn charges_from_the_options_become_the_fee() {
-        let settings = settings(false);
-        let sandbox = sandbox_with(&settings);
-        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+        let (sandbox, adapter) = demo();
         let id = create(&sandbox, 112);
         let options = json!({ "charges": [
             { "type": "SURCHARGE_FEE", "amount": 10 },
             { "type": "GENERAL_FEE", "amount": 12 },
         ]});
-        let webhook = sandbox
-            .control(&id, Outcome::Pay, &options, now())
-            .unwrap()
-            .webhook
-            .unwrap();
+        let pay = |id: &str, options: &Value| {
+            sandbox.control(Press::new(id, Outcome::Pay, now()).with_options(options))
+        };
+        let webhook = pay(&id, &options).unwrap().webhook.unwrap();
         let event = receive(&adapter, &webhook).unwrap();
         assert_eq!(event.fee, Some(22));
         assert_eq!(event.details["charges"], options["charges"]);
@@ -821,7 +798,7 @@ mod tests {
             json!({ "charges": [{ "type": "X", "amount": 113 }] }),
             json!({ "charges": [{ "type": "X", "amount": 1.5 }] }),
         ] {
-            let result = sandbox.control(&id, Outcome::Pay, &bad, now());
+            let result = pay(&id, &bad);
             assert!(matches!(result, Err(SandboxError::Refused(_))), "{bad}");
         }
         // Nothing happened to the link.
@@ -829,70 +806,38 @@ mod tests {
     }
 
     #[test]
-    fn decline_sends_a_failure_and_the_link_stays_usable() {
-        let settings = settings(false);
-        let sandbox = sandbox_with(&settings);
-        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+    fn a_declined_attempt_has_no_completion_and_the_link_can_still_be_paid() {
+        let (sandbox, _) = demo();
         let id = create(&sandbox, 112);
-        let result = sandbox
-            .control(&id, Outcome::Decline, &json!({}), now())
-            .unwrap();
-        assert_eq!(result.status, "Open");
-        let failed = result.webhook.unwrap();
-        assert_eq!(failed.event_type, "ORDER_PAYMENT_FAILED");
+        let failed = test_support::webhook(&sandbox, &id, Outcome::Decline, now());
         let body: Value = serde_json::from_slice(&failed.body).unwrap();
         assert!(
             body["payload"].get("completedAt").is_none(),
             "as in the doc's sample"
         );
-        let event = receive(&adapter, &failed).unwrap();
-        assert_eq!(event.event_type, EventType::PaymentFailed);
-        assert_eq!(event.provider_event_id, failed.event_id);
-        // Dated by the order id the sandbox made at `now`.
-        assert_eq!(event.occurred_at, now());
         // A second attempt is another event, and then paying works.
-        let second = sandbox
-            .control(&id, Outcome::Decline, &json!({}), now())
-            .unwrap()
-            .webhook
-            .unwrap();
+        let second = test_support::webhook(&sandbox, &id, Outcome::Decline, now());
         assert_ne!(second.event_id, failed.event_id);
-        let paid = sandbox
-            .control(&id, Outcome::Pay, &json!({}), now())
-            .unwrap();
-        assert_eq!(paid.status, "Paid");
+        assert_eq!(
+            press(&sandbox, &id, Outcome::Pay, now()).unwrap().status,
+            "Paid"
+        );
     }
 
     #[test]
-    fn expire_sends_the_expiry_and_closes_the_link() {
-        let settings = settings(false);
-        let sandbox = sandbox_with(&settings);
-        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+    fn an_expired_link_takes_no_payment() {
+        let (sandbox, _) = demo();
         let id = create(&sandbox, 51);
-        let result = sandbox
-            .control(&id, Outcome::Expire, &json!({}), now())
-            .unwrap();
-        assert_eq!(result.status, "Expired");
-        let webhook = result.webhook.unwrap();
-        assert_eq!(webhook.event_type, "PAYMENT_REQUEST_EXPIRED");
-        let event = receive(&adapter, &webhook).unwrap();
-        assert_eq!(event.event_type, EventType::PaymentExpired);
-        assert_eq!(event.amount, Some(Money::new(51, Currency::Usd)));
-        assert_eq!(event.occurred_at, now());
-        assert_eq!(event.provider_event_id, webhook.event_id);
+        press(&sandbox, &id, Outcome::Expire, now()).unwrap();
         assert!(matches!(
-            sandbox.control(&id, Outcome::Pay, &json!({}), now()),
+            press(&sandbox, &id, Outcome::Pay, now()),
             Err(SandboxError::Refused(_))
         ));
-        let page = sandbox.page(&id, now()).unwrap();
-        assert_eq!((page.status.as_str(), page.open), ("Expired", false));
     }
 
     #[test]
     fn a_click_on_a_link_past_its_expiration_reports_the_expiry() {
-        let settings = settings(false);
-        let sandbox = sandbox_with(&settings);
-        let adapter = adapter_for(&settings, "http://127.0.0.1:8080/sandbox/skipify/");
+        let (sandbox, adapter) = demo();
         let expiration = now() + TimeDelta::hours(1);
         let body = json!({
             "merchantId": MERCHANT_ID,
@@ -910,7 +855,7 @@ mod tests {
         let page = sandbox.page(&id, later).unwrap();
         assert_eq!((page.status.as_str(), page.open), ("Expired", true));
         let result = sandbox
-            .control(&id, Outcome::Pay, &json!({}), later)
+            .control(Press::new(&id, Outcome::Pay, later))
             .unwrap();
         assert_eq!(result.status, "Expired");
         let webhook = result.webhook.unwrap();
@@ -924,7 +869,7 @@ mod tests {
     fn cancel_is_refused_with_the_reason() {
         let sandbox = sandbox_with(&settings(false));
         let id = create(&sandbox, 112);
-        match sandbox.control(&id, Outcome::Cancel, &json!({}), now()) {
+        match press(&sandbox, &id, Outcome::Cancel, now()) {
             Err(SandboxError::Refused(message)) => {
                 assert!(message.contains("no webhook"), "{message}");
             }
@@ -932,7 +877,7 @@ mod tests {
         }
         assert_eq!(sandbox.page(&id, now()).unwrap().status, "Open");
         assert!(matches!(
-            sandbox.control("nope", Outcome::Pay, &json!({}), now()),
+            press(&sandbox, "nope", Outcome::Pay, now()),
             Err(SandboxError::NotFound(_))
         ));
     }
@@ -941,50 +886,35 @@ mod tests {
     fn a_configured_custom_header_is_sent_and_required() {
         let with_header = settings(true);
         let sandbox = sandbox_with(&with_header);
-        let adapter = adapter_for(&with_header, "http://127.0.0.1:8080/sandbox/skipify/");
         let id = create(&sandbox, 112);
-        let webhook = sandbox
-            .control(&id, Outcome::Pay, &json!({}), now())
-            .unwrap()
-            .webhook
-            .unwrap();
+        let webhook = test_support::webhook(&sandbox, &id, Outcome::Pay, now());
         assert_eq!(
             (webhook.sign)(now(), &webhook.body),
             vec![("x-api-key".to_owned(), "hdr-7".to_owned())]
         );
-        assert!(receive(&adapter, &webhook).is_ok());
-        // An adapter with another custom value refuses it.
-        let mut other = settings(true);
-        other["custom_header_value"] = json!("hdr-8");
-        let strict = adapter_for(&other, "http://127.0.0.1:8080/sandbox/skipify/");
-        assert!(matches!(
-            receive(&strict, &webhook),
-            Err(ProviderError::InvalidSignature(_))
-        ));
-        // And an adapter with another secret refuses it too.
-        let mut other = settings(true);
-        other["secret"] = json!("another-secret");
-        let strict = adapter_for(&other, "http://127.0.0.1:8080/sandbox/skipify/");
-        assert!(matches!(
-            receive(&strict, &webhook),
-            Err(ProviderError::InvalidSignature(_))
-        ));
+        assert!(receive(&adapter_for(&with_header), &webhook).is_ok());
+        // An adapter with another custom value refuses it, and one with another secret too.
+        for (key, value) in [
+            ("custom_header_value", "hdr-8"),
+            ("secret", "another-secret"),
+        ] {
+            let mut other = settings(true);
+            other[key] = json!(value);
+            assert!(
+                matches!(
+                    receive(&adapter_for(&other), &webhook),
+                    Err(ProviderError::InvalidSignature(_))
+                ),
+                "{key}"
+            );
+        }
     }
 
     #[test]
     fn accounts_come_from_the_adapters_settings() {
         let sandbox = sandbox_with(&settings(false));
-        let account = |settings: &Value| {
-            sandbox.add_account(SandboxAccount {
-                merchant: "other",
-                settings,
-                secrets: SecretResolver {
-                    allow_literals: true,
-                },
-                webhook_url: Url::parse("http://127.0.0.1:8080/webhooks/other/skipify").unwrap(),
-                pay_page_base: Url::parse("http://127.0.0.1:8080/sandbox/skipify/pay/").unwrap(),
-            })
-        };
+        let account =
+            |settings: &Value| sandbox.add_account(test_support::account(ID, "other", settings));
         assert_eq!(account(&settings(false)).unwrap_err().key, "merchant_id");
         let error = account(&json!({ "merchant_id": "m2", "api_key": "k" })).unwrap_err();
         assert_eq!(error.key, "secret");
@@ -1003,9 +933,11 @@ mod tests {
     async fn the_adapter_creates_paylinks_on_the_sandbox_end_to_end() {
         let settings = settings(true);
         let sandbox = Arc::new(sandbox_with(&settings));
-        let server = crate::test_support::serve(sandbox.clone(), Utc::now()).await;
-        let base = format!("{}/sandbox/skipify/", server.uri());
-        let adapter = adapter_for(&settings, &base);
+        let api = test_support::serve(ID, sandbox.clone(), Utc::now()).await;
+        let adapter_with = |settings: &Value| {
+            test_support::adapter(SkipifyAdapter::from_context, ID, settings, &api.base_url)
+        };
+        let adapter = adapter_with(&settings);
         let request = CheckoutRequest {
             description: Some("Order #5821".into()),
             ..CheckoutRequest::example(Money::new(112, Currency::Usd))
@@ -1016,13 +948,10 @@ mod tests {
         let id = created.provider_checkout_id.unwrap();
         assert_eq!(
             created.redirect_url.unwrap(),
-            format!("http://127.0.0.1:8080/sandbox/skipify/pay/{id}")
+            format!("https://paymux.example/sandbox/skipify/pay/{id}")
         );
-        let webhook = sandbox
-            .control(&id, Outcome::Pay, &json!({}), Utc::now())
-            .unwrap()
-            .webhook
-            .unwrap();
+        let press = Press::new(&id, Outcome::Pay, Utc::now());
+        let webhook = sandbox.control(press).unwrap().webhook.unwrap();
         let event = receive(&adapter, &webhook).unwrap();
         // No reference: our checkout id went out as merchantInvoiceId and comes back as a hint.
         assert_eq!(event.checkout_hint, Some(request.checkout_id.to_string()));
@@ -1031,7 +960,7 @@ mod tests {
         // Another merchant's key is a 401 through the adapter too.
         let mut wrong = settings.clone();
         wrong["api_key"] = json!("skp_wrong");
-        let error = adapter_for(&wrong, &base)
+        let error = adapter_with(&wrong)
             .create_checkout(&request)
             .await
             .unwrap_err();

@@ -23,9 +23,10 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
+use crate::sender::schedule;
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook,
-    SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator, delivered_on_2xx,
+    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook, Press,
+    SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator,
 };
 
 /// Test cards that pay: the standard Visa and the 3DS ones. Any other number declines.
@@ -204,72 +205,16 @@ fn validate(request: &CreatePayment, now: DateTime<Utc>) -> Result<(i64, String)
 }
 
 impl SknSandbox {
-    /// A simulator keeping at most `capacity` payments and as many idempotency keys.
-    pub fn with_capacity(capacity: usize) -> SknSandbox {
-        SknSandbox {
-            state: Locked::new(State {
-                accounts: Accounts::default(),
-                payments: BoundedMap::with_capacity(capacity),
-                idempotency: BoundedMap::with_capacity(capacity),
-            }),
-        }
-    }
-
     /// `POST /api/v1/payments`.
     pub fn create_payment(&self, call: SandboxCall<'_>, now: DateTime<Utc>) -> SandboxResponse {
-        let mut state = self.state.lock();
-        let key = match authenticate(&state, call.authorization) {
-            Ok(key) => key,
-            Err(response) => return response,
-        };
-        idempotent(&mut state, &key, call, "create", now, |state| {
-            let request: CreatePayment = match serde_json::from_slice(call.body) {
-                Ok(request) => request,
-                Err(error) => {
-                    return SandboxResponse::error(400, format!("Invalid JSON body: {error}"));
-                }
-            };
-            let (amount, currency) = match validate(&request, now) {
-                Ok(valid) => valid,
-                Err(message) => return SandboxResponse::error(400, message),
-            };
-            let Some(account) = state.accounts.get(&key) else {
-                return SandboxResponse::error(401, "Invalid API key.");
-            };
-            let id = new_id("plink_");
-            let payment = Payment {
-                object: Some("payment".to_owned()),
-                url: account.pay_page_base.join(&id).ok().map(String::from),
-                id: id.clone(),
-                livemode: account.livemode,
-                amount: Some(amount),
-                currency: Some(currency),
-                status: PaymentStatus::Open,
-                description: request.description,
-                customer_email: request.customer_email,
-                customer_name: request.customer_name,
-                customer_phone: request.customer_phone,
-                reference: request.reference,
-                success_url: request.success_url,
-                cancel_url: request.cancel_url,
-                metadata: request.metadata,
-                expires_at: Some(request.expires_at.unwrap_or(now + DEFAULT_LIFETIME)),
-                created_at: Some(now),
-                amount_refunded: None,
-                failure_message: None,
-            };
-            let body = serde_json::to_value(&payment).unwrap_or(Value::Null);
-            state.payments.insert(
-                id,
-                SimulatedPayment {
-                    payment,
-                    owner: key.clone(),
-                    refunded: 0,
-                },
-                now,
-            );
-            SandboxResponse::ok(body)
-        })
+        self.state.as_caller(
+            |state| authenticate(state, call.authorization),
+            |state, key| {
+                idempotent(state, &key, call, "create", now, |state| {
+                    create(state, &key, call.body, now)
+                })
+            },
+        )
     }
 
     /// The ids of the payments made with `reference`: what a tester checks to see how many a
@@ -293,102 +238,151 @@ impl SknSandbox {
         id: &str,
         now: DateTime<Utc>,
     ) -> SandboxResponse {
-        let mut state = self.state.lock();
-        let key = match authenticate(&state, authorization) {
-            Ok(key) => key,
-            Err(response) => return response,
-        };
-        match visible_payment(&mut state, &key, id, now) {
-            Some(payment) => {
-                SandboxResponse::ok(serde_json::to_value(&payment.payment).unwrap_or(Value::Null))
-            }
-            None => not_found(),
-        }
+        self.state.as_caller(
+            |state| authenticate(state, authorization),
+            |state, key| match visible_payment(state, &key, id, now) {
+                Some(payment) => SandboxResponse::ok(payment_body(&payment.payment)),
+                None => not_found(),
+            },
+        )
     }
 
     /// `POST /api/v1/payments/{id}/cancel`: idempotent; the first cancel sends
     /// `payment.canceled`.
-    pub fn cancel_payment(
-        &self,
-        call: SandboxCall<'_>,
-        id: &str,
-        now: DateTime<Utc>,
-    ) -> (SandboxResponse, Option<OutgoingWebhook>) {
-        let mut state = self.state.lock();
-        let key = match authenticate(&state, call.authorization) {
-            Ok(key) => key,
-            Err(response) => return (response, None),
-        };
-        let Some(payment) = visible_payment(&mut state, &key, id, now) else {
-            return (not_found(), None);
-        };
-        if payment.payment.status != PaymentStatus::Open {
-            let body = serde_json::to_value(&payment.payment).unwrap_or(Value::Null);
-            return (SandboxResponse::ok(body), None);
-        }
-        payment.payment.status = PaymentStatus::Canceled;
-        let body = serde_json::to_value(&payment.payment).unwrap_or(Value::Null);
-        let webhook = webhook_for(&state, id, EventKind::PaymentCanceled, now);
-        (SandboxResponse::ok(body), webhook)
+    pub fn cancel_payment(&self, call: SandboxCall<'_>, id: &str, now: DateTime<Utc>) -> ApiAnswer {
+        self.state.as_caller(
+            |state| authenticate(state, call.authorization),
+            |state, key| {
+                let Some(payment) = visible_payment(state, &key, id, now) else {
+                    return not_found().into();
+                };
+                if payment.payment.status != PaymentStatus::Open {
+                    return SandboxResponse::ok(payment_body(&payment.payment)).into();
+                }
+                payment.payment.status = PaymentStatus::Canceled;
+                let body = payment_body(&payment.payment);
+                let webhook = webhook_for(state, id, EventKind::PaymentCanceled, now);
+                (SandboxResponse::ok(body), webhook).into()
+            },
+        )
     }
 
     /// `POST /api/v1/refunds`: partial refunds add up to at most the amount paid.
-    pub fn create_refund(
-        &self,
-        call: SandboxCall<'_>,
-        now: DateTime<Utc>,
-    ) -> (SandboxResponse, Option<OutgoingWebhook>) {
-        let mut state = self.state.lock();
-        let key = match authenticate(&state, call.authorization) {
-            Ok(key) => key,
-            Err(response) => return (response, None),
-        };
-        let mut refunded_payment = None;
-        let response = idempotent(&mut state, &key, call, "refund", now, |state| {
-            let request: CreateRefund = match serde_json::from_slice(call.body) {
-                Ok(request) => request,
-                Err(error) => {
-                    return SandboxResponse::error(400, format!("Invalid JSON body: {error}"));
-                }
-            };
-            let Some(payment) = visible_payment(state, &key, &request.payment_id, now) else {
-                return not_found();
-            };
-            if payment.payment.status != PaymentStatus::Succeeded {
-                return SandboxResponse::error(400, "Only succeeded payments can be refunded.");
-            }
-            if request.amount.is_some_and(|amount| amount < 1) {
-                return SandboxResponse::error(400, "Amount must be at least 1 minor unit.");
-            }
-            let paid = payment.payment.amount.unwrap_or(0);
-            let remaining = paid - payment.refunded;
-            let amount = request.amount.unwrap_or(remaining);
-            if amount < 1 {
-                return SandboxResponse::error(400, "This payment is already fully refunded.");
-            }
-            if amount > remaining {
-                return SandboxResponse::error(
-                    400,
-                    format!("Refund amount exceeds the {remaining} minor units remaining."),
-                );
-            }
-            payment.refunded += amount;
-            payment.payment.amount_refunded = Some(payment.refunded);
-            refunded_payment = Some(request.payment_id.clone());
-            SandboxResponse::ok(json!({
-                "object": "refund",
-                "id": new_id("re_"),
-                "payment_id": request.payment_id,
-                "amount": amount,
-                "currency": payment.payment.currency,
-                "status": "succeeded",
-                "created_at": now,
-            }))
-        });
-        let webhook = refunded_payment
-            .and_then(|id| webhook_for(&state, &id, EventKind::PaymentRefunded, now));
-        (response, webhook)
+    pub fn create_refund(&self, call: SandboxCall<'_>, now: DateTime<Utc>) -> ApiAnswer {
+        self.state.as_caller(
+            |state| authenticate(state, call.authorization),
+            |state, key| {
+                let mut refunded = None;
+                let response = idempotent(state, &key, call, "refund", now, |state| {
+                    refund(state, &key, call.body, &mut refunded, now)
+                });
+                let webhook = refunded
+                    .and_then(|id| webhook_for(state, &id, EventKind::PaymentRefunded, now));
+                (response, webhook).into()
+            },
+        )
     }
+}
+
+/// Creates a payment link for the account of API key `key`.
+fn create(state: &mut State, key: &str, body: &[u8], now: DateTime<Utc>) -> SandboxResponse {
+    let request: CreatePayment = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(error) => return invalid_json(&error),
+    };
+    let (amount, currency) = match validate(&request, now) {
+        Ok(valid) => valid,
+        Err(message) => return SandboxResponse::error(400, message),
+    };
+    let Some(account) = state.accounts.get(key) else {
+        return SandboxResponse::error(401, "Invalid API key.");
+    };
+    let id = new_id("plink_");
+    let payment = Payment {
+        object: Some("payment".to_owned()),
+        url: account.pay_page_base.join(&id).ok().map(String::from),
+        id: id.clone(),
+        livemode: account.livemode,
+        amount: Some(amount),
+        currency: Some(currency),
+        status: PaymentStatus::Open,
+        description: request.description,
+        customer_email: request.customer_email,
+        customer_name: request.customer_name,
+        customer_phone: request.customer_phone,
+        reference: request.reference,
+        success_url: request.success_url,
+        cancel_url: request.cancel_url,
+        metadata: request.metadata,
+        expires_at: Some(request.expires_at.unwrap_or(now + DEFAULT_LIFETIME)),
+        created_at: Some(now),
+        amount_refunded: None,
+        failure_message: None,
+    };
+    let body = payment_body(&payment);
+    let simulated = SimulatedPayment {
+        payment,
+        owner: key.to_owned(),
+        refunded: 0,
+    };
+    state.payments.insert(id, simulated, now);
+    SandboxResponse::ok(body)
+}
+
+/// Refunds a payment of the account of API key `key`; `refunded` names the payment refunded.
+fn refund(
+    state: &mut State,
+    key: &str,
+    body: &[u8],
+    refunded: &mut Option<String>,
+    now: DateTime<Utc>,
+) -> SandboxResponse {
+    let request: CreateRefund = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(error) => return invalid_json(&error),
+    };
+    let Some(payment) = visible_payment(state, key, &request.payment_id, now) else {
+        return not_found();
+    };
+    if payment.payment.status != PaymentStatus::Succeeded {
+        return SandboxResponse::error(400, "Only succeeded payments can be refunded.");
+    }
+    if request.amount.is_some_and(|amount| amount < 1) {
+        return SandboxResponse::error(400, "Amount must be at least 1 minor unit.");
+    }
+    let paid = payment.payment.amount.unwrap_or(0);
+    let remaining = paid - payment.refunded;
+    let amount = request.amount.unwrap_or(remaining);
+    if amount < 1 {
+        return SandboxResponse::error(400, "This payment is already fully refunded.");
+    }
+    if amount > remaining {
+        return SandboxResponse::error(
+            400,
+            format!("Refund amount exceeds the {remaining} minor units remaining."),
+        );
+    }
+    payment.refunded += amount;
+    payment.payment.amount_refunded = Some(payment.refunded);
+    *refunded = Some(request.payment_id.clone());
+    SandboxResponse::ok(json!({
+        "object": "refund",
+        "id": new_id("re_"),
+        "payment_id": request.payment_id,
+        "amount": amount,
+        "currency": payment.payment.currency,
+        "status": "succeeded",
+        "created_at": now,
+    }))
+}
+
+/// A payment as the API answers with it.
+fn payment_body(payment: &Payment) -> Value {
+    serde_json::to_value(payment).unwrap_or(Value::Null)
+}
+
+fn invalid_json(error: &serde_json::Error) -> SandboxResponse {
+    SandboxResponse::error(400, format!("Invalid JSON body: {error}"))
 }
 
 fn not_found() -> SandboxResponse {
@@ -503,12 +497,8 @@ fn webhook_for(
         .unwrap_or_default();
     let secret = account.webhook_secret.clone();
     let (event_id, signed_type) = (event.id.clone(), event_type.clone());
+    let url = account.webhook_url.clone();
     Some(OutgoingWebhook {
-        url: account.webhook_url.clone(),
-        content_type: "application/json",
-        body,
-        event_type,
-        event_id: event.id,
         sign: Arc::new(move |at: DateTime<Utc>, body: &[u8]| {
             vec![
                 (
@@ -519,30 +509,13 @@ fn webhook_for(
                 ("SknPay-Event-Type".to_owned(), signed_type.clone()),
             ]
         }),
-        retry_delays: RETRY_DELAYS_SECS
-            .iter()
-            .copied()
-            .map(Duration::from_secs)
-            .collect(),
+        retry_delays: schedule(&RETRY_DELAYS_SECS),
         reply_within: REPLY_WITHIN,
-        delivered: delivered_on_2xx,
+        ..OutgoingWebhook::json(url, body, event_type, event.id)
     })
 }
 
-/// `success_url` with `payment_id` appended, unless the merchant put one there already.
-fn success_redirect(payment: &Payment) -> Option<String> {
-    let mut url = Url::parse(payment.success_url.as_deref()?).ok()?;
-    if !url.query_pairs().any(|(name, _)| name == "payment_id") {
-        url.query_pairs_mut().append_pair("payment_id", &payment.id);
-    }
-    Some(url.into())
-}
-
 impl Simulator for SknSandbox {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
         let settings: Settings = paymux_providers::factory::parse_settings(account.settings)?;
         let api_key = account.secret("api_key", &settings.api_key)?;
@@ -571,9 +544,9 @@ impl Simulator for SknSandbox {
                 .retrieve_payment(call.header("authorization"), id, now)
                 .into(),
             (Method::Post, ["api", "v1", "payments", id, "cancel"]) => {
-                self.cancel_payment(call.call(), id, now).into()
+                self.cancel_payment(call.call(), id, now)
             }
-            (Method::Post, ["api", "v1", "refunds"]) => self.create_refund(call.call(), now).into(),
+            (Method::Post, ["api", "v1", "refunds"]) => self.create_refund(call.call(), now),
             _ => call.unrouted(ID),
         }
     }
@@ -593,7 +566,6 @@ impl Simulator for SknSandbox {
             )
             .map(|(minor, currency)| Money::new(minor, currency));
         Some(HostedPage {
-            provider_checkout_id: payment.id.clone(),
             amount,
             description: payment.description.clone(),
             status: payment.status.as_str().to_owned(),
@@ -602,18 +574,10 @@ impl Simulator for SknSandbox {
         })
     }
 
-    fn control(
-        &self,
-        id: &str,
-        outcome: Outcome,
-        options: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<ControlResult, SandboxError> {
+    fn control(&self, press: Press<'_>) -> Result<ControlResult, SandboxError> {
+        let (id, now) = (press.checkout_id, press.now);
         let mut state = self.state.lock();
-        let simulated = state
-            .payments
-            .get_mut(id)
-            .ok_or_else(|| SandboxError::NotFound(id.to_owned()))?;
+        let simulated = state.payments.checkout_mut(id)?;
         expire_if_due(simulated, now);
         let payment = &mut simulated.payment;
         if payment.status != PaymentStatus::Open {
@@ -622,14 +586,15 @@ impl Simulator for SknSandbox {
                 payment.status.as_str()
             )));
         }
-        let card: String = options
+        let card: String = press
+            .options
             .get("card")
             .and_then(Value::as_str)
             .unwrap_or(PAYING_CARDS[0])
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
-        let (kind, redirect_url) = match outcome {
+        let (kind, redirect_url) = match press.outcome {
             Outcome::Pay if PAYING_CARDS.contains(&card.as_str()) => {
                 payment.status = PaymentStatus::Succeeded;
                 payment.failure_message = None;
@@ -661,32 +626,33 @@ impl Simulator for SknSandbox {
     }
 }
 
+/// `success_url` with `payment_id` appended, unless the merchant put one there already.
+fn success_redirect(payment: &Payment) -> Option<String> {
+    let mut url = Url::parse(payment.success_url.as_deref()?).ok()?;
+    if !url.query_pairs().any(|(name, _)| name == "payment_id") {
+        url.query_pairs_mut().append_pair("payment_id", &payment.id);
+    }
+    Some(url.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-    use paymux_providers::SecretResolver;
+    use crate::test_support::{self, now};
 
     const KEY: &str = "sk_test_capacity";
 
-    fn now() -> DateTime<Utc> {
-        Utc.timestamp_opt(1_778_276_991, 0).unwrap()
-    }
-
+    /// A simulator keeping at most `capacity` payments and as many idempotency keys.
     fn sandbox(capacity: usize) -> SknSandbox {
-        let sandbox = SknSandbox::with_capacity(capacity);
+        let sandbox = SknSandbox::default();
         let settings = json!({ "api_key": KEY, "webhook_secret": "whsec_capacity" });
         sandbox
-            .add_account(SandboxAccount {
-                merchant: "demo",
-                settings: &settings,
-                secrets: SecretResolver {
-                    allow_literals: true,
-                },
-                webhook_url: Url::parse("https://paymux.example/webhooks/demo/sknpay").unwrap(),
-                pay_page_base: Url::parse("https://paymux.example/sandbox/sknpay/pay/").unwrap(),
-            })
+            .add_account(test_support::account(ID, "demo", &settings))
             .unwrap();
+        let mut state = sandbox.state.lock();
+        state.payments = BoundedMap::with_capacity(capacity);
+        state.idempotency = BoundedMap::with_capacity(capacity);
+        drop(state);
         sandbox
     }
 
@@ -710,31 +676,17 @@ mod tests {
         let sandbox = sandbox(4);
         let paid = create(&sandbox, None);
         sandbox
-            .control(&paid, Outcome::Pay, &json!({}), now())
+            .control(Press::new(&paid, Outcome::Pay, now()))
             .unwrap();
-        let open: Vec<String> = (0..4).map(|_| create(&sandbox, None)).collect();
-        assert_eq!(sandbox.state.lock().payments.len(), 4);
-        assert_eq!(
-            sandbox.page(&paid, now()),
-            None,
-            "the paid payment went first"
-        );
-        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
-        for _ in 0..3 {
-            create(&sandbox, None);
-        }
-        assert_eq!(sandbox.state.lock().payments.len(), 4);
-        assert_eq!(
-            sandbox.page(&open[0], now()),
-            None,
-            "then the oldest open one"
-        );
+        let payments = || sandbox.state.lock().payments.len();
+        let open = || create(&sandbox, None);
+        test_support::assert_finished_go_first(&sandbox, &paid, open, payments, now());
 
         let keyed: Vec<String> = (0..6)
             .map(|n| create(&sandbox, Some(&format!("key-{n}"))))
             .collect();
         assert_eq!(sandbox.state.lock().idempotency.len(), 4);
-        assert_eq!(sandbox.state.lock().payments.len(), 4);
+        assert_eq!(payments(), 4);
         // The newest key still answers with its payment; the oldest is forgotten.
         assert_eq!(create(&sandbox, Some("key-5")), keyed[5]);
         assert_ne!(create(&sandbox, Some("key-0")), keyed[0]);

@@ -27,7 +27,7 @@ use paymux_providers::spankpay::{ID, Settings};
 
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, Frames, HostedPage, Outcome, OutgoingWebhook,
+    ApiAnswer, ApiCall, ControlResult, Frames, HostedPage, Outcome, OutgoingWebhook, Press,
     SandboxAccount, SandboxError, Simulator, Verdict,
 };
 
@@ -157,18 +157,6 @@ fn refused(message: impl Into<String>) -> SandboxError {
     SandboxError::Refused(message.into())
 }
 
-impl SpankPaySandbox {
-    /// A simulator keeping at most `capacity` purchases.
-    pub fn with_capacity(capacity: usize) -> SpankPaySandbox {
-        SpankPaySandbox {
-            state: Locked::new(State {
-                accounts: Accounts::default(),
-                purchases: BoundedMap::with_capacity(capacity),
-            }),
-        }
-    }
-}
-
 impl Frames for SpankPaySandbox {
     /// Opens the frame for a checkout: registers a purchase from the frame parameters (the
     /// `client_action` paymux returned: key, amount, currency, acceptCurrencies, metadata,
@@ -231,10 +219,6 @@ impl Frames for SpankPaySandbox {
 }
 
 impl Simulator for SpankPaySandbox {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
     fn add_account(&self, account: SandboxAccount<'_>) -> Result<(), ConfigError> {
         let credentials = Settings::parse(account.settings)?
             .resolve(|key, secret| account.secret(key, secret))?;
@@ -263,7 +247,6 @@ impl Simulator for SpankPaySandbox {
         let state = self.state.lock();
         let purchase = state.purchases.get(checkout_id)?;
         Some(HostedPage {
-            provider_checkout_id: checkout_id.to_owned(),
             amount: Some(purchase.amount),
             description: None,
             status: purchase.status(),
@@ -284,14 +267,9 @@ impl Simulator for SpankPaySandbox {
     /// takes further payments until the whole amount is in); `decline` sends a failed payment
     /// and leaves the frame open. The frame has no
     /// cancel or expiry: those are refused.
-    fn control(
-        &self,
-        checkout_id: &str,
-        outcome: Outcome,
-        options: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<ControlResult, SandboxError> {
-        let status = match outcome {
+    fn control(&self, press: Press<'_>) -> Result<ControlResult, SandboxError> {
+        let checkout_id = press.checkout_id;
+        let status = match press.outcome {
             Outcome::Pay => PaymentStatus::Succeeded,
             Outcome::Decline => PaymentStatus::Failed,
             Outcome::Cancel | Outcome::Expire => {
@@ -300,10 +278,7 @@ impl Simulator for SpankPaySandbox {
         };
         let mut state = self.state.lock();
         let state = &mut *state;
-        let purchase = state
-            .purchases
-            .get_mut(checkout_id)
-            .ok_or_else(|| SandboxError::NotFound(checkout_id.to_owned()))?;
+        let purchase = state.purchases.checkout_mut(checkout_id)?;
         if purchase.complete() {
             return Err(refused(format!(
                 "the purchase of checkout {checkout_id} is complete"
@@ -314,95 +289,14 @@ impl Simulator for SpankPaySandbox {
                 "checkout {checkout_id} belongs to no configured account"
             ))
         })?;
-        let option = |name: &str| -> Result<Option<&str>, SandboxError> {
-            match options.get(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
-                Some(Value::String(text)) => Ok(Some(text.trim())),
-                Some(_) => Err(refused(format!("`{name}` must be a string"))),
-            }
+        let (input_currency, amount) = paid_with(purchase, press.options)?;
+        let payment = FramePayment {
+            id: new_id("pay_"),
+            status,
+            amount,
+            input_currency,
         };
-        let accepted = &purchase.params.accept_currencies;
-        let input_currency = match option("inputCurrency")? {
-            Some(code) => accepted
-                .iter()
-                .find(|accepted| *accepted == code)
-                .ok_or_else(|| {
-                    refused(format!(
-                        "`{code}` is not accepted for this purchase (accepted: {})",
-                        accepted.join(", ")
-                    ))
-                })?,
-            None => accepted
-                .first()
-                .ok_or_else(|| refused("the purchase accepts no currency"))?,
-        }
-        .clone();
-        let amount = match option("amount")? {
-            Some(text) => Money::parse_decimal(text, Currency::Usd)
-                .ok()
-                .filter(|amount| amount.minor > 0)
-                .ok_or_else(|| refused(format!("amount `{text}` is not a positive USD amount")))?,
-            None => purchase.rest(),
-        };
-        let payment_id = new_id("pay_");
-        let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let body = json!({
-            "type": "payment",
-            "payment_id": payment_id,
-            "timestamp": timestamp,
-            "status": status.as_str(),
-            "purchaseId": purchase.id,
-            "purchase": {
-                "id": purchase.id,
-                "createdOn": purchase.created_on.to_rfc3339_opts(SecondsFormat::Millis, true),
-                "key": purchase.params.key,
-                "amount": purchase.params.amount,
-                "currency": purchase.params.currency,
-                "acceptCurrencies": purchase.params.accept_currencies,
-                "metadata": purchase.params.metadata,
-            },
-            "amount": amount.to_decimal_string(),
-            "amountCurrency": purchase.params.currency,
-            "inputAmount": input_amount(amount.minor, &input_currency),
-            "inputCurrency": input_currency,
-            "inputTx": new_tx_hash(),
-            "receipt": {
-                "type": "webhook",
-                "url": purchase.callback.as_str(),
-                "status": "pending",
-                "calledOn": null,
-                "responseStatusCode": null,
-                "response": null,
-            },
-        });
-        let body = serde_json::to_vec(&body)
-            .map_err(|error| refused(format!("cannot encode the webhook: {error}")))?;
-        let secret = account.api_secret.clone();
-        let key = purchase.params.key.clone();
-        let webhook = OutgoingWebhook {
-            url: purchase.callback.clone(),
-            content_type: "text/plain",
-            body,
-            event_type: format!("payment.{}", status.as_str()),
-            event_id: wire::event_id(&payment_id, status),
-            sign: Arc::new(move |at: DateTime<Utc>, body: &[u8]| {
-                vec![
-                    (KEY_HEADER.to_owned(), key.clone()),
-                    (
-                        SIGNATURE_HEADER.to_owned(),
-                        wire::signature_header(
-                            secret.expose_secret().as_bytes(),
-                            at.timestamp(),
-                            body,
-                        ),
-                    ),
-                ]
-            }),
-            retry_delays: retry_delays(),
-            reply_within: REPLY_WITHIN,
-            delivered: verdict,
-        };
+        let webhook = payment_webhook(account, purchase, &payment, press.now)?;
         if status == PaymentStatus::Succeeded {
             purchase.paid = purchase.paid.saturating_add(amount.minor);
         }
@@ -414,20 +308,124 @@ impl Simulator for SpankPaySandbox {
     }
 }
 
+/// A payment made in the frame.
+struct FramePayment {
+    id: String,
+    status: PaymentStatus,
+    /// What it brings in, in USD.
+    amount: Money,
+    /// The currency the payer paid in: `ETH`, `TEST-BTC` …
+    input_currency: String,
+}
+
+/// What a `pay` press pays with, from the page's fields: the input currency (`inputCurrency`,
+/// by default the first the purchase accepts) and the amount (`amount`, by default the rest).
+fn paid_with(purchase: &Purchase, options: &Value) -> Result<(String, Money), SandboxError> {
+    let option = |name: &str| -> Result<Option<&str>, SandboxError> {
+        match options.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.trim())),
+            Some(_) => Err(refused(format!("`{name}` must be a string"))),
+        }
+    };
+    let accepted = &purchase.params.accept_currencies;
+    let input_currency = match option("inputCurrency")? {
+        Some(code) => accepted
+            .iter()
+            .find(|accepted| *accepted == code)
+            .ok_or_else(|| {
+                refused(format!(
+                    "`{code}` is not accepted for this purchase (accepted: {})",
+                    accepted.join(", ")
+                ))
+            })?,
+        None => accepted
+            .first()
+            .ok_or_else(|| refused("the purchase accepts no currency"))?,
+    }
+    .clone();
+    let amount = match option("amount")? {
+        Some(text) => Money::parse_decimal(text, Currency::Usd)
+            .ok()
+            .filter(|amount| amount.minor > 0)
+            .ok_or_else(|| refused(format!("amount `{text}` is not a positive USD amount")))?,
+        None => purchase.rest(),
+    };
+    Ok((input_currency, amount))
+}
+
+/// The signed `text/plain` webhook SpankPay sends for `payment` to the purchase's callback.
+fn payment_webhook(
+    account: &Account,
+    purchase: &Purchase,
+    payment: &FramePayment,
+    now: DateTime<Utc>,
+) -> Result<OutgoingWebhook, SandboxError> {
+    let status = payment.status;
+    let body = json!({
+        "type": "payment",
+        "payment_id": payment.id,
+        "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "status": status.as_str(),
+        "purchaseId": purchase.id,
+        "purchase": {
+            "id": purchase.id,
+            "createdOn": purchase.created_on.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "key": purchase.params.key,
+            "amount": purchase.params.amount,
+            "currency": purchase.params.currency,
+            "acceptCurrencies": purchase.params.accept_currencies,
+            "metadata": purchase.params.metadata,
+        },
+        "amount": payment.amount.to_decimal_string(),
+        "amountCurrency": purchase.params.currency,
+        "inputAmount": input_amount(payment.amount.minor, &payment.input_currency),
+        "inputCurrency": payment.input_currency,
+        "inputTx": new_tx_hash(),
+        "receipt": {
+            "type": "webhook",
+            "url": purchase.callback.as_str(),
+            "status": "pending",
+            "calledOn": null,
+            "responseStatusCode": null,
+            "response": null,
+        },
+    });
+    let body = serde_json::to_vec(&body)
+        .map_err(|error| refused(format!("cannot encode the webhook: {error}")))?;
+    let secret = account.api_secret.clone();
+    let key = purchase.params.key.clone();
+    Ok(OutgoingWebhook {
+        url: purchase.callback.clone(),
+        content_type: "text/plain",
+        body,
+        event_type: format!("payment.{}", status.as_str()),
+        event_id: wire::event_id(&payment.id, status),
+        sign: Arc::new(move |at: DateTime<Utc>, body: &[u8]| {
+            vec![
+                (KEY_HEADER.to_owned(), key.clone()),
+                (
+                    SIGNATURE_HEADER.to_owned(),
+                    wire::signature_header(secret.expose_secret().as_bytes(), at.timestamp(), body),
+                ),
+            ]
+        }),
+        retry_delays: retry_delays(),
+        reply_within: REPLY_WITHIN,
+        delivered: verdict,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use crate::test_support::{self, now};
     use paymux_domain::EventType;
     use paymux_providers::Provider;
-    use paymux_providers::SecretResolver;
-    use paymux_providers::model::WebhookRequest;
+    use paymux_providers::spankpay::SpankPayAdapter;
 
     const CHECKOUT_ID: &str = "chk_01jv5c1x2y3z4a5b6c7d8e9f0g";
-
-    fn now() -> DateTime<Utc> {
-        Utc.timestamp_opt(1_778_276_991, 0).unwrap()
-    }
 
     fn settings() -> Value {
         json!({
@@ -438,36 +436,25 @@ mod tests {
     }
 
     fn sandbox() -> SpankPaySandbox {
-        sandbox_with(SpankPaySandbox::default())
-    }
-
-    fn sandbox_with(sandbox: SpankPaySandbox) -> SpankPaySandbox {
+        let sandbox = SpankPaySandbox::default();
         let settings = settings();
         sandbox
-            .add_account(SandboxAccount {
-                merchant: "demo",
-                settings: &settings,
-                secrets: SecretResolver {
-                    allow_literals: true,
-                },
-                webhook_url: Url::parse("https://paymux.example/webhooks/demo/spankpay").unwrap(),
-                pay_page_base: Url::parse("https://paymux.example/sandbox/spankpay/frame/")
-                    .unwrap(),
-            })
+            .add_account(test_support::account(ID, "demo", &settings))
             .unwrap();
         sandbox
     }
 
-    fn adapter() -> paymux_providers::spankpay::SpankPayAdapter {
-        let settings = settings();
-        paymux_providers::spankpay::SpankPayAdapter::from_context(
-            paymux_providers::testing::test_context(
-                ID,
-                &settings,
-                Some("https://paymux.example/sandbox/spankpay/"),
-            ),
-        )
-        .unwrap()
+    /// The simulator with the frame of [`CHECKOUT_ID`] opened from its client action.
+    async fn opened() -> SpankPaySandbox {
+        let sandbox = sandbox();
+        let action = client_action().await;
+        sandbox.open(CHECKOUT_ID, &action, now()).unwrap();
+        sandbox
+    }
+
+    fn adapter() -> SpankPayAdapter {
+        let base_url = "https://paymux.example/sandbox/spankpay/";
+        test_support::adapter(SpankPayAdapter::from_context, ID, &settings(), base_url)
     }
 
     async fn client_action() -> Value {
@@ -480,34 +467,41 @@ mod tests {
         created.client_action.unwrap()
     }
 
+    /// Presses `outcome` on [`CHECKOUT_ID`], the page's fields set to `options`.
+    fn press(
+        sandbox: &SpankPaySandbox,
+        outcome: Outcome,
+        options: &Value,
+    ) -> Result<ControlResult, SandboxError> {
+        sandbox.control(Press::new(CHECKOUT_ID, outcome, now()).with_options(options))
+    }
+
+    /// What paymux makes of `webhook` delivered at `at`.
+    fn deliver(
+        adapter: &SpankPayAdapter,
+        webhook: &OutgoingWebhook,
+        at: DateTime<Utc>,
+    ) -> Vec<paymux_domain::NormalizedEvent> {
+        test_support::receive(adapter, webhook, at).unwrap()
+    }
+
     #[tokio::test]
     async fn purchases_stay_within_the_capacity_complete_first() {
-        let sandbox = sandbox_with(SpankPaySandbox::with_capacity(4));
+        let sandbox = sandbox();
+        sandbox.state.lock().purchases = BoundedMap::with_capacity(4);
         let action = client_action().await;
-        let open_frame = |n: usize| {
-            let checkout_id = format!("chk_capacity_{n}");
+        let mut frames = 0..;
+        let mut open_frame = || {
+            let checkout_id = format!("chk_capacity_{}", frames.next().unwrap_or_default());
             sandbox.open(&checkout_id, &action, now()).unwrap();
             checkout_id
         };
-        let paid = open_frame(0);
+        let paid = open_frame();
         sandbox
-            .control(&paid, Outcome::Pay, &json!({}), now())
+            .control(Press::new(&paid, Outcome::Pay, now()))
             .unwrap();
-        let open: Vec<String> = (1..5).map(open_frame).collect();
-        assert_eq!(sandbox.state.lock().purchases.len(), 4);
-        assert!(
-            sandbox.page(&paid, now()).is_none(),
-            "the paid purchase went first"
-        );
-        assert!(open.iter().all(|id| sandbox.page(id, now()).is_some()));
-        for n in 5..8 {
-            open_frame(n);
-        }
-        assert_eq!(sandbox.state.lock().purchases.len(), 4);
-        assert!(
-            sandbox.page(&open[0], now()).is_none(),
-            "then the oldest open one"
-        );
+        let purchases = || sandbox.state.lock().purchases.len();
+        test_support::assert_finished_go_first(&sandbox, &paid, open_frame, purchases, now());
     }
 
     #[tokio::test]
@@ -550,37 +544,10 @@ mod tests {
         ));
     }
 
-    fn deliver(
-        adapter: &paymux_providers::spankpay::SpankPayAdapter,
-        webhook: &OutgoingWebhook,
-        at: DateTime<Utc>,
-    ) -> Vec<paymux_domain::NormalizedEvent> {
-        let headers: Vec<(String, String)> = (webhook.sign)(at, &webhook.body)
-            .into_iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value))
-            .collect();
-        adapter
-            .verify_webhook(
-                &WebhookRequest {
-                    headers: &headers,
-                    body: &webhook.body,
-                },
-                at,
-            )
-            .unwrap();
-        adapter.parse_webhook(&webhook.body).unwrap()
-    }
-
     #[tokio::test]
     async fn pay_sends_a_signed_text_webhook_the_adapter_verifies() {
-        let sandbox = sandbox();
-        let adapter = adapter();
-        sandbox
-            .open(CHECKOUT_ID, &client_action().await, now())
-            .unwrap();
-        let result = sandbox
-            .control(CHECKOUT_ID, Outcome::Pay, &json!({}), now())
-            .unwrap();
+        let sandbox = opened().await;
+        let result = press(&sandbox, Outcome::Pay, &json!({})).unwrap();
         assert_eq!(result.status, "complete");
         let webhook = result.webhook.unwrap();
         assert_eq!(webhook.content_type, "text/plain");
@@ -595,7 +562,7 @@ mod tests {
         assert_eq!(webhook.retry_delays[29], Duration::from_secs(3600));
         // Signed at send time: a retry minutes later still verifies.
         let later = now() + chrono::TimeDelta::seconds(3600);
-        let events = deliver(&adapter, &webhook, later);
+        let events = deliver(&adapter(), &webhook, later);
         assert_eq!(events.len(), 1);
         let event = &events[0];
         assert_eq!(event.event_type, EventType::PaymentSucceeded);
@@ -630,18 +597,15 @@ mod tests {
         let page = sandbox.page(CHECKOUT_ID, now()).unwrap();
         assert!(!page.open);
         assert!(matches!(
-            sandbox.control(CHECKOUT_ID, Outcome::Pay, &json!({}), now()),
+            press(&sandbox, Outcome::Pay, &json!({})),
             Err(SandboxError::Refused(_))
         ));
     }
 
     #[tokio::test]
     async fn partial_payments_other_currencies_and_declines() {
-        let sandbox = sandbox();
+        let sandbox = opened().await;
         let adapter = adapter();
-        sandbox
-            .open(CHECKOUT_ID, &client_action().await, now())
-            .unwrap();
         let refused_options = [
             json!({ "inputCurrency": "DOGE" }),
             json!({ "amount": "50.001" }),
@@ -649,37 +613,25 @@ mod tests {
             json!({ "amount": 50 }),
         ];
         for options in refused_options {
+            let refusal = press(&sandbox, Outcome::Pay, &options);
             assert!(
-                matches!(
-                    sandbox.control(CHECKOUT_ID, Outcome::Pay, &options, now()),
-                    Err(SandboxError::Refused(_))
-                ),
+                matches!(refusal, Err(SandboxError::Refused(_))),
                 "{options}"
             );
         }
         for outcome in [Outcome::Cancel, Outcome::Expire] {
             assert_eq!(
-                sandbox
-                    .control(CHECKOUT_ID, outcome, &json!({}), now())
-                    .unwrap_err(),
+                press(&sandbox, outcome, &json!({})).unwrap_err(),
                 SandboxError::Refused("the frame has no such outcome: close the frame".into())
             );
         }
-        let declined = sandbox
-            .control(CHECKOUT_ID, Outcome::Decline, &json!({}), now())
-            .unwrap();
+        let declined = press(&sandbox, Outcome::Decline, &json!({})).unwrap();
         assert_eq!(declined.status, "awaiting-payment");
         let events = deliver(&adapter, &declined.webhook.unwrap(), now());
         assert_eq!(events[0].event_type, EventType::PaymentFailed);
 
-        let paid = sandbox
-            .control(
-                CHECKOUT_ID,
-                Outcome::Pay,
-                &json!({ "inputCurrency": "BTC", "amount": "50.00" }),
-                now(),
-            )
-            .unwrap();
+        let options = json!({ "inputCurrency": "BTC", "amount": "50.00" });
+        let paid = press(&sandbox, Outcome::Pay, &options).unwrap();
         let events = deliver(&adapter, &paid.webhook.unwrap(), now());
         assert_eq!(events[0].event_type, EventType::PaymentSucceeded);
         assert_eq!(events[0].amount, Some(Money::new(5000, Currency::Usd)));
@@ -691,19 +643,17 @@ mod tests {
         let page = sandbox.page(CHECKOUT_ID, now()).unwrap();
         assert!(page.open);
         assert_eq!(page.fields[1].2, "19.69");
-        let rest = sandbox
-            .control(CHECKOUT_ID, Outcome::Pay, &json!({}), now())
-            .unwrap();
+        let rest = press(&sandbox, Outcome::Pay, &json!({})).unwrap();
         assert_eq!(rest.status, "complete");
         let events = deliver(&adapter, &rest.webhook.unwrap(), now());
         assert_eq!(events[0].amount, Some(Money::new(1969, Currency::Usd)));
         assert!(matches!(
-            sandbox.control(CHECKOUT_ID, Outcome::Pay, &json!({}), now()),
+            press(&sandbox, Outcome::Pay, &json!({})),
             Err(SandboxError::Refused(_))
         ));
 
         assert!(matches!(
-            sandbox.control("chk_missing", Outcome::Pay, &json!({}), now()),
+            sandbox.control(Press::new("chk_missing", Outcome::Pay, now())),
             Err(SandboxError::NotFound(_))
         ));
     }
@@ -743,17 +693,8 @@ mod tests {
     fn a_public_key_belongs_to_one_merchant() {
         let sandbox = sandbox();
         let settings = settings();
-        let error = sandbox
-            .add_account(SandboxAccount {
-                merchant: "other",
-                settings: &settings,
-                secrets: SecretResolver {
-                    allow_literals: true,
-                },
-                webhook_url: Url::parse("https://paymux.example/webhooks/other/spankpay").unwrap(),
-                pay_page_base: Url::parse("https://paymux.example/").unwrap(),
-            })
-            .unwrap_err();
+        let other = test_support::account(ID, "other", &settings);
+        let error = sandbox.add_account(other).unwrap_err();
         assert_eq!(error.key, "public_key");
     }
 }

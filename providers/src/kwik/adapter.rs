@@ -3,8 +3,6 @@
 //! Request bodies and answer reading live in [`super::wire`], signatures in
 //! [`super::signature`]; this file only signs, sends and maps.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use paymux_domain::{Currency, NormalizedEvent};
@@ -37,25 +35,16 @@ const API: ApiSpec = ApiSpec {
     error_message: ErrorBody::message_from,
 };
 
-/// Kwik, bound to one merchant. Its `Debug` output shows no credential.
+/// Kwik, bound to one merchant. Its `Debug` output shows no credential: every one is a
+/// [`SecretString`].
+#[derive(Debug)]
 pub struct KwikAdapter {
     credentials: Credentials,
-    /// Its base URL ends with `/`, so that joining `checkout/link` keeps `/2.0`.
+    /// Its base URL ends with `/`, so that joining `checkout/link` keeps `/2.0`; it is live
+    /// against Kwik's production host only (see the module doc).
     api: Endpoint,
     /// This merchant's paymux endpoint for Kwik webhooks, sent on every create.
     webhook_url: Url,
-    /// True against Kwik's production host only (see the module doc).
-    livemode: bool,
-}
-
-impl fmt::Debug for KwikAdapter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KwikAdapter")
-            .field("base_url", &self.base_url().as_str())
-            .field("livemode", &self.livemode)
-            .field("signs_requests", &self.credentials.passphrase.is_some())
-            .finish_non_exhaustive()
-    }
 }
 
 /// The provider's keys in `[merchants.<id>.providers.kwik]`. The simulated Kwik reads the same
@@ -76,6 +65,7 @@ pub struct Settings {
 }
 
 /// A merchant's resolved Kwik credentials.
+#[derive(Debug)]
 pub struct Credentials {
     pub api_key: SecretString,
     pub api_secret: SecretString,
@@ -145,23 +135,12 @@ impl KwikAdapter {
             user: credentials.api_key.clone(),
             password: credentials.api_secret.clone(),
         };
-        let api = context.endpoint(&API, auth)?;
-        let livemode = api.base_url().host_str() == Some(PRODUCTION_HOST);
+        let api = context.endpoint(&API, auth, |url| url.host_str() == Some(PRODUCTION_HOST))?;
         Ok(KwikAdapter {
             credentials,
             api,
             webhook_url: context.webhook_url,
-            livemode,
         })
-    }
-
-    /// True against Kwik's production API: real money.
-    pub fn livemode(&self) -> bool {
-        self.livemode
-    }
-
-    pub fn base_url(&self) -> &Url {
-        self.api.base_url()
     }
 
     /// Whether requests carry a `signature` (a passphrase is configured).
@@ -203,11 +182,6 @@ impl Provider for KwikAdapter {
         &CURRENCIES
     }
 
-    /// Kwik documents no idempotency key.
-    fn idempotent_create(&self) -> bool {
-        false
-    }
-
     fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
         CreateLink::from_checkout(request, &self.webhook_url, Utc::now()).map(drop)
     }
@@ -225,7 +199,7 @@ impl Provider for KwikAdapter {
         let post = self.api.post(CHECKOUT_LINK_PATH)?.json(&body);
         // No idempotency key: a second send could make a second link.
         let response: LinkResponse = self.api.call(post, Repeat::Once, "checkout link").await?;
-        response.into_created_checkout(request.amount, self.livemode)
+        response.into_created_checkout(request.amount, self.api.livemode())
     }
 
     fn verify_webhook(
@@ -244,7 +218,7 @@ impl Provider for KwikAdapter {
 
     fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
         let webhook: Webhook = read_json(raw, "not a Kwik webhook")?;
-        webhook.into_normalized(self.livemode)
+        webhook.into_normalized(self.api.livemode())
     }
 
     /// Kwik wants a 200 and retries anything else: every accepted delivery gets it, a refused
@@ -266,25 +240,33 @@ impl Provider for KwikAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Operation;
-    use crate::model::Customer;
+    use crate::Operation::{Create, Webhooks};
+    use crate::model::{Customer, LineItem};
     use crate::test_support::{self, AdapterBuilder};
     use chrono::TimeZone;
-    use paymux_domain::{CheckoutStatus, EventType, Money};
+    use paymux_domain::{EventType, Money};
     use serde_json::json;
     use std::collections::BTreeMap;
-    use wiremock::matchers::{header, method, path};
+    use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     const API_KEY: &str = "kwik_key_7Hq2";
     const API_SECRET: &str = "kwik_secret_x9Lm";
     const PASSPHRASE: &str = "your-secure-passphrase";
     const WEBHOOK_SECRET: &str = "kwik_whsec_test";
-    const LINK_RESPONSE: &str = include_str!("fixtures/link_response.json");
-    const WEBHOOK: &str = include_str!("fixtures/webhook.json");
-    const WEBHOOK_URL: &str = "https://paymux.example/webhooks/demo/kwik";
     /// `Basic base64(API_KEY:API_SECRET)`.
     const BASIC: &str = "Basic a3dpa19rZXlfN0hxMjprd2lrX3NlY3JldF94OUxt";
+    const LINK_RESPONSE: &str = include_str!("fixtures/link_response.json");
+    const WEBHOOK: &str = include_str!("fixtures/webhook.json");
+    const ADAPTERS: AdapterBuilder<KwikAdapter> = AdapterBuilder {
+        id: ID,
+        from_context: KwikAdapter::from_context,
+    };
+
+    /// The keys of an adapter that does not sign its requests.
+    fn keys() -> Value {
+        json!({ "api_key": "kwik_key", "api_secret": "kwik_secret", "webhook_secret": "whsec" })
+    }
 
     fn settings(passphrase: bool) -> Value {
         let mut settings = json!({
@@ -298,18 +280,10 @@ mod tests {
         settings
     }
 
-    fn adapter_with(settings: &Value, base: &str) -> KwikAdapter {
-        let adapters = AdapterBuilder {
-            id: ID,
-            from_context: KwikAdapter::from_context,
-        };
-        adapters.adapter(settings.clone(), base)
-    }
-
     /// A signing adapter whose base URL is `base` (no trailing slash, like a hand-written
     /// config).
     fn adapter(base: &str) -> KwikAdapter {
-        adapter_with(&settings(true), base)
+        ADAPTERS.adapter(settings(true), base)
     }
 
     async fn server_and_adapter() -> (MockServer, KwikAdapter) {
@@ -317,19 +291,21 @@ mod tests {
     }
 
     fn checkout_request() -> CheckoutRequest {
-        CheckoutRequest {
-            reference: Some("order-5821".into()),
-            description: Some("My product name".into()),
-            customer: Some(Customer {
-                name: Some("Thandi van der Merwe".into()),
-                email: Some("thandi@example.co.za".into()),
-                ..Customer::default()
-            }),
-            success_url: Some(Url::parse("https://shop.example/ok?order=5821").unwrap()),
-            metadata: json!({ "order_id": "5821" }).as_object().cloned(),
-            provider_options: Some(json!({ "payment_methods": ["CARD"] })),
-            ..CheckoutRequest::example(Money::new(120_000, Currency::Zar))
-        }
+        let thandi = Customer::example(Some("Thandi van der Merwe"), Some("thandi@example.co.za"));
+        CheckoutRequest::example(Money::new(120_000, Currency::Zar))
+            .with_reference("order-5821")
+            .with_description("My product name")
+            .with_customer(thandi)
+            .with_success_url("https://shop.example/ok?order=5821")
+            .with_metadata(json!({ "order_id": "5821" }))
+            .with_provider_options(json!({ "payment_methods": ["CARD"] }))
+    }
+
+    /// The body of `request` as the wire module builds it for this merchant, unsigned.
+    fn wire_body(request: &CheckoutRequest) -> Value {
+        let webhook_url = Url::parse("https://paymux.example/webhooks/demo/kwik").unwrap();
+        let link = CreateLink::from_checkout(request, &webhook_url, Utc::now()).unwrap();
+        serde_json::to_value(link).unwrap()
     }
 
     /// An independent canonical form, good for the bodies paymux sends (ASCII keys, integer
@@ -371,29 +347,109 @@ mod tests {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    #[tokio::test]
-    async fn create_posts_a_signed_documented_request_and_maps_the_link() {
-        let (server, adapter) = server_and_adapter().await;
-        Mock::given(method("POST"))
-            .and(path("/2.0/checkout/link"))
-            .and(header("authorization", BASIC))
-            .and(header("content-type", "application/json"))
-            .respond_with(ResponseTemplate::new(200).set_body_string(LINK_RESPONSE))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
-        assert_eq!(
-            created,
-            CreatedCheckout {
-                provider_checkout_id: Some("chk_HVpCeoNys1f22X7QcuWHY".into()),
-                status: CheckoutStatus::Open,
-                redirect_url: Some("https://pay.kwik.co.za/checkout/cs_test_a1b2c3".into()),
-                client_action: None,
-                livemode: false,
-                expires_at: Some(Utc.with_ymd_and_hms(2025, 9, 13, 12, 30, 0).unwrap()),
-            }
+    #[test]
+    fn the_factory_builds_a_create_and_webhooks_adapter_for_zar() {
+        let operations = [Create, Webhooks];
+        test_support::check_factory(
+            super::super::FACTORY,
+            &keys(),
+            &operations,
+            &[Currency::Zar],
         );
+    }
+
+    #[test]
+    fn settings_are_strict_and_name_the_bad_key() {
+        ADAPTERS.check_strict_settings(
+            &keys(),
+            &["api_key", "api_secret", "webhook_secret"],
+            &["api_key", "api_secret", "passphrase", "webhook_secret"],
+        );
+        ADAPTERS.check_refused(&keys(), "api_key", &["user:zq"]);
+        ADAPTERS.check_refused(&keys(), "api_secret", &["zq\nzq"]);
+    }
+
+    #[test]
+    fn a_webhook_secret_or_a_passphrase_is_required() {
+        let error = ADAPTERS.refusal(json!({ "api_key": "k", "api_secret": "s" }));
+        assert_eq!(error.key, "webhook_secret");
+        assert!(error.message.contains("passphrase"), "{error}");
+        let settings = json!({ "api_key": "k", "api_secret": "s", "passphrase": "pp" });
+        assert!(ADAPTERS.build(settings, None).unwrap().signs_requests());
+        assert!(!ADAPTERS.build(keys(), None).unwrap().signs_requests());
+    }
+
+    #[test]
+    fn the_base_url_always_ends_with_a_slash_and_only_kwiks_production_host_is_live() {
+        ADAPTERS.check_base_urls(
+            &keys(),
+            |adapter| &adapter.api,
+            (DEFAULT_BASE_URL, true),
+            &[
+                (
+                    "http://127.0.0.1:9000/sandbox/kwik/2.0",
+                    "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+                    false,
+                ),
+                (
+                    "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+                    "http://127.0.0.1:9000/sandbox/kwik/2.0/",
+                    false,
+                ),
+                (
+                    "https://api.kwik.co.za/2.0",
+                    "https://api.kwik.co.za/2.0/",
+                    true,
+                ),
+                (
+                    "https://staging.api.kwik.co.za/2.0/",
+                    "https://staging.api.kwik.co.za/2.0/",
+                    false,
+                ),
+                (
+                    "https://api.kwik.co.za.example/2.0/",
+                    "https://api.kwik.co.za.example/2.0/",
+                    false,
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let settings = json!({
+            "api_key": "kwik_topkey",
+            "api_secret": "kwik_topsecret",
+            "passphrase": "hushpass",
+            "webhook_secret": "hushhook"
+        });
+        test_support::check_debug(
+            &ADAPTERS.build(settings, None).unwrap(),
+            &["topkey", "topsecret", "hushpass", "hushhook"],
+            &["livemode: true"],
+        );
+    }
+
+    #[tokio::test]
+    async fn create_posts_the_signed_wire_body_and_maps_the_link() {
+        let (server, adapter) = server_and_adapter().await;
+        let headers = [
+            ("authorization", BASIC),
+            ("content-type", "application/json"),
+        ];
+        let answer = ResponseTemplate::new(200).set_body_string(LINK_RESPONSE);
+        test_support::expect_once(
+            &server,
+            ("POST", "/2.0/checkout/link"),
+            &headers,
+            None,
+            answer,
+        )
+        .await;
+        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
+        let response: LinkResponse = serde_json::from_str(LINK_RESPONSE).unwrap();
+        let amount = Money::new(120_000, Currency::Zar);
+        assert_eq!(Ok(created), response.into_created_checkout(amount, false));
 
         let received = server.received_requests().await.unwrap();
         let body: Value = serde_json::from_slice(&received[0].body).unwrap();
@@ -402,21 +458,8 @@ mod tests {
         assert_ne!(signature, doc_signature(&body, "another-passphrase"));
         let mut unsigned = body.clone();
         unsigned.as_object_mut().unwrap().remove("signature");
-        assert_eq!(
-            unsigned,
-            json!({
-                "type": "CHOOSE_WHAT_TO_PAY",
-                "item": { "title": "My product name", "frequency": ["ONE_TIME"], "amount": "1200.00" },
-                "customer": {
-                    "person_name": "Thandi",
-                    "person_surname": "van der Merwe",
-                    "email": "thandi@example.co.za",
-                },
-                "payment": { "payment_methods": ["CARD"] },
-                "redirects": { "success_url": "https://shop.example/ok?order=5821" },
-                "notification": { "webhook_url": WEBHOOK_URL },
-            })
-        );
+        assert_eq!(unsigned, wire_body(&checkout_request()));
+        assert_eq!(unsigned["payment"], json!({ "payment_methods": ["CARD"] }));
     }
 
     #[tokio::test]
@@ -427,22 +470,22 @@ mod tests {
             .respond_with(ResponseTemplate::new(200).set_body_string(LINK_RESPONSE))
             .mount(&server)
             .await;
-        let mut request = checkout_request();
-        request.items = vec![
-            crate::model::LineItem {
+        let mut request = checkout_request().with_items(vec![
+            LineItem {
                 name: "Biltong".into(),
                 quantity: 3,
                 unit_amount: 30_000,
             },
-            crate::model::LineItem {
+            LineItem {
                 name: "Rooibos".into(),
                 quantity: 1,
                 unit_amount: 30_000,
             },
-        ];
+        ]);
         request.expires_at = Some(Utc::now() + chrono::TimeDelta::hours(2));
         adapter.create_checkout(&request).await.unwrap();
-        let unsigned = adapter_with(&settings(false), &format!("{}/2.0", server.uri()));
+        let base = format!("{}/2.0", server.uri());
+        let unsigned = ADAPTERS.adapter(settings(false), &base);
         unsigned.create_checkout(&checkout_request()).await.unwrap();
 
         let received = server.received_requests().await.unwrap();
@@ -458,21 +501,22 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_request_is_refused_before_any_call() {
         let (server, adapter) = server_and_adapter().await;
-        test_support::expect_no_call(&server).await;
-        let mut request = checkout_request();
-        request.amount = Money::new(120_000, Currency::Usd);
-        let error = adapter.create_checkout(&request).await.unwrap_err();
-        assert_eq!(
-            error,
-            ProviderError::invalid("Kwik charges in ZAR only, not USD", "currency")
+        let mut in_usd = checkout_request();
+        in_usd.amount = Money::new(120_000, Currency::Usd);
+        let metadata = checkout_request().with_provider_options(json!({ "metadata": {} }));
+        let unknown_option = ProviderError::invalid(
+            "unknown Kwik option `metadata`; allowed: customization, invoice, payment_methods, \
+             customer_fields",
+            "provider_options.kwik.metadata",
         );
-        let mut request = checkout_request();
-        request.provider_options = Some(json!({ "metadata": {} }));
-        let error = adapter.create_checkout(&request).await.unwrap_err();
-        assert!(
-            matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "provider_options.kwik.metadata"),
-            "{error:?}"
-        );
+        let refused = vec![
+            (
+                in_usd,
+                ProviderError::invalid("Kwik charges in ZAR only, not USD", "currency"),
+            ),
+            (metadata, unknown_option),
+        ];
+        test_support::check_refused_before_any_call(&server, &adapter, refused).await;
     }
 
     /// What every test of a refused or unreadable create calls.
@@ -500,8 +544,6 @@ mod tests {
             server_and_adapter,
             ("POST", "/2.0/checkout/link"),
             &[
-                "",
-                "<html>ok</html>",
                 r#"{"status": true}"#,
                 r#"{"status": false, "message": "nope"}"#,
                 r#"{"status": true, "result": {"id": "chk_x"}}"#,
@@ -511,18 +553,13 @@ mod tests {
         .await;
     }
 
-    #[test]
-    fn there_is_no_lookup_cancel_or_refund_and_the_capabilities_say_so() {
-        let adapter = adapter("https://api.kwik.co.za/2.0");
-        test_support::check_operations(&adapter, &[Operation::Create, Operation::Webhooks]);
-    }
-
     #[tokio::test]
     async fn a_refused_connection_is_unreachable_and_shows_no_secret() {
         let error = refused_create(&adapter(&test_support::refused_url("/2.0"))).await;
         test_support::assert_unreachable(&error, &[API_KEY, API_SECRET, PASSPHRASE]);
     }
 
+    /// The headers of a delivery of `body` signed with `secret` at `t`.
     fn signed_headers(secret: &str, t: i64, body: &[u8]) -> Vec<(String, String)> {
         use hmac::{Hmac, Mac};
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
@@ -537,67 +574,55 @@ mod tests {
         ]
     }
 
+    /// When the webhook fixture was signed.
+    const SIGNED_AT: i64 = 1_757_766_600;
+
+    /// What `adapter` says of a delivery of `body` with `headers`, `skew` seconds after it was
+    /// signed.
+    fn verdict(
+        adapter: &KwikAdapter,
+        headers: &[(String, String)],
+        body: &str,
+        skew: i64,
+    ) -> Result<(), ProviderError> {
+        let now = Utc.timestamp_opt(SIGNED_AT + skew, 0).unwrap();
+        let body = body.as_bytes();
+        adapter.verify_webhook(&WebhookRequest { headers, body }, now)
+    }
+
     #[test]
     fn webhooks_are_verified_with_the_merchants_secret_and_normalized() {
         let adapter = adapter("https://api.kwik.co.za/2.0");
-        let t = 1_757_766_600;
-        let now = Utc.timestamp_opt(t, 0).unwrap();
-        let headers = signed_headers(WEBHOOK_SECRET, t, WEBHOOK.as_bytes());
-        let request = WebhookRequest {
-            headers: &headers,
-            body: WEBHOOK.as_bytes(),
-        };
-        assert_eq!(adapter.verify_webhook(&request, now), Ok(()));
-        for late in [301, 3_600] {
-            assert!(matches!(
-                adapter.verify_webhook(&request, now + chrono::TimeDelta::seconds(late)),
-                Err(ProviderError::StaleTimestamp(_))
-            ));
-        }
+        let headers = signed_headers(WEBHOOK_SECRET, SIGNED_AT, WEBHOOK.as_bytes());
         // Up to 30 s of clock skew is tolerated; beyond that the time is in the future.
-        assert_eq!(
-            adapter.verify_webhook(&request, now - chrono::TimeDelta::seconds(30)),
-            Ok(())
-        );
-        assert!(matches!(
-            adapter.verify_webhook(&request, now - chrono::TimeDelta::seconds(31)),
-            Err(ProviderError::StaleTimestamp(_))
-        ));
-        let changed = WEBHOOK.replace("1200.00", "1300.00");
-        let tampered = WebhookRequest {
-            headers: &headers,
-            body: changed.as_bytes(),
-        };
-        assert!(matches!(
-            adapter.verify_webhook(&tampered, now),
-            Err(ProviderError::InvalidSignature(_))
-        ));
+        for skew in [0, -30] {
+            assert_eq!(verdict(&adapter, &headers, WEBHOOK, skew), Ok(()), "{skew}");
+        }
+        for skew in [301, 3_600, -31] {
+            let stale = verdict(&adapter, &headers, WEBHOOK, skew);
+            assert!(
+                matches!(stale, Err(ProviderError::StaleTimestamp(_))),
+                "{skew}"
+            );
+        }
+        let tampered = WEBHOOK.replace("1200.00", "1300.00");
         // The passphrase is not the key when a webhook secret is configured.
-        let by_passphrase = signed_headers(PASSPHRASE, t, WEBHOOK.as_bytes());
-        let request_by_passphrase = WebhookRequest {
-            headers: &by_passphrase,
-            body: WEBHOOK.as_bytes(),
-        };
-        assert!(matches!(
-            adapter.verify_webhook(&request_by_passphrase, now),
-            Err(ProviderError::InvalidSignature(_))
-        ));
+        let by_passphrase = signed_headers(PASSPHRASE, SIGNED_AT, WEBHOOK.as_bytes());
+        for (headers, body) in [(&headers, tampered.as_str()), (&by_passphrase, WEBHOOK)] {
+            let forged = verdict(&adapter, headers, body, 0);
+            assert!(
+                matches!(forged, Err(ProviderError::InvalidSignature(_))),
+                "{forged:?}"
+            );
+        }
         for missing in ["x-signature", "x-timestamp"] {
             let partial: Vec<(String, String)> = headers
                 .iter()
                 .filter(|(name, _)| name != missing)
                 .cloned()
                 .collect();
-            let request = WebhookRequest {
-                headers: &partial,
-                body: WEBHOOK.as_bytes(),
-            };
-            assert!(
-                adapter
-                    .verify_webhook(&request, now)
-                    .unwrap_err()
-                    .is_webhook_rejection()
-            );
+            let error = verdict(&adapter, &partial, WEBHOOK, 0).unwrap_err();
+            assert!(error.is_webhook_rejection(), "{missing}: {error:?}");
         }
 
         let events = adapter.parse_webhook(WEBHOOK.as_bytes()).unwrap();
@@ -613,17 +638,9 @@ mod tests {
     fn without_a_webhook_secret_the_passphrase_verifies_webhooks() {
         let settings =
             json!({ "api_key": API_KEY, "api_secret": API_SECRET, "passphrase": PASSPHRASE });
-        let adapter = adapter_with(&settings, "https://api.kwik.co.za/2.0");
-        let t = 1_757_766_600;
-        let headers = signed_headers(PASSPHRASE, t, WEBHOOK.as_bytes());
-        let request = WebhookRequest {
-            headers: &headers,
-            body: WEBHOOK.as_bytes(),
-        };
-        assert_eq!(
-            adapter.verify_webhook(&request, Utc.timestamp_opt(t, 0).unwrap()),
-            Ok(())
-        );
+        let adapter = ADAPTERS.adapter(settings, "https://api.kwik.co.za/2.0");
+        let headers = signed_headers(PASSPHRASE, SIGNED_AT, WEBHOOK.as_bytes());
+        assert_eq!(verdict(&adapter, &headers, WEBHOOK, 0), Ok(()));
     }
 
     #[test]

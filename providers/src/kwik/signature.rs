@@ -80,36 +80,40 @@ fn write_canonical(value: &Value, out: &mut String) {
         Value::Bool(false) => out.push_str("false"),
         Value::Number(number) => out.push_str(&js_number(number)),
         Value::String(text) => write_js_string(text, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
+        Value::Array(items) => write_list(out, ('[', ']'), items, write_canonical),
         Value::Object(members) => {
             let mut keys: Vec<&String> = members
                 .keys()
                 .filter(|key| key.as_str() != SIGNATURE_FIELD)
                 .collect();
             keys.sort_by(|a, b| utf16_order(a, b));
-            out.push('{');
-            for (index, key) in keys.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
+            write_list(out, ('{', '}'), keys, |key, out| {
                 write_js_string(key, out);
                 out.push(':');
                 if let Some(member) = members.get(key) {
                     write_canonical(member, out);
                 }
-            }
-            out.push('}');
+            });
         }
     }
+}
+
+/// `items` written one after the other with `write`, separated by commas, between `open` and
+/// `close`: an array's or an object's body.
+fn write_list<T>(
+    out: &mut String,
+    (open, close): (char, char),
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(T, &mut String),
+) {
+    out.push(open);
+    for (index, item) in items.into_iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write(item, out);
+    }
+    out.push(close);
 }
 
 /// JavaScript's default string order: by UTF-16 code units, not by code points (they differ

@@ -11,7 +11,7 @@
 //! (`amount_options`, `discount`) are kept as [`Number`]s, never turned into floats.
 
 use chrono::{DateTime, Utc};
-use paymux_domain::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
+use paymux_domain::{Currency, EventType, Money, NormalizedEvent};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Number, Value};
 use url::Url;
@@ -890,14 +890,12 @@ impl LinkResponse {
                 )));
             }
         }
-        Ok(CreatedCheckout {
-            provider_checkout_id: Some(result.id),
-            status: CheckoutStatus::Open,
-            redirect_url: Some(result.link_url),
-            client_action: None,
+        Ok(CreatedCheckout::hosted(
+            Some(result.id),
+            result.link_url,
             livemode,
-            expires_at: result.expires_at,
-        })
+            result.expires_at,
+        ))
     }
 }
 
@@ -1488,14 +1486,12 @@ mod tests {
             response
                 .into_created_checkout(Money::new(120_000, Currency::Zar), false)
                 .unwrap(),
-            CreatedCheckout {
-                provider_checkout_id: Some("chk_HVpCeoNys1f22X7QcuWHY".into()),
-                status: CheckoutStatus::Open,
-                redirect_url: Some("https://pay.kwik.co.za/checkout/cs_test_a1b2c3".into()),
-                client_action: None,
-                livemode: false,
-                expires_at: Some(Utc.with_ymd_and_hms(2025, 9, 13, 12, 30, 0).unwrap()),
-            }
+            CreatedCheckout::hosted(
+                Some("chk_HVpCeoNys1f22X7QcuWHY".into()),
+                "https://pay.kwik.co.za/checkout/cs_test_a1b2c3".into(),
+                false,
+                Some(Utc.with_ymd_and_hms(2025, 9, 13, 12, 30, 0).unwrap()),
+            )
         );
     }
 

@@ -3,11 +3,9 @@
 //! live in [`super::wire`], the callback signature in [`super::signature`]; this file only
 //! sends and maps.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paymux_domain::{CheckoutStatus, Currency, EventType, NormalizedEvent};
+use paymux_domain::{Currency, EventType, NormalizedEvent};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use url::Url;
@@ -36,30 +34,20 @@ const API: ApiSpec = ApiSpec {
     error_message: Answer::message_of,
 };
 
-/// Pakhi Pay, bound to one merchant. Its `Debug` output shows no credential.
+/// Pakhi Pay, bound to one merchant. Its `Debug` output shows no credential: the API key is a
+/// [`SecretString`].
+#[derive(Debug)]
 pub struct PakhiAdapter {
     /// Sent as `api-key` on every call, and the key callbacks are signed with.
     api_key: SecretString,
     /// The one currency this merchant's Pakhi Pay account charges in (the doc names none).
     currency: Currency,
     /// Its base URL ends with `/`, so that joining `api/request/…` keeps any path prefix (the
-    /// sandbox's).
+    /// sandbox's). It is live on Pakhi Pay's own host: Pakhi Pay has no test mode, so every
+    /// payment there is real money; anything else (the sandbox, a mock) is not.
     api: Endpoint,
     /// This merchant's paymux webhook URL, sent as every payment's `callback_url`.
     webhook_url: Url,
-    /// True when the base URL is Pakhi Pay's own host: Pakhi Pay has no test mode, so every
-    /// payment there is real money; anything else (the sandbox, a mock) is not.
-    livemode: bool,
-}
-
-impl fmt::Debug for PakhiAdapter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PakhiAdapter")
-            .field("base_url", &self.base_url().as_str())
-            .field("currency", &self.currency)
-            .field("livemode", &self.livemode)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The provider's keys in `[merchants.<id>.providers.pakhi]`.
@@ -93,27 +81,16 @@ impl PakhiAdapter {
         let api_key = context.secret("api_key", &settings.api_key)?;
         let auth = Auth::header(API_KEY_HEADER, API.api_key_header(None, &api_key)?);
         let currency = settings.currency()?;
-        let api = context.endpoint(&API, auth)?;
-        let livemode = api
-            .base_url()
-            .host_str()
-            .is_some_and(|host| host == LIVE_HOST || host.ends_with(&format!(".{LIVE_HOST}")));
+        let api = context.endpoint(&API, auth, |url| {
+            url.host_str()
+                .is_some_and(|host| host == LIVE_HOST || host.ends_with(&format!(".{LIVE_HOST}")))
+        })?;
         Ok(PakhiAdapter {
             api_key,
             currency,
             api,
             webhook_url: context.webhook_url,
-            livemode,
         })
-    }
-
-    /// True when payments are real money (the base URL is Pakhi Pay's own).
-    pub fn livemode(&self) -> bool {
-        self.livemode
-    }
-
-    pub fn base_url(&self) -> &Url {
-        self.api.base_url()
     }
 
     pub fn currency(&self) -> Currency {
@@ -153,14 +130,7 @@ fn created_checkout(
                 status,
                 message: "Pakhi Pay answered status 1 without a usable payment_url".to_owned(),
             })?;
-        return Ok(CreatedCheckout {
-            provider_checkout_id: None,
-            status: CheckoutStatus::Open,
-            redirect_url: Some(payment_url),
-            client_action: None,
-            livemode,
-            expires_at: None,
-        });
+        return Ok(CreatedCheckout::hosted(None, payment_url, livemode, None));
     }
     let message = (API.error_message)(body);
     tracing::warn!(status, %message, "Pakhi Pay refused the payment");
@@ -211,11 +181,6 @@ impl Provider for PakhiAdapter {
         std::slice::from_ref(&self.currency)
     }
 
-    /// Pakhi Pay documents no idempotency key.
-    fn idempotent_create(&self) -> bool {
-        false
-    }
-
     fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
         CreatePayment::from_checkout(request, self.currency, &self.webhook_url).map(drop)
     }
@@ -228,7 +193,7 @@ impl Provider for PakhiAdapter {
         let body = CreatePayment::from_checkout(request, self.currency, &self.webhook_url)?;
         // Pakhi Pay documents no idempotency key: a second send could make a second payment.
         let answer = self.post(CREATE_PATH, &body, Repeat::Once).await?;
-        created_checkout(answer.status, &answer.body, self.livemode)
+        created_checkout(answer.status, &answer.body, self.api.livemode())
     }
 
     /// Checks the `signature` member with the merchant's API key. There is no timestamp to
@@ -242,8 +207,11 @@ impl Provider for PakhiAdapter {
     }
 
     fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
-        let event =
-            Callback::from_body(raw)?.into_normalized(self.currency, self.livemode, Utc::now())?;
+        let event = Callback::from_body(raw)?.into_normalized(
+            self.currency,
+            self.api.livemode(),
+            Utc::now(),
+        )?;
         Ok(vec![event])
     }
 
@@ -312,7 +280,7 @@ impl Confirms for PakhiAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Operation;
+    use crate::Operation::{Create, Webhooks};
     use crate::model::Customer;
     use crate::test_support::{self, AdapterBuilder};
     use hmac::{Hmac, Mac};
@@ -323,14 +291,13 @@ mod tests {
 
     const API_KEY: &str = "pk_brand_7Yq2Lm9Xc";
     const CALLBACK: &str = include_str!("fixtures/callback.json");
-    const WEBHOOK_URL: &str = "https://paymux.example/webhooks/demo/pakhi";
+    const ADAPTERS: AdapterBuilder<PakhiAdapter> = AdapterBuilder {
+        id: ID,
+        from_context: PakhiAdapter::from_context,
+    };
 
     fn adapter(base: &str) -> PakhiAdapter {
-        let adapters = AdapterBuilder {
-            id: ID,
-            from_context: PakhiAdapter::from_context,
-        };
-        adapters.adapter(json!({ "api_key": API_KEY }), base)
+        ADAPTERS.adapter(json!({ "api_key": API_KEY }), base)
     }
 
     async fn server_and_adapter() -> (MockServer, PakhiAdapter) {
@@ -343,83 +310,135 @@ mod tests {
     }
 
     fn checkout_request() -> CheckoutRequest {
-        CheckoutRequest {
-            reference: Some("ORDER123".into()),
-            description: Some("Order 123".into()),
-            customer: Some(Customer {
-                name: Some("John Doe".into()),
-                email: Some("john@example.com".into()),
-                ..Customer::default()
-            }),
-            success_url: Some(Url::parse("https://yourwebsite.com/success").unwrap()),
-            cancel_url: Some(Url::parse("https://yourwebsite.com/cancel").unwrap()),
-            ..CheckoutRequest::example(Money::new(10_000, Currency::Bdt))
+        wire::doc_request().with_description("Order 123")
+    }
+
+    #[test]
+    fn the_factory_builds_an_adapter_that_creates_and_takes_webhooks_only() {
+        let settings = json!({ "api_key": "brand-key" });
+        let operations = [Create, Webhooks];
+        test_support::check_factory(
+            super::super::FACTORY,
+            &settings,
+            &operations,
+            &[Currency::Bdt],
+        );
+    }
+
+    #[test]
+    fn the_currency_is_configured_and_defaults_to_bdt() {
+        let adapter = ADAPTERS.build(json!({ "api_key": "k" }), None).unwrap();
+        assert_eq!(adapter.currency(), Currency::Bdt);
+        for code in ["USD", "usd"] {
+            let settings = json!({ "api_key": "k", "currency": code });
+            let adapter = ADAPTERS.build(settings, None).unwrap();
+            assert_eq!(adapter.currency(), Currency::Usd);
+            assert_eq!(Provider::currencies(&adapter), [Currency::Usd]);
         }
+        let error = ADAPTERS.refusal(json!({ "api_key": "k", "currency": "TAKA" }));
+        assert_eq!(error.key, "currency");
+        assert!(error.message.contains("TAKA"), "{error}");
+    }
+
+    #[test]
+    fn settings_are_strict_and_name_the_bad_key() {
+        let valid = json!({ "api_key": "k" });
+        ADAPTERS.check_strict_settings(&valid, &["api_key"], &["api_key"]);
+        let error = ADAPTERS.refusal(json!({ "api_key": "k", "webhook_secret": "w" }));
+        assert_eq!(error.key, "webhook_secret");
+        ADAPTERS.check_refused(&valid, "api_key", &["has space zq9"]);
+    }
+
+    #[test]
+    fn the_base_url_defaults_to_pakhipay_and_decides_the_mode() {
+        ADAPTERS.check_base_urls(
+            &json!({ "api_key": "k" }),
+            |adapter| &adapter.api,
+            (DEFAULT_BASE_URL, true),
+            &[
+                (
+                    "http://127.0.0.1:9000/sandbox/pakhi",
+                    "http://127.0.0.1:9000/sandbox/pakhi/",
+                    false,
+                ),
+                (
+                    "http://127.0.0.1:9000/sandbox/pakhi/",
+                    "http://127.0.0.1:9000/sandbox/pakhi/",
+                    false,
+                ),
+                (
+                    "https://www.pakhipay.com",
+                    "https://www.pakhipay.com/",
+                    true,
+                ),
+                ("https://notpakhipay.com", "https://notpakhipay.com/", false),
+            ],
+        );
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let adapter = ADAPTERS.build(json!({ "api_key": "brand-topsecret" }), None);
+        test_support::check_debug(&adapter.unwrap(), &["topsecret"], &["Bdt"]);
     }
 
     #[tokio::test]
     async fn create_posts_the_documented_request_and_returns_the_payment_url() {
         let (server, adapter) = server_and_adapter().await;
-        Mock::given(method("POST"))
-            .and(path("/api/request/payment/create/"))
-            .and(header("api-key", API_KEY))
-            .and(header("content-type", "application/json"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                json!({ "status": 1, "payment_url": "https://pakhipay.com/payment/abc123" }),
-            ))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
+        let link = "https://pakhipay.com/payment/abc123";
+        test_support::expect_once(
+            &server,
+            ("POST", "/api/request/payment/create/"),
+            &[("api-key", API_KEY), ("content-type", "application/json")],
+            None,
+            ResponseTemplate::new(200).set_body_json(json!({ "status": 1, "payment_url": link })),
+        )
+        .await;
+        let created = adapter.create_checkout(&checkout_request()).await;
         assert_eq!(
             created,
-            CreatedCheckout {
-                provider_checkout_id: None,
-                status: CheckoutStatus::Open,
-                redirect_url: Some("https://pakhipay.com/payment/abc123".into()),
-                client_action: None,
-                livemode: false,
-                expires_at: None,
-            }
+            Ok(CreatedCheckout::hosted(None, link.into(), false, None))
         );
         let requests = server.received_requests().await.unwrap();
         let body = String::from_utf8(requests[0].body.clone()).unwrap();
         assert_eq!(
             body,
-            format!(
-                r#"{{"cus_name":"John Doe","cus_email":"john@example.com","amount":100.00,"success_url":"https://yourwebsite.com/success","cancel_url":"https://yourwebsite.com/cancel","order_id":"ORDER123","callback_url":"{WEBHOOK_URL}"}}"#
-            )
+            r#"{"cus_name":"John Doe","cus_email":"john@example.com","amount":100.00,"success_url":"https://yourwebsite.com/success","cancel_url":"https://yourwebsite.com/cancel","order_id":"ORDER123","callback_url":"https://paymux.example/webhooks/demo/pakhi"}"#
         );
         assert!(body.contains(r#""amount":100.00,"#));
     }
 
     #[tokio::test]
-    async fn a_checkout_missing_the_customers_email_is_refused_before_any_call() {
+    async fn a_checkout_missing_what_pakhi_requires_is_refused_before_any_call() {
         let (server, adapter) = server_and_adapter().await;
-        test_support::expect_no_call(&server).await;
-        let mut request = checkout_request();
-        request.customer = Some(Customer {
-            name: Some("John Doe".into()),
-            ..Customer::default()
-        });
-        let error = adapter.create_checkout(&request).await.unwrap_err();
-        assert!(
-            matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "customer.email"),
-            "{error:?}"
-        );
-        request.customer = None;
-        let error = adapter.create_checkout(&request).await.unwrap_err();
-        assert!(
-            matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "customer.name"),
-            "{error:?}"
-        );
-        let mut request = checkout_request();
-        request.amount = Money::new(10_000, paymux_domain::Currency::Usd);
-        let error = adapter.create_checkout(&request).await.unwrap_err();
-        assert!(
-            matches!(&error, ProviderError::InvalidRequest { param: Some(p), .. } if p == "currency"),
-            "{error:?}"
-        );
+        let mut nameless = checkout_request();
+        nameless.customer = None;
+        let mut in_usd = checkout_request();
+        in_usd.amount = Money::new(10_000, Currency::Usd);
+        let refused = vec![
+            (
+                checkout_request().with_customer(Customer::example(Some("John Doe"), None)),
+                ProviderError::invalid(
+                    "Pakhi Pay requires the customer's email: set customer.email",
+                    "customer.email",
+                ),
+            ),
+            (
+                nameless,
+                ProviderError::invalid(
+                    "Pakhi Pay requires the customer's name: set customer.name",
+                    "customer.name",
+                ),
+            ),
+            (
+                in_usd,
+                ProviderError::invalid(
+                    "Pakhi Pay is configured for BDT for this merchant, not USD",
+                    "currency",
+                ),
+            ),
+        ];
+        test_support::check_refused_before_any_call(&server, &adapter, refused).await;
     }
 
     #[tokio::test]
@@ -490,17 +509,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_api_is_unreachable_and_shows_no_key() {
-        let error = unreachable_adapter()
+        let adapter = unreachable_adapter();
+        let error = adapter
             .create_checkout(&checkout_request())
             .await
             .unwrap_err();
         test_support::assert_unreachable(&error, &[API_KEY]);
-    }
-
-    #[test]
-    fn there_is_no_lookup_cancel_or_refund_and_the_capabilities_say_so() {
-        let adapter = adapter("https://pakhipay.com/");
-        test_support::check_operations(&adapter, &[Operation::Create, Operation::Webhooks]);
     }
 
     /// The doc's callback signed by an independent HMAC over its compact payload.

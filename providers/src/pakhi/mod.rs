@@ -32,7 +32,7 @@ pub use adapter::PakhiAdapter;
 pub use adapter::Settings;
 use paymux_domain::Currency;
 
-use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
+use crate::ProviderFactory;
 
 /// Pakhi Pay's id in config and URLs.
 pub const ID: &str = "pakhi";
@@ -52,91 +52,6 @@ pub const VERIFY_PATH: &str = "api/request/payment/verify/";
 
 /// Builds [`PakhiAdapter`]s from `[merchants.<id>.providers.pakhi]`: `api_key` (a secret
 /// reference; also the callbacks' signing key) and `currency` (optional, BDT).
-pub struct PakhiFactory;
-
-impl ProviderFactory for PakhiFactory {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
-        Ok(Arc::new(PakhiAdapter::from_context(context)?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Operation::{Create, Webhooks};
-    use crate::test_support::{self, AdapterBuilder};
-    use serde_json::json;
-
-    const ADAPTERS: AdapterBuilder<PakhiAdapter> = AdapterBuilder {
-        id: "pakhi",
-        from_context: PakhiAdapter::from_context,
-    };
-
-    #[test]
-    fn the_factory_builds_an_adapter_that_creates_and_takes_webhooks_only() {
-        let settings = json!({ "api_key": "brand-key" });
-        let operations = [Create, Webhooks];
-        ADAPTERS.check_factory(&PakhiFactory, &settings, &operations, &[Currency::Bdt]);
-    }
-
-    #[test]
-    fn the_currency_is_configured_and_defaults_to_bdt() {
-        let adapter = ADAPTERS.build(json!({ "api_key": "k" }), None).unwrap();
-        assert_eq!(adapter.currency(), Currency::Bdt);
-        for code in ["USD", "usd"] {
-            let settings = json!({ "api_key": "k", "currency": code });
-            let adapter = ADAPTERS.build(settings, None).unwrap();
-            assert_eq!(adapter.currency(), Currency::Usd);
-            assert_eq!(crate::Provider::currencies(&adapter), [Currency::Usd]);
-        }
-        let error = ADAPTERS.refusal(json!({ "api_key": "k", "currency": "TAKA" }));
-        assert_eq!(error.key, "currency");
-        assert!(error.message.contains("TAKA"), "{error}");
-    }
-
-    #[test]
-    fn settings_are_strict_and_name_the_bad_key() {
-        let valid = json!({ "api_key": "k" });
-        ADAPTERS.check_strict_settings(&valid, &["api_key"], &["api_key"]);
-        let error = ADAPTERS.refusal(json!({ "api_key": "k", "webhook_secret": "w" }));
-        assert_eq!(error.key, "webhook_secret");
-        ADAPTERS.check_refused(&valid, "api_key", &["has space zq9"]);
-    }
-
-    #[test]
-    fn the_base_url_defaults_to_pakhipay_and_decides_the_mode() {
-        ADAPTERS.check_base_urls(
-            &json!({ "api_key": "k" }),
-            |adapter| (adapter.base_url(), adapter.livemode()),
-            (DEFAULT_BASE_URL, true),
-            &[
-                (
-                    "http://127.0.0.1:9000/sandbox/pakhi",
-                    "http://127.0.0.1:9000/sandbox/pakhi/",
-                    false,
-                ),
-                (
-                    "http://127.0.0.1:9000/sandbox/pakhi/",
-                    "http://127.0.0.1:9000/sandbox/pakhi/",
-                    false,
-                ),
-                (
-                    "https://www.pakhipay.com",
-                    "https://www.pakhipay.com/",
-                    true,
-                ),
-                ("https://notpakhipay.com", "https://notpakhipay.com/", false),
-            ],
-        );
-    }
-
-    #[test]
-    fn debug_output_shows_no_secret() {
-        let adapter = ADAPTERS.build(json!({ "api_key": "brand-topsecret" }), None);
-        test_support::check_debug(&adapter.unwrap(), &["topsecret"], &["Bdt"]);
-    }
-}
+pub const FACTORY: ProviderFactory = ProviderFactory::new(ID, |context| {
+    Ok(Arc::new(PakhiAdapter::from_context(context)?))
+});

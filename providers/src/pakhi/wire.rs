@@ -430,10 +430,22 @@ pub fn verify_request(event: &NormalizedEvent, currency: Currency) -> Option<Ver
     })
 }
 
+/// The unified request that becomes the doc's create sample, which this folder's tests start
+/// from.
+#[cfg(test)]
+pub(super) fn doc_request() -> CheckoutRequest {
+    use crate::model::Customer;
+    let john = Customer::example(Some("John Doe"), Some("john@example.com"));
+    CheckoutRequest::example(Money::new(10_000, Currency::Bdt))
+        .with_reference("ORDER123")
+        .with_customer(john)
+        .with_success_url("https://yourwebsite.com/success")
+        .with_cancel_url("https://yourwebsite.com/cancel")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Customer;
     use crate::test_support::CHECKOUT_ID;
     use chrono::TimeZone;
     use serde_json::json;
@@ -448,21 +460,6 @@ mod tests {
 
     fn bdt(minor: i64) -> Money {
         Money::new(minor, Currency::Bdt)
-    }
-
-    /// The unified request that becomes the doc's create sample.
-    fn doc_request() -> CheckoutRequest {
-        CheckoutRequest {
-            reference: Some("ORDER123".into()),
-            customer: Some(Customer {
-                name: Some("John Doe".into()),
-                email: Some("john@example.com".into()),
-                ..Customer::default()
-            }),
-            success_url: Some(Url::parse("https://yourwebsite.com/success").unwrap()),
-            cancel_url: Some(Url::parse("https://yourwebsite.com/cancel").unwrap()),
-            ..CheckoutRequest::example(bdt(10_000))
-        }
     }
 
     fn webhook() -> Url {

@@ -3,8 +3,6 @@
 //! [`super::wire`], the shared-secret checks in [`super::authenticity`]; this file only sends
 //! and maps.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use paymux_domain::{Currency, NormalizedEvent};
@@ -39,25 +37,15 @@ const API: ApiSpec = ApiSpec {
     error_message: wire::error_message,
 };
 
-/// Skipify, bound to one merchant. Its `Debug` output shows no credential.
+/// Skipify, bound to one merchant. Its `Debug` output shows no credential: the webhook
+/// secrets are [`SecretString`]s, the API key stays in the endpoint's sensitive header.
+#[derive(Debug)]
 pub struct SkipifyAdapter {
     merchant_id: String,
     auth: WebhookAuth,
-    /// Where PayLinks are created: the request goes to its base URL exactly.
+    /// Where PayLinks are created: the request goes to its base URL exactly. It is live only
+    /// against Skipify's production host.
     api: Endpoint,
-    /// True only against Skipify's production host.
-    livemode: bool,
-}
-
-impl fmt::Debug for SkipifyAdapter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SkipifyAdapter")
-            .field("merchant_id", &self.merchant_id)
-            .field("base_url", &self.base_url().as_str())
-            .field("livemode", &self.livemode)
-            .field("webhook_auth", &self.auth)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The provider's keys in `[merchants.<id>.providers.skipify]`. The simulated Skipify reads the
@@ -150,22 +138,12 @@ impl SkipifyAdapter {
             .resolve(|key, secret| context.secret(key, secret))?;
         let auth = Auth::authorization(authorization(&credentials.api_key)?);
         // Used exactly as given: the PayLink API is `POST {base}` itself.
-        let api = context.endpoint(&API, auth)?;
+        let api = context.endpoint(&API, auth, is_live)?;
         Ok(SkipifyAdapter {
             merchant_id: credentials.merchant_id,
             auth: credentials.auth,
-            livemode: is_live(api.base_url()),
             api,
         })
-    }
-
-    /// True against Skipify's production host: real cards, real money.
-    pub fn livemode(&self) -> bool {
-        self.livemode
-    }
-
-    pub fn base_url(&self) -> &Url {
-        self.api.base_url()
     }
 
     pub fn merchant_id(&self) -> &str {
@@ -189,11 +167,6 @@ impl Provider for SkipifyAdapter {
         &CURRENCIES
     }
 
-    /// PayLink documents no idempotency key.
-    fn idempotent_create(&self) -> bool {
-        false
-    }
-
     fn validate_checkout(&self, request: &CheckoutRequest) -> Result<(), ProviderError> {
         CreatePaylink::from_checkout(request, &self.merchant_id, Utc::now()).map(drop)
     }
@@ -213,7 +186,8 @@ impl Provider for SkipifyAdapter {
             .header(MERCHANT_ID_HEADER, &self.merchant_id);
         // Skipify documents no idempotency key: a second send could make a second PayLink.
         let answer = self.api.send(request.json(&body), Repeat::Once).await?;
-        PaylinkCreated::from_body(&answer)?.into_created_checkout(self.livemode, body.expiration)
+        PaylinkCreated::from_body(&answer)?
+            .into_created_checkout(self.api.livemode(), body.expiration)
     }
 
     /// The shared secret (body `secret` or `X-Skipify-Secret`) and, when configured, the
@@ -228,7 +202,7 @@ impl Provider for SkipifyAdapter {
     }
 
     fn parse_webhook(&self, raw: &[u8]) -> Result<Vec<NormalizedEvent>, ProviderError> {
-        Ok(vec![wire::parse_event(raw, self.livemode)?])
+        Ok(vec![wire::parse_event(raw, self.api.livemode())?])
     }
 
     /// Skipify counts only a 2xx within 5 s as delivered and follows no redirect: everything
@@ -264,12 +238,12 @@ impl Provider for SkipifyAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Operation;
+    use crate::Operation::{Create, Webhooks};
     use crate::model::{Customer, LineItem};
     use crate::test_support::{self, AdapterBuilder};
-    use paymux_domain::{CheckoutStatus, EventType, Money};
+    use paymux_domain::{EventType, Money};
     use serde_json::{Value, json};
-    use wiremock::matchers::{body_json, header, header_exists, method, path};
+    use wiremock::matchers::{header_exists, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     const MERCHANT_ID: &str = "c1brc8b60-6dd4-4136-88e1-c9e5b670f1ca0";
@@ -278,21 +252,23 @@ mod tests {
     const PAYLINK_ID: &str = "70ca1c7c-f483-42a5-9147-99ea858f8568";
     const SUCCEEDED: &str = include_str!("fixtures/order_payment_succeeded.json");
     const EXPIRED: &str = include_str!("fixtures/payment_request_expired.json");
+    const ADAPTERS: AdapterBuilder<SkipifyAdapter> = AdapterBuilder {
+        id: ID,
+        from_context: SkipifyAdapter::from_context,
+    };
 
     fn settings() -> Value {
         json!({ "merchant_id": MERCHANT_ID, "api_key": API_KEY, "secret": SECRET })
     }
 
-    fn adapter_with(settings: Value, base: &str) -> SkipifyAdapter {
-        let adapters = AdapterBuilder {
-            id: ID,
-            from_context: SkipifyAdapter::from_context,
-        };
-        adapters.adapter(settings, base)
+    /// `settings` with `key` set to `value`.
+    fn with(mut settings: Value, key: &str, value: Value) -> Value {
+        settings[key] = value;
+        settings
     }
 
     fn adapter(base: &str) -> SkipifyAdapter {
-        adapter_with(settings(), base)
+        ADAPTERS.adapter(settings(), base)
     }
 
     async fn server_and_adapter() -> (MockServer, SkipifyAdapter) {
@@ -300,22 +276,20 @@ mod tests {
     }
 
     fn checkout_request() -> CheckoutRequest {
-        CheckoutRequest {
-            reference: Some("order-5821".into()),
-            description: Some("Order #5821".into()),
-            customer: Some(Customer {
-                name: Some("Alice Brown".into()),
-                email: Some("alice@example.com".into()),
-                phone: Some("+18695551234".into()),
-                address: None,
-            }),
-            items: vec![LineItem {
-                name: "Hoodie".into(),
-                quantity: 2,
-                unit_amount: 5_600,
-            }],
-            ..CheckoutRequest::example(Money::new(11_200, Currency::Usd))
-        }
+        let alice = Customer {
+            phone: Some("+18695551234".into()),
+            ..Customer::example(Some("Alice Brown"), Some("alice@example.com"))
+        };
+        let hoodies = LineItem {
+            name: "Hoodie".into(),
+            quantity: 2,
+            unit_amount: 5_600,
+        };
+        CheckoutRequest::example(Money::new(11_200, Currency::Usd))
+            .with_reference("order-5821")
+            .with_description("Order #5821")
+            .with_customer(alice)
+            .with_items(vec![hoodies])
     }
 
     /// What every test of a refused or unreadable create calls.
@@ -333,18 +307,115 @@ mod tests {
         })
     }
 
+    #[test]
+    fn the_factory_builds_a_create_and_webhooks_adapter_in_usd() {
+        let operations = [Create, Webhooks];
+        test_support::check_factory(
+            super::super::FACTORY,
+            &settings(),
+            &operations,
+            &[Currency::Usd],
+        );
+    }
+
+    #[test]
+    fn the_base_url_defaults_to_production_which_alone_is_live() {
+        ADAPTERS.check_base_urls(
+            &settings(),
+            |adapter| &adapter.api,
+            ("https://paylinks.skipify.com/", true),
+            &[
+                (
+                    "https://stage-paylinks.skipify.com",
+                    "https://stage-paylinks.skipify.com/",
+                    false,
+                ),
+                (
+                    "http://127.0.0.1:9000/sandbox/skipify/",
+                    "http://127.0.0.1:9000/sandbox/skipify/",
+                    false,
+                ),
+                // Used exactly as given: the PayLink API is the base URL itself.
+                (
+                    "http://127.0.0.1:9000/sandbox/skipify",
+                    "http://127.0.0.1:9000/sandbox/skipify",
+                    false,
+                ),
+                (
+                    "http://paylinks.skipify.com",
+                    "http://paylinks.skipify.com/",
+                    false,
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn settings_are_strict_and_name_the_bad_key() {
+        let required = ["merchant_id", "api_key", "secret"];
+        ADAPTERS.check_strict_settings(&settings(), &required, &["api_key", "secret"]);
+        let merchant_ids = ["", " padded ", "line\nbreak", "é"];
+        ADAPTERS.check_refused(&settings(), "merchant_id", &merchant_ids);
+        let api_keys = ["has space zq", "tab\tzq", "clézq"];
+        ADAPTERS.check_refused(&settings(), "api_key", &api_keys);
+    }
+
+    #[test]
+    fn the_custom_header_takes_both_its_name_and_its_value() {
+        let named = with(settings(), "custom_header_name", json!("x-api-key"));
+        let both = with(named.clone(), "custom_header_value", json!("hdr-secret"));
+        let adapter = ADAPTERS.build(both, None).unwrap();
+        let redaction = adapter.webhook_policy().redaction;
+        assert!(redaction.is_some_and(|redaction| redaction.is_secret_header("x-api-key")));
+        let error = ADAPTERS.refusal(named.clone());
+        assert_eq!(error.key, "custom_header_value");
+        assert!(
+            error.message.contains("custom_header_name is set"),
+            "{error}"
+        );
+        let error = ADAPTERS.refusal(with(settings(), "custom_header_value", json!("hdr-secret")));
+        assert_eq!(error.key, "custom_header_name");
+        assert!(!error.to_string().contains("hdr-secret"), "{error}");
+        let unset_value = json!("env:PAYMUX_TEST_SKIPIFY_HEADER_SURELY_UNSET");
+        let unset = with(named, "custom_header_value", unset_value);
+        assert_eq!(ADAPTERS.refusal(unset).key, "custom_header_value");
+        let bad_name = with(
+            with(settings(), "custom_header_name", json!("x api key")),
+            "custom_header_value",
+            json!("v"),
+        );
+        assert_eq!(ADAPTERS.refusal(bad_name).key, "custom_header_name");
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let settings = json!({
+            "merchant_id": "m-1",
+            "api_key": "skp_topsecret",
+            "secret": "hushhush",
+            "custom_header_name": "x-api-key",
+            "custom_header_value": "hdrsecret",
+        });
+        test_support::check_debug(
+            &ADAPTERS.build(settings, None).unwrap(),
+            &["topsecret", "hushhush", "hdrsecret"],
+            &["m-1", "x-api-key"],
+        );
+    }
+
     #[tokio::test]
     async fn create_posts_the_paylink_with_both_headers_and_maps_the_answer() {
         let (server, adapter) = server_and_adapter().await;
-        Mock::given(method("POST"))
-            .and(path("/paylinks"))
-            .and(header("x-merchant-id", MERCHANT_ID))
-            .and(header(
-                "authorization",
-                format!("ApiKey {API_KEY}").as_str(),
-            ))
-            .and(header("content-type", "application/json"))
-            .and(body_json(json!({
+        let authorization = format!("ApiKey {API_KEY}");
+        test_support::expect_once(
+            &server,
+            ("POST", "/paylinks"),
+            &[
+                ("x-merchant-id", MERCHANT_ID),
+                ("authorization", &authorization),
+                ("content-type", "application/json"),
+            ],
+            Some(json!({
                 "merchantId": MERCHANT_ID,
                 "merchantInvoiceId": "order-5821",
                 "total": 11200,
@@ -355,24 +426,19 @@ mod tests {
                     "phone": "+18695551234",
                 },
                 "lineItems": [{ "description": "Hoodie", "quantity": 2, "price": 5600 }],
-            })))
-            .respond_with(ResponseTemplate::new(200).set_body_json(created_paylink()))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let created = adapter.create_checkout(&checkout_request()).await.unwrap();
+            })),
+            ResponseTemplate::new(200).set_body_json(created_paylink()),
+        )
+        .await;
+        let link = format!("https://checkout.skipify.com/paylink/process/{PAYLINK_ID}");
         assert_eq!(
-            created,
-            CreatedCheckout {
-                provider_checkout_id: Some(PAYLINK_ID.into()),
-                status: CheckoutStatus::Open,
-                redirect_url: Some(format!(
-                    "https://checkout.skipify.com/paylink/process/{PAYLINK_ID}"
-                )),
-                client_action: None,
-                livemode: false,
-                expires_at: None,
-            }
+            adapter.create_checkout(&checkout_request()).await,
+            Ok(CreatedCheckout::hosted(
+                Some(PAYLINK_ID.into()),
+                link,
+                false,
+                None
+            ))
         );
     }
 
@@ -394,19 +460,21 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_request_is_refused_before_any_call() {
         let (server, adapter) = server_and_adapter().await;
-        test_support::expect_no_call(&server).await;
-        let mut request = checkout_request();
-        request.amount = Money::new(11_200, Currency::Zar);
-        assert_eq!(
-            adapter.create_checkout(&request).await.unwrap_err(),
-            ProviderError::invalid("Skipify charges in USD only, not ZAR", "currency")
-        );
-        let mut request = checkout_request();
-        request.amount = Money::new(0, Currency::Usd);
-        assert_eq!(
-            adapter.create_checkout(&request).await.unwrap_err(),
-            ProviderError::invalid("Skipify needs a total of at least 1 cent, got 0", "amount")
-        );
+        let costing = |amount| CheckoutRequest {
+            amount,
+            ..checkout_request()
+        };
+        let refused = vec![
+            (
+                costing(Money::new(11_200, Currency::Zar)),
+                ProviderError::invalid("Skipify charges in USD only, not ZAR", "currency"),
+            ),
+            (
+                costing(Money::new(0, Currency::Usd)),
+                ProviderError::invalid("Skipify needs a total of at least 1 cent, got 0", "amount"),
+            ),
+        ];
+        test_support::check_refused_before_any_call(&server, &adapter, refused).await;
     }
 
     #[tokio::test]
@@ -444,12 +512,7 @@ mod tests {
         test_support::check_malformed_answers(
             server_and_adapter,
             ("POST", "/paylinks"),
-            &[
-                "",
-                "<html>ok</html>",
-                r#"{"paylinkId": "p1"}"#,
-                r#"{"message": "x"}"#,
-            ],
+            &[r#"{"paylinkId": "p1"}"#, r#"{"message": "x"}"#],
             refused_create,
         )
         .await;
@@ -459,12 +522,6 @@ mod tests {
     async fn a_refused_connection_is_unreachable_and_shows_no_key() {
         let error = refused_create(&adapter(&test_support::refused_url("/"))).await;
         test_support::assert_unreachable(&error, &[API_KEY]);
-    }
-
-    #[test]
-    fn there_is_no_lookup_cancel_or_refund_and_the_capabilities_say_so() {
-        let adapter = adapter("https://paylinks.skipify.com");
-        test_support::check_operations(&adapter, &[Operation::Create, Operation::Webhooks]);
     }
 
     fn request<'a>(headers: &'a [(String, String)], body: &'a str) -> WebhookRequest<'a> {
@@ -496,10 +553,8 @@ mod tests {
 
     #[test]
     fn a_wrong_secret_is_a_401_with_no_event() {
-        let adapter = adapter_with(
-            json!({ "merchant_id": MERCHANT_ID, "api_key": API_KEY, "secret": "another" }),
-            "https://paylinks.skipify.com",
-        );
+        let another = with(settings(), "secret", json!("another"));
+        let adapter = ADAPTERS.adapter(another, "https://paylinks.skipify.com");
         let error = adapter
             .verify_webhook(&request(&[], SUCCEEDED), Utc::now())
             .unwrap_err();
@@ -515,10 +570,9 @@ mod tests {
 
     #[test]
     fn the_custom_header_is_required_when_configured() {
-        let mut with_header = settings();
-        with_header["custom_header_name"] = json!("X-Api-Key");
-        with_header["custom_header_value"] = json!("hdr-7");
-        let adapter = adapter_with(with_header, "https://paylinks.skipify.com");
+        let named = with(settings(), "custom_header_name", json!("X-Api-Key"));
+        let with_header = with(named, "custom_header_value", json!("hdr-7"));
+        let adapter = ADAPTERS.adapter(with_header, "https://paylinks.skipify.com");
         let now = Utc::now();
         assert!(matches!(
             adapter.verify_webhook(&request(&[], SUCCEEDED), now),

@@ -36,20 +36,12 @@ pub const REDACTED: &str = "[redacted]";
 const DROPPED_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
 /// The optional custom header the merchant asked Skipify to send. Its `Debug` output shows the
-/// name only.
-#[derive(Clone)]
+/// name only: the value is a [`SecretString`].
+#[derive(Clone, Debug)]
 pub struct CustomHeader {
     /// Lower-case, as HTTP/2 and the gateway spell header names.
     name: String,
     value: SecretString,
-}
-
-impl fmt::Debug for CustomHeader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CustomHeader")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
 }
 
 impl CustomHeader {
@@ -107,19 +99,12 @@ pub(super) fn is_visible_ascii(text: &str) -> bool {
     text.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
-/// One merchant's webhook credentials. Its `Debug` output shows no secret.
-#[derive(Clone)]
+/// One merchant's webhook credentials. Its `Debug` output shows no secret: both are
+/// [`SecretString`]s.
+#[derive(Clone, Debug)]
 pub struct WebhookAuth {
     secret: SecretString,
     custom_header: Option<CustomHeader>,
-}
-
-impl fmt::Debug for WebhookAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookAuth")
-            .field("custom_header", &self.custom_header)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The body's `secret` member, as far as it can be read.

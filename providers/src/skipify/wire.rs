@@ -6,7 +6,7 @@
 //! must have the documented type, or the body is a [`ProviderError::MalformedPayload`].
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
+use paymux_domain::{CheckoutId, Currency, EventType, Money, NormalizedEvent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -256,14 +256,13 @@ impl PaylinkCreated {
                 "Skipify PayLink has no usable `link` (expected an http(s) URL)".to_owned(),
             ));
         }
-        Ok(CreatedCheckout {
-            provider_checkout_id: Some(self.paylink_id),
-            status: CheckoutStatus::Open,
-            redirect_url: Some(self.link),
-            client_action: None,
+        let expires_at = self.expiration.or(requested_expiration);
+        Ok(CreatedCheckout::hosted(
+            Some(self.paylink_id),
+            self.link,
             livemode,
-            expires_at: self.expiration.or(requested_expiration),
-        })
+            expires_at,
+        ))
     }
 }
 
@@ -1253,20 +1252,11 @@ mod tests {
             .unwrap()
             .into_created_checkout(false, None)
             .unwrap();
-        assert_eq!(
-            created,
-            CreatedCheckout {
-                provider_checkout_id: Some("113ad60b-6c4d-41b5-b4f7-3b2444ebdd25".into()),
-                status: CheckoutStatus::Open,
-                redirect_url: Some(
-                    "https://stagecheckout.skipify.com/paylink/process/113ad60b-6c4d-41b5-b4f7-3b2444ebdd25"
-                        .into()
-                ),
-                client_action: None,
-                livemode: false,
-                expires_at: Some(at("2025-05-22T21:44:00Z")),
-            }
-        );
+        let paylink_id = "113ad60b-6c4d-41b5-b4f7-3b2444ebdd25";
+        let link = format!("https://stagecheckout.skipify.com/paylink/process/{paylink_id}");
+        let expires_at = Some(at("2025-05-22T21:44:00Z"));
+        let expected = CreatedCheckout::hosted(Some(paylink_id.into()), link, false, expires_at);
+        assert_eq!(created, expected);
         // An unreadable expiration is not worth losing the link over: ours is used.
         let body = json!({ "paylinkId": "p1", "link": "https://x.example/p1", "expiration": 5 });
         let created = PaylinkCreated::from_body(body.to_string().as_bytes())

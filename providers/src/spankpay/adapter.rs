@@ -2,8 +2,6 @@
 //! browser, the local cancel, and the webhook handling, behind [`Provider`]. The wire format
 //! lives in [`super::wire`].
 
-use std::fmt;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use paymux_domain::{CheckoutStatus, Currency, NormalizedEvent};
@@ -102,7 +100,9 @@ fn check_currency_list(list: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// SpankPay, bound to one merchant. Its `Debug` output shows no secret.
+/// SpankPay, bound to one merchant. Its `Debug` output shows no secret: the API secret is a
+/// [`SecretString`].
+#[derive(Debug)]
 pub struct SpankPayAdapter {
     public_key: String,
     api_secret: SecretString,
@@ -113,17 +113,6 @@ pub struct SpankPayAdapter {
     webhook_url: Url,
     /// The simulator's stand-in frame, when a base URL is configured.
     base_url: Option<Url>,
-}
-
-impl fmt::Debug for SpankPayAdapter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpankPayAdapter")
-            .field("public_key", &self.public_key)
-            .field("accept_currencies", &self.accept_currencies)
-            .field("livemode", &self.livemode())
-            .field("webhook_url", &self.webhook_url.as_str())
-            .finish_non_exhaustive()
-    }
 }
 
 impl SpankPayAdapter {
@@ -350,24 +339,56 @@ impl Cancels for SpankPayAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Operation;
+    use crate::Operation::{Cancel, Create, Webhooks};
+    use crate::test_support::{self, AdapterBuilder};
     use chrono::TimeZone;
     use paymux_domain::{CheckoutId, Money};
 
     const CHECKOUT_ID: &str = "chk_01jv5c1x2y3z4a5b6c7d8e9f0g";
     const SAMPLE: &str = include_str!("fixtures/webhook.json");
+    const ADAPTERS: AdapterBuilder<SpankPayAdapter> = AdapterBuilder {
+        id: ID,
+        from_context: SpankPayAdapter::from_context,
+    };
 
     fn settings(public_key: &str, secret: &str) -> Value {
         json!({ "public_key": public_key, "api_secret": secret })
     }
 
     fn adapter_with(settings: Value, base_url: Option<&str>) -> SpankPayAdapter {
-        SpankPayAdapter::from_context(crate::testing::test_context(ID, &settings, base_url))
-            .unwrap()
+        ADAPTERS.build(settings, base_url).unwrap()
     }
 
     fn adapter() -> SpankPayAdapter {
         adapter_with(settings("test_quickstart_key", "sk_spankpay"), None)
+    }
+
+    #[test]
+    fn the_factory_builds_a_create_cancel_and_webhooks_adapter_in_usd() {
+        let provider = test_support::check_factory(
+            super::super::FACTORY,
+            &settings("test_k", "sk_1"),
+            &[Create, Cancel, Webhooks],
+            &[Currency::Usd],
+        );
+        let refused = ClosedCheckout::Refuse;
+        assert_eq!(provider.webhook_policy().closed_checkout, refused);
+    }
+
+    #[test]
+    fn settings_are_strict_and_name_the_bad_key() {
+        let valid = settings("k", "s");
+        ADAPTERS.check_strict_settings(&valid, &["public_key", "api_secret"], &["api_secret"]);
+        ADAPTERS.check_refused(&valid, "public_key", &["", "has space"]);
+        for bad in [json!([]), json!([""]), json!("ETH")] {
+            let mut settings = valid.clone();
+            settings["accept_currencies"] = bad;
+            let error = ADAPTERS.refusal(settings);
+            assert!(
+                error.key == "accept_currencies" || error.key.is_empty(),
+                "{error}"
+            );
+        }
     }
 
     fn headers(key: &str, signature: &str) -> Vec<(String, String)> {
@@ -651,8 +672,7 @@ mod tests {
                 livemode: false,
             }
         );
-        let offered = [Operation::Create, Operation::Cancel, Operation::Webhooks];
-        crate::test_support::check_operations(&adapter, &offered);
+        test_support::check_operations(&adapter, &[Create, Cancel, Webhooks]);
     }
 
     #[test]
@@ -691,6 +711,6 @@ mod tests {
     #[test]
     fn debug_output_shows_no_secret() {
         let adapter = adapter_with(settings("test_k", "sk_topsecret"), None);
-        crate::test_support::check_debug(&adapter, &["topsecret"], &["test_k"]);
+        test_support::check_debug(&adapter, &["topsecret"], &["test_k"]);
     }
 }

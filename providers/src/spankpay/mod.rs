@@ -40,7 +40,7 @@ use std::sync::Arc;
 
 pub use adapter::{CLIENT_ACTION_TYPE, MAX_AGE_SECS, Settings, SpankPayAdapter};
 
-use crate::{AdapterContext, ConfigError, Provider, ProviderFactory};
+use crate::ProviderFactory;
 
 /// SpankPay's id in config and URLs.
 pub const ID: &str = "spankpay";
@@ -48,56 +48,6 @@ pub const ID: &str = "spankpay";
 /// Builds [`SpankPayAdapter`]s from `[merchants.<id>.providers.spankpay]`: `public_key`
 /// (plain text; `test_…` is test mode), `api_secret` (a secret reference) and optionally
 /// `accept_currencies` (default `["BTC", "ETH"]`). SpankPay has no server API paymux calls.
-pub struct SpankPayFactory;
-
-impl ProviderFactory for SpankPayFactory {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn build(&self, context: AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
-        Ok(Arc::new(SpankPayAdapter::from_context(context)?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Operation::{Cancel, Create, Webhooks};
-    use crate::test_support::AdapterBuilder;
-    use paymux_domain::Currency;
-    use serde_json::json;
-
-    const ADAPTERS: AdapterBuilder<SpankPayAdapter> = AdapterBuilder {
-        id: "spankpay",
-        from_context: SpankPayAdapter::from_context,
-    };
-
-    #[test]
-    fn the_factory_builds_a_create_cancel_and_webhooks_adapter_in_usd() {
-        let provider = ADAPTERS.check_factory(
-            &SpankPayFactory,
-            &json!({ "public_key": "test_k", "api_secret": "sk_1" }),
-            &[Create, Cancel, Webhooks],
-            &[Currency::Usd],
-        );
-        let refused = crate::ClosedCheckout::Refuse;
-        assert_eq!(provider.webhook_policy().closed_checkout, refused);
-    }
-
-    #[test]
-    fn settings_are_strict_and_name_the_bad_key() {
-        let valid = json!({ "public_key": "k", "api_secret": "s" });
-        ADAPTERS.check_strict_settings(&valid, &["public_key", "api_secret"], &["api_secret"]);
-        ADAPTERS.check_refused(&valid, "public_key", &["", "has space"]);
-        for bad in [json!([]), json!([""]), json!("ETH")] {
-            let mut settings = valid.clone();
-            settings["accept_currencies"] = bad;
-            let error = ADAPTERS.refusal(settings);
-            assert!(
-                error.key == "accept_currencies" || error.key.is_empty(),
-                "{error}"
-            );
-        }
-    }
-}
+pub const FACTORY: ProviderFactory = ProviderFactory::new(ID, |context| {
+    Ok(Arc::new(SpankPayAdapter::from_context(context)?))
+});

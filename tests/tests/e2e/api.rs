@@ -10,9 +10,7 @@ use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::{ReceiptOutcome, WebhookReceipt};
 use paymux_schema::db::truncate_to_micros;
-use paymux_tests::{
-    DEMO_KEY, SpawnOptions, assert_error, on_both_backends, spawn_app, spawn_app_with,
-};
+use paymux_tests::{DEMO_KEY, assert_error, on_both_backends, spawn_app, spawn_with_overlay};
 
 const SECOND_MERCHANT: &str = r#"
 [merchants.other]
@@ -126,7 +124,7 @@ on_both_backends! {
     }
 
     async fn events_list_newest_first_with_cursor_and_filters(backend) {
-        let app = spawn_app_with(backend, SpawnOptions { overlay: SECOND_MERCHANT.into(), ..Default::default() }).await;
+        let app = spawn_with_overlay(backend, SECOND_MERCHANT).await;
         let checkout = checkout("demo", "order-1");
         let checkout_id = checkout.id;
         let (oldest, middle, newest, foreign) = {
@@ -189,7 +187,7 @@ on_both_backends! {
     }
 
     async fn a_single_event_carries_its_raw_body_and_stays_private(backend) {
-        let app = spawn_app_with(backend, SpawnOptions { overlay: SECOND_MERCHANT.into(), ..Default::default() }).await;
+        let app = spawn_with_overlay(backend, SECOND_MERCHANT).await;
         let raw = br#"{"id":"pe_1","status":"paid","amount":12500}"#.to_vec();
         let stored = app
             .with_db(move |conn| {
@@ -232,7 +230,7 @@ on_both_backends! {
     }
 
     async fn a_checkout_reads_back_and_stays_private(backend) {
-        let app = spawn_app_with(backend, SpawnOptions { overlay: SECOND_MERCHANT.into(), ..Default::default() }).await;
+        let app = spawn_with_overlay(backend, SECOND_MERCHANT).await;
         let row = checkout("demo", "order-5821");
         let id = row.id;
         app.with_db(move |conn| Checkout::insert(conn, &row).unwrap()).await;

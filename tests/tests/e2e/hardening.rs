@@ -2,7 +2,7 @@
 //! with rejected webhooks, or put a payload's values into its logs.
 
 use paymux_domain::ReceiptOutcome;
-use paymux_tests::{ADMIN_TOKEN, Backend, DEMO_KEY, TestApp, on_both_backends};
+use paymux_tests::{ADMIN_TOKEN, Backend, DEMO_KEY, TestApp, on_both_backends, spawn_with_overlay};
 
 /// The size limit of `config/default.toml`: each body below is built to fit under it, so it
 /// reaches the route instead of being cut off as too large.
@@ -108,24 +108,13 @@ async fn post(
 
 /// A server whose rejected-webhook limit is out of the way.
 async fn spawn_raised(backend: Backend) -> TestApp {
-    paymux_tests::spawn_app_with(
-        backend,
-        paymux_tests::SpawnOptions {
-            overlay: "[webhook_limits]\nrejected_per_second = 1000000\nrejected_burst = 1000000\n"
-                .to_owned(),
-            ..Default::default()
-        },
-    )
-    .await
+    let overlay = "[webhook_limits]\nrejected_per_second = 1000000\nrejected_burst = 1000000\n";
+    spawn_with_overlay(backend, overlay).await
 }
-
-/// The demo merchant's SKN Pay webhook secret in `config/default.toml`.
-const SKN_SECRET: &str = "whsec_demo_8d2e6a1f4b9c0e7d";
 
 /// An SKN Pay event, signed as SKN Pay signs, for a payment no checkout has (stored all the
 /// same, flagged).
 fn signed_skn_event(event_id: &str) -> (Vec<u8>, String) {
-    use hmac::{Hmac, Mac};
     let body = serde_json::to_vec(&serde_json::json!({
         "id": event_id, "object": "event", "type": "payment.succeeded",
         "created": chrono::Utc::now().timestamp(), "livemode": false,
@@ -137,11 +126,8 @@ fn signed_skn_event(event_id: &str) -> (Vec<u8>, String) {
         }}
     }))
     .unwrap();
-    let t = chrono::Utc::now().timestamp();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SKN_SECRET.as_bytes()).unwrap();
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(&body);
-    let signature = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+    let secret = paymux_tests::demo_provider_setting("sknpay", "webhook_secret");
+    let signature = paymux_tests::stripe_signature(&secret, chrono::Utc::now().timestamp(), &body);
     (body, signature)
 }
 
@@ -303,18 +289,13 @@ on_both_backends! {
     async fn clients_behind_a_trusted_proxy_have_buckets_of_their_own(backend) {
         let overlay = "[webhook_limits]\nrejected_per_second = 0.001\nrejected_burst = 3\n";
         // Without trusted proxies the header is the client's own word: ignored.
-        let app = paymux_tests::spawn_app_with(backend.clone(), paymux_tests::SpawnOptions {
-            overlay: overlay.to_owned(), ..Default::default()
-        }).await;
+        let app = spawn_with_overlay(backend.clone(), overlay).await;
         for _ in 0..3 {
             assert_eq!(forged(&app, "/webhooks/demo/sknpay", "203.0.113.1").await, 400);
         }
         assert_eq!(forged(&app, "/webhooks/demo/kwik", "203.0.113.2").await, 429, "one peer, one bucket");
 
-        let app = paymux_tests::spawn_app_with(backend, paymux_tests::SpawnOptions {
-            overlay: format!("{overlay}[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n"),
-            ..Default::default()
-        }).await;
+        let app = spawn_with_overlay(backend, format!("{overlay}[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n")).await;
         for _ in 0..3 {
             assert_eq!(forged(&app, "/webhooks/demo/sknpay", "203.0.113.1").await, 400);
         }

@@ -3,38 +3,16 @@
 //! tampering, and a webhook whose `data` holds two events.
 
 use chrono::Utc;
-use hmac::{Hmac, Mac};
-use paymux_gateway::{Overlay, Settings};
-use paymux_tests::{Backend, SpawnOptions, TestApp, on_both_backends, spawn_app_with};
+use paymux_tests::{
+    TestApp, demo_provider_setting, hmac_sha256_hex, on_both_backends, spawn_sandboxed,
+};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 const WEBHOOK: &str = include_str!("../../../providers/src/kwik/fixtures/webhook.json");
 
-async fn spawn(backend: Backend) -> TestApp {
-    let overlay = "[sandbox]\nretry_speedup = 60000\n".to_owned();
-    spawn_app_with(
-        backend,
-        SpawnOptions {
-            overlay,
-            ..Default::default()
-        },
-    )
-    .await
-}
-
-fn demo_webhook_secret() -> String {
-    let settings = Settings::load(Overlay::Toml(String::new())).unwrap();
-    settings.merchants["demo"].providers["kwik"].specific["webhook_secret"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+/// Kwik's scheme: hex HMAC-SHA256 of the raw body, keyed with the merchant's webhook secret.
+fn sign(body: &[u8]) -> String {
+    hmac_sha256_hex(&demo_provider_setting("kwik", "webhook_secret"), body)
 }
 
 async fn post_webhook(
@@ -43,16 +21,15 @@ async fn post_webhook(
     signature: &str,
     timestamp: i64,
 ) -> reqwest::Response {
-    app.client
-        .post(app.url("/webhooks/demo/kwik"))
-        .header("content-type", "application/json")
-        .header("X-Signature", signature)
-        .header("X-Timestamp", timestamp.to_string())
-        .header("User-Agent", "Kwik-Webhooks/1.0")
-        .body(body.to_vec())
-        .send()
+    let timestamp = timestamp.to_string();
+    let headers = [
+        ("content-type", "application/json"),
+        ("X-Signature", signature),
+        ("X-Timestamp", &timestamp),
+        ("User-Agent", "Kwik-Webhooks/1.0"),
+    ];
+    app.post_webhook("/webhooks/demo/kwik", &headers, body.to_vec())
         .await
-        .unwrap()
 }
 
 async fn create_link(app: &TestApp) -> Value {
@@ -64,11 +41,7 @@ async fn create_link(app: &TestApp) -> Value {
                                  "postal_code": "8001", "country": "ZA"}},
         "success_url": "https://shop.example/ok", "cancel_url": "https://shop.example/cancel"
     });
-    let response = app.post("/v1/checkouts", &body, None).await;
-    let status = response.status();
-    let checkout: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{checkout}");
-    checkout
+    app.create_checkout(&body).await
 }
 
 /// The doc's webhook sample about `checkout`, with `extra` more elements in `data`.
@@ -91,7 +64,7 @@ fn webhook_for(checkout: &Value, transactions: &[&str]) -> Vec<u8> {
 
 on_both_backends! {
     async fn a_link_paid_in_the_sandbox_is_stored_in_rand_cents(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_link(&app).await;
         assert!(checkout["redirect_url"].as_str().unwrap().contains("/sandbox/kwik/pay/"), "{checkout}");
         let link = checkout["provider_checkout_id"].as_str().unwrap();
@@ -107,11 +80,10 @@ on_both_backends! {
     }
 
     async fn independently_signed_webhooks_are_checked_and_each_element_is_an_event(backend) {
-        let app = spawn(backend).await;
-        let secret = demo_webhook_secret();
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_link(&app).await;
         let body = webhook_for(&checkout, &["tra_first", "tra_second"]);
-        let signature = sign(&secret, &body);
+        let signature = sign(&body);
         let now = Utc::now().timestamp();
 
         let stale = post_webhook(&app, &body, &signature, now - 301).await;
@@ -134,10 +106,10 @@ on_both_backends! {
     }
 
     async fn two_identical_data_elements_are_two_events(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_link(&app).await;
         let body = webhook_for(&checkout, &["tra_same", "tra_same"]);
-        let signature = sign(&demo_webhook_secret(), &body);
+        let signature = sign(&body);
         assert_eq!(post_webhook(&app, &body, &signature, Utc::now().timestamp()).await.status(), 200);
         assert_eq!(app.events_of(&checkout).await.len(), 2);
     }

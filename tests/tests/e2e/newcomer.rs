@@ -1,35 +1,14 @@
 //! A newcomer's first hour: what the README walks through works as written, and the answers
 //! say what to do next.
 
-use paymux_tests::{
-    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
-};
+use paymux_tests::{assert_error, on_both_backends, spawn_sandboxed};
 use serde_json::{Value, json};
 
 const README: &str = include_str!("../../../README.md");
 
-async fn spawn(backend: Backend, overlay: &str) -> TestApp {
-    spawn_app_with(
-        backend,
-        SpawnOptions {
-            overlay: format!("[sandbox]\nretry_speedup = 60000\n{overlay}"),
-            ..Default::default()
-        },
-    )
-    .await
-}
-
-async fn create(app: &TestApp, body: Value) -> Value {
-    let response = app.post("/v1/checkouts", &body, None).await;
-    let status = response.status();
-    let checkout: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{checkout}");
-    checkout
-}
-
 on_both_backends! {
     async fn an_unknown_provider_is_a_400_naming_the_known_ones(backend) {
-        let app = spawn(backend, "[merchants.acme]\napi_keys = [\"pmx_test_acme\"]\n").await;
+        let app = spawn_sandboxed(backend, "[merchants.acme]\napi_keys = [\"pmx_test_acme\"]\n").await;
         let body = json!({"amount": 1_000, "currency": "USD", "provider": "stripe"});
         let error = assert_error(app.post("/v1/checkouts", &body, None).await, 400, "invalid_request").await;
         assert_eq!(error["param"], "provider");
@@ -44,9 +23,9 @@ on_both_backends! {
     }
 
     async fn checkouts_are_found_by_the_providers_id(backend) {
-        let app = spawn(backend, "").await;
-        let wanted = create(&app, json!({"amount": 1_000, "currency": "USD", "provider": "sknpay"})).await;
-        create(&app, json!({"amount": 2_000, "currency": "USD", "provider": "sknpay"})).await;
+        let app = spawn_sandboxed(backend, "").await;
+        let wanted = app.create_checkout(&json!({"amount": 1_000, "currency": "USD", "provider": "sknpay"})).await;
+        app.create_checkout(&json!({"amount": 2_000, "currency": "USD", "provider": "sknpay"})).await;
         let provider_id = wanted["provider_checkout_id"].as_str().unwrap();
         let found = app.get_json(&format!("/v1/checkouts?provider_checkout_id={provider_id}")).await;
         let ids: Vec<&Value> = found["data"].as_array().unwrap().iter().map(|c| &c["id"]).collect();
@@ -54,8 +33,8 @@ on_both_backends! {
     }
 
     async fn a_spankpay_checkout_is_paid_by_the_control_alone(backend) {
-        let app = spawn(backend, "").await;
-        let checkout = create(&app, json!({"amount": 6_969, "currency": "USD", "provider": "spankpay"})).await;
+        let app = spawn_sandboxed(backend, "").await;
+        let checkout = app.create_checkout(&json!({"amount": 6_969, "currency": "USD", "provider": "spankpay"})).await;
         // As the README says: the control takes the checkout's own id, no frame opened first.
         let id = checkout["id"].as_str().unwrap();
         let paid = app.press("spankpay", id, "pay", &json!({})).await;
@@ -64,9 +43,9 @@ on_both_backends! {
     }
 
     async fn the_metrics_the_readme_names_are_served(backend) {
-        let app = spawn(backend, "").await;
-        create(&app, json!({"amount": 1_000, "currency": "USD"})).await;
-        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let app = spawn_sandboxed(backend, "").await;
+        app.create_checkout(&json!({"amount": 1_000, "currency": "USD"})).await;
+        let metrics = app.metrics().await;
         let named: Vec<&str> = README
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .filter(|word| word.starts_with("paymux_") && word.len() > "paymux_".len())

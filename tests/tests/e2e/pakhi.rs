@@ -3,23 +3,23 @@
 //! fields Pakhi requires, a payment through the sandbox, and hand-signed callbacks, which the
 //! sandbox confirms only when told to.
 
-use hmac::{Hmac, Mac};
 use paymux_tests::{
-    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
+    Backend, FAST_SANDBOX, TestApp, assert_error, demo_provider_setting, hmac_sha256_hex,
+    on_both_backends, spawn_with_overlay,
 };
 use serde_json::{Value, json};
-use sha2::Sha256;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SHOP_KEY: &str = "pakhi_shop_api_key";
+const SHOP: &str = "pmx_test_shop";
 
 /// A merchant `shop` whose Pakhi Pay is a fake server, beside the sandboxed demo merchant;
 /// `confirms_unknown` is `sandbox.pakhi_confirms_unknown_transactions`.
 fn overlay(pakhi: &MockServer, confirms_unknown: bool) -> String {
     format!(
-        "[sandbox]\nretry_speedup = 60000\npakhi_confirms_unknown_transactions = {confirms_unknown}\n\
-         [merchants.shop]\napi_keys = [\"pmx_test_shop\"]\n\
+        "{FAST_SANDBOX}pakhi_confirms_unknown_transactions = {confirms_unknown}\n\
+         [merchants.shop]\napi_keys = [\"{SHOP}\"]\n\
          [merchants.shop.providers.pakhi]\nbase_url = \"{}/\"\napi_key = \"{SHOP_KEY}\"\n",
         pakhi.uri()
     )
@@ -29,25 +29,9 @@ async fn spawn_with_fake_pakhi(backend: Backend, pakhi: &MockServer) -> TestApp 
     spawn_with_overlay(backend, overlay(pakhi, false)).await
 }
 
-async fn spawn_with_overlay(backend: Backend, overlay: String) -> TestApp {
-    spawn_app_with(
-        backend,
-        SpawnOptions {
-            overlay,
-            ..Default::default()
-        },
-    )
-    .await
-}
-
 /// The demo merchant's Pakhi Pay key, which signs its callbacks.
 fn demo_key() -> String {
-    let settings =
-        paymux_gateway::Settings::load(paymux_gateway::Overlay::Toml(String::new())).unwrap();
-    settings.merchants["demo"].providers["pakhi"].specific["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    demo_provider_setting("pakhi", "api_key")
 }
 
 async fn fake_pakhi(verify_answer: Value) -> MockServer {
@@ -76,9 +60,7 @@ fn signed_callback(key: &str, transaction_id: &str, amount: &str, order_id: &str
     let payload = format!(
         r#"{{"status":"completed","transaction_id":"{transaction_id}","amount":"{amount}","order_id":"{order_id}"}}"#
     );
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(payload.as_bytes());
-    let signature = hex::encode(mac.finalize().into_bytes());
+    let signature = hmac_sha256_hex(key, payload.as_bytes());
     format!(
         "{},\"signature\":\"{signature}\"}}",
         &payload[..payload.len() - 1]
@@ -91,45 +73,41 @@ async fn create(app: &TestApp, key: &str, reference: &str) -> Value {
         "customer": {"name": "Rahim Uddin", "email": "rahim@example.com"},
         "success_url": "https://shop.example/ok", "cancel_url": "https://shop.example/cancel"
     });
-    let response = app
-        .client
-        .post(app.url("/v1/checkouts"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let checkout: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{checkout}");
-    checkout
+    app.create_checkout_as(key, &body).await
 }
 
 async fn post_callback(app: &TestApp, merchant: &str, body: String) -> reqwest::Response {
-    app.client
-        .post(app.url(&format!("/webhooks/{merchant}/pakhi")))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
+    let json = [("content-type", "application/json")];
+    app.post_webhook(&format!("/webhooks/{merchant}/pakhi"), &json, body)
         .await
-        .unwrap()
 }
 
 async fn shop_events(app: &TestApp) -> Vec<Value> {
-    let body: Value = app
-        .get_as("pmx_test_shop", "/v1/events")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.get_json_as(SHOP, "/v1/events").await;
     body["data"].as_array().unwrap().clone()
+}
+
+/// Asserts that the first webhook receipt is a success the verify API did not confirm.
+async fn assert_unconfirmed(app: &TestApp) {
+    let (outcome, reason): (String, Option<String>) = app
+        .with_db(|conn| {
+            use diesel::prelude::*;
+            use paymux_schema::db::schema::webhook_receipts::dsl::*;
+            webhook_receipts
+                .select((outcome, reason))
+                .first(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(outcome, "unconfirmed");
+    assert!(reason.unwrap().contains("Transaction not found"));
 }
 
 on_both_backends! {
     async fn a_confirmed_callback_is_stored_once_in_minor_units(backend) {
         let pakhi = fake_pakhi(json!({"status": 1, "message": "completed"})).await;
         let app = spawn_with_fake_pakhi(backend, &pakhi).await;
-        let checkout = create(&app, "pmx_test_shop", "ORDER-1").await;
+        let checkout = create(&app, SHOP, "ORDER-1").await;
         assert_eq!(checkout["redirect_url"], "https://pakhipay.example/pay/abc");
 
         let forged = signed_callback("not_the_key", "TRX1", "100.00", "ORDER-1");
@@ -159,7 +137,7 @@ on_both_backends! {
         assert_eq!(post_callback(&app, "shop", callback).await.status(), 200, "a replay is acknowledged");
         assert_eq!(shop_events(&app).await.len(), 1, "and stores nothing new");
         let id = checkout["id"].as_str().unwrap();
-        let paid: Value = app.get_as("pmx_test_shop", &format!("/v1/checkouts/{id}")).await.json().await.unwrap();
+        let paid = app.get_json_as(SHOP, &format!("/v1/checkouts/{id}")).await;
         assert_eq!(paid["status"], "succeeded");
     }
 
@@ -189,20 +167,10 @@ on_both_backends! {
         let events = app.get_json(&format!("/v1/events?checkout_id={id}")).await;
         assert_eq!(events["data"], json!([]), "a real Pakhi Pay knows no such transaction");
         assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "open");
-        let (outcome, reason): (String, Option<String>) = app
-            .with_db(|conn| {
-                use diesel::prelude::*;
-                use paymux_schema::db::schema::webhook_receipts::dsl::*;
-                webhook_receipts.select((outcome, reason)).first(conn).unwrap()
-            })
-            .await;
-        assert_eq!(outcome, "unconfirmed");
-        assert!(reason.unwrap().contains("Transaction not found"));
+        assert_unconfirmed(&app).await;
 
         // The switch, turned on by a reload, confirms the next hand-signed callback.
-        app.write_config(&overlay(&pakhi, true));
-        let reload = app.admin(reqwest::Method::POST, "/v1/admin/reload", None).await;
-        assert_eq!(reload.status(), 200);
+        assert_eq!(app.reload(&overlay(&pakhi, true)).await.status(), 200);
         let callback = signed_callback(&demo_key(), "TRX_HAND_2", "100.00", "ORDER-HAND");
         assert_eq!(post_callback(&app, "demo", callback).await.status(), 200);
         let events = app.get_json(&format!("/v1/events?checkout_id={id}")).await;
@@ -215,22 +183,14 @@ on_both_backends! {
     async fn a_success_the_verify_api_denies_is_not_recorded(backend) {
         let pakhi = fake_pakhi(json!({"status": 0, "message": "Transaction not found"})).await;
         let app = spawn_with_fake_pakhi(backend, &pakhi).await;
-        let checkout = create(&app, "pmx_test_shop", "ORDER-2").await;
+        let checkout = create(&app, SHOP, "ORDER-2").await;
         let callback = signed_callback(SHOP_KEY, "TRX2", "100.00", "ORDER-2");
         assert_eq!(post_callback(&app, "shop", callback).await.status(), 200);
         assert!(shop_events(&app).await.is_empty(), "no success without the verify API");
         let id = checkout["id"].as_str().unwrap();
-        let open: Value = app.get_as("pmx_test_shop", &format!("/v1/checkouts/{id}")).await.json().await.unwrap();
+        let open = app.get_json_as(SHOP, &format!("/v1/checkouts/{id}")).await;
         assert_eq!(open["status"], "open");
-        let (outcome, reason): (String, Option<String>) = app
-            .with_db(|conn| {
-                use diesel::prelude::*;
-                use paymux_schema::db::schema::webhook_receipts::dsl::*;
-                webhook_receipts.select((outcome, reason)).first(conn).unwrap()
-            })
-            .await;
-        assert_eq!(outcome, "unconfirmed");
-        assert!(reason.unwrap().contains("Transaction not found"));
+        assert_unconfirmed(&app).await;
     }
 
     async fn a_checkout_without_customer_email_is_refused_naming_it(backend) {
@@ -239,7 +199,7 @@ on_both_backends! {
         let body = json!({"amount": 10_000, "currency": "BDT", "provider": "pakhi",
                           "customer": {"name": "Rahim Uddin"},
                           "success_url": "https://shop.example/ok", "cancel_url": "https://shop.example/cancel"});
-        let response = app.client.post(app.url("/v1/checkouts")).bearer_auth("pmx_test_shop").json(&body).send().await.unwrap();
+        let response = app.post_as(SHOP, "/v1/checkouts", &body, None).await;
         let error = assert_error(response, 400, "invalid_request").await;
         assert_eq!(error["param"], "customer.email");
         assert!(pakhi.received_requests().await.unwrap().is_empty(), "refused before any call");

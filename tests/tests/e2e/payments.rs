@@ -4,44 +4,21 @@
 //! checkout.
 
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use paymux_tests::{
-    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
+    TestApp, assert_error, demo_provider_setting, on_both_backends, spawn_sandboxed,
+    stripe_signature,
 };
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 const SKIPIFY_SUCCEEDED: &str =
     include_str!("../../../providers/src/skipify/fixtures/order_payment_succeeded.json");
-/// The demo merchant's SKN Pay webhook secret in `config/default.toml`.
-const SKN_SECRET: &str = "whsec_demo_8d2e6a1f4b9c0e7d";
-
-async fn spawn(backend: Backend) -> TestApp {
-    spawn_app_with(
-        backend,
-        SpawnOptions {
-            overlay: "[sandbox]\nretry_speedup = 60000\n".to_owned(),
-            ..Default::default()
-        },
-    )
-    .await
-}
-
-async fn create(app: &TestApp, body: Value) -> Value {
-    let response = app.post("/v1/checkouts", &body, None).await;
-    let status = response.status();
-    let checkout: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{checkout}");
-    checkout
-}
+const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
 
 async fn skn_checkout(app: &TestApp, amount: i64) -> Value {
-    create(
-        app,
-        json!({"amount": amount, "currency": "USD", "provider": "sknpay",
-               "reference": format!("order-{}", ulid::Ulid::new())}),
-    )
-    .await
+    let reference = format!("order-{}", ulid::Ulid::new());
+    let body =
+        json!({"amount": amount, "currency": "USD", "provider": "sknpay", "reference": reference});
+    app.create_checkout(&body).await
 }
 
 async fn checkout_of(app: &TestApp, checkout: &Value) -> Value {
@@ -62,12 +39,8 @@ async fn skipify_paid(app: &TestApp, checkout: &Value, transaction_amount: Value
     body["payload"]["paylinkId"] = checkout["provider_checkout_id"].clone();
     body["payload"]["transactionAmount"] = transaction_amount;
     body["payload"]["pspTransactionId"] = json!(ulid::Ulid::new().to_string());
-    let response = app
-        .client
-        .post(app.url("/webhooks/demo/skipify"))
-        .json(&body)
-        .send();
-    response.await.unwrap().status().as_u16()
+    let response = app.post_webhook("/webhooks/demo/skipify", &JSON, body.to_string());
+    response.await.status().as_u16()
 }
 
 /// An SKN Pay `payment.succeeded` for the checkout's payment, signed as SKN Pay signs.
@@ -83,18 +56,11 @@ async fn skn_paid(app: &TestApp, checkout: &Value, amount: i64, currency: &str) 
         }}
     })
     .to_string();
-    let t = Utc::now().timestamp();
-    let mut mac = Hmac::<Sha256>::new_from_slice(SKN_SECRET.as_bytes()).unwrap();
-    mac.update(format!("{t}.{body}").as_bytes());
-    let signature = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
-    let response = app
-        .client
-        .post(app.url("/webhooks/demo/sknpay"))
-        .header("content-type", "application/json")
-        .header("SknPay-Signature", signature)
-        .body(body)
-        .send();
-    response.await.unwrap().status().as_u16()
+    let secret = demo_provider_setting("sknpay", "webhook_secret");
+    let signature = stripe_signature(&secret, Utc::now().timestamp(), body.as_bytes());
+    let headers = [JSON[0], ("SknPay-Signature", &signature)];
+    let response = app.post_webhook("/webhooks/demo/sknpay", &headers, body);
+    response.await.status().as_u16()
 }
 
 async fn report(app: &TestApp) -> Value {
@@ -129,8 +95,8 @@ async fn lapse(app: &TestApp, checkout: &Value) {
 
 on_both_backends! {
     async fn a_tampered_amount_overpays_and_is_flagged_not_believed_blindly(backend) {
-        let app = spawn(backend).await;
-        let checkout = create(&app, json!({"amount": 1_000, "currency": "USD", "provider": "skipify"})).await;
+        let app = spawn_sandboxed(backend, "").await;
+        let checkout = app.create_checkout(&json!({"amount": 1_000, "currency": "USD", "provider": "skipify"})).await;
         assert_eq!(skipify_paid(&app, &checkout, json!(9_000)).await, 200);
         let paid = checkout_of(&app, &checkout).await;
         assert_eq!((paid["status"].as_str(), paid["amount_received"].as_i64()), (Some("succeeded"), Some(9_000)));
@@ -142,8 +108,8 @@ on_both_backends! {
     }
 
     async fn a_success_of_nothing_or_another_currency_pays_nothing(backend) {
-        let app = spawn(backend).await;
-        let skipify = create(&app, json!({"amount": 1_000, "currency": "USD", "provider": "skipify"})).await;
+        let app = spawn_sandboxed(backend, "").await;
+        let skipify = app.create_checkout(&json!({"amount": 1_000, "currency": "USD", "provider": "skipify"})).await;
         assert_eq!(skipify_paid(&app, &skipify, json!(0)).await, 200);
         let skn = skn_checkout(&app, 1_000).await;
         assert_eq!(skn_paid(&app, &skn, 1_000, "XCD").await, 200);
@@ -157,7 +123,7 @@ on_both_backends! {
     }
 
     async fn a_short_payment_is_partial_refundable_as_received_and_never_expired(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = skn_checkout(&app, 1_000).await;
         assert_eq!(skn_paid(&app, &checkout, 400, "USD").await, 200);
         let partial = checkout_of(&app, &checkout).await;
@@ -180,13 +146,13 @@ on_both_backends! {
     }
 
     async fn amounts_past_ten_to_the_twelve_are_refused_or_never_summed(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         for amount in [json!(9_223_372_036_854_775_807_i64), json!(1_000_000_000_001_i64)] {
             let body = json!({"amount": amount, "currency": "USD", "provider": "skipify"});
             let error = assert_error(app.post("/v1/checkouts", &body, None).await, 400, "invalid_request").await;
             assert_eq!(error["param"], "amount");
         }
-        let checkout = create(&app, json!({"amount": 1_000, "currency": "USD", "provider": "skipify"})).await;
+        let checkout = app.create_checkout(&json!({"amount": 1_000, "currency": "USD", "provider": "skipify"})).await;
         for _ in 0..2 {
             assert_eq!(skipify_paid(&app, &checkout, json!(9_223_372_036_854_775_000_i64)).await, 200);
         }
@@ -200,7 +166,7 @@ on_both_backends! {
     }
 
     async fn times_past_year_9999_are_refused(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         for path in [
             "/v1/events?created_gte=253402300800",
             "/v1/checkouts?created_lt=253402300800",
@@ -218,7 +184,7 @@ on_both_backends! {
     }
 
     async fn refund_events_carry_the_amount_of_the_refund_they_confirm(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = skn_checkout(&app, 1_000).await;
         let provider_id = checkout["provider_checkout_id"].as_str().unwrap();
         app.press("sknpay", provider_id, "pay", &json!({})).await;
@@ -249,7 +215,7 @@ on_both_backends! {
     }
 
     async fn paymux_expires_what_nobody_paid_and_closes_it_at_the_provider(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = skn_checkout(&app, 1_000).await;
         // No expiry asked for: the configured default, a day.
         let created = chrono::DateTime::parse_from_rfc3339(checkout["created_at"].as_str().unwrap()).unwrap();
@@ -278,8 +244,8 @@ on_both_backends! {
     }
 
     async fn an_unconfirmed_success_points_at_its_checkout(backend) {
-        let app = spawn(backend).await;
-        let checkout = create(&app, json!({
+        let app = spawn_sandboxed(backend, "").await;
+        let checkout = app.create_checkout(&json!({
             "amount": 10_000, "currency": "BDT", "provider": "pakhi",
             "customer": {"name": "Rahim Uddin", "email": "rahim@example.com"},
             "success_url": "https://shop.example/ok", "cancel_url": "https://shop.example/cancel"

@@ -1,16 +1,16 @@
 //! The Provider trait through the registry: a provider double configured like a real one.
 
 use chrono::Utc;
-use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventType, Money};
+use paymux_domain::{CheckoutStatus, Currency, EventType, Money};
 use paymux_gateway::live::{Addresses, LiveConfig};
 use paymux_gateway::{Overlay, Settings};
 use paymux_providers::model::{CheckoutRequest, WebhookOutcome, WebhookRequest};
 use paymux_providers::{Operation, Registry};
-use paymux_tests::fake::{FAKE, FakeFactory};
+use paymux_tests::fake::{FACTORY, FAKE};
 
 fn merchants(overlay: &str) -> Result<paymux_gateway::merchants::Merchants, String> {
     let settings = Settings::load(Overlay::Toml(overlay.to_owned())).unwrap();
-    let registry = Registry::standard().with(FakeFactory);
+    let registry = Registry::standard().with(FACTORY);
     let addresses = Addresses {
         public_url: url::Url::parse("https://pay.example.com/").unwrap(),
         refusing_url: None,
@@ -42,24 +42,9 @@ async fn a_configured_provider_is_built_through_the_registry_and_used_through_th
     assert!(capabilities.supports(Operation::Retrieve));
     assert!(!capabilities.supports(Operation::Cancel) && !capabilities.supports(Operation::Refund));
 
-    let checkout_id = CheckoutId::generate();
-    let created = provider
-        .create_checkout(&CheckoutRequest {
-            checkout_id,
-            amount: Money::new(1_000, Currency::Usd),
-            reference: None,
-            description: None,
-            customer: None,
-            success_url: None,
-            cancel_url: None,
-            expires_at: None,
-            metadata: None,
-            items: vec![],
-            provider_options: None,
-            idempotency_key: "k".into(),
-        })
-        .await
-        .unwrap();
+    let request = CheckoutRequest::example(Money::new(1_000, Currency::Usd));
+    let checkout_id = request.checkout_id;
+    let created = provider.create_checkout(&request).await.unwrap();
     assert_eq!(
         created.redirect_url.unwrap(),
         format!("https://fake.example/pay/{checkout_id}")

@@ -9,23 +9,11 @@ use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::reconcile::{self, DiscrepancyKind, Scope};
 use paymux_schema::db::schema::webhook_receipts;
 use paymux_schema::db::truncate_to_micros;
-use paymux_tests::{SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with};
+use paymux_tests::{TestApp, assert_error, on_both_backends, spawn_sandboxed};
 use serde_json::{Value, json};
 
 const PERIOD: &str = "from=2026-09-01&to=2026-10-01";
 const OTHER: &str = "[merchants.other]\napi_keys = [\"pmx_test_other\"]\n";
-
-async fn spawn(backend: paymux_tests::Backend, overlay: &str) -> TestApp {
-    let overlay = format!("[sandbox]\nretry_speedup = 60000\n{overlay}");
-    spawn_app_with(
-        backend,
-        SpawnOptions {
-            overlay,
-            ..Default::default()
-        },
-    )
-    .await
-}
 
 async fn seed_dataset(app: &TestApp, merchant: &str, events: u64, seed_value: u64) -> Seeded {
     let day = |d| {
@@ -69,11 +57,8 @@ fn found(report: &Value) -> Vec<Planted> {
 }
 
 async fn report_as(app: &TestApp, key: &str, query: &str) -> Value {
-    let response = app
-        .get_as(key, &format!("/v1/reconciliation?{query}"))
-        .await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    app.get_json_as(key, &format!("/v1/reconciliation?{query}"))
+        .await
 }
 
 /// The events of a checkout, once one of `event_type` has arrived (webhooks come in the
@@ -96,9 +81,7 @@ async fn await_event(app: &TestApp, checkout_id: &str, event_type: &str) {
 async fn sknpay_checkout(app: &TestApp, amount: i64, outcome: &str) -> String {
     let body = json!({"amount": amount, "currency": "USD", "provider": "sknpay",
                       "success_url": "https://shop.example/thanks"});
-    let response = app.post("/v1/checkouts", &body, None).await;
-    assert_eq!(response.status(), 201);
-    let checkout: Value = response.json().await.unwrap();
+    let checkout = app.create_checkout(&body).await;
     let link = checkout["provider_checkout_id"].as_str().unwrap();
     let pressed = app.press("sknpay", link, outcome, &json!({})).await;
     assert!(pressed.get("error").is_none(), "{pressed}");
@@ -107,7 +90,7 @@ async fn sknpay_checkout(app: &TestApp, amount: i64, outcome: &str) -> String {
 
 on_both_backends! {
     async fn every_figure_and_every_planted_discrepancy_of_a_dataset_is_reported_once(backend) {
-        let app = spawn(backend, OTHER).await;
+        let app = spawn_sandboxed(backend, OTHER).await;
         let demo = seed_dataset(&app, "demo", 4_000, 7).await;
         let other = seed_dataset(&app, "other", 1_500, 8).await;
         for kind in DiscrepancyKind::ALL {
@@ -142,7 +125,7 @@ on_both_backends! {
     }
 
     async fn the_csv_form_parses_with_a_csv_reader_and_holds_the_same_report(backend) {
-        let app = spawn(backend, "").await;
+        let app = spawn_sandboxed(backend, "").await;
         seed_dataset(&app, "demo", 800, 3).await;
         let report = report_as(&app, paymux_tests::DEMO_KEY, PERIOD).await;
         let response = app.get(&format!("/v1/reconciliation?{PERIOD}&format=csv")).await;
@@ -180,7 +163,7 @@ on_both_backends! {
     }
 
     async fn sandbox_payments_a_refund_a_cancel_and_a_forgery_add_up_by_hand(backend) {
-        let app = spawn(backend, "").await;
+        let app = spawn_sandboxed(backend, "").await;
         let from = Utc::now().timestamp() - 1;
         let paid = sknpay_checkout(&app, 2_500, "pay").await;
         await_event(&app, &paid, "payment.succeeded").await;
@@ -188,10 +171,7 @@ on_both_backends! {
         assert_eq!(refund.status(), 201);
         let canceled = sknpay_checkout(&app, 1_500, "cancel").await;
         await_event(&app, &canceled, "payment.canceled").await;
-        let forged = app.client.post(app.url("/webhooks/demo/sknpay"))
-            .header("SknPay-Signature", "t=1,v1=00")
-            .body("{}")
-            .send().await.unwrap();
+        let forged = app.post_webhook("/webhooks/demo/sknpay", &[("SknPay-Signature", "t=1,v1=00")], "{}").await;
         assert!(forged.status().is_client_error());
         let receipt: String = app.with_db(|conn| {
             use diesel::prelude::*;
@@ -226,7 +206,7 @@ on_both_backends! {
     }
 
     async fn amounts_beyond_the_bounds_are_reported_and_never_summed(backend) {
-        let app = spawn(backend, "").await;
+        let app = spawn_sandboxed(backend, "").await;
         app.with_db(|conn| {
             let at = truncate_to_micros(Utc::now());
             for n in 0..2 {
@@ -251,7 +231,7 @@ on_both_backends! {
     }
 
     async fn any_page_size_gives_the_same_report(backend) {
-        let app = spawn(backend, "").await;
+        let app = spawn_sandboxed(backend, "").await;
         let seeded = seed_dataset(&app, "demo", 2_500, 11).await;
         let day = |d| NaiveDate::from_ymd_opt(2026, d, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
         for page_size in [3, 97, reconcile::PAGE_SIZE] {
@@ -271,7 +251,7 @@ on_both_backends! {
     }
 
     async fn bad_requests_are_refused_naming_the_parameter(backend) {
-        let app = spawn(backend, "").await;
+        let app = spawn_sandboxed(backend, "").await;
         for (query, param) in [
             ("to=2026-10-01", "from"),
             ("from=2026-09-01", "to"),

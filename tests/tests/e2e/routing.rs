@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use paymux_tests::{
-    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
+    Backend, FAST_SANDBOX, TestApp, assert_error, on_both_backends, spawn_sandboxed,
 };
 
 const ACME: &str = "pmx_test_acme";
@@ -15,40 +15,21 @@ const INITECH: &str = "pmx_test_initech";
 
 /// Two merchants: acme with SKN Pay (priority 1) and Skipify (2), globex with SKN Pay only.
 const TWO_MERCHANTS: &str = r#"
-[sandbox]
-retry_speedup = 60000
-
 [merchants.acme]
 api_keys = ["pmx_test_acme"]
-
-[merchants.acme.providers.sknpay]
-sandbox = true
-priority = 1
-api_key = "sk_test_acme_7d1e0c"
-webhook_secret = "whsec_acme_2b9f"
-
-[merchants.acme.providers.skipify]
-sandbox = true
-priority = 2
-merchant_id = "acme-skipify-merchant"
-api_key = "skipify_acme_key_41c2"
-secret = "acme_skipify_secret"
+providers.sknpay = { sandbox = true, priority = 1, api_key = "sk_test_acme_7d1e0c", webhook_secret = "whsec_acme_2b9f" }
+providers.skipify = { sandbox = true, priority = 2, merchant_id = "acme-skipify-merchant", api_key = "skipify_acme_key_41c2", secret = "acme_skipify_secret" }
 
 [merchants.globex]
 api_keys = ["pmx_test_globex"]
-
-[merchants.globex.providers.sknpay]
-sandbox = true
-priority = 1
-api_key = "sk_test_globex_5a3c"
-webhook_secret = "whsec_globex_8e41"
+providers.sknpay = { sandbox = true, priority = 1, api_key = "sk_test_globex_5a3c", webhook_secret = "whsec_globex_8e41" }
 "#;
 
 /// [`TWO_MERCHANTS`] with SKN Pay switched off for acme, as ops would edit the file.
 fn acme_sknpay_disabled() -> String {
     let edited = TWO_MERCHANTS.replacen(
-        "[merchants.acme.providers.sknpay]\nsandbox = true",
-        "[merchants.acme.providers.sknpay]\nenabled = false\nsandbox = true",
+        "{ sandbox = true, priority = 1, api_key = \"sk_test_acme",
+        "{ enabled = false, sandbox = true, priority = 1, api_key = \"sk_test_acme",
         1,
     );
     assert_ne!(edited, TWO_MERCHANTS);
@@ -62,17 +43,8 @@ fn initech(readable: bool) -> String {
         r#"
 [merchants.initech]
 api_keys = ["pmx_test_initech"]
-
-[merchants.initech.providers.sknpay]
-sandbox = true
-priority = 1
-api_key = "sk_test_initech_0c1d"
-webhook_secret = "whsec_initech_77aa"
-
-[merchants.initech.providers.fake]
-priority = 2
-secret = "fake_initech_secret"
-unreadable_answers = {}
+providers.sknpay = {{ sandbox = true, priority = 1, api_key = "sk_test_initech_0c1d", webhook_secret = "whsec_initech_77aa" }}
+providers.fake = {{ priority = 2, secret = "fake_initech_secret", unreadable_answers = {} }}
 "#,
         !readable
     )
@@ -87,15 +59,25 @@ fn sknpay_payments(app: &TestApp, reference: &str) -> Vec<String> {
         .payments_with_reference(reference)
 }
 
+/// A server with [`TWO_MERCHANTS`] and `extra`, its simulators retrying at once.
 async fn spawn(backend: Backend, extra: &str) -> TestApp {
-    spawn_app_with(
-        backend,
-        SpawnOptions {
-            overlay: format!("{TWO_MERCHANTS}\n{extra}"),
-            ..Default::default()
-        },
+    spawn_sandboxed(backend, &format!("{TWO_MERCHANTS}\n{extra}")).await
+}
+
+/// SKN Pay's simulator answering every call with a 503.
+const SKNPAY_UNAVAILABLE: &str = "[sandbox.faults.sknpay]\nmode = \"unavailable\"\n";
+
+/// Circuit breakers that open after `failures` in a row and try again after `cooldown_secs`,
+/// over [`SKNPAY_UNAVAILABLE`].
+fn breakers_over_failing_sknpay(failures: u32, cooldown_secs: u64) -> String {
+    format!(
+        "[routing]\nfailure_threshold = {failures}\ncooldown_secs = {cooldown_secs}\n{SKNPAY_UNAVAILABLE}"
     )
-    .await
+}
+
+/// Replaces the server's merchants with `merchants` and reloads; returns the reload's answer.
+async fn reload(app: &TestApp, merchants: &str) -> reqwest::Response {
+    app.reload(&format!("{FAST_SANDBOX}{merchants}")).await
 }
 
 fn usd(provider: Option<&str>) -> Value {
@@ -118,9 +100,7 @@ async fn create(app: &TestApp, api_key: &str, body: &Value, key: Option<&str>) -
 }
 
 async fn created(app: &TestApp, api_key: &str, body: &Value) -> Value {
-    let (status, checkout) = create(app, api_key, body, None).await;
-    assert_eq!(status, 201, "{checkout}");
-    checkout
+    app.create_checkout_as(api_key, body).await
 }
 
 async fn set_fault(app: &TestApp, provider: &str, fault: Value) {
@@ -165,7 +145,7 @@ on_both_backends! {
             .post_as(GLOBEX, "/v1/refunds", &json!({"checkout_id": id}), None)
             .await;
         assert_error(response, 404, "resource_missing").await;
-        let listed: Value = app.get_as(GLOBEX, "/v1/checkouts").await.json().await.unwrap();
+        let listed = app.get_json_as(GLOBEX, "/v1/checkouts").await;
         assert_eq!(listed["data"], json!([]));
         // The owner sees it.
         let response = app.get_as(ACME, &format!("/v1/checkouts/{id}")).await;
@@ -173,17 +153,12 @@ on_both_backends! {
     }
 
     async fn a_checkout_without_provider_fails_over_when_the_first_answers_503(backend) {
-        let app = spawn(backend, "[sandbox.faults.sknpay]\nmode = \"unavailable\"").await;
+        let app = spawn(backend, SKNPAY_UNAVAILABLE).await;
         let checkout = created(&app, ACME, &usd(None)).await;
         assert_eq!(checkout["provider"], "skipify");
         assert_eq!(checkout["providers_tried"], json!(["sknpay", "skipify"]));
         let id = checkout["id"].as_str().unwrap();
-        let read: Value = app
-            .get_as(ACME, &format!("/v1/checkouts/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let read = app.get_json_as(ACME, &format!("/v1/checkouts/{id}")).await;
         assert_eq!(read["providers_tried"], json!(["sknpay", "skipify"]));
 
         // Named explicitly, SKN Pay's failure is the answer: no failover.
@@ -191,8 +166,7 @@ on_both_backends! {
         assert_eq!(status, 502, "{body}");
         assert_eq!(body["error"]["code"], "provider_error");
 
-        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-        let metrics = metrics.text().await.unwrap();
+        let metrics = app.metrics().await;
         assert!(
             metrics.contains(
                 r#"paymux_routing_decisions_total{merchant="acme",outcome="failed",provider="sknpay"} 2"#
@@ -291,7 +265,7 @@ on_both_backends! {
     async fn a_provider_that_may_have_acted_gets_the_retry_whatever_ended_the_request(backend) {
         let app = spawn(
             backend,
-            &format!("{}\n[sandbox.faults.sknpay]\nmode = \"unavailable\"", initech(false)),
+            &format!("{}\n{SKNPAY_UNAVAILABLE}", initech(false)),
         )
         .await;
         // SKN Pay fails before creating anything; the fake creates the checkout but its
@@ -308,8 +282,7 @@ on_both_backends! {
         assert!(answer["error"]["message"].as_str().unwrap().contains("no checkout id"), "{answer}");
 
         // Once the fake answers readably, the retry gets its checkout.
-        app.write_config(&format!("{TWO_MERCHANTS}\n{}", initech(true)));
-        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
+        let response = reload(&app, &format!("{TWO_MERCHANTS}\n{}", initech(true))).await;
         assert_eq!(response.status(), 200);
         let (status, checkout) = create(&app, INITECH, &body, Some("order-unreadable")).await;
         assert_eq!(status, 201, "{checkout}");
@@ -340,9 +313,7 @@ on_both_backends! {
         assert_eq!(status, 504, "{answer}");
 
         // Ops switch SKN Pay off for acme (the reload also drops the fault).
-        app.write_config(&acme_sknpay_disabled());
-        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
-        assert_eq!(response.status(), 200);
+        assert_eq!(reload(&app, &acme_sknpay_disabled()).await.status(), 200);
 
         // The finished key replays its first answer unchanged.
         let response = app.post_as(ACME, "/v1/checkouts", &body, Some("order-replayed")).await;
@@ -366,19 +337,13 @@ on_both_backends! {
     }
 
     async fn a_half_open_trial_refused_as_invalid_does_not_hold_the_circuit(backend) {
-        let app = spawn(
-            backend,
-            "[routing]\nfailure_threshold = 1\ncooldown_secs = 1\n\
-             [sandbox.faults.sknpay]\nmode = \"unavailable\"",
-        )
-        .await;
+        let app = spawn(backend, &breakers_over_failing_sknpay(1, 1)).await;
         let (status, answer) = create(&app, ACME, &usd(Some("sknpay")), None).await;
         assert_eq!(status, 502, "{answer}");
         clear_fault(&app, "sknpay").await;
         app.eventually("acme's SKN Pay circuit to be half-open", || async {
-            let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-            let metrics = metrics.text().await.unwrap();
-            metrics
+            app.metrics()
+                .await
                 .contains(r#"paymux_circuit_state{merchant="acme",provider="sknpay"} 1"#)
                 .then_some(())
         })
@@ -395,12 +360,7 @@ on_both_backends! {
     }
 
     async fn an_open_circuit_is_skipped_and_named_it_is_a_503(backend) {
-        let app = spawn(
-            backend,
-            "[routing]\nfailure_threshold = 2\ncooldown_secs = 3600\n\
-             [sandbox.faults.sknpay]\nmode = \"unavailable\"",
-        )
-        .await;
+        let app = spawn(backend, &breakers_over_failing_sknpay(2, 3600)).await;
         for _ in 0..2 {
             let (status, body) = create(&app, ACME, &usd(Some("sknpay")), None).await;
             assert_eq!(status, 502, "{body}");
@@ -431,8 +391,7 @@ on_both_backends! {
         assert_eq!(skipify["checkouts"], 1);
         assert_eq!(row(&rows, "globex", "sknpay")["circuit"]["state"], "closed");
 
-        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-        let metrics = metrics.text().await.unwrap();
+        let metrics = app.metrics().await;
         assert!(
             metrics.contains(r#"paymux_circuit_state{merchant="acme",provider="sknpay"} 2"#),
             "{metrics}"
@@ -445,20 +404,13 @@ on_both_backends! {
 
     async fn a_reload_applies_a_valid_config_and_keeps_the_old_one_for_a_broken_one(backend) {
         let app = spawn(backend, "").await;
-        let response = app
-            .client
-            .post(app.url("/v1/admin/reload"))
-            .bearer_auth("not-the-token")
-            .send()
-            .await
-            .unwrap();
-        assert_error(response, 401, "invalid_admin_token").await;
-        let response = app.client.post(app.url("/v1/admin/reload")).send().await.unwrap();
-        assert_error(response, 401, "invalid_admin_token").await;
+        let reload_request = || app.client.post(app.url("/v1/admin/reload"));
+        for request in [reload_request().bearer_auth("not-the-token"), reload_request()] {
+            assert_error(request.send().await.unwrap(), 401, "invalid_admin_token").await;
+        }
 
         let disabled = acme_sknpay_disabled();
-        app.write_config(&disabled);
-        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
+        let response = reload(&app, &disabled).await;
         assert_eq!(response.status(), 200);
         let report: Value = response.json().await.unwrap();
         assert_eq!(report["merchants"], json!(["acme", "demo", "globex"]));
@@ -473,9 +425,8 @@ on_both_backends! {
         assert_eq!(checkout["providers_tried"], json!(["skipify"]));
 
         // A misspelt key: refused, every reason named, the running config unchanged.
-        app.write_config(&disabled.replacen("api_key = \"sk_test_globex", "api_kye = \"sk_test_globex", 1));
-        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
-        let error = assert_error(response, 400, "invalid_config").await;
+        let misspelt = disabled.replacen("api_key = \"sk_test_globex", "api_kye = \"sk_test_globex", 1);
+        let error = assert_error(reload(&app, &misspelt).await, 400, "invalid_config").await;
         let message = error["message"].as_str().unwrap();
         assert!(message.contains("merchants.globex.providers.sknpay.api_kye"), "{message}");
         assert!(!message.contains("sk_test_globex"), "no secret in errors: {message}");
@@ -485,9 +436,7 @@ on_both_backends! {
         created(&app, GLOBEX, &usd(Some("sknpay"))).await;
 
         // A file that is not TOML at all: the same.
-        app.write_config("[merchants.acme");
-        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
-        assert_error(response, 400, "invalid_config").await;
+        assert_error(reload(&app, "[merchants.acme").await, 400, "invalid_config").await;
         created(&app, GLOBEX, &usd(Some("sknpay"))).await;
     }
 
@@ -495,57 +444,30 @@ on_both_backends! {
         let app = spawn(backend, "").await;
         let checkout = created(&app, ACME, &usd(Some("sknpay"))).await;
         let id = checkout["id"].as_str().unwrap().to_owned();
-        app.write_config(&acme_sknpay_disabled());
-        let response = app.admin(Method::POST, "/v1/admin/reload", None).await;
-        assert_eq!(response.status(), 200);
+        assert_eq!(reload(&app, &acme_sknpay_disabled()).await.status(), 200);
 
         let provider_id = checkout["provider_checkout_id"].as_str().unwrap();
         let paid = app.press("sknpay", provider_id, "pay", &json!({"card": "4111 1111 1111 1111"})).await;
         assert_eq!(paid["webhook"]["status"], 200, "{paid}");
 
-        let read: Value = app
-            .get_as(ACME, &format!("/v1/checkouts/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let read = app.get_json_as(ACME, &format!("/v1/checkouts/{id}")).await;
         assert_eq!(read["status"], "succeeded", "{read}");
-        let events: Value = app
-            .get_as(ACME, &format!("/v1/events?checkout_id={id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let events = app.get_json_as(ACME, &format!("/v1/events?checkout_id={id}")).await;
         let event = &events["data"][0];
         assert_eq!(event["type"], "payment.succeeded", "{events}");
         assert_eq!(event["details"]["flags"], json!(["disabled_provider"]), "{event}");
 
         // Verified with acme's secret only: the same delivery to globex's URL is refused.
-        let receipts = app
-            .with_db(|conn| {
-                use diesel::prelude::*;
-                use paymux_schema::db::schema::webhook_receipts::dsl::*;
-                webhook_receipts
-                    .filter(merchant.eq("acme"))
-                    .select((headers, body))
-                    .load::<(String, Vec<u8>)>(conn)
-                    .unwrap()
-            })
-            .await;
-        let (stored_headers, stored_body) = &receipts[0];
-        let stored_headers: Value = serde_json::from_str(stored_headers).unwrap();
-        let response = app
-            .client
-            .post(app.url("/webhooks/globex/sknpay"))
-            .header("content-type", "application/json")
-            .header(
-                "sknpay-signature",
-                stored_headers["sknpay-signature"].as_str().unwrap(),
-            )
-            .body(stored_body.clone())
-            .send()
-            .await
-            .unwrap();
+        let (stored_headers, stored_body) = app.with_db(|conn| {
+            use diesel::prelude::*;
+            use paymux_schema::db::schema::webhook_receipts::dsl::*;
+            let acme = webhook_receipts.filter(merchant.eq("acme"));
+            acme.select((headers, body)).first::<(String, Vec<u8>)>(conn).unwrap()
+        }).await;
+        let stored_headers: Value = serde_json::from_str(&stored_headers).unwrap();
+        let signature = stored_headers["sknpay-signature"].as_str().unwrap();
+        let headers = [("content-type", "application/json"), ("sknpay-signature", signature)];
+        let response = app.post_webhook("/webhooks/globex/sknpay", &headers, stored_body).await;
         assert_eq!(response.status(), 400);
     }
 

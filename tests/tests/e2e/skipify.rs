@@ -1,9 +1,7 @@
 //! Skipify end to end: the doc's webhook samples posted as Skipify would, the shared-secret
 //! checks, expiry, replays, and a PayLink paid through the sandbox.
 
-use paymux_tests::{
-    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
-};
+use paymux_tests::{TestApp, assert_error, on_both_backends, spawn_sandboxed};
 use serde_json::{Value, json};
 
 const SUCCEEDED: &str =
@@ -11,25 +9,11 @@ const SUCCEEDED: &str =
 const EXPIRED: &str =
     include_str!("../../../providers/src/skipify/fixtures/payment_request_expired.json");
 
-async fn spawn(backend: Backend) -> TestApp {
-    let overlay = "[sandbox]\nretry_speedup = 60000\n".to_owned();
-    spawn_app_with(
-        backend,
-        SpawnOptions {
-            overlay,
-            ..Default::default()
-        },
-    )
-    .await
-}
-
-async fn post_webhook(app: &TestApp, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/webhooks/demo/skipify"))
-        .json(body)
-        .send()
+/// Posts `body` as Skipify sends its webhooks: JSON, authenticated by the secret inside it.
+async fn post_webhook(app: &TestApp, body: impl ToString) -> reqwest::Response {
+    let json = [("content-type", "application/json")];
+    app.post_webhook("/webhooks/demo/skipify", &json, body.to_string())
         .await
-        .unwrap()
 }
 
 async fn create_paylink(app: &TestApp, amount: i64) -> Value {
@@ -37,9 +21,7 @@ async fn create_paylink(app: &TestApp, amount: i64) -> Value {
         "amount": amount, "currency": "USD", "provider": "skipify", "reference": format!("inv-{}", ulid::Ulid::new()),
         "customer": {"name": "Alice Brown", "email": "alice@example.com"}
     });
-    let response = app.post("/v1/checkouts", &body, None).await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
+    app.create_checkout(&body).await
 }
 
 fn with_paylink(sample: &str, checkout: &Value) -> Value {
@@ -57,7 +39,7 @@ async fn events(app: &TestApp, query: &str) -> Vec<Value> {
 
 on_both_backends! {
     async fn the_docs_success_sample_is_stored_once_with_its_fee(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let sample: Value = serde_json::from_str(SUCCEEDED).unwrap();
         let response = post_webhook(&app, &sample).await;
         assert_eq!(response.status(), 200);
@@ -76,7 +58,7 @@ on_both_backends! {
     }
 
     async fn a_wrong_or_missing_secret_is_a_401_and_no_event(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let mut forged: Value = serde_json::from_str(SUCCEEDED).unwrap();
         forged["secret"] = json!("abd12346");
         let refused = post_webhook(&app, &forged).await;
@@ -89,7 +71,7 @@ on_both_backends! {
     }
 
     async fn the_expiry_sample_expires_its_checkout(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         // Linked by its paylinkId.
         let checkout = create_paylink(&app, 51).await;
         assert_eq!(post_webhook(&app, &with_paylink(EXPIRED, &checkout)).await.status(), 200);
@@ -99,7 +81,7 @@ on_both_backends! {
         // The sample as it is: linked by its merchantInvoiceId, the checkout's reference.
         let body = json!({"amount": 51, "currency": "USD", "provider": "skipify",
                           "reference": "MYMerchantOrderNumberABC123 20240129 150335"});
-        let by_reference: Value = app.post("/v1/checkouts", &body, None).await.json().await.unwrap();
+        let by_reference = app.create_checkout(&body).await;
         let sample: Value = serde_json::from_str(EXPIRED).unwrap();
         assert_eq!(post_webhook(&app, &sample).await.status(), 200);
         let id = by_reference["id"].as_str().unwrap();
@@ -107,24 +89,17 @@ on_both_backends! {
     }
 
     async fn the_docs_sample_is_taken_as_printed_with_its_trailing_comma(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         // The doc's text, comments stripped, still has `"orderAmount": 112,` before `}`.
         let printed = SUCCEEDED.replace("\"orderAmount\": 112", "\"orderAmount\": 112,");
         assert!(serde_json::from_str::<Value>(&printed).is_err(), "the sample as printed is not strict JSON");
-        let response = app
-            .client
-            .post(app.url("/webhooks/demo/skipify"))
-            .header("content-type", "application/json")
-            .body(printed)
-            .send()
-            .await
-            .unwrap();
+        let response = post_webhook(&app, printed).await;
         assert_eq!(response.status(), 200);
         assert_eq!(events(&app, "provider=skipify").await[0]["amount"], 112);
     }
 
     async fn a_paylink_paid_in_the_sandbox_succeeds_with_its_charges(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_paylink(&app, 1_000).await;
         assert!(checkout["redirect_url"].as_str().unwrap().contains("/sandbox/skipify/pay/"));
         let paylink = checkout["provider_checkout_id"].as_str().unwrap();
@@ -139,7 +114,7 @@ on_both_backends! {
     }
 
     async fn cancel_and_refund_are_unsupported(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_paylink(&app, 1_000).await;
         let id = checkout["id"].as_str().unwrap();
         let cancel = app.post(&format!("/v1/checkouts/{id}/cancel"), &json!({}), None).await;

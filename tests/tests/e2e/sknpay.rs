@@ -3,46 +3,15 @@
 //! signatures, replays) and webhooks signed by an independent Stripe-compatible signer.
 
 use chrono::Utc;
-use hmac::{Hmac, Mac};
-use paymux_gateway::{Overlay, Settings};
 use paymux_tests::{
-    Backend, SpawnOptions, TestApp, assert_error, on_both_backends, spawn_app_with,
+    TestApp, assert_error, assert_json, demo_provider_setting, on_both_backends, spawn_sandboxed,
+    stripe_signature,
 };
 use serde_json::{Value, json};
-use sha2::Sha256;
-
-/// Webhook retries in milliseconds instead of minutes.
-const FAST_SANDBOX: &str = "[sandbox]\nretry_speedup = 60000\n";
 
 /// The demo merchant's SKN webhook secret, read from `config/default.toml` as a user would.
 fn demo_webhook_secret() -> String {
-    let settings = Settings::load(Overlay::Toml(String::new())).unwrap();
-    settings.merchants["demo"].providers["sknpay"].specific["webhook_secret"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// An independent implementation of Stripe's scheme: `t=…,v1=hex(HMAC-SHA256(t.body))`.
-fn stripe_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{timestamp}.").as_bytes());
-    mac.update(body);
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
-}
-
-async fn spawn(backend: Backend) -> TestApp {
-    spawn_app_with(
-        backend,
-        SpawnOptions {
-            overlay: FAST_SANDBOX.into(),
-            ..Default::default()
-        },
-    )
-    .await
+    demo_provider_setting("sknpay", "webhook_secret")
 }
 
 async fn create_checkout(app: &TestApp, amount: i64, key: Option<&str>) -> Value {
@@ -58,11 +27,7 @@ async fn create_checkout(app: &TestApp, amount: i64, key: Option<&str>) -> Value
         "cancel_url": "https://shop.example/orders/5821",
         "metadata": {"order_id": "5821"}
     });
-    let response = app.post("/v1/checkouts", &body, key).await;
-    let status = response.status();
-    let checkout: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{checkout}");
-    checkout
+    assert_json(app.post("/v1/checkouts", &body, key).await, 201).await
 }
 
 /// Presses a hosted page button through the control endpoint.
@@ -114,19 +79,17 @@ fn signed_event(checkout: &Value, event_id: &str) -> Vec<u8> {
 }
 
 async fn post_webhook(app: &TestApp, body: &[u8], signature: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/webhooks/demo/sknpay"))
-        .header("content-type", "application/json")
-        .header("SknPay-Signature", signature)
-        .body(body.to_vec())
-        .send()
+    let headers = [
+        ("content-type", "application/json"),
+        ("SknPay-Signature", signature),
+    ];
+    app.post_webhook("/webhooks/demo/sknpay", &headers, body.to_vec())
         .await
-        .unwrap()
 }
 
 on_both_backends! {
     async fn independently_signed_webhooks_are_verified_stored_once_and_applied(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let secret = demo_webhook_secret();
         let checkout = create_checkout(&app, 12_500, None).await;
         let body = signed_event(&checkout, "evt_e6b0b3c6ff198f6dfc05bb80");
@@ -170,16 +133,10 @@ on_both_backends! {
     async fn rejected_webhooks_keep_their_receipt_with_the_reason(backend) {
         use diesel::prelude::*;
         use paymux_schema::db::schema::webhook_receipts::dsl::*;
-        let app = spawn(backend).await;
-        let response = app
-            .client
-            .post(app.url("/webhooks/demo/sknpay"))
-            .body("{not json")
-            .send()
-            .await
-            .unwrap();
+        let app = spawn_sandboxed(backend, "").await;
+        let response = app.post_webhook("/webhooks/demo/sknpay", &[], "{not json").await;
         assert_eq!(response.status(), 400);
-        let unknown_merchant = app.client.post(app.url("/webhooks/nobody/sknpay")).body("{}").send().await.unwrap();
+        let unknown_merchant = app.post_webhook("/webhooks/nobody/sknpay", &[], "{}").await;
         assert_error(unknown_merchant, 404, "not_found").await;
         let receipts: Vec<(String, Option<String>, Vec<u8>)> = app
             .with_db(|conn| {
@@ -198,7 +155,7 @@ on_both_backends! {
     }
 
     async fn twenty_concurrent_twins_make_one_checkout_and_twenty_identical_answers(backend) {
-        let app = std::sync::Arc::new(spawn(backend).await);
+        let app = std::sync::Arc::new(spawn_sandboxed(backend, "").await);
         let body = json!({"amount": 2_000, "currency": "USD", "provider": "sknpay", "reference": "twins"});
         let mut twins = tokio::task::JoinSet::new();
         for _ in 0..20 {
@@ -221,7 +178,7 @@ on_both_backends! {
     }
 
     async fn happy_path_pays_with_the_test_card_and_redirects(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_checkout(&app, 1_000, None).await;
         assert_eq!(checkout["status"], "open");
         assert_eq!(checkout["provider"], "sknpay");
@@ -248,7 +205,7 @@ on_both_backends! {
     }
 
     async fn a_decline_keeps_the_link_open_for_a_3ds_card(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_checkout(&app, 1_000, None).await;
         let declined = control(&app, &checkout, "pay", json!({"card": "4000 0000 0000 0002"})).await;
         assert_eq!(declined["status"], "open");
@@ -262,7 +219,7 @@ on_both_backends! {
     }
 
     async fn cancel_closes_the_link_and_the_webhook_follows(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_checkout(&app, 1_000, None).await;
         let id = checkout["id"].as_str().unwrap();
         let canceled = app.post(&format!("/v1/checkouts/{id}/cancel"), &json!({}), None).await;
@@ -276,7 +233,7 @@ on_both_backends! {
     }
 
     async fn refunds_partial_then_the_rest_then_no_more(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_checkout(&app, 1_000, None).await;
         let id = checkout["id"].as_str().unwrap();
         let unpaid = app.post("/v1/refunds", &json!({"checkout_id": id}), None).await;
@@ -311,7 +268,7 @@ on_both_backends! {
     }
 
     async fn expiry_is_seen_on_refresh(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_checkout(&app, 1_000, None).await;
         let expired = control(&app, &checkout, "expire", json!({})).await;
         assert_eq!(expired["status"], "expired");
@@ -328,7 +285,7 @@ on_both_backends! {
     }
 
     async fn a_payment_made_outside_paymux_never_pays_a_checkout_by_its_reference(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_checkout(&app, 1_000, None).await;
         let mut foreign = checkout.clone();
         foreign["provider_checkout_id"] = json!("plink_made_elsewhere");
@@ -346,7 +303,7 @@ on_both_backends! {
     }
 
     async fn a_refused_request_is_replayed_under_its_key_not_run_again(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let body = json!({"amount": 99, "currency": "USD", "provider": "sknpay"});
         let first = app.post("/v1/checkouts", &body, Some("too-small")).await;
         let first_error = assert_error(first, 400, "invalid_request").await;
@@ -356,7 +313,7 @@ on_both_backends! {
     }
 
     async fn idempotent_creates_return_the_same_checkout(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let first = create_checkout(&app, 1_500, Some("order-5821")).await;
         let body = json!({"amount": 1_500, "currency": "USD", "provider": "sknpay"});
         // Same key, different body: a conflict, not a second payment.
@@ -368,11 +325,9 @@ on_both_backends! {
     }
 
     async fn a_live_key_cannot_see_a_test_payment(backend) {
-        let overlay = format!(
-            "{FAST_SANDBOX}[merchants.live]\napi_keys = [\"pmx_live_test\"]\n\
-             [merchants.live.providers.sknpay]\nsandbox = true\napi_key = \"sk_live_sandbox_1\"\nwebhook_secret = \"whsec_live\"\n"
-        );
-        let app = spawn_app_with(backend, SpawnOptions { overlay, ..Default::default() }).await;
+        let live = "[merchants.live]\napi_keys = [\"pmx_live_test\"]\n\
+             [merchants.live.providers.sknpay]\nsandbox = true\napi_key = \"sk_live_sandbox_1\"\nwebhook_secret = \"whsec_live\"\n";
+        let app = spawn_sandboxed(backend, live).await;
         let checkout = create_checkout(&app, 1_000, None).await;
         assert_eq!(checkout["livemode"], false);
         let payment = format!("/sandbox/sknpay/api/v1/payments/{}", checkout["provider_checkout_id"].as_str().unwrap());
@@ -385,7 +340,7 @@ on_both_backends! {
     }
 
     async fn documented_validation_is_refused_before_any_call(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let cases = [
             (json!({"amount": 99, "currency": "USD", "provider": "sknpay"}), "amount"),
             (json!({"amount": 1000, "currency": "EUR", "provider": "sknpay"}), "currency"),
@@ -412,7 +367,7 @@ on_both_backends! {
     }
 
     async fn a_webhook_that_cannot_be_stored_is_a_5xx_so_the_provider_retries(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create_checkout(&app, 1_000, None).await;
         // Break the store under the running server: the events table is gone.
         app.with_db(|conn| {

@@ -3,40 +3,23 @@
 //! through the stand-in frame of the sandbox.
 
 use chrono::Utc;
-use hmac::{Hmac, Mac};
-use paymux_gateway::{Overlay, Settings};
-use paymux_tests::{Backend, SpawnOptions, TestApp, on_both_backends, spawn_app_with};
+use paymux_tests::{
+    TestApp, demo_provider_setting, hmac_sha256_hex, on_both_backends, spawn_sandboxed,
+};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-async fn spawn(backend: Backend) -> TestApp {
-    let overlay = "[sandbox]\nretry_speedup = 60000\n".to_owned();
-    spawn_app_with(
-        backend,
-        SpawnOptions {
-            overlay,
-            ..Default::default()
-        },
-    )
-    .await
-}
-
+/// The demo merchant's public key and API secret.
 fn demo() -> (String, String) {
-    let settings = Settings::load(Overlay::Toml(String::new())).unwrap();
-    let spankpay = &settings.merchants["demo"].providers["spankpay"].specific;
-    (
-        spankpay["public_key"].as_str().unwrap().to_owned(),
-        spankpay["api_secret"].as_str().unwrap().to_owned(),
-    )
+    let setting = |key| demo_provider_setting("spankpay", key);
+    (setting("public_key"), setting("api_secret"))
 }
 
 /// The doc's Python procedure: `hmac(secret, "%s.%s" % (timestamp, data), sha256).hexdigest()`.
 fn doc_signature(secret: &str, timestamp: i64, data: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{timestamp}.{data}").as_bytes());
+    let signed = format!("{timestamp}.{data}");
     format!(
         "t={timestamp}&s={}",
-        hex::encode(mac.finalize().into_bytes())
+        hmac_sha256_hex(secret, signed.as_bytes())
     )
 }
 
@@ -59,29 +42,23 @@ fn payment(checkout: &Value, payment_id: &str, amount: &str) -> String {
 }
 
 async fn post(app: &TestApp, key: &str, signature: &str, body: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/webhooks/demo/spankpay"))
-        .header("content-type", "text/plain")
-        .header("X-SpankPay-Key", key)
-        .header("X-SpankPay-Signature", signature)
-        .body(body.to_owned())
-        .send()
+    let headers = [
+        ("content-type", "text/plain"),
+        ("X-SpankPay-Key", key),
+        ("X-SpankPay-Signature", signature),
+    ];
+    app.post_webhook("/webhooks/demo/spankpay", &headers, body.to_owned())
         .await
-        .unwrap()
 }
 
 async fn create(app: &TestApp) -> Value {
     let body = json!({"amount": 6_969, "currency": "USD", "provider": "spankpay", "reference": "sc696969"});
-    let response = app.post("/v1/checkouts", &body, None).await;
-    let status = response.status();
-    let checkout: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{checkout}");
-    checkout
+    app.create_checkout(&body).await
 }
 
 on_both_backends! {
     async fn a_doc_signed_webhook_is_received_once_and_stale_ones_are_refused(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let (key, secret) = demo();
         let checkout = create(&app).await;
         assert_eq!(checkout["client_action"]["type"], "spankpay_frame");
@@ -112,7 +89,7 @@ on_both_backends! {
     }
 
     async fn a_payment_for_a_canceled_checkout_is_refused_and_recorded_as_failed(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let (key, secret) = demo();
         let checkout = create(&app).await;
         let id = checkout["id"].as_str().unwrap();
@@ -132,7 +109,7 @@ on_both_backends! {
     }
 
     async fn a_payment_after_the_checkout_expired_is_refused(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let (key, secret) = demo();
         let checkout = create(&app).await;
         let checkout_id = checkout["id"].as_str().unwrap().to_owned();
@@ -157,7 +134,7 @@ on_both_backends! {
     }
 
     async fn a_partial_payment_through_the_stand_in_frame_records_what_was_received(backend) {
-        let app = spawn(backend).await;
+        let app = spawn_sandboxed(backend, "").await;
         let checkout = create(&app).await;
         let id = checkout["id"].as_str().unwrap();
         let page = app.client.get(app.url(&format!("/pay/{id}"))).send().await.unwrap();
