@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{CONTENT_DISPOSITION, ContentType};
+use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use paymux_domain::{CheckoutId, Currency, EventId, EventSource, EventType, Money};
@@ -161,9 +161,7 @@ pub async fn export_events(
         Format::Ndjson => ("application/x-ndjson", "ndjson"),
     };
     Ok(HttpResponse::Ok()
-        .content_type(ContentType(
-            content_type.parse().map_err(ApiError::internal)?,
-        ))
+        .content_type(content_type)
         .insert_header((
             CONTENT_DISPOSITION,
             format!("attachment; filename=\"events.{extension}\""),
