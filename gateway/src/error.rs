@@ -186,10 +186,21 @@ impl From<ProviderError> for ApiError {
     }
 }
 
+/// When to try again after the write queue was full: a group commit takes milliseconds, so
+/// the queue has room again well within a second.
+pub const BUSY_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
             StoreError::Unavailable(cause) => ApiError::database_unavailable(cause),
+            StoreError::Commit(cause) => ApiError::database_unavailable(cause),
+            StoreError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_busy",
+                StoreError::Busy.to_string(),
+            )
+            .with_retry_after(BUSY_RETRY_AFTER),
             cause => ApiError::internal(cause),
         }
     }

@@ -101,7 +101,9 @@ pub async fn begin(
     let mut pause = Duration::from_millis(10);
     loop {
         let attempt = record.clone();
-        let step = state.db(move |conn| step(conn, &attempt, lock_for)).await?;
+        let step = state
+            .write(move |conn| step(conn, &attempt, lock_for))
+            .await?;
         match step {
             Step::Done(begin) => return Ok(begin),
             Step::Wait if tokio::time::Instant::now() < deadline => {
@@ -208,7 +210,7 @@ impl Key {
         let (merchant, key) = (self.merchant.clone(), self.key.clone());
         let until = truncate_to_micros(Utc::now()) + self.lock_for;
         state
-            .store(move |conn| {
+            .write(move |conn| {
                 Ok::<_, StoreError>(IdempotencyRecord::pin(conn, &merchant, &key, tried, until)?)
             })
             .await
@@ -221,7 +223,7 @@ impl Key {
     pub async fn settle(self, state: &AppState, error: &ApiError) {
         let (status, body) = (error.status, error.body());
         let result = state
-            .db(move |conn| {
+            .write(move |conn| {
                 if status.is_client_error() {
                     IdempotencyRecord::complete(
                         conn,
@@ -233,7 +235,7 @@ impl Key {
                 } else {
                     IdempotencyRecord::unlock(conn, &self.merchant, &self.key)?;
                 }
-                Ok(())
+                Ok::<_, StoreError>(())
             })
             .await;
         if let Err(error) = result {

@@ -46,7 +46,7 @@ pub async fn run_once(state: &AppState) -> Result<Run, StoreError> {
     let retention = config.settings.retention;
     let rejected_cutoff = now - TimeDelta::days(i64::from(retention.rejected_receipts_days));
     let (rejected_receipts_deleted, idempotency_keys_deleted) = state
-        .store(move |conn| {
+        .write(move |conn| {
             Ok::<_, StoreError>((
                 WebhookReceipt::delete_rejected_before(conn, rejected_cutoff)?,
                 IdempotencyRecord::purge_created_before(conn, now - idempotency::RETENTION)?,

@@ -25,6 +25,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod writer;
 
 pub use settings::{Overlay, Settings};
 pub use startup::Application;

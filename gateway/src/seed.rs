@@ -536,7 +536,7 @@ impl Writer<'_> {
             details: details.clone(),
         };
         let applied = Applied::as_reported(&event, details);
-        let row = event_row(id, &recording, event, checkout, &applied);
+        let row = event_row(id, &recording, &event, checkout, &applied);
         self.batch.events.push(row);
         self.events += 1;
         id

@@ -28,6 +28,7 @@ use crate::routes::{
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::telemetry::{self, RequestSpan};
+use crate::writer::{Writer, WriterOptions};
 
 /// Most client addresses whose rejected webhooks are counted apart (see [`RateLimiter`]).
 const REJECTION_BUCKETS: usize = 100_000;
@@ -141,13 +142,20 @@ impl Application {
         };
         let config = LiveConfig::build(settings.clone(), &registry, &addresses)?;
         let backend = DatabaseUrl::parse(&settings.database.url)?.backend_name();
+        let db = open_store(&settings).await?;
+        let metrics = Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?;
+        let writers =
+            WriterOptions::for_store(backend == "postgres", settings.database.max_connections);
+        let writer = Writer::start(db.clone(), writers, metrics.registry())
+            .map_err(|error| StartupError::Other(error.to_string()))?;
         let state = AppState {
-            db: open_store(&settings).await?,
+            db,
+            writer,
             live: Arc::new(Live::new(config, source, registry, addresses)),
             breakers: Arc::default(),
             limiter: Arc::default(),
             rejections: Arc::new(RateLimiter::with_capacity(REJECTION_BUCKETS)),
-            metrics: Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?,
+            metrics,
         };
         #[cfg(feature = "sandbox")]
         let sandbox = crate::sandbox::start(&settings, &public_url, &state)?;

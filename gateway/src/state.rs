@@ -11,10 +11,14 @@ use crate::live::{Live, LiveConfig, ReloadError, ReloadReport};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::StoreError;
+use crate::writer::Writer;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// For reads, and for the rare writes off the request paths (jobs, the seed).
     pub db: Pool,
+    /// Where the request paths write: group commits ([`crate::writer`]).
+    pub writer: Writer,
     /// The reloadable config: merchants, routing, rate limits, admin token, sandbox faults; and
     /// the settings the process started with, for what only a restart changes.
     pub live: Arc<Live>,
@@ -73,6 +77,17 @@ impl AppState {
         })
         .await
         .map_err(|error| E::from(StoreError::from(error)))?
+    }
+
+    /// Runs `work` in the next group commit ([`Writer::write`]): in a savepoint of a write
+    /// transaction, answered once that transaction committed.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 
     /// [`AppState::store`] for handlers, whose errors are the API's.

@@ -9,6 +9,13 @@ pub enum StoreError {
     Unavailable(#[from] r2d2::Error),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
+    /// The write queue is full: a retry after a moment may succeed.
+    #[error("too many writes are waiting; retry later")]
+    Busy,
+    /// The write's group was not committed (the database failed it, or it could not start):
+    /// nothing of it is stored.
+    #[error("the write was not committed: {0}")]
+    Commit(String),
     /// The blocking task running the work was lost.
     #[error("the database task failed: {0}")]
     Task(String),

@@ -8,7 +8,7 @@ use paymux_providers::{Operation, ProviderError};
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
-use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
+use paymux_schema::db::{DbConnection, truncate_to_micros};
 
 use super::events::{self, Handling, Recording};
 use super::routing::{Order, Routed};
@@ -190,13 +190,11 @@ async fn apply_reported(
         },
     };
     state
-        .store(move |conn| {
-            write_transaction(conn, |conn| {
-                let now = truncate_to_micros(Utc::now());
-                let row = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
-                    .ok_or_else(|| CheckoutError::NotFound(checkout.id.to_string()))?;
-                Ok(apply_report(conn, row, event_type, report, now)?)
-            })
+        .write(move |conn| {
+            let now = truncate_to_micros(Utc::now());
+            let row = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
+                .ok_or_else(|| CheckoutError::NotFound(checkout.id.to_string()))?;
+            Ok(apply_report(conn, row, event_type, report, now)?)
         })
         .await
 }

@@ -50,48 +50,57 @@ pub struct Recorded {
 }
 
 /// Records `event` about `checkout` (found and locked by the caller: [`link_checkout`] for a
-/// webhook, the checkout itself for a lookup or an expiry): applies it through the checkout's
-/// status machine and stores it, unless an event with its provider event id is stored already
-/// (`stored` is then false).
+/// webhook, the checkout itself for a lookup or an expiry): stores it, unless an event with its
+/// provider event id is stored already (`stored` is then false and nothing moves), then
+/// applies it through the checkout's status machine. Storing first makes the unique provider
+/// event id decide, in one statement, which of two concurrent deliveries moves the checkout.
 pub fn record(
     conn: &mut DbConnection,
     recording: &Recording,
     event: NormalizedEvent,
     mut checkout: Option<Checkout>,
 ) -> Result<Recorded, StoreError> {
-    let mut applied = Applied {
-        event_type: event.event_type,
-        amount: event.amount,
-        details: event.details.clone(),
-        refusal: None,
-    };
+    let mut details = event.details.clone();
     if recording.handling.disabled {
-        EventFlag::DisabledProvider.add_to(&mut applied.details);
+        EventFlag::DisabledProvider.add_to(&mut details);
     }
-    match checkout.as_mut() {
-        Some(checkout) => apply(conn, checkout, &event, recording, &mut applied)?,
-        None if event.event_type != EventType::CheckoutAbandoned => {
-            EventFlag::NoCheckout.add_to(&mut applied.details)
-        }
-        None => {}
+    if checkout.is_none() && event.event_type != EventType::CheckoutAbandoned {
+        EventFlag::NoCheckout.add_to(&mut details);
     }
-    let row = event_row(
-        EventId::generate(),
-        recording,
-        event,
-        checkout.as_ref().map(|checkout| checkout.id),
-        &applied,
-    );
-    let stored = Event::insert_if_new(conn, &row)?;
+    let reported = Applied::as_reported(&event, details);
+    let id = EventId::generate();
+    let checkout_id = checkout.as_ref().map(|checkout| checkout.id);
+    let row = event_row(id, recording, &event, checkout_id, &reported);
+    if !Event::insert_if_new(conn, &row)? {
+        return Ok(Recorded {
+            stored: false,
+            refusal: None,
+            checkout,
+        });
+    }
+    let mut applied = reported.clone();
+    if let Some(checkout) = checkout.as_mut() {
+        apply(conn, checkout, (&event, &id), recording, &mut applied)?;
+    }
+    if applied != reported {
+        let amount = applied.amount;
+        Event::update_applied(
+            conn,
+            &id,
+            applied.event_type,
+            amount.map(|money| (money.minor, money.currency)),
+            &applied.details,
+        )?;
+    }
     Ok(Recorded {
-        stored,
+        stored: true,
         refusal: applied.refusal,
         checkout,
     })
 }
 
 /// What applying an event to its checkout made of it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
     /// A refused success is stored as the failure it becomes.
     pub event_type: EventType,
@@ -117,7 +126,7 @@ impl Applied {
 pub fn event_row(
     id: EventId,
     recording: &Recording,
-    event: NormalizedEvent,
+    event: &NormalizedEvent,
     checkout: Option<CheckoutId>,
     applied: &Applied,
 ) -> Event {
@@ -126,10 +135,10 @@ pub fn event_row(
         event_type: applied.event_type,
         merchant: recording.merchant.clone(),
         provider: recording.provider.clone(),
-        provider_event_id: event.provider_event_id,
+        provider_event_id: event.provider_event_id.clone(),
         checkout_id: checkout,
-        provider_payment_id: event.provider_payment_id,
-        reference: event.reference,
+        provider_payment_id: event.provider_payment_id.clone(),
+        reference: event.reference.clone(),
         amount: applied.amount.map(|money| money.minor),
         currency: applied.amount.map(|money| money.currency),
         fee: event.fee,
@@ -142,11 +151,12 @@ pub fn event_row(
     }
 }
 
-/// Moves the checkout as the event says, noting on `applied` what that made of the event.
+/// Moves the checkout as the event (stored as `recorded_as`) says, noting on `applied` what
+/// that made of the event.
 fn apply(
     conn: &mut DbConnection,
     checkout: &mut Checkout,
-    event: &NormalizedEvent,
+    (event, recorded_as): (&NormalizedEvent, &EventId),
     recording: &Recording,
     applied: &mut Applied,
 ) -> Result<(), StoreError> {
@@ -168,7 +178,7 @@ fn apply(
                 EventSource::ProviderLookup => None,
                 _ => event.provider_payment_id.as_deref(),
             };
-            let paid = checkout.record_payment(conn, key, event.amount, now)?;
+            let paid = checkout.record_payment(conn, key, event.amount, recorded_as, now)?;
             if let Some(reason) = paid.not_counted {
                 EventFlag::NotCounted.add_to(&mut applied.details);
                 note(&mut applied.details, "not_counted", reason.describe());
@@ -306,6 +316,21 @@ mod tests {
         Event::find_by_provider_event_id(conn, MERCHANT, provider, provider_event_id)
             .unwrap()
             .unwrap()
+    }
+
+    #[test]
+    fn what_applying_an_event_earns_it_is_stored_with_it() {
+        let test = TestState::new();
+        let conn = &mut test.conn();
+        let checkout = insert_checkout(conn, "sknpay", &order(1_000));
+        let payment_id = checkout.provider_checkout_id.clone().unwrap();
+        let event = provider_event(PaymentSucceeded, "evt_more", &payment_id, Some(9_000));
+        let recording = webhook_recording("sknpay", Handling::default());
+        let recorded = record(conn, &recording, event, Some(checkout.clone())).unwrap();
+        assert!(recorded.stored);
+        let event = stored(conn, "sknpay", "evt_more");
+        assert_eq!(event.details.0["flags"], json!(["overpaid"]));
+        assert_eq!(event.amount, Some(9_000));
     }
 
     #[test]

@@ -6,7 +6,6 @@ use chrono::NaiveDateTime;
 use paymux_domain::{CheckoutId, EventSource, EventType, NormalizedEvent};
 use paymux_schema::db::DbConnection;
 use paymux_schema::db::checkout::Checkout;
-use paymux_schema::db::write_transaction;
 
 use super::events::{self, Handling, Recording};
 use crate::live::LiveConfig;
@@ -34,7 +33,7 @@ pub async fn expire_due(
     for checkout in due {
         let (merchant, id) = (checkout.merchant.clone(), checkout.id);
         let applied = state
-            .store(move |conn| write_transaction(conn, |conn| expire(conn, &merchant, &id, now)))
+            .write(move |conn| expire(conn, &merchant, &id, now))
             .await?;
         let Some(checkout) = applied else { continue };
         expired += 1;

@@ -18,7 +18,7 @@ use paymux_providers::{ClosedCheckout, Confirmation, Provider, ProviderError, js
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::WebhookReceipt;
-use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
+use paymux_schema::db::{DbConnection, truncate_to_micros};
 use sha2::{Digest, Sha256};
 
 use super::events::{self, Handling, Recording};
@@ -30,6 +30,10 @@ use crate::store::StoreError;
 /// How much of a rejected webhook's body its receipt keeps: enough to see what it was, while
 /// a flood of large forgeries stays small on disk.
 pub const REJECTED_BODY_PREFIX: usize = 4096;
+
+/// Bodies up to this size are checked on the async worker that took them: their check is
+/// linear and takes microseconds, less than the hop to the blocking pool and back.
+const CHECKED_IN_PLACE: usize = 16 * 1024;
 
 /// A webhook request as it arrived.
 pub struct Inbound {
@@ -80,7 +84,14 @@ pub async fn receive(state: &AppState, inbound: Inbound) -> Result<WebhookReply,
         return Err(IngestError::NotConfigured(message));
     };
     let adapter = provider.adapter.as_ref();
-    let checked = {
+    let checked = if inbound.body.len() <= CHECKED_IN_PLACE {
+        check(
+            adapter,
+            &inbound.headers,
+            &inbound.body,
+            inbound.received_at,
+        )
+    } else {
         let (adapter, headers, body) = (
             provider.adapter.clone(),
             inbound.headers.clone(),
@@ -147,11 +158,7 @@ async fn store(
         handling,
     };
     let stored = state
-        .store(move |conn| {
-            write_transaction(conn, |conn| {
-                store_events(conn, receipt, &recording, confirmed, &refuted)
-            })
-        })
+        .write(move |conn| store_events(conn, receipt, &recording, confirmed, &refuted))
         .await?;
     tracing::info!(new_events = stored.new_events, "webhook stored");
     Ok(stored)
@@ -314,7 +321,7 @@ async fn store_rejection(
     receipt.outcome = ReceiptOutcome::Rejected;
     receipt.reason = Some(reason.to_owned());
     state
-        .store(move |conn| {
+        .write(move |conn| {
             Ok::<_, IngestError>(WebhookReceipt::insert(conn, &receipt).map_err(StoreError::from)?)
         })
         .await
@@ -419,8 +426,10 @@ impl Stored {
     }
 }
 
-/// Stores the receipt, then records each event not stored before. A redelivery of events all
-/// stored already keeps no second copy of the body: its receipt points at the one that has it.
+/// Stores the receipt, then records each event not stored before. The receipt is written as
+/// what most webhooks are (accepted, with all their events new), so that the common case takes
+/// no second write; it is corrected once known otherwise. A redelivery of events all stored
+/// already keeps no second copy of the body: its receipt points at the one that has it.
 fn store_events(
     conn: &mut DbConnection,
     mut receipt: WebhookReceipt,
@@ -429,69 +438,78 @@ fn store_events(
     refuted: &[Refuted],
 ) -> Result<Stored, StoreError> {
     let (merchant, provider) = (&recording.merchant, &recording.provider);
-    let mut new_events: Vec<NormalizedEvent> = Vec::with_capacity(events.len());
-    let mut first_receipt = None;
+    // One body may name an event twice: the first wins, as for a redelivery.
+    let mut distinct: Vec<NormalizedEvent> = Vec::with_capacity(events.len());
     for event in events {
-        match Event::find_by_provider_event_id(conn, merchant, provider, &event.provider_event_id)?
+        if !distinct
+            .iter()
+            .any(|seen| seen.provider_event_id == event.provider_event_id)
         {
-            Some(stored) => first_receipt = first_receipt.or(stored.receipt_id),
-            // One body may name an event twice: the first wins, as for a redelivery.
-            None if new_events
-                .iter()
-                .any(|new| new.provider_event_id == event.provider_event_id) => {}
-            None => new_events.push(event),
+            distinct.push(event);
         }
     }
-    if new_events.is_empty()
-        && refuted.is_empty()
-        && let Some(first) = first_receipt
-    {
-        receipt.body = vec![];
-        receipt.duplicate_of = Some(first);
-    }
     // An unconfirmed success is not stored as an event, so its receipt names the checkout.
-    if let Some(refuted) = refuted.first() {
-        receipt.checkout_id = events::link_checkout(conn, merchant, provider, &refuted.event)?
+    if let Some(first) = refuted.first() {
+        receipt.checkout_id = events::link_checkout(conn, merchant, provider, &first.event)?
             .map(|checkout| checkout.id);
+        receipt.outcome = ReceiptOutcome::Unconfirmed;
+        receipt.reason = Some(refusals(refuted));
     }
+    let expected = i32::try_from(distinct.len()).unwrap_or(i32::MAX);
+    receipt.event_count = expected;
     WebhookReceipt::insert(conn, &receipt)?;
     let mut stored = 0;
     let mut refusal = None;
-    for event in new_events {
+    let mut first_stored_before = None;
+    for event in distinct {
         let checkout = events::link_checkout(conn, merchant, provider, &event)?;
+        let provider_event_id = event.provider_event_id.clone();
         let recorded = events::record(conn, recording, event, checkout)?;
         refusal = refusal.or(recorded.refusal);
         stored += i32::from(recorded.stored);
+        if !recorded.stored && first_stored_before.is_none() {
+            first_stored_before = Some(provider_event_id);
+        }
     }
-    let outcome = if !refuted.is_empty() {
-        let reasons: Vec<String> = refuted
-            .iter()
-            .map(|refuted| {
-                format!(
-                    "{} {}: {}",
-                    refuted.event.event_type, refuted.event.provider_event_id, refuted.reason
-                )
-            })
-            .collect();
-        receipt.reason = Some(reasons.join("; "));
-        ReceiptOutcome::Unconfirmed
-    } else if stored == 0 {
-        ReceiptOutcome::Duplicate
-    } else {
-        ReceiptOutcome::Accepted
+    let outcome = match (stored, refuted.is_empty()) {
+        (_, false) => ReceiptOutcome::Unconfirmed,
+        (0, true) => ReceiptOutcome::Duplicate,
+        _ => ReceiptOutcome::Accepted,
     };
-    WebhookReceipt::record_outcome(
-        conn,
-        &receipt.id,
-        outcome,
-        receipt.reason.as_deref(),
-        stored,
-    )?;
+    if outcome == ReceiptOutcome::Duplicate
+        && let Some(id) = first_stored_before
+        && let Some(first) = Event::find_by_provider_event_id(conn, merchant, provider, &id)?
+            .and_then(|event| event.receipt_id)
+    {
+        WebhookReceipt::mark_duplicate_of(conn, &receipt.id, &first)?;
+    } else if (outcome, stored) != (receipt.outcome, expected) {
+        WebhookReceipt::record_outcome(
+            conn,
+            &receipt.id,
+            outcome,
+            receipt.reason.as_deref(),
+            stored,
+        )?;
+    }
     Ok(Stored {
         outcome,
         new_events: stored,
         refusal,
     })
+}
+
+/// Why each refuted event was refuted, for its receipt.
+fn refusals(refuted: &[Refuted]) -> String {
+    let reasons: Vec<String> = refuted
+        .iter()
+        .map(|refuted| {
+            format!(
+                "{} {}: {}",
+                refuted.event.event_type, refuted.event.provider_event_id, refuted.reason
+            )
+        })
+        .collect();
+    reasons.join("; ")
 }
 
 /// Headers as one JSON object by name; repeated ones joined with `, `.
@@ -515,48 +533,13 @@ fn headers_object(headers: &[(String, String)]) -> serde_json::Map<String, serde
 mod tests {
     use diesel::prelude::*;
     use paymux_domain::CheckoutStatus;
-    use paymux_providers::sknpay::signature::sign;
-    use paymux_schema::db::checkout::Checkout;
     use paymux_schema::db::schema::webhook_receipts;
-    use serde_json::json;
 
     use super::*;
     use crate::domain::test_support::{
-        MERCHANT, TestState, events_of, insert_checkout, order, reload,
+        TestState, events_of, insert_checkout, order, paid_webhook, reload, sknpay_secret,
     };
-
-    /// The demo merchant's SKN Pay webhook secret, as configured.
-    fn sknpay_secret(state: &AppState) -> String {
-        let config = state.config();
-        let sknpay = &config.settings.merchants[MERCHANT].providers["sknpay"];
-        sknpay.specific["webhook_secret"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// SKN Pay's event `id` saying `checkout` was paid, signed with `secret` as SKN Pay signs.
-    fn paid_webhook(checkout: &Checkout, id: &str, secret: &str) -> Inbound {
-        let payment = json!({
-            "object": "payment", "id": checkout.provider_checkout_id, "livemode": false,
-            "amount": checkout.amount, "currency": "USD", "status": "succeeded",
-        });
-        let now = Utc::now();
-        let event = json!({
-            "id": id, "object": "event", "type": "payment.succeeded",
-            "created": now.timestamp(), "livemode": false, "data": { "object": payment },
-        });
-        let body = serde_json::to_vec(&event).unwrap();
-        let signature = sign(secret.as_bytes(), now.timestamp(), &body);
-        Inbound {
-            merchant: MERCHANT.to_owned(),
-            provider: "sknpay".to_owned(),
-            headers: vec![("sknpay-signature".to_owned(), signature)],
-            body: body.into(),
-            received_at: now,
-            client: None,
-        }
-    }
+    use crate::writer::test_support::{Held, queued};
 
     fn receipts(conn: &mut DbConnection) -> Vec<WebhookReceipt> {
         let all = webhook_receipts::table.select(WebhookReceipt::as_select());
@@ -640,5 +623,51 @@ mod tests {
         let receipts = receipts(&mut test.conn());
         assert_eq!(receipts.len(), 1);
         assert_eq!(receipts[0].outcome, ReceiptOutcome::Rejected);
+    }
+
+    #[tokio::test]
+    async fn a_webhook_whose_group_dies_before_the_commit_leaves_nothing_and_is_taken_again() {
+        let test = TestState::new();
+        let checkout = insert_checkout(&mut test.conn(), "sknpay", &order(1_250));
+        let secret = sknpay_secret(&test.state);
+        let writer = &test.state.writer;
+        let held = Held::new(writer).await;
+        let state = test.state.clone();
+        let webhook = paid_webhook(&checkout, "evt_1", &secret);
+        let receiving = tokio::spawn(async move { receive(&state, webhook).await });
+        queued(writer, 1).await;
+        let dying = writer.clone();
+        let killer = tokio::spawn(async move {
+            dying
+                .write(|_| -> Result<(), StoreError> { panic!("the writer dies before COMMIT") })
+                .await
+        });
+        queued(writer, 2).await;
+        held.release().await;
+
+        let refused = receiving.await.unwrap();
+        assert!(
+            matches!(refused, Err(IngestError::NotStored(_))),
+            "{refused:?}"
+        );
+        assert!(killer.await.unwrap().is_err());
+        {
+            let conn = &mut test.conn();
+            assert!(receipts(conn).is_empty(), "no receipt");
+            assert!(events_of(conn, &checkout).is_empty(), "no event");
+            let untouched = reload(conn, &checkout);
+            assert_eq!(
+                (untouched.status, untouched.amount_received),
+                (CheckoutStatus::Open, 0)
+            );
+        }
+
+        // The provider delivers again, and this time it is all stored.
+        let webhook = paid_webhook(&checkout, "evt_1", &secret);
+        assert_eq!(receive(&test.state, webhook).await.unwrap().status, 200);
+        let conn = &mut test.conn();
+        assert_eq!(receipts(conn).len(), 1);
+        assert_eq!(events_of(conn, &checkout).len(), 1);
+        assert_eq!(reload(conn, &checkout).status, CheckoutStatus::Succeeded);
     }
 }

@@ -10,4 +10,4 @@ pub mod ingest;
 pub mod refunds;
 pub mod routing;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

@@ -12,7 +12,7 @@ use paymux_providers::model::{ProviderRefund, RefundRequest};
 use paymux_providers::{Operation, ProviderError};
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::refund::Refund;
-use paymux_schema::db::{DbConnection, truncate_to_micros, write_transaction};
+use paymux_schema::db::{DbConnection, truncate_to_micros};
 
 use super::checkouts::{CheckoutError, provider_of};
 use crate::merchants::Merchant;
@@ -72,7 +72,7 @@ where
     let reserved = {
         let checkout = checkout.clone();
         state
-            .store(move |conn| reserve(conn, &checkout, refund_id, requested))
+            .write(move |conn| reserve(conn, &checkout, refund_id, requested))
             .await?
     };
     let Reserved { refund, is_full } = reserved;
@@ -106,12 +106,10 @@ where
         Err(error) => return Err(error.into()),
     };
     state
-        .store(move |conn| {
-            write_transaction(conn, |conn| {
-                let done = settle(conn, &checkout, &refund, &provider_refund)?;
-                settled(conn, &done)?;
-                Ok::<_, RefundError>(done)
-            })
+        .write(move |conn| {
+            let done = settle(conn, &checkout, &refund, &provider_refund)?;
+            settled(conn, &done)?;
+            Ok::<_, RefundError>(done)
         })
         .await
 }
@@ -152,7 +150,7 @@ where
     S: FnOnce(&mut DbConnection, &Refund) -> Result<(), StoreError> + Send + 'static,
 {
     state
-        .store(move |conn| {
+        .write(move |conn| {
             settled(conn, &refund)?;
             Ok::<_, RefundError>(refund)
         })
@@ -165,66 +163,64 @@ struct Reserved {
     is_full: bool,
 }
 
-/// Reserves refund `refund_id` (or finds it, on a retry) in a write transaction.
+/// Reserves refund `refund_id` (or finds it, on a retry).
 fn reserve(
     conn: &mut DbConnection,
     checkout: &Checkout,
     refund_id: RefundId,
     requested: Option<i64>,
 ) -> Result<Reserved, RefundError> {
-    write_transaction(conn, |conn| {
-        let checkout = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
-            .ok_or_else(|| CheckoutError::NotFound(checkout.id.to_string()))?;
-        let now = truncate_to_micros(Utc::now());
-        let committed = Refund::committed_total(conn, &checkout.id)?;
-        // What was received can be refunded, for a checkout paid in part too.
-        let remaining = checkout.amount_received - committed;
-        if let Some(existing) = Refund::find(conn, &checkout.merchant, &refund_id)?
-            && existing.status != RefundStatus::Failed
-        {
-            // A retry of a refund already reserved (or done) under this Idempotency-Key.
-            return Ok(Reserved {
-                refund: existing,
-                is_full: remaining == 0,
-            });
+    let checkout = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
+        .ok_or_else(|| CheckoutError::NotFound(checkout.id.to_string()))?;
+    let now = truncate_to_micros(Utc::now());
+    let committed = Refund::committed_total(conn, &checkout.id)?;
+    // What was received can be refunded, for a checkout paid in part too.
+    let remaining = checkout.amount_received - committed;
+    if let Some(existing) = Refund::find(conn, &checkout.merchant, &refund_id)?
+        && existing.status != RefundStatus::Failed
+    {
+        // A retry of a refund already reserved (or done) under this Idempotency-Key.
+        return Ok(Reserved {
+            refund: existing,
+            is_full: remaining == 0,
+        });
+    }
+    let amount = requested.unwrap_or(remaining);
+    if amount <= 0 && requested.is_none() {
+        return Err(RefundError::AmountTooLarge(
+            "this checkout is already fully refunded".to_owned(),
+        ));
+    }
+    if amount > remaining {
+        return Err(RefundError::AmountTooLarge(format!(
+            "a refund of {} exceeds the {} not yet refunded",
+            Money::new(amount, checkout.currency),
+            Money::new(remaining, checkout.currency)
+        )));
+    }
+    let refund = Refund {
+        id: refund_id,
+        merchant: checkout.merchant.clone(),
+        checkout_id: checkout.id,
+        provider: checkout.provider.clone(),
+        provider_refund_id: None,
+        amount,
+        currency: checkout.currency,
+        status: RefundStatus::Pending,
+        failure_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    match Refund::find(conn, &checkout.merchant, &refund_id)? {
+        // A failed attempt under the same key: try again with the new reservation.
+        Some(_) => {
+            Refund::update_outcome(conn, &refund_id, RefundStatus::Pending, None, None, now)?
         }
-        let amount = requested.unwrap_or(remaining);
-        if amount <= 0 && requested.is_none() {
-            return Err(RefundError::AmountTooLarge(
-                "this checkout is already fully refunded".to_owned(),
-            ));
-        }
-        if amount > remaining {
-            return Err(RefundError::AmountTooLarge(format!(
-                "a refund of {} exceeds the {} not yet refunded",
-                Money::new(amount, checkout.currency),
-                Money::new(remaining, checkout.currency)
-            )));
-        }
-        let refund = Refund {
-            id: refund_id,
-            merchant: checkout.merchant.clone(),
-            checkout_id: checkout.id,
-            provider: checkout.provider.clone(),
-            provider_refund_id: None,
-            amount,
-            currency: checkout.currency,
-            status: RefundStatus::Pending,
-            failure_reason: None,
-            created_at: now,
-            updated_at: now,
-        };
-        match Refund::find(conn, &checkout.merchant, &refund_id)? {
-            // A failed attempt under the same key: try again with the new reservation.
-            Some(_) => {
-                Refund::update_outcome(conn, &refund_id, RefundStatus::Pending, None, None, now)?
-            }
-            None => Refund::insert(conn, &refund)?,
-        }
-        Ok(Reserved {
-            refund,
-            is_full: amount == remaining,
-        })
+        None => Refund::insert(conn, &refund)?,
+    }
+    Ok(Reserved {
+        refund,
+        is_full: amount == remaining,
     })
 }
 
@@ -244,7 +240,7 @@ async fn mark_failed(
 ) -> Result<(), StoreError> {
     let reason = reason.to_owned();
     state
-        .store(move |conn| {
+        .write(move |conn| {
             let now = truncate_to_micros(Utc::now());
             Ok(Refund::update_outcome(
                 conn,

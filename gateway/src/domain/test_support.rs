@@ -14,22 +14,26 @@ use paymux_providers::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
+use paymux_providers::sknpay::signature::sign;
 use paymux_providers::{
     ClosedCheckout, Lookups, Operation, Provider, ProviderError, Refunds, Registry, WebhookPolicy,
 };
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::{Event, EventFilter};
 use paymux_schema::db::{self, DbConnection, PoolOptions, PooledConnection};
+use serde_json::json;
 use url::Url;
 
 use super::checkouts::new_row;
 use super::events::{self, Handling, Recorded, Recording};
+use super::ingest::Inbound;
 use super::routing::{Order, Routed};
 use crate::live::{Addresses, ConfigSource, Live, LiveConfig};
 use crate::merchants::{ConfiguredProvider, Merchant};
 use crate::metrics::Metrics;
 use crate::settings::{Overlay, RateLimitSettings, Settings};
 use crate::state::AppState;
+use crate::writer::{Writer, WriterOptions};
 
 /// Every test's merchant: the demo merchant of `config/default.toml`.
 pub const MERCHANT: &str = "demo";
@@ -55,13 +59,17 @@ impl TestState {
         };
         let config = LiveConfig::build(source().unwrap(), &Registry::standard(), &addresses);
         let live = Live::new(config.unwrap(), source, Registry::standard(), addresses);
+        let metrics = Metrics::new().unwrap();
+        let writers = WriterOptions::for_store(false, 10);
+        let writer = Writer::start(db.clone(), writers, metrics.registry()).unwrap();
         let state = AppState {
             db,
+            writer,
             live: Arc::new(live),
             breakers: Arc::default(),
             limiter: Arc::default(),
             rejections: Arc::default(),
-            metrics: Metrics::new().unwrap(),
+            metrics,
         };
         TestState { state, _dir: dir }
     }
@@ -334,4 +342,37 @@ pub fn events_of(conn: &mut DbConnection, checkout: &Checkout) -> Vec<Event> {
         ..EventFilter::default()
     };
     Event::export_page(conn, MERCHANT, &filter, None, 100).unwrap()
+}
+
+/// The demo merchant's SKN Pay webhook secret, as configured.
+pub fn sknpay_secret(state: &AppState) -> String {
+    let config = state.config();
+    let sknpay = &config.settings.merchants[MERCHANT].providers["sknpay"];
+    sknpay.specific["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// SKN Pay's event `id` saying `checkout` was paid, signed with `secret` as SKN Pay signs.
+pub fn paid_webhook(checkout: &Checkout, id: &str, secret: &str) -> Inbound {
+    let payment = json!({
+        "object": "payment", "id": checkout.provider_checkout_id, "livemode": false,
+        "amount": checkout.amount, "currency": "USD", "status": "succeeded",
+    });
+    let now = Utc::now();
+    let event = json!({
+        "id": id, "object": "event", "type": "payment.succeeded",
+        "created": now.timestamp(), "livemode": false, "data": { "object": payment },
+    });
+    let body = serde_json::to_vec(&event).unwrap();
+    let signature = sign(secret.as_bytes(), now.timestamp(), &body);
+    Inbound {
+        merchant: MERCHANT.to_owned(),
+        provider: "sknpay".to_owned(),
+        headers: vec![("sknpay-signature".to_owned(), signature)],
+        body: body.into(),
+        received_at: now,
+        client: None,
+    }
 }

@@ -9,7 +9,6 @@ use paymux_domain::{CheckoutStatus, Currency, Money};
 use paymux_providers::model::{Customer, LineItem};
 use paymux_schema::db::checkout::{Checkout, CheckoutFilter};
 use paymux_schema::db::column::Json;
-use paymux_schema::db::write_transaction;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -208,14 +207,12 @@ pub async fn create_checkout(
                 .map_err(ApiError::internal)?;
             let stored = body.clone();
             state
-                .db(move |conn| {
-                    write_transaction(conn, |conn| {
-                        Checkout::insert(conn, &row)?;
-                        if let Some(key) = &key {
-                            key.complete(conn, StatusCode::CREATED, &stored)?;
-                        }
-                        Ok::<_, ApiError>(())
-                    })
+                .write(move |conn| {
+                    Checkout::insert(conn, &row)?;
+                    if let Some(key) = &key {
+                        key.complete(conn, StatusCode::CREATED, &stored)?;
+                    }
+                    Ok::<_, ApiError>(())
                 })
                 .await?;
             Ok((StatusCode::CREATED, body))

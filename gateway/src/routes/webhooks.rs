@@ -8,8 +8,9 @@ use chrono::Utc;
 
 use crate::client_address::client_address;
 use crate::domain::ingest::{self, Inbound, IngestError};
-use crate::error::ApiError;
+use crate::error::{ApiError, BUSY_RETRY_AFTER};
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Request headers never passed on or stored: they may carry credentials of other systems.
 const UNSTORED_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
@@ -63,12 +64,59 @@ impl From<IngestError> for ApiError {
             ),
             IngestError::NotStored(cause) => {
                 tracing::error!(error = %cause, "a webhook could not be stored");
-                ApiError::new(
+                let refused = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "webhook_not_stored",
                     message,
-                )
+                );
+                match cause {
+                    StoreError::Busy => refused.with_retry_after(BUSY_RETRY_AFTER),
+                    _ => refused,
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+    use prometheus::Registry;
+
+    use super::*;
+    use crate::domain::test_support::{
+        TestState, insert_checkout, order, paid_webhook, sknpay_secret,
+    };
+    use crate::writer::test_support::{Held, queued};
+    use crate::writer::{Writer, WriterOptions};
+
+    #[tokio::test]
+    async fn a_webhook_that_finds_the_write_queue_full_gets_503_with_retry_after() {
+        let mut test = TestState::new();
+        let checkout = insert_checkout(&mut test.conn(), "sknpay", &order(1_250));
+        let secret = sknpay_secret(&test.state);
+        let options = WriterOptions {
+            writers: 1,
+            queue_bound: 1,
+            max_group: 8,
+        };
+        let writer = Writer::start(test.state.db.clone(), options, &Registry::new()).unwrap();
+        test.state.writer = writer.clone();
+        let held = Held::new(&writer).await;
+        let filler = writer.clone();
+        let waiting = tokio::spawn(async move { filler.write(|_| Ok::<_, StoreError>(())).await });
+        queued(&writer, 1).await;
+
+        let webhook = paid_webhook(&checkout, "evt_1", &secret);
+        let refused = ingest::receive(&test.state, webhook).await.unwrap_err();
+        let response = ApiError::from(refused).error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+
+        held.release().await;
+        waiting.await.unwrap().unwrap();
+        let webhook = paid_webhook(&checkout, "evt_1", &secret);
+        let retried = ingest::receive(&test.state, webhook).await.unwrap();
+        assert_eq!(retried.status, 200, "the provider's retry is taken");
     }
 }

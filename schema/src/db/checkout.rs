@@ -9,7 +9,7 @@ use super::{DbConnection, Page, PageRequest};
 use paymux_domain::money::{Currency, Money};
 use paymux_domain::payments::{self, NotCounted, Payments};
 use paymux_domain::status::{CheckoutStatus, StatusInput, Transition, next_status};
-use paymux_domain::{CheckoutId, EventType};
+use paymux_domain::{CheckoutId, EventId, EventType};
 
 /// A checkout row. Its status changes only through the status machine: [`Checkout::apply`],
 /// [`Checkout::record_payment`], [`Checkout::refund`].
@@ -265,7 +265,8 @@ impl Checkout {
 
     /// Records a payment a provider reported: `key` names it (the provider's payment id, from
     /// a webhook; `None` from a lookup), `reported` is what it paid (`None`: the checkout's
-    /// amount). The checkout's earlier successes are replayed so that a payment reported
+    /// amount), reported by event `reported_by` (stored already, so it is left out of the
+    /// replay). The checkout's earlier successes are replayed so that a payment reported
     /// twice counts once ([`Payments`]); `amount_received` becomes what the distinct payments
     /// add up to, and the status follows: `succeeded` once that covers the amount,
     /// `partially_paid` below it. A payment of nothing, of another currency or beyond the
@@ -275,6 +276,7 @@ impl Checkout {
         conn: &mut DbConnection,
         key: Option<&str>,
         reported: Option<Money>,
+        reported_by: &EventId,
         now: NaiveDateTime,
     ) -> QueryResult<PaymentApplied> {
         let due = self.due();
@@ -288,7 +290,7 @@ impl Checkout {
                 });
             }
         };
-        let mut payments = self.payments(conn, due)?;
+        let mut payments = self.payments(conn, due, reported_by)?;
         let before = payments.received();
         payments
             .record(key, amount)
@@ -305,8 +307,14 @@ impl Checkout {
         })
     }
 
-    /// The payments the checkout's stored successes count, in the order they were received.
-    fn payments(&self, conn: &mut DbConnection, due: Money) -> QueryResult<Payments> {
+    /// The payments the checkout's stored successes but `except` count, in the order they
+    /// were received.
+    fn payments(
+        &self,
+        conn: &mut DbConnection,
+        due: Money,
+        except: &EventId,
+    ) -> QueryResult<Payments> {
         /// A stored success, as far as payments are counted.
         #[derive(Queryable, Selectable)]
         #[diesel(table_name = events)]
@@ -319,6 +327,7 @@ impl Checkout {
         let successes: Vec<Success> = events::table
             .filter(events::checkout_id.eq(self.id.to_string()))
             .filter(events::event_type.eq(EventType::PaymentSucceeded.as_str()))
+            .filter(events::id.ne(except.to_string()))
             .order((events::received_at.asc(), events::id.asc()))
             .select(Success::as_select())
             .load(conn)?;

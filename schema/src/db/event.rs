@@ -130,6 +130,26 @@ impl Event {
         Ok(inserted == 1)
     }
 
+    /// Stores what applying event `id` to its checkout made of it: a refused success stored
+    /// as a failure, the amount of the refund it confirms, the flags it earned.
+    pub fn update_applied(
+        conn: &mut DbConnection,
+        id: &EventId,
+        event_type: EventType,
+        amount: Option<(i64, Currency)>,
+        details: &serde_json::Value,
+    ) -> QueryResult<()> {
+        diesel::update(events::table.find(id.to_string()))
+            .set((
+                events::event_type.eq(Text::from(event_type)),
+                events::amount.eq(amount.map(|(minor, _)| minor)),
+                events::currency.eq(OptionalText::from(amount.map(|(_, currency)| currency))),
+                events::details.eq(Text::from(Json(details.clone()))),
+            ))
+            .execute(conn)
+            .map(drop)
+    }
+
     /// The stored event with this provider event id, if any.
     pub fn find_by_provider_event_id(
         conn: &mut DbConnection,

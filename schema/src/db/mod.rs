@@ -113,15 +113,25 @@ pub struct ConnectionManager {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
+/// PostgreSQL settings applied to every connection. Plans are made for each execution's own
+/// values: a generic plan cached while a table was still empty picks any index that starts
+/// with `merchant` (they all cost the same then) and keeps scanning every row of the merchant
+/// as the table grows, until an ANALYZE happens to invalidate it.
+const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan";
+
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgresql)
-                .map_err(diesel::r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(POSTGRES_SETTINGS)
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgresql(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path)
@@ -212,7 +222,8 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
 /// Runs `work` in a transaction that may write. On SQLite it begins `IMMEDIATE`, taking the
 /// write lock up front: a deferred transaction that reads first and writes later fails with
 /// `SQLITE_BUSY` under concurrency instead of waiting its turn. On PostgreSQL it is a plain
-/// transaction; row locks and constraints do the rest.
+/// transaction; row locks and constraints do the rest. Inside a transaction already (one
+/// unit of a group commit) it is a savepoint: a failing `work` rolls back only its own writes.
 pub fn write_transaction<T, E>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -220,25 +231,25 @@ pub fn write_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    let outermost = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_none();
     match conn {
-        DbConnection::Sqlite(sqlite) => {
+        DbConnection::Sqlite(sqlite) if outermost => {
             AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
         }
-        DbConnection::Postgresql(_) => {
-            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
-        }
+        _ => Manager::begin_transaction(conn)?,
     }
     match work(conn) {
         Ok(value) => {
-            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Manager::commit_transaction(conn)?;
             Ok(value)
         }
-        Err(error) => {
-            match <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
-                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
-                Err(rollback_error) => Err(rollback_error.into()),
-            }
-        }
+        Err(error) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback_error) => Err(rollback_error.into()),
+        },
     }
 }
 

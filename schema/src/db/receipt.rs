@@ -69,6 +69,24 @@ impl WebhookReceipt {
             .map(drop)
     }
 
+    /// Marks receipt `id` a redelivery of what receipt `first` holds: its body is dropped, as
+    /// `first` keeps it.
+    pub fn mark_duplicate_of(
+        conn: &mut DbConnection,
+        id: &ReceiptId,
+        first: &ReceiptId,
+    ) -> QueryResult<()> {
+        diesel::update(webhook_receipts::table.find(id.to_string()))
+            .set((
+                webhook_receipts::outcome.eq(ReceiptOutcome::Duplicate.as_str()),
+                webhook_receipts::event_count.eq(0),
+                webhook_receipts::body.eq(Vec::<u8>::new()),
+                webhook_receipts::duplicate_of.eq(Some(first.to_string())),
+            ))
+            .execute(conn)
+            .map(drop)
+    }
+
     /// Deletes rejected receipts received before `cutoff`; returns how many. Accepted,
     /// duplicate and unconfirmed receipts are kept: events and reports point at them.
     pub fn delete_rejected_before(

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The write path against the SKN Pay doc's own Node receiver (docs/benchmarks.md, "Ingest").
+#
+#  1. Throughput: the doc's quickstart receiver (verify, parse, acknowledge; it stores nothing),
+#     then paymux on SQLite, then on PostgreSQL, each under the same wrk load: 1 thread,
+#     $CONNECTIONS connections, $DURATION s, every request a new pre-signed SKN Pay event
+#     naming no checkout. Prints req/s, p50, p99, non-2xx and socket errors, and the ratios to
+#     the reference.
+#  2. Durability: on each store, a flood of new events from 32 connections, kill -9 of paymux
+#     in the middle, then the count of acknowledged events the store does not have.
+#  3. Checkout create: the simulator's own create against a create through paymux (the same
+#     simulator behind it, in the same process), alternating, $CONNECTIONS_CREATE connections;
+#     the difference of the p50s, and the p50 of one fsync on the store's disk.
+#
+# Needs a release build (`cargo build --release`), wrk, node and npm, python3, psql, curl.
+# PostgreSQL: $PAYMUX_BENCH_DATABASE_URL (default: database paymux_bench on 127.0.0.1, made
+# afresh for each run).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PAYMUX=${PAYMUX:-${CARGO_TARGET_DIR:-$ROOT/target}/release/paymux}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+CONNECTIONS_CREATE=${CONNECTIONS_CREATE:-4}
+EVENTS=${EVENTS:-250000}
+PORT=${PORT:-18280}
+NODE_PORT=${NODE_PORT:-18281}
+PG_ADMIN=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_URL=${PAYMUX_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/paymux_bench}
+# The demo merchant's SKN Pay secrets (config/default.toml).
+SECRET=whsec_demo_8d2e6a1f4b9c0e7d
+SKN_API_KEY=sk_test_demo_4f1c2b7e9a0d3c5e
+WORK=$(mktemp -d)
+SERVER=
+NODE=
+stop() { [ -n "$SERVER" ] && { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }; SERVER=; }
+trap 'stop; [ -n "$NODE" ] && kill "$NODE" 2>/dev/null; rm -rf "$WORK"' EXIT
+unset PAYMUX_CONFIG
+[ -x "$PAYMUX" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+for tool in wrk node npm python3 psql curl; do
+    command -v "$tool" > /dev/null || { echo "needs $tool" >&2; exit 1; }
+done
+BASE="http://127.0.0.1:$PORT"
+HERE="$ROOT/bench/ingest"
+
+# wait_for URL: until something answers at URL.
+wait_for() {
+    for _ in $(seq 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$1")" != 000 ] && return
+        sleep 0.1
+    done
+    echo "nothing answers at $1" >&2; exit 1
+}
+
+# start DATABASE_URL: paymux on that store, the sandbox on, limits out of the way.
+start() {
+    stop
+    PAYMUX__SERVER__BIND="127.0.0.1:$PORT" PAYMUX__DATABASE__URL="$1" \
+        PAYMUX__RATE_LIMIT__REQUESTS_PER_SECOND=1000000 PAYMUX__RATE_LIMIT__BURST=1000000 \
+        RUST_LOG=warn "$PAYMUX" > "$WORK/server.log" 2>&1 &
+    SERVER=$!
+    wait_for "$BASE/healthz"
+}
+
+fresh_sqlite() { rm -f "$WORK"/paymux.db*; echo "sqlite://$WORK/paymux.db"; }
+fresh_postgres() {
+    psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS paymux_bench WITH (FORCE)" \
+        -c "CREATE DATABASE paymux_bench" > /dev/null
+    echo "$PG_URL"
+}
+
+# load NAME URL PATH: the wrk run of part 1; prints its RESULT line's fields.
+load() {
+    python3 "$HERE/events.py" "$SECRET" "$EVENTS" "$1$RANDOM" > "$WORK/events.tsv"
+    BENCH_EVENTS="$WORK/events.tsv" BENCH_PATH="$3" \
+        wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$HERE/events.lua" "$2" \
+        | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}'
+}
+
+echo "== 1. $CONNECTIONS connections, ${DURATION} s, a new signed event per request"
+mkdir "$WORK/node"
+cp "$ROOT/bench/node-ref-server.mjs" "$ROOT/bench/package.json" "$WORK/node/"
+(cd "$WORK/node" && npm install --silent --no-audit --no-fund > /dev/null)
+WEBHOOK_SECRET=$SECRET PORT=$NODE_PORT node "$WORK/node/node-ref-server.mjs" &
+NODE=$!
+wait_for "http://127.0.0.1:$NODE_PORT/webhooks/sknpay"
+read -r _ ref_rps ref_p50 ref_p99 ref_non2xx ref_socket \
+    <<< "$(load ref "http://127.0.0.1:$NODE_PORT" /webhooks/sknpay)"
+kill "$NODE"; NODE=
+
+start "$(fresh_sqlite)"
+sleep 1
+idle_rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$SERVER/status")
+read -r sqlite_n sqlite_rps sqlite_p50 sqlite_p99 sqlite_non2xx sqlite_socket \
+    <<< "$(load sqlite "$BASE" /webhooks/demo/sknpay)"
+sqlite_groups=$(curl -s "$BASE/metrics" | awk '/^paymux_write_group_size_(sum|count)/ {v[$1 ~ /sum/] = $2} END {printf "%.1f", v[1] / v[0]}')
+start "$(fresh_postgres)"
+read -r pg_n pg_rps pg_p50 pg_p99 pg_non2xx pg_socket \
+    <<< "$(load pg "$BASE" /webhooks/demo/sknpay)"
+pg_groups=$(curl -s "$BASE/metrics" | awk '/^paymux_write_group_size_(sum|count)/ {v[$1 ~ /sum/] = $2} END {printf "%.1f", v[1] / v[0]}')
+stop
+for n in "$sqlite_n" "$pg_n"; do
+    [ "$n" -le "$EVENTS" ] || echo "warning: $n requests for $EVENTS events: some were redeliveries; raise EVENTS" >&2
+done
+
+row() { printf '%-22s %8s %8s %8s %8s %8s %8s %10s\n' "$@"; }
+ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
+row receiver req/s p50_ms p99_ms non2xx socket vs_ref p99_vs_ref
+row "node reference" "$ref_rps" "$ref_p50" "$ref_p99" "$ref_non2xx" "$ref_socket" 1.00x 1.00x
+row "paymux sqlite" "$sqlite_rps" "$sqlite_p50" "$sqlite_p99" "$sqlite_non2xx" "$sqlite_socket" \
+    "$(ratio "$sqlite_rps" "$ref_rps")" "$(ratio "$sqlite_p99" "$ref_p99")"
+row "paymux postgres" "$pg_rps" "$pg_p50" "$pg_p99" "$pg_non2xx" "$pg_socket" \
+    "$(ratio "$pg_rps" "$ref_rps")" "$(ratio "$pg_p99" "$ref_p99")"
+echo "mean webhooks per group commit: sqlite $sqlite_groups, postgres $pg_groups; idle RSS ${idle_rss} MB"
+
+echo "== 2. kill -9 during a flood: acknowledged events the store does not have"
+# kill_during URL COUNT_QUERY: floods, kills paymux after 3 s, prints "acked lost".
+kill_during() {
+    python3 "$HERE/flood.py" "$BASE/webhooks/demo/sknpay" "$SECRET" "kill$RANDOM" "$WORK/acked" &
+    local flood=$!
+    sleep 3
+    kill -9 "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+    wait "$flood"
+    sort -u "$WORK/acked" > "$WORK/acked.sorted"
+    "$@" | sort -u > "$WORK/stored.sorted"
+    echo "$(wc -l < "$WORK/acked.sorted") $(comm -23 "$WORK/acked.sorted" "$WORK/stored.sorted" | wc -l)"
+}
+sqlite_events() {
+    python3 -c "import sqlite3,sys; [print(r[0]) for r in sqlite3.connect(sys.argv[1]).execute('SELECT provider_event_id FROM events')]" "$WORK/paymux.db"
+}
+pg_events() { psql -At "$PG_URL" -c "SELECT provider_event_id FROM events"; }
+start "$(fresh_sqlite)"
+read -r acked lost <<< "$(kill_during sqlite_events)"
+echo "sqlite:   $lost lost of $acked acknowledged"
+start "$(fresh_postgres)"
+read -r acked lost <<< "$(kill_during pg_events)"
+echo "postgres: $lost lost of $acked acknowledged"
+
+echo "== 3. checkout create, $CONNECTIONS_CREATE connections, 5 s each, alternating (sqlite)"
+start "$(fresh_sqlite)"
+# create PATH AUTH BODY [keyed]: p50 in ms of a wrk run.
+create() {
+    BENCH_PATH="$1" BENCH_AUTH="$2" BENCH_BODY="$3" ${4:+BENCH_KEYS=1} \
+        wrk -t1 -c"$CONNECTIONS_CREATE" -d5s -s "$HERE/create.lua" "$BASE" \
+        | awk '/^RESULT/ {if ($6 + $7 > 0) print "errors: " $6 " non-2xx, " $7 " socket" > "/dev/stderr"; print $4}'
+}
+direct_body='{"amount":1250,"currency":"USD","description":"bench"}'
+paymux_body='{"amount":1250,"currency":"USD","provider":"sknpay"}'
+for round in 1 2 3; do
+    direct=$(create /sandbox/sknpay/api/v1/payments "$SKN_API_KEY" "$direct_body" keyed)
+    through=$(create /v1/checkouts pmx_test_demo "$paymux_body")
+    keyed=$(create /v1/checkouts pmx_test_demo "$paymux_body" keyed)
+    printf 'round %s: simulator %s ms, through paymux %s ms (+%s), with Idempotency-Key %s ms (+%s)\n' \
+        "$round" "$direct" "$through" "$(python3 -c "print(f'{$through - $direct:.2f}')")" \
+        "$keyed" "$(python3 -c "print(f'{$keyed - $direct:.2f}')")"
+done
+stop
+python3 - "$WORK" <<'PY'
+import os, statistics, sys, time
+path = os.path.join(sys.argv[1], "fsync.probe")
+times = []
+with open(path, "wb") as f:
+    for _ in range(200):
+        f.write(b"x" * 4096)
+        start = time.perf_counter()
+        os.fsync(f.fileno())
+        times.append(time.perf_counter() - start)
+print(f"one fsync on this disk: p50 {statistics.median(times) * 1000:.3f} ms")
+PY

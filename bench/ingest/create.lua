@@ -1,0 +1,24 @@
+-- wrk: POSTs $BENCH_BODY to $BENCH_PATH with $BENCH_AUTH, a new Idempotency-Key each time
+-- when $BENCH_KEYS is set, and prints the same RESULT line as events.lua.
+local n = 0
+local path, body = os.getenv("BENCH_PATH"), os.getenv("BENCH_BODY")
+local headers = {
+  ["Content-Type"] = "application/json",
+  ["Authorization"] = "Bearer " .. os.getenv("BENCH_AUTH"),
+}
+local keyed = os.getenv("BENCH_KEYS") ~= nil
+local thread_tag = tostring(math.random(1, 1e9))
+
+function request()
+  n = n + 1
+  if keyed then headers["Idempotency-Key"] = "bench-" .. thread_tag .. "-" .. n end
+  return wrk.format("POST", path, headers, body)
+end
+
+function done(summary, latency, _)
+  local errors = summary.errors
+  io.write(string.format("RESULT %d %.0f %.2f %.2f %d %d\n", summary.requests,
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, errors.status,
+    errors.connect + errors.read + errors.write + errors.timeout))
+end

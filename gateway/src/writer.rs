@@ -1,0 +1,440 @@
+//! Group commit: every write of the request paths (a webhook's receipt and events, a checkout,
+//! a refund, an idempotency key) goes through one bounded queue to a few writer threads. A
+//! writer takes whatever is queued, runs each piece of work in its own savepoint of one write
+//! transaction and commits them together: one fsync for the group, and on SQLite no connection
+//! ever waits on another's lock. A failing piece rolls back only its savepoint. Each caller
+//! hears of its work only after the group's commit, so nothing is acknowledged before it is
+//! durable; a full queue is refused at once ([`StoreError::Busy`]), never waited on.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use paymux_schema::db::{DbConnection, Pool, PooledConnection, write_transaction};
+use prometheus::{Histogram, HistogramOpts, IntGauge, Registry};
+
+use crate::store::StoreError;
+
+/// How the writers are set up.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Writer threads, each with its own connection. SQLite takes one writer at a time, so it
+    /// gets one; PostgreSQL commits groups side by side.
+    pub writers: usize,
+    /// Pieces of work waiting at most; one more is refused.
+    pub queue_bound: usize,
+    /// Pieces of work one commit takes at most, so one group's latency stays bounded.
+    pub max_group: usize,
+}
+
+impl WriterOptions {
+    /// One writer for SQLite; for PostgreSQL up to four, leaving half the pool to readers.
+    pub fn for_store(postgres: bool, max_connections: u32) -> WriterOptions {
+        let writers = if postgres {
+            usize::try_from(max_connections / 2)
+                .unwrap_or(1)
+                .clamp(1, 4)
+        } else {
+            1
+        };
+        WriterOptions {
+            writers,
+            queue_bound: 4096,
+            max_group: 256,
+        }
+    }
+}
+
+/// The handle the request paths write through; cheap to clone. The writer threads stop once
+/// every handle is gone.
+#[derive(Clone)]
+pub struct Writer {
+    queue: SyncSender<Unit>,
+    metrics: WriterMetrics,
+}
+
+/// A piece of work, run inside the group's transaction (in a savepoint of its own unless it is
+/// `alone` in its group, where the transaction itself is its savepoint).
+type Unit = Box<dyn FnOnce(&mut DbConnection, Alone) -> Ran + Send>;
+/// Answers the caller once the group's fate is known (`None` when committed, else why not).
+type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Alone {
+    Yes,
+    No,
+}
+
+/// A unit that ran: whether its work failed, and its answer.
+struct Ran {
+    failed: bool,
+    answer: Answer,
+}
+
+#[derive(Clone)]
+struct WriterMetrics {
+    queued: IntGauge,
+    group_size: Histogram,
+    commit_seconds: Histogram,
+}
+
+impl WriterMetrics {
+    fn new(registry: &Registry) -> Result<WriterMetrics, prometheus::Error> {
+        let queued = IntGauge::new("write_queue_depth", "Writes waiting for a writer")?;
+        let group_size = Histogram::with_opts(
+            HistogramOpts::new("write_group_size", "Writes committed together in one group")
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )?;
+        let commit_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "write_group_seconds",
+                "Time from a group's first statement to its commit",
+            )
+            .buckets(vec![
+                0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
+        )?;
+        registry.register(Box::new(queued.clone()))?;
+        registry.register(Box::new(group_size.clone()))?;
+        registry.register(Box::new(commit_seconds.clone()))?;
+        Ok(WriterMetrics {
+            queued,
+            group_size,
+            commit_seconds,
+        })
+    }
+}
+
+/// Why a unit's work failed: its own error, or the store's.
+enum UnitError<E> {
+    Work(E),
+    Store(diesel::result::Error),
+}
+
+impl<E> From<diesel::result::Error> for UnitError<E> {
+    fn from(error: diesel::result::Error) -> UnitError<E> {
+        UnitError::Store(error)
+    }
+}
+
+impl Writer {
+    /// Starts the writer threads on `pool`; their metrics go into `registry`.
+    pub fn start(
+        pool: Pool,
+        options: WriterOptions,
+        registry: &Registry,
+    ) -> Result<Writer, WriterStartError> {
+        let metrics = WriterMetrics::new(registry)?;
+        let (queue, receiver) = sync_channel(options.queue_bound);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..options.writers.max(1) {
+            let (pool, receiver, metrics) = (pool.clone(), receiver.clone(), metrics.clone());
+            std::thread::Builder::new()
+                .name(format!("paymux-writer-{index}"))
+                .spawn(move || run(&pool, &receiver, &metrics, options.max_group))?;
+        }
+        Ok(Writer { queue, metrics })
+    }
+
+    /// Runs `work` in the next group commit and answers once that group committed. `work`
+    /// runs in a savepoint: when it fails, its writes are undone and the group commits
+    /// without them.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let unit: Unit = Box::new(move |conn, alone| {
+            let done = match alone {
+                Alone::Yes => work(conn).map_err(UnitError::Work),
+                Alone::No => write_transaction(conn, |conn| work(conn).map_err(UnitError::Work)),
+            };
+            let failed = done.is_err();
+            let answer: Answer = Box::new(move |group_failed| {
+                let result = match (done, group_failed) {
+                    (Err(UnitError::Work(error)), _) => Err(error),
+                    (Err(UnitError::Store(error)), _) => Err(E::from(StoreError::Query(error))),
+                    (Ok(_), Some(reason)) => Err(E::from(StoreError::Commit(reason.to_owned()))),
+                    (Ok(value), None) => Ok(value),
+                };
+                let _ = answer.send(result);
+            });
+            Ran { failed, answer }
+        });
+        self.metrics.queued.inc();
+        if let Err(refused) = self.queue.try_send(unit) {
+            self.metrics.queued.dec();
+            return Err(E::from(match refused {
+                TrySendError::Full(_) => StoreError::Busy,
+                TrySendError::Disconnected(_) => StoreError::Task("the writers stopped".into()),
+            }));
+        }
+        // A unit dropped unrun (no connection, or a panic in its group) committed nothing.
+        answered
+            .await
+            .unwrap_or_else(|_| Err(E::from(StoreError::Commit("the write was not run".into()))))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriterStartError {
+    #[error("could not register the writer's metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("could not start a writer thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// One writer thread: takes the queued work in groups until every handle is gone.
+fn run(pool: &Pool, receiver: &Mutex<Receiver<Unit>>, metrics: &WriterMetrics, max_group: usize) {
+    let mut conn = None;
+    while let Some(group) = next_group(receiver, max_group) {
+        metrics
+            .queued
+            .sub(i64::try_from(group.len()).unwrap_or(i64::MAX));
+        metrics.group_size.observe(group.len() as f64);
+        let started = Instant::now();
+        commit(pool, &mut conn, group);
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// Waits for work, then takes whatever else is queued, up to `max_group`. `None` once every
+/// handle is gone.
+fn next_group(receiver: &Mutex<Receiver<Unit>>, max_group: usize) -> Option<Vec<Unit>> {
+    let receiver = receiver.lock().ok()?;
+    let first = receiver.recv().ok()?;
+    let mut group = vec![first];
+    while group.len() < max_group {
+        match receiver.try_recv() {
+            Ok(unit) => group.push(unit),
+            Err(_) => break,
+        }
+    }
+    Some(group)
+}
+
+/// Runs `group` in one write transaction and answers each unit after the commit. The
+/// connection is kept for the next group unless this one failed as a whole.
+fn commit(pool: &Pool, slot: &mut Option<PooledConnection>, group: Vec<Unit>) {
+    let conn = match slot {
+        Some(conn) => conn,
+        None => match pool.get() {
+            Ok(conn) => slot.insert(conn),
+            Err(error) => {
+                // Dropped unrun, each unit tells its caller that nothing was committed.
+                tracing::error!(%error, "the database is unavailable: a write group was refused");
+                drop(group);
+                return;
+            }
+        },
+    };
+    let mut answers = Vec::with_capacity(group.len());
+    let alone = match group.len() {
+        1 => Alone::Yes,
+        _ => Alone::No,
+    };
+    let ran = catch_unwind(AssertUnwindSafe(|| {
+        write_transaction(conn, |conn| {
+            for unit in group {
+                let ran = unit(conn, alone);
+                answers.push(ran.answer);
+                if ran.failed && alone == Alone::Yes {
+                    return Err(diesel::result::Error::RollbackTransaction);
+                }
+            }
+            Ok(())
+        })
+    }));
+    let failure = match ran {
+        // A unit alone failed: its work is rolled back with the transaction, and its error
+        // is its answer.
+        Ok(Ok(())) | Ok(Err(diesel::result::Error::RollbackTransaction)) => None,
+        Ok(Err(error)) => Some(format!("the group's commit failed: {error}")),
+        Err(_) => Some("a write panicked; its group was rolled back".to_owned()),
+    };
+    if let Some(reason) = &failure {
+        tracing::error!(%reason, "a write group was not committed");
+        // A connection left inside a transaction is discarded by the pool.
+        *slot = None;
+    }
+    for answer in answers {
+        answer(failure.as_deref());
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// Holds the writer with a piece of work that waits until released, so that what is
+    /// written meanwhile queues up and goes into the next group together.
+    pub struct Held {
+        release: mpsc::Sender<()>,
+        done: tokio::task::JoinHandle<Result<(), StoreError>>,
+    }
+
+    impl Held {
+        pub async fn new(writer: &Writer) -> Held {
+            let (started, running) = tokio::sync::oneshot::channel();
+            let (release, released) = mpsc::channel::<()>();
+            let writer = writer.clone();
+            let done = tokio::spawn(async move {
+                writer
+                    .write(move |_| {
+                        let _ = started.send(());
+                        let _ = released.recv();
+                        Ok(())
+                    })
+                    .await
+            });
+            running.await.unwrap();
+            Held { release, done }
+        }
+
+        pub async fn release(self) {
+            self.release.send(()).unwrap();
+            self.done.await.unwrap().unwrap();
+        }
+    }
+
+    /// Waits (yielding, not sleeping) until `count` writes are queued behind a held writer.
+    pub async fn queued(writer: &Writer, count: i64) {
+        while writer.metrics.queued.get() < count {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use paymux_schema::db::schema::idempotency_keys;
+
+    use super::test_support::{Held, queued};
+    use super::*;
+    use crate::domain::test_support::TestState;
+
+    /// Stores idempotency key `key` (a table without foreign keys), then fails if asked to.
+    fn insert_key(
+        key: &'static str,
+        fail: bool,
+    ) -> impl FnOnce(&mut DbConnection) -> Result<(), StoreError> {
+        move |conn| {
+            conn.batch_execute(&format!(
+                "INSERT INTO idempotency_keys (merchant, idempotency_key, request_method, \
+                 request_path, request_hash, resource_id, created_at) VALUES ('m', '{key}', \
+                 'POST', '/', 'h', 'chk_1', '2026-01-01 00:00:00')"
+            ))?;
+            match fail {
+                true => Err(StoreError::Task("this write fails".into())),
+                false => Ok(()),
+            }
+        }
+    }
+
+    fn stored_keys(test: &TestState) -> Vec<String> {
+        idempotency_keys::table
+            .select(idempotency_keys::idempotency_key)
+            .order(idempotency_keys::idempotency_key)
+            .load(&mut test.conn())
+            .unwrap()
+    }
+
+    fn spawn_write<F>(writer: &Writer, work: F) -> tokio::task::JoinHandle<Result<(), StoreError>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<(), StoreError> + Send + 'static,
+    {
+        let writer = writer.clone();
+        tokio::spawn(async move { writer.write(work).await })
+    }
+
+    #[tokio::test]
+    async fn one_failing_write_rolls_back_alone_and_its_group_commits_the_others() {
+        let test = TestState::new();
+        let writer = &test.state.writer;
+        let held = Held::new(writer).await;
+        let first = spawn_write(writer, insert_key("a", false));
+        queued(writer, 1).await;
+        let failing = spawn_write(writer, insert_key("b", true));
+        queued(writer, 2).await;
+        let last = spawn_write(writer, insert_key("c", false));
+        queued(writer, 3).await;
+        held.release().await;
+
+        first.await.unwrap().unwrap();
+        assert!(matches!(failing.await.unwrap(), Err(StoreError::Task(_))));
+        last.await.unwrap().unwrap();
+        assert_eq!(stored_keys(&test), ["a", "c"]);
+        let groups = &writer.metrics.group_size;
+        assert_eq!(
+            (groups.get_sample_count(), groups.get_sample_sum()),
+            (2, 4.0),
+            "the held write alone, then the three together"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_alone_in_its_group_stores_nothing_and_the_next_commits() {
+        let test = TestState::new();
+        let writer = &test.state.writer;
+        let failed = writer.write(insert_key("a", true)).await;
+        assert!(matches!(failed, Err(StoreError::Task(_))), "{failed:?}");
+        assert!(stored_keys(&test).is_empty());
+        writer.write(insert_key("b", false)).await.unwrap();
+        assert_eq!(stored_keys(&test), ["b"]);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_panics_takes_its_whole_group_back_and_the_writer_goes_on() {
+        let test = TestState::new();
+        let writer = &test.state.writer;
+        let held = Held::new(writer).await;
+        let before = spawn_write(writer, insert_key("a", false));
+        queued(writer, 1).await;
+        let panicking = spawn_write(writer, |_| panic!("the writer dies mid-group"));
+        queued(writer, 2).await;
+        held.release().await;
+
+        assert!(matches!(before.await.unwrap(), Err(StoreError::Commit(_))));
+        assert!(matches!(
+            panicking.await.unwrap(),
+            Err(StoreError::Commit(_))
+        ));
+        assert!(stored_keys(&test).is_empty(), "nothing of the group");
+        writer.write(insert_key("b", false)).await.unwrap();
+        assert_eq!(stored_keys(&test), ["b"]);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let test = TestState::new();
+        let options = WriterOptions {
+            writers: 1,
+            queue_bound: 1,
+            max_group: 8,
+        };
+        let writer = Writer::start(test.state.db.clone(), options, &Registry::new()).unwrap();
+        let held = Held::new(&writer).await;
+        let waiting = spawn_write(&writer, insert_key("a", false));
+        queued(&writer, 1).await;
+        let refused = writer.write(insert_key("b", false)).await;
+        assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
+        assert_eq!(
+            writer.metrics.queued.get(),
+            1,
+            "the refused write is not counted"
+        );
+        held.release().await;
+        waiting.await.unwrap().unwrap();
+        assert_eq!(stored_keys(&test), ["a"]);
+    }
+}
