@@ -13,8 +13,8 @@
 #     the difference of the p50s, and the p50 of one fsync on the store's disk.
 #
 # Needs a release build (`cargo build --release`), wrk, node and npm, python3, psql, curl.
-# PostgreSQL: $PAYMUX_BENCH_DATABASE_URL (default: database paymux_bench on 127.0.0.1, made
-# afresh for each run).
+# PostgreSQL: $PAYMUX_BENCH_DATABASE_URL (default: database paymux_bench on 127.0.0.1 without
+# TLS, as a database on the same machine is reached; made afresh for each run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,14 +26,17 @@ EVENTS=${EVENTS:-250000}
 PORT=${PORT:-18280}
 NODE_PORT=${NODE_PORT:-18281}
 PG_ADMIN=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
-PG_URL=${PAYMUX_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/paymux_bench}
+PG_URL=${PAYMUX_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/paymux_bench?sslmode=disable}
 # The demo merchant's SKN Pay secrets (config/default.toml).
 SECRET=whsec_demo_8d2e6a1f4b9c0e7d
 SKN_API_KEY=sk_test_demo_4f1c2b7e9a0d3c5e
 WORK=$(mktemp -d)
 SERVER=
 NODE=
-stop() { [ -n "$SERVER" ] && { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }; SERVER=; }
+stop() {
+    if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+    SERVER=
+}
 trap 'stop; [ -n "$NODE" ] && kill "$NODE" 2>/dev/null; rm -rf "$WORK"' EXIT
 unset PAYMUX_CONFIG
 [ -x "$PAYMUX" ] || { echo "build first: cargo build --release" >&2; exit 1; }
@@ -114,8 +117,10 @@ row "paymux postgres" "$pg_rps" "$pg_p50" "$pg_p99" "$pg_non2xx" "$pg_socket" \
 echo "mean webhooks per group commit: sqlite $sqlite_groups, postgres $pg_groups; idle RSS ${idle_rss} MB"
 
 echo "== 2. kill -9 during a flood: acknowledged events the store does not have"
-# kill_during URL COUNT_QUERY: floods, kills paymux after 3 s, prints "acked lost".
+# kill_during STORE QUERY...: floods, kills paymux after 3 s, counts what QUERY lacks.
 kill_during() {
+    local store=$1
+    shift
     python3 "$HERE/flood.py" "$BASE/webhooks/demo/sknpay" "$SECRET" "kill$RANDOM" "$WORK/acked" &
     local flood=$!
     sleep 3
@@ -123,33 +128,33 @@ kill_during() {
     wait "$flood"
     sort -u "$WORK/acked" > "$WORK/acked.sorted"
     "$@" | sort -u > "$WORK/stored.sorted"
-    echo "$(wc -l < "$WORK/acked.sorted") $(comm -23 "$WORK/acked.sorted" "$WORK/stored.sorted" | wc -l)"
+    printf '%-9s %s lost of %s acknowledged\n' "$store:" \
+        "$(comm -23 "$WORK/acked.sorted" "$WORK/stored.sorted" | wc -l)" "$(wc -l < "$WORK/acked.sorted")"
 }
 sqlite_events() {
     python3 -c "import sqlite3,sys; [print(r[0]) for r in sqlite3.connect(sys.argv[1]).execute('SELECT provider_event_id FROM events')]" "$WORK/paymux.db"
 }
 pg_events() { psql -At "$PG_URL" -c "SELECT provider_event_id FROM events"; }
 start "$(fresh_sqlite)"
-read -r acked lost <<< "$(kill_during sqlite_events)"
-echo "sqlite:   $lost lost of $acked acknowledged"
+kill_during sqlite sqlite_events
 start "$(fresh_postgres)"
-read -r acked lost <<< "$(kill_during pg_events)"
-echo "postgres: $lost lost of $acked acknowledged"
+kill_during postgres pg_events
 
 echo "== 3. checkout create, $CONNECTIONS_CREATE connections, 5 s each, alternating (sqlite)"
 start "$(fresh_sqlite)"
-# create PATH AUTH BODY [keyed]: p50 in ms of a wrk run.
+# create PATH AUTH BODY [KEY_PREFIX]: p50 in ms of a wrk run; with KEY_PREFIX, each request
+# under a new Idempotency-Key.
 create() {
-    BENCH_PATH="$1" BENCH_AUTH="$2" BENCH_BODY="$3" ${4:+BENCH_KEYS=1} \
+    env BENCH_PATH="$1" BENCH_AUTH="$2" BENCH_BODY="$3" ${4:+BENCH_KEYS="$4"} \
         wrk -t1 -c"$CONNECTIONS_CREATE" -d5s -s "$HERE/create.lua" "$BASE" \
         | awk '/^RESULT/ {if ($6 + $7 > 0) print "errors: " $6 " non-2xx, " $7 " socket" > "/dev/stderr"; print $4}'
 }
 direct_body='{"amount":1250,"currency":"USD","description":"bench"}'
 paymux_body='{"amount":1250,"currency":"USD","provider":"sknpay"}'
 for round in 1 2 3; do
-    direct=$(create /sandbox/sknpay/api/v1/payments "$SKN_API_KEY" "$direct_body" keyed)
+    direct=$(create /sandbox/sknpay/api/v1/payments "$SKN_API_KEY" "$direct_body" "direct-$round")
     through=$(create /v1/checkouts pmx_test_demo "$paymux_body")
-    keyed=$(create /v1/checkouts pmx_test_demo "$paymux_body" keyed)
+    keyed=$(create /v1/checkouts pmx_test_demo "$paymux_body" "keyed-$round")
     printf 'round %s: simulator %s ms, through paymux %s ms (+%s), with Idempotency-Key %s ms (+%s)\n' \
         "$round" "$direct" "$through" "$(python3 -c "print(f'{$through - $direct:.2f}')")" \
         "$keyed" "$(python3 -c "print(f'{$keyed - $direct:.2f}')")"

@@ -1,17 +1,17 @@
 -- wrk: POSTs $BENCH_BODY to $BENCH_PATH with $BENCH_AUTH, a new Idempotency-Key each time
--- when $BENCH_KEYS is set, and prints the same RESULT line as events.lua.
+-- (prefixed with $BENCH_KEYS, unique to the run) when $BENCH_KEYS is set, and prints the same
+-- RESULT line as events.lua.
 local n = 0
 local path, body = os.getenv("BENCH_PATH"), os.getenv("BENCH_BODY")
 local headers = {
   ["Content-Type"] = "application/json",
   ["Authorization"] = "Bearer " .. os.getenv("BENCH_AUTH"),
 }
-local keyed = os.getenv("BENCH_KEYS") ~= nil
-local thread_tag = tostring(math.random(1, 1e9))
+local prefix = os.getenv("BENCH_KEYS")
 
 function request()
   n = n + 1
-  if keyed then headers["Idempotency-Key"] = "bench-" .. thread_tag .. "-" .. n end
+  if prefix then headers["Idempotency-Key"] = prefix .. "-" .. n end
   return wrk.format("POST", path, headers, body)
 end
 

@@ -15,6 +15,7 @@ use paymux_domain::{CheckoutId, EventId, EventType};
 /// [`Checkout::record_payment`], [`Checkout::refund`].
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = checkouts)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Checkout {
     #[diesel(deserialize_as = Text, serialize_as = Text)]
     pub id: CheckoutId,

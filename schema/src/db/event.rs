@@ -14,6 +14,7 @@ use paymux_domain::{CheckoutId, Currency, EventId, EventSource, EventType, Recei
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = events)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Event {
     #[diesel(deserialize_as = Text, serialize_as = Text)]
     pub id: EventId,

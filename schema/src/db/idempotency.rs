@@ -16,6 +16,7 @@ use super::schema::idempotency_keys;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = idempotency_keys)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct IdempotencyRecord {
     pub merchant: String,
     pub idempotency_key: String,

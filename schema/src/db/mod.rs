@@ -2,7 +2,9 @@
 //! database URL, an r2d2 pool, embedded migrations, and the two places where the backends'
 //! SQL differs (upserts and write transactions).
 //!
-//! Every query is written once against [`DbConnection`]. Only what diesel's multi-backend cannot
+//! Every query is written once against [`DbConnection`]. Rows insert `None` as `NULL`
+//! (`treat_none_as_default_value = false`; no nullable column has another default), so an
+//! insert's SQL is the same whatever the row holds and its prepared statement is cached. Only what diesel's multi-backend cannot
 //! express goes through [`with_backend!`], which runs the same expression on the concrete
 //! connection.
 

@@ -14,6 +14,7 @@ pub use paymux_domain::ReceiptOutcome;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhook_receipts)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct WebhookReceipt {
     #[diesel(deserialize_as = Text, serialize_as = Text)]
     pub id: ReceiptId,

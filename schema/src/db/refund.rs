@@ -12,6 +12,7 @@ pub use paymux_domain::RefundStatus;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refunds)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Refund {
     #[diesel(deserialize_as = Text, serialize_as = Text)]
     pub id: RefundId,
