@@ -1,6 +1,6 @@
 -- wrk: POSTs $BENCH_BODY to $BENCH_PATH with $BENCH_AUTH, a new Idempotency-Key each time
--- (prefixed with $BENCH_KEYS, unique to the run) when $BENCH_KEYS is set, and prints the same
--- RESULT line as events.lua.
+-- (prefixed with $BENCH_KEYS, unique to the run) when $BENCH_KEYS is set, and prints the
+-- RESULT line of result.lua.
 local n = 0
 local path, body = os.getenv("BENCH_PATH"), os.getenv("BENCH_BODY")
 local headers = {
@@ -15,10 +15,5 @@ function request()
   return wrk.format("POST", path, headers, body)
 end
 
-function done(summary, latency, _)
-  local errors = summary.errors
-  io.write(string.format("RESULT %d %.0f %.2f %.2f %d %d\n", summary.requests,
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, errors.status,
-    errors.connect + errors.read + errors.write + errors.timeout))
-end
+-- The RESULT line, written by the `done` of result.lua beside this file.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "result.lua")

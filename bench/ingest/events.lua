@@ -1,5 +1,5 @@
 -- wrk: POSTs the pre-signed events of $BENCH_EVENTS to $BENCH_PATH in turn, each once, and
--- prints one RESULT line: requests, req/s, p50 ms, p99 ms, non-2xx answers, socket errors.
+-- prints one RESULT line (result.lua).
 local requests = {}
 local next_one = 0
 
@@ -19,10 +19,5 @@ function request()
   return requests[next_one]
 end
 
-function done(summary, latency, _)
-  local errors = summary.errors
-  io.write(string.format("RESULT %d %.0f %.2f %.2f %d %d\n", summary.requests,
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, errors.status,
-    errors.connect + errors.read + errors.write + errors.timeout))
-end
+-- The RESULT line, written by the `done` of result.lua beside this file.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "result.lua")

@@ -9,9 +9,9 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{TimeDelta, Utc};
+use paymux_providers::signing::hex_sha256;
 use paymux_schema::db::idempotency::{Claim, IdempotencyRecord};
 use paymux_schema::db::{DbConnection, truncate_to_micros};
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::live::LiveConfig;
@@ -301,9 +301,4 @@ pub fn replay(status: u16, body: String) -> HttpResponse {
         .content_type("application/json")
         .insert_header(("Idempotent-Replayed", "true"))
         .body(body)
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }

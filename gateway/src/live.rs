@@ -167,6 +167,12 @@ fn check_numbers(settings: &Settings) -> Vec<ConfigError> {
         "jobs.interval_secs",
         "must be at least 1",
     );
+    // The writers hold a connection each (one on SQLite, up to half the pool on PostgreSQL).
+    require(
+        settings.database.max_connections >= 2,
+        "database.max_connections",
+        "must be at least 2: one for the writer, the rest for reads",
+    );
     errors
 }
 

@@ -89,10 +89,14 @@ pub fn start(
     .map_err(|error| ConfigErrors::one("server.public_url", error.to_string()))?;
     let sandbox = Arc::new(sandbox);
     open_accounts(&sandbox, public_url, settings)?;
-    let reloaded = sandbox.clone();
+    // Weak: the sandbox holds the state (its host), which holds this hook.
+    let reloaded = Arc::downgrade(&sandbox);
     let public_url = public_url.clone();
     state.live.on_reload(Arc::new(move |settings: &Settings| {
-        open_accounts(&reloaded, &public_url, settings)
+        match reloaded.upgrade() {
+            Some(sandbox) => open_accounts(&sandbox, &public_url, settings),
+            None => Ok(()),
+        }
     }));
     Ok(Some(sandbox))
 }

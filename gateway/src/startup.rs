@@ -93,6 +93,29 @@ fn listen(settings: &Settings) -> Result<(SocketAddr, TcpListener), StartupError
         })
 }
 
+/// What the handlers share, over the store brought up to date and its writers started (as
+/// many as its backend takes).
+async fn shared_state(
+    settings: &Settings,
+    url: &DatabaseUrl,
+    live: Live,
+) -> Result<AppState, StartupError> {
+    let db = open_store(settings).await?;
+    let metrics = Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?;
+    let options = WriterOptions::for_store(url, settings.database.max_connections);
+    let writer = Writer::start(db.clone(), options, metrics.registry())
+        .map_err(|error| StartupError::Other(error.to_string()))?;
+    Ok(AppState {
+        db,
+        writer,
+        live: Arc::new(live),
+        breakers: Arc::default(),
+        limiter: Arc::default(),
+        rejections: Arc::new(RateLimiter::with_capacity(REJECTION_BUCKETS)),
+        metrics,
+    })
+}
+
 /// Connects to the store and brings its schema up to date.
 async fn open_store(settings: &Settings) -> Result<db::Pool, StartupError> {
     let database_url = settings.database.url.clone();
@@ -141,22 +164,10 @@ impl Application {
             refusing_url: refusing.as_ref().map(|(_, url)| url.clone()),
         };
         let config = LiveConfig::build(settings.clone(), &registry, &addresses)?;
-        let backend = DatabaseUrl::parse(&settings.database.url)?.backend_name();
-        let db = open_store(&settings).await?;
-        let metrics = Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?;
-        let writers =
-            WriterOptions::for_store(backend == "postgres", settings.database.max_connections);
-        let writer = Writer::start(db.clone(), writers, metrics.registry())
-            .map_err(|error| StartupError::Other(error.to_string()))?;
-        let state = AppState {
-            db,
-            writer,
-            live: Arc::new(Live::new(config, source, registry, addresses)),
-            breakers: Arc::default(),
-            limiter: Arc::default(),
-            rejections: Arc::new(RateLimiter::with_capacity(REJECTION_BUCKETS)),
-            metrics,
-        };
+        let url = DatabaseUrl::parse(&settings.database.url)?;
+        let backend = url.backend_name();
+        let live = Live::new(config, source, registry, addresses);
+        let state = shared_state(&settings, &url, live).await?;
         #[cfg(feature = "sandbox")]
         let sandbox = crate::sandbox::start(&settings, &public_url, &state)?;
         let max_body = settings.server.max_body_bytes;

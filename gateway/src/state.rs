@@ -90,6 +90,17 @@ impl AppState {
         self.writer.write(work).await
     }
 
+    /// [`AppState::write`] for what records a provider's action: it waits for room in the
+    /// queue instead of being refused ([`Writer::write_waiting`]).
+    pub async fn write_waiting<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.writer.write_waiting(work).await
+    }
+
     /// [`AppState::store`] for handlers, whose errors are the API's.
     pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
     where

@@ -7,12 +7,13 @@
 //! durable; a full queue is refused at once ([`StoreError::Busy`]), never waited on.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use paymux_schema::db::{DbConnection, Pool, PooledConnection, write_transaction};
+use paymux_schema::db::{DatabaseUrl, DbConnection, Pool, PooledConnection, write_transaction};
 use prometheus::{Histogram, HistogramOpts, IntGauge, Registry};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::store::StoreError;
 
@@ -30,13 +31,12 @@ pub struct WriterOptions {
 
 impl WriterOptions {
     /// One writer for SQLite; for PostgreSQL up to four, leaving half the pool to readers.
-    pub fn for_store(postgres: bool, max_connections: u32) -> WriterOptions {
-        let writers = if postgres {
-            usize::try_from(max_connections / 2)
+    pub fn for_store(url: &DatabaseUrl, max_connections: u32) -> WriterOptions {
+        let writers = match url {
+            DatabaseUrl::Postgres(_) => usize::try_from(max_connections / 2)
                 .unwrap_or(1)
-                .clamp(1, 4)
-        } else {
-            1
+                .clamp(1, 4),
+            DatabaseUrl::Sqlite(_) => 1,
         };
         WriterOptions {
             writers,
@@ -50,7 +50,10 @@ impl WriterOptions {
 /// every handle is gone.
 #[derive(Clone)]
 pub struct Writer {
-    queue: SyncSender<Unit>,
+    queue: Sender<Unit>,
+    /// One permit per piece of work the queue may hold; a piece holds its permit until a
+    /// writer starts it.
+    room: Arc<Semaphore>,
     metrics: WriterMetrics,
 }
 
@@ -126,21 +129,57 @@ impl Writer {
         registry: &Registry,
     ) -> Result<Writer, WriterStartError> {
         let metrics = WriterMetrics::new(registry)?;
-        let (queue, receiver) = sync_channel(options.queue_bound);
+        let (queue, receiver) = channel();
         let receiver = Arc::new(Mutex::new(receiver));
+        let room = Arc::new(Semaphore::new(options.queue_bound));
         for index in 0..options.writers.max(1) {
             let (pool, receiver, metrics) = (pool.clone(), receiver.clone(), metrics.clone());
             std::thread::Builder::new()
                 .name(format!("paymux-writer-{index}"))
                 .spawn(move || run(&pool, &receiver, &metrics, options.max_group))?;
         }
-        Ok(Writer { queue, metrics })
+        Ok(Writer {
+            queue,
+            room,
+            metrics,
+        })
     }
 
     /// Runs `work` in the next group commit and answers once that group committed. `work`
     /// runs in a savepoint: when it fails, its writes are undone and the group commits
-    /// without them.
+    /// without them. When the queue is full it is refused at once ([`StoreError::Busy`]):
+    /// what its caller has not acted on yet can be asked for again.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let Ok(room) = self.room.clone().try_acquire_owned() else {
+            return Err(E::from(StoreError::Busy));
+        };
+        self.enqueue(room, work).await
+    }
+
+    /// [`Writer::write`] for what records a provider's action (a checkout it created, a
+    /// refund it made): refusing it would lose what happened, so it waits for room instead.
+    pub async fn write_waiting<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let room = self
+            .room
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| stopped())?;
+        self.enqueue(room, work).await
+    }
+
+    /// Queues `work`, holding `room` in the queue until a writer starts it.
+    async fn enqueue<T, E, F>(&self, room: OwnedSemaphorePermit, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -148,6 +187,7 @@ impl Writer {
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let unit: Unit = Box::new(move |conn, alone| {
+            drop(room);
             let done = match alone {
                 Alone::Yes => work(conn).map_err(UnitError::Work),
                 Alone::No => write_transaction(conn, |conn| work(conn).map_err(UnitError::Work)),
@@ -165,18 +205,19 @@ impl Writer {
             Ran { failed, answer }
         });
         self.metrics.queued.inc();
-        if let Err(refused) = self.queue.try_send(unit) {
+        if self.queue.send(unit).is_err() {
             self.metrics.queued.dec();
-            return Err(E::from(match refused {
-                TrySendError::Full(_) => StoreError::Busy,
-                TrySendError::Disconnected(_) => StoreError::Task("the writers stopped".into()),
-            }));
+            return Err(E::from(stopped()));
         }
         // A unit dropped unrun (no connection, or a panic in its group) committed nothing.
         answered
             .await
             .unwrap_or_else(|_| Err(E::from(StoreError::Commit("the write was not run".into()))))
     }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Task("the writers stopped".into())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -304,11 +345,17 @@ pub(crate) mod test_support {
         }
     }
 
-    /// Waits (yielding, not sleeping) until `count` writes are queued behind a held writer.
+    /// Waits (yielding, not sleeping) until `count` writes are queued behind a held writer;
+    /// fails the test when they never are.
     pub async fn queued(writer: &Writer, count: i64) {
-        while writer.metrics.queued.get() < count {
-            tokio::task::yield_now().await;
-        }
+        let queued = async {
+            while writer.metrics.queued.get() < count {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), queued)
+            .await
+            .unwrap_or_else(|_| panic!("{count} writes were never queued"));
     }
 }
 
@@ -415,7 +462,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_queue_refuses_at_once() {
+    async fn a_full_queue_refuses_at_once_and_makes_what_records_a_provider_s_action_wait() {
         let test = TestState::new();
         let options = WriterOptions {
             writers: 1,
@@ -433,8 +480,18 @@ mod tests {
             1,
             "the refused write is not counted"
         );
+
+        // What records a provider's action waits for room instead.
+        let recording = writer.clone();
+        let settled =
+            tokio::spawn(async move { recording.write_waiting(insert_key("c", false)).await });
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!settled.is_finished(), "it waits while the queue is full");
         held.release().await;
         waiting.await.unwrap().unwrap();
-        assert_eq!(stored_keys(&test), ["a"]);
+        settled.await.unwrap().unwrap();
+        assert_eq!(stored_keys(&test), ["a", "c"]);
     }
 }

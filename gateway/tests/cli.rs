@@ -79,6 +79,9 @@ fn paymux_progress(
         .args(args)
         .env_remove("PAYMUX_CONFIG")
         .env_remove("PAYMUX_PROGRESS")
+        // Its stderr is asserted whole: no log settings from the environment.
+        .env_remove("RUST_LOG")
+        .env_remove("PAYMUX_LOG_FORMAT")
         .env("PAYMUX__DATABASE__URL", url);
     if let Some(progress) = progress {
         command.env("PAYMUX_PROGRESS", progress);
@@ -265,7 +268,6 @@ async fn sknpay_checkout(client: &reqwest::Client, base: &str, api_key: &str) ->
 
 #[tokio::test]
 async fn sighup_reloads_the_config_file_without_a_restart_and_providers_reads_the_database() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("paymux.toml");
     std::fs::write(&config, two_merchants(dir.path(), true)).unwrap();
@@ -280,32 +282,15 @@ async fn sighup_reloads_the_config_file_without_a_restart_and_providers_reads_th
     let stderr = child.stderr.take().unwrap();
     let server = Server(child);
     // The welcome line says where it listens: "paymux is listening on http://127.0.0.1:PORT …";
-    // the log on stderr says when a reload has been applied. Both pipes are drained to the
-    // end, so the server never writes to a full or closed pipe.
-    let (sender, addresses) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(base) = line
-                .strip_prefix("paymux is listening on ")
-                .and_then(|rest| rest.split_whitespace().next())
-            {
-                let _ = sender.send(base.to_owned());
-            }
-        }
+    // the log on stderr says when a reload has been applied.
+    let addresses = watch_lines(stdout, |line| {
+        line.strip_prefix("paymux is listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
     });
-    let (sender, reloads) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("configuration reload") {
-                let _ = sender.send(line);
-            }
-        }
+    let reloads = watch_lines(stderr, |line| {
+        line.contains("configuration reload")
+            .then(|| line.to_owned())
     });
     let wait = std::time::Duration::from_secs(60);
     let base = addresses.recv_timeout(wait).unwrap();
@@ -335,17 +320,43 @@ async fn sighup_reloads_the_config_file_without_a_restart_and_providers_reads_th
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    let row = |merchant: &str| -> Vec<String> {
-        stdout
-            .lines()
-            .find(|line| line.starts_with(merchant))
-            .unwrap_or_else(|| panic!("no {merchant} row in {stdout}"))
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
-    };
     // merchant, provider, enabled, priority, checkouts, events, …
-    assert_eq!(row("acme")[..5], ["acme", "sknpay", "no", "0", "1"]);
-    assert_eq!(row("globex")[..5], ["globex", "sknpay", "yes", "0", "1"]);
+    assert_eq!(
+        row(&stdout, "acme")[..5],
+        ["acme", "sknpay", "no", "0", "1"]
+    );
+    assert_eq!(
+        row(&stdout, "globex")[..5],
+        ["globex", "sknpay", "yes", "0", "1"]
+    );
     drop(server);
+}
+
+/// Reads `pipe` to its end on a thread of its own (so the server never writes to a full or
+/// closed pipe) and sends what `pick` finds in each line.
+fn watch_lines(
+    pipe: impl std::io::Read + Send + 'static,
+    pick: impl Fn(&str) -> Option<String> + Send + 'static,
+) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (sender, found) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Some(picked) = pick(&line) {
+                let _ = sender.send(picked);
+            }
+        }
+    });
+    found
+}
+
+/// The words of `merchant`'s row in the `paymux providers` table.
+fn row(table: &str, merchant: &str) -> Vec<String> {
+    table
+        .lines()
+        .find(|line| line.starts_with(merchant))
+        .unwrap_or_else(|| panic!("no {merchant} row in {table}"))
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }

@@ -89,6 +89,11 @@ pub fn check_timestamp_window(
     Ok(())
 }
 
+/// Hex SHA-256 of `bytes`.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// A deterministic event id for providers that send none: hex SHA-256 over the parts, each
 /// length-prefixed so that `["ab", "c"]` and `["a", "bc"]` differ.
 pub fn derived_event_id(parts: &[&str]) -> String {

@@ -190,7 +190,7 @@ async fn apply_reported(
         },
     };
     state
-        .write(move |conn| {
+        .write_waiting(move |conn| {
             let now = truncate_to_micros(Utc::now());
             let row = Checkout::find_for_update(conn, &checkout.merchant, &checkout.id)?
                 .ok_or_else(|| CheckoutError::NotFound(checkout.id.to_string()))?;

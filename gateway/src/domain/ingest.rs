@@ -1,7 +1,7 @@
 //! Taking a webhook, written once for every provider.
 //!
-//! The request is verified and parsed with the merchant's adapter (off the async workers, the
-//! nesting bounded first), its successes confirmed with the provider where it asks for that,
+//! The request is verified and parsed with the merchant's adapter (off the async workers
+//! unless the body is small, the nesting bounded first), its successes confirmed with the provider where it asks for that,
 //! and then its receipt, its events ([`super::events::record`]) and their checkouts' changes
 //! are committed in one transaction. Only then is the provider's success reply made. A
 //! rejected webhook keeps a receipt with the reason (and only a prefix of its body), unless
@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use paymux_domain::{EventSource, NormalizedEvent, ReceiptId, ReceiptOutcome};
 use paymux_providers::model::{WebhookOutcome, WebhookReply, WebhookRequest};
+use paymux_providers::signing::hex_sha256;
 use paymux_providers::{ClosedCheckout, Confirmation, Provider, ProviderError, json};
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::{DbConnection, truncate_to_micros};
-use sha2::{Digest, Sha256};
 
 use super::events::{self, Handling, Recording};
 use crate::live::LiveConfig;
@@ -79,26 +79,19 @@ pub async fn receive(state: &AppState, inbound: Inbound) -> Result<WebhookReply,
             inbound.provider, inbound.merchant
         );
         let body = inbound.body.clone();
-        let stored = off_the_workers(state, move || StoredBody::of(&body, None)).await?;
+        let stored = by_size(state, body.len(), move || StoredBody::of(&body, None)).await?;
         reject(state, &config, &inbound, None, stored, &message).await?;
         return Err(IngestError::NotConfigured(message));
     };
     let adapter = provider.adapter.as_ref();
-    let checked = if inbound.body.len() <= CHECKED_IN_PLACE {
-        check(
-            adapter,
-            &inbound.headers,
-            &inbound.body,
-            inbound.received_at,
-        )
-    } else {
+    let checked = {
         let (adapter, headers, body) = (
             provider.adapter.clone(),
             inbound.headers.clone(),
             inbound.body.clone(),
         );
         let received_at = inbound.received_at;
-        off_the_workers(state, move || {
+        by_size(state, body.len(), move || {
             check(adapter.as_ref(), &headers, &body, received_at)
         })
         .await?
@@ -164,11 +157,16 @@ async fn store(
     Ok(stored)
 }
 
-/// Runs CPU-bound work on an unauthenticated body off the async workers.
-async fn off_the_workers<T: Send + 'static>(
+/// Runs work on an unauthenticated body of `length` bytes: in place when the body is small
+/// ([`CHECKED_IN_PLACE`]), else off the async workers.
+async fn by_size<T: Send + 'static>(
     state: &AppState,
+    length: usize,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, IngestError> {
+    if length <= CHECKED_IN_PLACE {
+        return Ok(work());
+    }
     state
         .cpu(work)
         .await
@@ -241,10 +239,7 @@ impl StoredBody {
             .unwrap_or_else(|| raw.to_vec());
         StoredBody {
             length: i64::try_from(raw.len()).unwrap_or(i64::MAX),
-            sha256: Sha256::digest(&bytes)
-                .iter()
-                .map(|byte| format!("{byte:02x}"))
-                .collect(),
+            sha256: hex_sha256(&bytes),
             bytes,
         }
     }

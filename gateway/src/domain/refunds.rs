@@ -106,7 +106,7 @@ where
         Err(error) => return Err(error.into()),
     };
     state
-        .write(move |conn| {
+        .write_waiting(move |conn| {
             let done = settle(conn, &checkout, &refund, &provider_refund)?;
             settled(conn, &done)?;
             Ok::<_, RefundError>(done)
@@ -150,7 +150,7 @@ where
     S: FnOnce(&mut DbConnection, &Refund) -> Result<(), StoreError> + Send + 'static,
 {
     state
-        .write(move |conn| {
+        .write_waiting(move |conn| {
             settled(conn, &refund)?;
             Ok::<_, RefundError>(refund)
         })
@@ -240,7 +240,7 @@ async fn mark_failed(
 ) -> Result<(), StoreError> {
     let reason = reason.to_owned();
     state
-        .write(move |conn| {
+        .write_waiting(move |conn| {
             let now = truncate_to_micros(Utc::now());
             Ok(Refund::update_outcome(
                 conn,

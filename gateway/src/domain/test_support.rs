@@ -20,7 +20,7 @@ use paymux_providers::{
 };
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::{Event, EventFilter};
-use paymux_schema::db::{self, DbConnection, PoolOptions, PooledConnection};
+use paymux_schema::db::{self, DatabaseUrl, DbConnection, PoolOptions, PooledConnection};
 use serde_json::json;
 use url::Url;
 
@@ -60,7 +60,7 @@ impl TestState {
         let config = LiveConfig::build(source().unwrap(), &Registry::standard(), &addresses);
         let live = Live::new(config.unwrap(), source, Registry::standard(), addresses);
         let metrics = Metrics::new().unwrap();
-        let writers = WriterOptions::for_store(false, 10);
+        let writers = WriterOptions::for_store(&DatabaseUrl::parse(&url).unwrap(), 10);
         let writer = Writer::start(db.clone(), writers, metrics.registry()).unwrap();
         let state = AppState {
             db,

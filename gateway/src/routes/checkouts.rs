@@ -207,7 +207,7 @@ pub async fn create_checkout(
                 .map_err(ApiError::internal)?;
             let stored = body.clone();
             state
-                .write(move |conn| {
+                .write_waiting(move |conn| {
                     Checkout::insert(conn, &row)?;
                     if let Some(key) = &key {
                         key.complete(conn, StatusCode::CREATED, &stored)?;

@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::Sandbox;
 use crate::page;
 use crate::simulator::{
-    ApiCall, Headers, Method, Outcome, Press, SandboxError, SandboxResponse, Simulator,
+    ApiCall, Frames, Headers, Method, Outcome, Press, SandboxError, SandboxResponse, Simulator,
 };
 
 /// What a provider's simulated API suffers, as its config or the admin API sets it.
@@ -191,9 +191,13 @@ async fn press(
         )
     })?;
     let options = options(body)?;
-    if simulator.frames().is_some() {
-        open_frame(sandbox, simulator.as_ref(), checkout_id).await?;
-    }
+    // A frame is opened (the purchase registered) under the checkout's own id, as written
+    // by the gateway, whatever case the URL used.
+    let opened = match simulator.frames() {
+        Some(frames) => Some(open_frame(sandbox, frames, checkout_id).await?),
+        None => None,
+    };
+    let checkout_id = opened.as_deref().unwrap_or(checkout_id);
     let press = Press::new(checkout_id, outcome, Utc::now()).with_options(&options);
     let result = simulator.control(press).map_err(|error| match error {
         SandboxError::NotFound(_) => {
@@ -237,22 +241,20 @@ fn options(body: &[u8]) -> Result<serde_json::Value, Problem> {
 /// real frame does; returns the checkout's id as paymux writes it.
 async fn open_frame(
     sandbox: &Sandbox,
-    simulator: &dyn Simulator,
+    frames: &dyn Frames,
     checkout_id: &str,
 ) -> Result<String, Problem> {
     let checkout = sandbox.host.framed_checkout(checkout_id).await?;
-    if let Some(frames) = simulator.frames() {
-        frames
-            .open(&checkout.id, &checkout.params, Utc::now())
-            .map_err(|error| Problem {
-                param: Some("checkout".to_owned()),
-                ..Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    error.to_string(),
-                )
-            })?;
-    }
+    frames
+        .open(&checkout.id, &checkout.params, Utc::now())
+        .map_err(|error| Problem {
+            param: Some("checkout".to_owned()),
+            ..Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                error.to_string(),
+            )
+        })?;
     Ok(checkout.id)
 }
 
@@ -273,12 +275,12 @@ async fn frame(sandbox: web::Data<Sandbox>, path: web::Path<(String, String)>) -
     let (provider, checkout_id) = path.into_inner();
     let framed = async {
         let simulator = simulator(&sandbox, &provider)?;
-        if simulator.frames().is_none() {
+        let Some(frames) = simulator.frames() else {
             return Err(Problem::not_found(format!(
                 "`{provider}` checkouts are not frames"
             )));
-        }
-        let id = open_frame(&sandbox, simulator.as_ref(), &checkout_id).await?;
+        };
+        let id = open_frame(&sandbox, frames, &checkout_id).await?;
         page(&sandbox, simulator.as_ref(), &provider, &id)
     };
     let framed = framed.await;

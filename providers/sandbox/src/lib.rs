@@ -68,8 +68,7 @@ pub fn api_path(provider: &str) -> Option<&'static str> {
 }
 
 /// A merchant's account at a simulated provider, from the config section that configures the
-/// merchant's adapter.
-#[derive(Debug)]
+/// merchant's adapter. No `Debug`: the settings hold the account's secrets.
 pub struct AccountSpec<'a> {
     pub merchant: &'a str,
     pub provider: &'a str,

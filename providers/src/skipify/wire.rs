@@ -600,8 +600,35 @@ fn order_event(
             "Skipify ORDER_PAYMENT_SUCCEEDED has neither `transactionAmount` nor `orderAmount`",
         ));
     }
-    let occurred_at = match (name, payload.completed_at) {
-        (_, Some(completed_at)) => completed_at,
+    let occurred_at = order_time(name, &payload)?;
+    let fee = fee(payload.charges.as_deref())?;
+    let provider_event_id = event_id(
+        name,
+        &payload.paylink_id,
+        payload.psp_transaction_id.as_deref(),
+        payload.skipify_transaction_id.as_deref(),
+    );
+    keep_order_details(&mut details, &payload)?;
+    let (reference, checkout_hint) = reference_and_hint(payload.merchant_invoice_id);
+    Ok(NormalizedEvent {
+        event_type: name.event_type(),
+        provider_event_id,
+        provider_payment_id: Some(payload.paylink_id),
+        checkout_hint,
+        reference,
+        amount,
+        fee,
+        occurred_at,
+        livemode,
+        details: Value::Object(details),
+    })
+}
+
+/// When an order event happened: its `completedAt`, or for a failure without one the time
+/// its ObjectId `orderId` holds.
+fn order_time(name: EventName, payload: &OrderPayload) -> Result<DateTime<Utc>, ProviderError> {
+    match (name, payload.completed_at) {
+        (_, Some(completed_at)) => Ok(completed_at),
         (EventName::OrderPaymentFailed, None) => payload
             .order_id
             .as_deref()
@@ -611,38 +638,32 @@ fn order_event(
                     "Skipify ORDER_PAYMENT_FAILED has no `completedAt` and no ObjectId \
                      `orderId` to date it by",
                 )
-            })?,
-        (_, None) => {
-            return Err(malformed(format!(
-                "Skipify {} has no `completedAt`",
-                name.as_str()
-            )));
-        }
-    };
-    let fee = fee(payload.charges.as_deref())?;
-    let provider_event_id = event_id(
-        name,
-        &payload.paylink_id,
-        payload.psp_transaction_id.as_deref(),
-        payload.skipify_transaction_id.as_deref(),
-    );
-    insert_text(&mut details, "order_id", payload.order_id.as_deref());
+            }),
+        (_, None) => Err(malformed(format!(
+            "Skipify {} has no `completedAt`",
+            name.as_str()
+        ))),
+    }
+}
+
+/// What an order event's details keep of its payload.
+fn keep_order_details(
+    details: &mut Map<String, Value>,
+    payload: &OrderPayload,
+) -> Result<(), ProviderError> {
+    insert_text(details, "order_id", payload.order_id.as_deref());
     insert_text(
-        &mut details,
+        details,
         "psp_transaction_id",
         payload.psp_transaction_id.as_deref(),
     );
     insert_text(
-        &mut details,
+        details,
         "skipify_transaction_id",
         payload.skipify_transaction_id.as_deref(),
     );
-    insert_text(&mut details, "card_brand", payload.card_brand.as_deref());
-    insert_text(
-        &mut details,
-        "card_last_four",
-        payload.card_last_four.as_deref(),
-    );
+    insert_text(details, "card_brand", payload.card_brand.as_deref());
+    insert_text(details, "card_last_four", payload.card_last_four.as_deref());
     if let Some(flag) = payload.is_partial_authorization {
         details.insert("is_partial_authorization".to_owned(), flag.into());
     }
@@ -661,19 +682,7 @@ fn order_event(
         })?;
         details.insert("charges".to_owned(), charges);
     }
-    let (reference, checkout_hint) = reference_and_hint(payload.merchant_invoice_id);
-    Ok(NormalizedEvent {
-        event_type: name.event_type(),
-        provider_event_id,
-        provider_payment_id: Some(payload.paylink_id),
-        checkout_hint,
-        reference,
-        amount,
-        fee,
-        occurred_at,
-        livemode,
-        details: Value::Object(details),
-    })
+    Ok(())
 }
 
 /// PAYMENT_REQUEST_EXPIRED: the link's `total`, dated by its `expiration`, which the doc's

@@ -6,7 +6,6 @@ use diesel::prelude::*;
 
 use diesel::dsl::{AsSelect, SqlTypeOf};
 
-use super::checkout::Checkout;
 use super::column::{Json, OptionalText, Text, in_row};
 use super::schema::{events, webhook_receipts};
 use super::{DbConnection, MultiBackend, Page, PageRequest};
@@ -86,40 +85,6 @@ impl EventFilter {
 }
 
 impl Event {
-    /// An event paymux records about a checkout with no webhook behind it: a change a lookup
-    /// at the provider found, or an expiry paymux applied. A success carries the checkout's
-    /// amount (a provider reporting its checkout paid reports that amount paid).
-    pub fn about_checkout(
-        checkout: &Checkout,
-        event_type: EventType,
-        provider_event_id: String,
-        source: EventSource,
-        details: &serde_json::Value,
-        occurred_at: NaiveDateTime,
-        now: NaiveDateTime,
-    ) -> Event {
-        let paid = event_type == EventType::PaymentSucceeded;
-        Event {
-            id: EventId::generate(),
-            event_type,
-            merchant: checkout.merchant.clone(),
-            provider: checkout.provider.clone(),
-            provider_event_id,
-            checkout_id: Some(checkout.id),
-            provider_payment_id: checkout.provider_checkout_id.clone(),
-            reference: checkout.reference.clone(),
-            amount: paid.then_some(checkout.amount),
-            currency: paid.then_some(checkout.currency),
-            fee: None,
-            occurred_at,
-            received_at: now,
-            livemode: checkout.livemode,
-            details: Json(details.clone()),
-            receipt_id: None,
-            source,
-        }
-    }
-
     /// Inserts the event unless one with the same merchant, provider and provider event id is
     /// stored already. Returns whether it was new.
     pub fn insert_if_new(conn: &mut DbConnection, event: &Event) -> QueryResult<bool> {

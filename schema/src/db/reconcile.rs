@@ -463,21 +463,7 @@ fn events_received(
     let mut read = 0;
     tell(Phase::Events, read);
     loop {
-        let mut query = events::table
-            .filter(events::merchant.eq(merchant))
-            .filter(events::received_at.lt(scope.to))
-            .select((EventRow::as_select(), events::details.like(FLAGGED)))
-            .into_boxed();
-        query = match &after {
-            None => query.filter(events::received_at.ge(scope.from)),
-            Some((at, id)) => query
-                .filter(events::received_at.ge(*at))
-                .filter(events::received_at.gt(*at).or(events::id.gt(id))),
-        };
-        let rows: Vec<(EventRow, bool)> = query
-            .order((events::received_at.asc(), events::id.asc()))
-            .limit(scope.page_size)
-            .load(conn)?;
+        let rows = events_page(conn, scope, merchant, after.as_ref())?;
         read += rows.len() as u64;
         tell(Phase::Events, read);
         let (Some((first, _)), Some((last, _))) = (rows.first(), rows.last()) else {
@@ -501,16 +487,7 @@ fn events_received(
         // The payments of the checkouts paid on this page, as far as earlier events tell; a
         // checkout created after the page began has none (the margin absorbs clock skew between
         // the servers that wrote the rows).
-        let history_from = first.received_at + CLOCK_SKEW;
-        let mut paid_ids: Vec<&str> = rows
-            .iter()
-            .filter(|(event, _)| event.is_success())
-            .filter_map(|(event, _)| checkouts.get(event.checkout_id.as_deref()?))
-            .filter(|checkout| checkout.created_at <= history_from)
-            .map(|checkout| checkout.id.as_str())
-            .collect();
-        paid_ids.sort_unstable();
-        paid_ids.dedup();
+        let paid_ids = paid_before(&rows, &checkouts, first.received_at + CLOCK_SKEW);
         let mut payments = payments_before(conn, &paid_ids, first.received_at, Some(&first.id))?;
         let mut first_payments = vec![];
         for (event, _) in &rows {
@@ -538,6 +515,50 @@ fn events_received(
         }
         after = Some((last.received_at, last.id.clone()));
     }
+}
+
+/// One page of the merchant's events received in the period, after `after` (received time
+/// and id), each with whether its details carry a flag.
+fn events_page(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    merchant: &str,
+    after: Option<&(NaiveDateTime, String)>,
+) -> QueryResult<Vec<(EventRow, bool)>> {
+    let query = events::table
+        .filter(events::merchant.eq(merchant))
+        .filter(events::received_at.lt(scope.to))
+        .select((EventRow::as_select(), events::details.like(FLAGGED)))
+        .into_boxed();
+    let query = match after {
+        None => query.filter(events::received_at.ge(scope.from)),
+        Some((at, id)) => query
+            .filter(events::received_at.ge(*at))
+            .filter(events::received_at.gt(*at).or(events::id.gt(id))),
+    };
+    query
+        .order((events::received_at.asc(), events::id.asc()))
+        .limit(scope.page_size)
+        .load(conn)
+}
+
+/// The ids of the checkouts that `rows` pay, created by `history_from`: those with earlier
+/// payments worth reading.
+fn paid_before<'a>(
+    rows: &'a [(EventRow, bool)],
+    checkouts: &'a HashMap<String, CheckoutRef>,
+    history_from: NaiveDateTime,
+) -> Vec<&'a str> {
+    let mut paid: Vec<&str> = rows
+        .iter()
+        .filter(|(event, _)| event.is_success())
+        .filter_map(|(event, _)| checkouts.get(event.checkout_id.as_deref()?))
+        .filter(|checkout| checkout.created_at <= history_from)
+        .map(|checkout| checkout.id.as_str())
+        .collect();
+    paid.sort_unstable();
+    paid.dedup();
+    paid
 }
 
 /// Counts an event of a checkout: flags, and a payment not counted before. Returns the
@@ -814,18 +835,7 @@ fn checkouts_created(
             diesel::dsl::count_star(),
         ))
         .load(conn)?;
-    for (provider, currency, status, count) in counts {
-        let figures = ledger.figures(&provider, &currency);
-        let total = match status.parse::<CheckoutStatus>() {
-            Ok(CheckoutStatus::Failed) => &mut figures.failed_count,
-            Ok(CheckoutStatus::Canceled) => &mut figures.canceled_count,
-            Ok(CheckoutStatus::Expired) => &mut figures.expired_count,
-            Ok(CheckoutStatus::Open | CheckoutStatus::Pending) => &mut figures.open_count,
-            Ok(CheckoutStatus::PartiallyPaid) => &mut figures.partially_paid_count,
-            _ => continue,
-        };
-        add(total, count, "checkout counts")?;
-    }
+    count_statuses(ledger, counts)?;
     let still_open: Vec<&str> = CheckoutStatus::ALL
         .iter()
         .filter(|status| status.awaits_payment())
@@ -857,23 +867,7 @@ fn checkouts_created(
         read += rows.len() as u64;
         tell(Phase::Checkouts, read);
         for checkout in &rows {
-            let (kind, message) = if checkout.status == partially_paid {
-                (
-                    DiscrepancyKind::Underpaid,
-                    format!(
-                        "received {} of {} {} (minor units); the rest has not arrived",
-                        checkout.amount_received, checkout.amount, checkout.currency
-                    ),
-                )
-            } else {
-                let expired_at = checkout.expires_at.map_or_else(String::new, |at| {
-                    DateTime::<Utc>::from_naive_utc_and_offset(at, Utc).to_rfc3339()
-                });
-                (
-                    DiscrepancyKind::StaleOpen,
-                    format!("still {} after it expired at {expired_at}", checkout.status),
-                )
-            };
+            let (kind, message) = unsettled(checkout, partially_paid);
             ledger.report(
                 kind,
                 Some(&checkout.id),
@@ -889,6 +883,47 @@ fn checkouts_created(
             _ => return Ok(()),
         }
     }
+}
+
+/// Adds the checkouts counted by `(provider, currency, status)` to their figures.
+fn count_statuses(
+    ledger: &mut Ledger,
+    counts: Vec<(String, String, String, i64)>,
+) -> Result<(), ReconcileError> {
+    for (provider, currency, status, count) in counts {
+        let figures = ledger.figures(&provider, &currency);
+        let total = match status.parse::<CheckoutStatus>() {
+            Ok(CheckoutStatus::Failed) => &mut figures.failed_count,
+            Ok(CheckoutStatus::Canceled) => &mut figures.canceled_count,
+            Ok(CheckoutStatus::Expired) => &mut figures.expired_count,
+            Ok(CheckoutStatus::Open | CheckoutStatus::Pending) => &mut figures.open_count,
+            Ok(CheckoutStatus::PartiallyPaid) => &mut figures.partially_paid_count,
+            _ => continue,
+        };
+        add(total, count, "checkout counts")?;
+    }
+    Ok(())
+}
+
+/// What is wrong with a checkout paid in part (status `partially_paid`) or left open past its
+/// expiry.
+fn unsettled(checkout: &CheckoutState, partially_paid: &str) -> (DiscrepancyKind, String) {
+    if checkout.status == partially_paid {
+        return (
+            DiscrepancyKind::Underpaid,
+            format!(
+                "received {} of {} {} (minor units); the rest has not arrived",
+                checkout.amount_received, checkout.amount, checkout.currency
+            ),
+        );
+    }
+    let expired_at = checkout.expires_at.map_or_else(String::new, |at| {
+        DateTime::<Utc>::from_naive_utc_and_offset(at, Utc).to_rfc3339()
+    });
+    (
+        DiscrepancyKind::StaleOpen,
+        format!("still {} after it expired at {expired_at}", checkout.status),
+    )
 }
 
 /// Refunds created in the period, and checkouts refunded beyond what they were paid.
