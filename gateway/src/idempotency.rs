@@ -211,7 +211,13 @@ impl Key {
         let until = truncate_to_micros(Utc::now()) + self.lock_for;
         state
             .write(move |conn| {
-                Ok::<_, StoreError>(IdempotencyRecord::pin(conn, &merchant, &key, tried, until)?)
+                Ok::<_, StoreError>(IdempotencyRecord::pin(
+                    conn,
+                    &merchant,
+                    &key,
+                    tried.clone(),
+                    until,
+                )?)
             })
             .await
     }

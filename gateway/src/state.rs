@@ -79,11 +79,11 @@ impl AppState {
         .map_err(|error| E::from(StoreError::from(error)))?
     }
 
-    /// Runs `work` in the next group commit ([`Writer::write`]): in a savepoint of a write
-    /// transaction, answered once that transaction committed.
+    /// Runs `work` in the next group commit ([`Writer::write`]), answered once that group
+    /// committed; `work` may run twice, so it does nothing but its database work.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -94,7 +94,7 @@ impl AppState {
     /// queue instead of being refused ([`Writer::write_waiting`]).
     pub async fn write_waiting<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {

@@ -1,10 +1,12 @@
 //! Group commit: every write of the request paths (a webhook's receipt and events, a checkout,
 //! a refund, an idempotency key) goes through one bounded queue to a few writer threads. A
-//! writer takes whatever is queued, runs each piece of work in its own savepoint of one write
-//! transaction and commits them together: one fsync for the group, and on SQLite no connection
-//! ever waits on another's lock. A failing piece rolls back only its savepoint. Each caller
-//! hears of its work only after the group's commit, so nothing is acknowledged before it is
-//! durable; a full queue is refused at once ([`StoreError::Busy`]), never waited on.
+//! writer takes whatever is queued, runs it in one write transaction and commits it together:
+//! one fsync for the group, and on SQLite no connection ever waits on another's lock. Work
+//! rarely fails, so a group first runs without savepoints (two statements fewer per piece);
+//! when a piece fails, the group is rolled back and run again with each piece in its own
+//! savepoint, so that the failing one rolls back alone. Each caller hears of its work only
+//! after the group's commit, so nothing is acknowledged before it is durable; a full queue is
+//! refused at once ([`StoreError::Busy`]), never waited on.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -12,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use paymux_schema::db::{DatabaseUrl, DbConnection, Pool, PooledConnection, write_transaction};
-use prometheus::{Histogram, HistogramOpts, IntGauge, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::store::StoreError;
@@ -57,16 +59,17 @@ pub struct Writer {
     metrics: WriterMetrics,
 }
 
-/// A piece of work, run inside the group's transaction (in a savepoint of its own unless it is
-/// `alone` in its group, where the transaction itself is its savepoint).
-type Unit = Box<dyn FnOnce(&mut DbConnection, Alone) -> Ran + Send>;
+/// A piece of work, run inside the group's transaction, in a savepoint of its own when the
+/// group is `Guarded`. It may run twice: a run whose group was rolled back left nothing.
+type Unit = Box<dyn FnMut(&mut DbConnection, Guard) -> Ran + Send>;
 /// Answers the caller once the group's fate is known (`None` when committed, else why not).
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
+/// How a group's units run: side by side in its transaction, or each in its own savepoint.
 #[derive(Clone, Copy, PartialEq)]
-enum Alone {
-    Yes,
-    No,
+enum Guard {
+    Unguarded,
+    Guarded,
 }
 
 /// A unit that ran: whether its work failed, and its answer.
@@ -80,6 +83,7 @@ struct WriterMetrics {
     queued: IntGauge,
     group_size: Histogram,
     commit_seconds: Histogram,
+    guarded_reruns: IntCounter,
 }
 
 impl WriterMetrics {
@@ -98,13 +102,19 @@ impl WriterMetrics {
                 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
             ]),
         )?;
+        let guarded_reruns = IntCounter::new(
+            "write_group_reruns_total",
+            "Groups run again with a savepoint for each write, after one of their writes failed",
+        )?;
         registry.register(Box::new(queued.clone()))?;
         registry.register(Box::new(group_size.clone()))?;
         registry.register(Box::new(commit_seconds.clone()))?;
+        registry.register(Box::new(guarded_reruns.clone()))?;
         Ok(WriterMetrics {
             queued,
             group_size,
             commit_seconds,
+            guarded_reruns,
         })
     }
 }
@@ -145,13 +155,14 @@ impl Writer {
         })
     }
 
-    /// Runs `work` in the next group commit and answers once that group committed. `work`
-    /// runs in a savepoint: when it fails, its writes are undone and the group commits
-    /// without them. When the queue is full it is refused at once ([`StoreError::Busy`]):
-    /// what its caller has not acted on yet can be asked for again.
+    /// Runs `work` in the next group commit and answers once that group committed. When
+    /// `work` fails, its writes are undone and the group commits without them; for that,
+    /// `work` may be run a second time (its first run rolled back), so it must do nothing
+    /// but its database work. When the queue is full it is refused at once
+    /// ([`StoreError::Busy`]): what its caller has not acted on yet can be asked for again.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -165,7 +176,7 @@ impl Writer {
     /// refund it made): refusing it would lose what happened, so it waits for room instead.
     pub async fn write_waiting<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -179,20 +190,26 @@ impl Writer {
     }
 
     /// Queues `work`, holding `room` in the queue until a writer starts it.
-    async fn enqueue<T, E, F>(&self, room: OwnedSemaphorePermit, work: F) -> Result<T, E>
+    async fn enqueue<T, E, F>(&self, room: OwnedSemaphorePermit, mut work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let unit: Unit = Box::new(move |conn, alone| {
-            drop(room);
-            let done = match alone {
-                Alone::Yes => work(conn).map_err(UnitError::Work),
-                Alone::No => write_transaction(conn, |conn| work(conn).map_err(UnitError::Work)),
+        // Kept by the unit across its runs; the run whose group's fate is known answers.
+        let answer = Arc::new(Mutex::new(Some(answer)));
+        let mut room = Some(room);
+        let unit: Unit = Box::new(move |conn, guard| {
+            room.take();
+            let done = match guard {
+                Guard::Unguarded => work(conn).map_err(UnitError::Work),
+                Guard::Guarded => {
+                    write_transaction(conn, |conn| work(conn).map_err(UnitError::Work))
+                }
             };
             let failed = done.is_err();
+            let answer = answer.clone();
             let answer: Answer = Box::new(move |group_failed| {
                 let result = match (done, group_failed) {
                     (Err(UnitError::Work(error)), _) => Err(error),
@@ -200,7 +217,10 @@ impl Writer {
                     (Ok(_), Some(reason)) => Err(E::from(StoreError::Commit(reason.to_owned()))),
                     (Ok(value), None) => Ok(value),
                 };
-                let _ = answer.send(result);
+                let sender = answer.lock().ok().and_then(|mut answer| answer.take());
+                if let Some(sender) = sender {
+                    let _ = sender.send(result);
+                }
             });
             Ran { failed, answer }
         });
@@ -237,7 +257,7 @@ fn run(pool: &Pool, receiver: &Mutex<Receiver<Unit>>, metrics: &WriterMetrics, m
             .sub(i64::try_from(group.len()).unwrap_or(i64::MAX));
         metrics.group_size.observe(group.len() as f64);
         let started = Instant::now();
-        commit(pool, &mut conn, group);
+        commit(pool, &mut conn, group, metrics);
         metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -259,9 +279,16 @@ fn next_group(receiver: &Mutex<Receiver<Unit>>, max_group: usize) -> Option<Vec<
     Some(group)
 }
 
-/// Runs `group` in one write transaction and answers each unit after the commit. The
-/// connection is kept for the next group unless this one failed as a whole.
-fn commit(pool: &Pool, slot: &mut Option<PooledConnection>, group: Vec<Unit>) {
+/// Runs `group` in one write transaction and answers each unit after the commit: first
+/// unguarded, and when a unit failed, rolled back and run again guarded (a unit alone in its
+/// group needs no second run: the transaction is its savepoint). The connection is kept for
+/// the next group unless this one failed as a whole.
+fn commit(
+    pool: &Pool,
+    slot: &mut Option<PooledConnection>,
+    mut group: Vec<Unit>,
+    metrics: &WriterMetrics,
+) {
     let conn = match slot {
         Some(conn) => conn,
         None => match pool.get() {
@@ -274,29 +301,24 @@ fn commit(pool: &Pool, slot: &mut Option<PooledConnection>, group: Vec<Unit>) {
             }
         },
     };
-    let mut answers = Vec::with_capacity(group.len());
-    let alone = match group.len() {
-        1 => Alone::Yes,
-        _ => Alone::No,
-    };
-    let ran = catch_unwind(AssertUnwindSafe(|| {
-        write_transaction(conn, |conn| {
-            for unit in group {
-                let ran = unit(conn, alone);
-                answers.push(ran.answer);
-                if ran.failed && alone == Alone::Yes {
-                    return Err(diesel::result::Error::RollbackTransaction);
-                }
-            }
-            Ok(())
-        })
-    }));
-    let failure = match ran {
-        // A unit alone failed: its work is rolled back with the transaction, and its error
-        // is its answer.
-        Ok(Ok(())) | Ok(Err(diesel::result::Error::RollbackTransaction)) => None,
-        Ok(Err(error)) => Some(format!("the group's commit failed: {error}")),
-        Err(_) => Some("a write panicked; its group was rolled back".to_owned()),
+    let mut ran = run_group(conn, &mut group, Guard::Unguarded);
+    if let Ok(Err(Failed::Unit(_))) = ran
+        && group.len() > 1
+    {
+        metrics.guarded_reruns.inc();
+        ran = run_group(conn, &mut group, Guard::Guarded);
+    }
+    let (failure, answers) = match ran {
+        Ok(Ok(answers)) => (None, answers),
+        // Only a unit alone is left failed after its run: its error is its answer.
+        Ok(Err(Failed::Unit(answers))) => (None, answers),
+        Ok(Err(Failed::Commit(error, answers))) => {
+            (Some(format!("the group's commit failed: {error}")), answers)
+        }
+        Err(_) => (
+            Some("a write panicked; its group was rolled back".to_owned()),
+            Vec::new(),
+        ),
     };
     if let Some(reason) = &failure {
         tracing::error!(%reason, "a write group was not committed");
@@ -306,6 +328,42 @@ fn commit(pool: &Pool, slot: &mut Option<PooledConnection>, group: Vec<Unit>) {
     for answer in answers {
         answer(failure.as_deref());
     }
+}
+
+/// Why a group's run did not commit; each holds the answers of the units that ran.
+enum Failed {
+    /// An unguarded unit failed (its answer is the last), and the transaction was rolled
+    /// back.
+    Unit(Vec<Answer>),
+    /// The transaction itself failed.
+    Commit(diesel::result::Error, Vec<Answer>),
+}
+
+/// Runs every unit of `group` in one transaction as `guard` says, and commits unless an
+/// unguarded unit failed. A panic unwinds out of it with the transaction rolled back.
+fn run_group(
+    conn: &mut DbConnection,
+    group: &mut [Unit],
+    guard: Guard,
+) -> std::thread::Result<Result<Vec<Answer>, Failed>> {
+    let mut answers = Vec::with_capacity(group.len());
+    catch_unwind(AssertUnwindSafe(|| {
+        let ran = write_transaction(conn, |conn| {
+            for unit in group.iter_mut() {
+                let ran = unit(conn, guard);
+                answers.push(ran.answer);
+                if ran.failed && guard == Guard::Unguarded {
+                    return Err(diesel::result::Error::RollbackTransaction);
+                }
+            }
+            Ok(())
+        });
+        match ran {
+            Ok(()) => Ok(answers),
+            Err(diesel::result::Error::RollbackTransaction) => Err(Failed::Unit(answers)),
+            Err(error) => Err(Failed::Commit(error, answers)),
+        }
+    }))
 }
 
 #[cfg(test)]
@@ -326,10 +384,13 @@ pub(crate) mod test_support {
             let (started, running) = tokio::sync::oneshot::channel();
             let (release, released) = mpsc::channel::<()>();
             let writer = writer.clone();
+            let mut started = Some(started);
             let done = tokio::spawn(async move {
                 writer
                     .write(move |_| {
-                        let _ = started.send(());
+                        if let Some(started) = started.take() {
+                            let _ = started.send(());
+                        }
                         let _ = released.recv();
                         Ok(())
                     })
@@ -374,7 +435,7 @@ mod tests {
     fn insert_key(
         key: &'static str,
         fail: bool,
-    ) -> impl FnOnce(&mut DbConnection) -> Result<(), StoreError> {
+    ) -> impl FnMut(&mut DbConnection) -> Result<(), StoreError> + use<> {
         move |conn| {
             conn.batch_execute(&format!(
                 "INSERT INTO idempotency_keys (merchant, idempotency_key, request_method, \
@@ -398,7 +459,7 @@ mod tests {
 
     fn spawn_write<F>(writer: &Writer, work: F) -> tokio::task::JoinHandle<Result<(), StoreError>>
     where
-        F: FnOnce(&mut DbConnection) -> Result<(), StoreError> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<(), StoreError> + Send + 'static,
     {
         let writer = writer.clone();
         tokio::spawn(async move { writer.write(work).await })
@@ -427,6 +488,28 @@ mod tests {
             (2, 4.0),
             "the held write alone, then the three together"
         );
+        assert_eq!(
+            writer.metrics.guarded_reruns.get(),
+            1,
+            "the three ran again, each in a savepoint"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_group_that_fails_nowhere_commits_in_one_run() {
+        let test = TestState::new();
+        let writer = &test.state.writer;
+        let held = Held::new(writer).await;
+        let first = spawn_write(writer, insert_key("a", false));
+        queued(writer, 1).await;
+        let second = spawn_write(writer, insert_key("b", false));
+        queued(writer, 2).await;
+        held.release().await;
+
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert_eq!(stored_keys(&test), ["a", "b"]);
+        assert_eq!(writer.metrics.guarded_reruns.get(), 0);
     }
 
     #[tokio::test]

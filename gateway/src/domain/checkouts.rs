@@ -235,7 +235,7 @@ fn apply_report(
         handling: Handling::default(),
     };
     let event = events::lookup_event(&checkout, event_type, now);
-    let recorded = events::record(conn, &recording, event, Some(checkout.clone()))?;
+    let recorded = events::record(conn, &recording, &event, Some(checkout.clone()))?;
     Ok(recorded.checkout.unwrap_or(checkout))
 }
 

@@ -57,7 +57,7 @@ pub struct Recorded {
 pub fn record(
     conn: &mut DbConnection,
     recording: &Recording,
-    event: NormalizedEvent,
+    event: &NormalizedEvent,
     mut checkout: Option<Checkout>,
 ) -> Result<Recorded, StoreError> {
     let mut details = event.details.clone();
@@ -67,10 +67,10 @@ pub fn record(
     if checkout.is_none() && event.event_type != EventType::CheckoutAbandoned {
         EventFlag::NoCheckout.add_to(&mut details);
     }
-    let reported = Applied::as_reported(&event, details);
+    let reported = Applied::as_reported(event, details);
     let id = EventId::generate();
     let checkout_id = checkout.as_ref().map(|checkout| checkout.id);
-    let row = event_row(id, recording, &event, checkout_id, &reported);
+    let row = event_row(id, recording, event, checkout_id, &reported);
     if !Event::insert_if_new(conn, &row)? {
         return Ok(Recorded {
             stored: false,
@@ -80,7 +80,7 @@ pub fn record(
     }
     let mut applied = reported.clone();
     if let Some(checkout) = checkout.as_mut() {
-        apply(conn, checkout, (&event, &id), recording, &mut applied)?;
+        apply(conn, checkout, (event, &id), recording, &mut applied)?;
     }
     if applied != reported {
         let amount = applied.amount;
@@ -326,7 +326,7 @@ mod tests {
         let payment_id = checkout.provider_checkout_id.clone().unwrap();
         let event = provider_event(PaymentSucceeded, "evt_more", &payment_id, Some(9_000));
         let recording = webhook_recording("sknpay", Handling::default());
-        let recorded = record(conn, &recording, event, Some(checkout.clone())).unwrap();
+        let recorded = record(conn, &recording, &event, Some(checkout.clone())).unwrap();
         assert!(recorded.stored);
         let event = stored(conn, "sknpay", "evt_more");
         assert_eq!(event.details.0["flags"], json!(["overpaid"]));
@@ -391,7 +391,7 @@ mod tests {
         let event = provider_event(PaymentSucceeded, "evt_paid", payment_id, Some(1_000));
         let canceled = Some(reload(conn, &checkout));
         let recording = webhook_recording("spankpay", handling);
-        let recorded = record(conn, &recording, event, canceled).unwrap();
+        let recorded = record(conn, &recording, &event, canceled).unwrap();
 
         let refusal = recorded.refusal.unwrap();
         assert!(refusal.contains("the checkout is canceled"), "{refusal}");
@@ -415,7 +415,7 @@ mod tests {
         };
         let event = provider_event(PaymentSucceeded, "evt_stray", "pay_unknown", Some(500));
         let recording = webhook_recording("sknpay", handling);
-        let recorded = record(conn, &recording, event, None).unwrap();
+        let recorded = record(conn, &recording, &event, None).unwrap();
 
         assert!(recorded.stored && recorded.checkout.is_none());
         let orphan = stored(conn, "sknpay", "evt_stray");

@@ -78,7 +78,7 @@ fn expire(
         livemode: checkout.livemode,
         details: serde_json::json!({ "reason": "expires_at passed with nothing received" }),
     };
-    let recorded = events::record(conn, &recording, event, Some(checkout))?;
+    let recorded = events::record(conn, &recording, &event, Some(checkout))?;
     Ok(recorded.checkout)
 }
 

@@ -151,7 +151,7 @@ async fn store(
         handling,
     };
     let stored = state
-        .write(move |conn| store_events(conn, receipt, &recording, confirmed, &refuted))
+        .write(move |conn| store_events(conn, &receipt, &recording, &confirmed, &refuted))
         .await?;
     tracing::info!(new_events = stored.new_events, "webhook stored");
     Ok(stored)
@@ -427,14 +427,15 @@ impl Stored {
 /// already keeps no second copy of the body: its receipt points at the one that has it.
 fn store_events(
     conn: &mut DbConnection,
-    mut receipt: WebhookReceipt,
+    receipt: &WebhookReceipt,
     recording: &Recording,
-    events: Vec<NormalizedEvent>,
+    events: &[NormalizedEvent],
     refuted: &[Refuted],
 ) -> Result<Stored, StoreError> {
     let (merchant, provider) = (&recording.merchant, &recording.provider);
+    let mut receipt = receipt.clone();
     // One body may name an event twice: the first wins, as for a redelivery.
-    let mut distinct: Vec<NormalizedEvent> = Vec::with_capacity(events.len());
+    let mut distinct: Vec<&NormalizedEvent> = Vec::with_capacity(events.len());
     for event in events {
         if !distinct
             .iter()
@@ -457,13 +458,12 @@ fn store_events(
     let mut refusal = None;
     let mut first_stored_before = None;
     for event in distinct {
-        let checkout = events::link_checkout(conn, merchant, provider, &event)?;
-        let provider_event_id = event.provider_event_id.clone();
+        let checkout = events::link_checkout(conn, merchant, provider, event)?;
         let recorded = events::record(conn, recording, event, checkout)?;
         refusal = refusal.or(recorded.refusal);
         stored += i32::from(recorded.stored);
         if !recorded.stored && first_stored_before.is_none() {
-            first_stored_before = Some(provider_event_id);
+            first_stored_before = Some(&event.provider_event_id);
         }
     }
     let outcome = match (stored, refuted.is_empty()) {
@@ -473,7 +473,7 @@ fn store_events(
     };
     if outcome == ReceiptOutcome::Duplicate
         && let Some(id) = first_stored_before
-        && let Some(first) = Event::find_by_provider_event_id(conn, merchant, provider, &id)?
+        && let Some(first) = Event::find_by_provider_event_id(conn, merchant, provider, id)?
             .and_then(|event| event.receipt_id)
     {
         WebhookReceipt::mark_duplicate_of(conn, &receipt.id, &first)?;

@@ -52,10 +52,10 @@ pub async fn refund<S>(
     checkout: Checkout,
     refund_id: RefundId,
     requested: Option<i64>,
-    settled: S,
+    mut settled: S,
 ) -> Result<Refund, RefundError>
 where
-    S: FnOnce(&mut DbConnection, &Refund) -> Result<(), StoreError> + Send + 'static,
+    S: FnMut(&mut DbConnection, &Refund) -> Result<(), StoreError> + Send + 'static,
 {
     // A refunded checkout passes on to the amount check, which says that nothing is left.
     if !checkout.status.is_paid() {
@@ -145,14 +145,14 @@ fn settle(
 }
 
 /// A refund done by an earlier run: its caller's work is settled with it.
-async fn finish<S>(state: &AppState, refund: Refund, settled: S) -> Result<Refund, RefundError>
+async fn finish<S>(state: &AppState, refund: Refund, mut settled: S) -> Result<Refund, RefundError>
 where
-    S: FnOnce(&mut DbConnection, &Refund) -> Result<(), StoreError> + Send + 'static,
+    S: FnMut(&mut DbConnection, &Refund) -> Result<(), StoreError> + Send + 'static,
 {
     state
         .write_waiting(move |conn| {
             settled(conn, &refund)?;
-            Ok::<_, RefundError>(refund)
+            Ok::<_, RefundError>(refund.clone())
         })
         .await
 }

@@ -313,7 +313,7 @@ pub fn report(
     let payment_id = checkout.provider_checkout_id.as_deref().unwrap_or_default();
     let event = provider_event(event_type, event_id, payment_id, Some(checkout.amount));
     let recording = webhook_recording(&checkout.provider, Handling::default());
-    events::record(conn, &recording, event, Some(checkout.clone())).unwrap()
+    events::record(conn, &recording, &event, Some(checkout.clone())).unwrap()
 }
 
 /// [`report`]s `checkout` paid; returns it as it is now.
