@@ -1,5 +1,6 @@
 //! Background jobs, run every `[jobs] interval_secs` while the server runs: expiring checkouts
-//! nobody paid, and deleting what the retention settings let go. Each run reads the config of
+//! nobody paid, deleting what the retention settings let go, and keeping PostgreSQL's planner
+//! statistics fresh where autovacuum does not ([`analyze_stale_tables`]). Each run reads the config of
 //! the moment, so a reload applies to the next run. Every job is safe on several servers at
 //! once: each change is decided by the database (a checkout is locked and checked again before
 //! it is expired; an expiry's event id is derived from the checkout, so it is stored once).
@@ -9,7 +10,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use paymux_schema::db::idempotency::IdempotencyRecord;
 use paymux_schema::db::receipt::WebhookReceipt;
-use paymux_schema::db::truncate_to_micros;
+use paymux_schema::db::{analyze_stale_tables, truncate_to_micros};
 
 use crate::domain::expiry;
 use crate::idempotency;
@@ -22,6 +23,8 @@ pub struct Run {
     pub checkouts_expired: usize,
     pub rejected_receipts_deleted: usize,
     pub idempotency_keys_deleted: usize,
+    /// Tables whose planner statistics were refreshed.
+    pub tables_analyzed: usize,
 }
 
 /// Runs the jobs every interval, the first time one interval after start, until the task is
@@ -53,9 +56,13 @@ pub async fn run_once(state: &AppState) -> Result<Run, StoreError> {
             ))
         })
         .await?;
+    let tables_analyzed = state
+        .store(|conn| Ok::<_, StoreError>(analyze_stale_tables(conn)?.len()))
+        .await?;
     Ok(Run {
         checkouts_expired,
         rejected_receipts_deleted,
         idempotency_keys_deleted,
+        tables_analyzed,
     })
 }

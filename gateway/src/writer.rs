@@ -32,12 +32,16 @@ pub struct WriterOptions {
 }
 
 impl WriterOptions {
-    /// One writer for SQLite; for PostgreSQL up to four, leaving half the pool to readers.
+    /// One writer for SQLite. For PostgreSQL one per core, at most four and at most half the
+    /// pool (the rest is for readers): more writers than cores only split the same work into
+    /// smaller groups and more commits (docs/benchmarks.md: on two cores, two writers took at
+    /// least as many webhooks as four, and eight fewer).
     pub fn for_store(url: &DatabaseUrl, max_connections: u32) -> WriterOptions {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let writers = match url {
             DatabaseUrl::Postgres(_) => usize::try_from(max_connections / 2)
                 .unwrap_or(1)
-                .clamp(1, 4),
+                .clamp(1, cores.min(4)),
             DatabaseUrl::Sqlite(_) => 1,
         };
         WriterOptions {

@@ -110,9 +110,9 @@ pub trait Finished {
 }
 
 /// A map that never holds more than its capacity: inserting past it drops the oldest finished
-/// entry, or, when every other entry is open, the oldest one. The entry just inserted is never
-/// the one dropped. Dropped entries are gone: the simulator answers for them as for ids it
-/// never made.
+/// entry among the oldest few ([`VICTIM_WALK`]), or, when those are all open, the oldest one.
+/// The entry just inserted is never the one dropped. Dropped entries are gone: the simulator
+/// answers for them as for ids it never made.
 pub struct BoundedMap<K, V> {
     capacity: usize,
     /// The entries by insertion number: oldest first, so the walk for one to drop reads no
@@ -122,6 +122,10 @@ pub struct BoundedMap<K, V> {
     index: HashMap<K, u64>,
     inserted: u64,
 }
+
+/// How many of the oldest entries an insertion past capacity looks at for a finished one, so
+/// that a map full of open entries costs the same per insertion as an empty one.
+const VICTIM_WALK: usize = 64;
 
 impl<K, V> Default for BoundedMap<K, V> {
     fn default() -> Self {
@@ -221,21 +225,19 @@ impl<K: Eq + Hash + Clone, V: Finished> BoundedMap<K, V> {
             .ok_or_else(|| SandboxError::NotFound(id.to_owned()))
     }
 
-    /// Keeps only the entries `keep` says yes to.
-    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
-        let index = &mut self.index;
-        self.entries.retain(|_, (key, value)| {
-            let kept = keep(key, value);
-            if !kept {
-                index.remove(key);
-            }
-            kept
-        });
+    /// Drops entries from the oldest on while `expired` says yes: for entries that expire in
+    /// the order they were inserted, it reads only those it drops and the first it keeps.
+    pub fn drop_oldest_while(&mut self, mut expired: impl FnMut(&V) -> bool) {
+        while let Some(entry) = self.entries.first_entry()
+            && expired(&entry.get().1)
+        {
+            let (key, _) = entry.remove();
+            self.index.remove(&key);
+        }
     }
 
-    /// The entry to drop, other than the newest: the oldest finished one, else the oldest.
-    /// Walks from the oldest, so it stops early in the usual case of old entries being
-    /// finished; only a map of open entries is walked whole.
+    /// The entry to drop, other than the newest: the oldest finished one of the oldest
+    /// [`VICTIM_WALK`], else the oldest.
     fn victim(&self, newest: u64, now: DateTime<Utc>) -> Option<u64> {
         let others = || {
             self.entries
@@ -243,6 +245,7 @@ impl<K: Eq + Hash + Clone, V: Finished> BoundedMap<K, V> {
                 .filter(|(inserted, _)| **inserted != newest)
         };
         others()
+            .take(VICTIM_WALK)
             .find(|(_, (_, value))| value.finished(now))
             .or_else(|| others().next())
             .map(|(inserted, _)| *inserted)
@@ -344,7 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn replacing_remove_and_retain_keep_the_order_in_step() {
+    fn replacing_remove_and_dropping_the_oldest_keep_the_order_in_step() {
         let mut map = BoundedMap::with_capacity(3);
         map.insert(1, finished(), at(1));
         map.insert(2, finished(), at(1));
@@ -356,8 +359,12 @@ mod tests {
         map.insert(4, OPEN, at(1));
         assert_eq!(keys(&map), [1, 3, 4], "2 was the oldest finished");
         assert!(map.remove(&3).is_some());
-        map.retain(|key, _| *key != 4);
-        assert_eq!(keys(&map), [1]);
+        map.drop_oldest_while(|entry| entry.finished(at(1)));
+        assert_eq!(
+            keys(&map),
+            [4],
+            "1 was finished, 4 is open and stops the walk"
+        );
         assert_eq!(map.index.len(), 1);
         assert!(!map.is_empty());
         let zero: BoundedMap<u32, Entry> = BoundedMap::with_capacity(0);
@@ -365,6 +372,27 @@ mod tests {
         assert_eq!(
             BoundedMap::<u32, Entry>::default().capacity(),
             SIMULATOR_CAPACITY
+        );
+    }
+
+    #[test]
+    fn past_the_oldest_few_an_open_map_drops_its_oldest() {
+        let mut map = BoundedMap::with_capacity(VICTIM_WALK + 1);
+        for key in 0..=VICTIM_WALK {
+            map.insert(key, OPEN, at(1));
+        }
+        map.get_mut(&VICTIM_WALK).unwrap().finished_at = Some(at(0));
+        map.insert(VICTIM_WALK + 1, OPEN, at(1));
+        assert!(
+            !map.contains_key(&0),
+            "the finished entry was too young to be looked at"
+        );
+        assert!(map.contains_key(&VICTIM_WALK));
+        map.get_mut(&1).unwrap().finished_at = Some(at(0));
+        map.insert(VICTIM_WALK + 2, OPEN, at(1));
+        assert!(
+            !map.contains_key(&1) && map.contains_key(&2),
+            "the oldest finished went"
         );
     }
 }

@@ -420,7 +420,7 @@ fn idempotent(
     };
     state
         .idempotency
-        .retain(|_, remembered| remembered.at > now - IDEMPOTENCY_RETENTION);
+        .drop_oldest_while(|remembered| remembered.at <= now - IDEMPOTENCY_RETENTION);
     let hash = request_hash(operation, call.body);
     let slot = (key.to_owned(), idempotency_key.to_owned());
     if let Some(remembered) = state.idempotency.get(&slot) {

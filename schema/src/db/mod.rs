@@ -118,12 +118,6 @@ pub struct ConnectionManager {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
 
-/// PostgreSQL settings applied to every connection. Plans are made for each execution's own
-/// values: a generic plan cached while a table was still empty picks any index that starts
-/// with `merchant` (they all cost the same then) and keeps scanning every row of the merchant
-/// as the table grows, until an ANALYZE happens to invalidate it.
-const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan";
-
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;
     type Error = diesel::r2d2::Error;
@@ -131,10 +125,8 @@ impl r2d2::ManageConnection for ConnectionManager {
     fn connect(&self) -> Result<DbConnection, Self::Error> {
         match &self.url {
             DatabaseUrl::Postgres(url) => {
-                let mut conn =
+                let conn =
                     PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
-                conn.batch_execute(POSTGRES_SETTINGS)
-                    .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Postgresql(conn))
             }
             DatabaseUrl::Sqlite(path) => {
@@ -256,6 +248,34 @@ where
             Err(rollback_error) => Err(rollback_error.into()),
         },
     }
+}
+
+/// Refreshes the planner statistics of every table that changed by more than a tenth (and 50
+/// rows) since it was last analyzed, as autovacuum does where it runs; names what it analyzed.
+/// PostgreSQL keeps a prepared statement's generic plan until its tables' statistics change:
+/// a plan made while a table was empty (where any index starting with `merchant` costs the
+/// same as the right one) would otherwise go on scanning a merchant's every row as the table
+/// grows. SQLite's plans do not depend on table sizes: it analyzes nothing.
+pub fn analyze_stale_tables(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Stale {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let DbConnection::Postgresql(conn) = conn else {
+        return Ok(Vec::new());
+    };
+    let stale: Vec<Stale> = diesel::sql_query(
+        "SELECT quote_ident(relname) AS name FROM pg_stat_user_tables \
+         WHERE schemaname = current_schema() AND n_mod_since_analyze > 50 + n_live_tup / 10 \
+         ORDER BY relname",
+    )
+    .load(conn)?;
+    for table in &stale {
+        conn.batch_execute(&format!("ANALYZE {}", table.name))?;
+    }
+    Ok(stale.into_iter().map(|table| table.name).collect())
 }
 
 /// Checks that the database answers; what `/readyz` reports.

@@ -1,5 +1,5 @@
 //! The store's guarantees on both backends: event dedupe, idempotency claims under
-//! concurrency, and rolled-back write transactions.
+//! concurrency, rolled-back write transactions, and planner statistics kept fresh.
 
 use std::sync::{Arc, Barrier};
 
@@ -124,5 +124,26 @@ on_both_backends! {
             })
             .await;
         assert_eq!(count, 0);
+    }
+
+    async fn a_table_that_grew_gets_fresh_planner_statistics_once(backend) {
+        let postgres = matches!(backend, paymux_tests::Backend::Postgres { .. });
+        let app = spawn_app(backend).await;
+        let (first, second) = app
+            .with_db(|conn| {
+                for n in 0..60 {
+                    Event::insert_if_new(conn, &event(&format!("evt_{n}"), "demo")).unwrap();
+                }
+                if let db::DbConnection::Postgresql(pg) = conn {
+                    // A connection's counts reach the statistics at most once a second
+                    // unless forced.
+                    use diesel::RunQueryDsl;
+                    diesel::sql_query("SELECT pg_stat_force_next_flush()").execute(pg).unwrap();
+                }
+                (db::analyze_stale_tables(conn).unwrap(), db::analyze_stale_tables(conn).unwrap())
+            })
+            .await;
+        assert_eq!(first.contains(&"events".to_owned()), postgres, "{first:?}");
+        assert!(!second.contains(&"events".to_owned()), "analyzed once: {second:?}");
     }
 }
