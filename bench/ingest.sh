@@ -66,10 +66,17 @@ start() {
 }
 
 fresh_sqlite() { rm -f "$WORK"/paymux.db*; echo "sqlite://$WORK/paymux.db"; }
+# The database PG_URL names, dropped and made again.
+PG_DB=${PG_URL##*/}
+PG_DB=${PG_DB%%\?*}
 fresh_postgres() {
-    psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS paymux_bench WITH (FORCE)" \
-        -c "CREATE DATABASE paymux_bench" > /dev/null
+    psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" \
+        -c "CREATE DATABASE \"$PG_DB\"" > /dev/null
     echo "$PG_URL"
+}
+# The mean number of webhooks per group commit so far, from /metrics.
+mean_group() {
+    curl -s "$BASE/metrics" | awk '/^paymux_write_group_size_(sum|count)/ {v[$1 ~ /sum/] = $2} END {printf "%.1f", v[1] / v[0]}'
 }
 
 # load NAME URL PATH: the wrk run of part 1; prints its RESULT line's fields.
@@ -96,11 +103,11 @@ sleep 1
 idle_rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$SERVER/status")
 read -r sqlite_n sqlite_rps sqlite_p50 sqlite_p99 sqlite_non2xx sqlite_socket \
     <<< "$(load sqlite "$BASE" /webhooks/demo/sknpay)"
-sqlite_groups=$(curl -s "$BASE/metrics" | awk '/^paymux_write_group_size_(sum|count)/ {v[$1 ~ /sum/] = $2} END {printf "%.1f", v[1] / v[0]}')
+sqlite_groups=$(mean_group)
 start "$(fresh_postgres)"
 read -r pg_n pg_rps pg_p50 pg_p99 pg_non2xx pg_socket \
     <<< "$(load pg "$BASE" /webhooks/demo/sknpay)"
-pg_groups=$(curl -s "$BASE/metrics" | awk '/^paymux_write_group_size_(sum|count)/ {v[$1 ~ /sum/] = $2} END {printf "%.1f", v[1] / v[0]}')
+pg_groups=$(mean_group)
 stop
 for n in "$sqlite_n" "$pg_n"; do
     [ "$n" -le "$EVENTS" ] || echo "warning: $n requests for $EVENTS events: some were redeliveries; raise EVENTS" >&2

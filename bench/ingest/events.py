@@ -10,13 +10,13 @@ import json
 import sys
 import time
 
-secret, count, prefix = sys.argv[1].encode(), int(sys.argv[2]), sys.argv[3]
-now = int(time.time())
-out = sys.stdout
-for n in range(count):
+
+def signed_event(secret, prefix, n, now):
+    """Event number N of PREFIX as SKN Pay sends it at NOW: its id, body and signature."""
+    event_id = f"evt_{prefix}_{n}"
     body = json.dumps(
         {
-            "id": f"evt_{prefix}_{n}",
+            "id": event_id,
             "object": "event",
             "type": "payment.succeeded",
             "created": now,
@@ -36,4 +36,13 @@ for n in range(count):
         separators=(",", ":"),
     )
     mac = hmac.new(secret, f"{now}.{body}".encode(), hashlib.sha256).hexdigest()
-    out.write(f"t={now},v1={mac}\t{body}\n")
+    return event_id, body, f"t={now},v1={mac}"
+
+
+if __name__ == "__main__":
+    secret, count, prefix = sys.argv[1].encode(), int(sys.argv[2]), sys.argv[3]
+    now = int(time.time())
+    out = sys.stdout
+    for n in range(count):
+        _, body, signature = signed_event(secret, prefix, n, now)
+        out.write(f"{signature}\t{body}\n")

@@ -4,37 +4,24 @@ a kill -9.
 
 Usage: flood.py URL SECRET PREFIX ACKED
 """
-import hashlib
-import hmac
 import http.client
-import json
 import sys
 import threading
 import time
 import urllib.parse
+
+from events import signed_event
 
 url, secret, prefix, acked_path = sys.argv[1], sys.argv[2].encode(), sys.argv[3], sys.argv[4]
 target = urllib.parse.urlsplit(url)
 acked, lock = [], threading.Lock()
 
 
-def event(n):
-    now = int(time.time())
-    body = json.dumps({
-        "id": f"evt_{prefix}_{n}", "object": "event", "type": "payment.succeeded",
-        "created": now, "livemode": False,
-        "data": {"object": {"object": "payment", "id": f"pay_{prefix}_{n}", "livemode": False,
-                            "amount": 1250, "currency": "USD", "status": "succeeded"}},
-    }, separators=(",", ":"))
-    mac = hmac.new(secret, f"{now}.{body}".encode(), hashlib.sha256).hexdigest()
-    return f"evt_{prefix}_{n}", body, f"t={now},v1={mac}"
-
-
 def client(worker):
     conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
     n = worker
     while True:
-        event_id, body, signature = event(n)
+        event_id, body, signature = signed_event(secret, prefix, n, int(time.time()))
         n += 32
         try:
             conn.request("POST", target.path, body=body, headers={

@@ -101,8 +101,19 @@ async fn shared_state(
     live: Live,
 ) -> Result<AppState, StartupError> {
     let db = open_store(settings).await?;
+    assemble_state(db, url, settings.database.max_connections, live)
+}
+
+/// The shared state on `db`, a migrated store at `url` of `max_connections`: its metrics and
+/// its writers started.
+pub(crate) fn assemble_state(
+    db: db::Pool,
+    url: &DatabaseUrl,
+    max_connections: u32,
+    live: Live,
+) -> Result<AppState, StartupError> {
     let metrics = Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?;
-    let options = WriterOptions::for_store(url, settings.database.max_connections);
+    let options = WriterOptions::for_store(url, max_connections);
     let writer = Writer::start(db.clone(), options, metrics.registry())
         .map_err(|error| StartupError::Other(error.to_string()))?;
     Ok(AppState {

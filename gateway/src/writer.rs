@@ -56,18 +56,22 @@ impl WriterOptions {
 /// every handle is gone.
 #[derive(Clone)]
 pub struct Writer {
-    queue: Sender<Unit>,
+    queue: Sender<Box<dyn Unit>>,
     /// One permit per piece of work the queue may hold; a piece holds its permit until a
     /// writer starts it.
     room: Arc<Semaphore>,
     metrics: WriterMetrics,
 }
 
-/// A piece of work, run inside the group's transaction, in a savepoint of its own when the
-/// group is `Guarded`. It may run twice: a run whose group was rolled back left nothing.
-type Unit = Box<dyn FnMut(&mut DbConnection, Guard) -> Ran + Send>;
-/// Answers the caller once the group's fate is known (`None` when committed, else why not).
-type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+/// A piece of work in the queue: run inside its group's transaction, perhaps twice (a run
+/// whose group was rolled back left nothing), then answered once the group's fate is known.
+trait Unit: Send {
+    /// Runs the work, in a savepoint of its own when `guard` says so; whether it failed.
+    fn run(&mut self, conn: &mut DbConnection, guard: Guard) -> bool;
+    /// Answers the caller with the last run's result, or, when the group was not committed
+    /// (`group_failed`), why not.
+    fn answer(self: Box<Self>, group_failed: Option<&str>);
+}
 
 /// How a group's units run: side by side in its transaction, or each in its own savepoint.
 #[derive(Clone, Copy, PartialEq)]
@@ -76,10 +80,44 @@ enum Guard {
     Guarded,
 }
 
-/// A unit that ran: whether its work failed, and its answer.
-struct Ran {
-    failed: bool,
-    answer: Answer,
+/// A caller's work, the room it holds in the queue until it first runs, its last run's result
+/// and where the answer goes.
+struct Queued<F, T, E> {
+    work: F,
+    room: Option<OwnedSemaphorePermit>,
+    done: Option<Result<T, UnitError<E>>>,
+    answer: tokio::sync::oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> Unit for Queued<F, T, E>
+where
+    F: FnMut(&mut DbConnection) -> Result<T, E> + Send,
+    T: Send,
+    E: From<StoreError> + Send,
+{
+    fn run(&mut self, conn: &mut DbConnection, guard: Guard) -> bool {
+        self.room.take();
+        let work = &mut self.work;
+        let done = match guard {
+            Guard::Unguarded => work(conn).map_err(UnitError::Work),
+            Guard::Guarded => write_transaction(conn, |conn| work(conn).map_err(UnitError::Work)),
+        };
+        let failed = done.is_err();
+        self.done = Some(done);
+        failed
+    }
+
+    fn answer(self: Box<Self>, group_failed: Option<&str>) {
+        let result = match (self.done, group_failed) {
+            // A panic in its group stopped it before it finished.
+            (None, _) => Err(E::from(StoreError::Commit("the write was not run".into()))),
+            (Some(Err(UnitError::Work(error))), _) => Err(error),
+            (Some(Err(UnitError::Store(error))), _) => Err(E::from(StoreError::Query(error))),
+            (Some(Ok(_)), Some(reason)) => Err(E::from(StoreError::Commit(reason.to_owned()))),
+            (Some(Ok(value)), None) => Ok(value),
+        };
+        let _ = self.answer.send(result);
+    }
 }
 
 #[derive(Clone)]
@@ -194,46 +232,25 @@ impl Writer {
     }
 
     /// Queues `work`, holding `room` in the queue until a writer starts it.
-    async fn enqueue<T, E, F>(&self, room: OwnedSemaphorePermit, mut work: F) -> Result<T, E>
+    async fn enqueue<T, E, F>(&self, room: OwnedSemaphorePermit, work: F) -> Result<T, E>
     where
         F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        // Kept by the unit across its runs; the run whose group's fate is known answers.
-        let answer = Arc::new(Mutex::new(Some(answer)));
-        let mut room = Some(room);
-        let unit: Unit = Box::new(move |conn, guard| {
-            room.take();
-            let done = match guard {
-                Guard::Unguarded => work(conn).map_err(UnitError::Work),
-                Guard::Guarded => {
-                    write_transaction(conn, |conn| work(conn).map_err(UnitError::Work))
-                }
-            };
-            let failed = done.is_err();
-            let answer = answer.clone();
-            let answer: Answer = Box::new(move |group_failed| {
-                let result = match (done, group_failed) {
-                    (Err(UnitError::Work(error)), _) => Err(error),
-                    (Err(UnitError::Store(error)), _) => Err(E::from(StoreError::Query(error))),
-                    (Ok(_), Some(reason)) => Err(E::from(StoreError::Commit(reason.to_owned()))),
-                    (Ok(value), None) => Ok(value),
-                };
-                let sender = answer.lock().ok().and_then(|mut answer| answer.take());
-                if let Some(sender) = sender {
-                    let _ = sender.send(result);
-                }
-            });
-            Ran { failed, answer }
+        let unit = Box::new(Queued {
+            work,
+            room: Some(room),
+            done: None,
+            answer,
         });
         self.metrics.queued.inc();
         if self.queue.send(unit).is_err() {
             self.metrics.queued.dec();
             return Err(E::from(stopped()));
         }
-        // A unit dropped unrun (no connection, or a panic in its group) committed nothing.
+        // A unit dropped unanswered (no connection) committed nothing.
         answered
             .await
             .unwrap_or_else(|_| Err(E::from(StoreError::Commit("the write was not run".into()))))
@@ -253,7 +270,12 @@ pub enum WriterStartError {
 }
 
 /// One writer thread: takes the queued work in groups until every handle is gone.
-fn run(pool: &Pool, receiver: &Mutex<Receiver<Unit>>, metrics: &WriterMetrics, max_group: usize) {
+fn run(
+    pool: &Pool,
+    receiver: &Mutex<Receiver<Box<dyn Unit>>>,
+    metrics: &WriterMetrics,
+    max_group: usize,
+) {
     let mut conn = None;
     while let Some(group) = next_group(receiver, max_group) {
         metrics
@@ -270,7 +292,10 @@ fn run(pool: &Pool, receiver: &Mutex<Receiver<Unit>>, metrics: &WriterMetrics, m
 
 /// Waits for work, then takes whatever else is queued, up to `max_group`. `None` once every
 /// handle is gone.
-fn next_group(receiver: &Mutex<Receiver<Unit>>, max_group: usize) -> Option<Vec<Unit>> {
+fn next_group(
+    receiver: &Mutex<Receiver<Box<dyn Unit>>>,
+    max_group: usize,
+) -> Option<Vec<Box<dyn Unit>>> {
     let receiver = receiver.lock().ok()?;
     let first = receiver.recv().ok()?;
     let mut group = vec![first];
@@ -290,7 +315,7 @@ fn next_group(receiver: &Mutex<Receiver<Unit>>, max_group: usize) -> Option<Vec<
 fn commit(
     pool: &Pool,
     slot: &mut Option<PooledConnection>,
-    mut group: Vec<Unit>,
+    mut group: Vec<Box<dyn Unit>>,
     metrics: &WriterMetrics,
 ) {
     let conn = match slot {
@@ -306,66 +331,56 @@ fn commit(
         },
     };
     let mut ran = run_group(conn, &mut group, Guard::Unguarded);
-    if let Ok(Err(Failed::Unit(_))) = ran
+    if let Ok(Err(Failed::Unit)) = ran
         && group.len() > 1
     {
         metrics.guarded_reruns.inc();
         ran = run_group(conn, &mut group, Guard::Guarded);
     }
-    let (failure, answers) = match ran {
-        Ok(Ok(answers)) => (None, answers),
+    let failure = match ran {
         // Only a unit alone is left failed after its run: its error is its answer.
-        Ok(Err(Failed::Unit(answers))) => (None, answers),
-        Ok(Err(Failed::Commit(error, answers))) => {
-            (Some(format!("the group's commit failed: {error}")), answers)
-        }
-        Err(_) => (
-            Some("a write panicked; its group was rolled back".to_owned()),
-            Vec::new(),
-        ),
+        Ok(Ok(())) | Ok(Err(Failed::Unit)) => None,
+        Ok(Err(Failed::Commit(error))) => Some(format!("the group's commit failed: {error}")),
+        Err(_) => Some("a write panicked; its group was rolled back".to_owned()),
     };
     if let Some(reason) = &failure {
         tracing::error!(%reason, "a write group was not committed");
         // A connection left inside a transaction is discarded by the pool.
         *slot = None;
     }
-    for answer in answers {
-        answer(failure.as_deref());
+    for unit in group {
+        unit.answer(failure.as_deref());
     }
 }
 
-/// Why a group's run did not commit; each holds the answers of the units that ran.
+/// Why a group's run did not commit.
 enum Failed {
-    /// An unguarded unit failed (its answer is the last), and the transaction was rolled
-    /// back.
-    Unit(Vec<Answer>),
+    /// An unguarded unit failed, and the transaction was rolled back.
+    Unit,
     /// The transaction itself failed.
-    Commit(diesel::result::Error, Vec<Answer>),
+    Commit(diesel::result::Error),
 }
 
 /// Runs every unit of `group` in one transaction as `guard` says, and commits unless an
 /// unguarded unit failed. A panic unwinds out of it with the transaction rolled back.
 fn run_group(
     conn: &mut DbConnection,
-    group: &mut [Unit],
+    group: &mut [Box<dyn Unit>],
     guard: Guard,
-) -> std::thread::Result<Result<Vec<Answer>, Failed>> {
-    let mut answers = Vec::with_capacity(group.len());
+) -> std::thread::Result<Result<(), Failed>> {
     catch_unwind(AssertUnwindSafe(|| {
         let ran = write_transaction(conn, |conn| {
             for unit in group.iter_mut() {
-                let ran = unit(conn, guard);
-                answers.push(ran.answer);
-                if ran.failed && guard == Guard::Unguarded {
+                if unit.run(conn, guard) && guard == Guard::Unguarded {
                     return Err(diesel::result::Error::RollbackTransaction);
                 }
             }
             Ok(())
         });
         match ran {
-            Ok(()) => Ok(answers),
-            Err(diesel::result::Error::RollbackTransaction) => Err(Failed::Unit(answers)),
-            Err(error) => Err(Failed::Commit(error, answers)),
+            Ok(()) => Ok(()),
+            Err(diesel::result::Error::RollbackTransaction) => Err(Failed::Unit),
+            Err(error) => Err(Failed::Commit(error)),
         }
     }))
 }

@@ -181,3 +181,29 @@ impl WebhookReply {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hosted_checkout_is_open_with_the_page_to_send_the_payer_to() {
+        let expires_at = DateTime::from_timestamp(1_800_000_000, 0);
+        assert_eq!(
+            CreatedCheckout::hosted(
+                Some("pay_1".into()),
+                "https://pay.test/1".into(),
+                true,
+                expires_at
+            ),
+            CreatedCheckout {
+                provider_checkout_id: Some("pay_1".into()),
+                status: CheckoutStatus::Open,
+                redirect_url: Some("https://pay.test/1".into()),
+                client_action: None,
+                livemode: true,
+                expires_at,
+            }
+        );
+    }
+}

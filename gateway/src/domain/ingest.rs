@@ -137,7 +137,7 @@ pub async fn receive(state: &AppState, inbound: Inbound) -> Result<WebhookReply,
 async fn store(
     state: &AppState,
     inbound: &Inbound,
-    receipt: WebhookReceipt,
+    mut receipt: WebhookReceipt,
     handling: Handling,
     confirmed: Vec<NormalizedEvent>,
     refuted: Vec<Refuted>,
@@ -151,7 +151,7 @@ async fn store(
         handling,
     };
     let stored = state
-        .write(move |conn| store_events(conn, &receipt, &recording, &confirmed, &refuted))
+        .write(move |conn| store_events(conn, &mut receipt, &recording, &confirmed, &refuted))
         .await?;
     tracing::info!(new_events = stored.new_events, "webhook stored");
     Ok(stored)
@@ -427,13 +427,12 @@ impl Stored {
 /// already keeps no second copy of the body: its receipt points at the one that has it.
 fn store_events(
     conn: &mut DbConnection,
-    receipt: &WebhookReceipt,
+    receipt: &mut WebhookReceipt,
     recording: &Recording,
     events: &[NormalizedEvent],
     refuted: &[Refuted],
 ) -> Result<Stored, StoreError> {
     let (merchant, provider) = (&recording.merchant, &recording.provider);
-    let mut receipt = receipt.clone();
     // One body may name an event twice: the first wins, as for a redelivery.
     let mut distinct: Vec<&NormalizedEvent> = Vec::with_capacity(events.len());
     for event in events {
@@ -453,7 +452,7 @@ fn store_events(
     }
     let expected = i32::try_from(distinct.len()).unwrap_or(i32::MAX);
     receipt.event_count = expected;
-    WebhookReceipt::insert(conn, &receipt)?;
+    WebhookReceipt::insert(conn, receipt)?;
     let mut stored = 0;
     let mut refusal = None;
     let mut first_stored_before = None;

@@ -176,12 +176,13 @@ fn reserve(
     let committed = Refund::committed_total(conn, &checkout.id)?;
     // What was received can be refunded, for a checkout paid in part too.
     let remaining = checkout.amount_received - committed;
-    if let Some(existing) = Refund::find(conn, &checkout.merchant, &refund_id)?
+    let existing = Refund::find(conn, &checkout.merchant, &refund_id)?;
+    if let Some(existing) = &existing
         && existing.status != RefundStatus::Failed
     {
         // A retry of a refund already reserved (or done) under this Idempotency-Key.
         return Ok(Reserved {
-            refund: existing,
+            refund: existing.clone(),
             is_full: remaining == 0,
         });
     }
@@ -211,7 +212,7 @@ fn reserve(
         created_at: now,
         updated_at: now,
     };
-    match Refund::find(conn, &checkout.merchant, &refund_id)? {
+    match existing {
         // A failed attempt under the same key: try again with the new reservation.
         Some(_) => {
             Refund::update_outcome(conn, &refund_id, RefundStatus::Pending, None, None, now)?

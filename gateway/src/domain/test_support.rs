@@ -14,7 +14,7 @@ use paymux_providers::model::{
     CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
     WebhookOutcome, WebhookReply, WebhookRequest,
 };
-use paymux_providers::sknpay::signature::sign;
+use paymux_providers::sknpay::signature::{SIGNATURE_HEADER, sign};
 use paymux_providers::{
     ClosedCheckout, Lookups, Operation, Provider, ProviderError, Refunds, Registry, WebhookPolicy,
 };
@@ -30,10 +30,9 @@ use super::ingest::Inbound;
 use super::routing::{Order, Routed};
 use crate::live::{Addresses, ConfigSource, Live, LiveConfig};
 use crate::merchants::{ConfiguredProvider, Merchant};
-use crate::metrics::Metrics;
 use crate::settings::{Overlay, RateLimitSettings, Settings};
+use crate::startup::assemble_state;
 use crate::state::AppState;
-use crate::writer::{Writer, WriterOptions};
 
 /// Every test's merchant: the demo merchant of `config/default.toml`.
 pub const MERCHANT: &str = "demo";
@@ -59,18 +58,9 @@ impl TestState {
         };
         let config = LiveConfig::build(source().unwrap(), &Registry::standard(), &addresses);
         let live = Live::new(config.unwrap(), source, Registry::standard(), addresses);
-        let metrics = Metrics::new().unwrap();
-        let writers = WriterOptions::for_store(&DatabaseUrl::parse(&url).unwrap(), 10);
-        let writer = Writer::start(db.clone(), writers, metrics.registry()).unwrap();
-        let state = AppState {
-            db,
-            writer,
-            live: Arc::new(live),
-            breakers: Arc::default(),
-            limiter: Arc::default(),
-            rejections: Arc::default(),
-            metrics,
-        };
+        let url = DatabaseUrl::parse(&url).unwrap();
+        let max_connections = PoolOptions::default().max_connections;
+        let state = assemble_state(db, &url, max_connections, live).unwrap();
         TestState { state, _dir: dir }
     }
 
@@ -319,6 +309,10 @@ pub fn report(
 /// [`report`]s `checkout` paid; returns it as it is now.
 pub fn pay(conn: &mut DbConnection, checkout: &Checkout) -> Checkout {
     let recorded = report(conn, checkout, EventType::PaymentSucceeded, "evt_paid");
+    assert!(
+        recorded.stored,
+        "a second payment of one provider is a duplicate here"
+    );
     recorded.checkout.unwrap()
 }
 
@@ -370,7 +364,7 @@ pub fn paid_webhook(checkout: &Checkout, id: &str, secret: &str) -> Inbound {
     Inbound {
         merchant: MERCHANT.to_owned(),
         provider: "sknpay".to_owned(),
-        headers: vec![("sknpay-signature".to_owned(), signature)],
+        headers: vec![(SIGNATURE_HEADER.to_owned(), signature)],
         body: body.into(),
         received_at: now,
         client: None,

@@ -418,12 +418,19 @@ fn idempotent(
     let Some(idempotency_key) = call.idempotency_key else {
         return create(state);
     };
+    // Keys expire in about the order they were remembered; the lookup checks its own key
+    // whatever the order.
+    let cutoff = now - IDEMPOTENCY_RETENTION;
     state
         .idempotency
-        .drop_oldest_while(|remembered| remembered.at <= now - IDEMPOTENCY_RETENTION);
+        .drop_oldest_while(|remembered| remembered.at <= cutoff);
     let hash = request_hash(operation, call.body);
     let slot = (key.to_owned(), idempotency_key.to_owned());
-    if let Some(remembered) = state.idempotency.get(&slot) {
+    let remembered = state
+        .idempotency
+        .get(&slot)
+        .filter(|remembered| remembered.at > cutoff);
+    if let Some(remembered) = remembered {
         if remembered.request_hash == hash {
             return remembered.response.clone();
         }

@@ -111,10 +111,11 @@ pub struct ConnectionManager {
 
 /// SQLite settings applied to every connection: WAL so readers never block the writer,
 /// `synchronous = FULL` so a committed webhook survives power loss, a busy timeout so writers
-/// queue instead of failing, and foreign keys enforced. Temporary storage stays in memory: each
-/// webhook of a group commit runs in a savepoint, whose undo journal would otherwise spill to a
-/// temporary file (created, written page by page and deleted in every group) once it passes
-/// 64 KiB; it holds only the group's own changed pages, so memory bounds it well.
+/// queue instead of failing, and foreign keys enforced. Temporary storage stays in memory: a
+/// group commit run again after a failed write puts each write in a savepoint, whose undo
+/// journal would otherwise spill to a temporary file (created, written page by page and
+/// deleted in every such group) once it passes 64 KiB; it holds only the group's own changed
+/// pages, so memory bounds it well.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
 

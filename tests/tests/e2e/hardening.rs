@@ -365,7 +365,8 @@ on_both_backends! {
         let run = paymux_gateway::jobs::run_once(&app.state).await.unwrap();
         // Run again: nothing more is old enough.
         let again = paymux_gateway::jobs::run_once(&app.state).await.unwrap();
-        assert_eq!((again.rejected_receipts_deleted, again.idempotency_keys_deleted), (0, 0));
+        // Only the planner statistics may still be refreshed (PostgreSQL), after the inserts above.
+        assert_eq!(again, paymux_gateway::jobs::Run { tables_analyzed: again.tables_analyzed, ..Default::default() });
         assert_eq!((run.rejected_receipts_deleted, run.idempotency_keys_deleted), (1, 1));
         let mut ids: Vec<ReceiptId> = receipts(&app).await.into_iter().map(|receipt| receipt.id).collect();
         ids.sort();
