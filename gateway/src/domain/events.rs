@@ -9,7 +9,7 @@ use paymux_domain::{
     ReceiptId, StatusInput, TransitionFlag,
 };
 use paymux_schema::db::DbConnection;
-use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::checkout::{Checkout, Link};
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::refund::Refund;
@@ -264,40 +264,19 @@ pub fn link_checkout(
     provider: &str,
     event: &NormalizedEvent,
 ) -> Result<Option<Checkout>, StoreError> {
-    let moves_money = matches!(
-        event.event_type,
-        EventType::PaymentSucceeded | EventType::PaymentRefunded
-    );
-    let same_payment = |checkout: &Checkout| {
-        !moves_money
-            || checkout.provider_checkout_id.is_none()
-            || checkout.provider_checkout_id == event.provider_payment_id
+    let link = Link {
+        payment_id: event.provider_payment_id.as_deref(),
+        checkout_id: event
+            .checkout_hint
+            .as_deref()
+            .filter(|hint| CheckoutId::parse(hint).is_ok()),
+        reference: event.reference.as_deref(),
+        moves_money: matches!(
+            event.event_type,
+            EventType::PaymentSucceeded | EventType::PaymentRefunded
+        ),
     };
-    let known_by_our_id = |checkout: &Checkout| {
-        checkout.provider_checkout_id.as_deref() == Some(checkout.id.to_string().as_str())
-    };
-    let mut found = None;
-    if let Some(payment_id) = &event.provider_payment_id {
-        found = Checkout::find_by_provider_checkout_id(conn, merchant, provider, payment_id)?;
-    }
-    if found.is_none()
-        && let Some(hint) = event.checkout_hint.as_deref()
-        && let Ok(checkout_id) = CheckoutId::parse(hint)
-    {
-        found = Checkout::find(conn, merchant, &checkout_id)?.filter(|checkout| {
-            checkout.provider == provider && (same_payment(checkout) || known_by_our_id(checkout))
-        });
-    }
-    if found.is_none()
-        && let Some(reference) = &event.reference
-    {
-        found =
-            Checkout::find_by_reference(conn, merchant, provider, reference)?.filter(same_payment);
-    }
-    match found {
-        Some(checkout) => Ok(Checkout::find_for_update(conn, merchant, &checkout.id)?),
-        None => Ok(None),
-    }
+    Ok(Checkout::find_linked(conn, merchant, provider, &link)?)
 }
 
 #[cfg(test)]

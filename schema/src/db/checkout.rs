@@ -54,6 +54,98 @@ pub struct Checkout {
     pub amount_received: i64,
 }
 
+/// What an event says that names its checkout ([`Checkout::find_linked`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Link<'a> {
+    pub payment_id: Option<&'a str>,
+    /// Our checkout id as the provider echoed it back, when it is one.
+    pub checkout_id: Option<&'a str>,
+    pub reference: Option<&'a str>,
+    /// A success or a refund: linked more strictly.
+    pub moves_money: bool,
+}
+
+/// The id of the checkout an event names ([`Checkout::find_linked`]), as a subquery: one
+/// hand-written statement, since diesel builds no UNION of limited subqueries, and a fragment
+/// of its own so that it is prepared once per connection (diesel prepares its `sql` literals
+/// again on every run).
+#[derive(Debug, Clone, Copy)]
+struct LinkedId<'a> {
+    merchant: &'a str,
+    provider: &'a str,
+    link: Link<'a>,
+}
+
+impl Expression for LinkedId<'_> {
+    type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+impl diesel::query_builder::QueryId for LinkedId<'_> {
+    type QueryId = LinkedId<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::expression::ValidGrouping<()> for LinkedId<'_> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<QS> AppearsOnTable<QS> for LinkedId<'_> {}
+
+impl<'a, DB> diesel::query_builder::QueryFragment<DB> for LinkedId<'a>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Bool>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    bool: diesel::serialize::ToSql<diesel::sql_types::Bool, DB>,
+    Option<&'a str>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Bool, Nullable, Text};
+        let link = &self.link;
+        // The money rule, on the row a lookup found.
+        let same_payment = |out: &mut diesel::query_builder::AstPass<'_, 'b, DB>| {
+            out.push_sql(" (NOT ");
+            out.push_bind_param::<Bool, _>(&link.moves_money)?;
+            out.push_sql(" OR provider_checkout_id IS NULL OR provider_checkout_id = ");
+            out.push_bind_param::<Nullable<Text>, _>(&link.payment_id)
+        };
+        out.push_sql(
+            "(SELECT id FROM (SELECT id, 1 AS rank FROM (SELECT id FROM checkouts WHERE merchant = ",
+        );
+        out.push_bind_param::<Text, _>(self.merchant)?;
+        out.push_sql(" AND provider = ");
+        out.push_bind_param::<Text, _>(self.provider)?;
+        out.push_sql(" AND provider_checkout_id = ");
+        out.push_bind_param::<Nullable<Text>, _>(&link.payment_id)?;
+        out.push_sql(
+            " LIMIT 1) AS by_payment UNION ALL SELECT id, 2 FROM checkouts WHERE merchant = ",
+        );
+        out.push_bind_param::<Text, _>(self.merchant)?;
+        out.push_sql(" AND id = ");
+        out.push_bind_param::<Nullable<Text>, _>(&link.checkout_id)?;
+        out.push_sql(" AND provider = ");
+        out.push_bind_param::<Text, _>(self.provider)?;
+        out.push_sql(" AND");
+        same_payment(&mut out)?;
+        out.push_sql(
+            " OR provider_checkout_id = id) UNION ALL SELECT id, 3 FROM (SELECT id, \
+             provider_checkout_id FROM checkouts WHERE merchant = ",
+        );
+        out.push_bind_param::<Text, _>(self.merchant)?;
+        out.push_sql(" AND provider = ");
+        out.push_bind_param::<Text, _>(self.provider)?;
+        out.push_sql(" AND reference = ");
+        out.push_bind_param::<Nullable<Text>, _>(&link.reference)?;
+        out.push_sql(" ORDER BY id DESC LIMIT 1) AS by_reference WHERE");
+        same_payment(&mut out)?;
+        out.push_sql(")) AS found ORDER BY rank LIMIT 1)");
+        Ok(())
+    }
+}
+
 /// What a reported payment did to its checkout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PaymentApplied {
@@ -134,20 +226,31 @@ impl Checkout {
         in_row(found, "checkouts", id)
     }
 
-    /// The checkout a provider knows under `provider_checkout_id`.
-    pub fn find_by_provider_checkout_id(
+    /// The checkout an event names, locked as by [`Checkout::find_for_update`], found in one
+    /// statement (one round trip on the webhook path): by the provider's payment id, else by
+    /// our id echoed back (`hint`), else by the newest checkout with the order reference.
+    /// When the event moves money, the last two match only a checkout the provider knows under
+    /// the event's payment id or under none yet (by our id, also one it knows under our id).
+    pub fn find_linked(
         conn: &mut DbConnection,
         merchant: &str,
         provider: &str,
-        provider_checkout_id: &str,
+        link: &Link<'_>,
     ) -> QueryResult<Option<Checkout>> {
-        checkouts::table
+        let chosen = LinkedId {
+            merchant,
+            provider,
+            link: *link,
+        };
+        let query = checkouts::table
             .filter(checkouts::merchant.eq(merchant))
-            .filter(checkouts::provider.eq(provider))
-            .filter(checkouts::provider_checkout_id.eq(provider_checkout_id))
-            .select(Checkout::as_select())
-            .first(conn)
-            .optional()
+            .filter(checkouts::id.nullable().eq(chosen))
+            .select(checkouts::all_columns);
+        let found = match conn {
+            DbConnection::Postgresql(conn) => query.for_update().first(conn).optional(),
+            DbConnection::Sqlite(conn) => query.first(conn).optional(),
+        };
+        in_row(found, "checkouts", &"linked to an event")
     }
 
     /// Up to `limit` checkouts, of any merchant, that have received nothing and are past
@@ -170,23 +273,6 @@ impl Checkout {
             .limit(limit)
             .select(Checkout::as_select())
             .load(conn)
-    }
-
-    /// The newest checkout of this merchant and provider with this order reference.
-    pub fn find_by_reference(
-        conn: &mut DbConnection,
-        merchant: &str,
-        provider: &str,
-        reference: &str,
-    ) -> QueryResult<Option<Checkout>> {
-        checkouts::table
-            .filter(checkouts::merchant.eq(merchant))
-            .filter(checkouts::provider.eq(provider))
-            .filter(checkouts::reference.eq(reference))
-            .order(checkouts::id.desc())
-            .select(Checkout::as_select())
-            .first(conn)
-            .optional()
     }
 
     /// A page of the merchant's checkouts, newest first.
