@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -16,6 +17,9 @@ pub struct Metrics {
     latency: HistogramVec,
     routing: IntCounterVec,
     circuits: IntGaugeVec,
+    deliveries: IntCounterVec,
+    outbox_pending: IntGauge,
+    outbox_oldest_due: Gauge,
 }
 
 impl Metrics {
@@ -49,6 +53,25 @@ impl Metrics {
             ),
             &["merchant", "provider"],
         )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Attempts to deliver a webhook to a merchant's endpoint, by outcome: delivered \
+                 (2xx), failed (any other answer, or none), gone (410: endpoint disabled)",
+            ),
+            &["endpoint", "outcome"],
+        )?;
+        let outbox_pending = IntGauge::new(
+            "webhook_messages_pending",
+            "Webhook messages waiting for their next attempt, due or not",
+        )?;
+        let outbox_oldest_due = Gauge::new(
+            "webhook_oldest_due_seconds",
+            "How long the longest-due pending webhook message has been due (0 when none is)",
+        )?;
+        registry.register(Box::new(deliveries.clone()))?;
+        registry.register(Box::new(outbox_pending.clone()))?;
+        registry.register(Box::new(outbox_oldest_due.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(routing.clone()))?;
@@ -59,7 +82,24 @@ impl Metrics {
             latency,
             routing,
             circuits,
+            deliveries,
+            outbox_pending,
+            outbox_oldest_due,
         })
+    }
+
+    /// Counts one attempt to deliver a webhook to `endpoint`.
+    pub fn webhook_delivery(&self, endpoint: &str, outcome: &str) {
+        self.deliveries
+            .with_label_values(&[endpoint, outcome])
+            .inc();
+    }
+
+    /// Sets the outbox's backlog, read at scrape time: pending messages and the age of the
+    /// longest-due one.
+    pub fn set_outbox(&self, pending: i64, oldest_due_seconds: f64) {
+        self.outbox_pending.set(pending);
+        self.outbox_oldest_due.set(oldest_due_seconds);
     }
 
     /// Counts one routing step for a merchant's provider.

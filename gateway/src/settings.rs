@@ -29,6 +29,7 @@ pub struct Settings {
     pub checkouts: CheckoutSettings,
     pub retention: RetentionSettings,
     pub jobs: JobSettings,
+    pub outbound_webhooks: OutboundWebhookSettings,
     pub admin: AdminSettings,
     #[serde(default)]
     pub merchants: BTreeMap<String, MerchantSettings>,
@@ -194,6 +195,22 @@ pub struct JobSettings {
     pub interval_secs: u64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundWebhookSettings {
+    /// Divides the retry delays and the five days after which a failing endpoint is disabled
+    /// (tests use 1000); 1 keeps the documented schedule.
+    pub retry_speedup: u32,
+    /// Whether endpoints may be plain http or name loopback, private, link-local or
+    /// unique-local addresses. Unset, it follows `sandbox.enabled`: the demo's receiver on
+    /// loopback works, and a production config is guarded without saying so.
+    #[serde(default)]
+    pub allow_private_networks: Option<bool>,
+    /// Deliveries in flight at once in this process, and to one endpoint.
+    pub max_in_flight: usize,
+    pub max_in_flight_per_endpoint: usize,
+}
+
 /// A proxy allowed to say who the client is: one address, or a CIDR block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrustedProxy {
@@ -342,6 +359,13 @@ fn is_quoted_source(line: &str) -> bool {
 }
 
 impl Settings {
+    /// Whether webhook endpoints may be on private networks ([`OutboundWebhookSettings`]).
+    pub fn allow_private_networks(&self) -> bool {
+        self.outbound_webhooks
+            .allow_private_networks
+            .unwrap_or(self.sandbox.enabled)
+    }
+
     /// Reads the three layers.
     pub fn load(overlay: Overlay) -> Result<Settings, LoadError> {
         let mut builder = config::Config::builder().add_source(config::File::from_str(

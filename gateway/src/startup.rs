@@ -17,13 +17,15 @@ use tracing_actix_web::TracingLogger;
 use url::Url;
 
 use crate::admin;
+use crate::domain::outbound::Senders;
 use crate::error::{ApiError, json_error_bodies};
 use crate::live::{Addresses, ConfigSource, Live, LiveConfig};
 use crate::merchants::ConfigErrors;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::routes::{
-    checkouts, events, export, health, metrics, pay, reconciliation, refunds, webhooks,
+    checkouts, events, export, health, metrics, pay, reconciliation, refunds, webhook_endpoints,
+    webhooks,
 };
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -56,6 +58,8 @@ pub struct Application {
     backend: &'static str,
     server: Server,
     state: AppState,
+    /// Deliver the webhooks merchants are sent, while the server runs.
+    senders: Arc<Senders>,
     #[cfg(feature = "sandbox")]
     sandbox: Option<Arc<paymux_sandbox::Sandbox>>,
     /// Held for as long as the server runs; see [`refusing_socket`].
@@ -216,11 +220,14 @@ impl Application {
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
         }
+        let senders = Senders::new(app_state.clone())
+            .map_err(|error| StartupError::Other(format!("webhook senders: {error}")))?;
         Ok(Application {
             address,
             public_url,
             backend,
             server: server.run(),
+            senders,
             state: app_state,
             #[cfg(feature = "sandbox")]
             sandbox,
@@ -285,8 +292,10 @@ impl Application {
     /// handle), then lets in-flight requests finish within the shutdown timeout.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let jobs = tokio::spawn(crate::jobs::run_forever(self.state.clone()));
+        let senders = tokio::spawn(self.senders.clone().run_forever());
         let served = self.server.await;
         jobs.abort();
+        senders.abort();
         served
     }
 }
@@ -393,6 +402,37 @@ fn routes(config: &mut web::ServiceConfig) {
                     web::resource("/events/export").route(web::get().to(export::export_events)),
                 )
                 .service(web::resource("/events/{id}").route(web::get().to(events::get_event)))
+                .service(
+                    web::resource("/events/{id}/resend")
+                        .route(web::post().to(webhook_endpoints::resend_event)),
+                )
+                .service(
+                    web::resource("/webhook_endpoints")
+                        .route(web::get().to(webhook_endpoints::list_endpoints))
+                        .route(web::post().to(webhook_endpoints::create_endpoint)),
+                )
+                .service(
+                    web::resource("/webhook_endpoints/{id}")
+                        .route(web::get().to(webhook_endpoints::get_endpoint))
+                        .route(web::patch().to(webhook_endpoints::update_endpoint))
+                        .route(web::delete().to(webhook_endpoints::delete_endpoint)),
+                )
+                .service(
+                    web::resource("/webhook_endpoints/{id}/rotate_secret")
+                        .route(web::post().to(webhook_endpoints::rotate_secret)),
+                )
+                .service(
+                    web::resource("/webhook_endpoints/{id}/deliveries")
+                        .route(web::get().to(webhook_endpoints::list_deliveries)),
+                )
+                .service(
+                    web::resource("/webhook_endpoints/{id}/replay")
+                        .route(web::post().to(webhook_endpoints::replay)),
+                )
+                .service(
+                    web::resource("/webhook_endpoints/{id}/test")
+                        .route(web::post().to(webhook_endpoints::send_test)),
+                )
                 .service(
                     web::resource("/reconciliation")
                         .route(web::get().to(reconciliation::reconciliation)),

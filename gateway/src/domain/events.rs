@@ -14,6 +14,7 @@ use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::refund::Refund;
 
+use crate::domain::outbound;
 use crate::store::StoreError;
 
 /// Who records an event, and how its provider's events are handled.
@@ -92,6 +93,9 @@ pub fn record(
             &applied.details,
         )?;
     }
+    // The merchant hears of it in the same commit: no event without its messages.
+    let stored = event_row(id, recording, event, checkout_id, &applied);
+    outbound::enqueue(conn, &stored, checkout.as_ref())?;
     Ok(Recorded {
         stored: true,
         refusal: applied.refusal,

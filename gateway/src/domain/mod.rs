@@ -4,10 +4,13 @@
 //! API's errors; nothing here knows a request or a response.
 
 pub mod checkouts;
+pub mod endpoints;
 pub mod events;
 pub mod expiry;
 pub mod ingest;
+pub mod outbound;
 pub mod refunds;
 pub mod routing;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod views;

@@ -8,83 +8,19 @@ use paymux_domain::ids::{CheckoutId, CheckoutKind};
 use paymux_domain::{CheckoutStatus, Currency, Money};
 use paymux_providers::model::{Customer, LineItem};
 use paymux_schema::db::checkout::{Checkout, CheckoutFilter};
-use paymux_schema::db::column::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
 use crate::auth::Authenticated;
 use crate::domain::checkouts::{self, CheckoutError};
 use crate::domain::routing::{self, Order, Routing, RoutingError};
+use crate::domain::views::CheckoutOut;
 use crate::error::ApiError;
 use crate::idempotency;
 use crate::merchants::Merchant;
 use crate::routes::json::{deserialize_optional_time, parse_body};
 use crate::routes::list::{ListOut, ListParams};
 use crate::state::AppState;
-
-/// A checkout as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct CheckoutOut {
-    pub id: CheckoutId,
-    pub object: &'static str,
-    pub merchant: String,
-    pub provider: String,
-    pub provider_checkout_id: Option<String>,
-    pub status: CheckoutStatus,
-    /// Minor units of `currency`.
-    pub amount: i64,
-    pub currency: Currency,
-    /// What the payments received add up to (minor units); `succeeded` once it reaches
-    /// `amount`, `partially_paid` below.
-    pub amount_received: i64,
-    pub amount_refunded: i64,
-    pub redirect_url: Option<String>,
-    pub client_action: serde_json::Value,
-    pub reference: Option<String>,
-    pub description: Option<String>,
-    pub customer: serde_json::Value,
-    pub metadata: serde_json::Value,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub livemode: bool,
-    /// The providers routing called, in order; the last is `provider`.
-    pub providers_tried: Vec<String>,
-}
-
-/// A JSON column as the API shows it: `null` when there is none.
-fn json(column: Option<Json<serde_json::Value>>) -> serde_json::Value {
-    column.map_or(serde_json::Value::Null, |json| json.0)
-}
-
-impl From<Checkout> for CheckoutOut {
-    fn from(checkout: Checkout) -> CheckoutOut {
-        CheckoutOut {
-            // Checkouts from before routing recorded it went to one provider only.
-            providers_tried: checkout
-                .providers_tried
-                .map_or_else(|| vec![checkout.provider.clone()], |tried| tried.0),
-            client_action: json(checkout.client_action),
-            customer: json(checkout.customer),
-            metadata: json(checkout.metadata),
-            id: checkout.id,
-            object: "checkout",
-            merchant: checkout.merchant,
-            provider: checkout.provider,
-            provider_checkout_id: checkout.provider_checkout_id,
-            status: checkout.status,
-            amount: checkout.amount,
-            currency: checkout.currency,
-            amount_received: checkout.amount_received,
-            amount_refunded: checkout.amount_refunded,
-            redirect_url: checkout.redirect_url,
-            reference: checkout.reference,
-            description: checkout.description,
-            expires_at: checkout.expires_at.map(|at| at.and_utc()),
-            created_at: checkout.created_at.and_utc(),
-            livemode: checkout.livemode,
-        }
-    }
-}
 
 /// The body of `POST /v1/checkouts`.
 #[derive(Debug, Deserialize)]

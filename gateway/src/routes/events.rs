@@ -1,70 +1,15 @@
 //! `GET /v1/events` and `GET /v1/events/{id}`: the normalized event stream.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
 use paymux_domain::ids::{CheckoutKind, EventKind};
-use paymux_domain::{CheckoutId, Currency, EventId, EventSource, EventType};
+use paymux_domain::{EventId, EventType};
 use paymux_schema::db::event::{Event, EventFilter};
-use serde::Serialize;
 
 use crate::auth::Authenticated;
+use crate::domain::views::EventOut;
 use crate::error::ApiError;
 use crate::routes::list::{ListOut, ListParams};
 use crate::state::AppState;
-
-/// An event as the API shows it. `raw` (the exact bytes received) only on the single-event
-/// endpoint: lists stay small.
-#[derive(Debug, Serialize)]
-pub struct EventOut {
-    pub id: EventId,
-    pub object: &'static str,
-    #[serde(rename = "type")]
-    pub event_type: EventType,
-    pub merchant: String,
-    pub provider: String,
-    pub provider_event_id: String,
-    pub checkout_id: Option<CheckoutId>,
-    pub provider_payment_id: Option<String>,
-    pub reference: Option<String>,
-    /// Minor units of `currency`.
-    pub amount: Option<i64>,
-    pub currency: Option<Currency>,
-    pub fee: Option<i64>,
-    pub occurred_at: DateTime<Utc>,
-    pub received_at: DateTime<Utc>,
-    pub livemode: bool,
-    /// Who recorded it: `provider` (its webhook), `provider_lookup` (paymux asked the
-    /// provider), `paymux` (an expiry paymux applied).
-    pub source: EventSource,
-    pub details: serde_json::Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub raw: Option<String>,
-}
-
-impl EventOut {
-    pub fn from_row(event: Event, raw: Option<Vec<u8>>) -> EventOut {
-        EventOut {
-            details: event.details.0,
-            id: event.id,
-            object: "event",
-            event_type: event.event_type,
-            merchant: event.merchant,
-            provider: event.provider,
-            provider_event_id: event.provider_event_id,
-            checkout_id: event.checkout_id,
-            provider_payment_id: event.provider_payment_id,
-            reference: event.reference,
-            amount: event.amount,
-            currency: event.currency,
-            fee: event.fee,
-            occurred_at: event.occurred_at.and_utc(),
-            received_at: event.received_at.and_utc(),
-            livemode: event.livemode,
-            source: event.source,
-            raw: raw.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
-        }
-    }
-}
 
 /// `GET /v1/events`: filters `type`, `provider`, `checkout_id`, `created_gte`, `created_lt`.
 pub async fn list_events(

@@ -8,6 +8,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 
+use paymux_schema::db::outbound::WebhookMessage;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -56,6 +58,14 @@ pub async fn metrics_endpoint(state: web::Data<AppState>) -> Result<HttpResponse
         }
     }
     state.metrics.set_circuits(&states);
+    let (pending, oldest_due) = state
+        .store(|conn| Ok::<_, ApiError>(WebhookMessage::backlog(conn)?))
+        .await?;
+    let now = paymux_schema::db::now();
+    let overdue = oldest_due
+        .filter(|due| *due < now)
+        .map_or(0.0, |due| (now - due).as_seconds_f64());
+    state.metrics.set_outbox(pending, overdue);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render().map_err(ApiError::internal)?))

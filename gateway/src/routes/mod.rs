@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod pay;
 pub mod reconciliation;
 pub mod refunds;
+pub mod webhook_endpoints;
 pub mod webhooks;

@@ -41,6 +41,12 @@ id_kinds! {
     RefundKind => RefundId = "re_";
     /// One webhook request as received, verified or not.
     ReceiptKind => ReceiptId = "rcpt_";
+    /// Where a merchant receives paymux's webhooks.
+    EndpointKind => EndpointId = "we_";
+    /// One event for one endpoint: the `webhook-id` every attempt to send it carries.
+    MessageKind => MessageId = "msg_";
+    /// One attempt to deliver a message.
+    DeliveryKind => DeliveryId = "del_";
 }
 
 /// An id of kind `K`: `K::PREFIX` followed by a lower-case ULID.

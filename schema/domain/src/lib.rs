@@ -10,9 +10,9 @@ pub mod status;
 pub mod text_enum;
 
 pub use event::{EventFlag, EventSource, EventType, NormalizedEvent};
-pub use ids::{CheckoutId, EventId, ReceiptId, RefundId};
+pub use ids::{CheckoutId, DeliveryId, EndpointId, EventId, MessageId, ReceiptId, RefundId};
 pub use money::{Currency, Money, MoneyError};
 pub use status::{
-    CheckoutStatus, ReceiptOutcome, RefundStatus, StatusInput, Transition, TransitionFlag,
-    next_status,
+    CheckoutStatus, EndpointStatus, MessageStatus, ReceiptOutcome, RefundStatus, StatusInput,
+    Transition, TransitionFlag, next_status,
 };

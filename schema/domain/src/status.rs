@@ -77,6 +77,27 @@ crate::text_enum! {
     }
 }
 
+crate::text_enum! {
+    /// Whether a merchant's webhook endpoint is sent events.
+    pub enum EndpointStatus("endpoint status") {
+        Enabled => "enabled",
+        /// By the merchant, by a 410 Gone, or after five days of failed deliveries.
+        Disabled => "disabled",
+    }
+}
+
+crate::text_enum! {
+    /// Where one event's delivery to one endpoint stands.
+    pub enum MessageStatus("message status") {
+        /// Due at `next_attempt_at`.
+        Pending => "pending",
+        /// The endpoint answered 2xx.
+        Delivered => "delivered",
+        /// Every attempt of the schedule failed, or the endpoint was disabled.
+        Failed => "failed",
+    }
+}
+
 /// What happened to a checkout, as far as its status is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusInput {

@@ -17,7 +17,8 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Nullable, Text as SqlText};
 use paymux_domain::ids::{Id, IdKind};
 use paymux_domain::{
-    CheckoutStatus, Currency, EventSource, EventType, ReceiptOutcome, RefundStatus,
+    CheckoutStatus, Currency, EndpointStatus, EventSource, EventType, MessageStatus,
+    ReceiptOutcome, RefundStatus,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -121,6 +122,8 @@ macro_rules! stored_as_text {
 stored_as_text!(
     CheckoutStatus,
     Currency,
+    EndpointStatus,
+    MessageStatus,
     EventSource,
     EventType,
     ReceiptOutcome,

@@ -148,6 +148,21 @@ impl Event {
 
     /// The merchant's event with this id and the raw bytes of the webhook it came from, if it
     /// came from one.
+    /// The merchant's event `id`.
+    pub fn find(
+        conn: &mut DbConnection,
+        merchant: &str,
+        id: &EventId,
+    ) -> QueryResult<Option<Event>> {
+        let found = events::table
+            .filter(events::merchant.eq(merchant))
+            .filter(events::id.eq(id.to_string()))
+            .select(Event::as_select())
+            .first(conn)
+            .optional();
+        in_row(found, "events", id)
+    }
+
     pub fn find_with_raw(
         conn: &mut DbConnection,
         merchant: &str,

@@ -13,6 +13,7 @@ pub mod checkout;
 pub mod column;
 pub mod event;
 pub mod idempotency;
+pub mod outbound;
 pub mod receipt;
 pub mod reconcile;
 pub mod refund;

@@ -104,6 +104,8 @@ diesel::table! {
 diesel::joinable!(events -> checkouts (checkout_id));
 diesel::joinable!(events -> webhook_receipts (receipt_id));
 diesel::joinable!(refunds -> checkouts (checkout_id));
+diesel::joinable!(webhook_messages -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_messages -> outbound_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     checkouts,
@@ -111,4 +113,66 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     refunds,
     idempotency_keys,
+    webhook_endpoints,
+    outbound_events,
+    webhook_messages,
+    webhook_attempts,
 );
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        merchant -> Text,
+        url -> Text,
+        description -> Nullable<Text>,
+        enabled_events -> Text,
+        status -> Text,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbound_events (id) {
+        id -> Text,
+        merchant -> Text,
+        event_type -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_messages (id) {
+        id -> Text,
+        merchant -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        leased_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        message_id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        attempt -> Integer,
+        response_status -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+        attempted_at -> Timestamp,
+        next_attempt_at -> Nullable<Timestamp>,
+    }
+}

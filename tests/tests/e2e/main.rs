@@ -8,6 +8,7 @@ mod export;
 mod hardening;
 mod kwik;
 mod newcomer;
+mod outbound;
 mod pakhi;
 mod payments;
 mod providers;

@@ -1,0 +1,380 @@
+//! A merchant's webhook endpoints: made, changed, rotated, deleted; and the events sent to
+//! them again on request (a resend, a replay, a test event). Sending is
+//! [`crate::domain::outbound`].
+
+use chrono::{NaiveDateTime, Utc};
+use paymux_domain::{EndpointId, EndpointStatus, EventId, EventType};
+use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::column::Json;
+use paymux_schema::db::event::{Event, EventFilter};
+use paymux_schema::db::outbound::{EndpointSecret, OutboundEvent, WebhookEndpoint, WebhookMessage};
+use paymux_schema::db::truncate_to_micros;
+
+use crate::domain::outbound::{self, ROTATION_OVERLAP, UrlRefused};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// Events one replay sends at most; a longer one is refused with a narrower `since` to ask for.
+pub const MAX_REPLAY: usize = 10_000;
+const MAX_DESCRIPTION: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    #[error("{message}")]
+    Invalid {
+        param: &'static str,
+        message: String,
+    },
+    #[error("no such webhook endpoint: {0}")]
+    NotFound(String),
+    #[error("no such event: {0}")]
+    EventNotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for EndpointError {
+    fn from(error: diesel::result::Error) -> EndpointError {
+        EndpointError::Store(error.into())
+    }
+}
+
+fn invalid(param: &'static str, message: impl Into<String>) -> EndpointError {
+    EndpointError::Invalid {
+        param,
+        message: message.into(),
+    }
+}
+
+/// What a merchant asks to make or change.
+#[derive(Debug, Default)]
+pub struct EndpointChange {
+    pub url: Option<String>,
+    pub enabled_events: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+    pub status: Option<EndpointStatus>,
+}
+
+/// `enabled_events` checked: `*` or event types paymux sends, at least one, each once.
+fn checked_events(events: Vec<String>) -> Result<Vec<String>, EndpointError> {
+    if events.is_empty() {
+        return Err(invalid(
+            "enabled_events",
+            "enabled_events must name at least one event type, or \"*\" for all",
+        ));
+    }
+    let unknown: Vec<&str> = events
+        .iter()
+        .map(String::as_str)
+        .filter(|name| *name != "*" && name.parse::<EventType>().is_err())
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = EventType::ALL.iter().map(|kind| kind.as_str()).collect();
+        return Err(invalid(
+            "enabled_events",
+            format!(
+                "unknown event types: {}; known: \"*\", {}",
+                unknown.join(", "),
+                known.join(", ")
+            ),
+        ));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(events.len());
+    for name in events {
+        if !unique.contains(&name) {
+            unique.push(name);
+        }
+    }
+    Ok(unique)
+}
+
+async fn checked_url(state: &AppState, url: &str) -> Result<String, EndpointError> {
+    let allow_private = state.config().settings.allow_private_networks();
+    match outbound::check_url(url, allow_private).await {
+        Ok(url) => Ok(url.to_string()),
+        Err(refused @ (UrlRefused::NotHttp | UrlRefused::NotHttps)) => {
+            Err(invalid("url", refused.to_string()))
+        }
+        Err(refused) => Err(invalid("url", format!("{refused}: {url}"))),
+    }
+}
+
+fn checked_description(description: Option<String>) -> Result<Option<String>, EndpointError> {
+    match description {
+        Some(text) if text.chars().count() > MAX_DESCRIPTION => Err(invalid(
+            "description",
+            format!("description must be at most {MAX_DESCRIPTION} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn secret() -> Result<EndpointSecret, EndpointError> {
+    outbound::new_secret()
+        .map_err(|error| EndpointError::Store(StoreError::Task(error.to_string())))
+}
+
+/// Makes an endpoint for `merchant`; its secret is in the answer, and only there and in a
+/// rotation's.
+pub async fn create(
+    state: &AppState,
+    merchant: &str,
+    change: EndpointChange,
+) -> Result<WebhookEndpoint, EndpointError> {
+    let url = change
+        .url
+        .ok_or_else(|| invalid("url", "url is required"))?;
+    let url = checked_url(state, &url).await?;
+    let events = checked_events(
+        change
+            .enabled_events
+            .unwrap_or_else(|| vec!["*".to_owned()]),
+    )?;
+    let now = truncate_to_micros(Utc::now());
+    let endpoint = WebhookEndpoint {
+        id: EndpointId::generate(),
+        merchant: merchant.to_owned(),
+        url,
+        description: checked_description(change.description.flatten())?,
+        enabled_events: Json(events),
+        status: change.status.unwrap_or(EndpointStatus::Enabled),
+        disabled_reason: None,
+        secret: secret()?,
+        previous_secret: None,
+        previous_secret_until: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let row = endpoint.clone();
+    state
+        .write(move |conn| Ok::<_, EndpointError>(WebhookEndpoint::insert(conn, &row)?))
+        .await?;
+    Ok(endpoint)
+}
+
+/// The merchant's endpoint `id`, or [`EndpointError::NotFound`].
+pub async fn find(
+    state: &AppState,
+    merchant: &str,
+    id: &str,
+) -> Result<WebhookEndpoint, EndpointError> {
+    let endpoint_id = EndpointId::parse(id).map_err(|_| EndpointError::NotFound(id.to_owned()))?;
+    let merchant = merchant.to_owned();
+    state
+        .store(move |conn| {
+            Ok::<_, EndpointError>(WebhookEndpoint::find(conn, &merchant, &endpoint_id)?)
+        })
+        .await?
+        .ok_or_else(|| EndpointError::NotFound(id.to_owned()))
+}
+
+/// Applies `change`. Enabling an endpoint paymux disabled clears why, and its failures.
+pub async fn update(
+    state: &AppState,
+    merchant: &str,
+    id: &str,
+    change: EndpointChange,
+) -> Result<WebhookEndpoint, EndpointError> {
+    let mut endpoint = find(state, merchant, id).await?;
+    if let Some(url) = change.url {
+        endpoint.url = checked_url(state, &url).await?;
+    }
+    if let Some(events) = change.enabled_events {
+        endpoint.enabled_events = Json(checked_events(events)?);
+    }
+    if let Some(description) = change.description {
+        endpoint.description = checked_description(description)?;
+    }
+    if let Some(status) = change.status {
+        if status == EndpointStatus::Enabled && endpoint.status == EndpointStatus::Disabled {
+            endpoint.disabled_reason = None;
+            endpoint.failing_since = None;
+        }
+        endpoint.status = status;
+    }
+    endpoint.updated_at = truncate_to_micros(Utc::now());
+    let row = endpoint.clone();
+    state
+        .write(move |conn| {
+            WebhookEndpoint::save(conn, &row)?;
+            if row.status == EndpointStatus::Disabled {
+                WebhookMessage::fail_pending(conn, &row.id, row.updated_at)?;
+            }
+            Ok::<_, EndpointError>(())
+        })
+        .await?;
+    Ok(endpoint)
+}
+
+/// Deletes the endpoint, its messages and their attempts.
+pub async fn delete(state: &AppState, merchant: &str, id: &str) -> Result<(), EndpointError> {
+    let endpoint = find(state, merchant, id).await?;
+    let merchant = merchant.to_owned();
+    let deleted = state
+        .write(move |conn| {
+            Ok::<_, EndpointError>(WebhookEndpoint::delete(conn, &merchant, &endpoint.id)?)
+        })
+        .await?;
+    match deleted {
+        true => Ok(()),
+        false => Err(EndpointError::NotFound(id.to_owned())),
+    }
+}
+
+/// A new secret; the old one keeps signing beside it for [`ROTATION_OVERLAP`].
+pub async fn rotate_secret(
+    state: &AppState,
+    merchant: &str,
+    id: &str,
+) -> Result<WebhookEndpoint, EndpointError> {
+    let mut endpoint = find(state, merchant, id).await?;
+    let now = truncate_to_micros(Utc::now());
+    endpoint.previous_secret = Some(std::mem::replace(&mut endpoint.secret, secret()?));
+    endpoint.previous_secret_until = Some(now + ROTATION_OVERLAP);
+    endpoint.updated_at = now;
+    let row = endpoint.clone();
+    state
+        .write(move |conn| Ok::<_, EndpointError>(WebhookEndpoint::save(conn, &row)?))
+        .await?;
+    Ok(endpoint)
+}
+
+/// Sends the merchant's event `id` again to `endpoint` (one id), or to every enabled endpoint
+/// that wants its type; each under the `webhook-id` it had for that endpoint. The endpoints
+/// it was queued for.
+pub async fn resend(
+    state: &AppState,
+    merchant: &str,
+    id: &str,
+    endpoint: Option<&str>,
+) -> Result<Vec<EndpointId>, EndpointError> {
+    let event_id = EventId::parse(id).map_err(|_| EndpointError::EventNotFound(id.to_owned()))?;
+    let endpoints = match endpoint {
+        Some(endpoint) => vec![find(state, merchant, endpoint).await?],
+        None => {
+            let owner = merchant.to_owned();
+            state
+                .store(move |conn| {
+                    Ok::<_, EndpointError>(WebhookEndpoint::enabled_for(conn, &owner)?)
+                })
+                .await?
+        }
+    };
+    let owner = merchant.to_owned();
+    let queued = state
+        .write(move |conn| {
+            let event = Event::find(conn, &owner, &event_id)?
+                .ok_or_else(|| EndpointError::EventNotFound(event_id.to_string()))?;
+            let checkout = current_checkout(conn, &event)?;
+            let mut queued = Vec::new();
+            for endpoint in &endpoints {
+                if endpoint.wants(event.event_type.as_str()) {
+                    outbound::resend(conn, endpoint, &event, checkout.as_ref())?;
+                    queued.push(endpoint.id);
+                }
+            }
+            Ok::<_, EndpointError>(queued)
+        })
+        .await?;
+    outbound::wake();
+    Ok(queued)
+}
+
+/// The checkout an event names, as it stands now: what a body made on a resend shows.
+fn current_checkout(
+    conn: &mut paymux_schema::db::DbConnection,
+    event: &Event,
+) -> Result<Option<Checkout>, EndpointError> {
+    match &event.checkout_id {
+        Some(id) => Ok(Checkout::find(conn, &event.merchant, id)?),
+        None => Ok(None),
+    }
+}
+
+/// Sends every event since `since` that the endpoint wants to it again, oldest first. How many.
+pub async fn replay(
+    state: &AppState,
+    merchant: &str,
+    id: &str,
+    since: NaiveDateTime,
+) -> Result<usize, EndpointError> {
+    let endpoint = find(state, merchant, id).await?;
+    let mut ids: Vec<EventId> = Vec::new();
+    let mut after: Option<EventId> = None;
+    loop {
+        let owner = merchant.to_owned();
+        let filter = EventFilter {
+            created_gte: Some(since),
+            ..EventFilter::default()
+        };
+        let found = state
+            .store(move |conn| {
+                Ok::<_, EndpointError>(Event::export_page(
+                    conn,
+                    &owner,
+                    &filter,
+                    after.as_ref(),
+                    500,
+                )?)
+            })
+            .await?;
+        let Some(last) = found.last() else { break };
+        after = Some(last.id);
+        ids.extend(
+            found
+                .iter()
+                .filter(|event| endpoint.wants(event.event_type.as_str()))
+                .map(|event| event.id),
+        );
+        if ids.len() > MAX_REPLAY {
+            return Err(invalid(
+                "since",
+                format!("more than {MAX_REPLAY} events since then: replay a shorter period"),
+            ));
+        }
+    }
+    let count = ids.len();
+    for chunk in ids.chunks(100) {
+        let (chunk, endpoint, owner) = (chunk.to_vec(), endpoint.clone(), merchant.to_owned());
+        state
+            .write(move |conn| {
+                for id in &chunk {
+                    if let Some(event) = Event::find(conn, &owner, id)? {
+                        let checkout = current_checkout(conn, &event)?;
+                        outbound::resend(conn, &endpoint, &event, checkout.as_ref())?;
+                    }
+                }
+                Ok::<_, EndpointError>(())
+            })
+            .await?;
+    }
+    outbound::wake();
+    Ok(count)
+}
+
+/// Sends a `webhook.test` event to this endpoint alone; its message.
+pub async fn send_test(
+    state: &AppState,
+    merchant: &str,
+    id: &str,
+) -> Result<WebhookMessage, EndpointError> {
+    let endpoint = find(state, merchant, id).await?;
+    if endpoint.status == EndpointStatus::Disabled {
+        return Err(invalid(
+            "status",
+            "the endpoint is disabled: enable it to send it events",
+        ));
+    }
+    let (event, message) = outbound::test_event(&endpoint);
+    let row = message.clone();
+    state
+        .write(move |conn| {
+            OutboundEvent::insert_if_new(conn, &event)?;
+            WebhookMessage::insert(conn, &row)?;
+            Ok::<_, EndpointError>(())
+        })
+        .await?;
+    outbound::wake();
+    Ok(message)
+}

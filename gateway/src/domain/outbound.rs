@@ -1,0 +1,620 @@
+//! Webhooks paymux sends merchants, in the Standard Webhooks format: every stored event
+//! becomes, in the transaction that stores it, one message per endpoint that wants it (the
+//! outbox, so no event goes without its messages), and the senders deliver those messages:
+//! signed, retried on a schedule, claimed under a lease so that several processes share them
+//! and none sends one message twice at once.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use hmac::{Hmac, Mac};
+use paymux_domain::{DeliveryId, EndpointId, EndpointStatus, EventId, MessageStatus};
+use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::event::Event;
+use paymux_schema::db::outbound::{
+    Due, EndpointSecret, OutboundEvent, WebhookAttempt, WebhookEndpoint, WebhookMessage,
+};
+use paymux_schema::db::{DbConnection, truncate_to_micros};
+use sha2::Sha256;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::domain::views::{CheckoutOut, EventOut};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// The delays before each retry, as Standard Webhooks' reference schedule (and Svix) has
+/// them; after the last retry fails the message is failed.
+pub const RETRY_DELAYS: [Duration; 7] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+/// An endpoint every attempt to which failed for this long is disabled.
+pub const DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
+/// How long the old secret signs too after a rotation.
+pub const ROTATION_OVERLAP: TimeDelta = TimeDelta::hours(24);
+/// An attempt's whole time, connecting included.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a claimed message is held: longer than an attempt, so that only a sender that
+/// died loses it to another.
+const LEASE: TimeDelta = TimeDelta::seconds(60);
+/// How often the senders look for due messages when nothing woke them.
+const POLL: Duration = Duration::from_secs(1);
+/// Messages one claim takes at most.
+const CLAIM_BATCH: i64 = 64;
+
+/// Wakes the senders of this process: an event was recorded with messages to send. They
+/// claim through the write queue, after the group that stored the messages; a message missed
+/// all the same (another writer's group) is found by the next poll.
+static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
+
+/// Every event type a merchant can ask for: what paymux stores, and the test event.
+pub const TEST_EVENT: &str = "webhook.test";
+
+/// Queues `event` (as stored, `checkout` as it stands once the event was applied) for every
+/// enabled endpoint of its merchant that wants it, in the caller's transaction. How many
+/// messages were queued.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    event: &Event,
+    checkout: Option<&Checkout>,
+) -> Result<usize, StoreError> {
+    let endpoints: Vec<WebhookEndpoint> = WebhookEndpoint::enabled_for(conn, &event.merchant)?
+        .into_iter()
+        .filter(|endpoint| endpoint.wants(event.event_type.as_str()))
+        .collect();
+    if endpoints.is_empty() {
+        return Ok(0);
+    }
+    let outbound = outbound_event(event, checkout);
+    OutboundEvent::insert_if_new(conn, &outbound)?;
+    for endpoint in &endpoints {
+        let message = WebhookMessage::new(
+            &event.merchant,
+            &endpoint.id,
+            &event.id,
+            outbound.created_at,
+        );
+        WebhookMessage::insert(conn, &message)?;
+    }
+    WAKE.notify_waiters();
+    Ok(endpoints.len())
+}
+
+/// The body `event` is delivered with: `{type, timestamp, data}`, `data` the event as
+/// `GET /v1/events/{id}` shows it (without `raw`) plus the checkout.
+pub fn outbound_event(event: &Event, checkout: Option<&Checkout>) -> OutboundEvent {
+    let now = truncate_to_micros(Utc::now());
+    let mut data = serde_json::to_value(EventOut::from_row(event.clone(), None))
+        .unwrap_or(serde_json::Value::Null);
+    if let Some(object) = data.as_object_mut() {
+        let checkout = checkout.map(|checkout| CheckoutOut::from(checkout.clone()));
+        object.insert(
+            "checkout".to_owned(),
+            serde_json::to_value(checkout).unwrap_or(serde_json::Value::Null),
+        );
+    }
+    OutboundEvent {
+        id: event.id,
+        merchant: event.merchant.clone(),
+        event_type: event.event_type.as_str().to_owned(),
+        body: body(event.event_type.as_str(), now, data),
+        created_at: now,
+    }
+}
+
+/// A `webhook.test` event for one endpoint, and its message.
+pub fn test_event(endpoint: &WebhookEndpoint) -> (OutboundEvent, WebhookMessage) {
+    let now = truncate_to_micros(Utc::now());
+    let id = EventId::generate();
+    let data = serde_json::json!({
+        "id": id,
+        "object": "event",
+        "endpoint": endpoint.id,
+        "message": "a test event sent on request: nothing happened to any payment",
+    });
+    let event = OutboundEvent {
+        id,
+        merchant: endpoint.merchant.clone(),
+        event_type: TEST_EVENT.to_owned(),
+        body: body(TEST_EVENT, now, data),
+        created_at: now,
+    };
+    let message = WebhookMessage::new(&endpoint.merchant, &endpoint.id, &id, now);
+    (event, message)
+}
+
+fn body(event_type: &str, at: NaiveDateTime, data: serde_json::Value) -> String {
+    serde_json::json!({
+        "type": event_type,
+        "timestamp": at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": data,
+    })
+    .to_string()
+}
+
+/// Makes the message of `event` for `endpoint` due now: the one sent before, under the same
+/// `webhook-id`, or a new one. The event's body is made from the event as stored now when it
+/// was never sent anywhere.
+pub fn resend(
+    conn: &mut DbConnection,
+    endpoint: &WebhookEndpoint,
+    event: &Event,
+    checkout: Option<&Checkout>,
+) -> Result<WebhookMessage, StoreError> {
+    let now = truncate_to_micros(Utc::now());
+    if let Some(message) = WebhookMessage::find(conn, &endpoint.id, &event.id)? {
+        WebhookMessage::make_due(conn, &message.id, now)?;
+        return Ok(message);
+    }
+    OutboundEvent::insert_if_new(conn, &outbound_event(event, checkout))?;
+    let message = WebhookMessage::new(&endpoint.merchant, &endpoint.id, &event.id, now);
+    WebhookMessage::insert(conn, &message)?;
+    Ok(message)
+}
+
+/// Wakes this process's senders (after a resend, a replay, a test event).
+pub fn wake() {
+    WAKE.notify_waiters();
+}
+
+/// A new endpoint secret: `whsec_` and the base64 of 32 random bytes.
+pub fn new_secret() -> Result<EndpointSecret, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(EndpointSecret::new(format!(
+        "whsec_{}",
+        BASE64.encode(bytes)
+    )))
+}
+
+/// The `webhook-signature` header: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` for each
+/// secret, space-separated. A secret's key is the base64 after `whsec_`.
+pub fn signature(secrets: &[&EndpointSecret], id: &str, timestamp: i64, body: &str) -> String {
+    secrets
+        .iter()
+        .filter_map(|secret| {
+            let encoded = secret
+                .expose()
+                .strip_prefix("whsec_")
+                .unwrap_or(secret.expose());
+            let key = BASE64.decode(encoded).ok()?;
+            let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
+            mac.update(format!("{id}.{timestamp}.").as_bytes());
+            mac.update(body.as_bytes());
+            Some(format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether `ip` is on the public internet: not loopback, private, link-local (cloud metadata
+/// lives there), unique-local, shared, documentation, multicast or unspecified.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// Why an endpoint URL is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UrlRefused {
+    #[error("url must be an absolute http(s) URL")]
+    NotHttp,
+    #[error("url must use https")]
+    NotHttps,
+    #[error("url's host does not resolve")]
+    Unresolved,
+    #[error(
+        "url resolves to a private, loopback or link-local address, which paymux does not send to"
+    )]
+    Private,
+}
+
+/// Checks an endpoint URL: http(s), and unless private networks are allowed, https to a host
+/// whose every address is public.
+pub async fn check_url(text: &str, allow_private: bool) -> Result<url::Url, UrlRefused> {
+    let url = url::Url::parse(text).map_err(|_| UrlRefused::NotHttp)?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(UrlRefused::NotHttp);
+    }
+    if allow_private {
+        return Ok(url);
+    }
+    if url.scheme() != "https" {
+        return Err(UrlRefused::NotHttps);
+    }
+    let addresses = resolve(&url).await?;
+    if addresses.iter().all(|address| is_public(address.ip())) {
+        Ok(url)
+    } else {
+        Err(UrlRefused::Private)
+    }
+}
+
+async fn resolve(url: &url::Url) -> Result<Vec<SocketAddr>, UrlRefused> {
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addresses: Vec<SocketAddr> = match url.host() {
+        Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
+        Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
+        Some(url::Host::Domain(name)) => tokio::net::lookup_host((name, port))
+            .await
+            .map_err(|_| UrlRefused::Unresolved)?
+            .collect(),
+        None => return Err(UrlRefused::NotHttp),
+    };
+    if addresses.is_empty() {
+        return Err(UrlRefused::Unresolved);
+    }
+    Ok(addresses)
+}
+
+/// Resolves names for the senders' client, keeping only public addresses: a name checked when
+/// the endpoint was made that later resolves to a private address (DNS rebinding) is not
+/// connected to.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let public: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|address| is_public(address.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(UrlRefused::Private.into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// What one attempt got.
+#[derive(Debug, Clone, PartialEq)]
+enum Answer {
+    /// 2xx.
+    Delivered(u16),
+    /// 410 Gone: the endpoint is disabled at once.
+    Gone,
+    /// Any other status, or no answer (`None`), and why.
+    Failed(Option<u16>, String),
+}
+
+/// The senders of one process.
+pub struct Senders {
+    state: AppState,
+    client: reqwest::Client,
+    allow_private: bool,
+    speedup: u32,
+    in_flight: Arc<Semaphore>,
+    per_endpoint: Mutex<HashMap<EndpointId, Arc<Semaphore>>>,
+    per_endpoint_limit: usize,
+}
+
+impl Senders {
+    pub fn new(state: AppState) -> Result<Arc<Senders>, reqwest::Error> {
+        let config = state.config();
+        let settings = &config.settings;
+        let allow_private = settings.allow_private_networks();
+        let mut client = reqwest::Client::builder()
+            .timeout(ATTEMPT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("paymux/", env!("CARGO_PKG_VERSION")));
+        if !allow_private {
+            client = client.dns_resolver(Arc::new(PublicOnly));
+        }
+        let outbound = settings.outbound_webhooks;
+        Ok(Arc::new(Senders {
+            client: client.build()?,
+            allow_private,
+            speedup: outbound.retry_speedup.max(1),
+            in_flight: Arc::new(Semaphore::new(outbound.max_in_flight.max(1))),
+            per_endpoint: Mutex::new(HashMap::new()),
+            per_endpoint_limit: outbound.max_in_flight_per_endpoint.max(1),
+            state,
+        }))
+    }
+
+    /// Claims and sends due messages until the task is dropped.
+    pub async fn run_forever(self: Arc<Senders>) {
+        loop {
+            let woken = WAKE.notified();
+            match self.send_due().await {
+                Ok(claimed) if claimed > 0 => continue,
+                Ok(_) => {}
+                Err(error) => tracing::error!(%error, "could not claim due webhook messages"),
+            }
+            let _ = tokio::time::timeout(POLL, woken).await;
+        }
+    }
+
+    /// Claims one batch of due messages and starts sending them; how many it claimed.
+    pub async fn send_due(self: &Arc<Senders>) -> Result<usize, StoreError> {
+        let now = truncate_to_micros(Utc::now());
+        let due = self
+            .state
+            .write(move |conn| {
+                Ok::<_, StoreError>(WebhookMessage::claim_due(
+                    conn,
+                    now,
+                    now + LEASE,
+                    CLAIM_BATCH,
+                )?)
+            })
+            .await?;
+        let claimed = due.len();
+        for due in due {
+            let senders = self.clone();
+            let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                break;
+            };
+            tokio::spawn(async move {
+                let endpoint = senders.endpoint_slot(&due.endpoint.id);
+                if let Ok(_slot) = endpoint.acquire_owned().await {
+                    senders.deliver(due).await;
+                }
+                drop(permit);
+            });
+        }
+        Ok(claimed)
+    }
+
+    fn endpoint_slot(&self, endpoint: &EndpointId) -> Arc<Semaphore> {
+        let mut slots = self
+            .per_endpoint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots
+            .entry(*endpoint)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_endpoint_limit)))
+            .clone()
+    }
+
+    /// Sends one message and records what became of it.
+    async fn deliver(&self, due: Due) {
+        let started = Instant::now();
+        let attempted_at = truncate_to_micros(Utc::now());
+        let answer = self.attempt(&due, attempted_at).await;
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let speedup = self.speedup;
+        let metrics = self.state.metrics.clone();
+        let outcome = match &answer {
+            Answer::Delivered(_) => "delivered",
+            Answer::Gone => "gone",
+            Answer::Failed(..) => "failed",
+        };
+        metrics.webhook_delivery(&due.endpoint.id.to_string(), outcome);
+        let recorded = self
+            .state
+            .write_waiting(move |conn| {
+                record(conn, &due, &answer, attempted_at, duration_ms, speedup)
+            })
+            .await;
+        if let Err(error) = recorded {
+            // The lease lapses and another attempt is made: at least once.
+            tracing::error!(%error, "could not record a webhook attempt");
+        }
+    }
+
+    async fn attempt(&self, due: &Due, now: NaiveDateTime) -> Answer {
+        let url = due.endpoint.url.as_str();
+        if !self.allow_private
+            && let Err(refused) = check_url(url, false).await
+        {
+            return Answer::Failed(None, refused.to_string());
+        }
+        let id = due.message.id.to_string();
+        let timestamp = now.and_utc().timestamp();
+        let signature = signature(
+            &due.endpoint.signing_secrets(now),
+            &id,
+            timestamp,
+            &due.event.body,
+        );
+        let sent = self
+            .client
+            .post(url)
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .header("content-type", "application/json")
+            .body(due.event.body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => {
+                Answer::Delivered(response.status().as_u16())
+            }
+            Ok(response) if response.status() == reqwest::StatusCode::GONE => Answer::Gone,
+            Ok(response) => {
+                let status = response.status().as_u16();
+                Answer::Failed(Some(status), format!("the endpoint answered {status}"))
+            }
+            Err(error) if error.is_timeout() => Answer::Failed(
+                None,
+                format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()),
+            ),
+            Err(error) => Answer::Failed(None, describe(&error)),
+        }
+    }
+}
+
+/// A send error in a sentence, with its cause (refused connection, DNS, TLS), never a body.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "the request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// When the attempt after `attempts` failed ones is due, `None` when the schedule is spent:
+/// the documented delay divided by `speedup`, within ±10 %.
+pub fn next_attempt(attempts: i32, now: NaiveDateTime, speedup: u32) -> Option<NaiveDateTime> {
+    let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
+    let delay = *RETRY_DELAYS.get(index)? / speedup.max(1);
+    let mut random = [0u8; 2];
+    let spread = getrandom::fill(&mut random).map_or(100, |()| u16::from_le_bytes(random) % 201);
+    // From 900 to 1100 thousandths of the delay.
+    let jittered = delay * (900 + u32::from(spread)) / 1000;
+    Some(now + TimeDelta::from_std(jittered).unwrap_or(TimeDelta::zero()))
+}
+
+/// Stores an attempt: the message's new state, its log row, and what it says about the
+/// endpoint (healthy again, or failing for too long, or gone).
+fn record(
+    conn: &mut DbConnection,
+    due: &Due,
+    answer: &Answer,
+    attempted_at: NaiveDateTime,
+    duration_ms: i64,
+    speedup: u32,
+) -> Result<(), StoreError> {
+    let mut message = due.message.clone();
+    message.attempts += 1;
+    message.updated_at = attempted_at;
+    let (response_status, error) = match answer {
+        Answer::Delivered(status) => (Some(*status), None),
+        Answer::Gone => (Some(410), Some("the endpoint answered 410 Gone".to_owned())),
+        Answer::Failed(status, error) => (*status, Some(error.clone())),
+    };
+    (message.status, message.next_attempt_at) = match answer {
+        Answer::Delivered(_) => (MessageStatus::Delivered, None),
+        Answer::Gone => (MessageStatus::Failed, None),
+        Answer::Failed(..) => match next_attempt(message.attempts, attempted_at, speedup) {
+            Some(next) => (MessageStatus::Pending, Some(next)),
+            None => (MessageStatus::Failed, None),
+        },
+    };
+    let attempt = WebhookAttempt {
+        id: DeliveryId::generate(),
+        message_id: message.id,
+        endpoint_id: message.endpoint_id,
+        event_id: message.event_id,
+        attempt: message.attempts,
+        response_status: response_status.map(i32::from),
+        error,
+        duration_ms,
+        attempted_at,
+        next_attempt_at: message.next_attempt_at,
+    };
+    WebhookMessage::record_attempt(conn, &message, &attempt)?;
+    let Some(mut endpoint) = WebhookEndpoint::find(conn, &message.merchant, &message.endpoint_id)?
+    else {
+        return Ok(());
+    };
+    let failing_too_long =
+        TimeDelta::from_std(DISABLE_AFTER / speedup.max(1)).unwrap_or(TimeDelta::days(5));
+    let disabled = match answer {
+        Answer::Delivered(_) => {
+            if endpoint.failing_since.is_none() {
+                return Ok(());
+            }
+            endpoint.failing_since = None;
+            None
+        }
+        Answer::Gone => Some("the endpoint answered 410 Gone".to_owned()),
+        Answer::Failed(..) => {
+            let since = *endpoint.failing_since.get_or_insert(attempted_at);
+            (attempted_at - since >= failing_too_long)
+                .then(|| "every delivery failed for five days".to_owned())
+        }
+    };
+    if let Some(reason) = disabled
+        && endpoint.status == EndpointStatus::Enabled
+    {
+        tracing::warn!(endpoint = %endpoint.id, %reason, "webhook endpoint disabled");
+        endpoint.status = EndpointStatus::Disabled;
+        endpoint.disabled_reason = Some(reason);
+        WebhookMessage::fail_pending(conn, &endpoint.id, attempted_at)?;
+    }
+    endpoint.updated_at = attempted_at;
+    WebhookEndpoint::save(conn, &endpoint)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_loopback_link_local_and_unique_local_addresses_are_not_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn the_retry_schedule_is_the_documented_one_within_ten_percent_then_spent() {
+        let now = truncate_to_micros(Utc::now());
+        for (attempts, expected) in (1..).zip(RETRY_DELAYS) {
+            let next = next_attempt(attempts, now, 1).unwrap();
+            let delay = (next - now).to_std().unwrap();
+            assert!(delay >= expected.mul_f64(0.9) && delay <= expected.mul_f64(1.1));
+        }
+        assert_eq!(next_attempt(8, now, 1), None);
+        let sped_up = next_attempt(2, now, 1000).unwrap() - now;
+        assert!(sped_up <= TimeDelta::milliseconds(330), "{sped_up}");
+    }
+
+    #[test]
+    fn a_secret_debugs_redacted() {
+        let secret = new_secret().unwrap();
+        assert!(secret.expose().starts_with("whsec_"));
+        assert!(BASE64.decode(&secret.expose()[6..]).unwrap().len() >= 24);
+        assert!(!format!("{secret:?}").contains(&secret.expose()[6..]));
+    }
+}

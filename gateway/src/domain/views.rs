@@ -1,0 +1,127 @@
+//! Objects as the API shows them: the answers of `/v1/` and the `data` of the webhooks paymux
+//! sends merchants, which show an event and its checkout exactly as the API does.
+
+use chrono::{DateTime, Utc};
+use paymux_domain::{CheckoutId, CheckoutStatus, Currency, EventId, EventSource, EventType};
+use paymux_schema::db::checkout::Checkout;
+use paymux_schema::db::column::Json;
+use paymux_schema::db::event::Event;
+use serde::Serialize;
+
+/// A checkout as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct CheckoutOut {
+    pub id: CheckoutId,
+    pub object: &'static str,
+    pub merchant: String,
+    pub provider: String,
+    pub provider_checkout_id: Option<String>,
+    pub status: CheckoutStatus,
+    /// Minor units of `currency`.
+    pub amount: i64,
+    pub currency: Currency,
+    /// What the payments received add up to (minor units); `succeeded` once it reaches
+    /// `amount`, `partially_paid` below.
+    pub amount_received: i64,
+    pub amount_refunded: i64,
+    pub redirect_url: Option<String>,
+    pub client_action: serde_json::Value,
+    pub reference: Option<String>,
+    pub description: Option<String>,
+    pub customer: serde_json::Value,
+    pub metadata: serde_json::Value,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub livemode: bool,
+    /// The providers routing called, in order; the last is `provider`.
+    pub providers_tried: Vec<String>,
+}
+
+/// A JSON column as the API shows it: `null` when there is none.
+fn json(column: Option<Json<serde_json::Value>>) -> serde_json::Value {
+    column.map_or(serde_json::Value::Null, |json| json.0)
+}
+
+impl From<Checkout> for CheckoutOut {
+    fn from(checkout: Checkout) -> CheckoutOut {
+        CheckoutOut {
+            // Checkouts from before routing recorded it went to one provider only.
+            providers_tried: checkout
+                .providers_tried
+                .map_or_else(|| vec![checkout.provider.clone()], |tried| tried.0),
+            client_action: json(checkout.client_action),
+            customer: json(checkout.customer),
+            metadata: json(checkout.metadata),
+            id: checkout.id,
+            object: "checkout",
+            merchant: checkout.merchant,
+            provider: checkout.provider,
+            provider_checkout_id: checkout.provider_checkout_id,
+            status: checkout.status,
+            amount: checkout.amount,
+            currency: checkout.currency,
+            amount_received: checkout.amount_received,
+            amount_refunded: checkout.amount_refunded,
+            redirect_url: checkout.redirect_url,
+            reference: checkout.reference,
+            description: checkout.description,
+            expires_at: checkout.expires_at.map(|at| at.and_utc()),
+            created_at: checkout.created_at.and_utc(),
+            livemode: checkout.livemode,
+        }
+    }
+}
+
+/// An event as the API shows it. `raw` (the exact bytes received) only on the single-event
+/// endpoint: lists stay small.
+#[derive(Debug, Serialize)]
+pub struct EventOut {
+    pub id: EventId,
+    pub object: &'static str,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub merchant: String,
+    pub provider: String,
+    pub provider_event_id: String,
+    pub checkout_id: Option<CheckoutId>,
+    pub provider_payment_id: Option<String>,
+    pub reference: Option<String>,
+    /// Minor units of `currency`.
+    pub amount: Option<i64>,
+    pub currency: Option<Currency>,
+    pub fee: Option<i64>,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub livemode: bool,
+    /// Who recorded it: `provider` (its webhook), `provider_lookup` (paymux asked the
+    /// provider), `paymux` (an expiry paymux applied).
+    pub source: EventSource,
+    pub details: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+}
+
+impl EventOut {
+    pub fn from_row(event: Event, raw: Option<Vec<u8>>) -> EventOut {
+        EventOut {
+            details: event.details.0,
+            id: event.id,
+            object: "event",
+            event_type: event.event_type,
+            merchant: event.merchant,
+            provider: event.provider,
+            provider_event_id: event.provider_event_id,
+            checkout_id: event.checkout_id,
+            provider_payment_id: event.provider_payment_id,
+            reference: event.reference,
+            amount: event.amount,
+            currency: event.currency,
+            fee: event.fee,
+            occurred_at: event.occurred_at.and_utc(),
+            received_at: event.received_at.and_utc(),
+            livemode: event.livemode,
+            source: event.source,
+            raw: raw.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+}
