@@ -63,6 +63,12 @@ start() {
         RUST_LOG=warn "$PAYMUX" > "$WORK/server.log" 2>&1 &
     SERVER=$!
     wait_for "$BASE/healthz"
+    # The demo merchant's webhook endpoint (the sandbox's receiver) removed: this measures
+    # ingest, as the reference does, not the deliveries to merchants each event would add.
+    curl -s -H 'Authorization: Bearer pmx_test_demo' "$BASE/v1/webhook_endpoints" \
+        | python3 -c 'import json, sys; print(*(e["id"] for e in json.load(sys.stdin)["data"]), sep="\n")' \
+        | xargs -r -I{} curl -s -o /dev/null -X DELETE -H 'Authorization: Bearer pmx_test_demo' \
+            "$BASE/v1/webhook_endpoints/{}"
 }
 
 fresh_sqlite() { rm -f "$WORK"/paymux.db*; echo "sqlite://$WORK/paymux.db"; }

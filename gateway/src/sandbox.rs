@@ -153,3 +153,161 @@ fn open_accounts(
     }
     Ok(())
 }
+
+/// The sandbox's stand-in for a merchant's server: `POST /sandbox/merchant/{merchant}/webhooks`
+/// takes the webhooks paymux sends, checks each signature as a merchant would, and keeps the
+/// last [`RECEIVED_KEPT`]; `GET` on the same path lists them, newest first. The demo merchant
+/// gets an endpoint pointing here at start-up when it has none, so the walk-through shows a
+/// payment notification arriving.
+#[derive(Default)]
+pub struct MerchantReceiver {
+    received: std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>,
+}
+
+const RECEIVED_KEPT: usize = 100;
+/// How far a `webhook-timestamp` may be from now, as the Standard Webhooks libraries allow.
+const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
+
+/// Where the demo merchant's receiver is.
+fn receiver_url(public_url: &Url, merchant: &str) -> Result<Url, url::ParseError> {
+    public_url.join(&format!("sandbox/merchant/{merchant}/webhooks"))
+}
+
+/// Mounts the receiver on `config`.
+pub fn receiver_routes(
+    receiver: Arc<MerchantReceiver>,
+    config: &mut actix_web::web::ServiceConfig,
+) {
+    use actix_web::web;
+    config.service(
+        web::resource("/sandbox/merchant/{merchant}/webhooks")
+            .app_data(web::Data::from(receiver))
+            .route(web::post().to(receive))
+            .route(web::get().to(list_received)),
+    );
+}
+
+/// Gives the demo merchant an endpoint at the receiver when it has none.
+pub async fn ensure_demo_endpoint(state: &AppState, public_url: &Url) -> Result<(), String> {
+    use crate::domain::endpoints::{self, EndpointChange};
+    use paymux_schema::db::outbound::WebhookEndpoint;
+    let has_one = state
+        .store(|conn| Ok::<_, crate::store::StoreError>(WebhookEndpoint::any_for(conn, "demo")?))
+        .await
+        .map_err(|error| error.to_string())?;
+    let settings = &state.config().settings;
+    // Where private networks are refused, the receiver on this host is too.
+    if has_one || !settings.merchants.contains_key("demo") || !settings.allow_private_networks() {
+        return Ok(());
+    }
+    let url = receiver_url(public_url, "demo").map_err(|error| error.to_string())?;
+    let change = EndpointChange {
+        url: Some(url.to_string()),
+        description: Some(Some(
+            "the sandbox's receiver (GET it to see what arrived)".into(),
+        )),
+        ..EndpointChange::default()
+    };
+    endpoints::create(state, "demo", change)
+        .await
+        .map(drop)
+        .map_err(|error| format!("the demo merchant's webhook endpoint: {error}"))
+}
+
+async fn receive(
+    state: actix_web::web::Data<AppState>,
+    receiver: actix_web::web::Data<MerchantReceiver>,
+    request: actix_web::HttpRequest,
+    path: actix_web::web::Path<String>,
+    body: actix_web::web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    use paymux_schema::db::outbound::WebhookEndpoint;
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (id, timestamp, signatures) = (
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+    );
+    let merchant = path.into_inner();
+    let owner = merchant.clone();
+    let endpoints = state
+        .db(move |conn| {
+            let page = paymux_schema::db::PageRequest {
+                limit: 100,
+                starting_after: None,
+            };
+            Ok(WebhookEndpoint::list(conn, &owner, &page)?.items)
+        })
+        .await?;
+    let here = request.full_url();
+    let now = chrono::Utc::now();
+    let fresh = timestamp
+        .parse::<i64>()
+        .is_ok_and(|sent| (now.timestamp() - sent).abs() <= TIMESTAMP_TOLERANCE_SECS);
+    let body_text = String::from_utf8_lossy(&body).into_owned();
+    let verified = fresh
+        && endpoints
+            .iter()
+            .filter(|endpoint| Url::parse(&endpoint.url).is_ok_and(|url| url.path() == here.path()))
+            .any(|endpoint| {
+                let secrets = endpoint.signing_secrets(now.naive_utc());
+                let expected = crate::domain::outbound::signature(
+                    &secrets,
+                    &id,
+                    timestamp.parse().unwrap_or_default(),
+                    &body_text,
+                );
+                let expected: Vec<&str> = expected.split(' ').collect();
+                signatures
+                    .split(' ')
+                    .any(|signature| expected.contains(&signature))
+            });
+    let payload: serde_json::Value =
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let entry = serde_json::json!({
+        "merchant": merchant,
+        "received_at": now,
+        "webhook_id": id,
+        "type": payload["type"],
+        "signature_verified": verified,
+        "payload": payload,
+    });
+    let mut received = receiver
+        .received
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    received.push_front(entry);
+    received.truncate(RECEIVED_KEPT);
+    drop(received);
+    tracing::info!(%merchant, webhook_id = %id, verified, "sandbox merchant received a webhook");
+    // A merchant refuses what it cannot verify, so paymux retries it.
+    Ok(match verified {
+        true => HttpResponse::NoContent().finish(),
+        false => HttpResponse::BadRequest().json(serde_json::json!({
+            "error": "the webhook-signature did not verify with this endpoint's secret, or the timestamp is stale",
+        })),
+    })
+}
+
+async fn list_received(
+    receiver: actix_web::web::Data<MerchantReceiver>,
+    path: actix_web::web::Path<String>,
+) -> HttpResponse {
+    let merchant = path.into_inner();
+    let received = receiver
+        .received
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let data: Vec<&serde_json::Value> = received
+        .iter()
+        .filter(|entry| entry["merchant"] == merchant.as_str())
+        .collect();
+    HttpResponse::Ok().json(serde_json::json!({"object": "list", "data": data}))
+}

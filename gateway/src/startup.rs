@@ -189,6 +189,16 @@ impl Application {
         let app_state = state.clone();
         #[cfg(feature = "sandbox")]
         let mounted = sandbox.clone();
+        #[cfg(feature = "sandbox")]
+        let receiver = match &sandbox {
+            Some(_) => {
+                crate::sandbox::ensure_demo_endpoint(&state, &public_url)
+                    .await
+                    .map_err(StartupError::Other)?;
+                Some(Arc::new(crate::sandbox::MerchantReceiver::default()))
+            }
+            None => None,
+        };
         let mut server =
             HttpServer::new(move || {
                 App::new()
@@ -204,6 +214,11 @@ impl Application {
                     .wrap(from_fn(telemetry::echo_request_id))
                     .wrap(TracingLogger::<RequestSpan>::new())
                     .configure(|config| {
+                        #[cfg(feature = "sandbox")]
+                        if let Some(receiver) = &receiver {
+                            // Before the simulators, whose `/sandbox/{provider}` would take it.
+                            crate::sandbox::receiver_routes(receiver.clone(), config);
+                        }
                         #[cfg(feature = "sandbox")]
                         if let Some(sandbox) = &mounted {
                             paymux_sandbox::http::routes(sandbox.clone(), config);

@@ -103,6 +103,34 @@ async fn paid_checkout(app: &TestApp) -> Value {
 }
 
 on_both_backends! {
+    async fn the_demo_merchant_is_notified_at_the_sandboxs_receiver_which_verifies_it(backend) {
+        let app = spawn_sandboxed(backend, FAST_RETRIES).await;
+        let endpoints = app.get_json("/v1/webhook_endpoints").await;
+        let demo = &endpoints["data"][0];
+        assert_eq!(endpoints["data"].as_array().unwrap().len(), 1);
+        assert!(demo["url"].as_str().unwrap().ends_with("/sandbox/merchant/demo/webhooks"));
+        let checkout = paid_checkout(&app).await;
+        let received = app.eventually("the sandbox receiver to get the payment", || async {
+            let list = app.get_json("/sandbox/merchant/demo/webhooks").await;
+            list["data"].as_array().unwrap().iter()
+                .find(|entry| entry["type"] == "payment.succeeded")
+                .cloned()
+        }).await;
+        assert_eq!(received["signature_verified"], true);
+        assert_eq!(received["payload"]["data"]["checkout"]["id"], checkout["id"]);
+
+        // A forged one is refused and shown as such.
+        let forged = app.client.post(app.url("/sandbox/merchant/demo/webhooks"))
+            .header("webhook-id", "msg_forged")
+            .header("webhook-timestamp", Utc::now().timestamp().to_string())
+            .header("webhook-signature", "v1,bm90IGEgc2lnbmF0dXJl")
+            .body(r#"{"type":"payment.succeeded"}"#).send().await.unwrap();
+        assert_eq!(forged.status(), 400);
+        let list = app.get_json("/sandbox/merchant/demo/webhooks").await;
+        assert_eq!(list["data"][0]["webhook_id"], "msg_forged");
+        assert_eq!(list["data"][0]["signature_verified"], false);
+    }
+
     async fn a_stored_event_reaches_the_merchant_signed_with_the_checkout_as_it_stood(backend) {
         let app = spawn_sandboxed(backend, FAST_RETRIES).await;
         let server = receiver(200).await;
