@@ -360,3 +360,127 @@ fn row(table: &str, merchant: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// The demo merchant on a SQLite file in `dir`, retrying webhooks within milliseconds.
+fn fast_retries(dir: &std::path::Path) -> String {
+    format!(
+        "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://{db}\"\n\
+         [outbound_webhooks]\nretry_speedup = 1000\n",
+        db = dir.join("paymux.db").display()
+    )
+}
+
+/// Starts `paymux` on `config`; the server and its base URL.
+fn start(config: &std::path::Path) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paymux"))
+        .env("PAYMUX_CONFIG", config)
+        .env_remove("PAYMUX_LOG_FORMAT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addresses = watch_lines(child.stdout.take().unwrap(), |line| {
+        line.strip_prefix("paymux is listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+    });
+    let server = Server(child);
+    let base = addresses
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    (server, base)
+}
+
+#[tokio::test]
+async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paymux.toml");
+    std::fs::write(&config, fast_retries(dir.path())).unwrap();
+    let receiver = MockServer::start().await;
+    let failing = Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .with_priority(1)
+        .mount_as_scoped(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&receiver)
+        .await;
+
+    let (server, base) = start(&config);
+    let client = reqwest::Client::new();
+    let endpoint: serde_json::Value = client
+        .post(format!("{base}/v1/webhook_endpoints"))
+        .bearer_auth("pmx_test_demo")
+        .json(&serde_json::json!({"url": format!("{}/hooks", receiver.uri())}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let checkout: serde_json::Value = client
+        .post(format!("{base}/v1/checkouts"))
+        .bearer_auth("pmx_test_demo")
+        .json(&serde_json::json!({"amount": 2500, "currency": "USD", "provider": "sknpay"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pay = format!(
+        "{base}/sandbox/sknpay/checkouts/{}/pay",
+        checkout["provider_checkout_id"].as_str().unwrap()
+    );
+    let paid = client
+        .post(pay)
+        .json(&serde_json::json!({"card": "4111 1111 1111 1111"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.status().is_success());
+    // The first attempt failed: the delivery is due again when the server dies.
+    while receiver.received_requests().await.unwrap().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    drop(server); // SIGKILL
+    drop(failing);
+
+    let (_server, base) = start(&config);
+    let deliveries = format!(
+        "{base}/v1/webhook_endpoints/{}/deliveries",
+        endpoint["id"].as_str().unwrap()
+    );
+    // A message held by the killed server is taken over once its lease (30 s) lapses.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let delivered = loop {
+        let page: serde_json::Value = client
+            .get(&deliveries)
+            .bearer_auth("pmx_test_demo")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if page["data"][0]["response_status"] == 200 {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never delivered: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let attempts = delivered["data"].as_array().unwrap();
+    assert!(attempts.len() >= 2);
+    let ids: Vec<&serde_json::Value> = attempts
+        .iter()
+        .map(|attempt| &attempt["webhook_id"])
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{delivered}");
+}

@@ -46,7 +46,7 @@ pub const ROTATION_OVERLAP: TimeDelta = TimeDelta::hours(24);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed message is held: longer than an attempt, so that only a sender that
 /// died loses it to another.
-const LEASE: TimeDelta = TimeDelta::seconds(60);
+const LEASE: TimeDelta = TimeDelta::seconds(30);
 /// How often the senders look for due messages when nothing woke them.
 const POLL: Duration = Duration::from_secs(1);
 /// Messages one claim takes at most.

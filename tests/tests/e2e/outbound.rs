@@ -308,6 +308,50 @@ on_both_backends! {
         assert_error(gone, 404, "resource_missing").await;
     }
 
+    async fn two_servers_on_one_database_deliver_every_event_once(backend) {
+        let app = spawn_sandboxed(backend, FAST_RETRIES).await;
+        // A second server on the same database, as another process would be.
+        let source = paymux_tests::test_source(app.config_path.clone(), &app.database_url);
+        let other = paymux_gateway::Application::build_with(source, paymux_providers::Registry::standard())
+            .await
+            .unwrap();
+        let other_handle = other.handle();
+        tokio::spawn(other.run_until_stopped());
+        let server = receiver(200).await;
+        let endpoint = endpoint(&app, &server, json!({"enabled_events": ["payment.succeeded"]})).await;
+        const EVENTS: usize = 24;
+        for _ in 0..EVENTS {
+            paid_checkout(&app).await;
+        }
+        let id = endpoint["id"].as_str().unwrap().to_owned();
+        let app = &app;
+        app.eventually("every message to be delivered", || {
+            let id = id.clone();
+            async move {
+                let delivered = app.with_db(move |conn| {
+                    use diesel::prelude::*;
+                    use paymux_schema::db::schema::webhook_messages;
+                    webhook_messages::table
+                        .filter(webhook_messages::endpoint_id.eq(id))
+                        .filter(webhook_messages::status.eq("delivered"))
+                        .count()
+                        .get_result::<i64>(conn)
+                        .unwrap()
+                }).await;
+                (delivered == EVENTS as i64).then_some(())
+            }
+        }).await;
+        // Delivered is recorded after the send, and only a claimed message is sent: nothing
+        // more can arrive now.
+        let requests = server.received_requests().await.unwrap();
+        let mut ids: Vec<&str> = requests.iter().map(|request| header(request, "webhook-id")).collect();
+        assert_eq!(ids.len(), EVENTS);
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), EVENTS);
+        other_handle.stop(false).await;
+    }
+
     async fn private_and_plain_http_endpoints_are_refused_where_not_allowed(backend) {
         let app = spawn_sandboxed(backend, "[outbound_webhooks]\nallow_private_networks = false\n").await;
         for (url, says) in [
