@@ -44,8 +44,14 @@ on_both_backends! {
 
     async fn the_metrics_the_readme_names_are_served(backend) {
         let app = spawn_sandboxed(backend, "").await;
-        app.create_checkout(&json!({"amount": 1_000, "currency": "USD"})).await;
-        let metrics = app.metrics().await;
+        // The walk-through: a checkout paid, and the demo merchant told of it.
+        let checkout = app.create_checkout(&json!({"amount": 1_000, "currency": "USD", "provider": "sknpay"})).await;
+        let provider_id = checkout["provider_checkout_id"].as_str().unwrap();
+        app.press("sknpay", provider_id, "pay", &json!({"card": "4111 1111 1111 1111"})).await;
+        let metrics = app.eventually("the payment's webhook to reach the demo merchant", || async {
+            let metrics = app.metrics().await;
+            metrics.contains("paymux_webhook_deliveries_total{").then_some(metrics)
+        }).await;
         let named: Vec<&str> = README
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .filter(|word| word.starts_with("paymux_") && word.len() > "paymux_".len())
