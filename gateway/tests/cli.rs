@@ -444,9 +444,12 @@ async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
         .unwrap();
     assert!(paid.status().is_success());
     // The first attempt failed: the delivery is due again when the server dies.
-    while receiver.received_requests().await.unwrap().is_empty() {
+    let first = loop {
+        if let Some(first) = receiver.received_requests().await.unwrap().first() {
+            break first.headers["webhook-id"].to_str().unwrap().to_owned();
+        }
         tokio::task::yield_now().await;
-    }
+    };
     drop(server); // SIGKILL
     drop(failing);
 
@@ -476,11 +479,11 @@ async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    let attempts = delivered["data"].as_array().unwrap();
-    assert!(attempts.len() >= 2);
-    let ids: Vec<&serde_json::Value> = attempts
-        .iter()
-        .map(|attempt| &attempt["webhook_id"])
-        .collect();
-    assert!(ids.iter().all(|id| *id == ids[0]), "{delivered}");
+    // The same message: its failed attempt was recorded, or (killed between the send and the
+    // record) it was made again; either way under the webhook id the receiver saw first.
+    assert_eq!(
+        delivered["data"][0]["webhook_id"],
+        first.as_str(),
+        "{delivered}"
+    );
 }

@@ -102,6 +102,36 @@ async fn paid_checkout(app: &TestApp) -> Value {
     checkout
 }
 
+/// An endpoint of the demo merchant written straight into the store, past the API's checks:
+/// one made before its name turned private, or one failing since `failing_since`.
+async fn stored_endpoint(
+    app: &TestApp,
+    url: &str,
+    failing_since: Option<chrono::NaiveDateTime>,
+) -> String {
+    use paymux_schema::db::outbound::{EndpointSecret, WebhookEndpoint};
+    let now = paymux_schema::db::now();
+    let endpoint = WebhookEndpoint {
+        id: paymux_domain::EndpointId::generate(),
+        merchant: "demo".to_owned(),
+        url: url.to_owned(),
+        description: None,
+        enabled_events: paymux_schema::db::column::Json(vec!["*".to_owned()]),
+        status: paymux_domain::EndpointStatus::Enabled,
+        disabled_reason: None,
+        secret: EndpointSecret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()),
+        previous_secret: None,
+        previous_secret_until: None,
+        failing_since,
+        created_at: now,
+        updated_at: now,
+    };
+    let id = endpoint.id.to_string();
+    app.with_db(move |conn| WebhookEndpoint::insert(conn, &endpoint).unwrap())
+        .await;
+    id
+}
+
 on_both_backends! {
     async fn the_demo_merchant_is_notified_at_the_sandboxs_receiver_which_verifies_it(backend) {
         let app = spawn_sandboxed(backend, FAST_RETRIES).await;
@@ -350,6 +380,36 @@ on_both_backends! {
         ids.dedup();
         assert_eq!(ids.len(), EVENTS);
         other_handle.stop(false).await;
+    }
+
+    async fn an_endpoint_whose_name_turned_private_is_not_connected_to(backend) {
+        let overlay = "[outbound_webhooks]\nallow_private_networks = false\nretry_speedup = 1000\n";
+        let app = spawn_sandboxed(backend, overlay).await;
+        let id = stored_endpoint(&app, "https://localhost:9/hooks", None).await;
+        let tested = app.post(&format!("/v1/webhook_endpoints/{id}/test"), &json!({}), None).await;
+        assert_json(tested, 202).await;
+        let path = format!("/v1/webhook_endpoints/{id}/deliveries");
+        let attempt = app.eventually("the attempt to be recorded", || async {
+            app.get_json(&path).await["data"].as_array().unwrap().last().cloned()
+        }).await;
+        assert_eq!(attempt["response_status"], Value::Null);
+        assert!(attempt["error"].as_str().unwrap().contains("private"), "{attempt}");
+    }
+
+    async fn an_endpoint_failing_for_five_days_is_disabled(backend) {
+        let app = spawn_sandboxed(backend, FAST_RETRIES).await;
+        let server = receiver(500).await;
+        let six_days_ago = paymux_schema::db::now() - chrono::TimeDelta::days(6);
+        let id = stored_endpoint(&app, &format!("{}/hooks", server.uri()), Some(six_days_ago)).await;
+        let tested = app.post(&format!("/v1/webhook_endpoints/{id}/test"), &json!({}), None).await;
+        assert_json(tested, 202).await;
+        let disabled = app.eventually("the endpoint to be disabled", || async {
+            let shown = app.get_json(&format!("/v1/webhook_endpoints/{id}")).await;
+            (shown["status"] == "disabled").then_some(shown)
+        }).await;
+        assert_eq!(disabled["disabled_reason"], "every delivery failed for five days");
+        let refused = app.post(&format!("/v1/webhook_endpoints/{id}/test"), &json!({}), None).await;
+        assert_error(refused, 400, "invalid_request").await;
     }
 
     async fn private_and_plain_http_endpoints_are_refused_where_not_allowed(backend) {
