@@ -10,7 +10,7 @@ use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::{DbConnection, truncate_to_micros};
 
-use super::events::{self, Handling, Recording};
+use super::events::{self, Recording};
 use super::routing::{Order, Routed};
 use crate::merchants::{ConfiguredProvider, Merchant};
 use crate::state::AppState;
@@ -226,14 +226,7 @@ fn apply_report(
     if !moves {
         return Ok(checkout);
     }
-    let recording = Recording {
-        merchant: checkout.merchant.clone(),
-        provider: checkout.provider.clone(),
-        source: EventSource::ProviderLookup,
-        receipt: None,
-        received_at: now,
-        handling: Handling::default(),
-    };
+    let recording = Recording::for_checkout(&checkout, EventSource::ProviderLookup, now);
     let event = events::lookup_event(&checkout, event_type, now);
     let recorded = events::record(conn, &recording, &event, Some(checkout.clone()))?;
     Ok(recorded.checkout.unwrap_or(checkout))

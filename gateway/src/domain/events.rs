@@ -12,7 +12,7 @@ use paymux_schema::db::DbConnection;
 use paymux_schema::db::checkout::{Checkout, Link};
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
-use paymux_schema::db::refund::Refund;
+use paymux_schema::db::refund::{Refund, RefundStatus};
 
 use crate::domain::outbound;
 use crate::store::StoreError;
@@ -27,6 +27,21 @@ pub struct Recording {
     pub receipt: Option<ReceiptId>,
     pub received_at: NaiveDateTime,
     pub handling: Handling,
+}
+
+impl Recording {
+    /// paymux recording, as `source`, an event of `checkout` it learned of itself (a lookup,
+    /// an expiry, a refund it made) rather than by a webhook.
+    pub fn for_checkout(checkout: &Checkout, source: EventSource, now: NaiveDateTime) -> Recording {
+        Recording {
+            merchant: checkout.merchant.clone(),
+            provider: checkout.provider.clone(),
+            source,
+            receipt: None,
+            received_at: now,
+            handling: Handling::default(),
+        }
+    }
 }
 
 /// What the provider's config and protocol say about handling its events.
@@ -204,12 +219,49 @@ fn apply(
             let input = StatusInput::from_event(EventType::PaymentRefunded, fully_refunded);
             Some(checkout.apply(conn, input, now)?)
         }
+        // paymux's records of its own refunds: the refund moved the checkout itself.
+        EventType::RefundPending | EventType::RefundSucceeded | EventType::RefundFailed => None,
         other => Some(checkout.apply(conn, StatusInput::from_event(other, false), now)?),
     };
     if transition.and_then(|transition| transition.flag) == Some(TransitionFlag::SuccessAfterCancel)
     {
         EventFlag::SuccessAfterCancel.add_to(&mut applied.details);
     }
+    Ok(())
+}
+
+/// Records where a refund paymux made now stands (`refund.pending`, `.succeeded`, `.failed`)
+/// as an event of its checkout, with the refund's amount: once per refund and status, so that
+/// the merchant is told and exports and finance see refund amounts.
+pub fn record_refund(
+    conn: &mut DbConnection,
+    checkout: &Checkout,
+    refund: &Refund,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let event_type = match refund.status {
+        RefundStatus::Pending => EventType::RefundPending,
+        RefundStatus::Succeeded => EventType::RefundSucceeded,
+        RefundStatus::Failed => EventType::RefundFailed,
+    };
+    let mut details = serde_json::json!({"refund_id": refund.id});
+    if let Some(reason) = &refund.failure_reason {
+        note(&mut details, "reason", reason);
+    }
+    let event = NormalizedEvent {
+        event_type,
+        provider_event_id: format!("paymux_refund:{}:{}", refund.id, refund.status),
+        provider_payment_id: checkout.provider_checkout_id.clone(),
+        checkout_hint: Some(checkout.id.to_string()),
+        reference: checkout.reference.clone(),
+        amount: Some(Money::new(refund.amount, refund.currency)),
+        fee: None,
+        occurred_at: now.and_utc(),
+        livemode: checkout.livemode,
+        details,
+    };
+    let recording = Recording::for_checkout(checkout, EventSource::Paymux, now);
+    record(conn, &recording, &event, Some(checkout.clone()))?;
     Ok(())
 }
 

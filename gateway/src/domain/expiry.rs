@@ -7,7 +7,7 @@ use paymux_domain::{CheckoutId, EventSource, EventType, NormalizedEvent};
 use paymux_schema::db::DbConnection;
 use paymux_schema::db::checkout::Checkout;
 
-use super::events::{self, Handling, Recording};
+use super::events::{self, Recording};
 use crate::live::LiveConfig;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -58,14 +58,7 @@ fn expire(
     if !checkout.status.awaits_payment() {
         return Ok(None);
     }
-    let recording = Recording {
-        merchant: checkout.merchant.clone(),
-        provider: checkout.provider.clone(),
-        source: EventSource::Paymux,
-        receipt: None,
-        received_at: now,
-        handling: Handling::default(),
-    };
+    let recording = Recording::for_checkout(&checkout, EventSource::Paymux, now);
     let event = NormalizedEvent {
         event_type: EventType::PaymentExpired,
         provider_event_id: format!("paymux:expired:{}", checkout.id),

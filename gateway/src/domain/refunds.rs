@@ -15,6 +15,7 @@ use paymux_schema::db::refund::Refund;
 use paymux_schema::db::{DbConnection, truncate_to_micros};
 
 use super::checkouts::{CheckoutError, provider_of};
+use super::events;
 use crate::merchants::Merchant;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -81,7 +82,7 @@ where
     }
     if !is_full && !refunds.allows_partial() {
         let error = ProviderError::unsupported(provider.adapter.id(), Operation::PartialRefund);
-        mark_failed(state, refund.id, &error.to_string()).await?;
+        mark_failed(state, &checkout, refund.id, &error.to_string()).await?;
         return Err(error.into());
     }
     let outcome = refunds
@@ -97,7 +98,7 @@ where
         Ok(provider_refund) => provider_refund,
         // A definite refusal: nothing was refunded, the amount is free again.
         Err(error) if is_refusal(&error) => {
-            mark_failed(state, refund.id, &error.to_string()).await?;
+            mark_failed(state, &checkout, refund.id, &error.to_string()).await?;
             return Err(error.into());
         }
         // The provider may have refunded (a timeout, an outage, a reply lost): the
@@ -140,8 +141,11 @@ fn settle(
             checkout.refund(conn, current.amount, now)?;
         }
     }
-    Ok(Refund::find(conn, &checkout.merchant, &refund.id)?
-        .ok_or(diesel::result::Error::NotFound)?)
+    let settled = Refund::find(conn, &checkout.merchant, &refund.id)?
+        .ok_or(diesel::result::Error::NotFound)?;
+    // Once per refund and status: a run that found it settled already records nothing new.
+    events::record_refund(conn, &checkout, &settled, now)?;
+    Ok(settled)
 }
 
 /// A refund done by an earlier run: its caller's work is settled with it.
@@ -236,21 +240,25 @@ fn is_refusal(error: &ProviderError) -> bool {
 
 async fn mark_failed(
     state: &AppState,
+    checkout: &Checkout,
     refund_id: RefundId,
     reason: &str,
 ) -> Result<(), StoreError> {
-    let reason = reason.to_owned();
+    let (reason, checkout) = (reason.to_owned(), checkout.clone());
     state
         .write_waiting(move |conn| {
             let now = truncate_to_micros(Utc::now());
-            Ok(Refund::update_outcome(
+            Refund::update_outcome(
                 conn,
                 &refund_id,
                 RefundStatus::Failed,
                 None,
                 Some(&reason),
                 now,
-            )?)
+            )?;
+            let refund = Refund::find(conn, &checkout.merchant, &refund_id)?
+                .ok_or(diesel::result::Error::NotFound)?;
+            events::record_refund(conn, &checkout, &refund, now)
         })
         .await
 }

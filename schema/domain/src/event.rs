@@ -14,6 +14,13 @@ crate::text_enum! {
         PaymentExpired => "payment.expired",
         PaymentRefunded => "payment.refunded",
         CheckoutAbandoned => "checkout.abandoned",
+        /// paymux's own record of a refund it asked a provider for, as it stands: the
+        /// provider took it and has not settled it yet, ...
+        RefundPending => "refund.pending",
+        /// ... refunded it, ...
+        RefundSucceeded => "refund.succeeded",
+        /// ... or refused it (nothing was refunded).
+        RefundFailed => "refund.failed",
     }
 }
 

@@ -382,6 +382,49 @@ on_both_backends! {
         other_handle.stop(false).await;
     }
 
+    async fn a_refund_paymux_makes_is_an_event_with_its_amount_and_the_merchant_is_sent_it(backend) {
+        let app = spawn_sandboxed(backend, FAST_RETRIES).await;
+        let server = receiver(200).await;
+        let refunds_only = json!({"enabled_events": ["refund.pending", "refund.succeeded", "refund.failed"]});
+        endpoint(&app, &server, refunds_only).await;
+        // Paid at the simulator, which then refunds it.
+        let checkout = app.create_checkout(&json!({"amount": 1250, "currency": "USD", "provider": "sknpay"})).await;
+        let provider_id = checkout["provider_checkout_id"].as_str().unwrap();
+        let paid = app.press("sknpay", provider_id, "pay", &json!({"card": "4111 1111 1111 1111"})).await;
+        assert_eq!(paid["webhook"]["delivered"], true, "{paid}");
+        let refunded = app.post("/v1/refunds", &json!({"checkout_id": checkout["id"], "amount": 500}), None).await;
+        let refund = assert_json(refunded, 201).await;
+        let expected = format!("refund.{}", refund["status"].as_str().unwrap());
+
+        let events = app.events_of(&checkout).await;
+        let event = events.iter().find(|event| event["type"] == expected.as_str()).expect("the refund's event");
+        assert_eq!(event["amount"], 500);
+        assert_eq!(event["currency"], "USD");
+        assert_eq!(event["source"], "paymux");
+        assert_eq!(event["details"]["refund_id"], refund["id"]);
+
+        let request = received(&app, &server, 1).await.remove(0);
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["type"], expected.as_str());
+        assert_eq!(body["data"]["id"], event["id"]);
+        assert_eq!(body["data"]["amount"], 500);
+        if expected == "refund.succeeded" {
+            assert_eq!(body["data"]["checkout"]["amount_refunded"], 500);
+        }
+
+        // Paid by a webhook the simulator never sent: it refuses the refund.
+        let unknown = paid_checkout(&app).await;
+        let refused = app.post("/v1/refunds", &json!({"checkout_id": unknown["id"]}), None).await;
+        assert_eq!(refused.status(), 400);
+        let events = app.events_of(&unknown).await;
+        let failed = events.iter().find(|event| event["type"] == "refund.failed").expect("refund.failed");
+        assert_eq!(failed["amount"], 1250);
+        assert!(failed["details"]["reason"].as_str().is_some_and(|reason| !reason.is_empty()), "{failed}");
+        let request = received(&app, &server, 2).await.remove(1);
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["type"], "refund.failed");
+    }
+
     async fn an_endpoint_whose_name_turned_private_is_not_connected_to(backend) {
         let overlay = "[outbound_webhooks]\nallow_private_networks = false\nretry_speedup = 1000\n";
         let app = spawn_sandboxed(backend, overlay).await;
