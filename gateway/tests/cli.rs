@@ -1,4 +1,5 @@
 //! The `paymux` binary run as an operator would: the configuration check, SIGHUP reloads,
+//! webhooks delivered across a kill -9 and by two processes on one PostgreSQL,
 //! `paymux providers`, `paymux dev seed` and `paymux reconcile`.
 
 // Helpers of an integration test: a broken fixture should fail the test loudly.
@@ -489,4 +490,150 @@ async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
         first.as_str(),
         "{delivered}"
     );
+}
+
+/// A PostgreSQL database of its own on the server `PAYMUX_TEST_DATABASE_URL` names, dropped
+/// with it.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create() -> PgDatabase {
+        use diesel::{Connection, RunQueryDsl};
+        let admin_url = std::env::var("PAYMUX_TEST_DATABASE_URL").expect(
+            "this test needs PAYMUX_TEST_DATABASE_URL (a server paymux may create databases on)",
+        );
+        let name = format!(
+            "paymux_cli_{}",
+            ulid::Ulid::new().to_string().to_ascii_lowercase()
+        );
+        let mut conn = diesel::PgConnection::establish(&admin_url).unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        PgDatabase {
+            admin_url,
+            name,
+            url: url.to_string(),
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        use diesel::{Connection, RunQueryDsl};
+        if let Ok(mut conn) = diesel::PgConnection::establish(&self.admin_url) {
+            let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = diesel::sql_query(drop).execute(&mut conn);
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run with --ignored and PAYMUX_TEST_DATABASE_URL"]
+async fn two_processes_on_one_postgresql_deliver_every_event_once() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let database = PgDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paymux.toml");
+    let overlay = format!(
+        "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"{}\"\n\
+         [outbound_webhooks]\nretry_speedup = 1000\n",
+        database.url
+    );
+    std::fs::write(&config, overlay).unwrap();
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let (_first, first) = start(&config);
+    let (_second, second) = start(&config);
+    let client = reqwest::Client::new();
+    let post = |base: &str, path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth("pmx_test_demo")
+            .json(&body)
+            .send()
+    };
+    let endpoint: serde_json::Value = post(
+        &first,
+        "/v1/webhook_endpoints",
+        serde_json::json!({"url": format!("{}/hooks", receiver.uri()), "enabled_events": ["payment.succeeded"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    // Payments through both processes: each stores its own and both send.
+    const PAYMENTS: usize = 30;
+    for round in 0..PAYMENTS {
+        let base = if round % 2 == 0 { &first } else { &second };
+        let body = serde_json::json!({"amount": 2500, "currency": "USD", "provider": "sknpay"});
+        let checkout: serde_json::Value = post(base, "/v1/checkouts", body)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let path = format!(
+            "/sandbox/sknpay/checkouts/{}/pay",
+            checkout["provider_checkout_id"].as_str().unwrap()
+        );
+        let paid = post(
+            base,
+            &path,
+            serde_json::json!({"card": "4111 1111 1111 1111"}),
+        );
+        assert!(paid.await.unwrap().status().is_success());
+    }
+    // Every message delivered, by either process; delivered is recorded after the send and
+    // only a claimed message is sent, so nothing more can arrive after.
+    let deliveries = format!(
+        "{first}/v1/webhook_endpoints/{}/deliveries?limit=100",
+        endpoint["id"].as_str().unwrap()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let page: serde_json::Value = client
+            .get(&deliveries)
+            .bearer_auth("pmx_test_demo")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let delivered = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|attempt| attempt["response_status"] == 200)
+            .count();
+        if delivered == PAYMENTS {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{delivered} of {PAYMENTS} delivered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let requests = receiver.received_requests().await.unwrap();
+    let mut ids: Vec<&str> = requests
+        .iter()
+        .map(|request| request.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), PAYMENTS, "one request per event");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), PAYMENTS, "no event sent twice");
 }

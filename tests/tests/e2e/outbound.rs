@@ -275,7 +275,7 @@ on_both_backends! {
         assert_eq!(queued(&everything).await, 1);
     }
 
-    async fn after_a_rotation_both_secrets_sign_and_a_resend_keeps_the_webhook_id(backend) {
+    async fn after_a_rotation_both_secrets_sign_and_resends_and_replays_keep_the_webhook_id(backend) {
         let app = spawn_sandboxed(backend, FAST_RETRIES).await;
         let server = receiver(200).await;
         let endpoint = endpoint(&app, &server, json!({})).await;
@@ -306,6 +306,15 @@ on_both_backends! {
         assert_eq!(header(&third, "webhook-id"), test["webhook_id"].as_str().unwrap());
         let body: Value = serde_json::from_slice(&third.body).unwrap();
         assert_eq!(body["type"], "webhook.test");
+
+        // A replay of the last ten minutes sends the payment again, under its webhook id too.
+        let since = Utc::now().timestamp() - 600;
+        let replayed = app.post(&format!("/v1/webhook_endpoints/{endpoint_id}/replay"), &json!({"since": since}), None).await;
+        assert_eq!(assert_json(replayed, 202).await["events"], 1);
+        let fourth = received(&app, &server, 4).await.remove(3);
+        assert_eq!(header(&fourth, "webhook-id"), header(&first, "webhook-id"));
+        let bad = app.post(&format!("/v1/webhook_endpoints/{endpoint_id}/replay"), &json!({"since": "yesterday"}), None).await;
+        assert_eq!(assert_error(bad, 400, "invalid_request").await["param"], "since");
 
         let missing = app.post("/v1/events/evt_01jc0000000000000000000000/resend", &json!({}), None).await;
         assert_error(missing, 404, "resource_missing").await;
