@@ -503,9 +503,11 @@ struct PgDatabase {
 impl PgDatabase {
     fn create() -> PgDatabase {
         use diesel::{Connection, RunQueryDsl};
-        let admin_url = std::env::var("PAYMUX_TEST_DATABASE_URL").expect(
-            "this test needs PAYMUX_TEST_DATABASE_URL (a server paymux may create databases on)",
-        );
+        let admin_url = std::env::var("PAYMUX_TEST_DATABASE_URL").unwrap_or_else(|_| {
+            panic!(
+                "this test needs PAYMUX_TEST_DATABASE_URL (a server paymux may create databases on)"
+            )
+        });
         let name = format!(
             "paymux_cli_{}",
             ulid::Ulid::new().to_string().to_ascii_lowercase()
