@@ -47,6 +47,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed message is held: longer than an attempt, so that only a sender that
 /// died loses it to another.
 const LEASE: TimeDelta = TimeDelta::seconds(30);
+/// Time left, after an attempt's timeout, for recording it before its lease lapses.
+const RECORD_MARGIN: TimeDelta = TimeDelta::seconds(5);
 /// How often the senders look for due messages when nothing woke them.
 const POLL: Duration = Duration::from_secs(1);
 /// Messages one claim takes at most.
@@ -361,6 +363,11 @@ impl Senders {
 
     /// Claims one batch of due messages and starts sending them; how many it claimed.
     pub async fn send_due(self: &Arc<Senders>) -> Result<usize, StoreError> {
+        // No more than can start now: a claim waiting here would hold its lease idle.
+        let room = i64::try_from(self.in_flight.available_permits()).unwrap_or(0);
+        if room == 0 {
+            return Ok(0);
+        }
         let now = truncate_to_micros(Utc::now());
         let due = self
             .state
@@ -369,7 +376,7 @@ impl Senders {
                     conn,
                     now,
                     now + LEASE,
-                    CLAIM_BATCH,
+                    room.min(CLAIM_BATCH),
                 )?)
             })
             .await?;
@@ -381,7 +388,11 @@ impl Senders {
             };
             tokio::spawn(async move {
                 let endpoint = senders.endpoint_slot(&due.endpoint.id);
-                if let Ok(_slot) = endpoint.acquire_owned().await {
+                // A message that waited for its endpoint until its lease may lapse mid-attempt
+                // is left to be claimed again: another sender could take it meanwhile.
+                if let Ok(_slot) = endpoint.acquire_owned().await
+                    && lease_holds(&due.message, truncate_to_micros(Utc::now()))
+                {
                     senders.deliver(due).await;
                 }
                 drop(permit);
@@ -468,6 +479,15 @@ impl Senders {
             Err(error) => Answer::Failed(None, describe(&error)),
         }
     }
+}
+
+/// Whether an attempt starting at `now` ends, timeout and recording included, while the
+/// message's lease still holds.
+fn lease_holds(message: &WebhookMessage, now: NaiveDateTime) -> bool {
+    let needed = TimeDelta::from_std(ATTEMPT_TIMEOUT).unwrap_or(LEASE) + RECORD_MARGIN;
+    message
+        .leased_until
+        .is_some_and(|until| now + needed < until)
 }
 
 /// A send error in a sentence, with its cause (refused connection, DNS, TLS), never a body.
@@ -608,6 +628,18 @@ mod tests {
         assert_eq!(next_attempt(8, now, 1), None);
         let sped_up = next_attempt(2, now, 1000).unwrap() - now;
         assert!(sped_up <= TimeDelta::milliseconds(330), "{sped_up}");
+    }
+
+    #[test]
+    fn an_attempt_starts_only_while_its_lease_outlasts_it() {
+        let now = truncate_to_micros(Utc::now());
+        let endpoint = EndpointId::generate();
+        let mut message = WebhookMessage::new("demo", &endpoint, &EventId::generate(), now);
+        message.leased_until = Some(now + LEASE);
+        assert!(lease_holds(&message, now));
+        assert!(!lease_holds(&message, now + LEASE - TimeDelta::seconds(14)));
+        message.leased_until = None;
+        assert!(!lease_holds(&message, now));
     }
 
     #[test]
