@@ -87,13 +87,13 @@ pub fn record(
     let id = EventId::generate();
     let checkout_id = checkout.as_ref().map(|checkout| checkout.id);
     let row = event_row(id, recording, event, checkout_id, &reported);
-    if !Event::insert_if_new(conn, &row)? {
+    let Some(new_event) = Event::insert_new(conn, &row)? else {
         return Ok(Recorded {
             stored: false,
             refusal: None,
             checkout,
         });
-    }
+    };
     let mut applied = reported.clone();
     if let Some(checkout) = checkout.as_mut() {
         apply(conn, checkout, (event, &id), recording, &mut applied)?;
@@ -109,8 +109,10 @@ pub fn record(
         )?;
     }
     // The merchant hears of it in the same commit: no event without its messages.
-    let stored = event_row(id, recording, event, checkout_id, &applied);
-    outbound::enqueue(conn, &stored, checkout.as_ref())?;
+    if new_event.merchant_has_endpoints != Some(false) {
+        let stored = event_row(id, recording, event, checkout_id, &applied);
+        outbound::enqueue(conn, &stored, checkout.as_ref())?;
+    }
     Ok(Recorded {
         stored: true,
         refusal: applied.refusal,

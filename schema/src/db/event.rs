@@ -7,9 +7,11 @@ use diesel::prelude::*;
 use diesel::dsl::{AsSelect, SqlTypeOf};
 
 use super::column::{Json, OptionalText, Text, in_row};
-use super::schema::{events, webhook_receipts};
+use super::schema::{events, webhook_endpoints, webhook_receipts};
 use super::{DbConnection, MultiBackend, Page, PageRequest};
-use paymux_domain::{CheckoutId, Currency, EventId, EventSource, EventType, ReceiptId};
+use paymux_domain::{
+    CheckoutId, Currency, EndpointStatus, EventId, EventSource, EventType, ReceiptId,
+};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = events)]
@@ -42,6 +44,13 @@ pub struct Event {
     /// Who recorded it.
     #[diesel(deserialize_as = Text, serialize_as = Text)]
     pub source: EventSource,
+}
+
+/// What storing a new event learned on the way ([`Event::insert_new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Whether its merchant has an enabled webhook endpoint; `None` when not asked.
+    pub merchant_has_endpoints: Option<bool>,
 }
 
 /// Filters of `GET /v1/events` and the export; `created_*` bound `received_at`.
@@ -88,12 +97,48 @@ impl Event {
     /// Inserts the event unless one with the same merchant, provider and provider event id is
     /// stored already. Returns whether it was new.
     pub fn insert_if_new(conn: &mut DbConnection, event: &Event) -> QueryResult<bool> {
-        let inserted = crate::with_backend!(conn, conn => diesel::insert_into(events::table)
-            .values(event.clone())
-            .on_conflict((events::merchant, events::provider, events::provider_event_id))
-            .do_nothing()
-            .execute(conn))?;
-        Ok(inserted == 1)
+        Ok(Event::insert_new(conn, event)?.is_some())
+    }
+
+    /// [`Event::insert_if_new`], and on PostgreSQL, in the same statement, whether the merchant
+    /// has an enabled webhook endpoint: the outbox then needs no round trip of its own for the
+    /// many events nobody is sent. `None` when the event was stored before.
+    pub fn insert_new(conn: &mut DbConnection, event: &Event) -> QueryResult<Option<NewEvent>> {
+        let conflict = (
+            events::merchant,
+            events::provider,
+            events::provider_event_id,
+        );
+        match conn {
+            DbConnection::Postgresql(conn) => {
+                let endpoints = diesel::dsl::exists(
+                    webhook_endpoints::table
+                        .filter(webhook_endpoints::merchant.eq(event.merchant.clone()))
+                        .filter(webhook_endpoints::status.eq(EndpointStatus::Enabled.as_str())),
+                );
+                let found = diesel::insert_into(events::table)
+                    .values(event.clone())
+                    .on_conflict(conflict)
+                    .do_nothing()
+                    .returning(endpoints)
+                    .get_result::<bool>(conn)
+                    .optional()?;
+                Ok(found.map(|has| NewEvent {
+                    merchant_has_endpoints: Some(has),
+                }))
+            }
+            // In-process statements cost little: the outbox asks for itself.
+            DbConnection::Sqlite(conn) => {
+                let inserted = diesel::insert_into(events::table)
+                    .values(event.clone())
+                    .on_conflict(conflict)
+                    .do_nothing()
+                    .execute(conn)?;
+                Ok((inserted == 1).then_some(NewEvent {
+                    merchant_has_endpoints: None,
+                }))
+            }
+        }
     }
 
     /// Stores what applying event `id` to its checkout made of it: a refused success stored
