@@ -238,37 +238,29 @@ async fn receive(
     let merchant = path.into_inner();
     let owner = merchant.clone();
     let endpoints = state
-        .db(move |conn| {
-            let page = paymux_schema::db::PageRequest {
-                limit: 100,
-                starting_after: None,
-            };
-            Ok(WebhookEndpoint::list(conn, &owner, &page)?.items)
-        })
+        .db(move |conn| Ok(WebhookEndpoint::enabled_for(conn, &owner)?))
         .await?;
     let here = request.full_url();
     let now = chrono::Utc::now();
-    let fresh = timestamp
+    let sent_at = timestamp
         .parse::<i64>()
-        .is_ok_and(|sent| (now.timestamp() - sent).abs() <= TIMESTAMP_TOLERANCE_SECS);
+        .ok()
+        .filter(|sent| (now.timestamp() - sent).abs() <= TIMESTAMP_TOLERANCE_SECS);
     let body_text = String::from_utf8_lossy(&body).into_owned();
-    let verified = fresh
-        && endpoints
+    let verified = sent_at.is_some_and(|sent_at| {
+        endpoints
             .iter()
             .filter(|endpoint| Url::parse(&endpoint.url).is_ok_and(|url| url.path() == here.path()))
             .any(|endpoint| {
                 let secrets = endpoint.signing_secrets(now.naive_utc());
-                let expected = crate::domain::outbound::signature(
-                    &secrets,
-                    &id,
-                    timestamp.parse().unwrap_or_default(),
-                    &body_text,
-                );
+                let expected =
+                    crate::domain::outbound::signature(&secrets, &id, sent_at, &body_text);
                 let expected: Vec<&str> = expected.split(' ').collect();
                 signatures
                     .split(' ')
                     .any(|signature| expected.contains(&signature))
-            });
+            })
+    });
     let payload: serde_json::Value =
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     let entry = serde_json::json!({

@@ -185,65 +185,25 @@ impl Application {
         let state = shared_state(&settings, &url, live).await?;
         #[cfg(feature = "sandbox")]
         let sandbox = crate::sandbox::start(&settings, &public_url, &state)?;
-        let max_body = settings.server.max_body_bytes;
-        let app_state = state.clone();
         #[cfg(feature = "sandbox")]
-        let mounted = sandbox.clone();
-        #[cfg(feature = "sandbox")]
-        let receiver = match &sandbox {
-            Some(_) => {
-                crate::sandbox::ensure_demo_endpoint(&state, &public_url)
-                    .await
-                    .map_err(StartupError::Other)?;
-                Some(Arc::new(crate::sandbox::MerchantReceiver::default()))
-            }
-            None => None,
-        };
-        let mut server =
-            HttpServer::new(move || {
-                App::new()
-                    .app_data(web::Data::new(state.clone()))
-                    .app_data(json_config(max_body))
-                    .app_data(web::PayloadConfig::new(max_body))
-                    .app_data(web::PathConfig::default().error_handler(|error, _| {
-                        ApiError::invalid("path", error.to_string()).into()
-                    }))
-                    .wrap(from_fn(reject_oversize_bodies))
-                    .wrap(from_fn(metrics::record))
-                    .wrap(ErrorHandlers::new().default_handler(json_error_bodies))
-                    .wrap(from_fn(telemetry::echo_request_id))
-                    .wrap(TracingLogger::<RequestSpan>::new())
-                    .configure(|config| {
-                        #[cfg(feature = "sandbox")]
-                        if let Some(receiver) = &receiver {
-                            // Before the simulators, whose `/sandbox/{provider}` would take it.
-                            crate::sandbox::receiver_routes(receiver.clone(), config);
-                        }
-                        #[cfg(feature = "sandbox")]
-                        if let Some(sandbox) = &mounted {
-                            paymux_sandbox::http::routes(sandbox.clone(), config);
-                        }
-                        routes(config);
-                    })
-            })
-            .listen(listener)
-            .map_err(|source| StartupError::Bind {
-                address: address.to_string(),
-                source,
-            })?
-            .shutdown_timeout(settings.server.shutdown_timeout_secs);
-        if let Some(workers) = settings.server.workers {
-            server = server.workers(workers);
-        }
-        let senders = Senders::new(app_state.clone())
+        let mounts = SandboxMounts::start(sandbox.clone(), &state, &public_url).await?;
+        let server = http_server(
+            &settings,
+            listener,
+            address,
+            state.clone(),
+            #[cfg(feature = "sandbox")]
+            mounts,
+        )?;
+        let senders = Senders::new(state.clone())
             .map_err(|error| StartupError::Other(format!("webhook senders: {error}")))?;
         Ok(Application {
             address,
             public_url,
             backend,
-            server: server.run(),
+            server,
             senders,
-            state: app_state,
+            state,
             #[cfg(feature = "sandbox")]
             sandbox,
             _refusing: refusing.map(|(socket, _)| socket),
@@ -313,6 +273,86 @@ impl Application {
         senders.abort();
         served
     }
+}
+
+/// What the sandbox serves beside the API: its simulators, and the receiver standing in for
+/// the demo merchant's server (given an endpoint at start-up).
+#[cfg(feature = "sandbox")]
+#[derive(Clone, Default)]
+struct SandboxMounts {
+    simulators: Option<Arc<paymux_sandbox::Sandbox>>,
+    receiver: Option<Arc<crate::sandbox::MerchantReceiver>>,
+}
+
+#[cfg(feature = "sandbox")]
+impl SandboxMounts {
+    async fn start(
+        simulators: Option<Arc<paymux_sandbox::Sandbox>>,
+        state: &AppState,
+        public_url: &Url,
+    ) -> Result<SandboxMounts, StartupError> {
+        if simulators.is_none() {
+            return Ok(SandboxMounts::default());
+        }
+        crate::sandbox::ensure_demo_endpoint(state, public_url)
+            .await
+            .map_err(StartupError::Other)?;
+        Ok(SandboxMounts {
+            simulators,
+            receiver: Some(Arc::default()),
+        })
+    }
+
+    fn routes(&self, config: &mut web::ServiceConfig) {
+        // The receiver first: the simulators' `/sandbox/{provider}` would take its path.
+        if let Some(receiver) = &self.receiver {
+            crate::sandbox::receiver_routes(receiver.clone(), config);
+        }
+        if let Some(simulators) = &self.simulators {
+            paymux_sandbox::http::routes(simulators.clone(), config);
+        }
+    }
+}
+
+/// The HTTP server on `listener`: the API, and the sandbox's routes where it runs.
+fn http_server(
+    settings: &Settings,
+    listener: TcpListener,
+    address: SocketAddr,
+    state: AppState,
+    #[cfg(feature = "sandbox")] mounts: SandboxMounts,
+) -> Result<Server, StartupError> {
+    let max_body = settings.server.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(json_config(max_body))
+            .app_data(web::PayloadConfig::new(max_body))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|error, _| ApiError::invalid("path", error.to_string()).into()),
+            )
+            .wrap(from_fn(reject_oversize_bodies))
+            .wrap(from_fn(metrics::record))
+            .wrap(ErrorHandlers::new().default_handler(json_error_bodies))
+            .wrap(from_fn(telemetry::echo_request_id))
+            .wrap(TracingLogger::<RequestSpan>::new())
+            .configure(|config| {
+                #[cfg(feature = "sandbox")]
+                mounts.routes(config);
+                routes(config);
+            })
+    })
+    .listen(listener)
+    .map_err(|source| StartupError::Bind {
+        address: address.to_string(),
+        source,
+    })?
+    .shutdown_timeout(settings.server.shutdown_timeout_secs);
+    if let Some(workers) = settings.server.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
 }
 
 /// A socket bound to a free local port but not listening: connections to it are refused, and
@@ -417,37 +457,7 @@ fn routes(config: &mut web::ServiceConfig) {
                     web::resource("/events/export").route(web::get().to(export::export_events)),
                 )
                 .service(web::resource("/events/{id}").route(web::get().to(events::get_event)))
-                .service(
-                    web::resource("/events/{id}/resend")
-                        .route(web::post().to(webhook_endpoints::resend_event)),
-                )
-                .service(
-                    web::resource("/webhook_endpoints")
-                        .route(web::get().to(webhook_endpoints::list_endpoints))
-                        .route(web::post().to(webhook_endpoints::create_endpoint)),
-                )
-                .service(
-                    web::resource("/webhook_endpoints/{id}")
-                        .route(web::get().to(webhook_endpoints::get_endpoint))
-                        .route(web::patch().to(webhook_endpoints::update_endpoint))
-                        .route(web::delete().to(webhook_endpoints::delete_endpoint)),
-                )
-                .service(
-                    web::resource("/webhook_endpoints/{id}/rotate_secret")
-                        .route(web::post().to(webhook_endpoints::rotate_secret)),
-                )
-                .service(
-                    web::resource("/webhook_endpoints/{id}/deliveries")
-                        .route(web::get().to(webhook_endpoints::list_deliveries)),
-                )
-                .service(
-                    web::resource("/webhook_endpoints/{id}/replay")
-                        .route(web::post().to(webhook_endpoints::replay)),
-                )
-                .service(
-                    web::resource("/webhook_endpoints/{id}/test")
-                        .route(web::post().to(webhook_endpoints::send_test)),
-                )
+                .configure(webhook_endpoints::routes)
                 .service(
                     web::resource("/reconciliation")
                         .route(web::get().to(reconciliation::reconciliation)),

@@ -365,12 +365,11 @@ fn row(table: &str, merchant: &str) -> Vec<String> {
         .collect()
 }
 
-/// The demo merchant on a SQLite file in `dir`, retrying webhooks within milliseconds.
-fn fast_retries(dir: &std::path::Path) -> String {
+/// The demo merchant on the store at `database_url`, retrying webhooks within milliseconds.
+fn fast_retries(database_url: &str) -> String {
     format!(
-        "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://{db}\"\n\
-         [outbound_webhooks]\nretry_speedup = 1000\n",
-        db = dir.join("paymux.db").display()
+        "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"{database_url}\"\n\
+         [outbound_webhooks]\nretry_speedup = 1000\n"
     )
 }
 
@@ -395,13 +394,101 @@ fn start(config: &std::path::Path) -> (Server, String) {
     (server, base)
 }
 
+/// `POST {url}` with a JSON body as the demo merchant, asserting a 2xx; its JSON answer.
+async fn demo_post(
+    client: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let response = client
+        .post(url)
+        .bearer_auth("pmx_test_demo")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.unwrap()
+}
+
+/// An endpoint of the demo merchant at `receiver`'s `/hooks` for `events`.
+async fn demo_endpoint(
+    client: &reqwest::Client,
+    base: &str,
+    receiver: &wiremock::MockServer,
+    events: &[&str],
+) -> serde_json::Value {
+    let body =
+        serde_json::json!({"url": format!("{}/hooks", receiver.uri()), "enabled_events": events});
+    demo_post(client, format!("{base}/v1/webhook_endpoints"), body).await
+}
+
+/// An SKN Pay checkout of the demo merchant, paid at the simulator (which sends its webhook).
+async fn paid_sknpay_checkout(client: &reqwest::Client, base: &str) -> serde_json::Value {
+    let body = serde_json::json!({"amount": 2500, "currency": "USD", "provider": "sknpay"});
+    let checkout = demo_post(client, format!("{base}/v1/checkouts"), body).await;
+    let pay = format!(
+        "{base}/sandbox/sknpay/checkouts/{}/pay",
+        checkout["provider_checkout_id"].as_str().unwrap()
+    );
+    demo_post(
+        client,
+        pay,
+        serde_json::json!({"card": "4111 1111 1111 1111"}),
+    )
+    .await;
+    checkout
+}
+
+/// Reads the endpoint's deliveries as the demo merchant until `done` holds, for at most
+/// `within`; the last page read.
+async fn deliveries_until(
+    client: &reqwest::Client,
+    base: &str,
+    endpoint: &serde_json::Value,
+    within: std::time::Duration,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let url = format!(
+        "{base}/v1/webhook_endpoints/{}/deliveries?limit=100",
+        endpoint["id"].as_str().unwrap()
+    );
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let page: serde_json::Value = client
+            .get(&url)
+            .bearer_auth("pmx_test_demo")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done(&page) {
+            return page;
+        }
+        assert!(std::time::Instant::now() < deadline, "not yet: {page}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The `webhook-id` of each request `receiver` got.
+async fn webhook_ids(receiver: &wiremock::MockServer) -> Vec<String> {
+    let requests = receiver.received_requests().await.unwrap();
+    requests
+        .iter()
+        .map(|request| request.headers["webhook-id"].to_str().unwrap().to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("paymux.toml");
-    std::fs::write(&config, fast_retries(dir.path())).unwrap();
+    let database = format!("sqlite://{}", dir.path().join("paymux.db").display());
+    std::fs::write(&config, fast_retries(&database)).unwrap();
     let receiver = MockServer::start().await;
     let failing = Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(500))
@@ -416,41 +503,12 @@ async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
 
     let (server, base) = start(&config);
     let client = reqwest::Client::new();
-    let endpoint: serde_json::Value = client
-        .post(format!("{base}/v1/webhook_endpoints"))
-        .bearer_auth("pmx_test_demo")
-        .json(&serde_json::json!({"url": format!("{}/hooks", receiver.uri())}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let checkout: serde_json::Value = client
-        .post(format!("{base}/v1/checkouts"))
-        .bearer_auth("pmx_test_demo")
-        .json(&serde_json::json!({"amount": 2500, "currency": "USD", "provider": "sknpay"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pay = format!(
-        "{base}/sandbox/sknpay/checkouts/{}/pay",
-        checkout["provider_checkout_id"].as_str().unwrap()
-    );
-    let paid = client
-        .post(pay)
-        .json(&serde_json::json!({"card": "4111 1111 1111 1111"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(paid.status().is_success());
+    let endpoint = demo_endpoint(&client, &base, &receiver, &["*"]).await;
+    paid_sknpay_checkout(&client, &base).await;
     // The first attempt failed: the delivery is due again when the server dies.
     let first = loop {
-        if let Some(first) = receiver.received_requests().await.unwrap().first() {
-            break first.headers["webhook-id"].to_str().unwrap().to_owned();
+        if let Some(first) = webhook_ids(&receiver).await.into_iter().next() {
+            break first;
         }
         tokio::task::yield_now().await;
     };
@@ -458,31 +516,12 @@ async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
     drop(failing);
 
     let (_server, base) = start(&config);
-    let deliveries = format!(
-        "{base}/v1/webhook_endpoints/{}/deliveries",
-        endpoint["id"].as_str().unwrap()
-    );
     // A message held by the killed server is taken over once its lease (30 s) lapses.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    let delivered = loop {
-        let page: serde_json::Value = client
-            .get(&deliveries)
-            .bearer_auth("pmx_test_demo")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if page["data"][0]["response_status"] == 200 {
-            break page;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never delivered: {page}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let within = std::time::Duration::from_secs(90);
+    let delivered = deliveries_until(&client, &base, &endpoint, within, |page| {
+        page["data"][0]["response_status"] == 200
+    })
+    .await;
     // The same message: its failed attempt was recorded, or (killed between the send and the
     // record) it was made again; either way under the webhook id the receiver saw first.
     assert_eq!(
@@ -544,12 +583,7 @@ async fn two_processes_on_one_postgresql_deliver_every_event_once() {
     let database = PgDatabase::create();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("paymux.toml");
-    let overlay = format!(
-        "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"{}\"\n\
-         [outbound_webhooks]\nretry_speedup = 1000\n",
-        database.url
-    );
-    std::fs::write(&config, overlay).unwrap();
+    std::fs::write(&config, fast_retries(&database.url)).unwrap();
     let receiver = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
@@ -558,82 +592,25 @@ async fn two_processes_on_one_postgresql_deliver_every_event_once() {
     let (_first, first) = start(&config);
     let (_second, second) = start(&config);
     let client = reqwest::Client::new();
-    let post = |base: &str, path: &str, body: serde_json::Value| {
-        client
-            .post(format!("{base}{path}"))
-            .bearer_auth("pmx_test_demo")
-            .json(&body)
-            .send()
-    };
-    let endpoint: serde_json::Value = post(
-        &first,
-        "/v1/webhook_endpoints",
-        serde_json::json!({"url": format!("{}/hooks", receiver.uri()), "enabled_events": ["payment.succeeded"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let endpoint = demo_endpoint(&client, &first, &receiver, &["payment.succeeded"]).await;
     // Payments through both processes: each stores its own and both send.
     const PAYMENTS: usize = 30;
     for round in 0..PAYMENTS {
         let base = if round % 2 == 0 { &first } else { &second };
-        let body = serde_json::json!({"amount": 2500, "currency": "USD", "provider": "sknpay"});
-        let checkout: serde_json::Value = post(base, "/v1/checkouts", body)
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let path = format!(
-            "/sandbox/sknpay/checkouts/{}/pay",
-            checkout["provider_checkout_id"].as_str().unwrap()
-        );
-        let paid = post(
-            base,
-            &path,
-            serde_json::json!({"card": "4111 1111 1111 1111"}),
-        );
-        assert!(paid.await.unwrap().status().is_success());
+        paid_sknpay_checkout(&client, base).await;
     }
     // Every message delivered, by either process; delivered is recorded after the send and
     // only a claimed message is sent, so nothing more can arrive after.
-    let deliveries = format!(
-        "{first}/v1/webhook_endpoints/{}/deliveries?limit=100",
-        endpoint["id"].as_str().unwrap()
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let page: serde_json::Value = client
-            .get(&deliveries)
-            .bearer_auth("pmx_test_demo")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let delivered = page["data"]
-            .as_array()
-            .unwrap()
-            .iter()
+    let within = std::time::Duration::from_secs(60);
+    deliveries_until(&client, &first, &endpoint, within, |page| {
+        let attempts = page["data"].as_array().unwrap().iter();
+        attempts
             .filter(|attempt| attempt["response_status"] == 200)
-            .count();
-        if delivered == PAYMENTS {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{delivered} of {PAYMENTS} delivered"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let requests = receiver.received_requests().await.unwrap();
-    let mut ids: Vec<&str> = requests
-        .iter()
-        .map(|request| request.headers["webhook-id"].to_str().unwrap())
-        .collect();
+            .count()
+            == PAYMENTS
+    })
+    .await;
+    let mut ids = webhook_ids(&receiver).await;
     assert_eq!(ids.len(), PAYMENTS, "one request per event");
     ids.sort_unstable();
     ids.dedup();

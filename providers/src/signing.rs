@@ -23,9 +23,14 @@ fn mac_over(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
     mac
 }
 
+/// HMAC-SHA256 of the concatenation of `parts` under `key`.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    mac_over(key, parts).finalize().into_bytes().into()
+}
+
 /// Lower-case hex HMAC-SHA256 of the concatenation of `parts` under `key`.
 pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
-    hex::encode(mac_over(key, parts).finalize().into_bytes())
+    hex::encode(hmac_sha256(key, parts))
 }
 
 /// Checks a hex HMAC-SHA256 signature (either case) of `parts` under `key` in constant time.

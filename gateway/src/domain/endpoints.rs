@@ -4,7 +4,6 @@
 
 use chrono::{NaiveDateTime, Utc};
 use paymux_domain::{EndpointId, EndpointStatus, EventId, EventType};
-use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::{Event, EventFilter};
 use paymux_schema::db::outbound::{EndpointSecret, OutboundEvent, WebhookEndpoint, WebhookMessage};
@@ -266,11 +265,10 @@ pub async fn resend(
         .write(move |conn| {
             let event = Event::find(conn, &owner, &event_id)?
                 .ok_or_else(|| EndpointError::EventNotFound(event_id.to_string()))?;
-            let checkout = current_checkout(conn, &event)?;
             let mut queued = Vec::new();
             for endpoint in &endpoints {
                 if endpoint.wants(event.event_type.as_str()) {
-                    outbound::resend(conn, endpoint, &event, checkout.as_ref())?;
+                    outbound::resend(conn, endpoint, &event)?;
                     queued.push(endpoint.id);
                 }
             }
@@ -281,17 +279,6 @@ pub async fn resend(
     Ok(queued)
 }
 
-/// The checkout an event names, as it stands now: what a body made on a resend shows.
-fn current_checkout(
-    conn: &mut paymux_schema::db::DbConnection,
-    event: &Event,
-) -> Result<Option<Checkout>, EndpointError> {
-    match &event.checkout_id {
-        Some(id) => Ok(Checkout::find(conn, &event.merchant, id)?),
-        None => Ok(None),
-    }
-}
-
 /// Sends every event since `since` that the endpoint wants to it again, oldest first. How many.
 pub async fn replay(
     state: &AppState,
@@ -300,7 +287,7 @@ pub async fn replay(
     since: NaiveDateTime,
 ) -> Result<usize, EndpointError> {
     let endpoint = find(state, merchant, id).await?;
-    let mut ids: Vec<EventId> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
     let mut after: Option<EventId> = None;
     loop {
         let owner = merchant.to_owned();
@@ -321,29 +308,25 @@ pub async fn replay(
             .await?;
         let Some(last) = found.last() else { break };
         after = Some(last.id);
-        ids.extend(
+        events.extend(
             found
-                .iter()
-                .filter(|event| endpoint.wants(event.event_type.as_str()))
-                .map(|event| event.id),
+                .into_iter()
+                .filter(|event| endpoint.wants(event.event_type.as_str())),
         );
-        if ids.len() > MAX_REPLAY {
+        if events.len() > MAX_REPLAY {
             return Err(invalid(
                 "since",
                 format!("more than {MAX_REPLAY} events since then: replay a shorter period"),
             ));
         }
     }
-    let count = ids.len();
-    for chunk in ids.chunks(100) {
-        let (chunk, endpoint, owner) = (chunk.to_vec(), endpoint.clone(), merchant.to_owned());
+    let count = events.len();
+    for chunk in events.chunks(100) {
+        let (chunk, endpoint) = (chunk.to_vec(), endpoint.clone());
         state
             .write(move |conn| {
-                for id in &chunk {
-                    if let Some(event) = Event::find(conn, &owner, id)? {
-                        let checkout = current_checkout(conn, &event)?;
-                        outbound::resend(conn, &endpoint, &event, checkout.as_ref())?;
-                    }
+                for event in &chunk {
+                    outbound::resend(conn, &endpoint, event)?;
                 }
                 Ok::<_, EndpointError>(())
             })

@@ -12,15 +12,14 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
-use hmac::{Hmac, Mac};
 use paymux_domain::{DeliveryId, EndpointId, EndpointStatus, EventId, MessageStatus};
+use paymux_providers::signing::hmac_sha256;
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::outbound::{
     Due, EndpointSecret, OutboundEvent, WebhookAttempt, WebhookEndpoint, WebhookMessage,
 };
 use paymux_schema::db::{DbConnection, truncate_to_micros};
-use sha2::Sha256;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::domain::views::{CheckoutOut, EventOut};
@@ -59,7 +58,7 @@ const CLAIM_BATCH: i64 = 64;
 /// all the same (another writer's group) is found by the next poll.
 static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 
-/// Every event type a merchant can ask for: what paymux stores, and the test event.
+/// The type of the event `POST /v1/webhook_endpoints/{id}/test` sends.
 pub const TEST_EVENT: &str = "webhook.test";
 
 /// Queues `event` (as stored, `checkout` as it stands once the event was applied) for every
@@ -88,7 +87,7 @@ pub fn enqueue(
         );
         WebhookMessage::insert(conn, &message)?;
     }
-    WAKE.notify_waiters();
+    wake();
     Ok(endpoints.len())
 }
 
@@ -145,20 +144,25 @@ fn body(event_type: &str, at: NaiveDateTime, data: serde_json::Value) -> String 
 }
 
 /// Makes the message of `event` for `endpoint` due now: the one sent before, under the same
-/// `webhook-id`, or a new one. The event's body is made from the event as stored now when it
-/// was never sent anywhere.
+/// `webhook-id`, or a new one. An event never sent anywhere gets its body now, with its
+/// checkout as it stands.
 pub fn resend(
     conn: &mut DbConnection,
     endpoint: &WebhookEndpoint,
     event: &Event,
-    checkout: Option<&Checkout>,
 ) -> Result<WebhookMessage, StoreError> {
     let now = truncate_to_micros(Utc::now());
     if let Some(message) = WebhookMessage::find(conn, &endpoint.id, &event.id)? {
         WebhookMessage::make_due(conn, &message.id, now)?;
         return Ok(message);
     }
-    OutboundEvent::insert_if_new(conn, &outbound_event(event, checkout))?;
+    if OutboundEvent::find(conn, &event.id)?.is_none() {
+        let checkout = match &event.checkout_id {
+            Some(id) => Checkout::find(conn, &event.merchant, id)?,
+            None => None,
+        };
+        OutboundEvent::insert_if_new(conn, &outbound_event(event, checkout.as_ref()))?;
+    }
     let message = WebhookMessage::new(&endpoint.merchant, &endpoint.id, &event.id, now);
     WebhookMessage::insert(conn, &message)?;
     Ok(message)
@@ -190,10 +194,9 @@ pub fn signature(secrets: &[&EndpointSecret], id: &str, timestamp: i64, body: &s
                 .strip_prefix("whsec_")
                 .unwrap_or(secret.expose());
             let key = BASE64.decode(encoded).ok()?;
-            let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
-            mac.update(format!("{id}.{timestamp}.").as_bytes());
-            mac.update(body.as_bytes());
-            Some(format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())))
+            let signed = format!("{id}.{timestamp}.");
+            let mac = hmac_sha256(&key, &[signed.as_bytes(), body.as_bytes()]);
+            Some(format!("v1,{}", BASE64.encode(mac)))
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -244,11 +247,40 @@ pub enum UrlRefused {
     Private,
 }
 
-/// Checks an endpoint URL: http(s), and unless private networks are allowed, https to a host
-/// whose every address is public.
+/// Checks an endpoint URL when it is made or changed: [`check_form`], and unless private
+/// networks are allowed, a host name whose every address is public.
 pub async fn check_url(text: &str, allow_private: bool) -> Result<url::Url, UrlRefused> {
+    let url = check_form(text, allow_private)?;
+    let Some(url::Host::Domain(name)) = url.host().filter(|_| !allow_private) else {
+        return Ok(url);
+    };
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
+        .await
+        .map_err(|_| UrlRefused::Unresolved)?
+        .collect();
+    if addresses.is_empty() {
+        return Err(UrlRefused::Unresolved);
+    }
+    if addresses.iter().all(|address| is_public(address.ip())) {
+        Ok(url)
+    } else {
+        Err(UrlRefused::Private)
+    }
+}
+
+/// What a URL says without a lookup: http(s) with a host; unless private networks are
+/// allowed, https and, for a literal address, a public one. Checked again before every
+/// attempt; names are checked then by the senders' resolver ([`PublicOnly`]).
+fn check_form(text: &str, allow_private: bool) -> Result<url::Url, UrlRefused> {
     let url = url::Url::parse(text).map_err(|_| UrlRefused::NotHttp)?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+    let literal = match url.host() {
+        None => return Err(UrlRefused::NotHttp),
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(url::Host::Domain(_)) => None,
+    };
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(UrlRefused::NotHttp);
     }
     if allow_private {
@@ -257,29 +289,10 @@ pub async fn check_url(text: &str, allow_private: bool) -> Result<url::Url, UrlR
     if url.scheme() != "https" {
         return Err(UrlRefused::NotHttps);
     }
-    let addresses = resolve(&url).await?;
-    if addresses.iter().all(|address| is_public(address.ip())) {
-        Ok(url)
-    } else {
-        Err(UrlRefused::Private)
+    match literal {
+        Some(ip) if !is_public(ip) => Err(UrlRefused::Private),
+        _ => Ok(url),
     }
-}
-
-async fn resolve(url: &url::Url) -> Result<Vec<SocketAddr>, UrlRefused> {
-    let port = url.port_or_known_default().unwrap_or(443);
-    let addresses: Vec<SocketAddr> = match url.host() {
-        Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
-        Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
-        Some(url::Host::Domain(name)) => tokio::net::lookup_host((name, port))
-            .await
-            .map_err(|_| UrlRefused::Unresolved)?
-            .collect(),
-        None => return Err(UrlRefused::NotHttp),
-    };
-    if addresses.is_empty() {
-        return Err(UrlRefused::Unresolved);
-    }
-    Ok(addresses)
 }
 
 /// Resolves names for the senders' client, keeping only public addresses: a name checked when
@@ -301,6 +314,9 @@ impl reqwest::dns::Resolve for PublicOnly {
         })
     }
 }
+
+/// Why a 410 failed its attempt and disabled its endpoint.
+const GONE: &str = "the endpoint answered 410 Gone";
 
 /// What one attempt got.
 #[derive(Debug, Clone, PartialEq)]
@@ -439,12 +455,10 @@ impl Senders {
     }
 
     async fn attempt(&self, due: &Due, now: NaiveDateTime) -> Answer {
-        let url = due.endpoint.url.as_str();
-        if !self.allow_private
-            && let Err(refused) = check_url(url, false).await
-        {
-            return Answer::Failed(None, refused.to_string());
-        }
+        let url = match check_form(&due.endpoint.url, self.allow_private) {
+            Ok(url) => url,
+            Err(refused) => return Answer::Failed(None, refused.to_string()),
+        };
         let id = due.message.id.to_string();
         let timestamp = now.and_utc().timestamp();
         let signature = signature(
@@ -532,7 +546,7 @@ fn record(
     message.updated_at = attempted_at;
     let (response_status, error) = match answer {
         Answer::Delivered(status) => (Some(*status), None),
-        Answer::Gone => (Some(410), Some("the endpoint answered 410 Gone".to_owned())),
+        Answer::Gone => (Some(410), Some(GONE.to_owned())),
         Answer::Failed(status, error) => (*status, Some(error.clone())),
     };
     (message.status, message.next_attempt_at) = match answer {
@@ -570,7 +584,7 @@ fn record(
             endpoint.failing_since = None;
             None
         }
-        Answer::Gone => Some("the endpoint answered 410 Gone".to_owned()),
+        Answer::Gone => Some(GONE.to_owned()),
         Answer::Failed(..) => {
             let since = *endpoint.failing_since.get_or_insert(attempted_at);
             (attempted_at - since >= failing_too_long)

@@ -17,6 +17,33 @@ use crate::routes::json::parse_body;
 use crate::routes::list::{ListOut, ListParams, parse_time};
 use crate::state::AppState;
 
+/// Mounts these routes in the `/v1` scope.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/events/{id}/resend").route(web::post().to(resend_event)))
+        .service(
+            web::resource("/webhook_endpoints")
+                .route(web::get().to(list_endpoints))
+                .route(web::post().to(create_endpoint)),
+        )
+        .service(
+            web::resource("/webhook_endpoints/{id}")
+                .route(web::get().to(get_endpoint))
+                .route(web::patch().to(update_endpoint))
+                .route(web::delete().to(delete_endpoint)),
+        )
+        .service(
+            web::resource("/webhook_endpoints/{id}/rotate_secret")
+                .route(web::post().to(rotate_secret)),
+        )
+        .service(
+            web::resource("/webhook_endpoints/{id}/deliveries")
+                .route(web::get().to(list_deliveries)),
+        )
+        .service(web::resource("/webhook_endpoints/{id}/replay").route(web::post().to(replay)))
+        .service(web::resource("/webhook_endpoints/{id}/test").route(web::post().to(send_test)));
+}
+
 /// An endpoint as the API shows it; `secret` only when it was just made or rotated.
 #[derive(Debug, Serialize)]
 pub struct EndpointOut {

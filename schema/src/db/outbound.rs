@@ -174,19 +174,9 @@ impl WebhookEndpoint {
         .get_result(conn)
     }
 
-    /// Deletes the endpoint with its messages and their attempts; whether it existed.
+    /// Deletes the endpoint; its messages and their attempts go with it (`ON DELETE CASCADE`).
+    /// Whether it existed.
     pub fn delete(conn: &mut DbConnection, merchant: &str, id: &EndpointId) -> QueryResult<bool> {
-        let messages = webhook_messages::table
-            .filter(webhook_messages::endpoint_id.eq(id.to_string()))
-            .select(webhook_messages::id);
-        diesel::delete(
-            webhook_attempts::table.filter(webhook_attempts::message_id.eq_any(messages)),
-        )
-        .execute(conn)?;
-        diesel::delete(
-            webhook_messages::table.filter(webhook_messages::endpoint_id.eq(id.to_string())),
-        )
-        .execute(conn)?;
         let deleted = diesel::delete(
             webhook_endpoints::table
                 .filter(webhook_endpoints::merchant.eq(merchant))
