@@ -13,10 +13,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use paymux_domain::ErrorBody;
 use paymux_providers::ProviderError;
 
 use crate::store::StoreError;
-use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -26,18 +26,6 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Seconds after which a retry may succeed, sent as `Retry-After` (429, 503).
     pub retry_after: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
-    param: Option<&'a str>,
 }
 
 impl ApiError {
@@ -100,13 +88,7 @@ impl ApiError {
 
     /// The JSON body this error is sent with.
     pub fn body(&self) -> String {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code,
-                message: &self.message,
-                param: self.param.as_deref(),
-            },
-        };
+        let body = ErrorBody::new(self.code, self.message.as_str(), self.param.as_deref());
         serde_json::to_string(&body).unwrap_or_else(|_| {
             r#"{"error":{"code":"internal_error","message":"error serialization failed","param":null}}"#
                 .to_owned()

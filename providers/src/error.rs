@@ -83,6 +83,22 @@ impl ProviderError {
         }
     }
 
+    /// The error's code in an error body (`invalid_signature`, `malformed_payload`, …): what a
+    /// rejected webhook's reply carries.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProviderError::Unsupported { .. } => "unsupported_operation",
+            ProviderError::InvalidRequest { .. } => "invalid_request",
+            ProviderError::InvalidSignature(_) => "invalid_signature",
+            ProviderError::StaleTimestamp(_) => "stale_timestamp",
+            ProviderError::MalformedPayload(_) => "malformed_payload",
+            ProviderError::Upstream { .. }
+            | ProviderError::Unreachable(_)
+            | ProviderError::Timeout { .. }
+            | ProviderError::Interrupted(_) => "provider_error",
+        }
+    }
+
     /// True when the provider cannot have acted on the request: no connection was made
     /// (refused, DNS, TLS, connect timeout), or the provider's own service answered with a 5xx,
     /// saying it failed the request. Routing may then try another provider without risking two

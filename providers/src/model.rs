@@ -1,8 +1,8 @@
 //! The unified shapes adapters receive and return, independent of any provider's wire format.
 
 use chrono::{DateTime, Utc};
-use paymux_domain::RefundStatus;
 use paymux_domain::{CheckoutId, CheckoutStatus, Money, RefundId};
+use paymux_domain::{ErrorBody, RefundStatus};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -157,7 +157,8 @@ pub struct WebhookReply {
 impl WebhookReply {
     /// The reply most providers expect: 200 `{"received": true}` for every accepted delivery
     /// (a refused payment too: they have no way to act on a refusal, and a retry would not
-    /// change it), and `{"error": …}` with the status `rejected_status` picks for a rejected one.
+    /// change it), and the API's error body ([`WebhookReply::rejected`]) with the status
+    /// `rejected_status` picks for a rejected one.
     pub fn received_or(
         outcome: &WebhookOutcome<'_>,
         rejected_status: impl Fn(&crate::ProviderError) -> u16,
@@ -166,11 +167,22 @@ impl WebhookReply {
             WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
                 WebhookReply::json(200, serde_json::json!({ "received": true }))
             }
-            WebhookOutcome::Rejected(error) => WebhookReply::json(
-                rejected_status(error),
-                serde_json::json!({ "error": error.to_string() }),
-            ),
+            WebhookOutcome::Rejected(error) => {
+                WebhookReply::rejected(rejected_status(error), error, serde_json::Map::new())
+            }
         }
+    }
+
+    /// A rejected webhook's reply: `{"error": {"code", "message", "param"}}` as every error of
+    /// paymux's, with `fields` beside it for a provider whose protocol wants more in the body.
+    pub fn rejected(
+        status: u16,
+        error: &crate::ProviderError,
+        mut fields: serde_json::Map<String, serde_json::Value>,
+    ) -> WebhookReply {
+        let body = ErrorBody::new(error.code(), error.to_string(), None);
+        fields.insert("error".into(), serde_json::json!(body.error));
+        WebhookReply::json(status, serde_json::Value::Object(fields))
     }
 
     pub fn json(status: u16, body: serde_json::Value) -> WebhookReply {

@@ -313,7 +313,7 @@ pub(crate) fn assert_unreachable(error: &ProviderError, secrets: &[&str]) {
 }
 
 /// The replies of a provider that wants `{"received": true}` for every delivery paymux accepts
-/// (a refused payment too: it has no way to act on a refusal), and `{"error": …}` for a
+/// (a refused payment too: it has no way to act on a refusal), and the error body for a
 /// rejected one: each of `rejected` pairs an error with the status and message of its reply.
 pub(crate) fn check_received_replies(
     adapter: &dyn Provider,
@@ -335,6 +335,8 @@ pub(crate) fn check_received_replies(
         assert_eq!(reply.status, *status, "{error:?}");
         let body: Value = serde_json::from_str(&reply.body)
             .unwrap_or_else(|parse| panic!("{}: {parse}", reply.body));
-        assert_eq!(body, json!({ "error": message }), "{error:?}");
+        let expected =
+            json!({ "error": { "code": error.code(), "message": message, "param": null } });
+        assert_eq!(body, expected, "{error:?}");
     }
 }

@@ -215,22 +215,21 @@ impl Provider for PakhiAdapter {
         Ok(vec![event])
     }
 
-    /// The doc's receiver answers `{"status": "received"}`, and 403
-    /// `{"status": "invalid_signature"}` to a bad signature; other refusals get 400
-    /// `{"status": "error"}` with the reason. A refused payment is still received: Pakhi Pay has
-    /// no way to act on a refusal.
+    /// The doc's receiver answers `{"status": "received"}`, and 403 to a bad signature; other
+    /// refusals get 400. Pakhi Pay reads only the status, so a refusal's body is paymux's usual
+    /// error. A refused payment is still received: Pakhi Pay has no way to act on a refusal.
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
         match outcome {
             WebhookOutcome::Stored | WebhookOutcome::Duplicate | WebhookOutcome::Refused { .. } => {
                 WebhookReply::json(200, serde_json::json!({ "status": "received" }))
             }
-            WebhookOutcome::Rejected(ProviderError::InvalidSignature(_)) => {
-                WebhookReply::json(403, serde_json::json!({ "status": "invalid_signature" }))
+            WebhookOutcome::Rejected(error) => {
+                let status = match error {
+                    ProviderError::InvalidSignature(_) => 403,
+                    _ => 400,
+                };
+                WebhookReply::rejected(status, error, serde_json::Map::new())
             }
-            WebhookOutcome::Rejected(error) => WebhookReply::json(
-                400,
-                serde_json::json!({ "status": "error", "message": error.to_string() }),
-            ),
         }
     }
 
@@ -578,18 +577,21 @@ mod tests {
             adapter.webhook_reply(&WebhookOutcome::Refused { reason: "canceled" }),
             received
         );
-        let error = ProviderError::InvalidSignature("bad".into());
-        assert_eq!(
-            adapter.webhook_reply(&WebhookOutcome::Rejected(&error)),
-            WebhookReply::json(403, json!({ "status": "invalid_signature" }))
-        );
-        let error = ProviderError::MalformedPayload("unknown `status`".into());
-        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
-        assert_eq!(reply.status, 400);
-        assert_eq!(
-            serde_json::from_str::<Value>(&reply.body).unwrap(),
-            json!({ "status": "error", "message": "malformed payload: unknown `status`" })
-        );
+        let rejections = [
+            (ProviderError::InvalidSignature("bad".into()), 403),
+            (
+                ProviderError::MalformedPayload("unknown `status`".into()),
+                400,
+            ),
+        ];
+        for (error, status) in rejections {
+            let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
+            assert_eq!(reply.status, status);
+            assert_eq!(
+                serde_json::from_str::<Value>(&reply.body).unwrap(),
+                json!({ "error": { "code": error.code(), "message": error.to_string(), "param": null } })
+            );
+        }
     }
 
     fn success_event(adapter: &PakhiAdapter) -> NormalizedEvent {

@@ -563,7 +563,7 @@ mod tests {
         assert_eq!(reply.status, 401);
         assert_eq!(
             serde_json::from_str::<Value>(&reply.body).unwrap(),
-            json!({ "error": error.to_string() })
+            json!({ "error": { "code": "invalid_signature", "message": error.to_string(), "param": null } })
         );
         assert!(!reply.body.contains(SECRET) && !reply.body.contains("another"));
     }

@@ -290,7 +290,7 @@ impl Provider for SpankPayAdapter {
 
     /// `{"received": true}` once stored (or stored before); `{"received": false, "reason"}`
     /// refuses the payment, so SpankPay refunds the payer; a 400 for a rejected webhook,
-    /// which SpankPay counts as a failed payment, not a retry.
+    /// which SpankPay counts as a failed payment, not a retry, with paymux's error body.
     fn webhook_reply(&self, outcome: &WebhookOutcome<'_>) -> WebhookReply {
         match outcome {
             WebhookOutcome::Stored | WebhookOutcome::Duplicate => {
@@ -299,10 +299,12 @@ impl Provider for SpankPayAdapter {
             WebhookOutcome::Refused { reason } => {
                 WebhookReply::json(200, json!({ "received": false, "reason": reason }))
             }
-            WebhookOutcome::Rejected(error) => WebhookReply::json(
-                400,
-                json!({ "received": false, "error": error.to_string() }),
-            ),
+            // SpankPay reads `received`; the error beside it is paymux's usual one.
+            WebhookOutcome::Rejected(error) => {
+                let mut fields = serde_json::Map::new();
+                fields.insert("received".into(), json!(false));
+                WebhookReply::rejected(400, error, fields)
+            }
         }
     }
 
@@ -699,12 +701,18 @@ mod tests {
             )
         );
         let error = ProviderError::InvalidSignature("bad".into());
+        let reply = adapter.webhook_reply(&WebhookOutcome::Rejected(&error));
+        assert_eq!(reply.status, 400);
         assert_eq!(
-            adapter.webhook_reply(&WebhookOutcome::Rejected(&error)),
-            WebhookReply::json(
-                400,
-                json!({ "received": false, "error": "invalid signature: bad" })
-            )
+            serde_json::from_str::<serde_json::Value>(&reply.body).unwrap(),
+            json!({
+                "received": false,
+                "error": {
+                    "code": "invalid_signature",
+                    "message": "invalid signature: bad",
+                    "param": null,
+                },
+            })
         );
     }
 

@@ -2,6 +2,7 @@
 //! prefixed ids, the normalized event model, the statuses and the checkout status machine, and
 //! how a checkout's payments add up. Provider adapters use these without compiling the store.
 
+pub mod api_error;
 pub mod event;
 pub mod ids;
 pub mod money;
@@ -9,6 +10,7 @@ pub mod payments;
 pub mod status;
 pub mod text_enum;
 
+pub use api_error::{ErrorBody, ErrorDetail};
 pub use event::{EventFlag, EventSource, EventType, NormalizedEvent};
 pub use ids::{CheckoutId, DeliveryId, EndpointId, EventId, MessageId, ReceiptId, RefundId};
 pub use money::{Currency, Money, MoneyError};

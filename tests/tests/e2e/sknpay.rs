@@ -102,13 +102,14 @@ on_both_backends! {
             tampered
         };
         let response = post_webhook(&app, &tampered, &stripe_signature(&secret, now, &body)).await;
-        assert_eq!(response.status(), 400);
+        let error = assert_error(response, 400, "invalid_signature").await;
+        assert_eq!(error["param"], Value::Null);
         assert!(app.events_of(&checkout).await.is_empty(), "a tampered body stores no event");
 
         let stale = post_webhook(&app, &body, &stripe_signature(&secret, now - 301, &body)).await;
-        assert_eq!(stale.status(), 400);
+        assert_error(stale, 400, "stale_timestamp").await;
         let wrong_secret = post_webhook(&app, &body, &stripe_signature("whsec_other", now, &body)).await;
-        assert_eq!(wrong_secret.status(), 400);
+        assert_error(wrong_secret, 400, "invalid_signature").await;
         assert!(app.events_of(&checkout).await.is_empty());
 
         let signature = stripe_signature(&secret, now, &body);
