@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::settings::RoutingSettings;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CircuitState {
     Closed,
@@ -98,7 +98,7 @@ pub enum Admission {
 }
 
 /// What the admin view shows of one circuit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CircuitView {
     pub state: CircuitState,
     pub consecutive_failures: u32,

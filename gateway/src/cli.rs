@@ -12,10 +12,10 @@ use paymux_providers::{Registry, SecretRef};
 use paymux_schema::db::activity::by_merchant_and_provider;
 use paymux_schema::db::{self, PoolOptions, reconcile};
 
-use crate::admin::provider_statuses;
 use crate::live::{Addresses, ConfigSource, LiveConfig};
 use crate::progress::{ProgressLine, done_of, seconds, thousands};
 use crate::reconciliation;
+use crate::routes::admin::provider_statuses;
 use crate::routes::list::parse_time;
 use crate::seed::SeedOptions;
 use crate::settings::{Overlay, Settings};
@@ -38,6 +38,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the API's OpenAPI 3.1 document, as `GET /openapi.json` serves it.
+    Openapi,
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -130,6 +132,10 @@ pub fn run() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
         Command::Migrate => migrate(),
+        Command::Openapi => {
+            print!("{}", crate::routes::openapi::document());
+            Ok(())
+        }
         Command::Config {
             command: ConfigCommand::Check { file },
         } => check(file),
@@ -200,6 +206,7 @@ fn welcome_key(settings: &Settings) -> Option<String> {
 fn print_welcome(base: &str, backend: &str, sandbox: bool, demo_key: Option<&str>) {
     let sandbox = if sandbox { "on" } else { "off" };
     println!("paymux is listening on {base} ({backend} store, sandbox {sandbox})");
+    println!("API reference: {base}/docs (the OpenAPI document: {base}/openapi.json)");
     println!("Try it (README.md, \"Try a payment in the sandbox\", walks a whole payment):");
     println!("  curl {base}/healthz");
     if let Some(key) = demo_key {

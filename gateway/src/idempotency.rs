@@ -12,6 +12,7 @@ use chrono::{TimeDelta, Utc};
 use paymux_providers::signing::hex_sha256;
 use paymux_schema::db::idempotency::{Claim, IdempotencyRecord};
 use paymux_schema::db::{DbConnection, truncate_to_micros};
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
 use crate::live::LiveConfig;
@@ -48,6 +49,17 @@ pub struct Key {
     pub providers_tried: Option<Vec<String>>,
     /// How long each renewal of the lock holds it.
     lock_for: TimeDelta,
+}
+
+/// The header, as the API document describes it.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKey {
+    /// Any 1 to 255 visible characters, unique per operation: a retry with the same key and
+    /// body within 24 h answers what the first request answered, and makes no second
+    /// provider call.
+    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255)]
+    pub key: Option<String>,
 }
 
 /// The key a request sent, if any.

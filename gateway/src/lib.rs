@@ -1,6 +1,5 @@
 //! The paymux gateway: the HTTP API storefronts and providers talk to, and the `paymux` CLI.
 
-pub mod admin;
 pub mod auth;
 pub mod breaker;
 pub mod cli;

@@ -101,7 +101,7 @@ pub struct SandboxSettings {
 }
 
 /// A fault of one simulated provider's API (its hosted pages and control keep working).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSettings {
     pub mode: FaultMode,
@@ -109,7 +109,7 @@ pub struct FaultSettings {
     pub delay_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultMode {
     /// Answers 503: the provider is down, nothing is created.

@@ -16,17 +16,13 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing_actix_web::TracingLogger;
 use url::Url;
 
-use crate::admin;
 use crate::domain::outbound::Senders;
 use crate::error::{ApiError, json_error_bodies};
 use crate::live::{Addresses, ConfigSource, Live, LiveConfig};
 use crate::merchants::ConfigErrors;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
-use crate::routes::{
-    checkouts, events, export, health, metrics, pay, reconciliation, refunds, webhook_endpoints,
-    webhooks,
-};
+use crate::routes::{self, metrics};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::telemetry::{self, RequestSpan};
@@ -426,57 +422,14 @@ fn json_config(limit: usize) -> web::JsonConfig {
 }
 
 fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(metrics::metrics_endpoint))
-        .route("/pay/{checkout_id}", web::get().to(pay::pay_page))
-        .service(
-            web::resource("/webhooks/{merchant}/{provider}")
-                .route(web::post().to(webhooks::receive)),
-        )
-        .service(
-            web::scope("/v1")
-                .service(
-                    web::resource("/checkouts")
-                        .route(web::get().to(checkouts::list_checkouts))
-                        .route(web::post().to(checkouts::create_checkout)),
-                )
-                .service(
-                    web::resource("/checkouts/{id}").route(web::get().to(checkouts::get_checkout)),
-                )
-                .service(
-                    web::resource("/checkouts/{id}/cancel")
-                        .route(web::post().to(checkouts::cancel_checkout)),
-                )
-                .service(web::resource("/refunds").route(web::post().to(refunds::create_refund)))
-                .service(web::resource("/refunds/{id}").route(web::get().to(refunds::get_refund)))
-                .service(web::resource("/events").route(web::get().to(events::list_events)))
-                // Before `/events/{id}`, which would otherwise take "export" for an id.
-                .service(
-                    web::resource("/events/export").route(web::get().to(export::export_events)),
-                )
-                .service(web::resource("/events/{id}").route(web::get().to(events::get_event)))
-                .configure(webhook_endpoints::routes)
-                .service(
-                    web::resource("/reconciliation")
-                        .route(web::get().to(reconciliation::reconciliation)),
-                )
-                .service(web::resource("/admin/reload").route(web::post().to(admin::reload)))
-                .service(web::resource("/admin/providers").route(web::get().to(admin::providers)))
-                .service(
-                    web::resource("/admin/sandbox/faults/{provider}")
-                        .route(web::post().to(admin::set_fault))
-                        .route(web::delete().to(admin::clear_fault)),
-                ),
-        )
-        .default_service(web::to(|request: actix_web::HttpRequest| async move {
-            Err::<actix_web::HttpResponse, _>(ApiError::new(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no route for {} {}", request.method(), request.path()),
-            ))
-        }));
+    routes::mount(config);
+    config.default_service(web::to(|request: actix_web::HttpRequest| async move {
+        Err::<actix_web::HttpResponse, _>(ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {} {}", request.method(), request.path()),
+        ))
+    }));
 }
 
 #[cfg(test)]

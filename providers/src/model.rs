@@ -5,10 +5,11 @@ use paymux_domain::{CheckoutId, CheckoutStatus, Money, RefundId};
 use paymux_domain::{ErrorBody, RefundStatus};
 use serde::{Deserialize, Serialize};
 use url::Url;
+use utoipa::ToSchema;
 
 /// The payer, as the storefront knows them. Every field is optional; adapters that need one
 /// (Pakhi needs name and email) refuse the request naming the missing field.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
     pub name: Option<String>,
@@ -17,7 +18,7 @@ pub struct Customer {
     pub address: Option<Address>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     pub line1: Option<String>,
@@ -30,11 +31,13 @@ pub struct Address {
 }
 
 /// One line of a basket, in minor units of the checkout's currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineItem {
     pub name: String,
+    #[schema(minimum = 1)]
     pub quantity: u32,
+    #[schema(minimum = 0)]
     pub unit_amount: i64,
 }
 

@@ -20,7 +20,9 @@ use paymux_schema::db::outbound::{
     Due, EndpointSecret, OutboundEvent, WebhookAttempt, WebhookEndpoint, WebhookMessage,
 };
 use paymux_schema::db::{DbConnection, truncate_to_micros};
+use serde::Serialize;
 use tokio::sync::{Notify, Semaphore};
+use utoipa::ToSchema;
 
 use crate::domain::views::{CheckoutOut, EventOut};
 use crate::state::AppState;
@@ -91,24 +93,61 @@ pub fn enqueue(
     Ok(endpoints.len())
 }
 
-/// The body `event` is delivered with: `{type, timestamp, data}`, `data` the event as
-/// `GET /v1/events/{id}` shows it (without `raw`) plus the checkout.
+/// The body of every webhook paymux sends: `{type, timestamp, data}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookPayload {
+    /// The event's type (`payment.succeeded`), or `webhook.test`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When the webhook was made, RFC 3339 with microseconds.
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    pub data: WebhookData,
+}
+
+/// An event and its checkout, or what a test sends.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum WebhookData {
+    Event(Box<EventData>),
+    Test(TestEventData),
+}
+
+/// An event as `GET /v1/events/{id}` shows it (without `raw`), and its checkout as it stood
+/// once the event was applied (`null` for an event no checkout was found for).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventData {
+    #[serde(flatten)]
+    pub event: EventOut,
+    pub checkout: Option<CheckoutOut>,
+}
+
+/// What `POST /v1/webhook_endpoints/{id}/test` sends: no payment is concerned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestEventData {
+    pub id: EventId,
+    #[schema(example = "event")]
+    pub object: &'static str,
+    pub endpoint: EndpointId,
+    pub message: &'static str,
+}
+
+/// The body `event` is delivered with, `checkout` as it stands.
 pub fn outbound_event(event: &Event, checkout: Option<&Checkout>) -> OutboundEvent {
     let now = truncate_to_micros(Utc::now());
-    let mut data = serde_json::to_value(EventOut::from_row(event.clone(), None))
-        .unwrap_or(serde_json::Value::Null);
-    if let Some(object) = data.as_object_mut() {
-        let checkout = checkout.map(|checkout| CheckoutOut::from(checkout.clone()));
-        object.insert(
-            "checkout".to_owned(),
-            serde_json::to_value(checkout).unwrap_or(serde_json::Value::Null),
-        );
-    }
+    let data = EventData {
+        event: EventOut::from_row(event.clone(), None),
+        checkout: checkout.map(|checkout| CheckoutOut::from(checkout.clone())),
+    };
     OutboundEvent {
         id: event.id,
         merchant: event.merchant.clone(),
         event_type: event.event_type.as_str().to_owned(),
-        body: body(event.event_type.as_str(), now, data),
+        body: body(
+            event.event_type.as_str(),
+            now,
+            WebhookData::Event(Box::new(data)),
+        ),
         created_at: now,
     }
 }
@@ -117,30 +156,33 @@ pub fn outbound_event(event: &Event, checkout: Option<&Checkout>) -> OutboundEve
 pub fn test_event(endpoint: &WebhookEndpoint) -> (OutboundEvent, WebhookMessage) {
     let now = truncate_to_micros(Utc::now());
     let id = EventId::generate();
-    let data = serde_json::json!({
-        "id": id,
-        "object": "event",
-        "endpoint": endpoint.id,
-        "message": "a test event sent on request: nothing happened to any payment",
-    });
+    let data = TestEventData {
+        id,
+        object: "event",
+        endpoint: endpoint.id,
+        message: "a test event sent on request: nothing happened to any payment",
+    };
     let event = OutboundEvent {
         id,
         merchant: endpoint.merchant.clone(),
         event_type: TEST_EVENT.to_owned(),
-        body: body(TEST_EVENT, now, data),
+        body: body(TEST_EVENT, now, WebhookData::Test(data)),
         created_at: now,
     };
     let message = WebhookMessage::new(&endpoint.merchant, &endpoint.id, &id, now);
     (event, message)
 }
 
-fn body(event_type: &str, at: NaiveDateTime, data: serde_json::Value) -> String {
-    serde_json::json!({
-        "type": event_type,
-        "timestamp": at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "data": data,
-    })
-    .to_string()
+fn body(event_type: &str, at: NaiveDateTime, data: WebhookData) -> String {
+    let payload = WebhookPayload {
+        event_type: event_type.to_owned(),
+        timestamp: at
+            .and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        data,
+    };
+    // Plain structs of strings and numbers: serializing them cannot fail.
+    serde_json::to_string(&payload).unwrap_or_default()
 }
 
 /// Makes the message of `event` for `endpoint` due now: the one sent before, under the same

@@ -7,11 +7,13 @@ use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A checkout as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CheckoutOut {
     pub id: CheckoutId,
+    #[schema(example = "checkout")]
     pub object: &'static str,
     pub merchant: String,
     pub provider: String,
@@ -24,11 +26,17 @@ pub struct CheckoutOut {
     /// `amount`, `partially_paid` below.
     pub amount_received: i64,
     pub amount_refunded: i64,
+    /// The provider's page to send the payer to, for a hosted checkout.
     pub redirect_url: Option<String>,
+    /// What the storefront does instead of a redirect, for a provider that has it (SpankPay's
+    /// embedded frame).
+    #[schema(value_type = Option<Object>)]
     pub client_action: serde_json::Value,
     pub reference: Option<String>,
     pub description: Option<String>,
+    #[schema(value_type = Option<paymux_providers::model::Customer>)]
     pub customer: serde_json::Value,
+    #[schema(value_type = Option<Object>)]
     pub metadata: serde_json::Value,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -74,9 +82,10 @@ impl From<Checkout> for CheckoutOut {
 
 /// An event as the API shows it. `raw` (the exact bytes received) only on the single-event
 /// endpoint: lists stay small.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EventOut {
     pub id: EventId,
+    #[schema(example = "event")]
     pub object: &'static str,
     #[serde(rename = "type")]
     pub event_type: EventType,
@@ -96,7 +105,10 @@ pub struct EventOut {
     /// Who recorded it: `provider` (its webhook), `provider_lookup` (paymux asked the
     /// provider), `paymux` (an expiry paymux applied).
     pub source: EventSource,
+    /// What the provider said beyond the common fields, and the flags ingestion set.
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
+    /// The body exactly as received, on `GET /v1/events/{id}` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
 }

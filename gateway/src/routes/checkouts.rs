@@ -4,12 +4,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use paymux_domain::ErrorBody;
 use paymux_domain::ids::{CheckoutId, CheckoutKind};
 use paymux_domain::{CheckoutStatus, Currency, Money};
 use paymux_providers::model::{Customer, LineItem};
 use paymux_schema::db::checkout::{Checkout, CheckoutFilter};
 use serde::Deserialize;
 use url::Url;
+use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
 use crate::domain::checkouts::{self, CheckoutError};
@@ -17,31 +19,51 @@ use crate::domain::routing::{self, Order, Routing, RoutingError};
 use crate::domain::views::CheckoutOut;
 use crate::error::ApiError;
 use crate::idempotency;
+use crate::idempotency::IdempotencyKey;
 use crate::merchants::Merchant;
 use crate::routes::json::{deserialize_optional_time, parse_body};
-use crate::routes::list::{ListOut, ListParams};
+use crate::routes::list::{Created, ListOut, ListParams, Paging, Time};
 use crate::state::AppState;
 
 /// The body of `POST /v1/checkouts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "amount": 2500,
+    "currency": "USD",
+    "provider": "sknpay",
+    "reference": "order-1001",
+    "success_url": "https://shop.example/thanks"
+}))]
 pub struct CheckoutIn {
-    /// Minor units of `currency`.
+    /// Minor units of `currency`: 2500 is 25.00 USD.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub amount: i64,
     pub currency: Currency,
-    /// The provider to use; routing picks one when absent.
+    /// The provider to use (`sknpay`, `skipify`, `pakhi`, `kwik`, `spankpay`, as the
+    /// merchant's config names them); routing picks one when absent.
     pub provider: Option<String>,
+    /// The storefront's own id for the order.
     pub reference: Option<String>,
     pub description: Option<String>,
     pub customer: Option<Customer>,
+    /// Where the provider sends the payer after paying.
+    #[schema(format = "uri")]
     pub success_url: Option<String>,
+    /// Where the provider sends a payer who gives up.
+    #[schema(format = "uri")]
     pub cancel_url: Option<String>,
     #[serde(default, deserialize_with = "deserialize_optional_time")]
+    #[schema(value_type = Option<Time>)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Kept with the checkout and passed to providers that carry metadata.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The basket; its lines must add up to `amount`.
     #[serde(default)]
     pub items: Vec<LineItem>,
     /// Provider-only fields, by provider id; only the chosen provider's entry is passed on.
+    #[schema(value_type = Option<Object>)]
     pub provider_options: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -107,6 +129,29 @@ fn order(input: CheckoutIn) -> Result<Order, ApiError> {
 }
 
 /// `POST /v1/checkouts`.
+#[utoipa::path(
+    post,
+    path = "/v1/checkouts",
+    tag = "Checkouts",
+    summary = "Create a checkout",
+    description = "Routes the order to a provider (the one asked for, or by priority with \
+        failover) and creates the checkout there. Send the payer to `redirect_url`. With an \
+        `Idempotency-Key`, a retry answers what the first request answered.",
+    params(IdempotencyKey),
+    request_body = CheckoutIn,
+    responses(
+        (status = 201, description = "The checkout, created at its provider.", body = CheckoutOut),
+        (status = 403, description = "The provider is not enabled for this merchant \
+            (`provider_not_enabled`, `provider_disabled`).", body = ErrorBody),
+        (status = 409, description = "The `Idempotency-Key` was used with another request, or \
+            its twin is still running (`idempotency_conflict`).", body = ErrorBody),
+        (status = 422, description = "The provider cannot do this (`unsupported_operation`).", body = ErrorBody),
+        (status = 502, description = "The provider failed or its answer was unusable \
+            (`provider_error`, `provider_outcome_unknown`).", body = ErrorBody),
+        (status = 504, description = "The provider did not answer in time (`provider_timeout`).", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn create_checkout(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -158,6 +203,28 @@ pub async fn create_checkout(
 }
 
 /// `GET /v1/checkouts/{id}`; `?refresh=true` asks the provider for the current status first.
+#[utoipa::path(
+    get,
+    path = "/v1/checkouts/{id}",
+    tag = "Checkouts",
+    summary = "Retrieve a checkout",
+    params(
+        ("id" = CheckoutId, Path, description = "The checkout's id."),
+        ("refresh" = Option<bool>, Query, description = "Ask the provider for the current \
+            status first; a change found is recorded as an event."),
+    ),
+    responses(
+        (status = 200, description = "The checkout.", body = CheckoutOut),
+        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
+        (status = 403, description = "The checkout's provider is no longer configured \
+            (`provider_not_enabled`).", body = ErrorBody),
+        (status = 404, description = "No such checkout of this merchant (`resource_missing`).", body = ErrorBody),
+        (status = 422, description = "The provider cannot be asked (`unsupported_operation`).", body = ErrorBody),
+        (status = 502, description = "The provider failed.", body = ErrorBody),
+        (status = 504, description = "The provider did not answer in time.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn get_checkout(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -192,6 +259,26 @@ pub async fn find_checkout(
 
 /// `POST /v1/checkouts/{id}/cancel`: cancels at the provider, then records the status it
 /// reports. Canceling a canceled checkout answers it unchanged.
+#[utoipa::path(
+    post,
+    path = "/v1/checkouts/{id}/cancel",
+    tag = "Checkouts",
+    summary = "Cancel a checkout",
+    description = "Only a checkout that received nothing can be canceled; money received is \
+        returned by a refund.",
+    params(("id" = CheckoutId, Path, description = "The checkout's id.")),
+    responses(
+        (status = 200, description = "The checkout, canceled.", body = CheckoutOut),
+        (status = 400, description = "The checkout has received money or is final \
+            (`checkout_not_cancelable`).", body = ErrorBody),
+        (status = 403, description = "The checkout's provider is no longer configured.", body = ErrorBody),
+        (status = 404, description = "No such checkout of this merchant.", body = ErrorBody),
+        (status = 422, description = "The provider cannot cancel (`unsupported_operation`).", body = ErrorBody),
+        (status = 502, description = "The provider failed.", body = ErrorBody),
+        (status = 504, description = "The provider did not answer in time.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn cancel_checkout(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -204,6 +291,25 @@ pub async fn cancel_checkout(
 
 /// `GET /v1/checkouts`: filters `status`, `provider`, `provider_checkout_id`, `reference`,
 /// `created_gte`, `created_lt`.
+#[utoipa::path(
+    get,
+    path = "/v1/checkouts",
+    tag = "Checkouts",
+    summary = "List checkouts",
+    params(
+        Paging,
+        ("status" = Option<CheckoutStatus>, Query),
+        ("provider" = Option<String>, Query),
+        ("provider_checkout_id" = Option<String>, Query),
+        ("reference" = Option<String>, Query),
+        Created,
+    ),
+    responses(
+        (status = 200, description = "The merchant's checkouts, newest first.", body = ListOut<CheckoutOut>),
+        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn list_checkouts(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -211,13 +317,14 @@ pub async fn list_checkouts(
 ) -> Result<HttpResponse, ApiError> {
     let mut params = ListParams::parse(request.query_string())?;
     let page = params.page::<CheckoutKind>()?;
+    let (created_gte, created_lt) = params.created()?;
     let filter = CheckoutFilter {
         status: params.value("status", CheckoutStatus::ALL)?,
         provider: params.text("provider"),
         provider_checkout_id: params.text("provider_checkout_id"),
         reference: params.text("reference"),
-        created_gte: params.time("created_gte")?,
-        created_lt: params.time("created_lt")?,
+        created_gte,
+        created_lt,
     };
     params.finish()?;
     let merchant_id = merchant.0.id.clone();

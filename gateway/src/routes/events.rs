@@ -2,16 +2,34 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use paymux_domain::ids::{CheckoutKind, EventKind};
-use paymux_domain::{EventId, EventType};
+use paymux_domain::{CheckoutId, ErrorBody, EventId, EventType};
 use paymux_schema::db::event::{Event, EventFilter};
 
 use crate::auth::Authenticated;
 use crate::domain::views::EventOut;
 use crate::error::ApiError;
-use crate::routes::list::{ListOut, ListParams};
+use crate::routes::list::{Created, ListOut, ListParams, Paging};
 use crate::state::AppState;
 
 /// `GET /v1/events`: filters `type`, `provider`, `checkout_id`, `created_gte`, `created_lt`.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "Events",
+    summary = "List events",
+    params(
+        Paging,
+        ("type" = Option<EventType>, Query),
+        ("provider" = Option<String>, Query),
+        ("checkout_id" = Option<CheckoutId>, Query),
+        Created,
+    ),
+    responses(
+        (status = 200, description = "The merchant's events, newest first, without `raw`.", body = ListOut<EventOut>),
+        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn list_events(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -19,12 +37,13 @@ pub async fn list_events(
 ) -> Result<HttpResponse, ApiError> {
     let mut params = ListParams::parse(request.query_string())?;
     let page = params.page::<EventKind>()?;
+    let (created_gte, created_lt) = params.created()?;
     let filter = EventFilter {
         event_type: params.value("type", EventType::ALL)?,
         provider: params.text("provider"),
         checkout_id: params.id::<CheckoutKind>("checkout_id")?,
-        created_gte: params.time("created_gte")?,
-        created_lt: params.time("created_lt")?,
+        created_gte,
+        created_lt,
     };
     params.finish()?;
     let merchant_id = merchant.0.id.clone();
@@ -37,6 +56,19 @@ pub async fn list_events(
 }
 
 /// `GET /v1/events/{id}`, with the raw bytes received.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}",
+    tag = "Events",
+    summary = "Retrieve an event",
+    description = "With `raw`, the body exactly as the provider sent it.",
+    params(("id" = EventId, Path, description = "The event's id.")),
+    responses(
+        (status = 200, description = "The event.", body = EventOut),
+        (status = 404, description = "No such event of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn get_event(
     state: web::Data<AppState>,
     merchant: Authenticated,

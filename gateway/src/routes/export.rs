@@ -13,13 +13,14 @@ use std::sync::Arc;
 use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use paymux_domain::{CheckoutId, Currency, EventId, EventSource, EventType, Money};
+use paymux_domain::{CheckoutId, Currency, ErrorBody, EventId, EventSource, EventType, Money};
 use paymux_schema::db::event::{Event, EventFilter};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::routes::list::ListParams;
+use crate::routes::list::{ListParams, Time};
 use crate::state::AppState;
 
 /// Rows read from the database per page.
@@ -50,9 +51,9 @@ enum Format {
     Ndjson,
 }
 
-/// One exported event: the documented columns, in order.
-#[derive(Debug, Serialize)]
-struct ExportRow {
+/// One exported event: the documented columns, in order; one NDJSON line or CSV row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportRow {
     id: EventId,
     #[serde(rename = "type")]
     event_type: EventType,
@@ -138,6 +139,32 @@ struct Cursor {
 }
 
 /// `GET /v1/events/export`.
+#[utoipa::path(
+    get,
+    path = "/v1/events/export",
+    tag = "Events",
+    summary = "Export events",
+    description = "Every event of the period, oldest first, streamed as CSV (a header row, \
+        then one row per event) or NDJSON (one `ExportRow` per line), however many there are.",
+    params(
+        ("format" = String, Query, description = "`csv` or `ndjson`.", pattern = "^(csv|ndjson)$"),
+        ("created_gte" = Time, Query, description = "Events received at or after this time."),
+        ("created_lt" = Time, Query, description = "Events received before this time."),
+        ("type" = Option<EventType>, Query),
+        ("provider" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, description = "The events, as a download.", headers(
+            ("Content-Disposition" = String, description = "`attachment; filename=\"events.csv\"` or `events.ndjson`"),
+        ), content(
+            (String = "text/csv"),
+            (ExportRow = "application/x-ndjson"),
+        )),
+        (status = 400, description = "`format` or the period is missing or invalid, or a \
+            parameter is unknown.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn export_events(
     state: web::Data<AppState>,
     merchant: Authenticated,

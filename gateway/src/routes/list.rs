@@ -8,16 +8,24 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use paymux_domain::ids::{Id, IdKind};
 use paymux_schema::db::{Page, PageRequest};
 use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
-#[derive(Debug, Serialize)]
+/// A page of a list.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ListOut<T> {
+    #[schema(example = "list")]
     pub object: &'static str,
     pub data: Vec<T>,
+    /// Whether more follow: ask for them with `starting_after` the last id of `data`.
     pub has_more: bool,
 }
 
@@ -55,6 +63,77 @@ pub fn in_range(time: NaiveDateTime) -> Option<NaiveDateTime> {
     (1..=9999).contains(&time.year()).then_some(time)
 }
 
+fn time_param(name: &str, text: Option<String>) -> Result<Option<NaiveDateTime>, ApiError> {
+    text.map(|text| parse_time(&text).map_err(|message| ApiError::invalid(name, message)))
+        .transpose()
+}
+
+fn parse_id<K: IdKind>(name: &str, text: &str) -> Result<Id<K>, ApiError> {
+    Id::<K>::parse(text).map_err(|error| ApiError::invalid(name, error.to_string()))
+}
+
+/// A list's paging parameters as given: what [`ListParams::page`] reads, and what the API
+/// document says of them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Objects per page, from 1 to 100; 20 when absent.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    limit: Option<String>,
+    /// The last id of the page before: the objects created before it follow.
+    starting_after: Option<String>,
+}
+
+/// A list's period as given ([`ListParams::created`]).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Created {
+    /// Objects created at or after this time.
+    #[param(value_type = Option<Time>)]
+    created_gte: Option<String>,
+    /// Objects created before this time.
+    #[param(value_type = Option<Time>)]
+    created_lt: Option<String>,
+}
+
+/// How a time is given in a query or a body ([`parse_time`]), for the API document.
+pub struct Time;
+
+impl PartialSchema for Time {
+    fn schema() -> RefOr<Schema> {
+        let string = |format: KnownFormat| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(MIN_UNIX_SECONDS))
+                    .maximum(Some(MAX_UNIX_SECONDS)),
+            )
+            .item(string(KnownFormat::DateTime))
+            .item(string(KnownFormat::Date))
+            .description(Some(
+                "Unix seconds, an RFC 3339 time or a date (`YYYY-MM-DD`, its midnight UTC), \
+                 from year 1 to year 9999.",
+            ))
+            .examples([
+                serde_json::json!(1_764_806_400),
+                serde_json::json!("2025-12-04"),
+            ])
+            .into()
+    }
+}
+
+impl ToSchema for Time {}
+
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the times the store can compare.
+const MIN_UNIX_SECONDS: i64 = -62_135_596_800;
+const MAX_UNIX_SECONDS: i64 = 253_402_300_799;
+
 /// A list request's query parameters, consumed one by one so that leftovers can be refused.
 pub struct ListParams {
     params: BTreeMap<String, String>,
@@ -74,7 +153,11 @@ impl ListParams {
 
     /// `limit` and `starting_after`, the cursor over ids of kind `K`.
     pub fn page<K: IdKind>(&mut self) -> Result<PageRequest, ApiError> {
-        let limit = match self.params.remove("limit") {
+        let given = Paging {
+            limit: self.params.remove("limit"),
+            starting_after: self.params.remove("starting_after"),
+        };
+        let limit = match given.limit {
             None => DEFAULT_LIMIT,
             Some(text) => text
                 .parse::<i64>()
@@ -87,11 +170,27 @@ impl ListParams {
                     )
                 })?,
         };
-        let starting_after = self.id::<K>("starting_after")?.map(|id| id.to_string());
+        let starting_after = given
+            .starting_after
+            .map(|text| parse_id::<K>("starting_after", &text))
+            .transpose()?
+            .map(|id| id.to_string());
         Ok(PageRequest {
             limit,
             starting_after,
         })
+    }
+
+    /// `created_gte` and `created_lt`.
+    pub fn created(&mut self) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), ApiError> {
+        let given = Created {
+            created_gte: self.params.remove("created_gte"),
+            created_lt: self.params.remove("created_lt"),
+        };
+        Ok((
+            time_param("created_gte", given.created_gte)?,
+            time_param("created_lt", given.created_lt)?,
+        ))
     }
 
     /// A free-text parameter.
@@ -131,20 +230,13 @@ impl ListParams {
     pub fn id<K: IdKind>(&mut self, name: &str) -> Result<Option<Id<K>>, ApiError> {
         self.params
             .remove(name)
-            .map(|text| {
-                Id::<K>::parse(&text).map_err(|error| ApiError::invalid(name, error.to_string()))
-            })
+            .map(|text| parse_id::<K>(name, &text))
             .transpose()
     }
 
     /// A time: see [`parse_time`].
     pub fn time(&mut self, name: &str) -> Result<Option<NaiveDateTime>, ApiError> {
-        let Some(text) = self.params.remove(name) else {
-            return Ok(None);
-        };
-        parse_time(&text)
-            .map(Some)
-            .map_err(|message| ApiError::invalid(name, message))
+        time_param(name, self.params.remove(name))
     }
 
     /// Refuses whatever parameter was not consumed.

@@ -44,6 +44,18 @@ pub async fn record(
 
 /// `GET /metrics`: Prometheus text format. Circuit states are read at scrape time, so an open
 /// circuit whose cooldown has passed shows as half-open without any call having been made.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Operations",
+    summary = "Prometheus metrics",
+    description = "Requests by route and status, webhooks received and rejected, the write \
+        queue, group commits, circuits and the outbound webhook backlog.",
+    responses(
+        (status = 200, description = "Prometheus text format.", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 503, description = "The store is unreachable.", body = paymux_domain::ErrorBody),
+    ),
+)]
 pub async fn metrics_endpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let config = state.config();
     let (policy, now) = (config.policy(), Instant::now());

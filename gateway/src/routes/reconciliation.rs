@@ -4,12 +4,13 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
-use paymux_schema::db::reconcile::{self, ReconcileError};
+use paymux_domain::{Currency, ErrorBody};
+use paymux_schema::db::reconcile::{self, ReconcileError, Report};
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::reconciliation::{self, to_csv};
-use crate::routes::list::ListParams;
+use crate::routes::list::{ListParams, Time};
 use crate::state::AppState;
 
 impl From<ReconcileError> for ApiError {
@@ -26,6 +27,31 @@ impl From<ReconcileError> for ApiError {
 }
 
 /// `GET /v1/reconciliation`.
+#[utoipa::path(
+    get,
+    path = "/v1/reconciliation",
+    tag = "Reconciliation",
+    summary = "Reconciliation report",
+    description = "Totals per provider and currency over `[from, to)`, and every discrepancy \
+        finance must look at (docs/reconciliation.md).",
+    params(
+        ("from" = Time, Query, description = "The period's start."),
+        ("to" = Time, Query, description = "The period's end, excluded."),
+        ("currency" = Option<Currency>, Query, description = "One currency only."),
+        ("format" = Option<String>, Query, description = "`json` (the default) or `csv`.", pattern = "^(json|csv)$"),
+    ),
+    responses(
+        (status = 200, description = "The report.", content(
+            (Report = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A period bound is missing or invalid, or a parameter is \
+            unknown.", body = ErrorBody),
+        (status = 422, description = "The period's sums overflow (`amount_overflow`): report a \
+            shorter one.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn reconciliation(
     state: web::Data<AppState>,
     merchant: Authenticated,

@@ -4,30 +4,38 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use paymux_domain::{CheckoutId, Currency, RefundId, RefundStatus};
+use paymux_domain::{CheckoutId, Currency, ErrorBody, RefundId, RefundStatus};
 use paymux_schema::db::DbConnection;
 use paymux_schema::db::refund::Refund;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
 use crate::domain::refunds::{self, RefundError};
 use crate::error::ApiError;
-use crate::idempotency;
+use crate::idempotency::{self, IdempotencyKey};
 use crate::routes::checkouts::find_checkout;
 use crate::routes::json::parse_body;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/refunds`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"checkout_id": "chk_01jd8x3m5q7v2k9w4t6r8y0z1b", "amount": 500}))]
 pub struct RefundIn {
+    /// The checkout whose payment is refunded.
+    #[schema(value_type = CheckoutId)]
     pub checkout_id: String,
     /// Minor units; the whole remaining amount when absent.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub amount: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// A refund as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RefundOut {
     pub id: RefundId,
+    #[schema(example = "refund")]
     pub object: &'static str,
     pub checkout_id: CheckoutId,
     pub provider: String,
@@ -57,6 +65,31 @@ impl From<Refund> for RefundOut {
 }
 
 /// `POST /v1/refunds`.
+#[utoipa::path(
+    post,
+    path = "/v1/refunds",
+    tag = "Refunds",
+    summary = "Refund a checkout",
+    description = "Refunds all that remains of a paid checkout, or `amount` of it, through its \
+        provider. Whether a checkout can be refunded depends on what it received: an unpaid \
+        one answers 400 `checkout_not_refundable`.",
+    params(IdempotencyKey),
+    request_body = RefundIn,
+    responses(
+        (status = 201, description = "The refund, as the provider took it.", body = RefundOut),
+        (status = 400, description = "The checkout has nothing to refund \
+            (`checkout_not_refundable`), or `amount` is more than remains (`amount_too_large`).", body = ErrorBody),
+        (status = 403, description = "The checkout's provider is no longer configured.", body = ErrorBody),
+        (status = 404, description = "No such checkout of this merchant (`param`: `checkout_id`).", body = ErrorBody),
+        (status = 409, description = "The `Idempotency-Key` was used with another request, or \
+            its twin is still running.", body = ErrorBody),
+        (status = 422, description = "The provider cannot refund, or not partially \
+            (`unsupported_operation`).", body = ErrorBody),
+        (status = 502, description = "The provider failed.", body = ErrorBody),
+        (status = 504, description = "The provider did not answer in time.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn create_refund(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -132,6 +165,18 @@ impl From<RefundError> for ApiError {
 }
 
 /// `GET /v1/refunds/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/refunds/{id}",
+    tag = "Refunds",
+    summary = "Retrieve a refund",
+    params(("id" = RefundId, Path, description = "The refund's id.")),
+    responses(
+        (status = 200, description = "The refund.", body = RefundOut),
+        (status = 404, description = "No such refund of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn get_refund(
     state: web::Data<AppState>,
     merchant: Authenticated,

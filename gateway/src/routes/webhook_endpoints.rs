@@ -5,56 +5,38 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use paymux_domain::api_schema::string_enum;
 use paymux_domain::ids::{DeliveryKind, EndpointKind};
-use paymux_domain::{DeliveryId, EndpointId, EndpointStatus, EventId, MessageId};
+use paymux_domain::{
+    DeliveryId, EndpointId, EndpointStatus, ErrorBody, EventId, EventType, MessageId,
+};
 use paymux_schema::db::outbound::{WebhookAttempt, WebhookEndpoint};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::auth::Authenticated;
 use crate::domain::endpoints::{self, EndpointChange, EndpointError};
 use crate::error::ApiError;
 use crate::routes::json::parse_body;
-use crate::routes::list::{ListOut, ListParams, parse_time};
+use crate::routes::list::{ListOut, ListParams, Paging, Time, parse_time};
 use crate::state::AppState;
 
-/// Mounts these routes in the `/v1` scope.
-pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .service(web::resource("/events/{id}/resend").route(web::post().to(resend_event)))
-        .service(
-            web::resource("/webhook_endpoints")
-                .route(web::get().to(list_endpoints))
-                .route(web::post().to(create_endpoint)),
-        )
-        .service(
-            web::resource("/webhook_endpoints/{id}")
-                .route(web::get().to(get_endpoint))
-                .route(web::patch().to(update_endpoint))
-                .route(web::delete().to(delete_endpoint)),
-        )
-        .service(
-            web::resource("/webhook_endpoints/{id}/rotate_secret")
-                .route(web::post().to(rotate_secret)),
-        )
-        .service(
-            web::resource("/webhook_endpoints/{id}/deliveries")
-                .route(web::get().to(list_deliveries)),
-        )
-        .service(web::resource("/webhook_endpoints/{id}/replay").route(web::post().to(replay)))
-        .service(web::resource("/webhook_endpoints/{id}/test").route(web::post().to(send_test)));
-}
-
 /// An endpoint as the API shows it; `secret` only when it was just made or rotated.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointOut {
     pub id: EndpointId,
+    #[schema(example = "webhook_endpoint")]
     pub object: &'static str,
     pub url: String,
+    #[schema(value_type = Vec<EventSelector>)]
     pub enabled_events: Vec<String>,
     pub description: Option<String>,
     pub status: EndpointStatus,
     /// Why paymux disabled it, when it did.
     pub disabled_reason: Option<String>,
+    /// The signing secret (`whsec_…`), in the answer to a create only: keep it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -77,9 +59,10 @@ impl EndpointOut {
 }
 
 /// One attempt to deliver an event, as `GET …/deliveries` lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryOut {
     pub id: DeliveryId,
+    #[schema(example = "webhook_delivery")]
     pub object: &'static str,
     pub event_id: EventId,
     /// The `webhook-id` header it carried: the same on every attempt of one event.
@@ -131,19 +114,69 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
-/// The body of a create or an update.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/webhook_endpoints`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EndpointIn {
+#[schema(example = json!({
+    "url": "https://shop.example/paymux/webhooks",
+    "enabled_events": ["payment.succeeded", "refund.succeeded"]
+}))]
+pub struct EndpointCreate {
+    /// An `https://` URL on the public internet (`http://` and private addresses only with
+    /// the sandbox on).
+    #[schema(format = "uri")]
+    pub url: String,
+    /// The event types to send; `["*"]`, every type, when absent.
+    #[schema(value_type = Option<Vec<EventSelector>>, min_items = 1)]
+    pub enabled_events: Option<Vec<String>>,
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    pub status: Option<EndpointStatus>,
+}
+
+/// The body of `PATCH /v1/webhook_endpoints/{id}`: only what changes; a `null` description
+/// removes it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointUpdate {
+    #[schema(format = "uri")]
     pub url: Option<String>,
+    #[schema(value_type = Option<Vec<EventSelector>>, min_items = 1)]
     pub enabled_events: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub description: Option<Option<String>>,
     pub status: Option<EndpointStatus>,
 }
 
-impl From<EndpointIn> for EndpointChange {
-    fn from(input: EndpointIn) -> EndpointChange {
+/// An event type an endpoint is sent, or `*` for all: what `enabled_events` holds.
+pub struct EventSelector;
+
+impl PartialSchema for EventSelector {
+    fn schema() -> RefOr<Schema> {
+        let types = EventType::ALL.iter().map(|event_type| event_type.as_str());
+        string_enum(
+            std::iter::once("*").chain(types),
+            "an event type, or `*` for all",
+        )
+    }
+}
+
+impl ToSchema for EventSelector {}
+
+impl From<EndpointCreate> for EndpointChange {
+    fn from(input: EndpointCreate) -> EndpointChange {
+        EndpointChange {
+            url: Some(input.url),
+            enabled_events: input.enabled_events,
+            description: Some(input.description),
+            status: input.status,
+        }
+    }
+}
+
+impl From<EndpointUpdate> for EndpointChange {
+    fn from(input: EndpointUpdate) -> EndpointChange {
         EndpointChange {
             url: input.url,
             enabled_events: input.enabled_events,
@@ -153,18 +186,86 @@ impl From<EndpointIn> for EndpointChange {
     }
 }
 
+/// What a delete answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointDeleted {
+    pub id: String,
+    #[schema(example = "webhook_endpoint")]
+    pub object: &'static str,
+    pub deleted: bool,
+}
+
+/// What a rotation answers: the new secret, and until when the old one signs too.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    pub secret: String,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+/// What a replay answers: how many events were queued again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayQueued {
+    #[schema(example = "webhook_replay")]
+    pub object: &'static str,
+    pub endpoint: String,
+    pub since: DateTime<Utc>,
+    pub events: usize,
+}
+
+/// What a test answers: the event it sends, and the `webhook-id` it goes under.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestQueued {
+    #[schema(example = "webhook_test")]
+    pub object: &'static str,
+    pub endpoint: EndpointId,
+    pub event_id: EventId,
+    pub webhook_id: MessageId,
+}
+
+/// What a resend answers: the endpoints the event goes to again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResendQueued {
+    #[schema(example = "webhook_resend")]
+    pub object: &'static str,
+    pub event_id: String,
+    pub endpoints: Vec<EndpointId>,
+}
+
 /// `POST /v1/webhook_endpoints` → 201, with the secret.
+#[utoipa::path(
+    post,
+    path = "/v1/webhook_endpoints",
+    tag = "Webhook endpoints",
+    summary = "Create a webhook endpoint",
+    request_body = EndpointCreate,
+    responses(
+        (status = 201, description = "The endpoint, with its signing secret.", body = EndpointOut),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn create_endpoint(
     state: web::Data<AppState>,
     merchant: Authenticated,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let input: EndpointIn = parse_body(&body)?;
+    let input: EndpointCreate = parse_body(&body)?;
     let endpoint = endpoints::create(&state, &merchant.0.id, input.into()).await?;
     Ok(HttpResponse::Created().json(EndpointOut::new(endpoint, true)))
 }
 
 /// `GET /v1/webhook_endpoints`.
+#[utoipa::path(
+    get,
+    path = "/v1/webhook_endpoints",
+    tag = "Webhook endpoints",
+    summary = "List webhook endpoints",
+    params(Paging),
+    responses(
+        (status = 200, description = "The merchant's endpoints, newest first, without secrets.", body = ListOut<EndpointOut>),
+        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn list_endpoints(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -185,6 +286,18 @@ pub async fn list_endpoints(
 }
 
 /// `GET /v1/webhook_endpoints/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/webhook_endpoints/{id}",
+    tag = "Webhook endpoints",
+    summary = "Retrieve a webhook endpoint",
+    params(("id" = EndpointId, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, description = "The endpoint, without its secret.", body = EndpointOut),
+        (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn get_endpoint(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -195,46 +308,99 @@ pub async fn get_endpoint(
 }
 
 /// `PATCH /v1/webhook_endpoints/{id}`: url, enabled_events, description, status.
+#[utoipa::path(
+    patch,
+    path = "/v1/webhook_endpoints/{id}",
+    tag = "Webhook endpoints",
+    summary = "Update a webhook endpoint",
+    params(("id" = EndpointId, Path, description = "The endpoint's id.")),
+    request_body = EndpointUpdate,
+    responses(
+        (status = 200, description = "The endpoint as changed.", body = EndpointOut),
+        (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn update_endpoint(
     state: web::Data<AppState>,
     merchant: Authenticated,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let input: EndpointIn = parse_body(&body)?;
+    let input: EndpointUpdate = parse_body(&body)?;
     let endpoint = endpoints::update(&state, &merchant.0.id, &path, input.into()).await?;
     Ok(HttpResponse::Ok().json(EndpointOut::new(endpoint, false)))
 }
 
 /// `DELETE /v1/webhook_endpoints/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/webhook_endpoints/{id}",
+    tag = "Webhook endpoints",
+    summary = "Delete a webhook endpoint",
+    description = "Its pending deliveries and their attempts go with it.",
+    params(("id" = EndpointId, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, description = "Deleted.", body = EndpointDeleted),
+        (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn delete_endpoint(
     state: web::Data<AppState>,
     merchant: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     endpoints::delete(&state, &merchant.0.id, &path).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "id": path.as_str(),
-        "object": "webhook_endpoint",
-        "deleted": true,
-    })))
+    Ok(HttpResponse::Ok().json(EndpointDeleted {
+        id: path.into_inner(),
+        object: "webhook_endpoint",
+        deleted: true,
+    }))
 }
 
 /// `POST /v1/webhook_endpoints/{id}/rotate_secret` → the new secret; the old one signs too for
 /// 24 hours.
+#[utoipa::path(
+    post,
+    path = "/v1/webhook_endpoints/{id}/rotate_secret",
+    tag = "Webhook endpoints",
+    summary = "Rotate an endpoint's secret",
+    description = "For 24 hours webhooks carry a signature with the old secret too, so that \
+        the receiver can switch without losing any.",
+    params(("id" = EndpointId, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, description = "The new secret.", body = RotatedSecret),
+        (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     merchant: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = endpoints::rotate_secret(&state, &merchant.0.id, &path).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "secret": endpoint.secret.expose(),
-        "previous_secret_expires_at": endpoint.previous_secret_until.map(|at| at.and_utc()),
-    })))
+    Ok(HttpResponse::Ok().json(RotatedSecret {
+        secret: endpoint.secret.expose().to_owned(),
+        previous_secret_expires_at: endpoint.previous_secret_until.map(|at| at.and_utc()),
+    }))
 }
 
 /// `GET /v1/webhook_endpoints/{id}/deliveries`: attempts, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/webhook_endpoints/{id}/deliveries",
+    tag = "Webhook endpoints",
+    summary = "List an endpoint's delivery attempts",
+    params(("id" = EndpointId, Path, description = "The endpoint's id."), Paging),
+    responses(
+        (status = 200, description = "Every attempt to deliver to this endpoint, newest first.", body = ListOut<DeliveryOut>),
+        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
+        (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -251,15 +417,31 @@ pub async fn list_deliveries(
     Ok(HttpResponse::Ok().json(ListOut::from_page(page, DeliveryOut::from)))
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of a replay.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"since": "2025-12-01"}))]
 pub struct ReplayIn {
-    /// Unix seconds, RFC 3339 or a date.
+    /// Every event created since then that the endpoint wants is sent again.
+    #[schema(value_type = Time)]
     pub since: serde_json::Value,
 }
 
 /// `POST /v1/webhook_endpoints/{id}/replay {since}` → 202: every event since then that the
 /// endpoint wants, sent again.
+#[utoipa::path(
+    post,
+    path = "/v1/webhook_endpoints/{id}/replay",
+    tag = "Webhook endpoints",
+    summary = "Replay events to an endpoint",
+    params(("id" = EndpointId, Path, description = "The endpoint's id.")),
+    request_body = ReplayIn,
+    responses(
+        (status = 202, description = "The events are queued.", body = ReplayQueued),
+        (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn replay(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -274,37 +456,66 @@ pub async fn replay(
     }
     .map_err(|message| ApiError::invalid("since", message))?;
     let count = endpoints::replay(&state, &merchant.0.id, &path, since).await?;
-    Ok(HttpResponse::Accepted().json(serde_json::json!({
-        "object": "webhook_replay",
-        "endpoint": path.as_str(),
-        "since": since.and_utc(),
-        "events": count,
-    })))
+    Ok(HttpResponse::Accepted().json(ReplayQueued {
+        object: "webhook_replay",
+        endpoint: path.into_inner(),
+        since: since.and_utc(),
+        events: count,
+    }))
 }
 
 /// `POST /v1/webhook_endpoints/{id}/test` → 202: a `webhook.test` event to this endpoint.
+#[utoipa::path(
+    post,
+    path = "/v1/webhook_endpoints/{id}/test",
+    tag = "Webhook endpoints",
+    summary = "Send a test event",
+    params(("id" = EndpointId, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 202, description = "A `webhook.test` event is queued for this endpoint.", body = TestQueued),
+        (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn send_test(
     state: web::Data<AppState>,
     merchant: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let message = endpoints::send_test(&state, &merchant.0.id, &path).await?;
-    Ok(HttpResponse::Accepted().json(serde_json::json!({
-        "object": "webhook_test",
-        "endpoint": message.endpoint_id,
-        "event_id": message.event_id,
-        "webhook_id": message.id,
-    })))
+    Ok(HttpResponse::Accepted().json(TestQueued {
+        object: "webhook_test",
+        endpoint: message.endpoint_id,
+        event_id: message.event_id,
+        webhook_id: message.id,
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The body of a resend, which may be left out.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendIn {
     /// One endpoint; every enabled endpoint that wants the event when absent.
+    #[schema(value_type = Option<EndpointId>)]
     pub endpoint: Option<String>,
 }
 
 /// `POST /v1/events/{id}/resend {endpoint?}` → 202, under the `webhook-id` each endpoint had.
+#[utoipa::path(
+    post,
+    path = "/v1/events/{id}/resend",
+    tag = "Webhook endpoints",
+    summary = "Resend an event",
+    description = "Sends the event again, under the `webhook-id` each endpoint had for it.",
+    params(("id" = EventId, Path, description = "The event's id.")),
+    request_body(content = Option<ResendIn>),
+    responses(
+        (status = 202, description = "The event is queued again.", body = ResendQueued),
+        (status = 404, description = "No such event, or no such endpoint (`param`: \
+            `endpoint`), of this merchant.", body = ErrorBody),
+    ),
+    security(("merchant_key" = [])),
+)]
 pub async fn resend_event(
     state: web::Data<AppState>,
     merchant: Authenticated,
@@ -323,10 +534,10 @@ pub async fn resend_event(
             other => other.into(),
         })?;
     Ok(
-        HttpResponse::build(StatusCode::ACCEPTED).json(serde_json::json!({
-            "object": "webhook_resend",
-            "event_id": path.as_str(),
-            "endpoints": queued,
-        })),
+        HttpResponse::build(StatusCode::ACCEPTED).json(ResendQueued {
+            object: "webhook_resend",
+            event_id: path.into_inner(),
+            endpoints: queued,
+        }),
     )
 }

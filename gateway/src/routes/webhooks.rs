@@ -11,10 +11,37 @@ use crate::domain::ingest::{self, Inbound, IngestError};
 use crate::error::{ApiError, BUSY_RETRY_AFTER};
 use crate::state::AppState;
 use crate::store::StoreError;
+use paymux_domain::ErrorBody;
 
 /// Request headers never passed on or stored: they may carry credentials of other systems.
 const UNSTORED_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/{merchant}/{provider}",
+    tag = "Inbound webhooks",
+    summary = "Receive a provider's webhook",
+    description = "For the providers, not for merchants: each provider is configured to send \
+        its webhooks here, signed its own way. A webhook is acknowledged only once it is \
+        stored; a redelivery stores nothing new. The reply is what the provider expects \
+        (`{\"received\": true}`, Pakhi Pay's `{\"status\": \"received\"}`); a rejection is the \
+        API's error body (SpankPay's has `received: false` beside it).",
+    params(
+        ("merchant" = String, Path, description = "The merchant's id in paymux's config."),
+        ("provider" = String, Path, description = "The provider's id in that merchant's config."),
+    ),
+    request_body(content = Object, description = "The provider's payload, exactly as it sends it."),
+    responses(
+        (status = 200, description = "Stored, or stored before.", body = Object),
+        (status = 400, description = "Forged, stale or malformed (`invalid_signature`, \
+            `stale_timestamp`, `malformed_payload`).", body = ErrorBody),
+        (status = 401, description = "Skipify: the shared secret does not match.", body = ErrorBody),
+        (status = 403, description = "Pakhi Pay: the signature does not match.", body = ErrorBody),
+        (status = 404, description = "No such merchant or provider (`not_found`).", body = ErrorBody),
+        (status = 413, description = "The body is larger than allowed.", body = ErrorBody),
+        (status = 429, description = "Too many webhooks from this address (`rate_limited`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(merchant = %path.0, provider = %path.1))]
 pub async fn receive(
     state: web::Data<AppState>,

@@ -2,19 +2,22 @@
 //! `{"error": {"code", "message", "param"}}`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// An error answer's body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "invalid_request", "message": "amount must be a positive integer of minor units, at most 1000000000000", "param": "amount"}}))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 /// What went wrong: a stable `code` to branch on, a `message` for people, and the request field
 /// at fault (`amount`, `items[0].quantity`), when one is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    /// The request field at fault, as a path (`items[0].quantity`), or null.
     pub param: Option<String>,
 }
 

@@ -17,6 +17,8 @@ static GENERATOR: std::sync::Mutex<Generator> = std::sync::Mutex::new(Generator:
 /// The kind of object an [`Id`] names: its prefix.
 pub trait IdKind {
     const PREFIX: &'static str;
+    /// The id's name in the API document (`CheckoutId`).
+    const NAME: &'static str;
 }
 
 macro_rules! id_kinds {
@@ -26,6 +28,7 @@ macro_rules! id_kinds {
         pub enum $kind {}
         impl IdKind for $kind {
             const PREFIX: &'static str = $prefix;
+            const NAME: &'static str = stringify!($alias);
         }
         $(#[$doc])*
         pub type $alias = Id<$kind>;

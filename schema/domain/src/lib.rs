@@ -3,6 +3,7 @@
 //! how a checkout's payments add up. Provider adapters use these without compiling the store.
 
 pub mod api_error;
+pub mod api_schema;
 pub mod event;
 pub mod ids;
 pub mod money;

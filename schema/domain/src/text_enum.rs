@@ -71,5 +71,13 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl $crate::api_schema::utoipa::PartialSchema for $name {
+            fn schema() -> $crate::api_schema::utoipa::openapi::RefOr<$crate::api_schema::utoipa::openapi::schema::Schema> {
+                $crate::api_schema::string_enum($name::ALL.iter().map(|value| value.as_str()), $kind)
+            }
+        }
+
+        impl $crate::api_schema::utoipa::ToSchema for $name {}
     };
 }

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Serialize, Serializer};
+use utoipa::ToSchema;
 
 use super::DbConnection;
 use super::receipt::ReceiptOutcome;
@@ -54,9 +55,9 @@ paymux_domain::text_enum! {
         /// checkouts with the same reference.
         DuplicatePayment => "duplicate_payment",
         /// A checkout created in the period that received part of its amount and is still
-    /// waiting for the rest.
-    Underpaid => "underpaid",
-    /// A webhook refused: a forgery, or a misconfigured secret.
+        /// waiting for the rest.
+        Underpaid => "underpaid",
+        /// A webhook refused: a forgery, or a misconfigured secret.
         RejectedWebhook => "rejected_webhook",
         /// An event of a provider that was disabled for the merchant when it arrived.
         DisabledProviderEvent => "disabled_provider_event",
@@ -78,11 +79,14 @@ pub struct Scope {
     pub page_size: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A reconciliation report over `[from, to)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Report {
     #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub from: NaiveDateTime,
     #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub to: NaiveDateTime,
     pub totals: Vec<ProviderTotals>,
     pub currency_totals: Vec<CurrencyTotals>,
@@ -90,7 +94,7 @@ pub struct Report {
 }
 
 /// Money in minor units of `currency`; counts of payments and of checkouts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ProviderTotals {
     pub provider: String,
     pub currency: String,
@@ -107,7 +111,8 @@ pub struct ProviderTotals {
     pub partially_paid_count: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// One currency's totals over every provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CurrencyTotals {
     pub currency: String,
     pub gross: i64,
@@ -116,7 +121,8 @@ pub struct CurrencyTotals {
     pub net: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Something finance must look at, with the objects it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Discrepancy {
     pub kind: DiscrepancyKind,
     pub checkout_id: Option<String>,
@@ -125,6 +131,7 @@ pub struct Discrepancy {
     pub message: String,
     /// The currency concerned, when there is one: what `Scope::currency` filters on.
     #[serde(skip)]
+    #[schema(ignore)]
     pub currency: Option<String>,
 }
 

@@ -102,6 +102,28 @@ on_both_backends! {
         assert_eq!(app.get("/v1/events").await.status(), 200);
     }
 
+    async fn the_api_document_and_its_reference_page_are_served_without_a_network(backend) {
+        let app = spawn_app(backend).await;
+        let document = app.client.get(app.url("/openapi.json")).send().await.unwrap();
+        assert_eq!(document.status(), 200);
+        assert!(document.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+        let document: serde_json::Value = document.json().await.unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+        assert!(document["paths"]["/v1/checkouts"]["post"].is_object());
+
+        let page = app.client.get(app.url("/docs")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(policy.contains("script-src 'self';"), "no inline script: {policy}");
+        let page = page.text().await.unwrap();
+        assert!(page.contains(r#"spec-url="/openapi.json""#), "{page}");
+        assert!(!page.contains("http://") && !page.contains("https://"), "the page loads nothing from elsewhere");
+        let script = page.split(r#"<script src=""#).nth(1).unwrap().split('"').next().unwrap();
+        let bundle = app.client.get(app.url(script)).send().await.unwrap();
+        assert_eq!(bundle.status(), 200);
+        assert!(bundle.text().await.unwrap().contains("Redoc"));
+    }
+
     async fn framework_errors_are_json(backend) {
         let app = spawn_app(backend).await;
         let unknown = app.client.get(app.url("/no/such/route")).send().await.unwrap();

@@ -10,9 +10,10 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 use chrono::{DateTime, Utc};
+use paymux_domain::ErrorBody;
 use paymux_schema::db::activity::{self, ProviderActivity};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::auth::{bearer_token, state_of};
 use crate::breaker::{Breakers, CircuitView, Policy};
@@ -20,6 +21,7 @@ use crate::error::ApiError;
 use crate::live::{AdminAccess, LiveConfig, ReloadError};
 use crate::merchants::Merchants;
 use crate::routes::json::parse_body;
+use crate::routes::list::ListOut;
 use crate::settings::FaultSettings;
 use crate::state::AppState;
 
@@ -63,17 +65,43 @@ fn refused(error: ReloadError) -> ApiError {
 
 /// `POST /v1/admin/reload`: reads the config again; a valid one replaces the running one at
 /// once, an invalid one is refused with every reason.
+/// What a reload answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reloaded {
+    pub reloaded: bool,
+    /// The merchants now served.
+    pub merchants: Vec<String>,
+    /// Changed settings that only take effect at the next start.
+    pub restart_required: Vec<&'static str>,
+}
+
+/// `POST /v1/admin/reload`.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/reload",
+    tag = "Admin",
+    summary = "Reload the configuration",
+    description = "Reads the configuration again and applies it whole, or not at all.",
+    responses(
+        (status = 200, description = "Applied.", body = Reloaded),
+        (status = 400, description = "Refused: the running configuration stays \
+            (`invalid_config`, with the reasons).", body = ErrorBody),
+        (status = 404, description = "The admin API is disabled.", body = ErrorBody),
+    ),
+    security(("admin_token" = [])),
+)]
 pub async fn reload(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
     let report = state.reload().await.map_err(refused)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "reloaded": true,
-        "merchants": report.merchants,
-        "restart_required": report.restart_required,
-    })))
+    Ok(HttpResponse::Ok().json(Reloaded {
+        reloaded: true,
+        merchants: report.merchants,
+        restart_required: report.restart_required,
+    }))
 }
 
 /// One merchant's provider as the admin view shows it.
-#[derive(Debug, Clone, Serialize)]
+/// One merchant's provider: its config, circuit and use.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProviderStatus {
     pub merchant: String,
     pub provider: String,
@@ -123,6 +151,18 @@ pub fn provider_statuses(
 }
 
 /// `GET /v1/admin/providers`.
+/// `GET /v1/admin/providers`.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/providers",
+    tag = "Admin",
+    summary = "Every merchant's providers",
+    responses(
+        (status = 200, description = "Each merchant's providers with their circuit and use.", body = ListOut<ProviderStatus>),
+        (status = 404, description = "The admin API is disabled.", body = ErrorBody),
+    ),
+    security(("admin_token" = [])),
+)]
 pub async fn providers(
     state: web::Data<AppState>,
     Admin(config): Admin,
@@ -135,11 +175,31 @@ pub async fn providers(
         &activity,
         Some((&state.breakers, config.policy())),
     );
-    Ok(HttpResponse::Ok().json(json!({ "object": "list", "data": statuses, "has_more": false })))
+    Ok(HttpResponse::Ok().json(ListOut {
+        object: "list",
+        data: statuses,
+        has_more: false,
+    }))
 }
 
 /// `POST /v1/admin/sandbox/faults/{provider}` with `{"mode": …, "delay_ms": …}`: the simulated
 /// provider shows this fault until it is cleared or the config is reloaded.
+/// `POST /v1/admin/sandbox/faults/{provider}`.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/sandbox/faults/{provider}",
+    tag = "Admin",
+    summary = "Make a simulated provider fail",
+    description = "Sandbox only: the simulated provider's API fails as asked, so that failover \
+        and circuits can be tried.",
+    params(("provider" = String, Path, description = "The simulated provider's id.")),
+    request_body = FaultSettings,
+    responses(
+        (status = 200, description = "The faults now set.", body = Faults),
+        (status = 404, description = "The admin API or the sandbox is disabled.", body = ErrorBody),
+    ),
+    security(("admin_token" = [])),
+)]
 pub async fn set_fault(
     state: web::Data<AppState>,
     _: Admin,
@@ -151,12 +211,32 @@ pub async fn set_fault(
 }
 
 /// `DELETE /v1/admin/sandbox/faults/{provider}`: the simulated provider works again.
+/// `DELETE /v1/admin/sandbox/faults/{provider}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/sandbox/faults/{provider}",
+    tag = "Admin",
+    summary = "Clear a simulated provider's fault",
+    params(("provider" = String, Path, description = "The simulated provider's id.")),
+    responses(
+        (status = 200, description = "The faults now set.", body = Faults),
+        (status = 400, description = "No such simulated provider (`param`: `provider`).", body = ErrorBody),
+        (status = 404, description = "The admin API or the sandbox is disabled.", body = ErrorBody),
+    ),
+    security(("admin_token" = [])),
+)]
 pub async fn clear_fault(
     state: web::Data<AppState>,
     _: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     change_fault(&state, &path, None).await
+}
+
+/// The sandbox faults set, by provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Faults {
+    pub faults: BTreeMap<String, FaultSettings>,
 }
 
 async fn change_fault(
@@ -177,5 +257,5 @@ async fn change_fault(
         .await
         .map_err(|error| ApiError::invalid("provider", error.to_string()))?;
     let faults = state.config().settings.sandbox.faults.clone();
-    Ok(HttpResponse::Ok().json(json!({ "faults": faults })))
+    Ok(HttpResponse::Ok().json(Faults { faults }))
 }

@@ -1,0 +1,475 @@
+//! The API contract: `GET /openapi.json`, OpenAPI 3.1 generated from the handlers' own
+//! request and response types, and `GET /docs`, a reference page rendering it with a Redoc
+//! bundle compiled into the binary (no CDN, works offline).
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use paymux_domain::{ErrorBody, EventType};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+use crate::domain::outbound::{TEST_EVENT, WebhookPayload};
+use crate::routes::admin;
+use crate::routes::{
+    checkouts, events, export, health, metrics, reconciliation, refunds, webhook_endpoints,
+    webhooks,
+};
+
+/// The document: every public route, its schemas, the error answers every route shares, the
+/// two bearer schemes, and the events paymux sends merchants under `webhooks`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "paymux",
+        description = "One checkout API in front of five payment providers. Amounts are \
+            integers in minor units of their currency (2500 is 25.00 USD). Errors are \
+            `{\"error\": {\"code\", \"message\", \"param\"}}`, `param` naming the request \
+            field at fault. Lists are `{\"object\": \"list\", \"data\", \"has_more\"}`, newest \
+            first, paged with `limit` and `starting_after`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        checkouts::create_checkout,
+        checkouts::list_checkouts,
+        checkouts::get_checkout,
+        checkouts::cancel_checkout,
+        refunds::create_refund,
+        refunds::get_refund,
+        events::list_events,
+        export::export_events,
+        events::get_event,
+        webhook_endpoints::resend_event,
+        webhook_endpoints::create_endpoint,
+        webhook_endpoints::list_endpoints,
+        webhook_endpoints::get_endpoint,
+        webhook_endpoints::update_endpoint,
+        webhook_endpoints::delete_endpoint,
+        webhook_endpoints::rotate_secret,
+        webhook_endpoints::list_deliveries,
+        webhook_endpoints::replay,
+        webhook_endpoints::send_test,
+        reconciliation::reconciliation,
+        admin::reload,
+        admin::providers,
+        admin::set_fault,
+        admin::clear_fault,
+        webhooks::receive,
+        health::healthz,
+        health::readyz,
+        metrics::metrics_endpoint,
+    ),
+    // The bodies of the webhooks paymux sends, which no path reaches.
+    components(schemas(ErrorBody, WebhookPayload)),
+    modifiers(&Contract),
+    tags(
+        (name = "Checkouts", description = "A checkout collects one amount through one provider, \
+            picked by the request or by routing."),
+        (name = "Refunds", description = "Money sent back to the payer through the checkout's provider."),
+        (name = "Events", description = "Every provider event, normalized into one model."),
+        (name = "Webhook endpoints", description = "Where paymux sends a merchant its events, \
+            signed by the Standard Webhooks scheme, and the attempts to deliver them."),
+        (name = "Reconciliation", description = "Totals and discrepancies over a period, for finance."),
+        (name = "Inbound webhooks", description = "Where the providers send their webhooks. \
+            Not for merchants: each provider's own signature authenticates it."),
+        (name = "Operations", description = "Health and metrics, for load balancers and monitoring."),
+        (name = "Admin", description = "Providers, configuration and sandbox faults, with the \
+            admin token."),
+    ),
+)]
+pub struct ApiDoc;
+
+/// The document as served and committed: pretty JSON, ending in a newline.
+pub fn document() -> String {
+    let json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    format!("{json}\n")
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}
+
+/// The Redoc standalone bundle (npm `redoc` 3.0.1, MIT), vendored so that `/docs` needs no
+/// network, at build time or at run time.
+const REDOC_BUNDLE: &str = include_str!("../../assets/redoc.standalone.js");
+
+/// `GET /docs`: the reference page. No inline script: the bundle finds the `<redoc>` element.
+pub async fn docs_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, DOCS_POLICY))
+        .body(DOCS_PAGE)
+}
+
+/// `GET /docs/redoc.standalone.js`.
+pub async fn docs_bundle() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(REDOC_BUNDLE)
+}
+
+/// Redoc styles itself inline and searches in a worker made from a blob.
+const DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' \
+    'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; \
+    frame-ancestors 'none'";
+
+const DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>paymux API reference</title>
+</head>
+<body>
+<redoc spec-url="/openapi.json"></redoc>
+<script src="/docs/redoc.standalone.js"></script>
+</body>
+</html>
+"#;
+
+/// The security schemes, the error answers every route shares, and the outbound events.
+struct Contract;
+
+/// Seconds after which a retry may succeed.
+fn retry_after() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(u64::schema()))
+        .description(Some("Seconds after which a retry may succeed."))
+        .build()
+}
+
+/// An error answer with `description`, `Retry-After` when `retry` says so.
+fn error_response(description: &str, retry: bool) -> Response {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+        .build();
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content);
+    match retry {
+        true => response.header("Retry-After", retry_after()).build(),
+        false => response.build(),
+    }
+}
+
+/// The error answers any operation of a kind can give, whatever the route.
+fn shared_errors(path: &str, operation: &Operation) -> Vec<(&'static str, Response)> {
+    let mut errors = vec![];
+    if operation.request_body.is_some() {
+        errors.push((
+            "400",
+            error_response(
+                "The request is invalid: a body that is not JSON, or a field missing, unknown, \
+                 mistyped or out of range (`param` names it).",
+                false,
+            ),
+        ));
+        errors.push((
+            "413",
+            error_response("The body is larger than allowed.", false),
+        ));
+    }
+    if path.starts_with("/v1/admin/") {
+        errors.push((
+            "401",
+            error_response(
+                "No admin token, or a wrong one (`invalid_admin_token`).",
+                false,
+            ),
+        ));
+    } else if path.starts_with("/v1/") {
+        errors.push((
+            "401",
+            error_response("No API key, or an unknown one (`invalid_api_key`).", false),
+        ));
+        errors.push((
+            "429",
+            error_response("Too many requests with this key (`rate_limited`).", true),
+        ));
+    }
+    if path.starts_with("/v1/") || path.starts_with("/webhooks/") || path == "/readyz" {
+        errors.push((
+            "503",
+            error_response(
+                "The store is unreachable or its write queue is full (`database_unavailable`, \
+                 `database_busy`); retry.",
+                true,
+            ),
+        ));
+    }
+    errors
+}
+
+impl Modify for Contract {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str| {
+            let mut scheme = HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(description))
+                .build();
+            scheme.bearer_format = Some("opaque".to_owned());
+            SecurityScheme::Http(scheme)
+        };
+        components.add_security_scheme(
+            "merchant_key",
+            bearer("A merchant's API key (`pmx_…`): every `/v1/` route but the admin ones."),
+        );
+        components.add_security_scheme(
+            "admin_token",
+            bearer("The admin token (config `admin.token`): `/v1/admin/` only."),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for operation in operations(item) {
+                for (status, response) in shared_errors(path, operation) {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert(RefOr::T(response));
+                }
+            }
+        }
+        openapi.webhooks = Some(outbound_webhooks());
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.patch,
+        &mut item.put,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// One entry per event type paymux sends a merchant's endpoints: a POST of the event with the
+/// Standard Webhooks headers, which the endpoint acknowledges with any 2xx.
+fn outbound_webhooks() -> utoipa::openapi::Paths {
+    let header = |name: &str, description: &str| {
+        utoipa::openapi::path::ParameterBuilder::new()
+            .name(name)
+            .parameter_in(utoipa::openapi::path::ParameterIn::Header)
+            .required(Required::True)
+            .schema(Some(String::schema()))
+            .description(Some(description))
+    };
+    let types = EventType::ALL
+        .iter()
+        .map(|event_type| event_type.as_str())
+        .chain([TEST_EVENT]);
+    let mut paths = utoipa::openapi::Paths::new();
+    for event_type in types {
+        let body = RequestBodyBuilder::new()
+            .required(Some(Required::True))
+            .description(Some(format!(
+                "`{{\"type\": \"{event_type}\", \"timestamp\", \"data\"}}`"
+            )))
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name(WebhookPayload::name())))
+                    .build(),
+            )
+            .build();
+        let operation = OperationBuilder::new()
+            .summary(Some(format!("`{event_type}`")))
+            .description(Some(
+                "Sent to every enabled endpoint whose `enabled_events` has this type (or `*`), \
+                 signed with the endpoint's secret: `webhook-signature` is \
+                 `v1,<base64 HMAC-SHA256 of \"webhook-id.webhook-timestamp.body\">`. Any 2xx \
+                 acknowledges it; anything else, or no answer within the timeout, is retried \
+                 with backoff for up to five days under the same `webhook-id`. A 410 disables \
+                 the endpoint.",
+            ))
+            .tag("Webhook endpoints")
+            .parameter(header(
+                "webhook-id",
+                "The message id: the same on every attempt, so a receiver can drop duplicates.",
+            ))
+            .parameter(header(
+                "webhook-timestamp",
+                "Unix seconds at which this attempt was signed.",
+            ))
+            .parameter(header(
+                "webhook-signature",
+                "`v1,<base64 signature>`, space-separated when several.",
+            ))
+            .request_body(Some(body))
+            .response(
+                "2XX",
+                ResponseBuilder::new().description("Received.").build(),
+            )
+            .build();
+        paths.add_path_operation(event_type, vec![HttpMethod::Post], operation);
+    }
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::routes::{Documented, table};
+
+    fn generated() -> Value {
+        serde_json::from_str(&document()).unwrap()
+    }
+
+    #[test]
+    fn the_committed_document_is_the_generated_one() {
+        let committed = include_str!("../../../docs/openapi.json");
+        assert!(
+            committed == document(),
+            "docs/openapi.json differs from what the code generates: run \
+             `cargo run -- openapi > docs/openapi.json` and review the diff"
+        );
+    }
+
+    #[test]
+    fn every_route_is_documented_or_left_out_with_a_reason_and_nothing_else_is() {
+        let document = generated();
+        let described: BTreeSet<(String, String)> = document["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |method| (method.to_uppercase(), path.clone()))
+            })
+            .collect();
+        let mut served = BTreeSet::new();
+        for route in table() {
+            let key = (route.method.to_string(), route.path.to_owned());
+            match route.documented {
+                Documented::Yes => {
+                    assert!(
+                        described.contains(&key),
+                        "{key:?} is served but not documented"
+                    );
+                    served.insert(key);
+                }
+                Documented::No(reason) => {
+                    assert!(!reason.is_empty());
+                    assert!(
+                        !described.contains(&key),
+                        "{key:?} is left out, yet documented"
+                    );
+                }
+            }
+        }
+        assert_eq!(described, served, "documented routes that are not served");
+    }
+
+    /// Every `$ref` in `value`.
+    fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    found.push(target);
+                }
+                map.values().for_each(|value| refs(value, found));
+            }
+            Value::Array(items) => items.iter().for_each(|value| refs(value, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn it_is_openapi_3_1_and_every_reference_resolves() {
+        let document = generated();
+        assert_eq!(document["openapi"], "3.1.0");
+        let mut found = vec![];
+        refs(&document, &mut found);
+        assert!(found.len() > 50, "{}", found.len());
+        for target in found {
+            let pointer = target.strip_prefix('#').unwrap();
+            assert!(
+                document.pointer(pointer).is_some(),
+                "{target} resolves to nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn every_operation_answers_errors_with_the_error_body_and_merchant_routes_need_a_key() {
+        let document = generated();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                for (status, response) in responses {
+                    assert!(
+                        response["description"]
+                            .as_str()
+                            .is_some_and(|text| !text.is_empty())
+                    );
+                    if status.starts_with(['4', '5']) {
+                        assert_eq!(
+                            response["content"]["application/json"]["schema"]["$ref"],
+                            "#/components/schemas/ErrorBody",
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+                let scheme = match path.as_str() {
+                    path if path.starts_with("/v1/admin/") => Some("admin_token"),
+                    path if path.starts_with("/v1/") => Some("merchant_key"),
+                    _ => None,
+                };
+                let security = &operation["security"][0];
+                match scheme {
+                    Some(scheme) => {
+                        assert!(security.get(scheme).is_some(), "{method} {path}");
+                        assert!(responses.contains_key("401"), "{method} {path}");
+                    }
+                    None => assert!(security.is_null(), "{method} {path}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_event_type_is_a_webhook_with_the_standard_webhooks_headers() {
+        let document = generated();
+        let webhooks = document["webhooks"].as_object().unwrap();
+        let expected: BTreeSet<&str> = EventType::ALL
+            .iter()
+            .map(|event_type| event_type.as_str())
+            .chain([TEST_EVENT])
+            .collect();
+        assert_eq!(
+            webhooks.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+            expected
+        );
+        for (event_type, item) in webhooks {
+            let headers: BTreeSet<&str> = item["post"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|parameter| parameter["in"] == "header")
+                .map(|parameter| parameter["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                headers,
+                BTreeSet::from(["webhook-id", "webhook-timestamp", "webhook-signature"]),
+                "{event_type}"
+            );
+        }
+    }
+}
