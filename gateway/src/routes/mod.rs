@@ -152,8 +152,8 @@ pub fn table() -> Vec<Route> {
             .undocumented("a page for payers, not an API"),
         route(M::GET, "/openapi.json", openapi::openapi_json).undocumented("the document itself"),
         route(M::GET, "/docs", openapi::docs_page).undocumented("the document's reference page"),
-        route(M::GET, "/docs/redoc.standalone.js", openapi::docs_bundle)
-            .undocumented("the reference page's script"),
+        route(M::GET, "/docs/{asset}", openapi::docs_asset)
+            .undocumented("the reference page's scripts"),
     ]
 }
 

@@ -2,8 +2,8 @@
 //! request and response types, and `GET /docs`, a reference page rendering it with a Redoc
 //! bundle compiled into the binary (no CDN, works offline).
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use paymux_domain::{ErrorBody, EventType};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
@@ -14,6 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::domain::outbound::{TEST_EVENT, WebhookPayload};
+use crate::error::ApiError;
 use crate::routes::admin;
 use crate::routes::{
     checkouts, events, export, health, metrics, reconciliation, refunds, webhook_endpoints,
@@ -99,8 +100,10 @@ pub async fn openapi_json() -> HttpResponse {
 /// The Redoc standalone bundle (npm `redoc` 3.0.1, MIT), vendored so that `/docs` needs no
 /// network, at build time or at run time.
 const REDOC_BUNDLE: &str = include_str!("../../assets/redoc.standalone.js");
+/// What starts it on `/docs`, with its telemetry off.
+const DOCS_SCRIPT: &str = include_str!("../../assets/docs.js");
 
-/// `GET /docs`: the reference page. No inline script: the bundle finds the `<redoc>` element.
+/// `GET /docs`: the reference page. No inline script: its module loads the bundle.
 pub async fn docs_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -108,15 +111,21 @@ pub async fn docs_page() -> HttpResponse {
         .body(DOCS_PAGE)
 }
 
-/// `GET /docs/redoc.standalone.js`.
-pub async fn docs_bundle() -> HttpResponse {
-    HttpResponse::Ok()
+/// `GET /docs/{asset}`: the page's two scripts.
+pub async fn docs_asset(asset: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let script = match asset.as_str() {
+        "redoc.standalone.js" => REDOC_BUNDLE,
+        "docs.js" => DOCS_SCRIPT,
+        other => return Err(ApiError::not_found("asset", other)),
+    };
+    Ok(HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .body(REDOC_BUNDLE)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(script))
 }
 
-/// Redoc styles itself inline and searches in a worker made from a blob.
+/// Redoc styles itself inline and searches in a worker made from a blob; nothing may be
+/// fetched from elsewhere (Redoc's logo comes from a CDN: it hides itself when refused).
 const DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' \
     'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; \
     frame-ancestors 'none'";
@@ -129,8 +138,8 @@ const DOCS_PAGE: &str = r#"<!doctype html>
 <title>paymux API reference</title>
 </head>
 <body>
-<redoc spec-url="/openapi.json"></redoc>
-<script src="/docs/redoc.standalone.js"></script>
+<div id="reference"></div>
+<script type="module" src="/docs/docs.js"></script>
 </body>
 </html>
 "#;

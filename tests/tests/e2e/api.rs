@@ -116,10 +116,12 @@ on_both_backends! {
         let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
         assert!(policy.contains("script-src 'self';"), "no inline script: {policy}");
         let page = page.text().await.unwrap();
-        assert!(page.contains(r#"spec-url="/openapi.json""#), "{page}");
         assert!(!page.contains("http://") && !page.contains("https://"), "the page loads nothing from elsewhere");
-        let script = page.split(r#"<script src=""#).nth(1).unwrap().split('"').next().unwrap();
-        let bundle = app.client.get(app.url(script)).send().await.unwrap();
+        let script = page.split(r#"src=""#).nth(1).unwrap().split('"').next().unwrap();
+        let starter = app.client.get(app.url(script)).send().await.unwrap().text().await.unwrap();
+        assert!(starter.contains(r#""/openapi.json""#) && starter.contains("disableTelemetry: true"), "{starter}");
+        let bundle = starter.split("from \"").nth(1).unwrap().split('"').next().unwrap();
+        let bundle = app.client.get(app.url(bundle)).send().await.unwrap();
         assert_eq!(bundle.status(), 200);
         assert!(bundle.text().await.unwrap().contains("Redoc"));
     }
