@@ -297,7 +297,7 @@ pub async fn cancel_checkout(
     tag = "Checkouts",
     summary = "List checkouts",
     params(
-        Paging,
+        Paging<CheckoutKind>,
         ("status" = Option<CheckoutStatus>, Query),
         ("provider" = Option<String>, Query),
         ("provider_checkout_id" = Option<String>, Query),

@@ -18,7 +18,7 @@ use crate::state::AppState;
     tag = "Events",
     summary = "List events",
     params(
-        Paging,
+        Paging<EventKind>,
         ("type" = Option<EventType>, Query),
         ("provider" = Option<String>, Query),
         ("checkout_id" = Option<CheckoutId>, Query),

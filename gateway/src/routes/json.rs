@@ -1,13 +1,13 @@
 //! Reading JSON request bodies taken as raw bytes (the idempotency hash needs the bytes), with
 //! the API's error shape.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use paymux_providers::json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use crate::error::ApiError;
-use crate::routes::list::in_range;
+use crate::routes::list::{parse_time_text, time_of_seconds};
 
 /// Parses a JSON body; nesting past [`json::MAX_DEPTH`], a syntax error or an unknown, missing
 /// or mistyped field is a 400 whose `param` is the path of the field at fault
@@ -65,30 +65,40 @@ fn field_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError
     }
 }
 
-/// A time given as Unix seconds or as an RFC 3339 string.
+/// A time in a body: Unix seconds (a JSON number without a fraction, `1764806400.0` too, as
+/// JSON Schema counts it an integer), or an RFC 3339 time or a date as a string.
+fn time_of(value: serde_json::Value) -> Result<NaiveDateTime, String> {
+    match value {
+        serde_json::Value::Number(number) => number
+            .as_i64()
+            .or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|seconds| seconds.fract() == 0.0 && seconds.abs() < 1e15)
+                    .map(|seconds| seconds as i64)
+            })
+            .ok_or_else(|| format!("`{number}` is not a whole number of Unix seconds"))
+            .and_then(time_of_seconds),
+        serde_json::Value::String(text) => parse_time_text(&text),
+        _ => Err("expected Unix seconds, an RFC 3339 time or a date".to_owned()),
+    }
+}
+
+/// A required time: see [`time_of`].
+pub fn deserialize_time<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<NaiveDateTime, D::Error> {
+    time_of(serde_json::Value::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+}
+
+/// An optional time: see [`time_of`].
 pub fn deserialize_optional_time<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<DateTime<Utc>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Time {
-        Seconds(i64),
-        Text(String),
-    }
-    let time = match Option::<Time>::deserialize(deserializer)? {
-        None => return Ok(None),
-        Some(Time::Seconds(seconds)) => DateTime::<Utc>::from_timestamp(seconds, 0),
-        Some(Time::Text(text)) => DateTime::parse_from_rfc3339(&text)
-            .ok()
-            .map(|time| time.with_timezone(&Utc)),
-    };
-    time.and_then(|time| in_range(time.naive_utc()))
-        .map(|time| Some(time.and_utc()))
-        .ok_or_else(|| {
-            serde::de::Error::custom(
-                "expected Unix seconds or an RFC 3339 time between year 1 and year 9999",
-            )
-        })
+    Option::<serde_json::Value>::deserialize(deserializer)?
+        .map(|value| time_of(value).map(|time| time.and_utc()))
+        .transpose()
+        .map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

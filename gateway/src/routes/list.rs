@@ -3,15 +3,17 @@
 //! creation time take Unix seconds, RFC 3339 or a date. Unknown parameters are refused, not ignored.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use paymux_domain::ids::{Id, IdKind};
 use paymux_schema::db::{Page, PageRequest};
 use serde::Serialize;
-use utoipa::openapi::RefOr;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{
     KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
 };
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::error::ApiError;
@@ -43,14 +45,27 @@ impl<T> ListOut<T> {
 /// year 1 to year 9999: the store keeps times as text on SQLite, which only sorts as time
 /// for four-digit years. Otherwise, what to say about it.
 pub fn parse_time(text: &str) -> Result<NaiveDateTime, String> {
-    let time = if let Ok(seconds) = text.parse::<i64>() {
-        DateTime::<Utc>::from_timestamp(seconds, 0).map(|time| time.naive_utc())
-    } else if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Some(date.and_time(NaiveTime::MIN))
-    } else {
-        DateTime::parse_from_rfc3339(text)
+    match text.parse::<i64>() {
+        Ok(seconds) => time_of_seconds(seconds),
+        Err(_) => parse_time_text(text),
+    }
+}
+
+/// Unix seconds as a time in the store's years.
+pub fn time_of_seconds(seconds: i64) -> Result<NaiveDateTime, String> {
+    DateTime::<Utc>::from_timestamp(seconds, 0)
+        .and_then(|time| in_range(time.naive_utc()))
+        .ok_or_else(|| format!("`{seconds}` is not between year 1 and year 9999"))
+}
+
+/// An RFC 3339 time or a date, written out: where JSON can say a number, a string of digits is
+/// not Unix seconds.
+pub fn parse_time_text(text: &str) -> Result<NaiveDateTime, String> {
+    let time = match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(date) => Some(date.and_time(NaiveTime::MIN)),
+        Err(_) => DateTime::parse_from_rfc3339(text)
             .ok()
-            .map(|time| time.naive_utc())
+            .map(|time| time.naive_utc()),
     };
     let time = time
         .ok_or_else(|| format!("`{text}` is neither Unix seconds, an RFC 3339 time nor a date"))?;
@@ -72,16 +87,42 @@ fn parse_id<K: IdKind>(name: &str, text: &str) -> Result<Id<K>, ApiError> {
     Id::<K>::parse(text).map_err(|error| ApiError::invalid(name, error.to_string()))
 }
 
-/// A list's paging parameters as given: what [`ListParams::page`] reads, and what the API
-/// document says of them.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Paging {
-    /// Objects per page, from 1 to 100; 20 when absent.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+/// A list's paging parameters as given, over ids of kind `K`: what [`ListParams::page`] reads,
+/// and what the API document says of them.
+pub struct Paging<K> {
     limit: Option<String>,
-    /// The last id of the page before: the objects created before it follow.
     starting_after: Option<String>,
+    kind: PhantomData<K>,
+}
+
+impl<K: IdKind> IntoParams for Paging<K> {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let limit = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX_LIMIT));
+        let query = |name: &str, description: &str, schema: RefOr<Schema>| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        vec![
+            query(
+                "limit",
+                "Objects per page, from 1 to 100; 20 when absent.",
+                limit.into(),
+            ),
+            query(
+                "starting_after",
+                "The last id of the page before: the objects created before it follow.",
+                Id::<K>::schema(),
+            ),
+        ]
+    }
 }
 
 /// A list's period as given ([`ListParams::created`]).
@@ -153,9 +194,10 @@ impl ListParams {
 
     /// `limit` and `starting_after`, the cursor over ids of kind `K`.
     pub fn page<K: IdKind>(&mut self) -> Result<PageRequest, ApiError> {
-        let given = Paging {
+        let given = Paging::<K> {
             limit: self.params.remove("limit"),
             starting_after: self.params.remove("starting_after"),
+            kind: PhantomData,
         };
         let limit = match given.limit {
             None => DEFAULT_LIMIT,

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use paymux_domain::api_schema::string_enum;
 use paymux_domain::ids::{DeliveryKind, EndpointKind};
 use paymux_domain::{
@@ -19,8 +19,8 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::auth::Authenticated;
 use crate::domain::endpoints::{self, EndpointChange, EndpointError};
 use crate::error::ApiError;
-use crate::routes::json::parse_body;
-use crate::routes::list::{ListOut, ListParams, Paging, Time, parse_time};
+use crate::routes::json::{deserialize_time, parse_body};
+use crate::routes::list::{ListOut, ListParams, Paging, Time};
 use crate::state::AppState;
 
 /// An endpoint as the API shows it; `secret` only when it was just made or rotated.
@@ -259,7 +259,7 @@ pub async fn create_endpoint(
     path = "/v1/webhook_endpoints",
     tag = "Webhook endpoints",
     summary = "List webhook endpoints",
-    params(Paging),
+    params(Paging<EndpointKind>),
     responses(
         (status = 200, description = "The merchant's endpoints, newest first, without secrets.", body = ListOut<EndpointOut>),
         (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
@@ -393,7 +393,7 @@ pub async fn rotate_secret(
     path = "/v1/webhook_endpoints/{id}/deliveries",
     tag = "Webhook endpoints",
     summary = "List an endpoint's delivery attempts",
-    params(("id" = EndpointId, Path, description = "The endpoint's id."), Paging),
+    params(("id" = EndpointId, Path, description = "The endpoint's id."), Paging<DeliveryKind>),
     responses(
         (status = 200, description = "Every attempt to deliver to this endpoint, newest first.", body = ListOut<DeliveryOut>),
         (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
@@ -423,8 +423,9 @@ pub async fn list_deliveries(
 #[schema(example = json!({"since": "2025-12-01"}))]
 pub struct ReplayIn {
     /// Every event created since then that the endpoint wants is sent again.
+    #[serde(deserialize_with = "deserialize_time")]
     #[schema(value_type = Time)]
-    pub since: serde_json::Value,
+    pub since: NaiveDateTime,
 }
 
 /// `POST /v1/webhook_endpoints/{id}/replay {since}` → 202: every event since then that the
@@ -448,13 +449,7 @@ pub async fn replay(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let input: ReplayIn = parse_body(&body)?;
-    let since = match &input.since {
-        serde_json::Value::String(text) => parse_time(text),
-        serde_json::Value::Number(number) => parse_time(&number.to_string()),
-        _ => Err("since must be Unix seconds, an RFC 3339 time or a date".to_owned()),
-    }
-    .map_err(|message| ApiError::invalid("since", message))?;
+    let since = parse_body::<ReplayIn>(&body)?.since;
     let count = endpoints::replay(&state, &merchant.0.id, &path, since).await?;
     Ok(HttpResponse::Accepted().json(ReplayQueued {
         object: "webhook_replay",
@@ -473,6 +468,8 @@ pub async fn replay(
     params(("id" = EndpointId, Path, description = "The endpoint's id.")),
     responses(
         (status = 202, description = "A `webhook.test` event is queued for this endpoint.", body = TestQueued),
+        (status = 400, description = "The endpoint is disabled (`param`: `status`): enable it \
+            first.", body = ErrorBody),
         (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
     ),
     security(("merchant_key" = [])),
@@ -522,10 +519,10 @@ pub async fn resend_event(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let input: ResendIn = if body.is_empty() {
-        ResendIn::default()
-    } else {
-        parse_body(&body)?
+    // No body, or `null`, is every endpoint.
+    let input = match body.is_empty() {
+        true => ResendIn::default(),
+        false => parse_body::<Option<ResendIn>>(&body)?.unwrap_or_default(),
     };
     let queued = endpoints::resend(&state, &merchant.0.id, &path, input.endpoint.as_deref())
         .await

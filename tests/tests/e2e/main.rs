@@ -6,6 +6,7 @@
 mod api;
 mod export;
 mod hardening;
+mod isolation;
 mod kwik;
 mod newcomer;
 mod outbound;

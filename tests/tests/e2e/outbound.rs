@@ -314,7 +314,7 @@ on_both_backends! {
         let fourth = received(&app, &server, 4).await.remove(3);
         assert_eq!(header(&fourth, "webhook-id"), header(&first, "webhook-id"));
         let bad = app.post(&format!("/v1/webhook_endpoints/{endpoint_id}/replay"), &json!({"since": "yesterday"}), None).await;
-        assert_eq!(assert_error(bad, 400, "invalid_request").await["param"], "since");
+        assert_eq!(assert_error(bad, 400, "invalid_json").await["param"], "since");
 
         let missing = app.post("/v1/events/evt_01jc0000000000000000000000/resend", &json!({}), None).await;
         assert_error(missing, 404, "resource_missing").await;
