@@ -140,7 +140,12 @@ fn order(input: CheckoutIn) -> Result<Order, ApiError> {
     params(IdempotencyKey),
     request_body = CheckoutIn,
     responses(
-        (status = 201, description = "The checkout, created at its provider.", body = CheckoutOut),
+        (status = 201, description = "The checkout, created at its provider.", body = CheckoutOut, links(
+            ("Retrieve" = (operation_id = "get_checkout", parameters(("id" = "$response.body#/id")))),
+            ("Cancel" = (operation_id = "cancel_checkout", parameters(("id" = "$response.body#/id")))),
+            ("Refund" = (operation_id = "create_refund", request_body = json!({"checkout_id": "$response.body#/id"}))),
+            ("Events" = (operation_id = "list_events", parameters(("checkout_id" = "$response.body#/id")))),
+        )),
         (status = 403, description = "The provider is not enabled for this merchant \
             (`provider_not_enabled`, `provider_disabled`).", body = ErrorBody),
         (status = 409, description = "The `Idempotency-Key` was used with another request, or \

@@ -25,7 +25,10 @@ use crate::state::AppState;
         Created,
     ),
     responses(
-        (status = 200, description = "The merchant's events, newest first, without `raw`.", body = ListOut<EventOut>),
+        (status = 200, description = "The merchant's events, newest first, without `raw`.", body = ListOut<EventOut>, links(
+            ("Retrieve" = (operation_id = "get_event", parameters(("id" = "$response.body#/data/0/id")))),
+            ("Resend" = (operation_id = "resend_event", parameters(("id" = "$response.body#/data/0/id")))),
+        )),
         (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
     ),
     security(("merchant_key" = [])),

@@ -76,7 +76,9 @@ impl From<Refund> for RefundOut {
     params(IdempotencyKey),
     request_body = RefundIn,
     responses(
-        (status = 201, description = "The refund, as the provider took it.", body = RefundOut),
+        (status = 201, description = "The refund, as the provider took it.", body = RefundOut, links(
+            ("Retrieve" = (operation_id = "get_refund", parameters(("id" = "$response.body#/id")))),
+        )),
         (status = 400, description = "The checkout has nothing to refund \
             (`checkout_not_refundable`), or `amount` is more than remains (`amount_too_large`).", body = ErrorBody),
         (status = 403, description = "The checkout's provider is no longer configured.", body = ErrorBody),

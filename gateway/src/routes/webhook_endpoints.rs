@@ -239,7 +239,15 @@ pub struct ResendQueued {
     summary = "Create a webhook endpoint",
     request_body = EndpointCreate,
     responses(
-        (status = 201, description = "The endpoint, with its signing secret.", body = EndpointOut),
+        (status = 201, description = "The endpoint, with its signing secret.", body = EndpointOut, links(
+            ("Retrieve" = (operation_id = "get_endpoint", parameters(("id" = "$response.body#/id")))),
+            ("Update" = (operation_id = "update_endpoint", parameters(("id" = "$response.body#/id")))),
+            ("Delete" = (operation_id = "delete_endpoint", parameters(("id" = "$response.body#/id")))),
+            ("RotateSecret" = (operation_id = "rotate_secret", parameters(("id" = "$response.body#/id")))),
+            ("Deliveries" = (operation_id = "list_deliveries", parameters(("id" = "$response.body#/id")))),
+            ("Replay" = (operation_id = "replay", parameters(("id" = "$response.body#/id")))),
+            ("Test" = (operation_id = "send_test", parameters(("id" = "$response.body#/id")))),
+        )),
     ),
     security(("merchant_key" = [])),
 )]
