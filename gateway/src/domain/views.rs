@@ -11,6 +11,28 @@ use utoipa::ToSchema;
 
 /// A checkout as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "chk_01m8zfsh4169zyj7dh8xtswjs6",
+    "object": "checkout",
+    "merchant": "demo",
+    "provider": "sknpay",
+    "provider_checkout_id": "plink_c48af760c408b6dffdf5f4ff",
+    "status": "open",
+    "amount": 2500,
+    "currency": "USD",
+    "amount_received": 0,
+    "amount_refunded": 0,
+    "redirect_url": "http://127.0.0.1:8080/sandbox/sknpay/pay/plink_c48af760c408b6dffdf5f4ff",
+    "client_action": null,
+    "reference": "order-1001",
+    "description": null,
+    "customer": null,
+    "metadata": null,
+    "expires_at": "2026-12-05T02:58:02.506309Z",
+    "created_at": "2026-12-04T02:58:02.508758Z",
+    "livemode": false,
+    "providers_tried": ["sknpay"]
+}))]
 pub struct CheckoutOut {
     pub id: CheckoutId,
     #[schema(example = "checkout")]
@@ -83,6 +105,25 @@ impl From<Checkout> for CheckoutOut {
 /// An event as the API shows it. `raw` (the exact bytes received) only on the single-event
 /// endpoint: lists stay small.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "evt_01m8zfshhm7zbrbfpv6d5t07qb",
+    "object": "event",
+    "type": "payment.succeeded",
+    "merchant": "demo",
+    "provider": "sknpay",
+    "provider_event_id": "evt_c63081372db302227be69ae6",
+    "checkout_id": "chk_01m8zfsh4169zyj7dh8xtswjs6",
+    "provider_payment_id": "plink_c48af760c408b6dffdf5f4ff",
+    "reference": "order-1001",
+    "amount": 2500,
+    "currency": "USD",
+    "fee": null,
+    "occurred_at": "2026-12-04T02:58:02Z",
+    "received_at": "2026-12-04T02:58:02.930061Z",
+    "livemode": false,
+    "source": "provider",
+    "details": {"status": "succeeded"}
+}))]
 pub struct EventOut {
     pub id: EventId,
     #[schema(example = "event")]

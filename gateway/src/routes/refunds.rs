@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// The body of `POST /v1/refunds`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"checkout_id": "chk_01jd8x3m5q7v2k9w4t6r8y0z1b", "amount": 500}))]
+#[schema(example = json!({"checkout_id": "chk_01m8zfsh4169zyj7dh8xtswjs6", "amount": 500}))]
 pub struct RefundIn {
     /// The checkout whose payment is refunded.
     #[schema(value_type = CheckoutId)]
@@ -33,6 +33,18 @@ pub struct RefundIn {
 
 /// A refund as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "re_01m8zfshjvejcej93r86zs2jzw",
+    "object": "refund",
+    "checkout_id": "chk_01m8zfsh4169zyj7dh8xtswjs6",
+    "provider": "sknpay",
+    "provider_refund_id": "re_c65e24cc0fc946874d01eb6d",
+    "amount": 500,
+    "currency": "USD",
+    "status": "succeeded",
+    "failure_reason": null,
+    "created_at": "2026-12-04T02:58:02.972208Z"
+}))]
 pub struct RefundOut {
     pub id: RefundId,
     #[schema(example = "refund")]
