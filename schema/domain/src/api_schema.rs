@@ -47,7 +47,8 @@ impl PartialSchema for Currency {
     fn schema() -> RefOr<Schema> {
         string_enum(
             Currency::ALL.iter().map(|currency| currency.code()),
-            "An ISO-4217 currency code.",
+            "An ISO-4217 currency code; any letter case is accepted (`usd`), and answers use \
+             upper case.",
         )
     }
 }
