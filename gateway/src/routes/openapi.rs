@@ -15,9 +15,8 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::domain::outbound::{TEST_EVENT, WebhookPayload};
 use crate::error::ApiError;
-use crate::routes::admin;
 use crate::routes::{
-    checkouts, events, export, health, metrics, reconciliation, refunds, webhook_endpoints,
+    admin, checkouts, events, export, health, metrics, reconciliation, refunds, webhook_endpoints,
     webhooks,
 };
 
