@@ -377,6 +377,10 @@ fn restart_required(started: &Settings, new: &Settings) -> Vec<&'static str> {
     if started.sandbox.retry_speedup != new.sandbox.retry_speedup {
         changed.push("sandbox.retry_speedup");
     }
+    // The senders are built at start with these.
+    if started.outbound_webhooks != new.outbound_webhooks {
+        changed.push("outbound_webhooks");
+    }
     changed
 }
 
@@ -481,7 +485,7 @@ mod tests {
     }
 
     #[test]
-    fn only_server_database_and_the_sandbox_switch_need_a_restart() {
+    fn only_server_database_the_sandbox_switch_and_the_senders_need_a_restart() {
         let started = Settings::load(Overlay::Toml(String::new())).unwrap();
         let mut new = started.clone();
         new.routing.failure_threshold = 9;
@@ -490,5 +494,10 @@ mod tests {
         new.server.bind = "0.0.0.0:9".into();
         new.database.url = "sqlite://other.db".into();
         assert_eq!(restart_required(&started, &new), ["server", "database"]);
+        new.outbound_webhooks.max_in_flight += 1;
+        assert_eq!(
+            restart_required(&started, &new),
+            ["server", "database", "outbound_webhooks"]
+        );
     }
 }

@@ -506,12 +506,17 @@ async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
     let endpoint = demo_endpoint(&client, &base, &receiver, &["*"]).await;
     paid_sknpay_checkout(&client, &base).await;
     // The first attempt failed: the delivery is due again when the server dies.
-    let first = loop {
-        if let Some(first) = webhook_ids(&receiver).await.into_iter().next() {
-            break first;
+    let first_attempt = async {
+        loop {
+            if let Some(first) = webhook_ids(&receiver).await.into_iter().next() {
+                break first;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        tokio::task::yield_now().await;
     };
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), first_attempt)
+        .await
+        .unwrap_or_else(|_| panic!("the first attempt never reached the receiver"));
     drop(server); // SIGKILL
     drop(failing);
 

@@ -6,7 +6,9 @@ use chrono::{NaiveDateTime, Utc};
 use paymux_domain::{EndpointId, EndpointStatus, EventId, EventType};
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::{Event, EventFilter};
-use paymux_schema::db::outbound::{EndpointSecret, OutboundEvent, WebhookEndpoint, WebhookMessage};
+use paymux_schema::db::outbound::{
+    EndpointPart, EndpointSecret, OutboundEvent, WebhookEndpoint, WebhookMessage,
+};
 use paymux_schema::db::truncate_to_micros;
 
 use crate::domain::outbound::{self, ROTATION_OVERLAP, UrlRefused};
@@ -88,7 +90,8 @@ fn checked_events(events: Vec<String>) -> Result<Vec<String>, EndpointError> {
 }
 
 async fn checked_url(state: &AppState, url: &str) -> Result<String, EndpointError> {
-    let allow_private = state.config().settings.allow_private_networks();
+    // As the senders, which are built at start, will deliver.
+    let allow_private = state.live.started().allow_private_networks();
     match outbound::check_url(url, allow_private).await {
         Ok(url) => Ok(url.to_string()),
         Err(refused @ (UrlRefused::NotHttp | UrlRefused::NotHttps)) => {
@@ -196,7 +199,7 @@ pub async fn update(
     let row = endpoint.clone();
     state
         .write(move |conn| {
-            WebhookEndpoint::save(conn, &row)?;
+            WebhookEndpoint::save(conn, &row, EndpointPart::Settings)?;
             if row.status == EndpointStatus::Disabled {
                 WebhookMessage::fail_pending(conn, &row.id, row.updated_at)?;
             }
@@ -234,7 +237,9 @@ pub async fn rotate_secret(
     endpoint.updated_at = now;
     let row = endpoint.clone();
     state
-        .write(move |conn| Ok::<_, EndpointError>(WebhookEndpoint::save(conn, &row)?))
+        .write(move |conn| {
+            Ok::<_, EndpointError>(WebhookEndpoint::save(conn, &row, EndpointPart::Secrets)?)
+        })
         .await?;
     Ok(endpoint)
 }

@@ -17,7 +17,8 @@ use paymux_providers::signing::hmac_sha256;
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::event::Event;
 use paymux_schema::db::outbound::{
-    Due, EndpointSecret, OutboundEvent, WebhookAttempt, WebhookEndpoint, WebhookMessage,
+    Due, EndpointPart, EndpointSecret, OutboundEvent, WebhookAttempt, WebhookEndpoint,
+    WebhookMessage,
 };
 use paymux_schema::db::{DbConnection, truncate_to_micros};
 use serde::Serialize;
@@ -245,11 +246,13 @@ pub fn signature(secrets: &[&EndpointSecret], id: &str, timestamp: i64, body: &s
 }
 
 /// Whether `ip` is on the public internet: not loopback, private, link-local (cloud metadata
-/// lives there), unique-local, shared, documentation, multicast or unspecified.
+/// lives there), unique-local, shared, benchmarking, reserved, documentation, multicast or
+/// unspecified. An IPv6 address that carries an IPv4 one (mapped, compatible, NAT64, 6to4)
+/// is judged by that one: the network routes it there.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -258,10 +261,13 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || v4.is_multicast()
                 || a == 0
-                || (a == 100 && (64..128).contains(&b)))
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (b & 0xfe) == 18))
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
             let first = v6.segments()[0];
@@ -269,8 +275,27 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8))
         }
+    }
+}
+
+/// The IPv4 address an IPv6 one stands for: mapped (`::ffff:a.b.c.d`), compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) or 6to4 (`2002:a.b.c.d::`).
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let segments = v6.segments();
+    let last = |s: &[u16]| std::net::Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    match segments {
+        [0, 0, 0, 0, 0, 0xffff, ..] => Some(last(&segments)),
+        // `::` and `::1` are themselves, not IPv4 addresses.
+        [0, 0, 0, 0, 0, 0, high, _] if high != 0 => Some(last(&segments)),
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => Some(last(&segments)),
+        [0x2002, high, low, ..] => Some(std::net::Ipv4Addr::from(
+            (u32::from(high) << 16) | u32::from(low),
+        )),
+        _ => None,
     }
 }
 
@@ -642,7 +667,7 @@ fn record(
         WebhookMessage::fail_pending(conn, &endpoint.id, attempted_at)?;
     }
     endpoint.updated_at = attempted_at;
-    WebhookEndpoint::save(conn, &endpoint)?;
+    WebhookEndpoint::save(conn, &endpoint, EndpointPart::Health)?;
     Ok(())
 }
 
@@ -665,10 +690,24 @@ mod tests {
             "fd12:3456::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::169.254.169.254",
+            "2002:a9fe:a9fe::1",
+            "fec0::1",
+            "2001:db8::1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "192.0.0.8",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
+        for public in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "64:ff9b::1.1.1.1",
+            "2002:0101:0101::1",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
@@ -696,6 +735,85 @@ mod tests {
         assert!(!lease_holds(&message, now + LEASE - TimeDelta::seconds(14)));
         message.leased_until = None;
         assert!(!lease_holds(&message, now));
+    }
+
+    /// A sender records its attempt from copies it read when it claimed the message: a resend
+    /// made meanwhile, and a rotation of the endpoint's secret, must both outlive that record.
+    #[tokio::test]
+    async fn a_senders_record_undoes_neither_a_resend_nor_a_rotation_made_meanwhile() {
+        use crate::domain::endpoints::{self, EndpointChange};
+        use crate::domain::test_support::TestState;
+
+        let test = TestState::new();
+        let change = EndpointChange {
+            url: Some("http://127.0.0.1:9/hooks".to_owned()),
+            ..EndpointChange::default()
+        };
+        let endpoint = endpoints::create(&test.state, "demo", change)
+            .await
+            .unwrap();
+        let id = endpoint.id.to_string();
+        endpoints::send_test(&test.state, "demo", &id)
+            .await
+            .unwrap();
+        let mut conn = test.conn();
+        let now = truncate_to_micros(Utc::now());
+        let mut due = WebhookMessage::claim_due(&mut conn, now, now + LEASE, 8).unwrap();
+        assert_eq!(due.len(), 1);
+        let Due {
+            mut message,
+            endpoint: stale,
+            ..
+        } = due.remove(0);
+
+        // Meanwhile: a resend, and a rotation.
+        WebhookMessage::make_due(&mut conn, &message.id, now).unwrap();
+        let rotated = endpoints::rotate_secret(&test.state, "demo", &id)
+            .await
+            .unwrap();
+
+        // The sender's attempt succeeded; it records that, and the endpoint's health.
+        message.status = MessageStatus::Delivered;
+        message.attempts += 1;
+        message.next_attempt_at = None;
+        let attempt = WebhookAttempt {
+            id: DeliveryId::generate(),
+            message_id: message.id,
+            endpoint_id: message.endpoint_id,
+            event_id: message.event_id,
+            attempt: message.attempts,
+            response_status: Some(200),
+            error: None,
+            duration_ms: 1,
+            attempted_at: now,
+            next_attempt_at: None,
+        };
+        WebhookMessage::record_attempt(&mut conn, &message, &attempt).unwrap();
+        WebhookEndpoint::save(&mut conn, &stale, EndpointPart::Health).unwrap();
+
+        let resent = WebhookMessage::find(&mut conn, &message.endpoint_id, &message.event_id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(resent.status, MessageStatus::Pending, "the resend stands");
+        assert_eq!(resent.leased_until, None);
+        let page = paymux_schema::db::PageRequest {
+            limit: 10,
+            starting_after: None,
+        };
+        let attempts = WebhookAttempt::list(&mut conn, &endpoint.id, &page);
+        assert_eq!(
+            attempts.unwrap().items.len(),
+            1,
+            "the attempt is logged all the same"
+        );
+        let now_stored = WebhookEndpoint::find(&mut conn, "demo", &endpoint.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            now_stored.secret, rotated.secret,
+            "the rotated secret stands"
+        );
+        assert_eq!(now_stored.previous_secret, Some(endpoint.secret));
     }
 
     #[test]

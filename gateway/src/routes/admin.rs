@@ -63,8 +63,6 @@ fn refused(error: ReloadError) -> ApiError {
     )
 }
 
-/// `POST /v1/admin/reload`: reads the config again; a valid one replaces the running one at
-/// once, an invalid one is refused with every reason.
 /// What a reload answers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Reloaded {
@@ -75,7 +73,8 @@ pub struct Reloaded {
     pub restart_required: Vec<&'static str>,
 }
 
-/// `POST /v1/admin/reload`.
+/// `POST /v1/admin/reload`: reads the config again; a valid one replaces the running one at
+/// once, an invalid one is refused with every reason.
 #[utoipa::path(
     post,
     path = "/v1/admin/reload",
@@ -88,7 +87,6 @@ pub struct Reloaded {
             (`invalid_config`, with the reasons).", body = ErrorBody),
         (status = 404, description = "The admin API is disabled.", body = ErrorBody),
     ),
-    security(("admin_token" = [])),
 )]
 pub async fn reload(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
     let report = state.reload().await.map_err(refused)?;
@@ -99,8 +97,7 @@ pub async fn reload(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse
     }))
 }
 
-/// One merchant's provider as the admin view shows it.
-/// One merchant's provider: its config, circuit and use.
+/// One merchant's provider as the admin view shows it: its config, circuit and use.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProviderStatus {
     pub merchant: String,
@@ -151,7 +148,6 @@ pub fn provider_statuses(
 }
 
 /// `GET /v1/admin/providers`.
-/// `GET /v1/admin/providers`.
 #[utoipa::path(
     get,
     path = "/v1/admin/providers",
@@ -161,7 +157,6 @@ pub fn provider_statuses(
         (status = 200, description = "Each merchant's providers with their circuit and use.", body = ListOut<ProviderStatus>),
         (status = 404, description = "The admin API is disabled.", body = ErrorBody),
     ),
-    security(("admin_token" = [])),
 )]
 pub async fn providers(
     state: web::Data<AppState>,
@@ -184,7 +179,6 @@ pub async fn providers(
 
 /// `POST /v1/admin/sandbox/faults/{provider}` with `{"mode": …, "delay_ms": …}`: the simulated
 /// provider shows this fault until it is cleared or the config is reloaded.
-/// `POST /v1/admin/sandbox/faults/{provider}`.
 #[utoipa::path(
     post,
     path = "/v1/admin/sandbox/faults/{provider}",
@@ -198,7 +192,6 @@ pub async fn providers(
         (status = 200, description = "The faults now set.", body = Faults),
         (status = 404, description = "The admin API or the sandbox is disabled.", body = ErrorBody),
     ),
-    security(("admin_token" = [])),
 )]
 pub async fn set_fault(
     state: web::Data<AppState>,
@@ -211,7 +204,6 @@ pub async fn set_fault(
 }
 
 /// `DELETE /v1/admin/sandbox/faults/{provider}`: the simulated provider works again.
-/// `DELETE /v1/admin/sandbox/faults/{provider}`.
 #[utoipa::path(
     delete,
     path = "/v1/admin/sandbox/faults/{provider}",
@@ -223,7 +215,6 @@ pub async fn set_fault(
         (status = 400, description = "No such simulated provider (`param`: `provider`).", body = ErrorBody),
         (status = 404, description = "The admin API or the sandbox is disabled.", body = ErrorBody),
     ),
-    security(("admin_token" = [])),
 )]
 pub async fn clear_fault(
     state: web::Data<AppState>,

@@ -155,7 +155,6 @@ fn order(input: CheckoutIn) -> Result<Order, ApiError> {
             (`provider_error`, `provider_outcome_unknown`).", body = ErrorBody),
         (status = 504, description = "The provider did not answer in time (`provider_timeout`).", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn create_checkout(
     state: web::Data<AppState>,
@@ -220,7 +219,6 @@ pub async fn create_checkout(
     ),
     responses(
         (status = 200, description = "The checkout.", body = CheckoutOut),
-        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
         (status = 403, description = "The checkout's provider is no longer configured \
             (`provider_not_enabled`).", body = ErrorBody),
         (status = 404, description = "No such checkout of this merchant (`resource_missing`).", body = ErrorBody),
@@ -228,7 +226,6 @@ pub async fn create_checkout(
         (status = 502, description = "The provider failed.", body = ErrorBody),
         (status = 504, description = "The provider did not answer in time.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn get_checkout(
     state: web::Data<AppState>,
@@ -282,7 +279,6 @@ pub async fn find_checkout(
         (status = 502, description = "The provider failed.", body = ErrorBody),
         (status = 504, description = "The provider did not answer in time.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn cancel_checkout(
     state: web::Data<AppState>,
@@ -311,9 +307,7 @@ pub async fn cancel_checkout(
     ),
     responses(
         (status = 200, description = "The merchant's checkouts, newest first.", body = ListOut<CheckoutOut>),
-        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn list_checkouts(
     state: web::Data<AppState>,

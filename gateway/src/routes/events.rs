@@ -29,9 +29,7 @@ use crate::state::AppState;
             ("Retrieve" = (operation_id = "get_event", parameters(("id" = "$response.body#/data/0/id")))),
             ("Resend" = (operation_id = "resend_event", parameters(("id" = "$response.body#/data/0/id")))),
         )),
-        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn list_events(
     state: web::Data<AppState>,
@@ -70,7 +68,6 @@ pub async fn list_events(
         (status = 200, description = "The event.", body = EventOut),
         (status = 404, description = "No such event of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn get_event(
     state: web::Data<AppState>,

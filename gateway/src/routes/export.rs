@@ -163,7 +163,6 @@ struct Cursor {
         (status = 400, description = "`format` or the period is missing or invalid, or a \
             parameter is unknown.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn export_events(
     state: web::Data<AppState>,

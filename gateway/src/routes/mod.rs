@@ -62,6 +62,19 @@ impl Route {
 /// matching order: `/v1/events/export` comes before `/v1/events/{id}`, which would take
 /// "export" for an id.
 pub fn table() -> Vec<Route> {
+    [
+        payment_routes(),
+        endpoint_routes(),
+        admin_routes(),
+        other_routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The merchant API's payments: checkouts, refunds, events and the report.
+fn payment_routes() -> Vec<Route> {
     use Method as M;
     vec![
         route(M::POST, "/v1/checkouts", checkouts::create_checkout),
@@ -77,69 +90,62 @@ pub fn table() -> Vec<Route> {
         route(M::GET, "/v1/events", events::list_events),
         route(M::GET, "/v1/events/export", export::export_events),
         route(M::GET, "/v1/events/{id}", events::get_event),
-        route(
-            M::POST,
-            "/v1/events/{id}/resend",
-            webhook_endpoints::resend_event,
-        ),
-        route(
-            M::POST,
-            "/v1/webhook_endpoints",
-            webhook_endpoints::create_endpoint,
-        ),
-        route(
-            M::GET,
-            "/v1/webhook_endpoints",
-            webhook_endpoints::list_endpoints,
-        ),
-        route(
-            M::GET,
-            "/v1/webhook_endpoints/{id}",
-            webhook_endpoints::get_endpoint,
-        ),
-        route(
-            M::PATCH,
-            "/v1/webhook_endpoints/{id}",
-            webhook_endpoints::update_endpoint,
-        ),
-        route(
-            M::DELETE,
-            "/v1/webhook_endpoints/{id}",
-            webhook_endpoints::delete_endpoint,
-        ),
+        route(M::GET, "/v1/reconciliation", reconciliation::reconciliation),
+    ]
+}
+
+/// The merchant API's webhook endpoints, and sending events to them again.
+fn endpoint_routes() -> Vec<Route> {
+    use Method as M;
+    use webhook_endpoints as endpoints;
+    const ONE: &str = "/v1/webhook_endpoints/{id}";
+    vec![
+        route(M::POST, "/v1/events/{id}/resend", endpoints::resend_event),
+        route(M::POST, "/v1/webhook_endpoints", endpoints::create_endpoint),
+        route(M::GET, "/v1/webhook_endpoints", endpoints::list_endpoints),
+        route(M::GET, ONE, endpoints::get_endpoint),
+        route(M::PATCH, ONE, endpoints::update_endpoint),
+        route(M::DELETE, ONE, endpoints::delete_endpoint),
         route(
             M::POST,
             "/v1/webhook_endpoints/{id}/rotate_secret",
-            webhook_endpoints::rotate_secret,
+            endpoints::rotate_secret,
         ),
         route(
             M::GET,
             "/v1/webhook_endpoints/{id}/deliveries",
-            webhook_endpoints::list_deliveries,
+            endpoints::list_deliveries,
         ),
         route(
             M::POST,
             "/v1/webhook_endpoints/{id}/replay",
-            webhook_endpoints::replay,
+            endpoints::replay,
         ),
         route(
             M::POST,
             "/v1/webhook_endpoints/{id}/test",
-            webhook_endpoints::send_test,
+            endpoints::send_test,
         ),
-        route(M::GET, "/v1/reconciliation", reconciliation::reconciliation),
+    ]
+}
+
+/// The admin API, with the admin token.
+fn admin_routes() -> Vec<Route> {
+    use Method as M;
+    const FAULT: &str = "/v1/admin/sandbox/faults/{provider}";
+    vec![
         route(M::POST, "/v1/admin/reload", admin::reload),
         route(M::GET, "/v1/admin/providers", admin::providers),
-        route(
-            M::POST,
-            "/v1/admin/sandbox/faults/{provider}",
-            admin::set_fault,
-        ),
-        route(
-            M::DELETE,
-            "/v1/admin/sandbox/faults/{provider}",
-            admin::clear_fault,
-        ),
+        route(M::POST, FAULT, admin::set_fault),
+        route(M::DELETE, FAULT, admin::clear_fault),
+    ]
+}
+
+/// What is not the merchant's API: the providers' webhooks, health and metrics, the payer's
+/// page and the API's own reference.
+fn other_routes() -> Vec<Route> {
+    use Method as M;
+    vec![
         route(
             M::POST,
             "/webhooks/{merchant}/{provider}",

@@ -2,14 +2,16 @@
 //! request and response types, and `GET /docs`, a reference page rendering it with a Redoc
 //! bundle compiled into the binary (no CDN, works offline).
 
+use std::sync::LazyLock;
+
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use paymux_domain::{ErrorBody, EventType};
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
+use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
@@ -89,11 +91,13 @@ pub fn document() -> String {
     format!("{json}\n")
 }
 
-/// `GET /openapi.json`.
+/// `GET /openapi.json`: the document is the same for the life of the process, so it is built
+/// once, on the first request.
 pub async fn openapi_json() -> HttpResponse {
+    static DOCUMENT: LazyLock<String> = LazyLock::new(document);
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(document())
+        .body(DOCUMENT.as_str())
 }
 
 /// The Redoc standalone bundle (npm `redoc` 3.0.1, MIT), vendored so that `/docs` needs no
@@ -168,6 +172,21 @@ fn error_response(description: &str, retry: bool) -> Response {
     }
 }
 
+const MERCHANT_KEY: &str = "merchant_key";
+const ADMIN_TOKEN: &str = "admin_token";
+
+/// The scheme a route is signed in with, by where it stands: the admin API with the admin
+/// token, the rest of `/v1/` with a merchant's key, nothing else with either.
+fn scheme_of(path: &str) -> Option<&'static str> {
+    if path.starts_with("/v1/admin/") {
+        Some(ADMIN_TOKEN)
+    } else if path.starts_with("/v1/") {
+        Some(MERCHANT_KEY)
+    } else {
+        None
+    }
+}
+
 /// The error answers any operation of a kind can give, whatever the route.
 fn shared_errors(path: &str, operation: &Operation) -> Vec<(&'static str, Response)> {
     let mut errors = vec![];
@@ -185,33 +204,54 @@ fn shared_errors(path: &str, operation: &Operation) -> Vec<(&'static str, Respon
             error_response("The body is larger than allowed.", false),
         ));
     }
-    if path.starts_with("/v1/admin/") {
+    let queried = operation.parameters.iter().flatten().any(|parameter| {
+        matches!(parameter, RefOr::T(parameter) if parameter.parameter_in == ParameterIn::Query)
+    });
+    if queried {
         errors.push((
+            "400",
+            error_response(
+                "A query parameter is invalid or unknown (`param` names it).",
+                false,
+            ),
+        ));
+    }
+    match scheme_of(path) {
+        Some(ADMIN_TOKEN) => errors.push((
             "401",
             error_response(
                 "No admin token, or a wrong one (`invalid_admin_token`).",
                 false,
             ),
-        ));
-    } else if path.starts_with("/v1/") {
-        errors.push((
-            "401",
-            error_response("No API key, or an unknown one (`invalid_api_key`).", false),
-        ));
-        errors.push((
-            "429",
-            error_response("Too many requests with this key (`rate_limited`).", true),
-        ));
+        )),
+        Some(_) => {
+            errors.push((
+                "401",
+                error_response("No API key, or an unknown one (`invalid_api_key`).", false),
+            ));
+            errors.push((
+                "429",
+                error_response("Too many requests with this key (`rate_limited`).", true),
+            ));
+        }
+        None => {}
     }
-    if path.starts_with("/v1/") || path.starts_with("/webhooks/") || path == "/readyz" {
-        errors.push((
-            "503",
-            error_response(
-                "The store is unreachable or its write queue is full (`database_unavailable`, \
-                 `database_busy`); retry.",
-                true,
-            ),
-        ));
+    let unavailable = if path.starts_with("/webhooks/") {
+        Some(
+            "Not stored: the store is unreachable or its write queue is full \
+             (`webhook_not_stored`), or the provider could not confirm a payment \
+             (`webhook_not_confirmed`); the provider delivers it again.",
+        )
+    } else if path.starts_with("/v1/") || path == "/readyz" {
+        Some(
+            "The store is unreachable or its write queue is full (`database_unavailable`, \
+             `database_busy`); retry.",
+        )
+    } else {
+        None
+    };
+    if let Some(description) = unavailable {
+        errors.push(("503", error_response(description, true)));
     }
     errors
 }
@@ -228,15 +268,19 @@ impl Modify for Contract {
             SecurityScheme::Http(scheme)
         };
         components.add_security_scheme(
-            "merchant_key",
+            MERCHANT_KEY,
             bearer("A merchant's API key (`pmx_…`): every `/v1/` route but the admin ones."),
         );
         components.add_security_scheme(
-            "admin_token",
+            ADMIN_TOKEN,
             bearer("The admin token (config `admin.token`): `/v1/admin/` only."),
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
             for operation in operations(item) {
+                if let Some(scheme) = scheme_of(path) {
+                    let requirement = SecurityRequirement::new(scheme, Vec::<String>::new());
+                    operation.security = Some(vec![requirement]);
+                }
                 for (status, response) in shared_errors(path, operation) {
                     operation
                         .responses

@@ -50,7 +50,6 @@ impl From<ReconcileError> for ApiError {
         (status = 422, description = "The period's sums overflow (`amount_overflow`): report a \
             shorter one.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn reconciliation(
     state: web::Data<AppState>,

@@ -102,7 +102,6 @@ impl From<Refund> for RefundOut {
         (status = 502, description = "The provider failed.", body = ErrorBody),
         (status = 504, description = "The provider did not answer in time.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn create_refund(
     state: web::Data<AppState>,
@@ -189,7 +188,6 @@ impl From<RefundError> for ApiError {
         (status = 200, description = "The refund.", body = RefundOut),
         (status = 404, description = "No such refund of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn get_refund(
     state: web::Data<AppState>,

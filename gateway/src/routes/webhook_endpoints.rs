@@ -10,7 +10,7 @@ use paymux_domain::ids::{DeliveryKind, EndpointKind};
 use paymux_domain::{
     DeliveryId, EndpointId, EndpointStatus, ErrorBody, EventId, EventType, MessageId,
 };
-use paymux_schema::db::outbound::{WebhookAttempt, WebhookEndpoint};
+use paymux_schema::db::outbound::{EndpointSecret, WebhookAttempt, WebhookEndpoint};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
@@ -37,15 +37,16 @@ pub struct EndpointOut {
     /// Why paymux disabled it, when it did.
     pub disabled_reason: Option<String>,
     /// The signing secret (`whsec_…`), in the answer to a create only: keep it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shown_once")]
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<EndpointSecret>,
     pub created_at: DateTime<Utc>,
 }
 
 impl EndpointOut {
     fn new(endpoint: WebhookEndpoint, show_secret: bool) -> EndpointOut {
         EndpointOut {
-            secret: show_secret.then(|| endpoint.secret.expose().to_owned()),
+            secret: show_secret.then(|| endpoint.secret.clone()),
             id: endpoint.id,
             object: "webhook_endpoint",
             url: endpoint.url,
@@ -195,10 +196,23 @@ pub struct EndpointDeleted {
     pub deleted: bool,
 }
 
+/// A secret in the one answer that shows it; everywhere else (`Debug`, logs) it stays hidden.
+fn shown_once<S: serde::Serializer>(
+    secret: &Option<EndpointSecret>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => serializer.serialize_str(secret.expose()),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// What a rotation answers: the new secret, and until when the old one signs too.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RotatedSecret {
-    pub secret: String,
+    #[serde(serialize_with = "shown_once")]
+    #[schema(value_type = String)]
+    pub secret: Option<EndpointSecret>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
@@ -249,7 +263,6 @@ pub struct ResendQueued {
             ("Test" = (operation_id = "send_test", parameters(("id" = "$response.body#/id")))),
         )),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn create_endpoint(
     state: web::Data<AppState>,
@@ -270,9 +283,7 @@ pub async fn create_endpoint(
     params(Paging<EndpointKind>),
     responses(
         (status = 200, description = "The merchant's endpoints, newest first, without secrets.", body = ListOut<EndpointOut>),
-        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn list_endpoints(
     state: web::Data<AppState>,
@@ -304,7 +315,6 @@ pub async fn list_endpoints(
         (status = 200, description = "The endpoint, without its secret.", body = EndpointOut),
         (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn get_endpoint(
     state: web::Data<AppState>,
@@ -327,7 +337,6 @@ pub async fn get_endpoint(
         (status = 200, description = "The endpoint as changed.", body = EndpointOut),
         (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn update_endpoint(
     state: web::Data<AppState>,
@@ -352,7 +361,6 @@ pub async fn update_endpoint(
         (status = 200, description = "Deleted.", body = EndpointDeleted),
         (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn delete_endpoint(
     state: web::Data<AppState>,
@@ -381,7 +389,6 @@ pub async fn delete_endpoint(
         (status = 200, description = "The new secret.", body = RotatedSecret),
         (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
@@ -390,7 +397,7 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = endpoints::rotate_secret(&state, &merchant.0.id, &path).await?;
     Ok(HttpResponse::Ok().json(RotatedSecret {
-        secret: endpoint.secret.expose().to_owned(),
+        secret: Some(endpoint.secret),
         previous_secret_expires_at: endpoint.previous_secret_until.map(|at| at.and_utc()),
     }))
 }
@@ -404,10 +411,8 @@ pub async fn rotate_secret(
     params(("id" = EndpointId, Path, description = "The endpoint's id."), Paging<DeliveryKind>),
     responses(
         (status = 200, description = "Every attempt to deliver to this endpoint, newest first.", body = ListOut<DeliveryOut>),
-        (status = 400, description = "A query parameter is invalid or unknown.", body = ErrorBody),
         (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
@@ -449,7 +454,6 @@ pub struct ReplayIn {
         (status = 202, description = "The events are queued.", body = ReplayQueued),
         (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn replay(
     state: web::Data<AppState>,
@@ -480,7 +484,6 @@ pub async fn replay(
             first.", body = ErrorBody),
         (status = 404, description = "No such endpoint of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn send_test(
     state: web::Data<AppState>,
@@ -519,7 +522,6 @@ pub struct ResendIn {
         (status = 404, description = "No such event, or no such endpoint (`param`: \
             `endpoint`), of this merchant.", body = ErrorBody),
     ),
-    security(("merchant_key" = [])),
 )]
 pub async fn resend_event(
     state: web::Data<AppState>,

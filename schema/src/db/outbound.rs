@@ -85,6 +85,17 @@ pub struct WebhookEndpoint {
     pub updated_at: NaiveDateTime,
 }
 
+/// The columns of an endpoint one writer owns ([`WebhookEndpoint::save`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointPart {
+    /// What the merchant sets: url, events, description, status (and what enabling clears).
+    Settings,
+    /// The secret and the previous one, with its overlap.
+    Secrets,
+    /// What deliveries tell: status, why it was disabled, since when it fails.
+    Health,
+}
+
 impl WebhookEndpoint {
     /// Whether events of `event_type` go to it.
     pub fn wants(&self, event_type: &str) -> bool {
@@ -111,12 +122,46 @@ impl WebhookEndpoint {
             .map(drop)
     }
 
-    /// Writes every field of `endpoint` over its row.
-    pub fn save(conn: &mut DbConnection, endpoint: &WebhookEndpoint) -> QueryResult<()> {
-        diesel::update(webhook_endpoints::table.find(endpoint.id.to_string()))
-            .set(endpoint.clone())
-            .execute(conn)
-            .map(drop)
+    /// Writes `part` of `endpoint` over its row, and nothing else: the merchant's settings, a
+    /// rotation's secrets and the senders' health are written by different hands, each from a
+    /// copy read earlier, and none may undo another's (a sender's stale copy must not bring a
+    /// rotated secret back).
+    pub fn save(
+        conn: &mut DbConnection,
+        endpoint: &WebhookEndpoint,
+        part: EndpointPart,
+    ) -> QueryResult<()> {
+        use webhook_endpoints as columns;
+        let row = webhook_endpoints::table.find(endpoint.id.to_string());
+        let health = (
+            columns::status.eq(endpoint.status.as_str()),
+            columns::disabled_reason.eq(endpoint.disabled_reason.clone()),
+            columns::failing_since.eq(endpoint.failing_since),
+            columns::updated_at.eq(endpoint.updated_at),
+        );
+        let written = match part {
+            EndpointPart::Settings => diesel::update(row)
+                .set((
+                    columns::url.eq(&endpoint.url),
+                    columns::description.eq(endpoint.description.clone()),
+                    columns::enabled_events.eq(Text::from(endpoint.enabled_events.clone())),
+                    health,
+                ))
+                .execute(conn),
+            EndpointPart::Secrets => diesel::update(row)
+                .set((
+                    columns::secret.eq(endpoint.secret.expose()),
+                    columns::previous_secret.eq(endpoint
+                        .previous_secret
+                        .as_ref()
+                        .map(EndpointSecret::expose)),
+                    columns::previous_secret_until.eq(endpoint.previous_secret_until),
+                    columns::updated_at.eq(endpoint.updated_at),
+                ))
+                .execute(conn),
+            EndpointPart::Health => diesel::update(row).set(health).execute(conn),
+        };
+        written.map(drop)
     }
 
     /// The merchant's endpoint `id`.
@@ -292,7 +337,9 @@ impl WebhookMessage {
         in_row(found, "webhook_messages", event)
     }
 
-    /// Makes `message` due again at `now` (a resend), keeping its id and attempt count.
+    /// Makes `message` due again at `now` (a resend), keeping its id and attempt count. It
+    /// takes the message from a sender that holds it: that sender's record of its attempt then
+    /// leaves the message alone ([`WebhookMessage::record_attempt`]), so the resend stands.
     pub fn make_due(
         conn: &mut DbConnection,
         id: &MessageId,
@@ -302,6 +349,7 @@ impl WebhookMessage {
             .set((
                 webhook_messages::status.eq(MessageStatus::Pending.as_str()),
                 webhook_messages::next_attempt_at.eq(Some(now)),
+                webhook_messages::leased_until.eq(None::<NaiveDateTime>),
                 webhook_messages::updated_at.eq(now),
             ))
             .execute(conn)
@@ -364,14 +412,19 @@ impl WebhookMessage {
             .collect())
     }
 
-    /// Stores what an attempt did: the message's new state (released from its lease) and
-    /// the attempt's log row.
+    /// Stores what an attempt did: the attempt's log row, and the message's new state
+    /// (released from its lease) while the sender still holds the lease it claimed the
+    /// message with; a message resent meanwhile, or taken by another sender after the lease
+    /// lapsed, is theirs, and keeps the state they gave it.
     pub fn record_attempt(
         conn: &mut DbConnection,
         message: &WebhookMessage,
         attempt: &WebhookAttempt,
     ) -> QueryResult<()> {
-        diesel::update(webhook_messages::table.find(message.id.to_string()))
+        let held = webhook_messages::table
+            .filter(webhook_messages::id.eq(message.id.to_string()))
+            .filter(webhook_messages::leased_until.eq(message.leased_until));
+        diesel::update(held)
             .set((
                 webhook_messages::status.eq(Text::from(message.status)),
                 webhook_messages::attempts.eq(message.attempts),
