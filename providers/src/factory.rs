@@ -10,6 +10,7 @@ use url::Url;
 use crate::error::ConfigError;
 use crate::http::{ApiSpec, Auth, Endpoint, HttpTimeouts};
 use crate::provider::Provider;
+use crate::rules::{self, CheckoutRules};
 use crate::secret::{SecretRef, SecretResolver};
 
 /// Everything an adapter is built from.
@@ -82,13 +83,15 @@ fn settings_error(error: &serde_json::Error) -> ConfigError {
     }
 }
 
-/// What builds one provider's adapters: the provider's id in config and URLs, and the function
-/// that builds its adapter from one merchant's config section. Each provider module declares
-/// one as its `FACTORY`; a test registers a double the same way.
+/// What builds one provider's adapters: the provider's id in config and URLs, the function
+/// that builds its adapter from one merchant's config section, and what the provider requires
+/// of a checkout ([`CheckoutRules`], for the API document). Each provider module declares one
+/// as its `FACTORY`; a test registers a double the same way.
 #[derive(Clone, Copy)]
 pub struct ProviderFactory {
     id: &'static str,
     build: fn(AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError>,
+    checkout_rules: CheckoutRules,
 }
 
 impl ProviderFactory {
@@ -96,11 +99,28 @@ impl ProviderFactory {
         id: &'static str,
         build: fn(AdapterContext<'_>) -> Result<Arc<dyn Provider>, ConfigError>,
     ) -> ProviderFactory {
-        ProviderFactory { id, build }
+        ProviderFactory {
+            id,
+            build,
+            checkout_rules: rules::none,
+        }
+    }
+
+    /// The same factory, declaring what the provider requires of a checkout.
+    pub const fn with_checkout_rules(self, checkout_rules: CheckoutRules) -> ProviderFactory {
+        ProviderFactory {
+            checkout_rules,
+            ..self
+        }
     }
 
     pub fn id(&self) -> &'static str {
         self.id
+    }
+
+    /// What the provider requires of a checkout, as JSON Schema ([`crate::rules`]).
+    pub fn checkout_rules(&self) -> serde_json::Value {
+        (self.checkout_rules)()
     }
 
     /// Builds the adapter of one merchant's config section; errors name the bad key.

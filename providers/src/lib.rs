@@ -13,6 +13,7 @@ pub mod provider;
 #[cfg(test)]
 mod reasons_tests;
 pub mod registry;
+pub mod rules;
 pub mod secret;
 pub mod signing;
 pub mod skipify;

@@ -40,8 +40,8 @@ pub struct CheckoutIn {
     #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub amount: i64,
     pub currency: Currency,
-    /// The provider to use (`sknpay`, `skipify`, `pakhi`, `kwik`, `spankpay`, as the
-    /// merchant's config names them); routing picks one when absent.
+    /// The provider to use, as the merchant's config names it; routing picks one when absent.
+    /// What each provider requires of the order is in the conditionals below.
     pub provider: Option<String>,
     /// The storefront's own id for the order.
     pub reference: Option<String>,

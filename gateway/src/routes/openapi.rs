@@ -7,12 +7,15 @@ use std::sync::LazyLock;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use paymux_domain::{ErrorBody, EventType};
+use paymux_providers::Registry;
+use serde_json::{Map, Value, json};
+use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
+use utoipa::openapi::{Components, ContentBuilder, ObjectBuilder, Ref, RefOr, Required, Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::domain::outbound::{TEST_EVENT, WebhookPayload};
@@ -89,6 +92,75 @@ pub struct ApiDoc;
 pub fn document() -> String {
     let json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
     format!("{json}\n")
+}
+
+/// The component holding each provider's rules for a checkout, under `$defs`.
+const CHECKOUT_RULES: &str = "CheckoutRules";
+
+/// The body of `POST /v1/checkouts` with what each provider requires of it: `provider` names
+/// one the registry knows, and `provider_options` only such keys; a named provider's rules
+/// apply (`if` it is named, `then` its rules), and without one, routing needs some provider
+/// whose rules the order meets. These are JSON Schema conditionals, which utoipa's types have
+/// no field for: they go in as extra keywords, one per schema object, so that the document's
+/// text keeps one order (utoipa keeps extra keywords in a hash map).
+fn with_provider_rules(components: &mut Components, registry: &Registry) {
+    let Some(RefOr::T(Schema::Object(checkout))) = components.schemas.get_mut("CheckoutIn") else {
+        return;
+    };
+    let ids: Vec<&str> = registry.ids().collect();
+    let rules_of =
+        |id: &str| json!({ "$ref": format!("#/components/schemas/{CHECKOUT_RULES}/$defs/{id}") });
+    let mut conditionals: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            json!({
+                "if": { "required": ["provider"], "properties": { "provider": { "const": id } } },
+                "then": rules_of(id),
+            })
+        })
+        .collect();
+    conditionals.push(json!({
+        "if": { "properties": { "provider": { "type": "null" } } },
+        "then": { "anyOf": ids.iter().map(|id| rules_of(id)).collect::<Vec<_>>() },
+    }));
+    extend(
+        &mut checkout.extensions,
+        "allOf",
+        Value::Array(conditionals),
+    );
+    if let Some(RefOr::T(Schema::Object(provider))) = checkout.properties.get_mut("provider") {
+        let choices = ids.iter().map(|id| json!(id)).chain([Value::Null]);
+        provider.enum_values = Some(choices.collect());
+    }
+    if let Some(RefOr::T(Schema::Object(options))) = checkout.properties.get_mut("provider_options")
+    {
+        extend(
+            &mut options.extensions,
+            "propertyNames",
+            json!({ "enum": ids }),
+        );
+    }
+    let definitions: Map<String, Value> = ids
+        .iter()
+        .filter_map(|id| Some((id.to_string(), registry.get(id)?.checkout_rules())))
+        .collect();
+    let mut rules = ObjectBuilder::new()
+        .description(Some(
+            "What each provider requires of a checkout, by provider id (`$defs`): the \
+             conditionals of `CheckoutIn` apply them.",
+        ))
+        .build();
+    extend(&mut rules.extensions, "$defs", Value::Object(definitions));
+    components
+        .schemas
+        .insert(CHECKOUT_RULES.to_owned(), RefOr::T(Schema::Object(rules)));
+}
+
+/// Adds a keyword utoipa has no field for to a schema object.
+fn extend(extensions: &mut Option<Extensions>, keyword: &str, value: Value) {
+    extensions
+        .get_or_insert_with(Extensions::default)
+        .insert(keyword.to_owned(), value);
 }
 
 /// `GET /openapi.json`: the document is the same for the life of the process, so it is built
@@ -259,6 +331,7 @@ fn shared_errors(path: &str, operation: &Operation) -> Vec<(&'static str, Respon
 impl Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        with_provider_rules(components, &Registry::standard());
         let bearer = |description: &str| {
             let mut scheme = HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
@@ -440,6 +513,40 @@ mod tests {
             }
             Value::Array(items) => items.iter().for_each(|value| refs(value, found)),
             _ => {}
+        }
+    }
+
+    /// Each provider the registry knows brings its rules: named, its own apply; unnamed, some
+    /// provider's must.
+    #[test]
+    fn a_named_provider_brings_its_rules_and_routing_needs_some_providers() {
+        let document = generated();
+        let ids: Vec<&str> = Registry::standard().ids().collect();
+        let checkout = &document["components"]["schemas"]["CheckoutIn"];
+        let mut choices = ids.iter().map(|id| json!(id)).collect::<Vec<_>>();
+        choices.push(Value::Null);
+        assert_eq!(checkout["properties"]["provider"]["enum"], json!(choices));
+        let conditionals = checkout["allOf"].as_array().unwrap();
+        assert_eq!(conditionals.len(), ids.len() + 1);
+        for (id, conditional) in ids.iter().zip(conditionals) {
+            assert_eq!(conditional["if"]["properties"]["provider"]["const"], *id);
+            assert_eq!(
+                conditional["then"]["$ref"],
+                format!("#/components/schemas/{CHECKOUT_RULES}/$defs/{id}")
+            );
+        }
+        let unnamed = &conditionals[ids.len()];
+        assert_eq!(
+            unnamed["then"]["anyOf"].as_array().unwrap().len(),
+            ids.len()
+        );
+        let definitions = &document["components"]["schemas"][CHECKOUT_RULES]["$defs"];
+        for id in &ids {
+            let rules = &definitions[*id];
+            assert!(
+                rules["properties"]["currency"]["enum"].is_array(),
+                "{id}: its rules name no currency"
+            );
         }
     }
 

@@ -49,4 +49,5 @@ pub const PRODUCTION_HOST: &str = "api.kwik.co.za";
 /// passphrase; one of them is required), all secret references.
 pub const FACTORY: ProviderFactory = ProviderFactory::new(ID, |context| {
     Ok(Arc::new(KwikAdapter::from_context(context)?))
-});
+})
+.with_checkout_rules(wire::checkout_rules);

@@ -13,12 +13,13 @@
 use chrono::{DateTime, Utc};
 use paymux_domain::{Currency, EventType, Money, NormalizedEvent};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Number, Value, json};
 use url::Url;
+use utoipa::ToSchema;
 
 use crate::model::{Address, CheckoutRequest, CreatedCheckout, Customer as UnifiedCustomer};
 use crate::signing::derived_event_id;
-use crate::{ProviderError, checks};
+use crate::{ProviderError, checks, rules};
 
 /// The currencies Kwik charges in: the doc's amounts are all rand.
 pub const CURRENCIES: [Currency; 1] = [Currency::Zar];
@@ -52,6 +53,58 @@ pub const PROVIDER_OPTIONS: [&str; 4] = [
     "payment_methods",
     "customer_fields",
 ];
+
+/// A name Kwik takes: its first word (`person_name`) and the rest (`person_surname`) within
+/// their limits, around white space `split_name` trims.
+fn name_pattern() -> String {
+    format!(
+        "^[ \\t\\n\\r]*(?:[^\\s]{{1,{MAX_PERSON_NAME_CHARS}}}(?:[ \\t\\n\\r][\\s\\S]{{0,{MAX_PERSON_SURNAME_CHARS}}})?)?$"
+    )
+}
+
+/// What Kwik requires of a checkout ([`crate::rules`]), from the limits above.
+pub fn checkout_rules() -> Value {
+    let text = |max| rules::max_chars(max);
+    let mut checkout = json!({
+        "title": "Kwik",
+        "description": "Kwik: `customer_fields` only for a checkout without a customer.",
+        "properties": {
+            "currency": rules::currencies(&CURRENCIES),
+            "customer": { "properties": {
+                "name": { "pattern": name_pattern() },
+                "email": text(MAX_EMAIL_CHARS),
+                "phone": text(MAX_CONTACT_NUMBER_CHARS),
+                "address": { "properties": {
+                    "country": { "pattern": "^[ \\t\\n\\r]*(?:[A-Za-z]{2})?[ \\t\\n\\r]*$" },
+                } },
+            } },
+            "items": rules::named_items(),
+        },
+        // Kwik shows its payer form's extra fields only to a payer it knows nothing of.
+        "if": { "required": ["provider_options"], "properties": { "provider_options": {
+            "required": [super::ID],
+            "properties": { super::ID: {
+                "required": ["customer_fields"],
+                "properties": { "customer_fields": { "type": "array" } },
+            } },
+        } } },
+        "then": { "properties": { "customer": { "type": "null" } } },
+    });
+    checkout["properties"]["provider_options"] = rules::options(
+        super::ID,
+        rules::options_object(json!({
+            "customization": rules::schema_of::<Customization>(),
+            "invoice": rules::schema_of::<Invoice>(),
+            "payment_methods": {
+                "type": "array",
+                "minItems": 1,
+                "items": rules::schema_of::<PaymentMethod>(),
+            },
+            "customer_fields": { "type": "array", "items": rules::schema_of::<CustomerField>() },
+        })),
+    );
+    checkout
+}
 
 // ---------------------------------------------------------------------------------------------
 // POST /checkout/link
@@ -267,7 +320,7 @@ pub struct Shipping {
 }
 
 /// The extra payer-form fields `customer_fields` may ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CustomerField {
     ContactNumber,
@@ -281,7 +334,7 @@ pub enum CustomerField {
 
 /// `customization`: how the hosted page looks. Every documented member; others are refused so
 /// that a typo in `provider_options.kwik.customization` is an error, not an ignored setting.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Customization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,6 +343,7 @@ pub struct Customization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation_message: Option<String>,
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schema(inline)]
     pub kind: Option<PageType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_display_cancel_button: Option<bool>,
@@ -298,11 +352,12 @@ pub struct Customization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_display_items: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(inline)]
     pub brand: Option<Brand>,
 }
 
 /// `customization.type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PageType {
     /// A hosted page that redirects when done.
@@ -312,7 +367,7 @@ pub enum PageType {
 }
 
 /// `customization.brand`: hex colours.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Brand {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -322,7 +377,7 @@ pub struct Brand {
 }
 
 /// `invoice`: whether Kwik issues, and emails, an invoice once paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invoice {
     pub is_generate: bool,
@@ -338,7 +393,7 @@ pub struct PaymentOptions {
 }
 
 /// The payment methods the doc lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum PaymentMethod {
     #[serde(rename = "CARD")]
     Card,

@@ -54,4 +54,5 @@ pub const VERIFY_PATH: &str = "api/request/payment/verify/";
 /// reference; also the callbacks' signing key) and `currency` (optional, BDT).
 pub const FACTORY: ProviderFactory = ProviderFactory::new(ID, |context| {
     Ok(Arc::new(PakhiAdapter::from_context(context)?))
-});
+})
+.with_checkout_rules(wire::checkout_rules);

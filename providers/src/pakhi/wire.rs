@@ -12,14 +12,14 @@ use chrono::{DateTime, Utc};
 use paymux_domain::{CheckoutId, Currency, EventType, Money, NormalizedEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::ID;
 use crate::ProviderError;
-use crate::json;
 use crate::model::CheckoutRequest;
 use crate::signing::derived_event_id;
+use crate::{json, rules};
 
 /// The keys of a normalized event's `details` that [`super::PakhiAdapter`]'s `confirm` reads to
 /// call the verify API.
@@ -290,6 +290,38 @@ impl CreatePayment {
             callback_url: Some(callback_url.to_string()),
         })
     }
+}
+
+/// An address `plausible_email` takes: `local@domain`, without white space.
+const EMAIL_PATTERN: &str = "^[^@\\s]+@[^@\\s]+$";
+
+/// What Pakhi Pay requires of a checkout ([`crate::rules`]): the customer's name and email and
+/// both return URLs. The currency is the merchant's config (by default BDT).
+pub fn checkout_rules() -> Value {
+    let return_url = json!({ "type": "string", "pattern": rules::HTTP_URL });
+    let mut checkout = json!({
+        "title": "Pakhi Pay",
+        "description": format!(
+            "Pakhi Pay: the currency its config names for the merchant, {} unless set.",
+            super::DEFAULT_CURRENCY
+        ),
+        "required": ["customer", "success_url", "cancel_url"],
+        "properties": {
+            "currency": rules::currencies(&[super::DEFAULT_CURRENCY]),
+            "customer": {
+                "type": "object",
+                "required": ["name", "email"],
+                "properties": {
+                    "name": { "type": "string", "pattern": rules::NOT_BLANK },
+                    "email": { "type": "string", "pattern": EMAIL_PATTERN },
+                },
+            },
+            "success_url": return_url,
+            "cancel_url": return_url,
+        },
+    });
+    checkout["properties"]["provider_options"] = rules::no_options(ID);
+    checkout
 }
 
 fn required_text(value: Option<String>, param: &str, what: &str) -> Result<String, ProviderError> {

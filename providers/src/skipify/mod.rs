@@ -63,4 +63,5 @@ pub const LIVE_HOST: &str = "paylinks.skipify.com";
 /// base URL itself.
 pub const FACTORY: ProviderFactory = ProviderFactory::new(ID, |context| {
     Ok(Arc::new(SkipifyAdapter::from_context(context)?))
-});
+})
+.with_checkout_rules(wire::checkout_rules);

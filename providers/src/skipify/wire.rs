@@ -9,19 +9,34 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use paymux_domain::{CheckoutId, Currency, EventType, Money, NormalizedEvent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::ProviderError;
 use crate::http::read_json;
-use crate::json;
 use crate::model::{CheckoutRequest, CreatedCheckout};
 use crate::signing::derived_event_id;
+use crate::{json, rules};
 
 /// The only currency Skipify charges in ("Only USD supported currently").
 pub const CURRENCIES: [Currency; 1] = [Currency::Usd];
 /// `merchantInvoiceId` is at most this many characters.
 pub const MAX_INVOICE_ID_CHARS: usize = 255;
+
+/// What Skipify requires of a checkout ([`crate::rules`]): a reference within its invoice id's
+/// limit, named line items, and no provider options.
+pub fn checkout_rules() -> Value {
+    let mut checkout = json!({
+        "title": "Skipify",
+        "properties": {
+            "currency": rules::currencies(&CURRENCIES),
+            "reference": rules::max_chars(MAX_INVOICE_ID_CHARS),
+            "items": rules::named_items(),
+        },
+    });
+    checkout["properties"]["provider_options"] = rules::no_options(super::ID);
+    checkout
+}
 
 // ---------------------------------------------------------------------------------------------
 // Ours → Skipify: creating a PayLink

@@ -36,4 +36,5 @@ pub const DEFAULT_BASE_URL: &str = "https://app.sknpay.com/api/v1/";
 /// `webhook_secret`, both secret references.
 pub const FACTORY: ProviderFactory = ProviderFactory::new(ID, |context| {
     Ok(Arc::new(SknPayAdapter::from_context(context)?))
-});
+})
+.with_checkout_rules(wire::checkout_rules);

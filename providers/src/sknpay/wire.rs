@@ -11,13 +11,13 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use paymux_domain::RefundStatus;
 use paymux_domain::{CheckoutStatus, Currency, EventType, Money, NormalizedEvent};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::model::{
     Address, CheckoutRequest, CreatedCheckout, ProviderCheckout, ProviderRefund, RefundRequest,
 };
-use crate::{ProviderError, checks};
+use crate::{ProviderError, checks, rules};
 
 /// The currencies SKN Pay charges in.
 pub const CURRENCIES: [Currency; 2] = [Currency::Usd, Currency::Xcd];
@@ -45,6 +45,46 @@ pub const PROVIDER_OPTIONS: [&str; 3] = [
     "phone_number_collection",
     "success_message",
 ];
+
+/// What SKN Pay requires of a checkout ([`crate::rules`]), from the limits above.
+pub fn checkout_rules() -> Value {
+    let text = |max| rules::max_chars(max);
+    let return_url = json!({ "pattern": rules::HTTPS_URL });
+    let collection = rules::schema_of::<FieldCollection>();
+    let mut checkout = json!({
+        "title": "SKN Pay",
+        "description": format!(
+            "SKN Pay: `expires_at` at most {} days ahead; return URLs on a host of yours, not \
+             sknpay.com; `metadata` at most {MAX_METADATA_BYTES} bytes serialized, with the \
+             `{CHECKOUT_ID_METADATA_KEY}` paymux adds.",
+            MAX_EXPIRY.num_days()
+        ),
+        "properties": {
+            "currency": rules::currencies(&CURRENCIES),
+            "amount": { "minimum": MIN_AMOUNT, "maximum": MAX_AMOUNT },
+            "description": text(MAX_DESCRIPTION_CHARS),
+            "reference": text(MAX_REFERENCE_CHARS),
+            "customer": { "properties": {
+                "email": text(MAX_EMAIL_CHARS),
+                "name": text(MAX_NAME_CHARS),
+                "phone": text(MAX_PHONE_CHARS),
+                "address": { "properties": { "country": { "pattern": "^[A-Za-z]{2}$" } } },
+            } },
+            "success_url": return_url,
+            "cancel_url": return_url,
+            "metadata": { "properties": { CHECKOUT_ID_METADATA_KEY: false } },
+        },
+    });
+    checkout["properties"]["provider_options"] = rules::options(
+        super::ID,
+        rules::options_object(json!({
+            "billing_address_collection": collection,
+            "phone_number_collection": collection,
+            "success_message": { "type": "string", "maxLength": MAX_SUCCESS_MESSAGE_CHARS },
+        })),
+    );
+    checkout
+}
 
 /// `POST /payments`: a hosted payment link to create. Absent fields are left out of the JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -102,7 +142,7 @@ pub struct CustomerAddress {
 }
 
 /// Whether the hosted page shows a field: the per-link override of the merchant's default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldCollection {
     /// Inherit the merchant's setting (SKN Pay's default).

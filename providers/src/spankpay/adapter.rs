@@ -11,8 +11,8 @@ use url::Url;
 
 use super::ID;
 use super::wire::{
-    self, CHECKOUT_ID_METADATA, DEFAULT_ACCEPT_CURRENCIES, KEY_HEADER, REFERENCE_METADATA,
-    SIGNATURE_HEADER, SignatureHeader,
+    self, CHECKOUT_ID_METADATA, CURRENCIES, DEFAULT_ACCEPT_CURRENCIES, KEY_HEADER,
+    REFERENCE_METADATA, SIGNATURE_HEADER, SignatureHeader,
 };
 use crate::ConfigError;
 use crate::factory::AdapterContext;
@@ -90,6 +90,28 @@ impl Settings {
 }
 
 /// A list of input currencies must name at least one, each non-empty.
+/// What SpankPay requires of a checkout ([`crate::rules`]): a USD amount, and as its one
+/// option `acceptCurrencies`, a list of input currency codes that are not blank.
+pub fn checkout_rules() -> Value {
+    let mut checkout = json!({
+        "title": "SpankPay",
+        "properties": { "currency": crate::rules::currencies(&CURRENCIES) },
+    });
+    checkout["properties"]["provider_options"] = crate::rules::options(
+        ID,
+        json!({
+            "type": "object",
+            "properties": { "acceptCurrencies": {
+                "type": "array",
+                "minItems": 1,
+                "items": { "type": "string", "pattern": crate::rules::NOT_BLANK },
+            } },
+            "additionalProperties": false,
+        }),
+    );
+    checkout
+}
+
 fn check_currency_list(list: &[String]) -> Result<(), String> {
     if list.is_empty() {
         return Err("name at least one input currency, e.g. [\"BTC\", \"ETH\"]".to_owned());
@@ -179,7 +201,7 @@ impl SpankPayAdapter {
 
     /// The frame parameters and pages of a checkout; no call is made.
     pub fn frame(&self, request: &CheckoutRequest) -> Result<CreatedCheckout, ProviderError> {
-        crate::checks::currency(request.amount, "SpankPay", &[Currency::Usd])?;
+        crate::checks::currency(request.amount, "SpankPay", &CURRENCIES)?;
         if request.amount.minor < 1 {
             return Err(ProviderError::invalid(
                 format!(

@@ -50,4 +50,5 @@ pub const ID: &str = "spankpay";
 /// `accept_currencies` (default `["BTC", "ETH"]`). SpankPay has no server API paymux calls.
 pub const FACTORY: ProviderFactory = ProviderFactory::new(ID, |context| {
     Ok(Arc::new(SpankPayAdapter::from_context(context)?))
-});
+})
+.with_checkout_rules(adapter::checkout_rules);

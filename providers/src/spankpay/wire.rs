@@ -12,6 +12,8 @@ use crate::signing::{derived_event_id, hmac_sha256_hex};
 
 /// The output currency of live keys.
 pub const LIVE_CURRENCY: &str = "USD";
+/// The currencies a checkout may be priced in: SpankPay's frame takes USD amounts.
+pub const CURRENCIES: [Currency; 1] = [Currency::Usd];
 /// The output currency of test keys (`test_…`): "all currencies will be TEST- currencies".
 pub const TEST_CURRENCY: &str = "TEST-USD";
 /// Keys with this prefix are testing keys.
