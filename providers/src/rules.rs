@@ -18,15 +18,44 @@ pub fn none() -> Value {
     Value::Object(Map::new())
 }
 
+/// The characters Rust's `char::is_whitespace` and `str::trim` take for white space (Unicode's
+/// White_Space), as the body of a regex class. Written out, because `\\s` differs between
+/// JSON Schema's regex (ECMA-262) and the Python one schemathesis generates with.
+pub const SPACE: &str =
+    "\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
+/// The end of the text. `$` would also match before a final newline in Python's regex.
+pub const END: &str = "(?![\\s\\S])";
+
+/// A class of one white-space character, `[...]`.
+pub fn space() -> String {
+    format!("[{SPACE}]")
+}
+
 /// A string with at least one character that is not white space: what an adapter's
 /// `trim().is_empty()` refuses.
-pub const NOT_BLANK: &str = "[^\\s]";
+pub fn not_blank() -> String {
+    format!("[^{SPACE}]")
+}
 
-/// A URL with the `https` scheme in any letter case, naming a host.
-pub const HTTPS_URL: &str = "^[hH][tT][tT][pP][sS]://[^/?#\\s]";
+/// A string of at most `max` characters once trimmed of white space at both ends.
+pub fn trimmed_max_chars(max: usize) -> Value {
+    let (space, text) = (space(), not_blank());
+    let inner = max.saturating_sub(2);
+    json!({ "pattern": format!("^{space}*(?:{text}(?:[\\s\\S]{{0,{inner}}}{text})?)?{space}*{END}") })
+}
 
-/// A URL with the `http` or `https` scheme in any letter case, naming a host.
-pub const HTTP_URL: &str = "^[hH][tT][tT][pP][sS]?://[^/?#\\s]";
+/// A return URL as the gateway takes one: `http://` or `https://` (`https_only`: the latter),
+/// in any letter case, then a host, which `refused_host` (a lookahead, or empty) may refuse.
+/// The gateway refuses white space and control characters anywhere in it.
+pub fn return_url(https_only: bool, refused_host: &str) -> String {
+    let scheme = if https_only {
+        "[hH][tT][tT][pP][sS]"
+    } else {
+        "[hH][tT][tT][pP][sS]?"
+    };
+    format!("^{scheme}://{refused_host}[^/?#:@\\x00-\\x20\\x7f][^\\x00-\\x20\\x7f]*{END}")
+}
 
 /// `currency` is one of `currencies`.
 pub fn currencies(currencies: &[Currency]) -> Value {
@@ -50,25 +79,29 @@ pub fn no_options(id: &str) -> Value {
 }
 
 /// An object of `properties`, each of which may also be null (no value), and no other key.
-pub fn options_object(properties: Value) -> Value {
-    let nullable = match properties {
-        Value::Object(properties) => properties
-            .into_iter()
-            .map(|(key, schema)| (key, json!({ "anyOf": [schema, { "type": "null" }] })))
-            .collect(),
-        _ => Map::new(),
-    };
+pub fn options_object(properties: Vec<(&str, Value)>) -> Value {
+    let nullable: Map<String, Value> = properties
+        .into_iter()
+        .map(|(key, schema)| {
+            (
+                key.to_owned(),
+                json!({ "anyOf": [schema, { "type": "null" }] }),
+            )
+        })
+        .collect();
     json!({ "type": "object", "properties": nullable, "additionalProperties": false })
 }
 
-/// The JSON Schema of a wire type the adapter reads an option as, inlined.
+/// The JSON Schema of a wire type the adapter reads an option as, inlined. Serializing a
+/// schema cannot fail (its maps have string keys); were it to, the option would go
+/// undescribed rather than the document be lost.
 pub fn schema_of<T: utoipa::PartialSchema>() -> Value {
     serde_json::to_value(T::schema()).unwrap_or_else(|_| none())
 }
 
 /// Every line item has a name that is not blank.
 pub fn named_items() -> Value {
-    json!({ "items": { "properties": { "name": { "pattern": NOT_BLANK } } } })
+    json!({ "items": { "properties": { "name": { "pattern": not_blank() } } } })
 }
 
 #[cfg(test)]
@@ -117,7 +150,7 @@ mod tests {
     #[test]
     fn every_option_may_be_null_and_no_other_key_is_allowed() {
         assert_eq!(
-            options_object(json!({ "a": { "type": "string" } })),
+            options_object(vec![("a", json!({ "type": "string" }))]),
             json!({
                 "type": "object",
                 "properties": { "a": { "anyOf": [{ "type": "string" }, { "type": "null" }] } },

@@ -1,11 +1,14 @@
-"""Each provider's rules in the API document, held against the live server at their bounds.
+"""Each provider's rules in the API document, held against the live server at their edges.
 
 For every provider the document states rules for (`components.schemas.CheckoutRules.$defs`),
-an order naming it is sent as it stands and changed at each stated bound: a text at its
-`maxLength` and one character over, a number at its `minimum` or `maximum` and one past, each
-`required` field left out, each listed currency and one not listed. The document must call
-each order valid exactly when the server creates the checkout; a refused one must be a 400
-naming the field. Fuzzing seldom lands on a bound, so this walks every one.
+an order naming it is sent as it stands and changed at each edge the rules state: a text at
+its `maxLength` and one character over, a number at its `minimum` or `maximum` and one past,
+each `required` field left out, each listed currency and one not listed, and every field a
+`pattern` governs given each of the probes below (white space that Python and Rust disagree
+on, a trailing newline, URLs a parser would mend, a provider's own host). Orders that name no
+provider, in every currency, and options set to null are sent too. The document must call an
+order valid exactly when the server creates the checkout, and a refusal must be a 400 naming
+the field. Fuzzing seldom lands on an edge; this walks every one.
 
 Usage: provider_rules.py BASE_URL (the server .ci/run starts: the sandbox, the demo merchant).
 """
@@ -30,6 +33,20 @@ BASE = {
     "cancel_url": "https://shop.example/cart",
 }
 
+# Texts for every field a pattern governs.
+PROBES = [
+    "", " ", "a", "KN", "kn", "K", "KNA", "KN\n", " ZA ", "\x1cZA", "\u00a0ZA",
+    "Ada", "Ada Lovelace", "Ada\u00a0Lovelace", "Ada\x1cLovelace", " Ada ", "Ada\n", "\x1c",
+    "x" * 32 + " " + "y" * 32, "x" * 33, "x" * 32 + " " + "y" * 33,
+    "x" * 32 + "  " + "y" * 32 + "  ", "x" * 32 + " y" * 16 + "z",
+    "ada@example.com", "ada@example.com\n", "a@b", "a @b", "@b", "a@", "a@b@c",
+    "https://shop.example/thanks", "http://shop.example/thanks", "HTTPS://SHOP.EXAMPLE/",
+    " https://shop.example/", "https://shop.example/a b", "https:shop.example", "https://",
+    "https://:443/", "https://@shop.example/", "ftp://shop.example/", "https://sknpay.com/x",
+    "https://pay.SKNPAY.com./x", "https://user@sknpay.com:8443/", "https://sknpay.com.shop.example/",
+    "https://notsknpay.com/",
+]
+
 
 def post(base_url, body):
     request = urllib.request.Request(
@@ -42,61 +59,84 @@ def post(base_url, body):
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+        text = error.read().decode(errors="replace")
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, {"unreadable": text}
 
 
-def bounds(schema, path):
-    """(description, path, value, valid) for each bound `schema` states at `path`."""
-    if "maxLength" in schema:
-        limit = schema["maxLength"]
-        yield f"{limit} characters", path, "é" * limit, True
-        yield f"{limit + 1} characters", path, "é" * (limit + 1), False
-    for keyword, step in (("minimum", -1), ("maximum", 1)):
-        if keyword in schema:
-            bound = schema[keyword]
-            yield f"{keyword} {bound}", path, bound, True
-            yield f"past {keyword} {bound}", path, bound + step, False
+def walk(schema, path):
+    """(path, subschema) for each place of the body `schema` speaks of; a list's first item
+    stands for every item."""
+    yield path, schema
     for name, inner in schema.get("properties", {}).items():
         if isinstance(inner, dict):
-            yield from bounds(inner, path + [name])
+            yield from walk(inner, path + [name])
     for alternative in schema.get("anyOf", []):
-        yield from bounds(alternative, path)
+        yield from walk(alternative, path)
+    if isinstance(schema.get("items"), dict):
+        yield from walk(schema["items"], path + [0])
 
 
-def with_value(body, path, value):
-    changed = copy.deepcopy(body)
-    target = changed
-    for name in path[:-1]:
-        target = target.setdefault(name, {})
-    target[path[-1]] = value
-    return changed
+def field(path):
+    """A path as the server's `param` names it: `items[0].name`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + part
+    return text
 
 
-def without(body, path):
-    changed = copy.deepcopy(body)
-    target = changed
-    for name in path[:-1]:
-        target = target[name]
-    del target[path[-1]]
-    return changed
+def changed(body, path, value):
+    """`body` with `value` at `path`, or without it when `value` is `Ellipsis` (`None` when the
+    body has nothing there to leave out)."""
+    body = copy.deepcopy(body)
+    if path[0] == "items" and "items" not in body:
+        body["items"] = [{"name": "Widget", "quantity": 1, "unit_amount": body["amount"]}]
+    target = body
+    for part, following in zip(path, path[1:]):
+        empty = [] if isinstance(following, int) else {}
+        if isinstance(target, dict):
+            target = target.setdefault(part, empty)
+        else:
+            target.extend(copy.deepcopy(empty) for _ in range(part + 1 - len(target)))
+            target = target[part]
+    if isinstance(target, list):
+        target.extend(None for _ in range(path[-1] + 1 - len(target)))
+    if value is Ellipsis:
+        if path[-1] not in target:
+            return None
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return body
 
 
 def cases(rules, all_currencies):
-    """(description, body changes, param, valid) for each bound of one provider's rules."""
-    properties = rules.get("properties", {})
-    listed = properties["currency"]["enum"]
+    """(description, path, value, expected validity or None) for each edge of one provider's
+    rules; a path of None changes the currency."""
+    listed = rules["properties"]["currency"]["enum"]
     for currency in listed:
-        yield f"currency {currency}", {"currency": currency}, None, True
+        yield f"currency {currency}", ["currency"], currency, True
     unlisted = next(code for code in all_currencies if code not in listed)
-    yield f"currency {unlisted}", {"currency": unlisted}, "currency", False
-    for name in ("currency", "provider"):
-        properties = {key: value for key, value in properties.items() if key != name}
-    for description, path, value, valid in bounds({"properties": properties}, []):
-        yield f"{'.'.join(path)} at {description}", (path, value), ".".join(path), valid
-    for name in rules.get("required", []):
-        yield f"no {name}", ([name], None), name, False
-    for name in properties.get("customer", {}).get("required", []):
-        yield f"no customer.{name}", (["customer", name], None), f"customer.{name}", False
+    yield f"currency {unlisted}", ["currency"], unlisted, False
+    for path, schema in walk(rules, []):
+        if path and path[0] in ("currency", "provider"):
+            continue
+        if "maxLength" in schema:
+            limit = schema["maxLength"]
+            yield f"{field(path)} of {limit} characters", path, "é" * limit, True
+            yield f"{field(path)} of {limit + 1} characters", path, "é" * (limit + 1), False
+        for keyword, step in (("minimum", -1), ("maximum", 1)):
+            if keyword in schema:
+                bound = schema[keyword]
+                yield f"{field(path)} at its {keyword}", path, bound, True
+                yield f"{field(path)} past its {keyword}", path, bound + step, False
+        for name in schema.get("required", []):
+            yield f"no {field(path + [name])}", path + [name], Ellipsis, False
+        if "pattern" in schema:
+            for probe in PROBES:
+                yield f"{field(path)} = {probe!r}", path, probe, None
 
 
 def main(base_url):
@@ -109,34 +149,43 @@ def main(base_url):
     validator = jsonschema.Draft202012Validator(
         {"$ref": "urn:paymux#/components/schemas/CheckoutIn"}, registry=registry
     )
-    all_currencies = schemas["Currency"]["enum"]
     failures = []
     checked = 0
+
+    def check(description, body, expected, param):
+        nonlocal checked
+        checked += 1
+        valid = validator.is_valid(body)
+        status, answer = post(base_url, body)
+        named = (answer.get("error") or {}).get("param") or ""
+        problems = []
+        if expected is not None and valid != expected:
+            problems.append(f"the document calls it {'valid' if valid else 'invalid'}")
+        if valid and status != 201:
+            problems.append(f"the server answered {status} {answer}")
+        if not valid and status != 400:
+            problems.append(f"the server answered {status}, not 400")
+        if not valid and status == 400 and param and not named.startswith(param):
+            problems.append(f"the 400 names {named!r}, not {param!r}")
+        if problems:
+            failures.append(f"{description}: {'; '.join(problems)}")
+
+    all_currencies = schemas["Currency"]["enum"]
     for provider, rules in schemas["CheckoutRules"]["$defs"].items():
-        base = dict(BASE, provider=provider, currency=rules["properties"]["currency"]["enum"][0])
-        for description, change, param, expected in cases(rules, all_currencies):
-            if isinstance(change, dict):
-                body = dict(base, **change)
-            elif change[1] is None:
-                body = without(base, change[0])
-            else:
-                body = with_value(base, *change)
-            valid = validator.is_valid(body)
-            status, answer = post(base_url, body)
-            checked += 1
-            problems = []
-            if valid != expected:
-                problems.append(f"the document calls it {'valid' if valid else 'invalid'}")
-            if valid and status != 201:
-                problems.append(f"the server answered {status} {answer}")
-            named = answer.get("error", {}).get("param") or ""
-            if not valid and (status != 400 or not (named == param or named.startswith(param + "."))):
-                problems.append(f"the server answered {status} {answer}, not a 400 naming {param}")
-            if problems:
-                failures.append(f"{provider}, {description}: {'; '.join(problems)}")
+        currency = rules["properties"]["currency"]["enum"][0]
+        base = dict(BASE, provider=provider, currency=currency)
+        for description, path, value, expected in cases(rules, all_currencies):
+            body = changed(base, path, value)
+            if body is None:
+                continue
+            check(f"{provider}, {description}", body, expected, field(path))
+        check(f"{provider}, its options null", dict(base, provider_options={provider: None}), None, None)
+        check(f"{provider}, no options at all", dict(base, provider_options=None), None, None)
+    for currency in all_currencies:
+        check(f"no provider, {currency}", dict(BASE, currency=currency), None, None)
     for failure in failures:
         print(failure)
-    print(f"{checked} orders at the providers' bounds, {len(failures)} disagreements")
+    print(f"{checked} orders at the edges of the providers' rules, {len(failures)} disagreements")
     return 1 if failures or checked == 0 else 0
 
 

@@ -47,10 +47,11 @@ pub struct CheckoutIn {
     pub reference: Option<String>,
     pub description: Option<String>,
     pub customer: Option<Customer>,
-    /// Where the provider sends the payer after paying.
+    /// Where the provider sends the payer after paying: an `http://` or `https://` URL, with no
+    /// space or control character.
     #[schema(format = "uri")]
     pub success_url: Option<String>,
-    /// Where the provider sends a payer who gives up.
+    /// Where the provider sends a payer who gives up; the same form.
     #[schema(format = "uri")]
     pub cancel_url: Option<String>,
     #[serde(default, deserialize_with = "deserialize_optional_time")]
@@ -67,10 +68,28 @@ pub struct CheckoutIn {
     pub provider_options: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// A return URL: `http://` or `https://` (any letter case) right before its host, and no white
+/// space or control character anywhere, which parsing would strip or encode into a URL the
+/// storefront did not write. The document states the same as a pattern.
 fn parse_url(field: &str, text: Option<&str>) -> Result<Option<Url>, ApiError> {
+    let refuse = |why: &str| ApiError::invalid(field, format!("`{field}` {why}"));
     text.map(|text| {
-        Url::parse(text)
-            .map_err(|error| ApiError::invalid(field, format!("`{field}` is not a URL: {error}")))
+        let after_scheme = ["https://", "http://"].iter().find_map(|scheme| {
+            let head = text.get(..scheme.len())?;
+            head.eq_ignore_ascii_case(scheme)
+                .then(|| &text[scheme.len()..])
+        });
+        let Some(rest) = after_scheme else {
+            return Err(refuse("must be an http:// or https:// URL"));
+        };
+        if text.chars().any(|c| c.is_ascii_control() || c == ' ') {
+            return Err(refuse("must not hold spaces or control characters"));
+        }
+        if rest.is_empty() || rest.starts_with(['/', '?', '#', ':', '@']) {
+            return Err(refuse("must name a host after the scheme"));
+        }
+        let url = Url::parse(text).map_err(|error| refuse(&format!("is not a URL: {error}")))?;
+        Ok(url)
     })
     .transpose()
 }

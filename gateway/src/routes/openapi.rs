@@ -107,7 +107,11 @@ fn with_provider_rules(components: &mut Components, registry: &Registry) {
     let Some(RefOr::T(Schema::Object(checkout))) = components.schemas.get_mut("CheckoutIn") else {
         return;
     };
-    let ids: Vec<&str> = registry.ids().collect();
+    let rules: Map<String, Value> = registry
+        .ids()
+        .filter_map(|id| Some((id.to_owned(), registry.get(id)?.checkout_rules())))
+        .collect();
+    let ids: Vec<&str> = rules.keys().map(String::as_str).collect();
     let rules_of =
         |id: &str| json!({ "$ref": format!("#/components/schemas/{CHECKOUT_RULES}/$defs/{id}") });
     let mut conditionals: Vec<Value> = ids
@@ -132,6 +136,11 @@ fn with_provider_rules(components: &mut Components, registry: &Registry) {
         let choices = ids.iter().map(|id| json!(id)).chain([Value::Null]);
         provider.enum_values = Some(choices.collect());
     }
+    for field in ["success_url", "cancel_url"] {
+        if let Some(RefOr::T(Schema::Object(url))) = checkout.properties.get_mut(field) {
+            url.pattern = Some(paymux_providers::rules::return_url(false, ""));
+        }
+    }
     if let Some(RefOr::T(Schema::Object(options))) = checkout.properties.get_mut("provider_options")
     {
         extend(
@@ -140,20 +149,17 @@ fn with_provider_rules(components: &mut Components, registry: &Registry) {
             json!({ "enum": ids }),
         );
     }
-    let definitions: Map<String, Value> = ids
-        .iter()
-        .filter_map(|id| Some((id.to_string(), registry.get(id)?.checkout_rules())))
-        .collect();
-    let mut rules = ObjectBuilder::new()
+    let mut definitions = ObjectBuilder::new()
         .description(Some(
             "What each provider requires of a checkout, by provider id (`$defs`): the \
              conditionals of `CheckoutIn` apply them.",
         ))
         .build();
-    extend(&mut rules.extensions, "$defs", Value::Object(definitions));
-    components
-        .schemas
-        .insert(CHECKOUT_RULES.to_owned(), RefOr::T(Schema::Object(rules)));
+    extend(&mut definitions.extensions, "$defs", Value::Object(rules));
+    components.schemas.insert(
+        CHECKOUT_RULES.to_owned(),
+        RefOr::T(Schema::Object(definitions)),
+    );
 }
 
 /// Adds a keyword utoipa has no field for to a schema object.

@@ -57,14 +57,16 @@ pub const PROVIDER_OPTIONS: [&str; 4] = [
 /// A name Kwik takes: its first word (`person_name`) and the rest (`person_surname`) within
 /// their limits, around white space `split_name` trims.
 fn name_pattern() -> String {
+    let (space, word) = (rules::space(), rules::not_blank());
+    let rest = MAX_PERSON_SURNAME_CHARS - 2;
     format!(
-        "^[ \\t\\n\\r]*(?:[^\\s]{{1,{MAX_PERSON_NAME_CHARS}}}(?:[ \\t\\n\\r][\\s\\S]{{0,{MAX_PERSON_SURNAME_CHARS}}})?)?$"
+        "^{space}*(?:{word}{{1,{MAX_PERSON_NAME_CHARS}}}(?:{space}+{word}(?:[\\s\\S]{{0,{rest}}}{word})?)?)?{space}*{}",
+        rules::END
     )
 }
 
 /// What Kwik requires of a checkout ([`crate::rules`]), from the limits above.
 pub fn checkout_rules() -> Value {
-    let text = |max| rules::max_chars(max);
     let mut checkout = json!({
         "title": "Kwik",
         "description": "Kwik: `customer_fields` only for a checkout without a customer.",
@@ -72,18 +74,22 @@ pub fn checkout_rules() -> Value {
             "currency": rules::currencies(&CURRENCIES),
             "customer": { "properties": {
                 "name": { "pattern": name_pattern() },
-                "email": text(MAX_EMAIL_CHARS),
-                "phone": text(MAX_CONTACT_NUMBER_CHARS),
+                "email": rules::trimmed_max_chars(MAX_EMAIL_CHARS),
+                "phone": rules::trimmed_max_chars(MAX_CONTACT_NUMBER_CHARS),
                 "address": { "properties": {
-                    "country": { "pattern": "^[ \\t\\n\\r]*(?:[A-Za-z]{2})?[ \\t\\n\\r]*$" },
+                    "country": { "pattern": format!(
+                        "^{space}*(?:[A-Za-z]{{2}})?{space}*{}", rules::END, space = rules::space()
+                    ) },
                 } },
             } },
             "items": rules::named_items(),
         },
         // Kwik shows its payer form's extra fields only to a payer it knows nothing of.
         "if": { "required": ["provider_options"], "properties": { "provider_options": {
+            "type": "object",
             "required": [super::ID],
             "properties": { super::ID: {
+                "type": "object",
                 "required": ["customer_fields"],
                 "properties": { "customer_fields": { "type": "array" } },
             } },
@@ -92,16 +98,22 @@ pub fn checkout_rules() -> Value {
     });
     checkout["properties"]["provider_options"] = rules::options(
         super::ID,
-        rules::options_object(json!({
-            "customization": rules::schema_of::<Customization>(),
-            "invoice": rules::schema_of::<Invoice>(),
-            "payment_methods": {
-                "type": "array",
-                "minItems": 1,
-                "items": rules::schema_of::<PaymentMethod>(),
-            },
-            "customer_fields": { "type": "array", "items": rules::schema_of::<CustomerField>() },
-        })),
+        rules::options_object(vec![
+            ("customization", rules::schema_of::<Customization>()),
+            ("invoice", rules::schema_of::<Invoice>()),
+            (
+                "payment_methods",
+                json!({
+                    "type": "array",
+                    "minItems": 1,
+                    "items": rules::schema_of::<PaymentMethod>(),
+                }),
+            ),
+            (
+                "customer_fields",
+                json!({ "type": "array", "items": rules::schema_of::<CustomerField>() }),
+            ),
+        ]),
     );
     checkout
 }
@@ -634,7 +646,7 @@ impl CreateLink {
             .map(customer)
             .transpose()?
             .flatten();
-        if customer.is_some() && options.customer_fields.is_some() {
+        if request.customer.is_some() && options.customer_fields.is_some() {
             return Err(ProviderError::invalid(
                 "Kwik shows customer_fields only when no customer is sent; drop them or the \
                  checkout's customer",

@@ -292,13 +292,10 @@ impl CreatePayment {
     }
 }
 
-/// An address `plausible_email` takes: `local@domain`, without white space.
-const EMAIL_PATTERN: &str = "^[^@\\s]+@[^@\\s]+$";
-
 /// What Pakhi Pay requires of a checkout ([`crate::rules`]): the customer's name and email and
 /// both return URLs. The currency is the merchant's config (by default BDT).
 pub fn checkout_rules() -> Value {
-    let return_url = json!({ "type": "string", "pattern": rules::HTTP_URL });
+    let return_url = json!({ "type": "string", "pattern": rules::return_url(false, "") });
     let mut checkout = json!({
         "title": "Pakhi Pay",
         "description": format!(
@@ -312,8 +309,9 @@ pub fn checkout_rules() -> Value {
                 "type": "object",
                 "required": ["name", "email"],
                 "properties": {
-                    "name": { "type": "string", "pattern": rules::NOT_BLANK },
-                    "email": { "type": "string", "pattern": EMAIL_PATTERN },
+                    "name": { "type": "string", "pattern": rules::not_blank() },
+                    // What `plausible_email` takes: `local@domain`, without white space.
+                    "email": { "type": "string", "pattern": email_pattern() },
                 },
             },
             "success_url": return_url,
@@ -322,6 +320,11 @@ pub fn checkout_rules() -> Value {
     });
     checkout["properties"]["provider_options"] = rules::no_options(ID);
     checkout
+}
+
+fn email_pattern() -> String {
+    let part = format!("[^@{}]+", rules::SPACE);
+    format!("^{part}@{part}{}", rules::END)
 }
 
 fn required_text(value: Option<String>, param: &str, what: &str) -> Result<String, ProviderError> {

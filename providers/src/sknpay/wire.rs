@@ -49,14 +49,16 @@ pub const PROVIDER_OPTIONS: [&str; 3] = [
 /// What SKN Pay requires of a checkout ([`crate::rules`]), from the limits above.
 pub fn checkout_rules() -> Value {
     let text = |max| rules::max_chars(max);
-    let return_url = json!({ "pattern": rules::HTTPS_URL });
+    // Not on sknpay.com or a subdomain (past any user info, before any port), in any case.
+    let own_host = "(?!(?:[^/?#@]*@)?(?:[^/?#@:]*\\.)?[sS][kK][nN][pP][aA][yY]\\.[cC][oO][mM]\\.?(?::[0-9]*)?(?:[/?#]|(?![\\s\\S])))";
+    let return_url = json!({ "pattern": rules::return_url(true, own_host) });
     let collection = rules::schema_of::<FieldCollection>();
     let mut checkout = json!({
         "title": "SKN Pay",
         "description": format!(
-            "SKN Pay: `expires_at` at most {} days ahead; return URLs on a host of yours, not \
-             sknpay.com; `metadata` at most {MAX_METADATA_BYTES} bytes serialized, with the \
-             `{CHECKOUT_ID_METADATA_KEY}` paymux adds.",
+            "SKN Pay: `expires_at` at most {} days ahead; `metadata` at most \
+             {MAX_METADATA_BYTES} bytes serialized, with the `{CHECKOUT_ID_METADATA_KEY}` \
+             paymux adds.",
             MAX_EXPIRY.num_days()
         ),
         "properties": {
@@ -68,7 +70,9 @@ pub fn checkout_rules() -> Value {
                 "email": text(MAX_EMAIL_CHARS),
                 "name": text(MAX_NAME_CHARS),
                 "phone": text(MAX_PHONE_CHARS),
-                "address": { "properties": { "country": { "pattern": "^[A-Za-z]{2}$" } } },
+                "address": { "properties": {
+                    "country": { "pattern": format!("^[A-Za-z]{{2}}{}", rules::END) },
+                } },
             } },
             "success_url": return_url,
             "cancel_url": return_url,
@@ -77,11 +81,14 @@ pub fn checkout_rules() -> Value {
     });
     checkout["properties"]["provider_options"] = rules::options(
         super::ID,
-        rules::options_object(json!({
-            "billing_address_collection": collection,
-            "phone_number_collection": collection,
-            "success_message": { "type": "string", "maxLength": MAX_SUCCESS_MESSAGE_CHARS },
-        })),
+        rules::options_object(vec![
+            ("billing_address_collection", collection.clone()),
+            ("phone_number_collection", collection),
+            (
+                "success_message",
+                json!({ "type": "string", "maxLength": MAX_SUCCESS_MESSAGE_CHARS }),
+            ),
+        ]),
     );
     checkout
 }

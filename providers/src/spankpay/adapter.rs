@@ -76,7 +76,13 @@ impl Settings {
         let api_secret = resolve("api_secret", &self.api_secret)?;
         let accept_currencies = match self.accept_currencies {
             Some(list) => {
-                check_currency_list(&list).map_err(|m| ConfigError::new("accept_currencies", m))?;
+                check_currency_list(&list).map_err(|(index, message)| {
+                    let key = match index {
+                        Some(index) => format!("accept_currencies[{index}]"),
+                        None => "accept_currencies".to_owned(),
+                    };
+                    ConfigError::new(key, message)
+                })?;
                 list
             }
             None => DEFAULT_ACCEPT_CURRENCIES.map(str::to_owned).to_vec(),
@@ -89,7 +95,6 @@ impl Settings {
     }
 }
 
-/// A list of input currencies must name at least one, each non-empty.
 /// What SpankPay requires of a checkout ([`crate::rules`]): a USD amount, and as its one
 /// option `acceptCurrencies`, a list of input currency codes that are not blank.
 pub fn checkout_rules() -> Value {
@@ -104,7 +109,7 @@ pub fn checkout_rules() -> Value {
             "properties": { "acceptCurrencies": {
                 "type": "array",
                 "minItems": 1,
-                "items": { "type": "string", "pattern": crate::rules::NOT_BLANK },
+                "items": { "type": "string", "pattern": crate::rules::not_blank() },
             } },
             "additionalProperties": false,
         }),
@@ -112,14 +117,17 @@ pub fn checkout_rules() -> Value {
     checkout
 }
 
-fn check_currency_list(list: &[String]) -> Result<(), String> {
+/// A list of input currencies must name at least one, each non-empty; the refusal says which
+/// entry is empty, when one is.
+fn check_currency_list(list: &[String]) -> Result<(), (Option<usize>, String)> {
     if list.is_empty() {
-        return Err("name at least one input currency, e.g. [\"BTC\", \"ETH\"]".to_owned());
+        let message = "name at least one input currency, e.g. [\"BTC\", \"ETH\"]";
+        return Err((None, message.to_owned()));
     }
-    if list.iter().any(|code| code.trim().is_empty()) {
-        return Err("input currencies must not be empty".to_owned());
+    match list.iter().position(|code| code.trim().is_empty()) {
+        Some(index) => Err((Some(index), "input currencies must not be empty".to_owned())),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// SpankPay, bound to one merchant. Its `Debug` output shows no secret: the API secret is a
@@ -192,8 +200,13 @@ impl SpankPayAdapter {
                         param.clone(),
                     )
                 })?;
-                check_currency_list(&list)
-                    .map_err(|message| ProviderError::invalid(message, param.clone()))?;
+                check_currency_list(&list).map_err(|(index, message)| {
+                    let param = match index {
+                        Some(index) => format!("{param}[{index}]"),
+                        None => param.clone(),
+                    };
+                    ProviderError::invalid(message, param)
+                })?;
                 Ok(list)
             }
         }
@@ -256,7 +269,7 @@ impl Provider for SpankPayAdapter {
     }
 
     fn currencies(&self) -> &[Currency] {
-        &[Currency::Usd]
+        &CURRENCIES
     }
 
     /// Nothing is created server-side: a retry builds the same frame.
@@ -404,14 +417,15 @@ mod tests {
         let valid = settings("k", "s");
         ADAPTERS.check_strict_settings(&valid, &["public_key", "api_secret"], &["api_secret"]);
         ADAPTERS.check_refused(&valid, "public_key", &["", "has space"]);
-        for bad in [json!([]), json!([""]), json!("ETH")] {
+        for (bad, key) in [
+            (json!([]), "accept_currencies"),
+            (json!(["BTC", " "]), "accept_currencies[1]"),
+            (json!("ETH"), ""),
+        ] {
             let mut settings = valid.clone();
             settings["accept_currencies"] = bad;
             let error = ADAPTERS.refusal(settings);
-            assert!(
-                error.key == "accept_currencies" || error.key.is_empty(),
-                "{error}"
-            );
+            assert_eq!(error.key, key, "{error}");
         }
     }
 
