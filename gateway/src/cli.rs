@@ -207,6 +207,7 @@ fn print_welcome(base: &str, backend: &str, sandbox: bool, demo_key: Option<&str
     let sandbox = if sandbox { "on" } else { "off" };
     println!("paymux is listening on {base} ({backend} store, sandbox {sandbox})");
     println!("API reference: {base}/docs (the OpenAPI document: {base}/openapi.json)");
+    println!("Dashboard: {base}/dashboard (sign in with the admin token or a merchant's API key)");
     println!("Try it (README.md, \"Try a payment in the sandbox\", walks a whole payment):");
     println!("  curl {base}/healthz");
     if let Some(key) = demo_key {

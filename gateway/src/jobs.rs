@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use paymux_schema::db::idempotency::IdempotencyRecord;
 use paymux_schema::db::receipt::WebhookReceipt;
+use paymux_schema::db::session::DashboardSession;
 use paymux_schema::db::{analyze_stale_tables, truncate_to_micros};
 
 use crate::domain::expiry;
@@ -23,6 +24,8 @@ pub struct Run {
     pub checkouts_expired: usize,
     pub rejected_receipts_deleted: usize,
     pub idempotency_keys_deleted: usize,
+    /// Dashboard sessions past their end.
+    pub sessions_deleted: usize,
     /// Tables whose planner statistics were refreshed.
     pub tables_analyzed: usize,
 }
@@ -48,11 +51,12 @@ pub async fn run_once(state: &AppState) -> Result<Run, StoreError> {
     let checkouts_expired = expiry::expire_due(state, &config, now).await?;
     let retention = config.settings.retention;
     let rejected_cutoff = now - TimeDelta::days(i64::from(retention.rejected_receipts_days));
-    let (rejected_receipts_deleted, idempotency_keys_deleted) = state
+    let (rejected_receipts_deleted, idempotency_keys_deleted, sessions_deleted) = state
         .write(move |conn| {
             Ok::<_, StoreError>((
                 WebhookReceipt::delete_rejected_before(conn, rejected_cutoff)?,
                 IdempotencyRecord::purge_created_before(conn, now - idempotency::RETENTION)?,
+                DashboardSession::delete_expired(conn, now)?,
             ))
         })
         .await?;
@@ -63,6 +67,7 @@ pub async fn run_once(state: &AppState) -> Result<Run, StoreError> {
         checkouts_expired,
         rejected_receipts_deleted,
         idempotency_keys_deleted,
+        sessions_deleted,
         tables_analyzed,
     })
 }

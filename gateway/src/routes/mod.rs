@@ -6,6 +6,7 @@ use actix_web::{FromRequest, Handler, Responder, web};
 
 pub mod admin;
 pub mod checkouts;
+pub mod dashboard;
 pub mod events;
 pub mod export;
 pub mod health;
@@ -67,6 +68,7 @@ pub fn table() -> Vec<Route> {
         endpoint_routes(),
         admin_routes(),
         other_routes(),
+        dashboard::routes(),
     ]
     .into_iter()
     .flatten()

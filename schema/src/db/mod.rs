@@ -18,6 +18,7 @@ pub mod receipt;
 pub mod reconcile;
 pub mod refund;
 pub mod schema;
+pub mod session;
 
 use std::path::PathBuf;
 use std::time::Duration;

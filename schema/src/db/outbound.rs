@@ -299,6 +299,21 @@ pub struct Due {
 }
 
 impl WebhookMessage {
+    /// How many of the merchant's messages made in `[from, to)` stand at each status.
+    pub fn count_statuses(
+        conn: &mut DbConnection,
+        merchant: &str,
+        (from, to): (NaiveDateTime, NaiveDateTime),
+    ) -> QueryResult<Vec<(String, i64)>> {
+        webhook_messages::table
+            .filter(webhook_messages::merchant.eq(merchant))
+            .filter(webhook_messages::created_at.ge(from))
+            .filter(webhook_messages::created_at.lt(to))
+            .group_by(webhook_messages::status)
+            .select((webhook_messages::status, diesel::dsl::count_star()))
+            .load(conn)
+    }
+
     /// A new message of `event` for `endpoint`, due at `now`.
     pub fn new(merchant: &str, endpoint: &EndpointId, event: &EventId, now: NaiveDateTime) -> Self {
         WebhookMessage {
@@ -495,6 +510,22 @@ pub struct WebhookAttempt {
 }
 
 impl WebhookAttempt {
+    /// Every attempt to deliver any of `events`, oldest first: a checkout's notifications.
+    pub fn for_events(
+        conn: &mut DbConnection,
+        events: &[EventId],
+    ) -> QueryResult<Vec<WebhookAttempt>> {
+        let ids: Vec<String> = events.iter().map(ToString::to_string).collect();
+        webhook_attempts::table
+            .filter(webhook_attempts::event_id.eq_any(ids))
+            .order((
+                webhook_attempts::attempted_at.asc(),
+                webhook_attempts::id.asc(),
+            ))
+            .select(WebhookAttempt::as_select())
+            .load(conn)
+    }
+
     /// A page of the endpoint's attempts, newest first.
     pub fn list(
         conn: &mut DbConnection,

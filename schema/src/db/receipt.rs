@@ -45,6 +45,21 @@ pub struct WebhookReceipt {
 }
 
 impl WebhookReceipt {
+    /// How many of the merchant's webhooks received in `[from, to)` had each outcome.
+    pub fn count_outcomes(
+        conn: &mut DbConnection,
+        merchant: &str,
+        (from, to): (NaiveDateTime, NaiveDateTime),
+    ) -> QueryResult<Vec<(String, i64)>> {
+        webhook_receipts::table
+            .filter(webhook_receipts::merchant.eq(merchant))
+            .filter(webhook_receipts::received_at.ge(from))
+            .filter(webhook_receipts::received_at.lt(to))
+            .group_by(webhook_receipts::outcome)
+            .select((webhook_receipts::outcome, diesel::dsl::count_star()))
+            .load(conn)
+    }
+
     pub fn insert(conn: &mut DbConnection, receipt: &WebhookReceipt) -> QueryResult<()> {
         diesel::insert_into(webhook_receipts::table)
             .values(receipt.clone())

@@ -101,6 +101,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dashboard_sessions (token_hash) {
+        token_hash -> Text,
+        merchant -> Nullable<Text>,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(events -> checkouts (checkout_id));
 diesel::joinable!(events -> webhook_receipts (receipt_id));
 diesel::joinable!(refunds -> checkouts (checkout_id));
@@ -113,6 +123,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     refunds,
     idempotency_keys,
+    dashboard_sessions,
     webhook_endpoints,
     outbound_events,
     webhook_messages,

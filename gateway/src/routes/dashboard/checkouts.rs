@@ -1,0 +1,270 @@
+//! `GET /dashboard/checkouts`: a merchant's checkouts, filtered by status, provider, reference,
+//! id or the provider's id, and period; `GET /dashboard/checkouts/{id}`: one checkout's whole
+//! story on one timeline (its creation and the providers tried, every event, refunds, and the
+//! notifications sent to the merchant with each attempt).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{NaiveDateTime, TimeDelta};
+use maud::{Markup, html};
+use paymux_domain::{CheckoutId, CheckoutStatus};
+use paymux_schema::db::PageRequest;
+use paymux_schema::db::checkout::{Checkout, CheckoutFilter};
+use paymux_schema::db::event::{Event, EventFilter};
+use paymux_schema::db::outbound::WebhookAttempt;
+use paymux_schema::db::refund::Refund;
+use serde::Deserialize;
+
+use super::layout::{self, badge, money, time};
+use super::viewer::Viewer;
+use super::{DashboardError, html as page_response, see_other};
+use crate::state::AppState;
+
+/// Rows per page of the list.
+const PAGE: i64 = 50;
+/// Most events and attempts a timeline shows.
+const TIMELINE_LIMIT: i64 = 500;
+
+/// The list's filters, as the form sends them (empty fields are no filter).
+#[derive(Debug, Default, Deserialize)]
+pub struct Filters {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    reference: String,
+    /// A checkout id (`chk_…`), which opens that checkout, or the provider's id.
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    days: String,
+    #[serde(default)]
+    starting_after: String,
+}
+
+fn given(text: &str) -> Option<String> {
+    Some(text.trim())
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
+}
+
+/// `GET /dashboard/checkouts`.
+pub async fn list(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    request: HttpRequest,
+) -> Result<HttpResponse, DashboardError> {
+    let filters = web::Query::<Filters>::from_query(request.query_string())
+        .map_err(|error| DashboardError::BadRequest(format!("Unreadable filters: {error}")))?
+        .into_inner();
+    let id = given(&filters.id);
+    if let Some(id) = id.as_deref().filter(|id| id.starts_with("chk_")) {
+        return Ok(see_other(
+            &viewer.link(&format!("/dashboard/checkouts/{id}")),
+        ));
+    }
+    let status = given(&filters.status)
+        .map(|status| status.parse::<CheckoutStatus>())
+        .transpose()
+        .map_err(|error| DashboardError::BadRequest(error.to_string()))?;
+    let days = given(&filters.days)
+        .map(|days| days.parse::<i64>())
+        .transpose()
+        .map_err(|_| DashboardError::BadRequest("The period is a number of days.".to_owned()))?;
+    let filter = CheckoutFilter {
+        status,
+        provider: given(&filters.provider),
+        provider_checkout_id: id,
+        reference: given(&filters.reference),
+        created_gte: days
+            .map(|days| paymux_schema::db::now() - TimeDelta::days(days.clamp(1, 3660))),
+        created_lt: None,
+    };
+    let page = PageRequest {
+        limit: PAGE,
+        starting_after: given(&filters.starting_after),
+    };
+    let merchant = viewer.merchant.id.clone();
+    let found = state
+        .store(move |conn| {
+            Ok::<_, DashboardError>(Checkout::list(conn, &merchant, &filter, &page)?)
+        })
+        .await?;
+    let content = html! {
+        form.filters method="get" action="/dashboard/checkouts" {
+            @if viewer.is_ops() {
+                input type="hidden" name="merchant" value=(viewer.merchant.id);
+            }
+            label { "Status"
+                select name="status" {
+                    option value="" { "any" }
+                    @for choice in CheckoutStatus::ALL {
+                        option value=(choice.as_str()) selected[status == Some(*choice)] { (choice.as_str().replace('_', " ")) }
+                    }
+                }
+            }
+            label { "Provider"
+                select name="provider" {
+                    option value="" { "any" }
+                    @for provider in viewer.merchant.providers.keys() {
+                        option value=(provider) selected[filters.provider == *provider] { (provider) }
+                    }
+                }
+            }
+            label { "Reference" input type="text" name="reference" value=(filters.reference); }
+            label { "Id or provider's id" input type="text" name="id" value=(filters.id) placeholder="chk_…"; }
+            label { "Created in the last"
+                select name="days" {
+                    option value="" { "any time" }
+                    @for choice in ["1", "7", "30", "90"] {
+                        option value=(choice) selected[filters.days == choice] { (choice) " days" }
+                    }
+                }
+            }
+            button type="submit" { "Filter" }
+        }
+        @if found.items.is_empty() {
+            p.empty { "No checkout matches." }
+        } @else {
+            section.table { table {
+                thead { tr {
+                    th { "Created" } th { "Checkout" } th { "Reference" } th { "Provider" }
+                    th.num { "Amount" } th { "Status" }
+                } }
+                tbody {
+                    @for checkout in &found.items {
+                        tr {
+                            td { (time(checkout.created_at)) }
+                            td { a href=(viewer.link(&format!("/dashboard/checkouts/{}", checkout.id))) { code { (checkout.id) } } }
+                            td { (checkout.reference.as_deref().unwrap_or("")) }
+                            td { (checkout.provider) }
+                            td.num { (money(checkout.amount, checkout.currency)) }
+                            td { (badge(checkout.status.as_str())) }
+                        }
+                    }
+                }
+            } }
+            @if found.has_more {
+                @if let Some(last) = found.items.last() {
+                    p { a href=(viewer.link(&format!("/dashboard/checkouts?{}", next_page(&request, &last.id.to_string())))) { "Older checkouts →" } }
+                }
+            }
+        }
+    };
+    Ok(page_response(
+        StatusCode::OK,
+        layout::page(&viewer, "/dashboard/checkouts", "Checkouts", content),
+    ))
+}
+
+/// The query string of the next page: the same filters, after `last`.
+fn next_page(request: &HttpRequest, last: &str) -> String {
+    let kept = url::form_urlencoded::parse(request.query_string().as_bytes())
+        .filter(|(name, _)| name != "starting_after" && name != "merchant");
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .append_pair("starting_after", last)
+        .finish()
+}
+
+/// One moment of a checkout's story.
+struct Moment {
+    at: NaiveDateTime,
+    what: Markup,
+}
+
+/// `GET /dashboard/checkouts/{id}`.
+pub async fn timeline(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+) -> Result<HttpResponse, DashboardError> {
+    let not_found = || DashboardError::NotFound(format!("No checkout `{path}` for this merchant."));
+    let id = CheckoutId::parse(&path).map_err(|_| not_found())?;
+    let merchant = viewer.merchant.id.clone();
+    let (checkout, events, refunds, attempts) = state
+        .store(move |conn| {
+            let Some(checkout) = Checkout::find(conn, &merchant, &id)? else {
+                return Ok(None);
+            };
+            let filter = EventFilter {
+                checkout_id: Some(id),
+                ..EventFilter::default()
+            };
+            let page = PageRequest {
+                limit: TIMELINE_LIMIT,
+                starting_after: None,
+            };
+            let events = Event::list(conn, &merchant, &filter, &page)?.items;
+            let refunds = Refund::for_checkout(conn, &id)?;
+            let ids: Vec<_> = events.iter().map(|event| event.id).collect();
+            let attempts = WebhookAttempt::for_events(conn, &ids)?;
+            Ok::<_, DashboardError>(Some((checkout, events, refunds, attempts)))
+        })
+        .await?
+        .ok_or_else(not_found)?;
+    let mut moments = vec![Moment {
+        at: checkout.created_at,
+        what: html! {
+            strong { "Created" } " at " (checkout.provider)
+            @if let Some(tried) = &checkout.providers_tried {
+                @if tried.0.len() > 1 { " after trying " (tried.0.join(", ")) }
+            }
+        },
+    }];
+    moments.extend(events.iter().map(|event| Moment {
+        at: event.received_at,
+        what: html! {
+            strong { (event.event_type.as_str()) }
+            @if let (Some(amount), Some(currency)) = (event.amount, event.currency) { " · " (money(amount, currency)) }
+            " · from " (event.provider) " (" code { (event.provider_event_id) } ")"
+            @if let Some(receipt) = &event.receipt_id { " · webhook " code { (receipt) } }
+        },
+    }));
+    moments.extend(refunds.iter().map(|refund| Moment {
+        at: refund.created_at,
+        what: html! {
+            strong { "Refund " } (money(refund.amount, refund.currency)) " " (badge(refund.status.as_str()))
+            @if let Some(reason) = &refund.failure_reason { " · " (reason) }
+        },
+    }));
+    moments.extend(attempts.iter().map(|attempt| Moment {
+        at: attempt.attempted_at,
+        what: html! {
+            strong { "Notification" } " of " code { (attempt.event_id) } " to endpoint " code { (attempt.endpoint_id) }
+            ", attempt " (attempt.attempt) ": "
+            @match attempt.response_status {
+                Some(status) if (200..300).contains(&status) => { (badge("delivered")) " " (status) }
+                Some(status) => { (badge("failed")) " " (status) }
+                None => { (badge("failed")) " " (attempt.error.as_deref().unwrap_or("no answer")) }
+            }
+        },
+    }));
+    moments.sort_by_key(|moment| moment.at);
+    let content = html! {
+        dl.summary {
+            dt { "Amount" } dd { (money(checkout.amount, checkout.currency)) }
+            dt { "Status" } dd { (badge(checkout.status.as_str())) }
+            dt { "Received" } dd { (money(checkout.amount_received, checkout.currency)) }
+            dt { "Refunded" } dd { (money(checkout.amount_refunded, checkout.currency)) }
+            dt { "Provider" } dd { (checkout.provider) }
+            dt { "Provider's id" } dd { code { (checkout.provider_checkout_id.as_deref().unwrap_or("–")) } }
+            dt { "Reference" } dd { (checkout.reference.as_deref().unwrap_or("–")) }
+            dt { "Expires" } dd { (checkout.expires_at.map_or_else(|| "–".to_owned(), time)) }
+            dt { "Mode" } dd { @if checkout.livemode { "live" } @else { "test" } }
+        }
+        h2 { "Timeline" }
+        ol.timeline {
+            @for moment in &moments {
+                li { time { (time(moment.at)) } div { (moment.what) } }
+            }
+        }
+        p { a href=(viewer.link("/dashboard/checkouts")) { "← All checkouts" } }
+    };
+    let title = format!("Checkout {}", checkout.id);
+    Ok(page_response(
+        StatusCode::OK,
+        layout::page(&viewer, "/dashboard/checkouts", &title, content),
+    ))
+}

@@ -1,0 +1,143 @@
+//! The dashboard for ops and finance (`/dashboard`): pages rendered by the gateway itself
+//! (maud templates compiled into the binary, one stylesheet embedded, no script), signed in with
+//! the admin token (ops: every merchant) or a merchant's API key (that merchant only).
+//!
+//! Every page answers with a Content-Security-Policy that allows no inline script and no other
+//! origin, is never cached, and cannot be framed. Sessions live in the store ([`session`]), so
+//! any node accepts them; every form that changes something carries the session's CSRF token.
+
+mod checkouts;
+mod layout;
+mod overview;
+mod session;
+mod viewer;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use maud::Markup;
+
+use crate::routes::{Route, route};
+
+/// The dashboard's routes, none of them in the API document: they answer people, in HTML.
+pub fn routes() -> Vec<Route> {
+    use actix_web::http::Method as M;
+    const WHY: &str = "the dashboard: pages for people, not an API";
+    vec![
+        route(M::GET, "/dashboard", overview::overview).undocumented(WHY),
+        route(M::GET, "/dashboard/sign-in", session::sign_in_page).undocumented(WHY),
+        route(M::POST, "/dashboard/sign-in", session::sign_in).undocumented(WHY),
+        route(M::POST, "/dashboard/sign-out", session::sign_out).undocumented(WHY),
+        route(M::GET, "/dashboard/checkouts", checkouts::list).undocumented(WHY),
+        route(M::GET, "/dashboard/checkouts/{id}", checkouts::timeline).undocumented(WHY),
+        route(
+            M::GET,
+            "/dashboard/assets/dashboard.css",
+            layout::stylesheet,
+        )
+        .undocumented(WHY),
+    ]
+}
+
+/// Where a browser without a session is sent.
+const SIGN_IN_PATH: &str = "/dashboard/sign-in";
+
+/// No inline script or style, nothing from another origin, forms posted only here, never in a
+/// frame.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A page: `markup` with the dashboard's security headers.
+fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    secure(&mut response);
+    response
+        .content_type("text/html; charset=utf-8")
+        .body(markup.into_string())
+}
+
+/// The headers every dashboard answer carries, pages and redirects alike.
+fn secure(response: &mut actix_web::HttpResponseBuilder) {
+    response
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"));
+}
+
+/// A redirect after a form (303: the browser follows with a GET).
+fn see_other(location: &str) -> HttpResponse {
+    let mut response = HttpResponse::SeeOther();
+    secure(&mut response);
+    response
+        .insert_header((header::LOCATION, location.to_owned()))
+        .finish()
+}
+
+/// Why a dashboard request got no page of its own: each is answered with a page, or with the
+/// sign-in page for a browser that has no session.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    #[error("sign in to see this page")]
+    SignIn,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("too many sign-in attempts from this address; try again in {0} seconds")]
+    TooManyAttempts(u64),
+    /// Logged; the page says only that something went wrong.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl DashboardError {
+    fn internal(error: impl std::fmt::Display) -> DashboardError {
+        DashboardError::Internal(error.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for DashboardError {
+    fn from(error: crate::store::StoreError) -> DashboardError {
+        DashboardError::internal(error)
+    }
+}
+
+impl From<diesel::result::Error> for DashboardError {
+    fn from(error: diesel::result::Error) -> DashboardError {
+        DashboardError::internal(error)
+    }
+}
+
+impl ResponseError for DashboardError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            DashboardError::SignIn => StatusCode::SEE_OTHER,
+            DashboardError::Forbidden(_) => StatusCode::FORBIDDEN,
+            DashboardError::NotFound(_) => StatusCode::NOT_FOUND,
+            DashboardError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            DashboardError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            DashboardError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            DashboardError::SignIn => return see_other(SIGN_IN_PATH),
+            DashboardError::Internal(error) => {
+                tracing::error!(%error, "a dashboard page failed");
+                "Something went wrong on our side; the server's log says what.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = html(self.status_code(), layout::message_page(&message));
+        if let DashboardError::TooManyAttempts(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+        }
+        response
+    }
+}

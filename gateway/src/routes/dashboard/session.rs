@@ -1,0 +1,165 @@
+//! Signing in and out of the dashboard, and who a request is ([`Viewer`]).
+//!
+//! A sign-in with the admin token (ops) or a merchant's API key makes a session row in the
+//! store, holding the SHA-256 of a random token; the browser keeps the token in a cookie that
+//! scripts cannot read (`HttpOnly`), that no other site's request carries (`SameSite=Strict`),
+//! and that travels only over https when paymux is served over https (`Secure`). Any node
+//! finds the row, and signing out deletes it. Attempts are limited per client address; a
+//! posted form must come from this origin, and once signed in it must carry the session's
+//! CSRF token.
+
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::TimeDelta;
+use paymux_providers::signing::hex_sha256;
+use paymux_schema::db::session::DashboardSession;
+use serde::Deserialize;
+
+use super::viewer::{COOKIE, Viewer};
+use super::{DashboardError, SIGN_IN_PATH, html, layout, see_other};
+use crate::client_address::client_address;
+use crate::live::{AdminAccess, LiveConfig};
+use crate::merchants::key_hash;
+use crate::settings::RateLimitSettings;
+use crate::state::AppState;
+/// How long a session lasts: a working day.
+const SESSION_LENGTH: TimeDelta = TimeDelta::hours(12);
+/// Sign-in attempts per client address: ten at once, then one every ten seconds.
+const SIGN_IN_LIMIT: RateLimitSettings = RateLimitSettings {
+    requests_per_second: 0.1,
+    burst: 10,
+};
+
+/// Refuses a form posted from another origin: the sign-in form has no session to carry a
+/// CSRF token yet, and a browser always says where a POST comes from.
+fn same_origin(request: &HttpRequest) -> Result<(), DashboardError> {
+    let Some(origin) = request.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let info = request.connection_info();
+    let here = format!("{}://{}", info.scheme(), info.host());
+    if origin.as_bytes() == here.as_bytes() {
+        Ok(())
+    } else {
+        Err(DashboardError::Forbidden(
+            "This form was posted from another site.".to_owned(),
+        ))
+    }
+}
+
+/// `GET /dashboard/sign-in`.
+pub async fn sign_in_page() -> HttpResponse {
+    html(StatusCode::OK, layout::sign_in_page(None))
+}
+
+#[derive(Deserialize)]
+pub struct SignIn {
+    token: String,
+}
+
+/// `POST /dashboard/sign-in`: the admin token signs ops in, a merchant's API key that merchant.
+pub async fn sign_in(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: web::Form<SignIn>,
+) -> Result<HttpResponse, DashboardError> {
+    same_origin(&request)?;
+    let address = client_address(&request, &state.live.started().server.trusted_proxies);
+    let bucket = key_hash(&format!("dashboard sign-in {address:?}"));
+    if let Err(wait) = state.rejections.take(bucket, SIGN_IN_LIMIT, Instant::now()) {
+        return Err(DashboardError::TooManyAttempts(wait.as_secs().max(1)));
+    }
+    let config = state.config();
+    let token = form.token.trim();
+    let merchant = if config.admin_access(Some(token)) == AdminAccess::Granted {
+        None
+    } else if let Some((merchant, _)) = config.merchants.authenticate(token) {
+        Some(merchant.id.clone())
+    } else {
+        tracing::info!(client = ?address, "a dashboard sign-in was refused");
+        let message = "That token signs nobody in: use the admin token or a merchant's API key.";
+        return Ok(html(
+            StatusCode::UNAUTHORIZED,
+            layout::sign_in_page(Some(message)),
+        ));
+    };
+    let (cookie_token, csrf_token) = (random_token()?, random_token()?);
+    let now = paymux_schema::db::now();
+    let session = DashboardSession {
+        token_hash: hex_sha256(cookie_token.as_bytes()),
+        merchant,
+        csrf_token,
+        created_at: now,
+        expires_at: now + SESSION_LENGTH,
+    };
+    tracing::info!(merchant = ?session.merchant, "signed in to the dashboard");
+    state
+        .write(move |conn| DashboardSession::insert(conn, &session).map_err(DashboardError::from))
+        .await?;
+    let cookie = format!(
+        "{COOKIE}={cookie_token}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_LENGTH.num_seconds(),
+        if served_over_https(&request, &config) {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    let mut response = see_other("/dashboard");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::try_from(cookie).map_err(DashboardError::internal)?,
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct SignOut {
+    /// Absent is refused like a wrong one: with the page that says why.
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /dashboard/sign-out`: ends the session on every node.
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    viewer: Viewer,
+    form: web::Form<SignOut>,
+) -> Result<HttpResponse, DashboardError> {
+    same_origin(&request)?;
+    viewer.check_csrf(&form.csrf)?;
+    let token_hash = viewer.token_hash().to_owned();
+    state
+        .write(move |conn| {
+            DashboardSession::delete(conn, &token_hash).map_err(DashboardError::from)
+        })
+        .await?;
+    let mut response = see_other(SIGN_IN_PATH);
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "paymux_session=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    Ok(response)
+}
+
+/// Whether the browser reached paymux over https: then the cookie is `Secure`.
+fn served_over_https(request: &HttpRequest, config: &LiveConfig) -> bool {
+    let public = config.settings.server.public_url.as_ref();
+    public.is_some_and(|url| url.scheme() == "https")
+        || request.connection_info().scheme() == "https"
+}
+
+/// 32 random bytes, URL-safe base64.
+fn random_token() -> Result<String, DashboardError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(DashboardError::internal)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}

@@ -1,0 +1,285 @@
+//! The dashboard over HTTP: signing in and out, what each kind of session sees, the guards on
+//! its forms, and what its pages show after a payment.
+
+use paymux_tests::{
+    ADMIN_TOKEN, DEMO_KEY, TestApp, assert_json, on_both_backends, spawn_sandboxed,
+};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use serde_json::{Value, json};
+
+/// A second merchant, with SKN Pay through the sandbox.
+const OTHER: &str = "\n[merchants.other]\napi_keys = [\"pmx_test_other\"]\n\
+    [merchants.other.providers.sknpay]\nsandbox = true\napi_key = \"sk_test_other_0a1b\"\n\
+    webhook_secret = \"whsec_other_2c3d\"\n";
+const OTHER_KEY: &str = "pmx_test_other";
+
+/// A browser: it follows no redirect and keeps the session cookie it was given.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+/// What a page answered.
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .map_or("", |value| value.to_str().unwrap())
+    }
+
+    /// The session's CSRF token, as its forms carry it.
+    fn csrf(&self) -> String {
+        let start = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF token");
+        let rest = &self.body[start + "name=\"csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: app.address.clone(),
+            cookie: None,
+        }
+    }
+
+    async fn read(response: reqwest::Response) -> Page {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        Browser::read(request.send().await.unwrap()).await
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(header::ORIGIN, &self.base)
+            .form(fields);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        Browser::read(request.send().await.unwrap()).await
+    }
+
+    /// Signs in with `token`, keeping the cookie; the answer.
+    async fn sign_in(&mut self, token: &str) -> Page {
+        let page = self.post("/dashboard/sign-in", &[("token", token)]).await;
+        if let Some(cookie) = page.headers.get(header::SET_COOKIE) {
+            let cookie = cookie.to_str().unwrap();
+            self.cookie = Some(cookie.split(';').next().unwrap().to_owned());
+        }
+        page
+    }
+}
+
+/// A checkout of `amount` cents at SKN Pay for `key`'s merchant, paid through the simulator.
+async fn paid_checkout(app: &TestApp, key: &str, amount: i64) -> Value {
+    let body = json!({"amount": amount, "currency": "USD", "provider": "sknpay", "reference": format!("order-{amount}")});
+    let checkout = assert_json(app.post_as(key, "/v1/checkouts", &body, None).await, 201).await;
+    let payment = checkout["provider_checkout_id"].as_str().unwrap();
+    let paid = app.press("sknpay", payment, "pay", &json!({})).await;
+    assert!(paid.get("error").is_none(), "{paid}");
+    app.eventually("the payment to be recorded", || async {
+        let id = checkout["id"].as_str().unwrap();
+        let now = app.get_json_as(key, &format!("/v1/checkouts/{id}")).await;
+        (now["status"] == "succeeded").then_some(())
+    })
+    .await;
+    checkout
+}
+
+on_both_backends! {
+    async fn a_page_without_a_session_sends_the_browser_to_sign_in(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let mut browser = Browser::new(&app);
+        for path in ["/dashboard", "/dashboard/checkouts", "/dashboard/checkouts/chk_01m8zr6r92rjbs1nbct0hbz298"] {
+            let page = browser.get(path).await;
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(page.location(), "/dashboard/sign-in", "{path}");
+        }
+        // A cookie of no session is none.
+        browser.cookie = Some("paymux_session=forged".to_owned());
+        assert_eq!(browser.get("/dashboard").await.location(), "/dashboard/sign-in");
+        let form = browser.get("/dashboard/sign-in").await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(form.body.contains("name=\"token\""), "{}", form.body);
+    }
+
+    async fn a_merchant_key_signs_in_to_that_merchant_alone(backend) {
+        let app = spawn_sandboxed(backend, OTHER).await;
+        let demo_checkout = paid_checkout(&app, DEMO_KEY, 2500).await;
+        let other_checkout = paid_checkout(&app, OTHER_KEY, 4200).await;
+        let mut browser = Browser::new(&app);
+        let signed_in = browser.sign_in(OTHER_KEY).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+        assert_eq!(signed_in.location(), "/dashboard");
+        let cookie = signed_in.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        for flag in ["HttpOnly", "SameSite=Strict", "Path=/dashboard"] {
+            assert!(cookie.contains(flag), "{cookie}");
+        }
+        assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+
+        let other_id = other_checkout["id"].as_str().unwrap();
+        let demo_id = demo_checkout["id"].as_str().unwrap();
+        // Asking for another merchant changes nothing for a merchant's session.
+        let list = browser.get("/dashboard/checkouts?merchant=demo").await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.body.contains(other_id), "{}", list.body);
+        assert!(!list.body.contains(demo_id), "{}", list.body);
+        let theirs = browser.get(&format!("/dashboard/checkouts/{demo_id}")).await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+        assert!(!theirs.body.contains("25.00"), "{}", theirs.body);
+        let overview = browser.get("/dashboard").await;
+        assert!(overview.body.contains("42.00 USD"), "{}", overview.body);
+        assert!(!overview.body.contains("25.00 USD"), "{}", overview.body);
+    }
+
+    async fn ops_sign_in_with_the_admin_token_and_choose_the_merchant(backend) {
+        let app = spawn_sandboxed(backend, OTHER).await;
+        let demo_checkout = paid_checkout(&app, DEMO_KEY, 2500).await;
+        let other_checkout = paid_checkout(&app, OTHER_KEY, 4200).await;
+        let mut browser = Browser::new(&app);
+        assert_eq!(browser.sign_in(ADMIN_TOKEN).await.status, StatusCode::SEE_OTHER);
+        for (merchant, checkout) in [("demo", &demo_checkout), ("other", &other_checkout)] {
+            let id = checkout["id"].as_str().unwrap();
+            let list = browser.get(&format!("/dashboard/checkouts?merchant={merchant}")).await;
+            assert!(list.body.contains(id), "{merchant}: {}", list.body);
+            let timeline = browser.get(&format!("/dashboard/checkouts/{id}?merchant={merchant}")).await;
+            assert_eq!(timeline.status, StatusCode::OK, "{}", timeline.body);
+        }
+        let unknown = browser.get("/dashboard?merchant=nobody").await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn a_paid_checkout_is_on_the_overview_and_its_timeline(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let checkout = paid_checkout(&app, DEMO_KEY, 2500).await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in(DEMO_KEY).await;
+        let overview = browser.get("/dashboard").await;
+        assert_eq!(overview.status, StatusCode::OK);
+        assert!(overview.body.contains("<svg"), "a chart: {}", overview.body);
+        assert!(overview.body.contains("25.00 USD"), "{}", overview.body);
+        assert!(overview.body.contains("sknpay"), "{}", overview.body);
+
+        let id = checkout["id"].as_str().unwrap();
+        let found = browser.get("/dashboard/checkouts?reference=order-2500&status=succeeded").await;
+        assert!(found.body.contains(id), "{}", found.body);
+        let missed = browser.get("/dashboard/checkouts?reference=order-2500&status=failed").await;
+        assert!(!missed.body.contains(id), "{}", missed.body);
+        // An id in the search box opens that checkout.
+        let opened = browser.get(&format!("/dashboard/checkouts?id={id}")).await;
+        assert_eq!(opened.status, StatusCode::SEE_OTHER);
+        assert_eq!(opened.location(), format!("/dashboard/checkouts/{id}"));
+
+        let timeline = browser.get(&format!("/dashboard/checkouts/{id}")).await;
+        assert_eq!(timeline.status, StatusCode::OK);
+        for text in ["Created", "payment.succeeded", "25.00 USD", "order-2500"] {
+            assert!(timeline.body.contains(text), "{text}: {}", timeline.body);
+        }
+    }
+
+    async fn every_page_forbids_inline_script_and_framing(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let checkout = paid_checkout(&app, DEMO_KEY, 2500).await;
+        let mut browser = Browser::new(&app);
+        let sign_in = browser.get("/dashboard/sign-in").await;
+        browser.sign_in(DEMO_KEY).await;
+        let id = checkout["id"].as_str().unwrap();
+        let pages = [
+            sign_in,
+            browser.get("/dashboard").await,
+            browser.get("/dashboard/checkouts").await,
+            browser.get(&format!("/dashboard/checkouts/{id}")).await,
+        ];
+        for page in pages {
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            let policy = page.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+            assert!(policy.contains("default-src 'none'"), "{policy}");
+            assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+            assert!(!policy.contains("unsafe-inline"), "{policy}");
+            assert!(!page.body.contains("<script"), "{}", page.body);
+            assert_eq!(page.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+        }
+    }
+
+    async fn a_wrong_token_is_refused_and_attempts_are_limited(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let mut browser = Browser::new(&app);
+        let refused = browser.sign_in("pmx_test_wrong").await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert!(refused.body.contains("signs nobody in"), "{}", refused.body);
+        assert!(refused.headers.get(header::SET_COOKIE).is_none());
+        let mut limited = None;
+        for _ in 0..20 {
+            let page = browser.sign_in("pmx_test_wrong").await;
+            if page.status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(page);
+                break;
+            }
+        }
+        let limited = limited.expect("sign-in attempts are limited");
+        assert!(limited.headers.get(header::RETRY_AFTER).is_some());
+        // The right token is held back too: the limit is the address's, not the token's.
+        assert_eq!(browser.sign_in(DEMO_KEY).await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    async fn signing_out_needs_the_forms_token_and_ends_the_session(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in(DEMO_KEY).await;
+        let overview = browser.get("/dashboard").await;
+        let csrf = overview.csrf();
+        assert!(csrf.len() >= 32, "{csrf}");
+        for forged in [vec![], vec![("csrf", "forged")]] {
+            let refused = browser.post("/dashboard/sign-out", &forged).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        }
+        assert_eq!(browser.get("/dashboard").await.status, StatusCode::OK);
+        let out = browser.post("/dashboard/sign-out", &[("csrf", &csrf)]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        assert_eq!(out.location(), "/dashboard/sign-in");
+        // The old cookie opens nothing any more.
+        assert_eq!(browser.get("/dashboard").await.location(), "/dashboard/sign-in");
+        // A form posted from another site is refused before anything else.
+        let foreign = browser
+            .client
+            .post(format!("{}/dashboard/sign-in", browser.base))
+            .header(header::ORIGIN, "https://elsewhere.example")
+            .form(&[("token", DEMO_KEY)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+        assert!(foreign.headers().get(header::SET_COOKIE).is_none());
+    }
+}
