@@ -240,18 +240,20 @@ fn message_for_status(request: &HttpRequest, status: StatusCode) -> String {
 
 /// An `ErrorHandlers` default handler: any error response that is not JSON yet (the router's
 /// 404 and 405, payload errors, …) gets the API's JSON error body with a code for its status.
-/// A page written for people (HTML: the dashboard's, a payer's) is left as it is.
+/// Off the API (`/v1/`, `/webhooks/`), a page written for people (HTML: the dashboard's, a
+/// payer's) is left as it is.
 pub fn json_error_bodies<B: MessageBody + 'static>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let written = response
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value.starts_with("application/json") || value.starts_with("text/html")
-        });
-    if written {
+        .unwrap_or_default();
+    let path = response.request().path();
+    let api = path.starts_with("/v1/") || path.starts_with("/webhooks/");
+    let page = content_type.starts_with("text/html") && !api;
+    if content_type.starts_with("application/json") || page {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));

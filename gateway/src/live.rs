@@ -110,6 +110,15 @@ impl LiveConfig {
         Policy::from(&self.settings.routing)
     }
 
+    /// Whether the admin token whose SHA-256 is `hash` is still the configured one (and the
+    /// admin access enabled), in constant time.
+    pub fn admin_hash_granted(&self, hash: &[u8; 32]) -> bool {
+        self.settings.admin.enabled
+            && self
+                .admin_token
+                .is_some_and(|expected| constant_time_eq(&expected, hash))
+    }
+
     /// Checks an admin request's bearer token, in constant time (over its hash).
     pub fn admin_access(&self, presented: Option<&str>) -> AdminAccess {
         if !self.settings.admin.enabled {

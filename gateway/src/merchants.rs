@@ -346,6 +346,11 @@ impl Merchants {
             .map(|merchant| (merchant.clone(), hash))
     }
 
+    /// The merchant of the key whose SHA-256 is `hash`, while that key is configured.
+    pub fn authenticate_hash(&self, hash: &[u8; 32]) -> Option<Arc<Merchant>> {
+        self.by_key_hash.get(hash).cloned()
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<Merchant>> {
         self.by_id.get(id).cloned()
     }

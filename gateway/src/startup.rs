@@ -30,6 +30,8 @@ use crate::writer::{Writer, WriterOptions};
 
 /// Most client addresses whose rejected webhooks are counted apart (see [`RateLimiter`]).
 const REJECTION_BUCKETS: usize = 100_000;
+/// Most client addresses whose dashboard sign-in attempts are counted apart.
+const SIGN_IN_BUCKETS: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -123,6 +125,7 @@ pub(crate) fn assemble_state(
         breakers: Arc::default(),
         limiter: Arc::default(),
         rejections: Arc::new(RateLimiter::with_capacity(REJECTION_BUCKETS)),
+        sign_ins: Arc::new(RateLimiter::with_capacity(SIGN_IN_BUCKETS)),
         metrics,
     })
 }

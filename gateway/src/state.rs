@@ -27,6 +27,9 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Rejected webhooks, per merchant and provider and per client address.
     pub rejections: Arc<RateLimiter>,
+    /// Dashboard sign-in attempts, per client address (an IPv6 /64), apart from the webhooks'
+    /// buckets so that neither crowds the other out.
+    pub sign_ins: Arc<RateLimiter>,
     pub metrics: Metrics,
 }
 

@@ -275,6 +275,26 @@ impl Checkout {
             .load(conn)
     }
 
+    /// How many of the merchant's checkouts created in `[from, to)` stand at each status, by
+    /// provider: `(provider, status, count)`.
+    pub fn count_statuses(
+        conn: &mut DbConnection,
+        merchant: &str,
+        (from, to): (NaiveDateTime, NaiveDateTime),
+    ) -> QueryResult<Vec<(String, String, i64)>> {
+        checkouts::table
+            .filter(checkouts::merchant.eq(merchant))
+            .filter(checkouts::created_at.ge(from))
+            .filter(checkouts::created_at.lt(to))
+            .group_by((checkouts::provider, checkouts::status))
+            .select((
+                checkouts::provider,
+                checkouts::status,
+                diesel::dsl::count_star(),
+            ))
+            .load(conn)
+    }
+
     /// A page of the merchant's checkouts, newest first.
     pub fn list(
         conn: &mut DbConnection,

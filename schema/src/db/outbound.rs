@@ -510,10 +510,12 @@ pub struct WebhookAttempt {
 }
 
 impl WebhookAttempt {
-    /// Every attempt to deliver any of `events`, oldest first: a checkout's notifications.
+    /// The first `limit` attempts to deliver any of `events`, oldest first: a checkout's
+    /// notifications.
     pub fn for_events(
         conn: &mut DbConnection,
         events: &[EventId],
+        limit: i64,
     ) -> QueryResult<Vec<WebhookAttempt>> {
         let ids: Vec<String> = events.iter().map(ToString::to_string).collect();
         webhook_attempts::table
@@ -522,6 +524,7 @@ impl WebhookAttempt {
                 webhook_attempts::attempted_at.asc(),
                 webhook_attempts::id.asc(),
             ))
+            .limit(limit)
             .select(WebhookAttempt::as_select())
             .load(conn)
     }

@@ -45,6 +45,23 @@ pub struct WebhookReceipt {
 }
 
 impl WebhookReceipt {
+    /// The merchant's newest receipts with one of `outcomes`.
+    pub fn recent(
+        conn: &mut DbConnection,
+        merchant: &str,
+        outcomes: &[ReceiptOutcome],
+        limit: i64,
+    ) -> QueryResult<Vec<WebhookReceipt>> {
+        let outcomes: Vec<&str> = outcomes.iter().map(|outcome| outcome.as_str()).collect();
+        webhook_receipts::table
+            .filter(webhook_receipts::merchant.eq(merchant))
+            .filter(webhook_receipts::outcome.eq_any(outcomes))
+            .order(webhook_receipts::id.desc())
+            .limit(limit)
+            .select(WebhookReceipt::as_select())
+            .load(conn)
+    }
+
     /// How many of the merchant's webhooks received in `[from, to)` had each outcome.
     pub fn count_outcomes(
         conn: &mut DbConnection,

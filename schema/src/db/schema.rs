@@ -108,6 +108,7 @@ diesel::table! {
         csrf_token -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        credential_hash -> Text,
     }
 }
 

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::schema::dashboard_sessions;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = dashboard_sessions)]
 #[diesel(treat_none_as_default_value = false)]
 pub struct DashboardSession {
@@ -19,6 +19,19 @@ pub struct DashboardSession {
     pub csrf_token: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// Hex SHA-256 of the admin token or API key the session signed in with.
+    pub credential_hash: String,
+}
+
+/// Shows neither hash nor the CSRF token: each would help whoever reads a log.
+impl std::fmt::Debug for DashboardSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardSession")
+            .field("merchant", &self.merchant)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DashboardSession {
@@ -56,5 +69,27 @@ impl DashboardSession {
     pub fn delete_expired(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
         diesel::delete(dashboard_sessions::table.filter(dashboard_sessions::expires_at.le(now)))
             .execute(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let session = DashboardSession {
+            token_hash: "token-hash-secret".to_owned(),
+            merchant: Some("demo".to_owned()),
+            csrf_token: "csrf-secret".to_owned(),
+            created_at: NaiveDateTime::default(),
+            expires_at: NaiveDateTime::default(),
+            credential_hash: "credential-secret".to_owned(),
+        };
+        let shown = format!("{session:?}");
+        assert!(shown.contains("demo"), "{shown}");
+        for secret in ["token-hash-secret", "csrf-secret", "credential-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

@@ -18,6 +18,8 @@ const OTHER_KEY: &str = "pmx_test_other";
 struct Browser {
     client: reqwest::Client,
     base: String,
+    /// The `Origin` its forms say they come from: the site it shows.
+    origin: String,
     cookie: Option<String>,
 }
 
@@ -55,6 +57,7 @@ impl Browser {
         Browser {
             client,
             base: app.address.clone(),
+            origin: app.address.clone(),
             cookie: None,
         }
     }
@@ -82,7 +85,7 @@ impl Browser {
         let mut request = self
             .client
             .post(format!("{}{path}", self.base))
-            .header(header::ORIGIN, &self.base)
+            .header(header::ORIGIN, &self.origin)
             .form(fields);
         if let Some(cookie) = &self.cookie {
             request = request.header(header::COOKIE, cookie);
@@ -157,6 +160,7 @@ on_both_backends! {
         assert!(!list.body.contains(demo_id), "{}", list.body);
         let theirs = browser.get(&format!("/dashboard/checkouts/{demo_id}")).await;
         assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+        assert!(theirs.body.starts_with("<!DOCTYPE html>"), "a page: {}", theirs.body);
         assert!(!theirs.body.contains("25.00"), "{}", theirs.body);
         let overview = browser.get("/dashboard").await;
         assert!(overview.body.contains("42.00 USD"), "{}", overview.body);
@@ -176,6 +180,8 @@ on_both_backends! {
             let timeline = browser.get(&format!("/dashboard/checkouts/{id}?merchant={merchant}")).await;
             assert_eq!(timeline.status, StatusCode::OK, "{}", timeline.body);
         }
+        let demo_list = browser.get("/dashboard/checkouts?merchant=demo").await;
+        assert!(!demo_list.body.contains(other_checkout["id"].as_str().unwrap()), "{}", demo_list.body);
         let unknown = browser.get("/dashboard?merchant=nobody").await;
         assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     }
@@ -190,6 +196,7 @@ on_both_backends! {
         assert!(overview.body.contains("<svg"), "a chart: {}", overview.body);
         assert!(overview.body.contains("25.00 USD"), "{}", overview.body);
         assert!(overview.body.contains("sknpay"), "{}", overview.body);
+        assert!(overview.body.contains("100%"), "sknpay's success rate: {}", overview.body);
 
         let id = checkout["id"].as_str().unwrap();
         let found = browser.get("/dashboard/checkouts?reference=order-2500&status=succeeded").await;
@@ -220,6 +227,9 @@ on_both_backends! {
             browser.get("/dashboard").await,
             browser.get("/dashboard/checkouts").await,
             browser.get(&format!("/dashboard/checkouts/{id}")).await,
+            browser.get("/dashboard/receipts").await,
+            browser.get("/dashboard/providers").await,
+            browser.get("/dashboard/reconciliation").await,
         ];
         for page in pages {
             assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -281,5 +291,120 @@ on_both_backends! {
             .unwrap();
         assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
         assert!(foreign.headers().get(header::SET_COOKIE).is_none());
+    }
+
+    async fn refused_webhooks_are_listed_first_with_why(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        paid_checkout(&app, DEMO_KEY, 2500).await;
+        let forged = app
+            .post_webhook("/webhooks/demo/sknpay", &[("content-type", "application/json")], "{\"id\": \"evt_forged\"}")
+            .await;
+        assert_eq!(forged.status(), 400);
+        let mut browser = Browser::new(&app);
+        browser.sign_in(DEMO_KEY).await;
+        let page = browser.get("/dashboard/receipts").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let (refused, accepted) = page.body.split_once("<h2>Accepted</h2>").unwrap();
+        assert!(refused.contains("rejected"), "{refused}");
+        assert!(refused.contains("signature"), "the reason: {refused}");
+        assert!(accepted.contains("accepted"), "{accepted}");
+        assert!(!accepted.contains("rejected"), "{accepted}");
+    }
+
+    async fn ops_reload_from_the_providers_page_and_see_what_changed(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let mut merchant = Browser::new(&app);
+        merchant.sign_in(DEMO_KEY).await;
+        let page = merchant.get("/dashboard/providers").await;
+        assert!(page.body.contains("skipify"), "{}", page.body);
+        assert!(!page.body.contains("/dashboard/providers/reload"), "no reload for a merchant");
+        let refused = merchant.post("/dashboard/providers/reload", &[("csrf", &page.csrf())]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+        let mut ops = Browser::new(&app);
+        ops.sign_in(ADMIN_TOKEN).await;
+        let page = ops.get("/dashboard/providers").await;
+        app.write_config("[merchants.demo.providers.kwik]\nenabled = false\n");
+        let reloaded = ops.post("/dashboard/providers/reload", &[("csrf", &page.csrf())]).await;
+        assert_eq!(reloaded.status, StatusCode::OK, "{}", reloaded.body);
+        assert!(reloaded.body.contains("Configuration reloaded"), "{}", reloaded.body);
+        assert!(reloaded.body.contains("demo · kwik"), "{}", reloaded.body);
+        assert!(reloaded.body.contains("enabled, priority 4, ZAR → disabled"), "{}", reloaded.body);
+
+        app.write_config("[merchants.demo.providers.kwik]\nnot_a_setting = 1\n");
+        let refused = ops.post("/dashboard/providers/reload", &[("csrf", &page.csrf())]).await;
+        assert!(refused.body.contains("Reload refused"), "{}", refused.body);
+        assert!(refused.body.contains("not_a_setting"), "{}", refused.body);
+    }
+
+    async fn reconciliation_shows_the_period_and_downloads_its_csv(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        paid_checkout(&app, DEMO_KEY, 2500).await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in(DEMO_KEY).await;
+        let page = browser.get("/dashboard/reconciliation").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("Net in USD"), "{}", page.body);
+        assert!(page.body.contains("25.00 USD"), "{}", page.body);
+        let none = browser.get("/dashboard/reconciliation?from=2020-01-01&to=2020-02-01").await;
+        assert!(none.body.contains("Nothing was paid"), "{}", none.body);
+        let bad = browser.get("/dashboard/reconciliation?from=2020-02-01&to=2020-01-01").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+        let csv = browser.get("/dashboard/reconciliation.csv?currency=USD").await;
+        assert_eq!(csv.status, StatusCode::OK);
+        let disposition = csv.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap();
+        assert!(disposition.starts_with("attachment; filename=\"reconciliation-demo-"), "{disposition}");
+        assert!(csv.body.starts_with("section,"), "{}", csv.body);
+        assert!(csv.body.contains("total,sknpay,USD,1,2500"), "{}", csv.body);
+    }
+
+    async fn a_revoked_key_ends_its_sessions(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in(DEMO_KEY).await;
+        assert_eq!(browser.get("/dashboard").await.status, StatusCode::OK);
+        let reloaded = app.reload("[merchants.demo]\napi_keys = [\"pmx_test_rotated\"]\n").await;
+        assert_eq!(reloaded.status(), 200);
+        assert_eq!(browser.get("/dashboard").await.location(), "/dashboard/sign-in");
+        // A session of the new key works; the admin token's ends with the token too.
+        browser.sign_in("pmx_test_rotated").await;
+        assert_eq!(browser.get("/dashboard").await.status, StatusCode::OK);
+        let mut ops = Browser::new(&app);
+        ops.sign_in(ADMIN_TOKEN).await;
+        assert_eq!(ops.get("/dashboard").await.status, StatusCode::OK);
+        let reloaded = app.reload("[admin]\ntoken = \"pmx_admin_rotated\"\n").await;
+        assert_eq!(reloaded.status(), 200);
+        assert_eq!(ops.get("/dashboard").await.location(), "/dashboard/sign-in");
+    }
+
+    async fn a_form_must_say_it_comes_from_the_dashboards_site(backend) {
+        let app = spawn_sandboxed(backend, "[server]\npublic_url = \"https://pay.example/\"\n").await;
+        let mut browser = Browser::new(&app);
+        // The request's own host is not the site when public_url names another.
+        assert_eq!(browser.sign_in(DEMO_KEY).await.status, StatusCode::FORBIDDEN);
+        browser.origin = "https://pay.example".to_owned();
+        let signed_in = browser.sign_in(DEMO_KEY).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+        let cookie = signed_in.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        assert!(cookie.contains("; Secure"), "served over https: {cookie}");
+        // Without Origin, only a browser's `Sec-Fetch-Site: same-origin` will do.
+        let post = |site: Option<&'static str>| {
+            let mut request = browser
+                .client
+                .post(format!("{}/dashboard/sign-in", browser.base))
+                .form(&[("token", DEMO_KEY)]);
+            if let Some(site) = site {
+                request = request.header("sec-fetch-site", site);
+            }
+            request.send()
+        };
+        assert_eq!(post(None).await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(post(Some("cross-site")).await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(post(Some("same-origin")).await.unwrap().status(), StatusCode::SEE_OTHER);
+        // The API's errors stay JSON.
+        let unknown = app.get("/v1/nothing-here").await;
+        assert_eq!(unknown.status(), 404);
+        assert_eq!(unknown.headers()[header::CONTENT_TYPE], "application/json");
     }
 }

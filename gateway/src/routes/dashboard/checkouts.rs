@@ -59,7 +59,7 @@ pub async fn list(
         .map_err(|error| DashboardError::BadRequest(format!("Unreadable filters: {error}")))?
         .into_inner();
     let id = given(&filters.id);
-    if let Some(id) = id.as_deref().filter(|id| id.starts_with("chk_")) {
+    if let Some(id) = id.as_deref().and_then(|id| CheckoutId::parse(id).ok()) {
         return Ok(see_other(
             &viewer.link(&format!("/dashboard/checkouts/{id}")),
         ));
@@ -199,7 +199,7 @@ pub async fn timeline(
             let events = Event::list(conn, &merchant, &filter, &page)?.items;
             let refunds = Refund::for_checkout(conn, &id)?;
             let ids: Vec<_> = events.iter().map(|event| event.id).collect();
-            let attempts = WebhookAttempt::for_events(conn, &ids)?;
+            let attempts = WebhookAttempt::for_events(conn, &ids, TIMELINE_LIMIT)?;
             Ok::<_, DashboardError>(Some((checkout, events, refunds, attempts)))
         })
         .await?

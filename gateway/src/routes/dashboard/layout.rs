@@ -23,9 +23,12 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 /// The pages in the navigation, by path and name.
-const PAGES: [(&str, &str); 2] = [
+const PAGES: [(&str, &str); 5] = [
     ("/dashboard", "Overview"),
     ("/dashboard/checkouts", "Checkouts"),
+    ("/dashboard/receipts", "Webhooks in"),
+    ("/dashboard/providers", "Providers"),
+    ("/dashboard/reconciliation", "Reconciliation"),
 ];
 
 fn document(title: &str, body: Markup) -> Markup {
@@ -132,8 +135,8 @@ pub fn time(at: NaiveDateTime) -> String {
 /// A status as a badge coloured by what it means for the money.
 pub fn badge(status: &str) -> Markup {
     let tone = match status {
-        "succeeded" | "paid" | "delivered" | "accepted" | "closed" => "good",
-        "failed" | "rejected" | "expired" | "canceled" | "open_circuit" => "bad",
+        "succeeded" | "paid" | "delivered" | "accepted" | "closed" | "enabled" => "good",
+        "failed" | "rejected" | "expired" | "canceled" | "open" | "disabled" => "bad",
         "partially_paid" | "partially_refunded" | "refunded" | "pending" | "processing"
         | "unconfirmed" | "half_open" => "warn",
         _ => "plain",

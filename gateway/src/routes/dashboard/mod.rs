@@ -9,6 +9,9 @@
 mod checkouts;
 mod layout;
 mod overview;
+mod providers;
+mod receipts;
+mod reconciliation;
 mod session;
 mod viewer;
 
@@ -30,6 +33,16 @@ pub fn routes() -> Vec<Route> {
         route(M::POST, "/dashboard/sign-out", session::sign_out).undocumented(WHY),
         route(M::GET, "/dashboard/checkouts", checkouts::list).undocumented(WHY),
         route(M::GET, "/dashboard/checkouts/{id}", checkouts::timeline).undocumented(WHY),
+        route(M::GET, "/dashboard/receipts", receipts::receipts).undocumented(WHY),
+        route(M::GET, "/dashboard/providers", providers::providers).undocumented(WHY),
+        route(M::POST, "/dashboard/providers/reload", providers::reload).undocumented(WHY),
+        route(
+            M::GET,
+            "/dashboard/reconciliation",
+            reconciliation::reconciliation,
+        )
+        .undocumented(WHY),
+        route(M::GET, "/dashboard/reconciliation.csv", reconciliation::csv).undocumented(WHY),
         route(
             M::GET,
             "/dashboard/assets/dashboard.css",

@@ -8,8 +8,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::TimeDelta;
 use maud::{Markup, html};
-use paymux_domain::Currency;
+use paymux_domain::{CheckoutStatus, Currency};
 use paymux_schema::db::activity;
+use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::outbound::WebhookMessage;
 use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::reconcile::{self, ProviderTotals, Scope};
@@ -30,6 +31,8 @@ struct Overview {
     receipts: BTreeMap<String, i64>,
     deliveries: BTreeMap<String, i64>,
     providers: Vec<ProviderStatus>,
+    /// `(provider, status, count)` of the checkouts created in the period.
+    statuses: Vec<(String, String, i64)>,
 }
 
 /// `GET /dashboard?days=7|30|90`.
@@ -54,13 +57,14 @@ pub async fn overview(
         now,
         page_size: reconcile::PAGE_SIZE,
     };
-    let (report, receipts, deliveries, activity) = state
+    let (report, receipts, deliveries, activity, statuses) = state
         .store(move |conn| {
             let report = reconcile::reconcile(conn, &scope).map_err(DashboardError::internal)?;
             let receipts = WebhookReceipt::count_outcomes(conn, &merchant, period)?;
             let deliveries = WebhookMessage::count_statuses(conn, &merchant, period)?;
             let activity = activity::by_merchant_and_provider(conn)?;
-            Ok::<_, DashboardError>((report, receipts, deliveries, activity))
+            let statuses = Checkout::count_statuses(conn, &merchant, period)?;
+            Ok::<_, DashboardError>((report, receipts, deliveries, activity, statuses))
         })
         .await?;
     let providers = provider_statuses(
@@ -77,6 +81,7 @@ pub async fn overview(
         receipts: receipts.into_iter().collect(),
         deliveries: deliveries.into_iter().collect(),
         providers,
+        statuses,
     };
     let content = render(&viewer, &overview);
     Ok(page_response(
@@ -85,14 +90,27 @@ pub async fn overview(
     ))
 }
 
-/// Payments that succeeded out of the checkouts decided in the period (open ones are not yet).
-fn success_rate(totals: &ProviderTotals) -> Option<String> {
-    let decided = totals.succeeded_count
-        + totals.failed_count
-        + totals.canceled_count
-        + totals.expired_count
-        + totals.partially_paid_count;
-    (decided > 0).then(|| format!("{}%", totals.succeeded_count * 100 / decided))
+/// Of the provider's checkouts created in the period and decided (paid, failed, canceled or
+/// expired; open and partly paid ones are not yet), the share that was paid.
+fn success_rate(statuses: &[(String, String, i64)], provider: &str) -> Option<String> {
+    let (mut paid, mut decided) = (0i64, 0i64);
+    for (_, status, count) in statuses.iter().filter(|(of, _, _)| of == provider) {
+        match status.parse::<CheckoutStatus>() {
+            Ok(
+                CheckoutStatus::Succeeded
+                | CheckoutStatus::PartiallyRefunded
+                | CheckoutStatus::Refunded,
+            ) => {
+                paid += count;
+                decided += count;
+            }
+            Ok(CheckoutStatus::Failed | CheckoutStatus::Canceled | CheckoutStatus::Expired) => {
+                decided += count;
+            }
+            _ => {}
+        }
+    }
+    (decided > 0).then(|| format!("{}%", paid * 100 / decided))
 }
 
 fn render(viewer: &Viewer, overview: &Overview) -> Markup {
@@ -147,7 +165,7 @@ fn render(viewer: &Viewer, overview: &Overview) -> Markup {
                     thead { tr {
                         th { "Provider" } th.num { "Paid" } th.num { "Gross" } th.num { "Refunded" }
                         th.num { "Net" } th.num { "Failed" } th.num { "Canceled" } th.num { "Expired" }
-                        th.num { "Open" } th.num { "Success rate" }
+                        th.num { "Open" }
                     } }
                     tbody {
                         @for totals in rows {
@@ -161,7 +179,6 @@ fn render(viewer: &Viewer, overview: &Overview) -> Markup {
                                 td.num { (totals.canceled_count) }
                                 td.num { (totals.expired_count) }
                                 td.num { (totals.open_count) }
-                                td.num { (success_rate(totals).unwrap_or_else(|| "–".to_owned())) }
                             }
                         }
                     }
@@ -173,7 +190,7 @@ fn render(viewer: &Viewer, overview: &Overview) -> Markup {
             table {
                 thead { tr {
                     th { "Provider" } th { "Enabled" } th.num { "Priority" } th { "Currencies" }
-                    th { "Circuit" } th { "Last event" }
+                    th.num { "Success rate" } th { "Circuit" } th { "Last event" }
                 } }
                 tbody {
                     @for provider in &overview.providers {
@@ -182,6 +199,7 @@ fn render(viewer: &Viewer, overview: &Overview) -> Markup {
                             td { @if provider.enabled { "yes" } @else { (badge("disabled")) } }
                             td.num { (provider.priority) }
                             td { (provider.currencies.join(", ")) }
+                            td.num { (success_rate(&overview.statuses, &provider.provider).unwrap_or_else(|| "–".to_owned())) }
                             td { @match &provider.circuit {
                                 Some(circuit) => { (badge(circuit.state.as_str())) }
                                 None => { "–" }

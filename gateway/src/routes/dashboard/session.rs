@@ -8,6 +8,7 @@
 //! posted form must come from this origin, and once signed in it must carry the session's
 //! CSRF token.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
@@ -20,7 +21,7 @@ use paymux_providers::signing::hex_sha256;
 use paymux_schema::db::session::DashboardSession;
 use serde::Deserialize;
 
-use super::viewer::{COOKIE, Viewer};
+use super::viewer::{COOKIE, CsrfForm, Viewer, same_origin};
 use super::{DashboardError, SIGN_IN_PATH, html, layout, see_other};
 use crate::client_address::client_address;
 use crate::live::{AdminAccess, LiveConfig};
@@ -34,23 +35,6 @@ const SIGN_IN_LIMIT: RateLimitSettings = RateLimitSettings {
     requests_per_second: 0.1,
     burst: 10,
 };
-
-/// Refuses a form posted from another origin: the sign-in form has no session to carry a
-/// CSRF token yet, and a browser always says where a POST comes from.
-fn same_origin(request: &HttpRequest) -> Result<(), DashboardError> {
-    let Some(origin) = request.headers().get(header::ORIGIN) else {
-        return Ok(());
-    };
-    let info = request.connection_info();
-    let here = format!("{}://{}", info.scheme(), info.host());
-    if origin.as_bytes() == here.as_bytes() {
-        Ok(())
-    } else {
-        Err(DashboardError::Forbidden(
-            "This form was posted from another site.".to_owned(),
-        ))
-    }
-}
 
 /// `GET /dashboard/sign-in`.
 pub async fn sign_in_page() -> HttpResponse {
@@ -68,13 +52,18 @@ pub async fn sign_in(
     request: HttpRequest,
     form: web::Form<SignIn>,
 ) -> Result<HttpResponse, DashboardError> {
-    same_origin(&request)?;
+    let config = state.config();
+    same_origin(&request, &config)?;
     let address = client_address(&request, &state.live.started().server.trusted_proxies);
-    let bucket = key_hash(&format!("dashboard sign-in {address:?}"));
-    if let Err(wait) = state.rejections.take(bucket, SIGN_IN_LIMIT, Instant::now()) {
+    // An IPv6 client holds a /64: counting each of its addresses apart would multiply its tries.
+    let counted = address.map(|address| match address {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
+    });
+    let bucket = key_hash(&format!("{counted:?}"));
+    if let Err(wait) = state.sign_ins.take(bucket, SIGN_IN_LIMIT, Instant::now()) {
         return Err(DashboardError::TooManyAttempts(wait.as_secs().max(1)));
     }
-    let config = state.config();
     let token = form.token.trim();
     let merchant = if config.admin_access(Some(token)) == AdminAccess::Granted {
         None
@@ -96,6 +85,7 @@ pub async fn sign_in(
         csrf_token,
         created_at: now,
         expires_at: now + SESSION_LENGTH,
+        credential_hash: hex_sha256(token.as_bytes()),
     };
     tracing::info!(merchant = ?session.merchant, "signed in to the dashboard");
     state
@@ -118,22 +108,14 @@ pub async fn sign_in(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-pub struct SignOut {
-    /// Absent is refused like a wrong one: with the page that says why.
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /dashboard/sign-out`: ends the session on every node.
 pub async fn sign_out(
     state: web::Data<AppState>,
     request: HttpRequest,
     viewer: Viewer,
-    form: web::Form<SignOut>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, DashboardError> {
-    same_origin(&request)?;
-    viewer.check_csrf(&form.csrf)?;
+    viewer.check_form(&request, &form)?;
     let token_hash = viewer.token_hash().to_owned();
     state
         .write(move |conn| {
@@ -143,9 +125,10 @@ pub async fn sign_out(
     let mut response = see_other(SIGN_IN_PATH);
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static(
-            "paymux_session=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
+        HeaderValue::try_from(format!(
+            "{COOKIE}=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0"
+        ))
+        .map_err(DashboardError::internal)?,
     );
     Ok(response)
 }

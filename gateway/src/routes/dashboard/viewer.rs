@@ -54,10 +54,11 @@ impl Viewer {
         format!("{path}{separator}merchant={merchant}")
     }
 
-    /// Refuses a form that does not carry this session's CSRF token.
-    pub fn check_csrf(&self, presented: &str) -> Result<(), DashboardError> {
+    /// Refuses a form posted from another site, or without this session's CSRF token.
+    pub fn check_form(&self, request: &HttpRequest, form: &CsrfForm) -> Result<(), DashboardError> {
+        same_origin(request, &self.config)?;
         let expected = self.session.csrf_token.as_bytes();
-        if constant_time_eq(expected, presented.as_bytes()) {
+        if constant_time_eq(expected, form.csrf.as_bytes()) {
             Ok(())
         } else {
             Err(DashboardError::Forbidden(
@@ -99,10 +100,18 @@ async fn viewer(request: HttpRequest) -> Result<Viewer, DashboardError> {
         .await?
         .ok_or(DashboardError::SignIn)?;
     let config = state.config();
+    // The credential must still sign this session in: a revoked key or token ends it.
+    let mut credential = [0u8; 32];
+    hex::decode_to_slice(&session.credential_hash, &mut credential)
+        .map_err(|_| DashboardError::SignIn)?;
     let merchant =
         match &session.merchant {
-            // A merchant removed from the config since: its session shows nothing.
-            Some(own) => config.merchants.get(own).ok_or(DashboardError::SignIn)?,
+            Some(own) => config
+                .merchants
+                .authenticate_hash(&credential)
+                .filter(|merchant| merchant.id == *own)
+                .ok_or(DashboardError::SignIn)?,
+            None if !config.admin_hash_granted(&credential) => return Err(DashboardError::SignIn),
             None => match chosen_merchant(&request) {
                 Some(id) => config.merchants.get(&id).ok_or_else(|| {
                     DashboardError::NotFound(format!("No merchant `{id}` is configured."))
@@ -126,4 +135,39 @@ impl FromRequest for Viewer {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         Box::pin(viewer(request.clone()))
     }
+}
+
+/// Refuses a form that does not say it comes from this site: the sign-in form has no session
+/// to carry a CSRF token yet, and a browser says where a POST comes from (`Origin`, or
+/// `Sec-Fetch-Site`). This site is `public_url`'s origin when it is set, else the request's.
+pub fn same_origin(request: &HttpRequest, config: &LiveConfig) -> Result<(), DashboardError> {
+    let here = match &config.settings.server.public_url {
+        Some(url) => url.origin().ascii_serialization(),
+        None => {
+            let info = request.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let headers = request.headers();
+    let same = match headers.get(header::ORIGIN) {
+        Some(origin) => origin.as_bytes() == here.as_bytes(),
+        None => headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site.as_bytes() == b"same-origin"),
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(DashboardError::Forbidden(
+            "This form did not come from the dashboard's own site.".to_owned(),
+        ))
+    }
+}
+
+/// A form that changes nothing but what its button says: it carries the session's CSRF token.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    /// Absent is refused like a wrong one, with the page that says why.
+    #[serde(default)]
+    csrf: String,
 }
