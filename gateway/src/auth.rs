@@ -7,7 +7,10 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use paymux_domain::{AuditActor, AuditChannel};
 
+use crate::client_address::client_address;
+use crate::domain::audit::Actor;
 use crate::error::ApiError;
 use crate::live::LiveConfig;
 use crate::merchants::Merchant;
@@ -48,6 +51,24 @@ pub(crate) fn state_of(request: &HttpRequest) -> Result<&web::Data<AppState>, Ap
     request
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state is missing"))
+}
+
+/// The client's address, behind the configured trusted proxies, as the audit log keeps it.
+pub(crate) fn client_of(request: &HttpRequest) -> Option<std::net::IpAddr> {
+    let state = state_of(request).ok()?;
+    client_address(request, &state.live.started().server.trusted_proxies)
+}
+
+impl Authenticated {
+    /// This merchant acting through the API, as the audit log names it.
+    pub fn actor(&self, request: &HttpRequest) -> Actor {
+        Actor {
+            kind: AuditActor::Merchant,
+            merchant: Some(self.0.id.clone()),
+            channel: AuditChannel::Api,
+            client_address: client_of(request),
+        }
+    }
 }
 
 fn authenticate(request: &HttpRequest) -> Result<Authenticated, ApiError> {

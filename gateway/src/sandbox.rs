@@ -208,7 +208,7 @@ pub async fn ensure_demo_endpoint(state: &AppState, public_url: &Url) -> Result<
         )),
         ..EndpointChange::default()
     };
-    endpoints::create(state, "demo", change)
+    endpoints::create(state, None, "demo", change)
         .await
         .map(drop)
         .map_err(|error| format!("the demo merchant's webhook endpoint: {error}"))

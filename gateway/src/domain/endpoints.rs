@@ -3,7 +3,8 @@
 //! [`crate::domain::outbound`].
 
 use chrono::{NaiveDateTime, Utc};
-use paymux_domain::{EndpointId, EndpointStatus, EventId, EventType};
+use paymux_domain::{AuditAction, EndpointId, EndpointStatus, EventId, EventType};
+use paymux_schema::db::audit::AuditEntry;
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::{Event, EventFilter};
 use paymux_schema::db::outbound::{
@@ -11,6 +12,7 @@ use paymux_schema::db::outbound::{
 };
 use paymux_schema::db::truncate_to_micros;
 
+use crate::domain::audit::{self, Actor, redacted_url};
 use crate::domain::outbound::{self, ROTATION_OVERLAP, UrlRefused};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -116,10 +118,32 @@ fn secret() -> Result<EndpointSecret, EndpointError> {
         .map_err(|error| EndpointError::Store(StoreError::Task(error.to_string())))
 }
 
+/// The audit log's entry for `action` on `endpoint` by `by`, when a person acted.
+fn audited(
+    by: Option<&Actor>,
+    action: AuditAction,
+    endpoint: &EndpointId,
+    detail: String,
+) -> Option<AuditEntry> {
+    by.map(|actor| actor.entry(action, Some(endpoint.to_string()), detail))
+}
+
+/// Stores `entry`, if any, in the transaction of the action it describes.
+fn insert_audit(
+    conn: &mut paymux_schema::db::DbConnection,
+    entry: &Option<AuditEntry>,
+) -> diesel::QueryResult<()> {
+    entry
+        .as_ref()
+        .map_or(Ok(()), |entry| AuditEntry::insert(conn, entry))
+}
+
 /// Makes an endpoint for `merchant`; its secret is in the answer, and only there and in a
-/// rotation's.
+/// rotation's. Every function here takes `by`, the person acting, for the audit log; `None`
+/// is paymux itself (the sandbox's demo endpoint).
 pub async fn create(
     state: &AppState,
+    by: Option<&Actor>,
     merchant: &str,
     change: EndpointChange,
 ) -> Result<WebhookEndpoint, EndpointError> {
@@ -148,9 +172,23 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
+    let entry = audited(
+        by,
+        AuditAction::EndpointCreated,
+        &endpoint.id,
+        format!(
+            "{} for {}",
+            redacted_url(&endpoint.url),
+            endpoint.enabled_events.0.join(", ")
+        ),
+    );
     let row = endpoint.clone();
     state
-        .write(move |conn| Ok::<_, EndpointError>(WebhookEndpoint::insert(conn, &row)?))
+        .write(move |conn| {
+            WebhookEndpoint::insert(conn, &row)?;
+            insert_audit(conn, &entry)?;
+            Ok::<_, EndpointError>(())
+        })
         .await?;
     Ok(endpoint)
 }
@@ -174,11 +212,25 @@ pub async fn find(
 /// Applies `change`. Enabling an endpoint paymux disabled clears why, and its failures.
 pub async fn update(
     state: &AppState,
+    by: Option<&Actor>,
     merchant: &str,
     id: &str,
     change: EndpointChange,
 ) -> Result<WebhookEndpoint, EndpointError> {
     let mut endpoint = find(state, merchant, id).await?;
+    let mut changed: Vec<String> = Vec::new();
+    if let Some(url) = &change.url {
+        changed.push(format!("url {}", redacted_url(url)));
+    }
+    if let Some(events) = &change.enabled_events {
+        changed.push(format!("events {}", events.join(", ")));
+    }
+    if change.description.is_some() {
+        changed.push("description".to_owned());
+    }
+    if let Some(status) = change.status {
+        changed.push(format!("status {status}"));
+    }
     if let Some(url) = change.url {
         endpoint.url = checked_url(state, &url).await?;
     }
@@ -196,6 +248,15 @@ pub async fn update(
         endpoint.status = status;
     }
     endpoint.updated_at = truncate_to_micros(Utc::now());
+    let entry = audited(
+        by,
+        AuditAction::EndpointUpdated,
+        &endpoint.id,
+        match changed.is_empty() {
+            true => "nothing changed".to_owned(),
+            false => changed.join("; "),
+        },
+    );
     let row = endpoint.clone();
     state
         .write(move |conn| {
@@ -203,6 +264,7 @@ pub async fn update(
             if row.status == EndpointStatus::Disabled {
                 WebhookMessage::fail_pending(conn, &row.id, row.updated_at)?;
             }
+            insert_audit(conn, &entry)?;
             Ok::<_, EndpointError>(())
         })
         .await?;
@@ -210,12 +272,27 @@ pub async fn update(
 }
 
 /// Deletes the endpoint, its messages and their attempts.
-pub async fn delete(state: &AppState, merchant: &str, id: &str) -> Result<(), EndpointError> {
+pub async fn delete(
+    state: &AppState,
+    by: Option<&Actor>,
+    merchant: &str,
+    id: &str,
+) -> Result<(), EndpointError> {
     let endpoint = find(state, merchant, id).await?;
+    let entry = audited(
+        by,
+        AuditAction::EndpointDeleted,
+        &endpoint.id,
+        format!("{} deleted", redacted_url(&endpoint.url)),
+    );
     let merchant = merchant.to_owned();
     let deleted = state
         .write(move |conn| {
-            Ok::<_, EndpointError>(WebhookEndpoint::delete(conn, &merchant, &endpoint.id)?)
+            let deleted = WebhookEndpoint::delete(conn, &merchant, &endpoint.id)?;
+            if deleted {
+                insert_audit(conn, &entry)?;
+            }
+            Ok::<_, EndpointError>(deleted)
         })
         .await?;
     match deleted {
@@ -227,6 +304,7 @@ pub async fn delete(state: &AppState, merchant: &str, id: &str) -> Result<(), En
 /// A new secret; the old one keeps signing beside it for [`ROTATION_OVERLAP`].
 pub async fn rotate_secret(
     state: &AppState,
+    by: Option<&Actor>,
     merchant: &str,
     id: &str,
 ) -> Result<WebhookEndpoint, EndpointError> {
@@ -235,10 +313,18 @@ pub async fn rotate_secret(
     endpoint.previous_secret = Some(std::mem::replace(&mut endpoint.secret, secret()?));
     endpoint.previous_secret_until = Some(now + ROTATION_OVERLAP);
     endpoint.updated_at = now;
+    let entry = audited(
+        by,
+        AuditAction::SecretRotated,
+        &endpoint.id,
+        "a new secret; the old one signs beside it for 24 hours".to_owned(),
+    );
     let row = endpoint.clone();
     state
         .write(move |conn| {
-            Ok::<_, EndpointError>(WebhookEndpoint::save(conn, &row, EndpointPart::Secrets)?)
+            WebhookEndpoint::save(conn, &row, EndpointPart::Secrets)?;
+            insert_audit(conn, &entry)?;
+            Ok::<_, EndpointError>(())
         })
         .await?;
     Ok(endpoint)
@@ -249,6 +335,7 @@ pub async fn rotate_secret(
 /// it was queued for.
 pub async fn resend(
     state: &AppState,
+    by: Option<&Actor>,
     merchant: &str,
     id: &str,
     endpoint: Option<&str>,
@@ -266,6 +353,7 @@ pub async fn resend(
         }
     };
     let owner = merchant.to_owned();
+    let by = by.cloned();
     let queued = state
         .write(move |conn| {
             let event = Event::find(conn, &owner, &event_id)?
@@ -277,6 +365,15 @@ pub async fn resend(
                     queued.push(endpoint.id);
                 }
             }
+            if let Some(actor) = &by {
+                let to: Vec<String> = queued.iter().map(ToString::to_string).collect();
+                let detail = match to.is_empty() {
+                    true => "no endpoint wants it".to_owned(),
+                    false => format!("to {}", to.join(", ")),
+                };
+                let entry = actor.entry(AuditAction::Resent, Some(event_id.to_string()), detail);
+                AuditEntry::insert(conn, &entry)?;
+            }
             Ok::<_, EndpointError>(queued)
         })
         .await?;
@@ -287,6 +384,7 @@ pub async fn resend(
 /// Sends every event since `since` that the endpoint wants to it again, oldest first. How many.
 pub async fn replay(
     state: &AppState,
+    by: Option<&Actor>,
     merchant: &str,
     id: &str,
     since: NaiveDateTime,
@@ -338,12 +436,21 @@ pub async fn replay(
             .await?;
     }
     outbound::wake();
+    if let Some(entry) = audited(
+        by,
+        AuditAction::Replayed,
+        &endpoint.id,
+        format!("{count} events since {}", since.and_utc().to_rfc3339()),
+    ) {
+        audit::record(state, entry).await;
+    }
     Ok(count)
 }
 
 /// Sends a `webhook.test` event to this endpoint alone; its message.
 pub async fn send_test(
     state: &AppState,
+    by: Option<&Actor>,
     merchant: &str,
     id: &str,
 ) -> Result<WebhookMessage, EndpointError> {
@@ -355,11 +462,18 @@ pub async fn send_test(
         ));
     }
     let (event, message) = outbound::test_event(&endpoint);
+    let entry = audited(
+        by,
+        AuditAction::TestSent,
+        &endpoint.id,
+        format!("test event {}", message.event_id),
+    );
     let row = message.clone();
     state
         .write(move |conn| {
             OutboundEvent::insert_if_new(conn, &event)?;
             WebhookMessage::insert(conn, &row)?;
+            insert_audit(conn, &entry)?;
             Ok::<_, EndpointError>(())
         })
         .await?;

@@ -3,6 +3,7 @@
 //! nobody paid. The HTTP handlers in `routes` call these and map their error enums to the
 //! API's errors; nothing here knows a request or a response.
 
+pub mod audit;
 pub mod checkouts;
 pub mod endpoints;
 pub mod events;

@@ -749,11 +749,11 @@ mod tests {
             url: Some("http://127.0.0.1:9/hooks".to_owned()),
             ..EndpointChange::default()
         };
-        let endpoint = endpoints::create(&test.state, "demo", change)
+        let endpoint = endpoints::create(&test.state, None, "demo", change)
             .await
             .unwrap();
         let id = endpoint.id.to_string();
-        endpoints::send_test(&test.state, "demo", &id)
+        endpoints::send_test(&test.state, None, "demo", &id)
             .await
             .unwrap();
         let mut conn = test.conn();
@@ -768,7 +768,7 @@ mod tests {
 
         // Meanwhile: a resend, and a rotation.
         WebhookMessage::make_due(&mut conn, &message.id, now).unwrap();
-        let rotated = endpoints::rotate_secret(&test.state, "demo", &id)
+        let rotated = endpoints::rotate_secret(&test.state, None, "demo", &id)
             .await
             .unwrap();
 

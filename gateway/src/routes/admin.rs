@@ -10,13 +10,14 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 use chrono::{DateTime, Utc};
-use paymux_domain::ErrorBody;
+use paymux_domain::{AuditAction, AuditActor, AuditChannel, ErrorBody};
 use paymux_schema::db::activity::{self, ProviderActivity};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{bearer_token, state_of};
+use crate::auth::{bearer_token, client_of, state_of};
 use crate::breaker::{Breakers, CircuitView, Policy};
+use crate::domain::audit::{self, Actor};
 use crate::error::ApiError;
 use crate::live::{AdminAccess, LiveConfig, ReloadError};
 use crate::merchants::Merchants;
@@ -43,6 +44,18 @@ fn check_admin(request: &HttpRequest) -> Result<Admin, ApiError> {
             "not_found",
             "the admin API is disabled (config `admin.enabled`)",
         )),
+    }
+}
+
+impl Admin {
+    /// Ops acting through the admin API, as the audit log names them.
+    pub fn actor(&self, request: &HttpRequest) -> Actor {
+        Actor {
+            kind: AuditActor::Ops,
+            merchant: None,
+            channel: AuditChannel::AdminApi,
+            client_address: client_of(request),
+        }
     }
 }
 
@@ -88,8 +101,14 @@ pub struct Reloaded {
         (status = 404, description = "The admin API is disabled.", body = ErrorBody),
     ),
 )]
-pub async fn reload(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
-    let report = state.reload().await.map_err(refused)?;
+pub async fn reload(
+    state: web::Data<AppState>,
+    admin: Admin,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let report = audit::reload(&state, &admin.actor(&request))
+        .await
+        .map_err(refused)?;
     Ok(HttpResponse::Ok().json(Reloaded {
         reloaded: true,
         merchants: report.merchants,
@@ -195,12 +214,13 @@ pub async fn providers(
 )]
 pub async fn set_fault(
     state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
+    request: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let fault: FaultSettings = parse_body(&body)?;
-    change_fault(&state, &path, Some(fault)).await
+    change_fault(&state, &admin.actor(&request), &path, Some(fault)).await
 }
 
 /// `DELETE /v1/admin/sandbox/faults/{provider}`: the simulated provider works again.
@@ -218,10 +238,11 @@ pub async fn set_fault(
 )]
 pub async fn clear_fault(
     state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
+    request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    change_fault(&state, &path, None).await
+    change_fault(&state, &admin.actor(&request), &path, None).await
 }
 
 /// The sandbox faults set, by provider.
@@ -232,6 +253,7 @@ pub struct Faults {
 
 async fn change_fault(
     state: &AppState,
+    by: &Actor,
     provider: &str,
     fault: Option<FaultSettings>,
 ) -> Result<HttpResponse, ApiError> {
@@ -242,11 +264,20 @@ async fn change_fault(
             "the sandbox is disabled",
         ));
     }
+    let (action, detail) = match &fault {
+        Some(fault) => (
+            AuditAction::FaultSet,
+            serde_json::to_string(fault).map_err(ApiError::internal)?,
+        ),
+        None => (AuditAction::FaultCleared, "cleared".to_owned()),
+    };
     state
         .live
         .set_fault(provider, fault)
         .await
         .map_err(|error| ApiError::invalid("provider", error.to_string()))?;
+    let entry = by.entry(action, Some(provider.to_owned()), detail);
+    audit::record(state, entry).await;
     let faults = state.config().settings.sandbox.faults.clone();
     Ok(HttpResponse::Ok().json(Faults { faults }))
 }

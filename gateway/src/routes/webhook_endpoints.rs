@@ -267,10 +267,17 @@ pub struct ResendQueued {
 pub async fn create_endpoint(
     state: web::Data<AppState>,
     merchant: Authenticated,
+    request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let input: EndpointCreate = parse_body(&body)?;
-    let endpoint = endpoints::create(&state, &merchant.0.id, input.into()).await?;
+    let endpoint = endpoints::create(
+        &state,
+        Some(&merchant.actor(&request)),
+        &merchant.0.id,
+        input.into(),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(EndpointOut::new(endpoint, true)))
 }
 
@@ -341,11 +348,19 @@ pub async fn get_endpoint(
 pub async fn update_endpoint(
     state: web::Data<AppState>,
     merchant: Authenticated,
+    request: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let input: EndpointUpdate = parse_body(&body)?;
-    let endpoint = endpoints::update(&state, &merchant.0.id, &path, input.into()).await?;
+    let endpoint = endpoints::update(
+        &state,
+        Some(&merchant.actor(&request)),
+        &merchant.0.id,
+        &path,
+        input.into(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(EndpointOut::new(endpoint, false)))
 }
 
@@ -365,9 +380,16 @@ pub async fn update_endpoint(
 pub async fn delete_endpoint(
     state: web::Data<AppState>,
     merchant: Authenticated,
+    request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    endpoints::delete(&state, &merchant.0.id, &path).await?;
+    endpoints::delete(
+        &state,
+        Some(&merchant.actor(&request)),
+        &merchant.0.id,
+        &path,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(EndpointDeleted {
         id: path.into_inner(),
         object: "webhook_endpoint",
@@ -393,9 +415,16 @@ pub async fn delete_endpoint(
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     merchant: Authenticated,
+    request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = endpoints::rotate_secret(&state, &merchant.0.id, &path).await?;
+    let endpoint = endpoints::rotate_secret(
+        &state,
+        Some(&merchant.actor(&request)),
+        &merchant.0.id,
+        &path,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(RotatedSecret {
         secret: Some(endpoint.secret),
         previous_secret_expires_at: endpoint.previous_secret_until.map(|at| at.and_utc()),
@@ -458,11 +487,19 @@ pub struct ReplayIn {
 pub async fn replay(
     state: web::Data<AppState>,
     merchant: Authenticated,
+    request: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let since = parse_body::<ReplayIn>(&body)?.since;
-    let count = endpoints::replay(&state, &merchant.0.id, &path, since).await?;
+    let count = endpoints::replay(
+        &state,
+        Some(&merchant.actor(&request)),
+        &merchant.0.id,
+        &path,
+        since,
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(ReplayQueued {
         object: "webhook_replay",
         endpoint: path.into_inner(),
@@ -488,9 +525,16 @@ pub async fn replay(
 pub async fn send_test(
     state: web::Data<AppState>,
     merchant: Authenticated,
+    request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let message = endpoints::send_test(&state, &merchant.0.id, &path).await?;
+    let message = endpoints::send_test(
+        &state,
+        Some(&merchant.actor(&request)),
+        &merchant.0.id,
+        &path,
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(TestQueued {
         object: "webhook_test",
         endpoint: message.endpoint_id,
@@ -526,6 +570,7 @@ pub struct ResendIn {
 pub async fn resend_event(
     state: web::Data<AppState>,
     merchant: Authenticated,
+    request: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -534,12 +579,18 @@ pub async fn resend_event(
         true => ResendIn::default(),
         false => parse_body::<Option<ResendIn>>(&body)?.unwrap_or_default(),
     };
-    let queued = endpoints::resend(&state, &merchant.0.id, &path, input.endpoint.as_deref())
-        .await
-        .map_err(|error| match error {
-            EndpointError::NotFound(_) => ApiError::from(error).with_param("endpoint"),
-            other => other.into(),
-        })?;
+    let queued = endpoints::resend(
+        &state,
+        Some(&merchant.actor(&request)),
+        &merchant.0.id,
+        &path,
+        input.endpoint.as_deref(),
+    )
+    .await
+    .map_err(|error| match error {
+        EndpointError::NotFound(_) => ApiError::from(error).with_param("endpoint"),
+        other => other.into(),
+    })?;
     Ok(
         HttpResponse::build(StatusCode::ACCEPTED).json(ResendQueued {
             object: "webhook_resend",

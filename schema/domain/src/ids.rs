@@ -50,6 +50,8 @@ id_kinds! {
     MessageKind => MessageId = "msg_";
     /// One attempt to deliver a message.
     DeliveryKind => DeliveryId = "del_";
+    /// One entry of the audit log.
+    AuditKind => AuditId = "aud_";
 }
 
 /// An id of kind `K`: `K::PREFIX` followed by a lower-case ULID.

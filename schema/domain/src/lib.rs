@@ -4,6 +4,7 @@
 
 pub mod api_error;
 pub mod api_schema;
+pub mod audit;
 pub mod event;
 pub mod ids;
 pub mod money;
@@ -12,8 +13,11 @@ pub mod status;
 pub mod text_enum;
 
 pub use api_error::{ErrorBody, ErrorDetail};
+pub use audit::{AuditAction, AuditActor, AuditChannel};
 pub use event::{EventFlag, EventSource, EventType, NormalizedEvent};
-pub use ids::{CheckoutId, DeliveryId, EndpointId, EventId, MessageId, ReceiptId, RefundId};
+pub use ids::{
+    AuditId, CheckoutId, DeliveryId, EndpointId, EventId, MessageId, ReceiptId, RefundId,
+};
 pub use money::{Currency, Money, MoneyError};
 pub use status::{
     CheckoutStatus, EndpointStatus, MessageStatus, ReceiptOutcome, RefundStatus, StatusInput,

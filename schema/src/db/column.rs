@@ -17,8 +17,8 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Nullable, Text as SqlText};
 use paymux_domain::ids::{Id, IdKind};
 use paymux_domain::{
-    CheckoutStatus, Currency, EndpointStatus, EventSource, EventType, MessageStatus,
-    ReceiptOutcome, RefundStatus,
+    AuditAction, AuditActor, AuditChannel, CheckoutStatus, Currency, EndpointStatus, EventSource,
+    EventType, MessageStatus, ReceiptOutcome, RefundStatus,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -120,6 +120,9 @@ macro_rules! stored_as_text {
 }
 
 stored_as_text!(
+    AuditAction,
+    AuditActor,
+    AuditChannel,
     CheckoutStatus,
     Currency,
     EndpointStatus,

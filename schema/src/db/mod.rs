@@ -9,6 +9,7 @@
 //! connection.
 
 pub mod activity;
+pub mod audit;
 pub mod checkout;
 pub mod column;
 pub mod event;

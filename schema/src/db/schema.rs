@@ -112,6 +112,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        merchant -> Nullable<Text>,
+        channel -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        detail -> Text,
+        client_address -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(events -> checkouts (checkout_id));
 diesel::joinable!(events -> webhook_receipts (receipt_id));
 diesel::joinable!(refunds -> checkouts (checkout_id));
@@ -119,6 +133,7 @@ diesel::joinable!(webhook_messages -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_messages -> outbound_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
     checkouts,
     webhook_receipts,
     events,

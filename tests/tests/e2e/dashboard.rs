@@ -39,11 +39,17 @@ impl Page {
 
     /// The session's CSRF token, as its forms carry it.
     fn csrf(&self) -> String {
+        self.field("csrf")
+    }
+
+    /// The value of the first hidden field `name` of the page's forms.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
         let start = self
             .body
-            .find("name=\"csrf\" value=\"")
-            .expect("a form with a CSRF token");
-        let rest = &self.body[start + "name=\"csrf\" value=\"".len()..];
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name}"));
+        let rest = &self.body[start + marker.len()..];
         rest[..rest.find('"').unwrap()].to_owned()
     }
 }
@@ -230,6 +236,8 @@ on_both_backends! {
             browser.get("/dashboard/receipts").await,
             browser.get("/dashboard/providers").await,
             browser.get("/dashboard/reconciliation").await,
+            browser.get("/dashboard/webhooks").await,
+            browser.get("/dashboard/audit").await,
         ];
         for page in pages {
             assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -406,5 +414,120 @@ on_both_backends! {
         let unknown = app.get("/v1/nothing-here").await;
         assert_eq!(unknown.status(), 404);
         assert_eq!(unknown.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    async fn refund_and_cancel_from_a_checkouts_page_and_the_audit_log_keeps_them(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in(DEMO_KEY).await;
+        let checkout = paid_checkout(&app, DEMO_KEY, 2500).await;
+        let path = format!("/dashboard/checkouts/{}", checkout["id"].as_str().unwrap());
+        let page = browser.get(&path).await;
+        assert!(page.body.contains("/refund\""), "a paid checkout offers a refund: {}", page.body);
+        assert!(!page.body.contains("/cancel\""), "a paid checkout cannot be canceled");
+        let (csrf, refund_id) = (page.csrf(), page.field("refund_id"));
+        let refund = format!("{path}/refund");
+
+        // Refused amounts say why, and refund nothing.
+        for (amount, why) in [("1.005", "decimal"), ("0", "more than zero"), ("99.00", "exceeds")] {
+            let refused = browser.post(&refund, &[("csrf", &csrf), ("refund_id", &refund_id), ("amount", amount)]).await;
+            assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{amount}");
+            assert!(refused.body.contains("Not refunded") && refused.body.contains(why), "{amount}: {}", refused.body);
+        }
+        let refunded = browser.post(&refund, &[("csrf", &csrf), ("refund_id", &refund_id), ("amount", "10.00")]).await;
+        assert_eq!(refunded.status, StatusCode::OK, "{}", refunded.body);
+        assert!(refunded.body.contains(&format!("Refund {refund_id} of 10.00 USD")), "{}", refunded.body);
+        // The same form posted twice (a double click, a reload) is the same refund.
+        let again = browser.post(&refund, &[("csrf", &csrf), ("refund_id", &refund_id), ("amount", "10.00")]).await;
+        assert!(again.body.contains(&format!("Refund {refund_id}")), "{}", again.body);
+        let id = checkout["id"].as_str().unwrap();
+        let now = app.get_json(&format!("/v1/checkouts/{id}")).await;
+        assert_eq!(now["amount_refunded"], 1000, "{now}");
+        // Without the CSRF token nothing happens.
+        let forged = browser.post(&refund, &[("refund_id", "re_01m8zr6r92rjbs1nbct0hbz298")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+        // An unpaid checkout is canceled with its button.
+        let body = json!({"amount": 700, "currency": "USD", "provider": "sknpay"});
+        let open = assert_json(app.post("/v1/checkouts", &body, None).await, 201).await;
+        let open_path = format!("/dashboard/checkouts/{}", open["id"].as_str().unwrap());
+        let page = browser.get(&open_path).await;
+        assert!(page.body.contains("/cancel\""), "{}", page.body);
+        assert!(!page.body.contains("/refund\""), "nothing to refund yet");
+        let canceled = browser.post(&format!("{open_path}/cancel"), &[("csrf", &csrf)]).await;
+        assert_eq!(canceled.status, StatusCode::OK, "{}", canceled.body);
+        assert!(canceled.body.contains("The checkout is canceled."), "{}", canceled.body);
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{}", open["id"].as_str().unwrap())).await["status"], "canceled");
+
+        // The audit log has each, newest first, with the merchant as actor.
+        let audit = browser.get("/dashboard/audit").await;
+        assert_eq!(audit.status, StatusCode::OK);
+        let body = &audit.body;
+        let at = |needle: &str| body.find(needle).unwrap_or_else(|| panic!("{needle} in {body}"));
+        assert!(at("checkout.cancel") < at("refund.create"), "newest first");
+        assert!(body.contains("Not refunded"), "refusals are kept too");
+        assert!(body.contains("sign_in"), "{body}");
+        assert!(body.contains("merchant demo"), "{body}");
+    }
+
+    async fn webhooks_out_tests_replays_and_resends_and_each_is_audited(backend) {
+        let app = spawn_sandboxed(backend, &format!("[outbound_webhooks]\nretry_speedup = 1000\n{OTHER}")).await;
+        let endpoints = app.get_json("/v1/webhook_endpoints").await;
+        let endpoint = endpoints["data"][0]["id"].as_str().unwrap().to_owned();
+        let checkout = paid_checkout(&app, DEMO_KEY, 1500).await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in(DEMO_KEY).await;
+        let delivered = app.eventually("the payment's delivery to show", || async {
+            let page = browser.get("/dashboard/webhooks").await;
+            page.body.contains("delivered").then_some(page)
+        }).await;
+        assert!(delivered.body.contains(&endpoint), "{}", delivered.body);
+        let csrf = delivered.csrf();
+
+        let tested = browser.post(&format!("/dashboard/webhooks/{endpoint}/test"), &[("csrf", &csrf)]).await;
+        assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+        assert!(tested.body.contains("A test event"), "{}", tested.body);
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let replayed = browser.post(&format!("/dashboard/webhooks/{endpoint}/replay"), &[("csrf", &csrf), ("since", &today)]).await;
+        assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.body);
+        assert!(replayed.body.contains("events since"), "{}", replayed.body);
+        let bad = browser.post(&format!("/dashboard/webhooks/{endpoint}/replay"), &[("csrf", &csrf), ("since", "yesterday")]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let event = app.events_of(&checkout).await[0]["id"].as_str().unwrap().to_owned();
+        let resent = browser.post("/dashboard/webhooks/resend", &[("csrf", &csrf), ("event", &event), ("endpoint", &endpoint)]).await;
+        assert_eq!(resent.status, StatusCode::OK, "{}", resent.body);
+        assert!(resent.body.contains("is queued again"), "{}", resent.body);
+        // Another merchant's endpoint is not found from this session.
+        let elsewhere = browser.post("/dashboard/webhooks/we_01m8zr6r92rjbs1nbct0hbz298/test", &[("csrf", &csrf)]).await;
+        assert_eq!(elsewhere.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(elsewhere.body.contains("no such webhook endpoint"), "{}", elsewhere.body);
+
+        // Through the API too: the endpoint API's changes are audited.
+        let patched = app.client.patch(app.url(&format!("/v1/webhook_endpoints/{endpoint}")))
+            .bearer_auth(DEMO_KEY).json(&json!({"description": "renamed"})).send().await.unwrap();
+        assert_eq!(patched.status(), 200);
+        let audit = browser.get("/dashboard/audit").await.body;
+        for action in ["endpoint.test", "endpoint.replay", "event.resend", "endpoint.update"] {
+            assert!(audit.contains(action), "{action}: {audit}");
+        }
+        assert!(audit.contains("dashboard") && audit.contains(">api<"), "{audit}");
+
+        // Ops see the refused sign-in and the reload; another merchant sees none of demo's.
+        let mut guesser = Browser::new(&app);
+        assert_eq!(guesser.sign_in("pmx_guess").await.status, StatusCode::UNAUTHORIZED);
+        let reloaded = app.admin(reqwest::Method::POST, "/v1/admin/reload", None).await;
+        assert_eq!(reloaded.status(), 200);
+        let mut ops = Browser::new(&app);
+        ops.sign_in(ADMIN_TOKEN).await;
+        let all = ops.get("/dashboard/audit").await.body;
+        for action in ["sign_in_refused", "config.reload", "endpoint.test"] {
+            assert!(all.contains(action), "{action}: {all}");
+        }
+        assert!(!all.contains("pmx_guess"), "no token is written down");
+        let mut other = Browser::new(&app);
+        other.sign_in(OTHER_KEY).await;
+        let theirs = other.get("/dashboard/audit").await.body;
+        assert!(theirs.contains("sign_in"), "{theirs}");
+        assert!(!theirs.contains("endpoint.test") && !theirs.contains("config.reload"), "{theirs}");
     }
 }

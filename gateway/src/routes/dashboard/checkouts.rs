@@ -1,13 +1,14 @@
 //! `GET /dashboard/checkouts`: a merchant's checkouts, filtered by status, provider, reference,
 //! id or the provider's id, and period; `GET /dashboard/checkouts/{id}`: one checkout's whole
 //! story on one timeline (its creation and the providers tried, every event, refunds, and the
-//! notifications sent to the merchant with each attempt).
+//! notifications sent to the merchant with each attempt), with a refund and a cancel button
+//! where the checkout's provider can do either (`POST …/{id}/refund`, `POST …/{id}/cancel`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDateTime, TimeDelta};
 use maud::{Markup, html};
-use paymux_domain::{CheckoutId, CheckoutStatus};
+use paymux_domain::{AuditAction, CheckoutId, CheckoutStatus, Money, RefundId};
 use paymux_schema::db::PageRequest;
 use paymux_schema::db::checkout::{Checkout, CheckoutFilter};
 use paymux_schema::db::event::{Event, EventFilter};
@@ -15,10 +16,14 @@ use paymux_schema::db::outbound::WebhookAttempt;
 use paymux_schema::db::refund::Refund;
 use serde::Deserialize;
 
-use super::layout::{self, badge, money, time};
-use super::viewer::Viewer;
+use super::layout::{self, Notice, badge, money, time};
+use super::viewer::{CsrfForm, Viewer};
 use super::{DashboardError, html as page_response, see_other};
+use crate::domain::audit;
+use crate::domain::checkouts::{self as checkout_actions, CheckoutError, provider_of};
+use crate::domain::refunds::{self, RefundError};
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Rows per page of the list.
 const PAGE: i64 = 50;
@@ -174,14 +179,133 @@ struct Moment {
     what: Markup,
 }
 
+/// The viewer's checkout `id`, or a page saying there is none.
+async fn find(state: &AppState, viewer: &Viewer, id: &str) -> Result<Checkout, DashboardError> {
+    let not_found = || DashboardError::NotFound(format!("No checkout `{id}` for this merchant."));
+    let checkout_id = CheckoutId::parse(id).map_err(|_| not_found())?;
+    let merchant = viewer.merchant.id.clone();
+    state
+        .store(move |conn| Ok::<_, DashboardError>(Checkout::find(conn, &merchant, &checkout_id)?))
+        .await?
+        .ok_or_else(not_found)
+}
+
 /// `GET /dashboard/checkouts/{id}`.
 pub async fn timeline(
     state: web::Data<AppState>,
     viewer: Viewer,
     path: web::Path<String>,
 ) -> Result<HttpResponse, DashboardError> {
+    story(&state, &viewer, &path, None).await
+}
+
+/// `POST /dashboard/checkouts/{id}/cancel`.
+pub async fn cancel(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    viewer: Viewer,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, DashboardError> {
+    viewer.check_form(&request, &form)?;
+    let checkout = find(&state, &viewer, &path).await?;
+    let outcome = match checkout_actions::cancel(&state, &viewer.merchant, checkout).await {
+        Ok(checkout) => Notice::Done(format!("The checkout is {}.", checkout.status)),
+        Err(CheckoutError::Store(error)) => return Err(error.into()),
+        Err(refused) => Notice::Refused(format!("Not canceled: {refused}")),
+    };
+    audit::record(
+        &state,
+        viewer.actor().entry(
+            AuditAction::CheckoutCanceled,
+            Some(path.to_string()),
+            outcome.text().to_owned(),
+        ),
+    )
+    .await;
+    story(&state, &viewer, &path, Some(outcome)).await
+}
+
+/// The refund form: the refund's id, made when the page was drawn, so that a second click or
+/// a reload posts the same refund again instead of a new one; the amount in major units,
+/// everything left when blank.
+#[derive(Deserialize)]
+pub struct RefundForm {
+    #[serde(flatten)]
+    csrf: CsrfForm,
+    #[serde(default)]
+    refund_id: String,
+    #[serde(default)]
+    amount: String,
+}
+
+/// `POST /dashboard/checkouts/{id}/refund`.
+pub async fn refund(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    viewer: Viewer,
+    path: web::Path<String>,
+    form: web::Form<RefundForm>,
+) -> Result<HttpResponse, DashboardError> {
+    viewer.check_form(&request, &form.csrf)?;
+    let checkout = find(&state, &viewer, &path).await?;
+    let refund_id = RefundId::parse(&form.refund_id).map_err(|_| {
+        DashboardError::BadRequest("This refund form is damaged; reload the page.".to_owned())
+    })?;
+    let requested = match given(&form.amount) {
+        None => Ok(None),
+        Some(text) => match Money::parse_decimal(&text, checkout.currency) {
+            Ok(money) if money.minor > 0 => Ok(Some(money.minor)),
+            Ok(_) => Err("the amount to refund must be more than zero".to_owned()),
+            Err(error) => Err(format!("the amount to refund: {error}")),
+        },
+    };
+    let outcome = match requested {
+        Err(why) => Notice::Refused(format!("Not refunded: {why}.")),
+        Ok(requested) => {
+            let settled = |_: &mut _, _: &_| Ok::<(), StoreError>(());
+            let refunded = refunds::refund(
+                &state,
+                &viewer.merchant,
+                checkout,
+                refund_id,
+                requested,
+                settled,
+            )
+            .await;
+            match refunded {
+                Ok(refund) => Notice::Done(format!(
+                    "Refund {} of {}: {}.",
+                    refund.id,
+                    money(refund.amount, refund.currency),
+                    refund.status
+                )),
+                Err(RefundError::Store(error)) => return Err(error.into()),
+                Err(refused) => Notice::Refused(format!("Not refunded: {refused}")),
+            }
+        }
+    };
+    audit::record(
+        &state,
+        viewer.actor().entry(
+            AuditAction::RefundCreated,
+            Some(path.to_string()),
+            outcome.text().to_owned(),
+        ),
+    )
+    .await;
+    story(&state, &viewer, &path, Some(outcome)).await
+}
+
+/// The checkout's page, with what an action just came to.
+async fn story(
+    state: &AppState,
+    viewer: &Viewer,
+    path: &str,
+    outcome: Option<Notice>,
+) -> Result<HttpResponse, DashboardError> {
     let not_found = || DashboardError::NotFound(format!("No checkout `{path}` for this merchant."));
-    let id = CheckoutId::parse(&path).map_err(|_| not_found())?;
+    let id = CheckoutId::parse(path).map_err(|_| not_found())?;
     let merchant = viewer.merchant.id.clone();
     let (checkout, events, refunds, attempts) = state
         .store(move |conn| {
@@ -242,7 +366,21 @@ pub async fn timeline(
         },
     }));
     moments.sort_by_key(|moment| moment.at);
+    let adapter = provider_of(&viewer.merchant, &checkout)
+        .ok()
+        .map(|provider| provider.adapter);
+    let refundable = checkout.amount_received - checkout.amount_refunded;
+    let refunds_with = adapter
+        .as_ref()
+        .and_then(|adapter| adapter.refunds())
+        .filter(|_| checkout.status.is_paid() && refundable > 0);
+    let cancelable = checkout.status.awaits_payment()
+        && adapter
+            .as_ref()
+            .is_some_and(|adapter| adapter.cancels().is_some());
+    let base = format!("/dashboard/checkouts/{}", checkout.id);
     let content = html! {
+        @if let Some(notice) = &outcome { (notice) }
         dl.summary {
             dt { "Amount" } dd { (money(checkout.amount, checkout.currency)) }
             dt { "Status" } dd { (badge(checkout.status.as_str())) }
@@ -254,6 +392,28 @@ pub async fn timeline(
             dt { "Expires" } dd { (checkout.expires_at.map_or_else(|| "–".to_owned(), time)) }
             dt { "Mode" } dd { @if checkout.livemode { "live" } @else { "test" } }
         }
+        @if refunds_with.is_some() || cancelable {
+            section.actions {
+                @if let Some(refunds) = refunds_with {
+                    form.inline method="post" action=(viewer.link(&format!("{base}/refund"))) {
+                        input type="hidden" name="csrf" value=(viewer.csrf_token());
+                        input type="hidden" name="refund_id" value=(RefundId::generate());
+                        @if refunds.allows_partial() {
+                            label { "Refund " input type="text" name="amount" inputmode="decimal"
+                                placeholder=(Money::new(refundable, checkout.currency).to_decimal_string()); " " (checkout.currency) }
+                        }
+                        button type="submit" { "Refund " @if !refunds.allows_partial() { (money(refundable, checkout.currency)) } }
+                        span.hint { @if refunds.allows_partial() { " Blank refunds all that is left." } @else { " This provider refunds only the whole amount." } }
+                    }
+                }
+                @if cancelable {
+                    form.inline method="post" action=(viewer.link(&format!("{base}/cancel"))) {
+                        input type="hidden" name="csrf" value=(viewer.csrf_token());
+                        button.danger type="submit" { "Cancel the checkout" }
+                    }
+                }
+            }
+        }
         h2 { "Timeline" }
         ol.timeline {
             @for moment in &moments {
@@ -263,8 +423,9 @@ pub async fn timeline(
         p { a href=(viewer.link("/dashboard/checkouts")) { "← All checkouts" } }
     };
     let title = format!("Checkout {}", checkout.id);
+    let status = outcome.as_ref().map_or(StatusCode::OK, Notice::status);
     Ok(page_response(
-        StatusCode::OK,
-        layout::page(&viewer, "/dashboard/checkouts", &title, content),
+        status,
+        layout::page(viewer, "/dashboard/checkouts", &title, content),
     ))
 }

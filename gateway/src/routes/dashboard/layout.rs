@@ -23,12 +23,14 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 /// The pages in the navigation, by path and name.
-const PAGES: [(&str, &str); 5] = [
+const PAGES: [(&str, &str); 7] = [
     ("/dashboard", "Overview"),
     ("/dashboard/checkouts", "Checkouts"),
     ("/dashboard/receipts", "Webhooks in"),
+    ("/dashboard/webhooks", "Webhooks out"),
     ("/dashboard/providers", "Providers"),
     ("/dashboard/reconciliation", "Reconciliation"),
+    ("/dashboard/audit", "Audit"),
 ];
 
 fn document(title: &str, body: Markup) -> Markup {
@@ -120,6 +122,37 @@ pub fn message_page(message: &str) -> Markup {
             }
         },
     )
+}
+
+/// What an action a page offers came to, shown above the page it returns to.
+pub enum Notice {
+    Done(String),
+    Refused(String),
+}
+
+impl Notice {
+    pub fn text(&self) -> &str {
+        match self {
+            Notice::Done(text) | Notice::Refused(text) => text,
+        }
+    }
+
+    /// The page's status: a refusal is the person's to mend.
+    pub fn status(&self) -> actix_web::http::StatusCode {
+        match self {
+            Notice::Done(_) => actix_web::http::StatusCode::OK,
+            Notice::Refused(_) => actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+}
+
+impl maud::Render for Notice {
+    fn render(&self) -> Markup {
+        match self {
+            Notice::Done(text) => html! { section.notice role="status" { p { (text) } } },
+            Notice::Refused(text) => html! { section.notice.refused role="alert" { p { (text) } } },
+        }
+    }
 }
 
 /// `amount` minor units of `currency` as people read them: `25.00 USD`.

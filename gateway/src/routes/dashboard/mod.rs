@@ -6,6 +6,7 @@
 //! origin, is never cached, and cannot be framed. Sessions live in the store ([`session`]), so
 //! any node accepts them; every form that changes something carries the session's CSRF token.
 
+mod audit;
 mod checkouts;
 mod layout;
 mod overview;
@@ -14,6 +15,7 @@ mod receipts;
 mod reconciliation;
 mod session;
 mod viewer;
+mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -33,7 +35,29 @@ pub fn routes() -> Vec<Route> {
         route(M::POST, "/dashboard/sign-out", session::sign_out).undocumented(WHY),
         route(M::GET, "/dashboard/checkouts", checkouts::list).undocumented(WHY),
         route(M::GET, "/dashboard/checkouts/{id}", checkouts::timeline).undocumented(WHY),
+        route(
+            M::POST,
+            "/dashboard/checkouts/{id}/refund",
+            checkouts::refund,
+        )
+        .undocumented(WHY),
+        route(
+            M::POST,
+            "/dashboard/checkouts/{id}/cancel",
+            checkouts::cancel,
+        )
+        .undocumented(WHY),
         route(M::GET, "/dashboard/receipts", receipts::receipts).undocumented(WHY),
+        route(M::GET, "/dashboard/webhooks", webhooks::webhooks).undocumented(WHY),
+        route(M::POST, "/dashboard/webhooks/resend", webhooks::resend).undocumented(WHY),
+        route(
+            M::POST,
+            "/dashboard/webhooks/{id}/test",
+            webhooks::send_test,
+        )
+        .undocumented(WHY),
+        route(M::POST, "/dashboard/webhooks/{id}/replay", webhooks::replay).undocumented(WHY),
+        route(M::GET, "/dashboard/audit", audit::audit).undocumented(WHY),
         route(M::GET, "/dashboard/providers", providers::providers).undocumented(WHY),
         route(M::POST, "/dashboard/providers/reload", providers::reload).undocumented(WHY),
         route(

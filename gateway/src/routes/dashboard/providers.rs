@@ -12,6 +12,7 @@ use paymux_schema::db::activity;
 use super::layout::{self, badge, time};
 use super::viewer::{CsrfForm, Viewer};
 use super::{DashboardError, html as page_response};
+use crate::domain::audit;
 use crate::routes::admin::{ProviderStatus, provider_statuses};
 use crate::state::AppState;
 
@@ -62,7 +63,7 @@ pub async fn reload(
         ));
     }
     let before = statuses(&state).await?;
-    let outcome = match state.reload().await {
+    let outcome = match audit::reload(&state, &viewer.actor()).await {
         Ok(report) => {
             let after = statuses(&state).await?;
             Reload::Applied {

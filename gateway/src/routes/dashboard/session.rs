@@ -17,13 +17,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
+use paymux_domain::{AuditAction, AuditActor, AuditChannel};
 use paymux_providers::signing::hex_sha256;
+use paymux_schema::db::audit::AuditEntry;
 use paymux_schema::db::session::DashboardSession;
 use serde::Deserialize;
 
 use super::viewer::{COOKIE, CsrfForm, Viewer, same_origin};
 use super::{DashboardError, SIGN_IN_PATH, html, layout, see_other};
 use crate::client_address::client_address;
+use crate::domain::audit::{self, Actor};
 use crate::live::{AdminAccess, LiveConfig};
 use crate::merchants::key_hash;
 use crate::settings::RateLimitSettings;
@@ -71,6 +74,18 @@ pub async fn sign_in(
         Some(merchant.id.clone())
     } else {
         tracing::info!(client = ?address, "a dashboard sign-in was refused");
+        let refused = Actor {
+            kind: AuditActor::Unknown,
+            merchant: None,
+            channel: AuditChannel::Dashboard,
+            client_address: address,
+        };
+        let detail = "a token that signs nobody in";
+        audit::record(
+            &state,
+            refused.entry(AuditAction::SignInRefused, None, detail),
+        )
+        .await;
         let message = "That token signs nobody in: use the admin token or a merchant's API key.";
         return Ok(html(
             StatusCode::UNAUTHORIZED,
@@ -88,8 +103,21 @@ pub async fn sign_in(
         credential_hash: hex_sha256(token.as_bytes()),
     };
     tracing::info!(merchant = ?session.merchant, "signed in to the dashboard");
+    let signed_in = Actor {
+        kind: match &session.merchant {
+            Some(_) => AuditActor::Merchant,
+            None => AuditActor::Ops,
+        },
+        merchant: session.merchant.clone(),
+        channel: AuditChannel::Dashboard,
+        client_address: address,
+    }
+    .entry(AuditAction::SignIn, None, "signed in");
     state
-        .write(move |conn| DashboardSession::insert(conn, &session).map_err(DashboardError::from))
+        .write(move |conn| {
+            DashboardSession::insert(conn, &session)?;
+            AuditEntry::insert(conn, &signed_in).map_err(DashboardError::from)
+        })
         .await?;
     let cookie = format!(
         "{COOKIE}={cookie_token}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age={}{}",
@@ -117,9 +145,15 @@ pub async fn sign_out(
 ) -> Result<HttpResponse, DashboardError> {
     viewer.check_form(&request, &form)?;
     let token_hash = viewer.token_hash().to_owned();
+    let mut actor = viewer.actor();
+    if viewer.is_ops() {
+        actor = actor.on_every_merchant();
+    }
+    let signed_out = actor.entry(AuditAction::SignOut, None, "signed out");
     state
         .write(move |conn| {
-            DashboardSession::delete(conn, &token_hash).map_err(DashboardError::from)
+            DashboardSession::delete(conn, &token_hash)?;
+            AuditEntry::insert(conn, &signed_out).map_err(DashboardError::from)
         })
         .await?;
     let mut response = see_other(SIGN_IN_PATH);

@@ -1,16 +1,20 @@
 //! Who a dashboard request is ([`Viewer`]): the session its cookie names, found in the store,
 //! and the merchant the page shows.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
+use paymux_domain::{AuditActor, AuditChannel};
 use paymux_providers::signing::{constant_time_eq, hex_sha256};
 use paymux_schema::db::session::DashboardSession;
 
 use super::DashboardError;
+use crate::auth::client_of;
+use crate::domain::audit::Actor;
 use crate::live::LiveConfig;
 use crate::merchants::Merchant;
 use crate::state::AppState;
@@ -25,12 +29,26 @@ pub struct Viewer {
     session: DashboardSession,
     pub config: Arc<LiveConfig>,
     pub merchant: Arc<Merchant>,
+    client_address: Option<IpAddr>,
 }
 
 impl Viewer {
     /// Signed in with the admin token: sees every merchant.
     pub fn is_ops(&self) -> bool {
         self.session.merchant.is_none()
+    }
+
+    /// This viewer acting on the merchant the page shows, as the audit log names them.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            kind: match self.is_ops() {
+                true => AuditActor::Ops,
+                false => AuditActor::Merchant,
+            },
+            merchant: Some(self.merchant.id.clone()),
+            channel: AuditChannel::Dashboard,
+            client_address: self.client_address,
+        }
     }
 
     /// The session's key in the store.
@@ -125,6 +143,7 @@ async fn viewer(request: HttpRequest) -> Result<Viewer, DashboardError> {
         session,
         config,
         merchant,
+        client_address: client_of(&request),
     })
 }
 
