@@ -266,6 +266,11 @@ impl Live {
         &self.started
     }
 
+    /// Where paymux is reached, as the simulators and the playground call it.
+    pub fn public_url(&self) -> &Url {
+        &self.addresses.public_url
+    }
+
     /// The ids of every provider this build knows, configured or not.
     pub fn provider_ids(&self) -> Vec<&'static str> {
         self.registry.ids().collect()

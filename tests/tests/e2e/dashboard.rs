@@ -530,4 +530,50 @@ on_both_backends! {
         assert!(theirs.contains("sign_in"), "{theirs}");
         assert!(!theirs.contains("endpoint.test") && !theirs.contains("config.reload"), "{theirs}");
     }
+
+    async fn the_playground_runs_each_providers_scenarios_with_one_click(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in(DEMO_KEY).await;
+        let page = browser.get("/dashboard/playground").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for provider in ["sknpay", "pakhi", "kwik", "skipify", "spankpay"] {
+            assert!(page.body.contains(&format!("name=\"provider\" value=\"{provider}\"")), "{provider}");
+        }
+        assert!(page.body.contains("value=\"3ds_challenge\""), "SKN Pay's 3DS cards");
+        assert!(page.body.contains("value=\"partial_payment\""), "SpankPay's partial payment");
+        let csrf = page.csrf();
+        let run = |provider: &'static str, scenario: &'static str| {
+            let csrf = csrf.clone();
+            let browser = &browser;
+            async move {
+                let page = browser.post("/dashboard/playground/run", &[("csrf", &csrf), ("provider", provider), ("scenario", scenario)]).await;
+                assert_eq!(page.status, StatusCode::OK, "{provider} {scenario}: {}", page.body);
+                page.body
+            }
+        };
+        // Each run shows the API's requests and answers, the webhook and the notification.
+        let refunded = run("sknpay", "refund").await;
+        assert!(refunded.contains("POST /v1/checkouts") && refunded.contains("POST /v1/refunds"), "{refunded}");
+        assert!(refunded.contains("is refunded."), "{refunded}");
+        assert!(refunded.contains("payment.succeeded"), "the webhook and the events: {refunded}");
+        assert!(refunded.contains("attempt 1: 2"), "a notification delivered: {refunded}");
+        assert!(!refunded.contains(DEMO_KEY), "the key is never shown");
+        assert!(run("sknpay", "3ds_challenge").await.contains("is succeeded."));
+        assert!(run("pakhi", "paid").await.contains("is succeeded."));
+        let unconfirmed = run("pakhi", "unconfirmed_success").await;
+        assert!(unconfirmed.contains("is open."), "an unconfirmed success is not recorded: {unconfirmed}");
+        assert!(run("kwik", "declined").await.contains("is failed."));
+        assert!(run("skipify", "expired").await.contains("is expired."));
+        assert!(run("spankpay", "storefront_cancel").await.contains("is canceled."));
+        assert!(run("kwik", "canceled").await.contains("is canceled."));
+        assert!(run("spankpay", "partial_payment").await.contains("is partially paid."));
+        let retried = run("skipify", "idempotent_retry").await;
+        assert!(retried.contains("Idempotent-Replayed: true") && retried.contains("one checkout"), "{retried}");
+        // A scenario a provider has not is refused, as is a run without the form's token.
+        let refused = browser.post("/dashboard/playground/run", &[("csrf", &csrf), ("provider", "kwik"), ("scenario", "refund")]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        let forged = browser.post("/dashboard/playground/run", &[("provider", "sknpay"), ("scenario", "paid")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    }
 }

@@ -23,7 +23,7 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 /// The pages in the navigation, by path and name.
-const PAGES: [(&str, &str); 7] = [
+const PAGES: [(&str, &str); 8] = [
     ("/dashboard", "Overview"),
     ("/dashboard/checkouts", "Checkouts"),
     ("/dashboard/receipts", "Webhooks in"),
@@ -31,6 +31,7 @@ const PAGES: [(&str, &str); 7] = [
     ("/dashboard/providers", "Providers"),
     ("/dashboard/reconciliation", "Reconciliation"),
     ("/dashboard/audit", "Audit"),
+    ("/dashboard/playground", "Playground"),
 ];
 
 fn document(title: &str, body: Markup) -> Markup {
@@ -57,8 +58,8 @@ pub fn page(viewer: &Viewer, current: &str, title: &str, content: Markup) -> Mar
             header.top {
                 a.brand href=(viewer.link("/dashboard")) { "paymux" }
                 nav {
-                    @for (path, name) in PAGES {
-                        a href=(viewer.link(path)) aria-current=[(path == current).then_some("page")] { (name) }
+                    @for (path, name) in PAGES.iter().filter(|(path, _)| *path != "/dashboard/playground" || viewer.config.settings.sandbox.enabled) {
+                        a href=(viewer.link(path)) aria-current=[(*path == current).then_some("page")] { (name) }
                     }
                 }
                 div.who {

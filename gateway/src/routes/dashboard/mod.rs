@@ -10,6 +10,7 @@ mod audit;
 mod checkouts;
 mod layout;
 mod overview;
+mod playground;
 mod providers;
 mod receipts;
 mod reconciliation;
@@ -58,6 +59,8 @@ pub fn routes() -> Vec<Route> {
         .undocumented(WHY),
         route(M::POST, "/dashboard/webhooks/{id}/replay", webhooks::replay).undocumented(WHY),
         route(M::GET, "/dashboard/audit", audit::audit).undocumented(WHY),
+        route(M::GET, "/dashboard/playground", playground::playground).undocumented(WHY),
+        route(M::POST, "/dashboard/playground/run", playground::run).undocumented(WHY),
         route(M::GET, "/dashboard/providers", providers::providers).undocumented(WHY),
         route(M::POST, "/dashboard/providers/reload", providers::reload).undocumented(WHY),
         route(

@@ -117,10 +117,12 @@ fn describe(status: Option<&ProviderStatus>) -> String {
 }
 
 fn render(viewer: &Viewer, statuses: &[ProviderStatus], reload: Option<&Reload>) -> HttpResponse {
-    let shown: Vec<&ProviderStatus> = statuses
+    // In the order routing tries them.
+    let mut shown: Vec<&ProviderStatus> = statuses
         .iter()
         .filter(|status| status.merchant == viewer.merchant.id)
         .collect();
+    shown.sort_by_key(|status| (status.priority, status.provider.clone()));
     let content: Markup = html! {
         @match reload {
             Some(Reload::Applied { changed, restart_required }) => {
