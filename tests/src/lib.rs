@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fake;
+pub mod webdriver;
 
 use diesel::{Connection, RunQueryDsl};
 use std::sync::Arc;
@@ -418,24 +419,14 @@ impl TestApp {
             .clone()
     }
 
-    /// Polls `probe` until it returns `Some`, for at most ten seconds: for effects that happen
-    /// after a response, such as a webhook a simulated provider sends in the background.
-    pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> T
+    /// [`eventually`], for effects that happen after a response, such as a webhook a simulated
+    /// provider sends in the background.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, probe: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            if let Some(value) = probe().await {
-                return value;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        eventually(what, probe).await
     }
 
     /// Runs blocking database work on a pooled connection of the server's database.
@@ -447,6 +438,25 @@ impl TestApp {
         tokio::task::spawn_blocking(move || work(&mut pool.get().unwrap()))
             .await
             .unwrap()
+    }
+}
+
+/// Polls `probe` until it returns `Some`, for at most ten seconds, failing the test after.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

@@ -9,10 +9,10 @@ use reqwest::header::{self, HeaderMap};
 use serde_json::{Value, json};
 
 /// A second merchant, with SKN Pay through the sandbox.
-const OTHER: &str = "\n[merchants.other]\napi_keys = [\"pmx_test_other\"]\n\
+pub(crate) const OTHER: &str = "\n[merchants.other]\napi_keys = [\"pmx_test_other\"]\n\
     [merchants.other.providers.sknpay]\nsandbox = true\napi_key = \"sk_test_other_0a1b\"\n\
     webhook_secret = \"whsec_other_2c3d\"\n";
-const OTHER_KEY: &str = "pmx_test_other";
+pub(crate) const OTHER_KEY: &str = "pmx_test_other";
 
 /// A browser: it follows no redirect and keeps the session cookie it was given.
 struct Browser {
@@ -111,7 +111,7 @@ impl Browser {
 }
 
 /// A checkout of `amount` cents at SKN Pay for `key`'s merchant, paid through the simulator.
-async fn paid_checkout(app: &TestApp, key: &str, amount: i64) -> Value {
+pub(crate) async fn paid_checkout(app: &TestApp, key: &str, amount: i64) -> Value {
     let body = json!({"amount": amount, "currency": "USD", "provider": "sknpay", "reference": format!("order-{amount}")});
     let checkout = assert_json(app.post_as(key, "/v1/checkouts", &body, None).await, 201).await;
     let payment = checkout["provider_checkout_id"].as_str().unwrap();

@@ -4,6 +4,7 @@
 //! gateway is linked once.
 
 mod api;
+mod browser;
 mod dashboard;
 mod export;
 mod hardening;
