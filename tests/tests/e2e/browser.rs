@@ -157,6 +157,62 @@ async fn a_paid_checkout_is_found_by_filtering_and_its_timeline_shows_the_paymen
 }
 
 #[tokio::test]
+async fn a_refund_by_its_button_then_webhooks_out_the_audit_log_and_the_playground() {
+    let Some(chrome) = Chrome::start("actions").await else {
+        return;
+    };
+    let app = spawn_sandboxed(Backend::Sqlite, "").await;
+    let paid = paid_checkout(&app, DEMO_KEY, 2500).await;
+    let id = paid["id"].as_str().unwrap();
+    sign_in(&chrome, &app, DEMO_KEY).await;
+    arrive(&chrome, &app, "/dashboard").await;
+    chrome
+        .open(&app.url(&format!("/dashboard/checkouts/{id}")))
+        .await;
+    chrome
+        .find("input[name=amount]")
+        .await
+        .send_keys("5.00")
+        .await;
+    chrome.screenshot("refund-form").await;
+    chrome
+        .find("section.actions form button")
+        .await
+        .click()
+        .await;
+    let notice = chrome.find("section.notice").await.text().await;
+    assert!(notice.contains("of 5.00 USD: succeeded"), "{notice}");
+    let timeline = chrome.find("ol.timeline").await.text().await;
+    assert!(timeline.contains("Refund 5.00 USD"), "{timeline}");
+    chrome.screenshot("refunded").await;
+
+    go_to(&chrome, &app, "/dashboard/webhooks").await;
+    chrome.find("div.actions form button").await.click().await;
+    let notice = chrome.find("section.notice").await.text().await;
+    assert!(notice.contains("A test event"), "{notice}");
+    chrome.screenshot("webhooks-out").await;
+
+    go_to(&chrome, &app, "/dashboard/audit").await;
+    let log = chrome.find("section.table").await.text().await;
+    for action in ["endpoint.test", "refund.create", "sign_in"] {
+        assert!(log.contains(action), "{action}: {log}");
+    }
+    chrome.screenshot("audit").await;
+
+    go_to(&chrome, &app, "/dashboard/playground").await;
+    chrome.screenshot("playground").await;
+    chrome
+        .find("form:has(input[name=provider][value=spankpay]):has(input[value=partial_payment]) button")
+        .await
+        .click()
+        .await;
+    let notice = chrome.find("section.run section.notice").await.text().await;
+    assert!(notice.contains("is partially paid."), "{notice}");
+    assert!(chrome.count("ol.steps li").await >= 3);
+    chrome.screenshot("playground-run").await;
+}
+
+#[tokio::test]
 async fn a_reconciliation_is_run_for_a_period_and_its_csv_downloaded() {
     let Some(chrome) = Chrome::start("reconciliation").await else {
         return;

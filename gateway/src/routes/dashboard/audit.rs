@@ -71,7 +71,7 @@ pub async fn audit(
                                     None => { @if let Some(merchant) = &entry.merchant { (merchant) } @else { "–" } }
                                 }
                             }
-                            td { (entry.detail) }
+                            td.wrap { (entry.detail) }
                             td { (entry.client_address.as_deref().unwrap_or("–")) }
                         }
                     }
