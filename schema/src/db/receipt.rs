@@ -147,4 +147,25 @@ impl WebhookReceipt {
             .optional();
         in_row(found, "webhook_receipts", id)
     }
+
+    /// The merchant's receipts of a checkout's story: those whose events are `events`' (by
+    /// `ids`), and those kept against the checkout with no event stored (an unconfirmed success).
+    pub fn for_checkout(
+        conn: &mut DbConnection,
+        merchant: &str,
+        ids: &[ReceiptId],
+        checkout: &CheckoutId,
+    ) -> QueryResult<Vec<WebhookReceipt>> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        webhook_receipts::table
+            .filter(webhook_receipts::merchant.eq(merchant))
+            .filter(
+                webhook_receipts::id
+                    .eq_any(ids)
+                    .or(webhook_receipts::checkout_id.eq(checkout.to_string())),
+            )
+            .order(webhook_receipts::id.asc())
+            .select(WebhookReceipt::as_select())
+            .load(conn)
+    }
 }

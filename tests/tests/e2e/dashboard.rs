@@ -219,6 +219,11 @@ on_both_backends! {
         for text in ["Created", "payment.succeeded", "25.00 USD", "order-2500"] {
             assert!(timeline.body.contains(text), "{text}: {}", timeline.body);
         }
+        // The webhook each event came from, as received, with its headers; no secret.
+        let webhook = &timeline.body[timeline.body.find("<details>").expect("the webhook")..];
+        assert!(webhook.contains("<summary><code>rcpt_"), "{webhook}");
+        assert!(webhook.contains(&checkout["provider_checkout_id"].as_str().unwrap()[..10]), "its body: {webhook}");
+        assert!(!timeline.body.contains("whsec_demo_8d2e6a1f4b9c0e7d"), "{}", timeline.body);
     }
 
     async fn every_page_forbids_inline_script_and_framing(backend) {

@@ -13,6 +13,7 @@ use paymux_schema::db::PageRequest;
 use paymux_schema::db::checkout::{Checkout, CheckoutFilter};
 use paymux_schema::db::event::{Event, EventFilter};
 use paymux_schema::db::outbound::WebhookAttempt;
+use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::refund::Refund;
 use serde::Deserialize;
 
@@ -297,6 +298,28 @@ pub async fn refund(
     story(&state, &viewer, &path, Some(outcome)).await
 }
 
+/// A receipt's headers and body as kept: its shared secrets were redacted before it was
+/// stored, and a body kept only in part says so.
+fn shown_receipt(receipt: &WebhookReceipt) -> String {
+    let headers = serde_json::to_string_pretty(&receipt.headers.0).unwrap_or_default();
+    let body = match serde_json::from_slice::<serde_json::Value>(&receipt.body) {
+        Ok(json) => serde_json::to_string_pretty(&json).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(&receipt.body).into_owned(),
+    };
+    let kept = i64::try_from(receipt.body.len()).unwrap_or(i64::MAX);
+    let note = match (kept, &receipt.duplicate_of) {
+        (_, Some(original)) => format!("\n(a redelivery: the body is kept on {original})"),
+        (kept, None) if kept < receipt.body_length => {
+            format!(
+                "\n(the first {kept} of {} bytes are kept)",
+                receipt.body_length
+            )
+        }
+        _ => String::new(),
+    };
+    format!("{headers}\n\n{body}{note}")
+}
+
 /// The checkout's page, with what an action just came to.
 async fn story(
     state: &AppState,
@@ -307,7 +330,7 @@ async fn story(
     let not_found = || DashboardError::NotFound(format!("No checkout `{path}` for this merchant."));
     let id = CheckoutId::parse(path).map_err(|_| not_found())?;
     let merchant = viewer.merchant.id.clone();
-    let (checkout, events, refunds, attempts) = state
+    let (checkout, events, refunds, attempts, receipts) = state
         .store(move |conn| {
             let Some(checkout) = Checkout::find(conn, &merchant, &id)? else {
                 return Ok(None);
@@ -324,7 +347,9 @@ async fn story(
             let refunds = Refund::for_checkout(conn, &id)?;
             let ids: Vec<_> = events.iter().map(|event| event.id).collect();
             let attempts = WebhookAttempt::for_events(conn, &ids, TIMELINE_LIMIT)?;
-            Ok::<_, DashboardError>(Some((checkout, events, refunds, attempts)))
+            let receipt_ids: Vec<_> = events.iter().filter_map(|event| event.receipt_id).collect();
+            let receipts = WebhookReceipt::for_checkout(conn, &merchant, &receipt_ids, &id)?;
+            Ok::<_, DashboardError>(Some((checkout, events, refunds, attempts, receipts)))
         })
         .await?
         .ok_or_else(not_found)?;
@@ -344,6 +369,17 @@ async fn story(
             @if let (Some(amount), Some(currency)) = (event.amount, event.currency) { " · " (money(amount, currency)) }
             " · from " (event.provider) " (" code { (event.provider_event_id) } ")"
             @if let Some(receipt) = &event.receipt_id { " · webhook " code { (receipt) } }
+        },
+    }));
+    moments.extend(receipts.iter().map(|receipt| Moment {
+        at: receipt.received_at,
+        what: html! {
+            strong { "Webhook" } " from " (receipt.provider) " " (badge(receipt.outcome.as_str()))
+            @if let Some(reason) = &receipt.reason { " · " (reason) }
+            details {
+                summary { code { (receipt.id) } " · " (receipt.body_length) " bytes" }
+                pre.answer { (shown_receipt(receipt)) }
+            }
         },
     }));
     moments.extend(refunds.iter().map(|refund| Moment {
