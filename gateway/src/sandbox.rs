@@ -53,6 +53,7 @@ impl Host for Gateway {
                 params: checkout
                     .client_action
                     .map_or(serde_json::Value::Null, |action| action.0),
+                success_url: checkout.success_url,
             })
         })
     }

@@ -356,6 +356,24 @@ impl TestApp {
         response.await.unwrap().json().await.unwrap()
     }
 
+    /// Submits a payer page's form at `page_url` as a browser does: the `outcome` of the
+    /// button pressed and the form's `fields`. The redirect it may answer is not followed, so
+    /// a test sees where the payer is sent.
+    pub async fn submit(
+        &self,
+        page_url: &str,
+        outcome: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut form = vec![("outcome", outcome)];
+        form.extend_from_slice(fields);
+        client.post(page_url).form(&form).send().await.unwrap()
+    }
+
     /// `GET path` as the demo merchant, as JSON, asserting a 200.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         self.get_json_as(DEMO_KEY, path).await
@@ -495,6 +513,35 @@ pub async fn assert_json(response: reqwest::Response, status: u16) -> serde_json
     let text = response.text().await.unwrap();
     assert_eq!(actual, status, "{text}");
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}: {text}"))
+}
+
+/// What every payer page of the sandbox says across its top.
+pub const SANDBOX_RIBBON: &str = "Sandbox — no real money moves";
+
+/// Asserts a page for a payer: `status`, HTML, the sandbox ribbon, no script and no JSON;
+/// returns its text.
+pub async fn assert_payer_page(response: reqwest::Response, status: u16) -> String {
+    let url = response.url().clone();
+    let actual = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "{url}: {text}");
+    assert!(
+        content_type.starts_with("text/html"),
+        "{url}: {content_type}"
+    );
+    assert!(text.contains(SANDBOX_RIBBON), "{url}: {text}");
+    assert!(!text.contains("<script"), "{url}: {text}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&text).is_err() && !text.contains("{\""),
+        "{url} shows JSON: {text}"
+    );
+    text
 }
 
 /// Asserts the API's error shape and returns the error object.

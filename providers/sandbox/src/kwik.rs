@@ -48,8 +48,8 @@ use paymux_providers::signing::constant_time_eq;
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
 use crate::sender::schedule;
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook, Press,
-    SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator,
+    ApiAnswer, ApiCall, ControlResult, Field, HostedPage, Look, Method, Outcome, OutgoingWebhook,
+    Press, SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator, Standing,
 };
 
 /// Redeliveries after a failed attempt: "up to 3 times with exponential backoff".
@@ -58,10 +58,21 @@ const RETRY_DELAYS_SECS: [u64; 3] = [60, 120, 240];
 const REPLY_WITHIN: Duration = Duration::from_secs(10);
 /// The failure text of a declined attempt: the doc's own `payment.failed` sample.
 const DECLINE_MESSAGE: &str = "Your transaction was declined due to insufficient funds";
+/// How Kwik's pages look: the colour of the doc's own `customization.brand` example, its
+/// default button text.
+const LOOK: Look = Look {
+    name: "Kwik",
+    colour: "#00dc82",
+    on_colour: "#06281a",
+    pay_label: "Pay",
+};
 /// The characters of Kwik's ids (`chk_HVpCeoNys1f22X7QcuWHY`, `ses_G-xkVKoxHgEBrY8suKgR3`).
 const ID_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
 struct Account {
+    /// The paymux merchant the account is for, the name its pages show: Kwik's create
+    /// request names no merchant (its page shows the account's).
+    merchant: String,
     api_secret: SecretString,
     passphrase: Option<SecretString>,
     webhook_secret: SecretString,
@@ -97,6 +108,8 @@ struct SimulatedLink {
     amount: Money,
     title: String,
     customer_id: Option<String>,
+    /// The inline `customer`, which pre-fills the payer form.
+    customer: Option<Customer>,
     success_url: Option<String>,
     cancel_url: Option<String>,
     /// Where this checkout's webhooks go.
@@ -568,6 +581,7 @@ fn new_link(
             .customer_id
             .clone()
             .or_else(|| link.customer.as_ref().map(|_| new_id("cus_"))),
+        customer: link.customer.clone(),
         success_url: link.redirects.as_ref().and_then(|r| r.success_url.clone()),
         cancel_url: link.redirects.as_ref().and_then(|r| r.cancel_url.clone()),
         webhook_url,
@@ -662,6 +676,7 @@ impl Simulator for KwikSandbox {
             value: credentials.api_key.expose_secret().to_owned(),
         };
         let opened = Account {
+            merchant: account.merchant.to_owned(),
             api_secret: credentials.api_secret,
             passphrase: credentials.passphrase,
             webhook_secret: credentials.webhook_secret,
@@ -680,16 +695,55 @@ impl Simulator for KwikSandbox {
         }
     }
 
+    fn look(&self) -> &'static Look {
+        &LOOK
+    }
+
+    /// The payer form the doc describes (name, surname and e-mail always shown, pre-filled
+    /// from `customer`) and a card, the tender its webhooks name.
     fn page(&self, id: &str, now: DateTime<Utc>) -> Option<HostedPage> {
         let mut state = self.state.lock();
+        let state = &mut *state;
         let link = state.links.get_mut(id)?;
         link.expire_if_due(now);
+        let merchant = state.accounts.get(&link.owner)?.merchant.clone();
+        let customer = link.customer.clone().unwrap_or_default();
+        let holder = [&customer.person_name, &customer.person_surname]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut form = vec![
+            Field::new("name", "Name", customer.person_name.unwrap_or_default())
+                .autocomplete("given-name"),
+            Field::new(
+                "surname",
+                "Surname",
+                customer.person_surname.unwrap_or_default(),
+            )
+            .autocomplete("family-name"),
+            Field::email(customer.email.as_deref()),
+        ];
+        form.extend(Field::card_form(
+            &[("4111 1111 1111 1111", "Visa")],
+            Some(&holder),
+        ));
         Some(HostedPage {
+            merchant,
             amount: Some(link.amount),
             description: Some(link.title.clone()),
             status: link.status.as_str().to_owned(),
-            open: link.status == LinkStatus::Open,
-            fields: vec![],
+            standing: match link.status {
+                LinkStatus::Open => Standing::Open,
+                LinkStatus::Completed => Standing::Paid,
+                LinkStatus::Cancelled => Standing::Canceled,
+                LinkStatus::Expired => Standing::Expired,
+            },
+            form,
+            sandbox_options: vec![],
+            outcomes: &Outcome::ALL,
+            notice: None,
         })
     }
 
@@ -921,16 +975,22 @@ mod tests {
         );
         assert_eq!(result["expires_at"], "2025-09-14T12:30:00Z");
         let page = sandbox.page(id, now()).unwrap();
+        assert_eq!(page.merchant, "demo");
+        assert_eq!(page.amount, Some(Money::new(120_000, Currency::Zar)));
+        assert_eq!(page.description.as_deref(), Some("My product name"));
         assert_eq!(
-            page,
-            HostedPage {
-                amount: Some(Money::new(120_000, Currency::Zar)),
-                description: Some("My product name".into()),
-                status: "open".into(),
-                open: true,
-                fields: vec![],
-            }
+            (page.status.as_str(), page.standing),
+            ("open", Standing::Open)
         );
+        // The doc's payer form: name, surname and e-mail always show; then the card.
+        let fields: Vec<&str> = page.form.iter().map(|field| field.name).collect();
+        assert_eq!(
+            fields,
+            [
+                "name", "surname", "email", "card", "expiry", "cvc", "holder"
+            ]
+        );
+        assert_eq!(page.outcomes, Outcome::ALL);
     }
 
     #[test]
@@ -1235,7 +1295,10 @@ mod tests {
                 (event, id.as_str())
             );
             let page = sandbox.page(&id, now()).unwrap();
-            assert_eq!((page.status.as_str(), page.open), (status, open));
+            assert_eq!(
+                (page.status.as_str(), page.standing == Standing::Open),
+                (status, open)
+            );
         }
     }
 
@@ -1290,7 +1353,7 @@ mod tests {
         // A second attempt in the same second is another event.
         let second = press(&sandbox, &id, Outcome::Decline, now()).unwrap();
         assert_ne!(second.webhook.unwrap().event_id, first.event_id);
-        assert!(sandbox.page(&id, now()).unwrap().open);
+        assert_eq!(sandbox.page(&id, now()).unwrap().standing, Standing::Open);
         let paid = press(&sandbox, &id, Outcome::Pay, now()).unwrap();
         assert_eq!(paid.status, "completed");
     }
@@ -1324,7 +1387,10 @@ mod tests {
         let id = created(&sandbox);
         let later = now() + TimeDelta::minutes(1440);
         let page = sandbox.page(&id, later).unwrap();
-        assert_eq!((page.status.as_str(), page.open), ("expired", false));
+        assert_eq!(
+            (page.status.as_str(), page.standing),
+            ("expired", Standing::Expired)
+        );
         assert!(matches!(
             sandbox.control(Press::new(&id, Outcome::Pay, later)),
             Err(SandboxError::Refused(_))

@@ -26,10 +26,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use paymux_providers::{ConfigError, SecretResolver};
 use url::Url;
 
-pub use http::{Fault, FramedCheckout, Host, Problem};
+pub use http::{Fault, Host, Problem};
 use sender::WebhookSender;
 use simulator::SandboxAccount;
-pub use simulator::Simulator;
+pub use simulator::{FramedCheckout, Simulator};
 
 /// One simulator: the provider it stands in for, where its API is below
 /// `/sandbox/{provider}/` (what a sandboxed adapter's base URL ends with), and how to make it.
@@ -158,11 +158,8 @@ impl Sandbox {
         })
     }
 
-    /// The path of the control endpoint of a checkout, to which an outcome is appended.
-    fn control_base(&self, provider: &str, checkout_id: &str) -> String {
-        format!(
-            "{}sandbox/{provider}/checkouts/{checkout_id}/",
-            self.public_url.path()
-        )
+    /// The path of `provider`'s pages' stylesheet.
+    fn stylesheet_path(&self, provider: &str) -> String {
+        format!("{}sandbox/{provider}/page.css", self.public_url.path())
     }
 }

@@ -47,12 +47,19 @@ use paymux_providers::signing::derived_event_id;
 
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook, Press,
-    SandboxAccount, SandboxError, SandboxResponse, Simulator,
+    ApiAnswer, ApiCall, ControlResult, Field, HostedPage, Look, Method, Outcome, OutgoingWebhook,
+    Press, SandboxAccount, SandboxError, SandboxResponse, Simulator, Standing,
 };
 
 /// How long Pakhi Pay is assumed to wait for a callback's reply.
 const REPLY_WITHIN: Duration = Duration::from_secs(10);
+/// How Pakhi Pay's pages look.
+const LOOK: Look = Look {
+    name: "Pakhi Pay",
+    colour: "#0f766e",
+    on_colour: "#ffffff",
+    pay_label: "Pay now",
+};
 /// The fields create requires, in the doc's order.
 const REQUIRED_FIELDS: [&str; 5] = [
     "cus_name",
@@ -63,6 +70,9 @@ const REQUIRED_FIELDS: [&str; 5] = [
 ];
 
 struct Account {
+    /// The paymux merchant the account is for, the name its pages show: Pakhi Pay's create
+    /// request names no merchant (the brand is the API key's).
+    merchant: String,
     currency: Currency,
     pay_page_base: Url,
 }
@@ -87,6 +97,9 @@ struct Payment {
     /// The API key that created it: only that key's verify calls see its transactions.
     owner: String,
     amount: Money,
+    /// `cus_name` and `cus_email`: who pays, as the page shows it.
+    customer_name: String,
+    customer_email: String,
     order_id: Option<String>,
     success_url: String,
     cancel_url: String,
@@ -272,6 +285,8 @@ fn create(state: &mut State, key: String, body: &[u8], now: DateTime<Utc>) -> Sa
     let payment = Payment {
         owner: key,
         amount,
+        customer_name: request.cus_name,
+        customer_email: request.cus_email,
         order_id: request.order_id.filter(|order_id| !order_id.is_empty()),
         success_url: request.success_url,
         cancel_url: request.cancel_url,
@@ -352,6 +367,7 @@ impl Simulator for PakhiSandbox {
             value: api_key.expose_secret().to_owned(),
         };
         let opened = Account {
+            merchant: account.merchant.to_owned(),
             currency,
             pay_page_base: account.pay_page_base,
         };
@@ -371,22 +387,44 @@ impl Simulator for PakhiSandbox {
         }
     }
 
+    fn look(&self) -> &'static Look {
+        &LOOK
+    }
+
+    /// Pakhi Pay's doc shows neither its page nor how payers pay on it: the page shows who
+    /// pays (`cus_name`, `cus_email`) and asks for nothing else; the order, when given, is its
+    /// description.
     fn page(&self, id: &str, _now: DateTime<Utc>) -> Option<HostedPage> {
         let state = self.state.lock();
         let payment = state.payments.get(id)?;
+        let merchant = state.accounts.get(&payment.owner)?.merchant.clone();
         Some(HostedPage {
+            merchant,
             amount: Some(payment.amount),
             description: payment
                 .order_id
                 .as_ref()
                 .map(|order_id| format!("Order {order_id}")),
             status: payment.status.word().to_owned(),
-            open: matches!(payment.status, LinkStatus::Open(_)),
-            fields: vec![(
-                "verify",
-                "Verify API answers (pass or fail)",
-                "pass".to_owned(),
+            standing: match payment.status {
+                LinkStatus::Open(_) => Standing::Open,
+                LinkStatus::Closed(CallbackStatus::Completed) => Standing::Paid,
+                LinkStatus::Closed(CallbackStatus::Expired) => Standing::Expired,
+                LinkStatus::Closed(_) => Standing::Canceled,
+            },
+            form: vec![
+                Field::new("name", "Name", &payment.customer_name).autocomplete("name"),
+                Field::email(Some(&payment.customer_email)),
+            ],
+            sandbox_options: vec![Field::new("verify", "Verify API answers", "pass").suggest(
+                vec![
+                    ("pass".to_owned(), "as the callback says".to_owned()),
+                    ("fail".to_owned(), "pending: it disagrees".to_owned()),
+                ],
             )],
+            outcomes: &Outcome::ALL,
+            notice: (payment.status == LinkStatus::Open(CallbackStatus::Failed))
+                .then(|| "The last payment attempt failed: try again.".to_owned()),
         })
     }
 
@@ -558,8 +596,19 @@ mod tests {
         let page = sandbox.page(&id, now()).unwrap();
         assert_eq!(page.amount, Some(Money::new(10_000, Currency::Bdt)));
         assert_eq!(page.status, "pending");
-        assert!(page.open);
+        assert_eq!(page.standing, Standing::Open);
         assert_eq!(page.description.as_deref(), Some("Order ORDER123"));
+        assert_eq!(page.merchant, "demo");
+        let prefilled: Vec<(&str, &str)> = page
+            .form
+            .iter()
+            .map(|field| (field.name, field.value.as_str()))
+            .collect();
+        assert_eq!(
+            prefilled,
+            [("name", "John Doe"), ("email", "john@example.com")]
+        );
+        assert_eq!(page.sandbox_options[0].name, "verify");
         assert_eq!(sandbox.page("pay_nope", now()), None);
     }
 
@@ -650,7 +699,10 @@ mod tests {
                 json!({ "status": 1, "message": status })
             );
             let page = sandbox.page(&id, now()).unwrap();
-            assert_eq!((page.status.as_str(), page.open), (status, open));
+            assert_eq!(
+                (page.status.as_str(), page.standing == Standing::Open),
+                (status, open)
+            );
             if open {
                 assert_eq!(
                     press(&sandbox, &id, Outcome::Pay, now()).unwrap().status,
@@ -832,7 +884,10 @@ mod tests {
         let result = press(&sandbox, &id, Outcome::Expire, now()).unwrap();
         assert_eq!(result.status, "expired");
         assert!(result.webhook.is_none());
-        assert!(!sandbox.page(&id, now()).unwrap().open);
+        assert_eq!(
+            sandbox.page(&id, now()).unwrap().standing,
+            Standing::Expired
+        );
     }
 
     #[test]

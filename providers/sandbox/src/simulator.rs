@@ -64,6 +64,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the order a page offers them.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Pay,
+        Outcome::Decline,
+        Outcome::Cancel,
+        Outcome::Expire,
+    ];
+
     pub fn parse(text: &str) -> Option<Outcome> {
         match text {
             "pay" => Some(Outcome::Pay),
@@ -156,18 +164,113 @@ pub fn delivered_on_2xx(status: u16, _body: &[u8]) -> Verdict {
     }
 }
 
+/// How a provider's pages look: the one template of [`crate::page`] draws every simulator's
+/// pages with it.
+#[derive(Debug)]
+pub struct Look {
+    /// The provider's name, as its pages show it.
+    pub name: &'static str,
+    /// Its colour (the header band and the pay button), a CSS colour.
+    pub colour: &'static str,
+    /// The colour of text on `colour`.
+    pub on_colour: &'static str,
+    /// What its pay button says.
+    pub pay_label: &'static str,
+}
+
+/// Where a simulated checkout stands, as its page tells the payer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Takes payment, also after a declined attempt where the provider lets the payer retry.
+    Open,
+    Paid,
+    Canceled,
+    Expired,
+}
+
+/// A field of a hosted page's form. Its value goes into the press's options under its name,
+/// so a field a simulator reads (SKN Pay's `card`) decides the outcome; the others (expiry,
+/// CVC, e-mail) are there because the provider's form has them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// What the field holds when the page opens.
+    pub value: String,
+    /// The browser's autofill hint (`cc-number`, `email`), `off` for sandbox switches.
+    pub autocomplete: &'static str,
+    /// Values offered beside free text, each with what it does (SKN Pay's test cards).
+    pub suggestions: Vec<(String, String)>,
+}
+
+impl Field {
+    pub fn new(name: &'static str, label: &'static str, value: impl Into<String>) -> Field {
+        Field {
+            name,
+            label,
+            value: value.into(),
+            autocomplete: "off",
+            suggestions: vec![],
+        }
+    }
+
+    pub fn autocomplete(self, autocomplete: &'static str) -> Field {
+        Field {
+            autocomplete,
+            ..self
+        }
+    }
+
+    pub fn suggest(self, suggestions: Vec<(String, String)>) -> Field {
+        Field {
+            suggestions,
+            ..self
+        }
+    }
+
+    /// The e-mail field of a payer form, pre-filled with what the merchant sent.
+    pub fn email(value: Option<&str>) -> Field {
+        Field::new("email", "Email", value.unwrap_or_default()).autocomplete("email")
+    }
+
+    /// The card form the card providers' pages share: number (pre-filled with `cards`' first,
+    /// the others suggested), expiry, CVC and the holder's name.
+    pub fn card_form(cards: &[(&str, &str)], holder: Option<&str>) -> Vec<Field> {
+        let number = cards.first().map_or("", |(number, _)| number);
+        let suggestions = cards
+            .iter()
+            .map(|(number, effect)| ((*number).to_owned(), (*effect).to_owned()))
+            .collect();
+        vec![
+            Field::new("card", "Card number", number)
+                .autocomplete("cc-number")
+                .suggest(suggestions),
+            Field::new("expiry", "Expiry (MM/YY)", "12/30").autocomplete("cc-exp"),
+            Field::new("cvc", "CVC", "123").autocomplete("cc-csc"),
+            Field::new("holder", "Name on card", holder.unwrap_or_default())
+                .autocomplete("cc-name"),
+        ]
+    }
+}
+
 /// What the hosted page shows for a simulated checkout (the page knows which one it is for).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostedPage {
+    /// Whom the payer pays, as the provider names the merchant.
+    pub merchant: String,
     pub amount: Option<Money>,
     pub description: Option<String>,
     /// The simulated checkout's status in the provider's own words.
     pub status: String,
-    /// Whether the pay/decline/cancel/expire buttons still do something.
-    pub open: bool,
-    /// Extra input fields the page offers for `pay` (name, label, placeholder), e.g. SKN's
-    /// card number; their values go into the control call's JSON body.
-    pub fields: Vec<(&'static str, &'static str, String)>,
+    pub standing: Standing,
+    /// The provider's own form: card fields, the payer's details, the crypto to pay with.
+    pub form: Vec<Field>,
+    /// Switches only the sandbox has (Pakhi Pay's verify answer, a partial amount).
+    pub sandbox_options: Vec<Field>,
+    /// The outcomes the simulator takes, in the order the page offers them.
+    pub outcomes: &'static [Outcome],
+    /// What the provider's page says of the last attempt: `Your card was declined.`
+    pub notice: Option<String>,
 }
 
 /// A press of one of the hosted page's buttons: the control call.
@@ -343,6 +446,9 @@ pub trait Simulator: Any + Send + Sync {
     /// Answers a call to the provider's API.
     fn api(&self, call: &ApiCall<'_>, now: DateTime<Utc>) -> ApiAnswer;
 
+    /// How its pages look.
+    fn look(&self) -> &'static Look;
+
     /// What the hosted page shows for a checkout.
     fn page(&self, provider_checkout_id: &str, now: DateTime<Utc>) -> Option<HostedPage>;
 
@@ -356,14 +462,21 @@ pub trait Simulator: Any + Send + Sync {
     }
 }
 
+/// A paymux checkout as its payer's frame is opened with it.
+#[derive(Debug, Clone)]
+pub struct FramedCheckout {
+    /// The checkout's id as paymux writes it.
+    pub id: String,
+    /// The frame parameters paymux gave the storefront (`client_action`).
+    pub params: serde_json::Value,
+    /// Where the page around the frame sends the payer once paid: the checkout's
+    /// `success_url`.
+    pub success_url: Option<String>,
+}
+
 /// A provider whose checkout is a frame the storefront opens with parameters paymux gave it.
 pub trait Frames {
     /// Registers the purchase the frame's parameters describe, as opening the real frame
     /// does; opening it again keeps the first.
-    fn open(
-        &self,
-        checkout_id: &str,
-        params: &serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> Result<(), SandboxError>;
+    fn open(&self, checkout: &FramedCheckout, now: DateTime<Utc>) -> Result<(), SandboxError>;
 }

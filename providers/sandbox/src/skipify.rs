@@ -30,8 +30,8 @@ use paymux_providers::skipify::{API_KEY_SCHEME, ID, Settings};
 
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook, Press,
-    SandboxAccount, SandboxError, SandboxResponse, Simulator,
+    ApiAnswer, ApiCall, ControlResult, Field, HostedPage, Look, Method, Outcome, OutgoingWebhook,
+    Press, SandboxAccount, SandboxError, SandboxResponse, Simulator, Standing,
 };
 
 /// "Each failed webhook attempt will be retried 3 times over the course of 12 hours": three
@@ -43,17 +43,32 @@ const RETRY_DELAYS: [Duration; 3] = [
 ];
 /// "Your endpoint must respond within 5 seconds".
 const REPLY_WITHIN: Duration = Duration::from_secs(5);
-/// The test card every simulated payment is made with.
-const CARD_BRAND: &str = "visa";
-const CARD_LAST_FOUR: &str = "1111";
+/// The card the page offers, and a payment made without one is made with.
+const TEST_CARD: &str = "4111 1111 1111 1111";
+/// How Skipify's pages look.
+const LOOK: Look = Look {
+    name: "Skipify",
+    colour: "#5b21b6",
+    on_colour: "#ffffff",
+    pay_label: "Pay",
+};
 
 /// A merchant's account at the simulated Skipify.
 struct Account {
-    /// The paymux merchant, shown as the merchant's name in webhooks.
+    /// The paymux merchant: its [`Account::business_name`] is the one the webhooks and pages
+    /// show, since the PayLink request names the merchant by id only.
     merchant: String,
     auth: WebhookAuth,
     webhook_url: Url,
     pay_page_base: Url,
+}
+
+impl Account {
+    /// The merchant's business name in Skipify's system (`merchantSet.merchantName`, upper
+    /// case as in the doc's samples).
+    fn business_name(&self) -> String {
+        self.merchant.to_uppercase()
+    }
 }
 
 /// A PayLink's state, in the words of Skipify's dashboard.
@@ -325,7 +340,7 @@ fn outgoing_webhook<P: Serialize>(
         manual_retry_id: None,
         merchant_set: MerchantSet {
             merchant_id: merchant_id.to_owned(),
-            merchant_name: account.merchant.to_uppercase(),
+            merchant_name: account.business_name(),
             merchant_industry: "RETAIL".to_owned(),
             top_level_merchant_id: None,
             parent_merchant: None,
@@ -351,15 +366,36 @@ fn outgoing_webhook<P: Serialize>(
     })
 }
 
-/// ORDER_PAYMENT_SUCCEEDED or ORDER_PAYMENT_FAILED for a whole-total attempt. A failure has
-/// no `completedAt` and no `isPartialAuthorization`, as in the doc's sample.
+/// The brand and last four digits of the card number `card`, as the webhooks name them.
+fn card_brand_and_last_four(card: &str) -> (&'static str, String) {
+    let digits: String = card.chars().filter(char::is_ascii_digit).collect();
+    let leading = |count: usize| {
+        digits
+            .get(..count)
+            .and_then(|lead| lead.parse::<u32>().ok())
+    };
+    let brand = match (leading(1), leading(2), leading(3), leading(4)) {
+        (Some(4), ..) => "visa",
+        (_, Some(34 | 37), ..) => "amex",
+        (_, Some(51..=55), ..) | (.., Some(2221..=2720)) => "mastercard",
+        (_, Some(65), ..) | (.., Some(644..=649), _) | (.., Some(6011)) => "discover",
+        _ => "unknown",
+    };
+    let last_four = digits[digits.len().saturating_sub(4)..].to_owned();
+    (brand, last_four)
+}
+
+/// ORDER_PAYMENT_SUCCEEDED or ORDER_PAYMENT_FAILED for a whole-total attempt with `card`. A
+/// failure has no `completedAt` and no `isPartialAuthorization`, as in the doc's sample.
 fn order_payload(
     id: &str,
     paylink: &SimulatedPaylink,
     name: EventName,
     charges: Option<Vec<Charge>>,
+    card: &str,
     now: DateTime<Utc>,
 ) -> OrderPayload {
+    let (brand, last_four) = card_brand_and_last_four(card);
     let succeeded = name == EventName::OrderPaymentSucceeded;
     OrderPayload {
         psp_transaction_id: Some(new_psp_transaction_id()),
@@ -375,8 +411,8 @@ fn order_payload(
         charges,
         skipify_transaction_id: Some(new_uuid()),
         is_partial_authorization: succeeded.then_some(false),
-        card_brand: Some(CARD_BRAND.to_owned()),
-        card_last_four: Some(CARD_LAST_FOUR.to_owned()),
+        card_brand: Some(brand.to_owned()),
+        card_last_four: Some(last_four),
         is_split_payment: Some(false),
         order_id: Some(new_order_id(now)),
         order_amount: Some(paylink.request.total),
@@ -419,21 +455,45 @@ impl Simulator for SkipifySandbox {
         }
     }
 
+    fn look(&self) -> &'static Look {
+        &LOOK
+    }
+
+    /// A card form, the e-mail and cardholder pre-filled from the PayLink's `customer`. A
+    /// PayLink past its expiration still shows it: Skipify tells the merchant of the expiry
+    /// when the payer acts on it.
     fn page(&self, id: &str, now: DateTime<Utc>) -> Option<HostedPage> {
         let state = self.state.lock();
         let paylink = state.paylinks.get(id)?;
-        let status = if paylink.past_expiration(now) {
+        let merchant = state.accounts.get(&paylink.owner)?.business_name();
+        let past_expiration = paylink.past_expiration(now);
+        let status = if past_expiration {
             PaylinkStatus::Expired
         } else {
             paylink.status
         };
+        let customer = paylink.request.customer.clone().unwrap_or_default();
+        let mut form = vec![Field::email(customer.email.as_deref())];
+        form.extend(Field::card_form(
+            &[(TEST_CARD, "Visa")],
+            customer.name.as_deref(),
+        ));
         Some(HostedPage {
+            merchant,
             amount: Some(Money::new(paylink.request.total, Currency::Usd)),
             description: paylink.request.description.clone(),
             status: status.as_str().to_owned(),
-            // Past its expiration, a click still does something: it sends the expiry notice.
-            open: paylink.status == PaylinkStatus::Open,
-            fields: vec![],
+            standing: match paylink.status {
+                PaylinkStatus::Open => Standing::Open,
+                PaylinkStatus::Paid => Standing::Paid,
+                PaylinkStatus::Expired => Standing::Expired,
+            },
+            form,
+            sandbox_options: vec![],
+            // Skipify has no cancel event.
+            outcomes: &[Outcome::Pay, Outcome::Decline, Outcome::Expire],
+            notice: past_expiration
+                .then(|| "This PayLink has expired: any button tells the merchant so.".to_owned()),
         })
     }
 
@@ -477,7 +537,12 @@ impl Simulator for SkipifySandbox {
                     EventName::OrderPaymentFailed
                 };
                 let charges = charges_option(press.options, paylink.request.total)?;
-                let payload = order_payload(id, paylink, name, charges, now);
+                let card = press
+                    .options
+                    .get("card")
+                    .and_then(Value::as_str)
+                    .unwrap_or(TEST_CARD);
+                let payload = order_payload(id, paylink, name, charges, card, now);
                 let event_id = wire::event_id(
                     name,
                     id,
@@ -636,7 +701,15 @@ mod tests {
         assert_eq!(page.amount, Some(Money::new(112, Currency::Usd)));
         assert_eq!(page.description.as_deref(), Some("Order #5821"));
         assert_eq!(page.status, "Open");
-        assert!(page.open);
+        assert_eq!(page.standing, Standing::Open);
+        // The business name its webhooks give, the card form, no cancel: Skipify has none.
+        assert_eq!(page.merchant, "DEMO");
+        let fields: Vec<&str> = page.form.iter().map(|field| field.name).collect();
+        assert_eq!(fields, ["email", "card", "expiry", "cvc", "holder"]);
+        assert_eq!(
+            page.outcomes,
+            [Outcome::Pay, Outcome::Decline, Outcome::Expire]
+        );
         assert!(sandbox.page("nope", now()).is_none());
     }
 
@@ -733,7 +806,10 @@ mod tests {
             assert_eq!(event.occurred_at, now());
             assert_eq!(event.amount, Some(Money::new(total, Currency::Usd)));
             let page = sandbox.page(&id, now()).unwrap();
-            assert_eq!((page.status.as_str(), page.open), (status, open));
+            assert_eq!(
+                (page.status.as_str(), page.standing == Standing::Open),
+                (status, open)
+            );
         }
     }
 
@@ -853,7 +929,11 @@ mod tests {
         let id = response.body["paylinkId"].as_str().unwrap().to_owned();
         let later = now() + TimeDelta::hours(2);
         let page = sandbox.page(&id, later).unwrap();
-        assert_eq!((page.status.as_str(), page.open), ("Expired", true));
+        assert_eq!(
+            (page.status.as_str(), page.standing),
+            ("Expired", Standing::Open)
+        );
+        assert!(page.notice.unwrap().contains("expired"));
         let result = sandbox
             .control(Press::new(&id, Outcome::Pay, later))
             .unwrap();
@@ -968,5 +1048,36 @@ mod tests {
             matches!(&error, ProviderError::Upstream { status: 401, message } if message.contains("Invalid API key")),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn the_card_typed_names_the_brand_and_last_four_of_the_webhook() {
+        for (card, brand, last_four) in [
+            ("4111 1111 1111 1111", "visa", "1111"),
+            ("5555 5555 5555 4444", "mastercard", "4444"),
+            ("2223 0031 2200 3222", "mastercard", "3222"),
+            ("3782 822463 10005", "amex", "0005"),
+            ("6011 1111 1111 1117", "discover", "1117"),
+            ("9999 0000 0000 0123", "unknown", "0123"),
+            ("", "unknown", ""),
+        ] {
+            assert_eq!(
+                card_brand_and_last_four(card),
+                (brand, last_four.to_owned()),
+                "{card}"
+            );
+        }
+        let (sandbox, adapter) = demo();
+        let id = create(&sandbox, 112);
+        let card = json!({ "card": "5555 5555 5555 4444" });
+        let press = Press::new(&id, Outcome::Pay, now()).with_options(&card);
+        let webhook = sandbox.control(press).unwrap().webhook.unwrap();
+        let event = receive(&adapter, &webhook).unwrap();
+        assert_eq!(
+            event.details["card_brand"], "mastercard",
+            "{}",
+            event.details
+        );
+        assert_eq!(event.details["card_last_four"], "4444", "{}", event.details);
     }
 }

@@ -25,17 +25,33 @@ use url::Url;
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
 use crate::sender::schedule;
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, HostedPage, Method, Outcome, OutgoingWebhook, Press,
-    SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator,
+    ApiAnswer, ApiCall, ControlResult, Field, HostedPage, Look, Method, Outcome, OutgoingWebhook,
+    Press, SandboxAccount, SandboxCall, SandboxError, SandboxResponse, Simulator, Standing,
 };
 
-/// Test cards that pay: the standard Visa and the 3DS ones. Any other number declines.
-const PAYING_CARDS: [&str; 4] = [
-    "4111111111111111",
-    "4000000000002701",
-    "4000000000002420",
-    "4000000000002644",
+/// The doc's test cards, all of which pay (the sandbox asks no 3DS one-time code), and what
+/// each stands for. Any other number declines.
+const PAYING_CARDS: [(&str, &str); 4] = [
+    ("4111 1111 1111 1111", "Visa: approved"),
+    ("4000 0000 0000 2701", "3DS frictionless: approved"),
+    (
+        "4000 0000 0000 2420",
+        "3DS challenge: approved, no code asked",
+    ),
+    (
+        "4000 0000 0000 2644",
+        "3DS challenge (alt): approved, no code asked",
+    ),
 ];
+/// A number the page suggests for a decline.
+const DECLINED_CARD: (&str, &str) = ("4000 0000 0000 0002", "Any other number: declined");
+/// How SKN Pay's pages look.
+const LOOK: Look = Look {
+    name: "SKN Pay",
+    colour: "#1d4ed8",
+    on_colour: "#ffffff",
+    pay_label: "Pay now",
+};
 /// Redeliveries after a failed attempt: 1 min, 5 min, 30 min, 2 h, 6 h.
 const RETRY_DELAYS_SECS: [u64; 5] = [60, 300, 1_800, 7_200, 21_600];
 /// How long SKN Pay waits for a webhook's 2xx.
@@ -46,6 +62,9 @@ const IDEMPOTENCY_RETENTION: TimeDelta = TimeDelta::hours(24);
 const DEFAULT_LIFETIME: TimeDelta = TimeDelta::hours(24);
 
 struct Account {
+    /// The paymux merchant the account is for, the name its pages show: SKN Pay's create
+    /// request names no merchant (its page shows the account's business name).
+    merchant: String,
     livemode: bool,
     webhook_url: Url,
     webhook_secret: SecretString,
@@ -529,6 +548,7 @@ impl Simulator for SknSandbox {
         let webhook_secret = account.secret("webhook_secret", &settings.webhook_secret)?;
         let api_key = api_key.expose_secret().to_owned();
         let opened = Account {
+            merchant: account.merchant.to_owned(),
             livemode: api_key.starts_with("sk_live_"),
             webhook_url: account.webhook_url,
             webhook_secret,
@@ -558,11 +578,18 @@ impl Simulator for SknSandbox {
         }
     }
 
+    fn look(&self) -> &'static Look {
+        &LOOK
+    }
+
+    /// The doc's hosted page: the card form, the cardholder name and receipt e-mail pre-filled
+    /// from `customer_name` and `customer_email`, the test cards suggested.
     fn page(&self, id: &str, now: DateTime<Utc>) -> Option<HostedPage> {
         let mut state = self.state.lock();
-        let payment = state.payments.get_mut(id)?;
-        expire_if_due(payment, now);
-        let payment = &payment.payment;
+        let state = &mut *state;
+        let simulated = state.payments.get_mut(id)?;
+        expire_if_due(simulated, now);
+        let payment = &simulated.payment;
         let amount = payment
             .amount
             .zip(
@@ -572,12 +599,25 @@ impl Simulator for SknSandbox {
                     .and_then(|code| Currency::parse(code).ok()),
             )
             .map(|(minor, currency)| Money::new(minor, currency));
+        let merchant = state.accounts.get(&simulated.owner)?.merchant.clone();
+        let cards: Vec<(&str, &str)> = PAYING_CARDS.into_iter().chain([DECLINED_CARD]).collect();
+        let mut form = vec![Field::email(payment.customer_email.as_deref())];
+        form.extend(Field::card_form(&cards, payment.customer_name.as_deref()));
         Some(HostedPage {
+            merchant,
             amount,
             description: payment.description.clone(),
             status: payment.status.as_str().to_owned(),
-            open: payment.status == PaymentStatus::Open,
-            fields: vec![("card", "Card number", "4111 1111 1111 1111".to_owned())],
+            standing: match payment.status {
+                PaymentStatus::Open => Standing::Open,
+                PaymentStatus::Succeeded => Standing::Paid,
+                PaymentStatus::Canceled => Standing::Canceled,
+                PaymentStatus::Expired => Standing::Expired,
+            },
+            form,
+            sandbox_options: vec![],
+            outcomes: &Outcome::ALL,
+            notice: payment.failure_message.clone(),
         })
     }
 
@@ -593,16 +633,13 @@ impl Simulator for SknSandbox {
                 payment.status.as_str()
             )));
         }
-        let card: String = press
+        let card = press
             .options
             .get("card")
             .and_then(Value::as_str)
-            .unwrap_or(PAYING_CARDS[0])
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
+            .unwrap_or(PAYING_CARDS[0].0);
         let (kind, redirect_url) = match press.outcome {
-            Outcome::Pay if PAYING_CARDS.contains(&card.as_str()) => {
+            Outcome::Pay if pays(card) => {
                 payment.status = PaymentStatus::Succeeded;
                 payment.failure_message = None;
                 (Some(EventKind::PaymentSucceeded), success_redirect(payment))
@@ -631,6 +668,14 @@ impl Simulator for SknSandbox {
             webhook,
         })
     }
+}
+
+/// Whether `card` is one of the test cards that pay, however its digits are spaced.
+fn pays(card: &str) -> bool {
+    let digits = |number: &str| number.split_whitespace().collect::<String>();
+    PAYING_CARDS
+        .iter()
+        .any(|(number, _)| digits(number) == digits(card))
 }
 
 /// `success_url` with `payment_id` appended, unless the merchant put one there already.
@@ -676,6 +721,67 @@ mod tests {
         );
         assert_eq!(response.status, 200, "{}", response.body);
         response.body["id"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn the_page_is_the_doc_s_card_form_pre_filled_from_the_payment() {
+        let sandbox = sandbox(10);
+        let authorization = format!("Bearer {KEY}");
+        let body = json!({
+            "amount": 125_000, "currency": "USD", "description": "Order #5821",
+            "customer_name": "Alice Brown", "customer_email": "alice@example.com",
+        });
+        let body = serde_json::to_vec(&body).unwrap();
+        let call = SandboxCall {
+            authorization: Some(&authorization),
+            idempotency_key: None,
+            body: &body,
+        };
+        let created = sandbox.create_payment(call, now());
+        let id = created.body["id"].as_str().unwrap();
+        let page = sandbox.page(id, now()).unwrap();
+        assert_eq!(page.merchant, "demo");
+        assert_eq!(page.amount, Some(Money::new(125_000, Currency::Usd)));
+        assert_eq!(page.description.as_deref(), Some("Order #5821"));
+        assert_eq!(page.standing, Standing::Open);
+        let form: Vec<(&str, &str)> = page
+            .form
+            .iter()
+            .map(|field| (field.name, field.value.as_str()))
+            .collect();
+        assert_eq!(
+            form,
+            [
+                ("email", "alice@example.com"),
+                ("card", "4111 1111 1111 1111"),
+                ("expiry", "12/30"),
+                ("cvc", "123"),
+                ("holder", "Alice Brown"),
+            ]
+        );
+        // Every test card of the doc is suggested, and one that declines.
+        let suggested: Vec<&str> = page.form[1]
+            .suggestions
+            .iter()
+            .map(|(number, _)| number.as_str())
+            .collect();
+        assert_eq!(suggested.len(), 5);
+        assert!(suggested.contains(&"4000 0000 0000 2420"));
+        assert!(!pays(suggested[4]));
+
+        // A declined card leaves the link open, and the page says why.
+        let declined = json!({ "card": "4000000000000002" });
+        let press = Press::new(id, Outcome::Pay, now()).with_options(&declined);
+        assert_eq!(sandbox.control(press).unwrap().status, "open");
+        let page = sandbox.page(id, now()).unwrap();
+        assert_eq!(page.standing, Standing::Open);
+        assert_eq!(page.notice.as_deref(), Some("Your card was declined."));
+        // The test cards pay however their digits are spaced.
+        let spaced = json!({ "card": "4000 0000 0000 2701" });
+        let press = Press::new(id, Outcome::Pay, now()).with_options(&spaced);
+        assert_eq!(sandbox.control(press).unwrap().status, "succeeded");
+        let page = sandbox.page(id, now()).unwrap();
+        assert_eq!((page.standing, page.notice), (Standing::Paid, None));
     }
 
     #[test]

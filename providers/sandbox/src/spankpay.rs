@@ -21,14 +21,22 @@ use url::Url;
 
 use paymux_providers::ConfigError;
 use paymux_providers::spankpay::wire::{
-    self, FrameParams, KEY_HEADER, PaymentStatus, SIGNATURE_HEADER, format_e8,
+    self, FrameParams, KEY_HEADER, PaymentStatus, REFERENCE_METADATA, SIGNATURE_HEADER, format_e8,
 };
 use paymux_providers::spankpay::{ID, Settings};
 
 use crate::memory::{Accounts, BoundedMap, Credential, Finished, Locked};
 use crate::simulator::{
-    ApiAnswer, ApiCall, ControlResult, Frames, HostedPage, Outcome, OutgoingWebhook, Press,
-    SandboxAccount, SandboxError, Simulator, Verdict,
+    ApiAnswer, ApiCall, ControlResult, Field, FramedCheckout, Frames, HostedPage, Look, Outcome,
+    OutgoingWebhook, Press, SandboxAccount, SandboxError, Simulator, Standing, Verdict,
+};
+
+/// How SpankPay's frame looks.
+const LOOK: Look = Look {
+    name: "SpankPay",
+    colour: "#e11d74",
+    on_colour: "#ffffff",
+    pay_label: "Send payment",
 };
 
 /// How long SpankPay waits for a reply (the doc is silent; 10 s).
@@ -81,6 +89,9 @@ pub fn verdict(status: u16, body: &[u8]) -> Verdict {
 
 /// A merchant's account at the simulated SpankPay.
 struct Account {
+    /// The paymux merchant the account is for, the name the frame shows: the frame's
+    /// parameters name no merchant (the key is the account's).
+    merchant: String,
     api_secret: SecretString,
     webhook_url: Url,
 }
@@ -92,6 +103,8 @@ struct Purchase {
     params: FrameParams,
     amount: Money,
     callback: Url,
+    /// Where the page around the frame sends the payer once the purchase is paid.
+    success_url: Option<String>,
     /// What successful payments brought in so far (minor units of USD).
     paid: i64,
 }
@@ -162,17 +175,17 @@ impl Frames for SpankPaySandbox {
     /// `client_action` paymux returned: key, amount, currency, acceptCurrencies, metadata,
     /// callback). An unknown key is refused; opening the frame again for the same checkout
     /// keeps the purchase it made first.
-    fn open(
-        &self,
-        checkout_id: &str,
-        params: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<(), SandboxError> {
+    ///
+    /// The stand-in frame also plays the page around the real one, which on the frame's
+    /// `payment` event sends the payer on (the doc's `window.location.href =
+    /// '/order-complete'`): so it keeps the checkout's success URL.
+    fn open(&self, checkout: &FramedCheckout, now: DateTime<Utc>) -> Result<(), SandboxError> {
+        let checkout_id = checkout.id.as_str();
         let mut state = self.state.lock();
         if state.purchases.contains_key(checkout_id) {
             return Ok(());
         }
-        let params: FrameParams = serde_json::from_value(params.clone())
+        let params: FrameParams = serde_json::from_value(checkout.params.clone())
             .map_err(|error| refused(format!("invalid frame parameters: {error}")))?;
         let account = state
             .accounts
@@ -210,6 +223,7 @@ impl Frames for SpankPaySandbox {
                 params,
                 amount,
                 callback,
+                success_url: checkout.success_url.clone(),
                 paid: 0,
             },
             now,
@@ -228,6 +242,7 @@ impl Simulator for SpankPaySandbox {
             value: credentials.public_key,
         };
         let opened = Account {
+            merchant: account.merchant.to_owned(),
             api_secret: credentials.api_secret,
             webhook_url: account.webhook_url,
         };
@@ -243,22 +258,59 @@ impl Simulator for SpankPaySandbox {
         Some(self)
     }
 
+    fn look(&self) -> &'static Look {
+        &LOOK
+    }
+
+    /// The purchase frame: the amount in the output currency, a choice of the accepted input
+    /// currencies with what each would send, and the sandbox's partial amount. A purchase has
+    /// no description: the order named in its metadata stands for one, as the doc suggests
+    /// metadata carry it.
     fn page(&self, checkout_id: &str, _now: DateTime<Utc>) -> Option<HostedPage> {
         let state = self.state.lock();
         let purchase = state.purchases.get(checkout_id)?;
+        let merchant = state.accounts.get(&purchase.params.key)?.merchant.clone();
+        let rest = purchase.rest();
+        let currencies = purchase
+            .params
+            .accept_currencies
+            .iter()
+            .map(|code| {
+                let sent = format!("{} {code}", input_amount(rest.minor, code));
+                (code.clone(), sent)
+            })
+            .collect();
+        let first = purchase.params.accept_currencies.first().cloned();
         Some(HostedPage {
+            merchant,
             amount: Some(purchase.amount),
-            description: None,
+            description: purchase.params.metadata[REFERENCE_METADATA]
+                .as_str()
+                .map(|reference| format!("Order {reference}")),
             status: purchase.status(),
-            open: !purchase.complete(),
-            fields: vec![
-                ("inputCurrency", "Pay with", "ETH".to_owned()),
-                (
-                    "amount",
-                    "Amount paid (USD)",
-                    purchase.rest().to_decimal_string(),
-                ),
+            standing: if purchase.complete() {
+                Standing::Paid
+            } else {
+                Standing::Open
+            },
+            form: vec![
+                Field::new("inputCurrency", "Pay with", first.unwrap_or_default())
+                    .suggest(currencies),
             ],
+            sandbox_options: vec![Field::new(
+                "amount",
+                "Amount sent (USD; less is a partial payment)",
+                rest.to_decimal_string(),
+            )],
+            outcomes: &[Outcome::Pay, Outcome::Decline],
+            notice: (purchase.paid > 0 && !purchase.complete()).then(|| {
+                let paid = Money::new(purchase.paid, purchase.amount.currency);
+                format!(
+                    "Received {} so far: {} still to pay.",
+                    paid.to_price_string(),
+                    rest.to_price_string()
+                )
+            }),
         })
     }
 
@@ -300,9 +352,13 @@ impl Simulator for SpankPaySandbox {
         if status == PaymentStatus::Succeeded {
             purchase.paid = purchase.paid.saturating_add(amount.minor);
         }
+        // Paid in full: the page around the frame sends the payer to the success URL.
+        let redirect_url = (status == PaymentStatus::Succeeded && purchase.complete())
+            .then(|| purchase.success_url.clone())
+            .flatten();
         Ok(ControlResult {
             status: purchase.status(),
-            redirect_url: None,
+            redirect_url,
             webhook: Some(webhook),
         })
     }
@@ -444,11 +500,23 @@ mod tests {
         sandbox
     }
 
+    /// Where the checkouts of these tests send the payer once paid.
+    const SUCCESS_URL: &str = "https://shop.example/thanks?order=sc696969";
+
+    /// Checkout `id` as the host gives it to the frame: `params`, [`SUCCESS_URL`].
+    fn framed(id: &str, params: &Value) -> FramedCheckout {
+        FramedCheckout {
+            id: id.to_owned(),
+            params: params.clone(),
+            success_url: Some(SUCCESS_URL.to_owned()),
+        }
+    }
+
     /// The simulator with the frame of [`CHECKOUT_ID`] opened from its client action.
     async fn opened() -> SpankPaySandbox {
         let sandbox = sandbox();
         let action = client_action().await;
-        sandbox.open(CHECKOUT_ID, &action, now()).unwrap();
+        sandbox.open(&framed(CHECKOUT_ID, &action), now()).unwrap();
         sandbox
     }
 
@@ -493,7 +561,7 @@ mod tests {
         let mut frames = 0..;
         let mut open_frame = || {
             let checkout_id = format!("chk_capacity_{}", frames.next().unwrap_or_default());
-            sandbox.open(&checkout_id, &action, now()).unwrap();
+            sandbox.open(&framed(&checkout_id, &action), now()).unwrap();
             checkout_id
         };
         let paid = open_frame();
@@ -509,22 +577,30 @@ mod tests {
         let sandbox = sandbox();
         assert!(sandbox.page(CHECKOUT_ID, now()).is_none());
         let action = client_action().await;
-        sandbox.open(CHECKOUT_ID, &action, now()).unwrap();
+        sandbox.open(&framed(CHECKOUT_ID, &action), now()).unwrap();
         let page = sandbox.page(CHECKOUT_ID, now()).unwrap();
+        assert_eq!(page.merchant, "demo");
         assert_eq!(page.amount, Some(Money::new(6969, Currency::Usd)));
+        assert_eq!(page.description.as_deref(), Some("Order sc696969"));
         assert_eq!(page.status, "awaiting-payment");
-        assert!(page.open);
+        assert_eq!(page.standing, Standing::Open);
+        assert_eq!(page.outcomes, [Outcome::Pay, Outcome::Decline]);
+        let pay_with = &page.form[0];
         assert_eq!(
-            page.fields,
-            vec![
-                ("inputCurrency", "Pay with", "ETH".to_owned()),
-                ("amount", "Amount paid (USD)", "69.69".to_owned()),
-            ]
+            (pay_with.name, pay_with.value.as_str()),
+            ("inputCurrency", "ETH")
         );
+        assert_eq!(
+            pay_with.suggestions[0],
+            ("ETH".to_owned(), "0.6969 ETH".to_owned())
+        );
+        let amount = &page.sandbox_options[0];
+        assert_eq!((amount.name, amount.value.as_str()), ("amount", "69.69"));
+        assert_eq!(page.notice, None);
         // Opening it again (even with other parameters) keeps the first purchase.
         let mut other = action.clone();
         other["amount"] = json!("1.00");
-        sandbox.open(CHECKOUT_ID, &other, now()).unwrap();
+        sandbox.open(&framed(CHECKOUT_ID, &other), now()).unwrap();
         assert_eq!(
             sandbox.page(CHECKOUT_ID, now()).unwrap().amount,
             Some(Money::new(6969, Currency::Usd))
@@ -533,13 +609,13 @@ mod tests {
         let mut unknown = action.clone();
         unknown["key"] = json!("test_unknown");
         assert!(matches!(
-            sandbox.open("chk_other", &unknown, now()),
+            sandbox.open(&framed("chk_other", &unknown), now()),
             Err(SandboxError::Refused(_))
         ));
         let mut live_currency = action;
         live_currency["currency"] = json!("USD");
         assert!(matches!(
-            sandbox.open("chk_other", &live_currency, now()),
+            sandbox.open(&framed("chk_other", &live_currency), now()),
             Err(SandboxError::Refused(_))
         ));
     }
@@ -549,6 +625,8 @@ mod tests {
         let sandbox = opened().await;
         let result = press(&sandbox, Outcome::Pay, &json!({})).unwrap();
         assert_eq!(result.status, "complete");
+        // Paid in full: the page around the frame sends the payer to the success URL.
+        assert_eq!(result.redirect_url.as_deref(), Some(SUCCESS_URL));
         let webhook = result.webhook.unwrap();
         assert_eq!(webhook.content_type, "text/plain");
         assert_eq!(
@@ -595,7 +673,7 @@ mod tests {
         );
 
         let page = sandbox.page(CHECKOUT_ID, now()).unwrap();
-        assert!(!page.open);
+        assert_eq!(page.standing, Standing::Paid);
         assert!(matches!(
             press(&sandbox, Outcome::Pay, &json!({})),
             Err(SandboxError::Refused(_))
@@ -627,6 +705,7 @@ mod tests {
         }
         let declined = press(&sandbox, Outcome::Decline, &json!({})).unwrap();
         assert_eq!(declined.status, "awaiting-payment");
+        assert_eq!(declined.redirect_url, None);
         let events = deliver(&adapter, &declined.webhook.unwrap(), now());
         assert_eq!(events[0].event_type, EventType::PaymentFailed);
 
@@ -640,11 +719,17 @@ mod tests {
         assert_ne!(events[0].provider_event_id, "");
         // Paid in part: the frame waits for the rest, and offers to pay exactly that.
         assert_eq!(paid.status, "awaiting-payment");
+        assert_eq!(paid.redirect_url, None, "the payer stays for the rest");
         let page = sandbox.page(CHECKOUT_ID, now()).unwrap();
-        assert!(page.open);
-        assert_eq!(page.fields[1].2, "19.69");
+        assert_eq!(page.standing, Standing::Open);
+        assert_eq!(page.sandbox_options[0].value, "19.69");
+        assert_eq!(
+            page.notice.as_deref(),
+            Some("Received USD 50.00 so far: USD 19.69 still to pay.")
+        );
         let rest = press(&sandbox, Outcome::Pay, &json!({})).unwrap();
         assert_eq!(rest.status, "complete");
+        assert_eq!(rest.redirect_url.as_deref(), Some(SUCCESS_URL));
         let events = deliver(&adapter, &rest.webhook.unwrap(), now());
         assert_eq!(events[0].amount, Some(Money::new(1969, Currency::Usd)));
         assert!(matches!(

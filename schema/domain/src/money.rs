@@ -226,6 +226,33 @@ impl Money {
         let (whole, fraction) = padded.split_at(padded.len() - exponent as usize);
         format!("{sign}{whole}.{fraction}")
     }
+
+    /// The amount as a payer reads it on a payment page: the currency code, then the major
+    /// units grouped by thousands, with the currency's own number of decimals:
+    /// `BDT 1,250.00`, `JPY 1,250`, `KWD 1.250`. A code rather than a symbol: `$` alone would
+    /// not tell USD from XCD, AUD or CAD.
+    pub fn to_price_string(&self) -> String {
+        let decimal = self.to_decimal_string();
+        let (sign, unsigned) = match decimal.strip_prefix('-') {
+            Some(unsigned) => ("-", unsigned),
+            None => ("", decimal.as_str()),
+        };
+        let (whole, fraction) = match unsigned.split_once('.') {
+            Some((whole, fraction)) => (whole, Some(fraction)),
+            None => (unsigned, None),
+        };
+        let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+        for (index, digit) in whole.chars().enumerate() {
+            if index > 0 && (whole.len() - index) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        let fraction = fraction
+            .map(|digits| format!(".{digits}"))
+            .unwrap_or_default();
+        format!("{} {sign}{grouped}{fraction}", self.currency)
+    }
 }
 
 impl fmt::Display for Money {
@@ -265,6 +292,22 @@ mod tests {
             Money::parse_decimal("100.00", Currency::Bdt).unwrap().minor,
             10_000
         );
+    }
+
+    #[test]
+    fn prices_group_thousands_with_the_currency_s_own_decimals() {
+        let price = |minor, currency| Money::new(minor, currency).to_price_string();
+        assert_eq!(price(125_000, Currency::Bdt), "BDT 1,250.00");
+        assert_eq!(price(12_500, Currency::Usd), "USD 125.00");
+        assert_eq!(price(5, Currency::Usd), "USD 0.05");
+        assert_eq!(price(1_250, Currency::Jpy), "JPY 1,250");
+        assert_eq!(price(1_250, Currency::Kwd), "KWD 1.250");
+        assert_eq!(
+            price(123_456_789_012, Currency::Zar),
+            "ZAR 1,234,567,890.12"
+        );
+        assert_eq!(price(100_000, Currency::Jpy), "JPY 100,000");
+        assert_eq!(price(-123_456, Currency::Usd), "USD -1,234.56");
     }
 
     #[test]

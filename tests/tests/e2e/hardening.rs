@@ -49,6 +49,8 @@ fn routes_with_bodies() -> Vec<(&'static str, Headers)> {
         ("/v1/refunds", bearer(DEMO_KEY)),
         ("/v1/admin/sandbox/faults/sknpay", bearer(ADMIN_TOKEN)),
         ("/sandbox/sknpay/checkouts/x/pay", vec![]),
+        ("/sandbox/sknpay/pay/x", vec![]),
+        ("/sandbox/spankpay/frame/x", vec![]),
         (
             "/sandbox/sknpay/api/v1/payments",
             bearer("sk_test_demo_4f1c2b7e9a0d3c5e"),

@@ -4,7 +4,8 @@
 
 use chrono::Utc;
 use paymux_tests::{
-    TestApp, demo_provider_setting, hmac_sha256_hex, on_both_backends, spawn_sandboxed,
+    TestApp, assert_payer_page, demo_provider_setting, hmac_sha256_hex, on_both_backends,
+    spawn_sandboxed,
 };
 use serde_json::{Value, json};
 
@@ -112,5 +113,35 @@ on_both_backends! {
         let signature = sign(&body);
         assert_eq!(post_webhook(&app, &body, &signature, Utc::now().timestamp()).await.status(), 200);
         assert_eq!(app.events_of(&checkout).await.len(), 2);
+    }
+
+    async fn the_page_s_form_sends_the_payer_back_as_the_link_s_redirects_say(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        for (outcome, location, status) in [
+            ("pay", "https://shop.example/ok", "succeeded"),
+            ("cancel", "https://shop.example/cancel", "canceled"),
+        ] {
+            let checkout = create_link(&app).await;
+            let page_url = checkout["redirect_url"].as_str().unwrap();
+            let page = assert_payer_page(app.client.get(page_url).send().await.unwrap(), 200).await;
+            for shown in ["ZAR 1,200.00", "Annual plan", r#"name="name" value="Thandi""#, r#"name="email" value="thandi@example.co.za""#] {
+                assert!(page.contains(shown), "the page lacks {shown}: {page}");
+            }
+            let answer = app.submit(page_url, outcome, &[("card", "4111 1111 1111 1111")]).await;
+            assert_eq!(answer.status(), 303, "{outcome}");
+            // Kwik "may append signature" without saying what it signs: nothing is appended.
+            assert_eq!(answer.headers()["location"], location);
+            let id = checkout["id"].as_str().unwrap();
+            assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], status, "{outcome}");
+        }
+        // A decline keeps the payer on the page, which says so.
+        let checkout = create_link(&app).await;
+        let page_url = checkout["redirect_url"].as_str().unwrap();
+        let declined = assert_payer_page(app.submit(page_url, "decline", &[]).await, 200).await;
+        assert!(declined.contains("The payment was declined.") && declined.contains("<form"), "{declined}");
+        // Expired: a page that says so, then a 410.
+        let expired = assert_payer_page(app.submit(page_url, "expire", &[]).await, 200).await;
+        assert!(expired.contains("Payment link expired"), "{expired}");
+        assert_payer_page(app.client.get(page_url).send().await.unwrap(), 410).await;
     }
 }

@@ -1,7 +1,7 @@
 //! A newcomer's first hour: what the README walks through works as written, and the answers
 //! say what to do next.
 
-use paymux_tests::{assert_error, on_both_backends, spawn_sandboxed};
+use paymux_tests::{assert_error, assert_payer_page, on_both_backends, spawn_sandboxed};
 use serde_json::{Value, json};
 
 const README: &str = include_str!("../../../README.md");
@@ -59,6 +59,55 @@ on_both_backends! {
         assert!(named.len() >= 4, "{named:?}");
         for name in named {
             assert!(metrics.contains(name), "README names {name}, /metrics has no such metric");
+        }
+    }
+
+    async fn every_provider_s_page_shows_whom_how_much_and_what_for_and_never_json(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let escaped = "Mugs &amp; &lt;b&gt;bowls&lt;/b&gt;";
+        // Pakhi Pay's and SpankPay's requests carry no description: the order stands for one.
+        // Skipify's pages name the merchant by its business name, as its webhooks do.
+        for (provider, currency, merchant, described, form_field) in [
+            ("sknpay", "USD", "demo", escaped, r#"name="card""#),
+            ("pakhi", "BDT", "demo", "Order order-5821", r#"name="email" value="ann@example.com""#),
+            ("kwik", "ZAR", "demo", escaped, r#"name="surname" value="O'Neil""#),
+            ("skipify", "USD", "DEMO", escaped, r#"name="card""#),
+            ("spankpay", "USD", "demo", "Order order-5821", r#"name="inputCurrency""#),
+        ] {
+            let body = json!({
+                "amount": 125_000, "currency": currency, "provider": provider, "reference": "order-5821",
+                "description": "Mugs & <b>bowls</b>",
+                "customer": {"name": "Ann O'Neil", "email": "ann@example.com"},
+                "success_url": "https://shop.example/thanks", "cancel_url": "https://shop.example/cart",
+            });
+            let checkout = app.create_checkout(&body).await;
+            let redirect_url = checkout["redirect_url"].as_str().unwrap();
+            let page_url = if provider == "spankpay" {
+                // paymux's own page, which opens the frame.
+                let page = assert_payer_page(app.client.get(redirect_url).send().await.unwrap(), 200).await;
+                assert!(page.contains("USD 1,250.00") && page.contains(escaped), "{page}");
+                checkout["client_action"]["frame_url"].as_str().unwrap()
+            } else {
+                redirect_url
+            };
+            let response = app.client.get(page_url).send().await.unwrap();
+            let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+            assert!(policy.contains("default-src 'none'"), "{provider}: {policy}");
+            let page = assert_payer_page(response, 200).await;
+            let price = format!("{currency} 1,250.00");
+            for shown in [&format!("<strong>{merchant}</strong>"), &price, described, form_field,
+                          r#"<form method="post">"#, r#"name="outcome" value="pay""#] {
+                assert!(page.contains(shown), "{provider}'s page lacks {shown}: {page}");
+            }
+            assert!(!page.contains("<b>bowls"), "{provider}: {page}");
+            // The page's stylesheet is the provider's.
+            let stylesheet = app.client.get(app.url(&format!("/sandbox/{provider}/page.css"))).send().await.unwrap();
+            assert_eq!(stylesheet.status(), 200);
+            assert!(stylesheet.text().await.unwrap().starts_with(":root { --brand:"));
+
+            let unknown = if provider == "spankpay" { "frame/chk_01J00000000000000000000000" } else { "pay/nope" };
+            let missing = app.client.get(app.url(&format!("/sandbox/{provider}/{unknown}"))).send().await.unwrap();
+            assert!(assert_payer_page(missing, 404).await.contains("No such payment"), "{provider}");
         }
     }
 }

@@ -4,8 +4,8 @@
 //! sandbox confirms only when told to.
 
 use paymux_tests::{
-    Backend, FAST_SANDBOX, TestApp, assert_error, demo_provider_setting, hmac_sha256_hex,
-    on_both_backends, spawn_with_overlay,
+    Backend, FAST_SANDBOX, TestApp, assert_error, assert_payer_page, demo_provider_setting,
+    hmac_sha256_hex, on_both_backends, spawn_sandboxed, spawn_with_overlay,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
@@ -219,5 +219,30 @@ on_both_backends! {
         let id = create(&app, paymux_tests::DEMO_KEY, "ORDER-X").await["id"].as_str().unwrap().to_owned();
         let cancel = app.post(&format!("/v1/checkouts/{id}/cancel"), &json!({}), None).await;
         assert_error(cancel, 422, "unsupported_operation").await;
+    }
+
+    async fn the_page_s_form_sends_the_payer_to_the_success_or_the_cancel_url(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        for (outcome, location, status) in [
+            ("pay", "https://shop.example/ok", "succeeded"),
+            ("cancel", "https://shop.example/cancel", "canceled"),
+        ] {
+            let checkout = create(&app, paymux_tests::DEMO_KEY, &format!("ORDER-{}", ulid::Ulid::new())).await;
+            let page_url = checkout["redirect_url"].as_str().unwrap();
+            let page = assert_payer_page(app.client.get(page_url).send().await.unwrap(), 200).await;
+            assert!(page.contains("BDT 100.00") && page.contains(r#"value="Rahim Uddin""#), "{page}");
+            let answer = app.submit(page_url, outcome, &[("verify", "pass")]).await;
+            assert_eq!(answer.status(), 303, "{outcome}");
+            // The doc names no query parameter: the URL as the merchant gave it.
+            assert_eq!(answer.headers()["location"], location);
+            let id = checkout["id"].as_str().unwrap();
+            assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], status, "{outcome}");
+            assert_payer_page(app.client.get(page_url).send().await.unwrap(), 410).await;
+        }
+        // A switch the sandbox does not know is refused on a page, with a way back.
+        let checkout = create(&app, paymux_tests::DEMO_KEY, "ORDER-Y").await;
+        let page_url = checkout["redirect_url"].as_str().unwrap();
+        let refused = assert_payer_page(app.submit(page_url, "pay", &[("verify", "maybe")]).await, 409).await;
+        assert!(refused.contains("`verify` must be") && refused.contains("Back to the payment page"), "{refused}");
     }
 }

@@ -1,7 +1,7 @@
 //! Skipify end to end: the doc's webhook samples posted as Skipify would, the shared-secret
 //! checks, expiry, replays, and a PayLink paid through the sandbox.
 
-use paymux_tests::{TestApp, assert_error, on_both_backends, spawn_sandboxed};
+use paymux_tests::{TestApp, assert_error, assert_payer_page, on_both_backends, spawn_sandboxed};
 use serde_json::{Value, json};
 
 const SUCCEEDED: &str =
@@ -123,5 +123,26 @@ on_both_backends! {
         app.press("skipify", paylink, "pay", &json!({})).await;
         let refund = app.post("/v1/refunds", &json!({"checkout_id": id}), None).await;
         assert_error(refund, 422, "unsupported_operation").await;
+    }
+
+    async fn a_paylink_paid_on_its_page_says_so_with_the_card_typed(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let checkout = create_paylink(&app, 125_000).await;
+        let page_url = checkout["redirect_url"].as_str().unwrap();
+        let page = assert_payer_page(app.client.get(page_url).send().await.unwrap(), 200).await;
+        for shown in ["<strong>DEMO</strong>", "USD 1,250.00", r#"name="email" value="alice@example.com""#,
+                      r#"name="holder" value="Alice Brown""#] {
+            assert!(page.contains(shown), "the page lacks {shown}: {page}");
+        }
+        // Skipify has no cancel event: the page offers no cancel.
+        assert!(!page.contains(r#"value="cancel""#), "{page}");
+        // A PayLink names no return URL: the page itself says the payment went through.
+        let paid = assert_payer_page(app.submit(page_url, "pay", &[("card", "5555 5555 5555 4444")]).await, 200).await;
+        assert!(paid.contains("Payment complete"), "{paid}");
+        let id = checkout["id"].as_str().unwrap();
+        let stored = events(&app, &format!("checkout_id={id}")).await;
+        assert_eq!(stored[0]["details"]["card_last_four"], "4444", "{}", stored[0]);
+        assert_eq!(stored[0]["details"]["card_brand"], "mastercard");
+        assert_payer_page(app.client.get(page_url).send().await.unwrap(), 410).await;
     }
 }

@@ -4,8 +4,8 @@
 
 use chrono::Utc;
 use paymux_tests::{
-    TestApp, assert_error, assert_json, demo_provider_setting, on_both_backends, spawn_sandboxed,
-    stripe_signature,
+    TestApp, assert_error, assert_json, assert_payer_page, demo_provider_setting, on_both_backends,
+    spawn_sandboxed, stripe_signature,
 };
 use serde_json::{Value, json};
 
@@ -187,7 +187,7 @@ on_both_backends! {
         assert!(redirect.starts_with(&app.address), "{redirect}");
         let page = app.client.get(redirect).send().await.unwrap();
         assert_eq!(page.status(), 200);
-        assert!(page.text().await.unwrap().contains("10.00 USD"));
+        assert!(page.text().await.unwrap().contains("USD 10.00"));
 
         let paid = control(&app, &checkout, "pay", json!({"card": "4111 1111 1111 1111"})).await;
         assert_eq!(paid["status"], "succeeded");
@@ -388,5 +388,54 @@ on_both_backends! {
             })
             .await;
         assert_eq!(receipts, 0, "the receipt rolled back with the rest");
+    }
+
+    async fn the_page_s_form_declines_then_pays_and_sends_the_payer_to_the_success_url(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let checkout = create_checkout(&app, 125_000, None).await;
+        let page_url = checkout["redirect_url"].as_str().unwrap();
+        let page = assert_payer_page(app.client.get(page_url).send().await.unwrap(), 200).await;
+        for shown in ["<strong>demo</strong>", "USD 1,250.00", "Order #5821",
+                      r#"name="email" value="alice@example.com""#, r#"name="holder" value="Alice Brown""#,
+                      r#"name="card" value="4111 1111 1111 1111""#, r#"<option value="4000 0000 0000 2420">"#] {
+            assert!(page.contains(shown), "the page lacks {shown}: {page}");
+        }
+
+        // A card that is not a test card declines; the link stays open and says why.
+        let declined = app.submit(page_url, "pay", &[("card", "4000 0000 0000 0002"), ("expiry", "12/30"), ("cvc", "123")]).await;
+        let page = assert_payer_page(declined, 200).await;
+        assert!(page.contains("Your card was declined.") && page.contains("<form"), "{page}");
+        await_event(&app, &checkout, "payment.failed").await;
+        assert_eq!(status_of(&app, &checkout).await, "failed");
+
+        // The test card pays: straight to the success URL with `payment_id`, as the doc says.
+        let paid = app.submit(page_url, "pay", &[("card", "4111 1111 1111 1111")]).await;
+        assert_eq!(paid.status(), 303);
+        let provider_id = checkout["provider_checkout_id"].as_str().unwrap();
+        assert_eq!(
+            paid.headers()["location"].to_str().unwrap(),
+            format!("https://shop.example/orders/5821/thanks?payment_id={provider_id}")
+        );
+        assert_eq!(status_of(&app, &checkout).await, "succeeded");
+
+        // Paid: the page, and its form, say so with a 410.
+        let page = assert_payer_page(app.client.get(page_url).send().await.unwrap(), 410).await;
+        assert!(page.contains("Payment complete") && !page.contains("<form"), "{page}");
+        let again = assert_payer_page(app.submit(page_url, "pay", &[]).await, 410).await;
+        assert!(again.contains("Payment complete"), "{again}");
+        let unknown = app.client.get(app.url("/sandbox/sknpay/pay/plink_nope")).send().await.unwrap();
+        assert_payer_page(unknown, 404).await;
+    }
+
+    async fn the_page_s_cancel_stays_on_skn_pay_as_the_doc_says(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let checkout = create_checkout(&app, 1_000, None).await;
+        let page_url = checkout["redirect_url"].as_str().unwrap();
+        // cancel_url is "informational only": SKN Pay's page says canceled and stays.
+        let page = assert_payer_page(app.submit(page_url, "cancel", &[]).await, 200).await;
+        assert!(page.contains("Payment canceled"), "{page}");
+        await_event(&app, &checkout, "payment.canceled").await;
+        let nonsense = app.submit(page_url, "refund", &[]).await;
+        assert_payer_page(nonsense, 410).await;
     }
 }

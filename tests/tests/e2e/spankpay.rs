@@ -4,7 +4,8 @@
 
 use chrono::Utc;
 use paymux_tests::{
-    TestApp, demo_provider_setting, hmac_sha256_hex, on_both_backends, spawn_sandboxed,
+    TestApp, assert_payer_page, demo_provider_setting, hmac_sha256_hex, on_both_backends,
+    spawn_sandboxed,
 };
 use serde_json::{Value, json};
 
@@ -158,5 +159,55 @@ on_both_backends! {
         let payments: Vec<Value> = app.events_of(&checkout).await;
         assert_eq!(payments.len(), 2, "two payments, two events: {payments:?}");
         assert_ne!(payments[0]["provider_payment_id"], payments[1]["provider_payment_id"]);
+    }
+
+    async fn the_frame_takes_part_then_the_rest_and_sends_the_payer_to_the_success_url(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let body = json!({"amount": 6_969, "currency": "USD", "provider": "spankpay", "reference": "sc696969",
+                          "description": "Booty & <i>more</i>", "success_url": "https://shop.example/thanks?order=sc696969"});
+        let checkout = app.create_checkout(&body).await;
+        let id = checkout["id"].as_str().unwrap();
+        let page = assert_payer_page(app.client.get(app.url(&format!("/pay/{id}"))).send().await.unwrap(), 200).await;
+        let frame_url = checkout["client_action"]["frame_url"].as_str().unwrap();
+        for shown in ["<strong>demo</strong>", "USD 69.69", "Booty &amp; &lt;i&gt;more&lt;/i&gt;", frame_url] {
+            assert!(page.contains(shown), "paymux's page lacks {shown}: {page}");
+        }
+        let frame = assert_payer_page(app.client.get(frame_url).send().await.unwrap(), 200).await;
+        assert!(frame.contains(r#"<option value="ETH">0.6969 ETH</option>"#), "{frame}");
+        assert!(!frame.contains(r#"value="cancel""#), "the frame has no cancel: {frame}");
+
+        // Part of it: the frame stays, saying what is left.
+        let part = app.submit(frame_url, "pay", &[("inputCurrency", "ETH"), ("amount", "50.00")]).await;
+        let part = assert_payer_page(part, 200).await;
+        assert!(part.contains("Received USD 50.00 so far: USD 19.69 still to pay."), "{part}");
+        assert!(part.contains(r#"name="amount" value="19.69""#), "{part}");
+        // The rest, once the callback took it: the payer goes to the success URL.
+        let rest = app.submit(frame_url, "pay", &[("inputCurrency", "BTC"), ("amount", "19.69")]).await;
+        assert_eq!(rest.status(), 303);
+        assert_eq!(rest.headers()["location"], "https://shop.example/thanks?order=sc696969");
+        assert_eq!(app.get_json(&format!("/v1/checkouts/{id}")).await["status"], "succeeded");
+
+        let closed = assert_payer_page(app.client.get(app.url(&format!("/pay/{id}"))).send().await.unwrap(), 410).await;
+        assert!(closed.contains("no longer accepts payment"), "{closed}");
+        assert_payer_page(app.client.get(frame_url).send().await.unwrap(), 410).await;
+        for unknown in ["/pay/chk_01J00000000000000000000000", "/pay/not-a-checkout"] {
+            let missing = assert_payer_page(app.client.get(app.url(unknown)).send().await.unwrap(), 404).await;
+            assert!(missing.contains("No such checkout"), "{unknown}: {missing}");
+        }
+    }
+
+    async fn a_payment_the_callback_refuses_is_said_to_be_refused(backend) {
+        let app = spawn_sandboxed(backend, "").await;
+        let body = json!({"amount": 6_969, "currency": "USD", "provider": "spankpay",
+                          "success_url": "https://shop.example/thanks"});
+        let checkout = app.create_checkout(&body).await;
+        let id = checkout["id"].as_str().unwrap();
+        let frame_url = checkout["client_action"]["frame_url"].as_str().unwrap();
+        assert_payer_page(app.client.get(frame_url).send().await.unwrap(), 200).await;
+        // Canceled while the payer has the frame open: paymux answers `{"received": false}`.
+        let canceled = app.post(&format!("/v1/checkouts/{id}/cancel"), &json!({}), None).await;
+        assert_eq!(canceled.status(), 200);
+        let refused = assert_payer_page(app.submit(frame_url, "pay", &[]).await, 200).await;
+        assert!(refused.contains("Payment refused"), "not sent to the success URL: {refused}");
     }
 }
