@@ -362,7 +362,7 @@ enum Paid {
 const SUCCESS: &str = "https://shop.example/paid";
 
 fn hosted_payments() -> [HostedPayment; 5] {
-    const PAY: &str = "button[data-outcome=pay]";
+    const PAY: &str = "button[name=outcome][value=pay]";
     [
         HostedPayment {
             provider: "sknpay",
@@ -391,19 +391,16 @@ fn hosted_payments() -> [HostedPayment; 5] {
             checkout: json!({"amount": 1_000, "currency": "USD"}),
             clicks: &[PAY],
             paid: Paid::Says {
-                selector: "#status",
-                text: "Paid",
+                selector: "h1",
+                text: "Payment complete",
             },
         },
         HostedPayment {
             provider: "spankpay",
-            checkout: json!({"amount": 6_969, "currency": "USD"}),
+            checkout: json!({"amount": 6_969, "currency": "USD", "success_url": SUCCESS}),
             // paymux's own page first, which opens the (simulated) frame.
             clicks: &["a[href*='/sandbox/spankpay/frame/']", PAY],
-            paid: Paid::Says {
-                selector: "#status",
-                text: "complete",
-            },
+            paid: Paid::Redirected(SUCCESS),
         },
     ]
 }
