@@ -1,16 +1,13 @@
 //! Merchant authentication (`Authorization: Bearer <api key>`) and each key's rate limit.
 
-use std::future::{Ready, ready};
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use paymux_domain::{AuditActor, AuditChannel};
+use futures_util::future::LocalBoxFuture;
 
 use crate::client_address::client_address;
-use crate::domain::audit::Actor;
 use crate::error::ApiError;
 use crate::live::LiveConfig;
 use crate::merchants::Merchant;
@@ -59,21 +56,9 @@ pub(crate) fn client_of(request: &HttpRequest) -> Option<std::net::IpAddr> {
     client_address(request, &state.live.started().server.trusted_proxies)
 }
 
-impl Authenticated {
-    /// This merchant acting through the API, as the audit log names it.
-    pub fn actor(&self, request: &HttpRequest) -> Actor {
-        Actor {
-            kind: AuditActor::Merchant,
-            merchant: Some(self.0.id.clone()),
-            channel: AuditChannel::Api,
-            client_address: client_of(request),
-        }
-    }
-}
-
-fn authenticate(request: &HttpRequest) -> Result<Authenticated, ApiError> {
-    let state = state_of(request)?;
-    let key = bearer_token(request)?
+async fn authenticate(request: HttpRequest) -> Result<Authenticated, ApiError> {
+    let state = state_of(&request)?;
+    let key = bearer_token(&request)?
         .ok_or_else(|| unauthorized("missing API key: send `Authorization: Bearer <key>`"))?;
     let config = state.config();
     let (merchant, key_hash) = config
@@ -82,7 +67,8 @@ fn authenticate(request: &HttpRequest) -> Result<Authenticated, ApiError> {
         .ok_or_else(|| unauthorized("invalid API key"))?;
     if let Err(wait) = state
         .limiter
-        .take(key_hash, merchant.rate_limit, Instant::now())
+        .take_shared(key_hash, merchant.rate_limit)
+        .await
     {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -96,9 +82,9 @@ fn authenticate(request: &HttpRequest) -> Result<Authenticated, ApiError> {
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(request))
+        Box::pin(authenticate(request.clone()))
     }
 }

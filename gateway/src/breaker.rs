@@ -2,11 +2,14 @@
 //! in a row a circuit opens and routing passes the provider over; after `cooldown_secs` one
 //! trial call is let through (half-open), whose outcome closes or reopens it.
 //!
-//! Breakers are a per-process health heuristic kept in memory, like rate limits: they survive
-//! a config reload but not a restart, and each paymux process has its own. No correctness rule
-//! rests on them (those rest on the database).
+//! Breakers are a health heuristic kept in memory, like rate limits: they survive a config
+//! reload but not a restart. With `[redis] url` the decisions are shared by every node
+//! ([`crate::shared`]), so failures seen by one node open the circuit on all; this process's
+//! own circuits still record what it saw (for the views) and decide whenever Redis does not
+//! answer. No correctness rule rests on them (those rest on the database).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -14,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::settings::RoutingSettings;
+use crate::shared::{CallOutcome, Redis, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +63,16 @@ impl From<&RoutingSettings> for Policy {
     }
 }
 
+impl Policy {
+    /// The settings this policy was made of, as the shared circuits take them.
+    fn settings(self) -> RoutingSettings {
+        RoutingSettings {
+            failure_threshold: self.failure_threshold,
+            cooldown_secs: self.cooldown.as_secs(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Circuit {
     consecutive_failures: u32,
@@ -97,6 +111,17 @@ pub enum Admission {
     },
 }
 
+/// What became of a call to a provider, as its circuit is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    Succeeded,
+    /// A failure that says the provider is unwell, with why.
+    Failed(&'a str),
+    /// The trial call got an answer that says nothing of the provider's health (a refusal of
+    /// that one request).
+    TrialAnswered,
+}
+
 /// What the admin view shows of one circuit.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CircuitView {
@@ -108,21 +133,88 @@ pub struct CircuitView {
     pub last_failure: Option<String>,
 }
 
-/// Every circuit of this process, by `(merchant, provider)`.
+/// Every circuit of this process, by `(merchant, provider)`, and the nodes' shared ones when
+/// Redis is configured.
 #[derive(Debug, Default)]
 pub struct Breakers {
     circuits: Mutex<HashMap<(String, String), Circuit>>,
+    shared: Option<Arc<Redis>>,
 }
 
 impl Breakers {
+    /// Circuits shared through `redis` when it is given, else this process's alone.
+    pub fn shared_by(redis: Option<Arc<Redis>>) -> Breakers {
+        Breakers {
+            circuits: Mutex::default(),
+            shared: redis,
+        }
+    }
+
+    /// Asks to call `provider` for `merchant`: the shared circuit decides while Redis answers,
+    /// else this process's own ([`Breakers::admit_here`]).
+    pub async fn admit(
+        &self,
+        merchant: &str,
+        provider: &str,
+        policy: Policy,
+        now: Instant,
+    ) -> Admission {
+        if let Some(redis) = &self.shared
+            && let Some(verdict) = redis.admit(merchant, provider, &policy.settings()).await
+        {
+            return match verdict {
+                Verdict::Allowed => Admission::Allowed,
+                Verdict::Trial => Admission::Trial,
+                Verdict::Refused(retry_after) => Admission::Refused { retry_after },
+            };
+        }
+        self.admit_here(merchant, provider, policy, now)
+    }
+
+    /// Records what became of a call: in this process's circuit, and in the shared one.
+    pub async fn record(
+        &self,
+        merchant: &str,
+        provider: &str,
+        outcome: Outcome<'_>,
+        policy: Policy,
+    ) {
+        let (now, at) = (Instant::now(), Utc::now());
+        let shared = match outcome {
+            Outcome::Succeeded => {
+                self.succeeded(merchant, provider, at);
+                CallOutcome::Succeeded
+            }
+            Outcome::Failed(reason) => {
+                self.failed(merchant, provider, reason, policy, now, at);
+                CallOutcome::Failed
+            }
+            Outcome::TrialAnswered => {
+                self.trial_answered(merchant, provider);
+                CallOutcome::Answered
+            }
+        };
+        if let Some(redis) = &self.shared {
+            redis
+                .record(merchant, provider, shared, &policy.settings())
+                .await;
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<(String, String), Circuit>> {
         // A panic while holding the lock leaves counters, not broken invariants.
         self.circuits.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Asks to call `provider` for `merchant`: allowed while closed; while open, refused until
-    /// the cooldown has passed, then allowed for one trial call at a time.
-    pub fn admit(&self, merchant: &str, provider: &str, policy: Policy, now: Instant) -> Admission {
+    /// Asks this process's circuit: allowed while closed; while open, refused until the
+    /// cooldown has passed, then allowed for one trial call at a time.
+    pub fn admit_here(
+        &self,
+        merchant: &str,
+        provider: &str,
+        policy: Policy,
+        now: Instant,
+    ) -> Admission {
         let mut circuits = self.lock();
         let Some(circuit) = circuits.get_mut(&(merchant.to_owned(), provider.to_owned())) else {
             return Admission::Allowed;
@@ -148,7 +240,7 @@ impl Breakers {
     }
 
     /// A call succeeded: the circuit closes.
-    pub fn succeeded(&self, merchant: &str, provider: &str, at: DateTime<Utc>) {
+    fn succeeded(&self, merchant: &str, provider: &str, at: DateTime<Utc>) {
         let mut circuits = self.lock();
         let circuit = circuits
             .entry((merchant.to_owned(), provider.to_owned()))
@@ -162,7 +254,7 @@ impl Breakers {
     /// The trial call got an answer that says nothing of the provider's health (a refusal of
     /// that one request): the circuit stays half-open and the next call is the trial, instead
     /// of every call being refused for another cooldown.
-    pub fn trial_answered(&self, merchant: &str, provider: &str) {
+    fn trial_answered(&self, merchant: &str, provider: &str) {
         if let Some(circuit) = self
             .lock()
             .get_mut(&(merchant.to_owned(), provider.to_owned()))
@@ -173,7 +265,7 @@ impl Breakers {
 
     /// A call failed in a way that says the provider is unwell: the circuit opens at the
     /// threshold, and again at once when the half-open trial fails.
-    pub fn failed(
+    pub(crate) fn failed(
         &self,
         merchant: &str,
         provider: &str,
@@ -234,12 +326,18 @@ mod tests {
     fn a_circuit_opens_at_the_threshold_and_half_opens_after_the_cooldown() {
         let breakers = Breakers::default();
         let start = Instant::now();
-        assert_eq!(breakers.admit("m", "p", POLICY, start), Admission::Allowed);
-        fail(&breakers, start);
-        assert_eq!(breakers.admit("m", "p", POLICY, start), Admission::Allowed);
+        assert_eq!(
+            breakers.admit_here("m", "p", POLICY, start),
+            Admission::Allowed
+        );
         fail(&breakers, start);
         assert_eq!(
-            breakers.admit("m", "p", POLICY, start + Duration::from_secs(10)),
+            breakers.admit_here("m", "p", POLICY, start),
+            Admission::Allowed
+        );
+        fail(&breakers, start);
+        assert_eq!(
+            breakers.admit_here("m", "p", POLICY, start + Duration::from_secs(10)),
             Admission::Refused {
                 retry_after: Duration::from_secs(20)
             }
@@ -249,7 +347,10 @@ mod tests {
         assert_eq!(view.consecutive_failures, 2);
         assert_eq!(view.last_failure.as_deref(), Some("503"));
         // Other merchants' circuits are their own.
-        assert_eq!(breakers.admit("n", "p", POLICY, start), Admission::Allowed);
+        assert_eq!(
+            breakers.admit_here("n", "p", POLICY, start),
+            Admission::Allowed
+        );
 
         let later = start + POLICY.cooldown;
         assert_eq!(
@@ -257,9 +358,12 @@ mod tests {
             CircuitState::HalfOpen
         );
         // One trial at a time.
-        assert_eq!(breakers.admit("m", "p", POLICY, later), Admission::Trial);
+        assert_eq!(
+            breakers.admit_here("m", "p", POLICY, later),
+            Admission::Trial
+        );
         assert!(matches!(
-            breakers.admit("m", "p", POLICY, later),
+            breakers.admit_here("m", "p", POLICY, later),
             Admission::Refused { .. }
         ));
         breakers.succeeded("m", "p", Utc::now());
@@ -276,7 +380,10 @@ mod tests {
         fail(&breakers, start);
         fail(&breakers, start);
         let trial = start + POLICY.cooldown;
-        assert_eq!(breakers.admit("m", "p", POLICY, trial), Admission::Trial);
+        assert_eq!(
+            breakers.admit_here("m", "p", POLICY, trial),
+            Admission::Trial
+        );
         fail(&breakers, trial);
         assert_eq!(
             breakers.view("m", "p", POLICY, trial).state,
@@ -284,13 +391,16 @@ mod tests {
         );
         // A trial that never reported back lets another through after a cooldown.
         let second = trial + POLICY.cooldown;
-        assert_eq!(breakers.admit("m", "p", POLICY, second), Admission::Trial);
+        assert_eq!(
+            breakers.admit_here("m", "p", POLICY, second),
+            Admission::Trial
+        );
         assert!(matches!(
-            breakers.admit("m", "p", POLICY, second),
+            breakers.admit_here("m", "p", POLICY, second),
             Admission::Refused { .. }
         ));
         assert_eq!(
-            breakers.admit("m", "p", POLICY, second + POLICY.cooldown),
+            breakers.admit_here("m", "p", POLICY, second + POLICY.cooldown),
             Admission::Trial
         );
     }
@@ -302,12 +412,18 @@ mod tests {
         fail(&breakers, start);
         fail(&breakers, start);
         let trial = start + POLICY.cooldown;
-        assert_eq!(breakers.admit("m", "p", POLICY, trial), Admission::Trial);
+        assert_eq!(
+            breakers.admit_here("m", "p", POLICY, trial),
+            Admission::Trial
+        );
         breakers.trial_answered("m", "p");
         assert_eq!(
             breakers.view("m", "p", POLICY, trial).state,
             CircuitState::HalfOpen
         );
-        assert_eq!(breakers.admit("m", "p", POLICY, trial), Admission::Trial);
+        assert_eq!(
+            breakers.admit_here("m", "p", POLICY, trial),
+            Admission::Trial
+        );
     }
 }

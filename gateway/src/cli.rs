@@ -18,7 +18,7 @@ use crate::reconciliation;
 use crate::routes::admin::provider_statuses;
 use crate::routes::list::parse_time;
 use crate::seed::SeedOptions;
-use crate::settings::{Overlay, Settings};
+use crate::settings::{Overlay, Role, Settings};
 use crate::startup::{Application, public_url};
 
 #[derive(Debug, Parser)]
@@ -34,8 +34,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API (the default).
-    Serve,
+    /// Serve the API and run the background work (the default).
+    Serve {
+        /// `api` serves the API alone; `worker` runs the background jobs and webhook
+        /// deliveries, serving only /healthz, /readyz and /metrics; `all` does both. Also
+        /// `[server] role`.
+        #[arg(long, value_enum)]
+        role: Option<Role>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the API's OpenAPI 3.1 document, as `GET /openapi.json` serves it.
@@ -129,8 +135,8 @@ enum ConfigCommand {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     crate::telemetry::init();
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(),
+    let result = match cli.command.unwrap_or(Command::Serve { role: None }) {
+        Command::Serve { role } => serve(role),
         Command::Migrate => migrate(),
         Command::Openapi => {
             print!("{}", crate::routes::openapi::document());
@@ -173,8 +179,15 @@ fn load(file: Option<PathBuf>) -> Result<Settings, String> {
     Settings::load(overlay).map_err(|error| format!("invalid configuration: {error}"))
 }
 
-fn serve() -> Result<(), String> {
-    let source: ConfigSource = Arc::new(|| Settings::load(Overlay::FromEnvironment));
+fn serve(role: Option<Role>) -> Result<(), String> {
+    // The flag outranks the config, on every reload too.
+    let source: ConfigSource = Arc::new(move || {
+        let mut settings = Settings::load(Overlay::FromEnvironment)?;
+        if let Some(role) = role {
+            settings.server.role = role;
+        }
+        Ok(settings)
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -186,7 +199,8 @@ fn serve() -> Result<(), String> {
         let demo_key = welcome_key(app.settings());
         app.reload_on_sighup().map_err(|error| error.to_string())?;
         let base = app.public_url().as_str().trim_end_matches('/').to_owned();
-        tracing::info!(address = %app.address(), backend = app.backend(), sandbox, "paymux listening");
+        let role = app.settings().server.role.as_str();
+        tracing::info!(address = %app.address(), backend = app.backend(), sandbox, role, "paymux listening");
         print_welcome(&base, app.backend(), sandbox, demo_key.as_deref());
         app.run_until_stopped().await.map_err(|error| error.to_string())
     })

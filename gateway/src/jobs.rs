@@ -1,20 +1,24 @@
 //! Background jobs, run every `[jobs] interval_secs` while the server runs: expiring checkouts
 //! nobody paid, deleting what the retention settings let go, and keeping PostgreSQL's planner
 //! statistics fresh where autovacuum does not ([`analyze_stale_tables`]). Each run reads the config of
-//! the moment, so a reload applies to the next run. Every job is safe on several servers at
-//! once: each change is decided by the database (a checkout is locked and checked again before
-//! it is expired; an expiry's event id is derived from the checkout, so it is stored once).
+//! the moment, so a reload applies to the next run. On several nodes, one at a time runs them:
+//! the one holding the jobs' lease, renewed each run; when it dies, another takes over once the
+//! lease lapses. Each job would be safe twice at once anyway: every change is decided by the
+//! database (a checkout is locked and checked again before it is expired; an expiry's event id
+//! is derived from the checkout, so it is stored once).
 
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use paymux_schema::db::idempotency::IdempotencyRecord;
+use paymux_schema::db::node::{Node, take_lease};
 use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::session::DashboardSession;
 use paymux_schema::db::{analyze_stale_tables, truncate_to_micros};
 
 use crate::domain::expiry;
 use crate::idempotency;
+use crate::nodes;
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -30,18 +34,41 @@ pub struct Run {
     pub tables_analyzed: usize,
 }
 
-/// Runs the jobs every interval, the first time one interval after start, until the task is
-/// dropped.
+/// The lease the periodic jobs run under.
+const LEASE: &str = "periodic_jobs";
+
+/// Runs the jobs every interval, the first time one interval after start, while this node
+/// holds their lease, until the task is dropped.
 pub async fn run_forever(state: AppState) {
     loop {
         let interval = state.config().settings.jobs.interval_secs;
         tokio::time::sleep(Duration::from_secs(interval)).await;
+        match holds_lease(&state, interval).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::error!(%error, "could not take the jobs' lease; next run will retry");
+                continue;
+            }
+        }
         match run_once(&state).await {
             Ok(run) if run != Run::default() => tracing::info!(?run, "background jobs ran"),
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "background jobs failed; next run will retry"),
         }
     }
+}
+
+/// Takes or renews the jobs' lease for this node, for two intervals (a run may take a while):
+/// whether it is this node's to run them.
+async fn holds_lease(state: &AppState, interval: u64) -> Result<bool, StoreError> {
+    let holder = state.node.id.clone();
+    let now = truncate_to_micros(Utc::now());
+    let seconds = i64::try_from(interval.saturating_mul(2)).unwrap_or(i64::MAX);
+    let until = now + TimeDelta::seconds(seconds.max(10));
+    state
+        .write(move |conn| Ok::<_, StoreError>(take_lease(conn, LEASE, &holder, now, until)?))
+        .await
 }
 
 /// One run of every job.
@@ -70,4 +97,27 @@ pub async fn run_once(state: &AppState) -> Result<Run, StoreError> {
         sessions_deleted,
         tables_analyzed,
     })
+}
+
+/// Writes this node's heartbeat now.
+pub async fn beat(state: &AppState) -> Result<(), StoreError> {
+    let now = paymux_schema::db::now();
+    let row = state.node.row(&state.config().settings, now);
+    state
+        .write(move |conn| {
+            Node::beat(conn, &row)?;
+            Node::delete_unseen_since(conn, now - nodes::FORGOTTEN_AFTER)?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+}
+
+/// Beats every [`HEARTBEAT`] until the task is dropped.
+pub async fn beat_forever(state: AppState) {
+    loop {
+        if let Err(error) = beat(&state).await {
+            tracing::warn!(%error, "could not write this node's heartbeat");
+        }
+        tokio::time::sleep(nodes::HEARTBEAT).await;
+    }
 }

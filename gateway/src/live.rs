@@ -385,6 +385,9 @@ fn restart_required(started: &Settings, new: &Settings) -> Vec<&'static str> {
     if started.database != new.database {
         changed.push("database");
     }
+    if started.redis != new.redis {
+        changed.push("redis");
+    }
     if started.sandbox.enabled != new.sandbox.enabled {
         changed.push("sandbox.enabled");
     }

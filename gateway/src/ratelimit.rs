@@ -1,14 +1,16 @@
 //! Rate limits: token buckets refilled at `requests_per_second` up to `burst`, one per merchant
 //! API key, and for rejected webhooks one per merchant and provider and one per client address.
-//! Like circuit breakers, buckets live in this process's memory: they survive a config reload
-//! (new limits apply to the tokens already there), and each process behind a load balancer
-//! counts its own share.
+//! Buckets live in this process's memory and survive a config reload (new limits apply to the
+//! tokens already there). With `[redis] url`, the API keys' buckets are shared by every node
+//! ([`crate::shared`]) and these decide only while Redis does not answer; the rejected
+//! webhooks' and sign-ins' buckets stay each process's own.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::settings::RateLimitSettings;
+use crate::shared::Redis;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -24,6 +26,7 @@ pub struct RateLimiter {
     /// the same as none); if every one is still in use, new keys share one overflow bucket, so
     /// that a client with many addresses cannot grow the map.
     capacity: usize,
+    shared: Option<Arc<Redis>>,
 }
 
 impl Default for RateLimiter {
@@ -42,7 +45,30 @@ impl RateLimiter {
         RateLimiter {
             buckets: Mutex::default(),
             capacity,
+            shared: None,
         }
+    }
+
+    /// For API keys, with buckets shared through `redis` when it is given.
+    pub fn shared_by(redis: Option<Arc<Redis>>) -> RateLimiter {
+        RateLimiter {
+            shared: redis,
+            ..RateLimiter::default()
+        }
+    }
+
+    /// [`RateLimiter::take`] from the bucket every node shares, while Redis answers.
+    pub async fn take_shared(
+        &self,
+        key_hash: [u8; 32],
+        limit: RateLimitSettings,
+    ) -> Result<(), Duration> {
+        if let Some(redis) = &self.shared
+            && let Some(verdict) = redis.take(&key_hash, limit).await
+        {
+            return verdict;
+        }
+        self.take(key_hash, limit, Instant::now())
     }
 
     /// Takes one token from the key's bucket, or says how long until one is there.

@@ -32,6 +32,8 @@ pub struct Settings {
     pub outbound_webhooks: OutboundWebhookSettings,
     pub admin: AdminSettings,
     #[serde(default)]
+    pub redis: RedisSettings,
+    #[serde(default)]
     pub merchants: BTreeMap<String, MerchantSettings>,
 }
 
@@ -50,6 +52,61 @@ pub struct ServerSettings {
     /// peer is the client itself.
     #[serde(default)]
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// What this process does (`paymux serve --role`).
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// What a gateway process does, so that a deployment scales its API and its background work
+/// apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Serves the API and takes no background work.
+    Api,
+    /// Runs the background jobs and outbound deliveries, and serves only `/healthz`,
+    /// `/readyz` and `/metrics`.
+    Worker,
+    /// Both: one process is a whole gateway.
+    #[default]
+    All,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Api => "api",
+            Role::Worker => "worker",
+            Role::All => "all",
+        }
+    }
+
+    /// Whether this process serves the API.
+    pub const fn serves_api(self) -> bool {
+        !matches!(self, Role::Worker)
+    }
+
+    /// Whether this process runs the background jobs and sends outbound webhooks.
+    pub const fn works(self) -> bool {
+        !matches!(self, Role::Api)
+    }
+}
+
+/// Redis, where several nodes share their rate limits and circuit breakers.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://host:port/db`; unset, each process keeps its own limits and circuits (right for
+    /// one node). May hold a password: give it as `env:NAME` or `file:/path`.
+    pub url: Option<SecretRef>,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 #[derive(Clone, PartialEq, Deserialize)]

@@ -11,19 +11,23 @@ use actix_web::middleware::{ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use paymux_providers::Registry;
 use paymux_schema::db::{self, DatabaseUrl, PoolOptions};
+use secrecy::ExposeSecret;
 use tokio::net::TcpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_actix_web::TracingLogger;
 use url::Url;
 
+use crate::breaker::Breakers;
 use crate::domain::outbound::Senders;
 use crate::error::{ApiError, json_error_bodies};
 use crate::live::{Addresses, ConfigSource, Live, LiveConfig};
 use crate::merchants::ConfigErrors;
 use crate::metrics::Metrics;
+use crate::nodes::NodeIdentity;
 use crate::ratelimit::RateLimiter;
 use crate::routes::{self, metrics};
-use crate::settings::Settings;
+use crate::settings::{Role, Settings};
+use crate::shared::Redis;
 use crate::state::AppState;
 use crate::telemetry::{self, RequestSpan};
 use crate::writer::{Writer, WriterOptions};
@@ -103,7 +107,31 @@ async fn shared_state(
     live: Live,
 ) -> Result<AppState, StartupError> {
     let db = open_store(settings).await?;
-    assemble_state(db, url, settings.database.max_connections, live)
+    let redis = connect_redis(settings).await?;
+    assemble_state(db, url, settings.database.max_connections, live, redis)
+}
+
+/// The link to Redis when `[redis] url` is set. It connects on first use: a node starts and
+/// serves whether Redis answers or not, and says at start which it is.
+async fn connect_redis(settings: &Settings) -> Result<Option<Arc<Redis>>, StartupError> {
+    let Some(url) = &settings.redis.url else {
+        return Ok(None);
+    };
+    let secrets = paymux_providers::SecretResolver {
+        allow_literals: true,
+    };
+    let url = secrets
+        .resolve(url)
+        .map_err(|error| StartupError::Setting(format!("redis.url: {error}")))?;
+    let redis = Redis::connect(url.expose_secret())
+        .map_err(|error| StartupError::Setting(format!("redis.url: {error}")))?;
+    match redis.ping().await {
+        true => tracing::info!("Redis answers: limits and circuits are shared by every node"),
+        false => tracing::warn!(
+            "Redis does not answer yet: this node counts limits and circuits on its own until it does"
+        ),
+    }
+    Ok(Some(Arc::new(redis)))
 }
 
 /// The shared state on `db`, a migrated store at `url` of `max_connections`: its metrics and
@@ -113,17 +141,26 @@ pub(crate) fn assemble_state(
     url: &DatabaseUrl,
     max_connections: u32,
     live: Live,
+    redis: Option<Arc<Redis>>,
 ) -> Result<AppState, StartupError> {
     let metrics = Metrics::new().map_err(|error| StartupError::Other(error.to_string()))?;
     let options = WriterOptions::for_store(url, max_connections);
     let writer = Writer::start(db.clone(), options, metrics.registry())
         .map_err(|error| StartupError::Other(error.to_string()))?;
+    if let Some(redis) = &redis {
+        redis
+            .register(metrics.registry())
+            .map_err(|error| StartupError::Other(error.to_string()))?;
+    }
+    let role = live.started().server.role;
     Ok(AppState {
+        node: Arc::new(NodeIdentity::new(role)),
         db,
         writer,
         live: Arc::new(live),
-        breakers: Arc::default(),
-        limiter: Arc::default(),
+        breakers: Arc::new(Breakers::shared_by(redis.clone())),
+        limiter: Arc::new(RateLimiter::shared_by(redis.clone())),
+        redis,
         rejections: Arc::new(RateLimiter::with_capacity(REJECTION_BUCKETS)),
         sign_ins: Arc::new(RateLimiter::with_capacity(SIGN_IN_BUCKETS)),
         metrics,
@@ -262,14 +299,19 @@ impl Application {
         Ok(())
     }
 
-    /// Serves, and runs the background jobs, until SIGINT/SIGTERM (or a stop through the
-    /// handle), then lets in-flight requests finish within the shutdown timeout.
+    /// Serves, writes this node's heartbeat and, unless its role is `api`, runs the
+    /// background jobs and sends webhooks, until SIGINT/SIGTERM (or a stop through the
+    /// handle); then lets in-flight requests finish within the shutdown timeout.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let jobs = tokio::spawn(crate::jobs::run_forever(self.state.clone()));
-        let senders = tokio::spawn(self.senders.clone().run_forever());
+        let mut background = vec![tokio::spawn(crate::jobs::beat_forever(self.state.clone()))];
+        if self.state.node.role.works() {
+            background.push(tokio::spawn(crate::jobs::run_forever(self.state.clone())));
+            background.push(tokio::spawn(self.senders.clone().run_forever()));
+        }
         let served = self.server.await;
-        jobs.abort();
-        senders.abort();
+        for task in background {
+            task.abort();
+        }
         served
     }
 }
@@ -322,6 +364,7 @@ fn http_server(
     #[cfg(feature = "sandbox")] mounts: SandboxMounts,
 ) -> Result<Server, StartupError> {
     let max_body = settings.server.max_body_bytes;
+    let role = settings.server.role;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
@@ -338,8 +381,10 @@ fn http_server(
             .wrap(TracingLogger::<RequestSpan>::new())
             .configure(|config| {
                 #[cfg(feature = "sandbox")]
-                mounts.routes(config);
-                routes(config);
+                if role.serves_api() {
+                    mounts.routes(config);
+                }
+                routes(config, role);
             })
     })
     .listen(listener)
@@ -424,8 +469,8 @@ fn json_config(limit: usize) -> web::JsonConfig {
         })
 }
 
-fn routes(config: &mut web::ServiceConfig) {
-    routes::mount(config);
+fn routes(config: &mut web::ServiceConfig, role: Role) {
+    routes::mount(config, role);
     config.default_service(web::to(|request: actix_web::HttpRequest| async move {
         Err::<actix_web::HttpResponse, _>(ApiError::new(
             actix_web::http::StatusCode::NOT_FOUND,

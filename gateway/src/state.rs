@@ -9,7 +9,9 @@ use crate::breaker::Breakers;
 use crate::error::ApiError;
 use crate::live::{Live, LiveConfig, ReloadError, ReloadReport};
 use crate::metrics::Metrics;
+use crate::nodes::NodeIdentity;
 use crate::ratelimit::RateLimiter;
+use crate::shared::Redis;
 use crate::store::StoreError;
 use crate::writer::Writer;
 
@@ -24,6 +26,10 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// In memory, per process, kept across reloads.
     pub breakers: Arc<Breakers>,
+    /// This process among the nodes sharing the store.
+    pub node: Arc<NodeIdentity>,
+    /// Where nodes share limits and circuits (`[redis] url`), when configured.
+    pub redis: Option<Arc<Redis>>,
     pub limiter: Arc<RateLimiter>,
     /// Rejected webhooks, per merchant and provider and per client address.
     pub rejections: Arc<RateLimiter>,

@@ -1,5 +1,6 @@
 //! The `paymux` binary run as an operator would: the configuration check, SIGHUP reloads,
-//! webhooks delivered across a kill -9 and by two processes on one PostgreSQL,
+//! webhooks delivered across a kill -9 and by two processes on one PostgreSQL, three nodes
+//! sharing one PostgreSQL and Redis,
 //! `paymux providers`, `paymux dev seed` and `paymux reconcile`.
 
 // Helpers of an integration test: a broken fixture should fail the test loudly.
@@ -8,6 +9,11 @@
 use std::process::Command;
 
 fn check(config: &str) -> (bool, String, String) {
+    check_with(config, &[])
+}
+
+/// `paymux config check` of `config`, with the environment variables `env` set.
+fn check_with(config: &str, env: &[(&str, String)]) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("paymux.toml");
     std::fs::write(&path, config).unwrap();
@@ -15,6 +21,7 @@ fn check(config: &str) -> (bool, String, String) {
         .args(["config", "check"])
         .arg(&path)
         .env_remove("PAYMUX_CONFIG")
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .output()
         .unwrap();
     (
@@ -354,6 +361,114 @@ fn watch_lines(
     found
 }
 
+/// The repository's own file at `path`.
+fn repo_file(path: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::read_to_string(root.join(path)).unwrap()
+}
+
+#[test]
+fn the_deploy_overlay_passes_the_config_check_with_its_secrets_set() {
+    let overlay = repo_file("deploy/paymux.toml");
+    let named: Vec<&str> = overlay
+        .split("\"env:")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(named.contains(&"PAYMUX_ADMIN_TOKEN"), "{named:?}");
+    // Values of the forms the providers' keys take.
+    let env: Vec<(&str, String)> = named
+        .iter()
+        .map(|name| {
+            let value = match *name {
+                name if name.ends_with("SKNPAY_API_KEY") => "sk_test_deploy_check".to_owned(),
+                name if name.ends_with("WEBHOOK_SECRET") => "whsec_deploy_check".to_owned(),
+                name => format!("test_value_of_{name}"),
+            };
+            (*name, value)
+        })
+        .collect();
+    let (ok, _, stderr) = check_with(&overlay, &env);
+    assert!(ok, "{stderr}");
+    // Without them, each is named.
+    let (ok, _, stderr) = check(&overlay);
+    assert!(!ok);
+    assert!(stderr.contains("ACME_API_KEY"), "{stderr}");
+}
+
+#[test]
+fn the_compose_file_has_what_compose_needs() {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let text = repo_file("compose.yaml");
+    let documents = YamlLoader::load_from_str(&text).unwrap();
+    assert_eq!(documents.len(), 1);
+    let compose = &documents[0];
+    assert!(
+        compose["version"].is_badvalue(),
+        "the Compose Specification has no version"
+    );
+    let services = compose["services"].as_hash().expect("services");
+    let names: Vec<&str> = services.keys().filter_map(Yaml::as_str).collect();
+    for needed in ["postgres", "redis", "api-1", "api-2", "worker", "lb"] {
+        assert!(names.contains(&needed), "{needed} in {names:?}");
+    }
+    let declared_volumes = compose["volumes"].as_hash().cloned().unwrap_or_default();
+    for (name, service) in services {
+        let name = name.as_str().unwrap();
+        assert!(
+            !service["image"].is_badvalue() || !service["build"].is_badvalue(),
+            "{name} needs an image or a build"
+        );
+        for dependency in service["depends_on"]
+            .as_hash()
+            .into_iter()
+            .flat_map(|map| map.keys())
+        {
+            assert!(
+                services.contains_key(dependency),
+                "{name} depends on {dependency:?}"
+            );
+        }
+        for volume in service["volumes"].as_vec().into_iter().flatten() {
+            let source = volume.as_str().unwrap().split(':').next().unwrap();
+            if !source.starts_with('.') && !source.starts_with('/') {
+                assert!(
+                    declared_volumes.contains_key(&Yaml::String(source.to_owned())),
+                    "{name}: volume {source}"
+                );
+            }
+        }
+    }
+    // The nodes: paymux in each role, with Redis and the same configuration.
+    let role = |service: &str| -> Vec<String> {
+        compose["services"][service]["command"]
+            .as_vec()
+            .unwrap_or_else(|| panic!("{service}'s command"))
+            .iter()
+            .map(|word| word.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(role("api-1"), ["serve", "--role", "api"]);
+    assert_eq!(role("api-2"), ["serve", "--role", "api"]);
+    assert_eq!(role("worker"), ["serve", "--role", "worker"]);
+    for node in ["api-1", "api-2", "worker"] {
+        let environment = &compose["services"][node]["environment"];
+        assert_eq!(
+            environment["PAYMUX_CONFIG"].as_str(),
+            Some("/etc/paymux/paymux.toml"),
+            "{node}"
+        );
+    }
+    assert!(repo_file("deploy/paymux.toml").contains("[redis]"));
+    let ports = compose["services"]["lb"]["ports"].as_vec().unwrap();
+    assert!(ports.iter().any(|port| port.as_str() == Some("8080:8080")));
+    let nginx = repo_file("deploy/nginx.conf");
+    assert!(
+        nginx.contains("api-1:8080") && nginx.contains("api-2:8080"),
+        "{nginx}"
+    );
+}
+
 /// The words of `merchant`'s row in the `paymux providers` table.
 fn row(table: &str, merchant: &str) -> Vec<String> {
     table
@@ -373,9 +488,10 @@ fn fast_retries(database_url: &str) -> String {
     )
 }
 
-/// Starts `paymux` on `config`; the server and its base URL.
-fn start(config: &std::path::Path) -> (Server, String) {
+/// Starts `paymux` on `config` with `args` (`serve` when none); the server and its base URL.
+fn start(config: &std::path::Path, args: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_paymux"))
+        .args(args)
         .env("PAYMUX_CONFIG", config)
         .env_remove("PAYMUX_LOG_FORMAT")
         .stdout(std::process::Stdio::piped())
@@ -501,7 +617,7 @@ async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
         .mount(&receiver)
         .await;
 
-    let (server, base) = start(&config);
+    let (server, base) = start(&config, &[]);
     let client = reqwest::Client::new();
     let endpoint = demo_endpoint(&client, &base, &receiver, &["*"]).await;
     paid_sknpay_checkout(&client, &base).await;
@@ -520,7 +636,7 @@ async fn a_delivery_due_when_the_server_is_killed_is_made_after_the_restart() {
     drop(server); // SIGKILL
     drop(failing);
 
-    let (_server, base) = start(&config);
+    let (_server, base) = start(&config, &[]);
     // A message held by the killed server is taken over once its lease (30 s) lapses.
     let within = std::time::Duration::from_secs(90);
     let delivered = deliveries_until(&client, &base, &endpoint, within, |page| {
@@ -594,8 +710,8 @@ async fn two_processes_on_one_postgresql_deliver_every_event_once() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
-    let (_first, first) = start(&config);
-    let (_second, second) = start(&config);
+    let (_first, first) = start(&config, &[]);
+    let (_second, second) = start(&config, &[]);
     let client = reqwest::Client::new();
     let endpoint = demo_endpoint(&client, &first, &receiver, &["payment.succeeded"]).await;
     // Payments through both processes: each stores its own and both send.
@@ -620,4 +736,326 @@ async fn two_processes_on_one_postgresql_deliver_every_event_once() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), PAYMENTS, "no event sent twice");
+}
+
+/// The settings of three nodes on one PostgreSQL and Redis: two merchants of this run's own
+/// (ids no other run shares, so nothing a past run left in Redis applies), each with SKN Pay and
+/// Skipify in the sandbox; `limited`'s key allows nine requests, then one an hour.
+fn three_nodes(database_url: &str, redis_url: &str, run: &str) -> String {
+    let merchant = |id: &str, limit: &str| {
+        format!(
+            "[merchants.{id}_{run}]\napi_keys = [\"pmx_test_{id}_{run}\"]\n{limit}\
+             [merchants.{id}_{run}.providers.sknpay]\nsandbox = true\npriority = 1\n\
+             api_key = \"sk_test_{id}_{run}\"\nwebhook_secret = \"whsec_{id}_{run}\"\n\
+             [merchants.{id}_{run}.providers.skipify]\nsandbox = true\npriority = 2\n\
+             merchant_id = \"{id}-{run}\"\napi_key = \"skipify_{id}_{run}\"\nsecret = \"s_{id}_{run}\"\n"
+        )
+    };
+    format!(
+        "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"{database_url}\"\n\
+         [redis]\nurl = \"{redis_url}\"\n[routing]\nfailure_threshold = 2\ncooldown_secs = 600\n\
+         [outbound_webhooks]\nretry_speedup = 1000\n{}{}",
+        merchant("shop", ""),
+        merchant(
+            "limited",
+            &format!(
+                "[merchants.limited_{run}.rate_limit]\nrequests_per_second = 0.0003\nburst = 9\n"
+            )
+        ),
+    )
+}
+
+/// An SKN Pay event about a payment no checkout names, signed for `merchant`: each is a new
+/// event.
+fn skn_event(merchant: &str, run: &str, n: usize) -> (String, Vec<u8>, String) {
+    use hmac::{Hmac, Mac};
+    let id = format!("evt_{run}_{n}");
+    let body = serde_json::to_vec(&serde_json::json!({
+        "id": id, "object": "event", "type": "payment.succeeded",
+        "created": chrono::Utc::now().timestamp(), "livemode": false,
+        "data": {"object": {"object": "payment", "id": format!("plink_{run}_{n}"), "livemode": false,
+            "amount": 100, "currency": "USD", "status": "succeeded"}}
+    }))
+    .unwrap();
+    let timestamp = chrono::Utc::now().timestamp();
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(format!("whsec_{merchant}").as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(&body);
+    let signature = format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    );
+    (id, body, signature)
+}
+
+/// Sends events `range` of `merchant` to the nodes in turn, eight at a time; the ids of those
+/// acknowledged (2xx). A node that is gone refuses the connection: those are not acknowledged.
+async fn flood(
+    client: &reqwest::Client,
+    nodes: &[String],
+    merchant: &str,
+    run: &str,
+    range: std::ops::Range<usize>,
+) -> Vec<String> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(range)
+        .map(|n| {
+            let base = nodes[n % nodes.len()].clone();
+            let (id, body, signature) = skn_event(merchant, run, n);
+            async move {
+                let sent = client
+                    .post(format!("{base}/webhooks/{merchant}/sknpay"))
+                    .header("content-type", "application/json")
+                    .header("SknPay-Signature", signature)
+                    .body(body)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) if response.status().is_success() => Some(id),
+                    Ok(response) => panic!("{base} answered {}", response.status()),
+                    Err(_) => None,
+                }
+            }
+        })
+        .buffer_unordered(8)
+        .filter_map(|acked| async move { acked })
+        .collect()
+        .await
+}
+
+/// Rows of `sql` on the test's database, each its first column as text.
+fn column(database_url: &str, sql: &str) -> Vec<String> {
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let mut conn = diesel::PgConnection::establish(database_url).unwrap();
+    let rows: Vec<Row> = diesel::sql_query(sql).load(&mut conn).unwrap();
+    rows.into_iter().map(|row| row.value).collect()
+}
+
+/// Polls `probe` every 50 ms until it holds, for at most `within`.
+async fn until(what: &str, within: std::time::Duration, probe: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !probe() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: run with --ignored, PAYMUX_TEST_DATABASE_URL and PAYMUX_TEST_REDIS_URL"]
+async fn three_nodes_on_one_postgresql_and_redis_share_limits_circuits_and_work() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let redis_url = std::env::var("PAYMUX_TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!("this test needs PAYMUX_TEST_REDIS_URL (a Redis it may write to)")
+    });
+    let database = PgDatabase::create();
+    let run = ulid::Ulid::new().to_string().to_ascii_lowercase()[16..].to_owned();
+    let (shop, limited) = (format!("shop_{run}"), format!("limited_{run}"));
+    let (shop_key, limited_key) = (format!("pmx_test_{shop}"), format!("pmx_test_{limited}"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paymux.toml");
+    std::fs::write(&config, three_nodes(&database.url, &redis_url, &run)).unwrap();
+    // Two whole gateways and one that serves the API alone: each of the first two sends.
+    let (a, node_a) = start(&config, &["serve", "--role", "all"]);
+    let (b, node_b) = start(&config, &["serve", "--role", "all"]);
+    let (_c, node_c) = start(&config, &["serve", "--role", "api"]);
+    let nodes = [node_a.clone(), node_b.clone(), node_c.clone()];
+    let client = reqwest::Client::new();
+    let post =
+        |base: &str, key: &str, path: &str, body: serde_json::Value, idempotency: Option<&str>| {
+            let mut request = client
+                .post(format!("{base}{path}"))
+                .bearer_auth(key)
+                .json(&body);
+            if let Some(idempotency) = idempotency {
+                request = request.header("Idempotency-Key", idempotency);
+            }
+            request.send()
+        };
+
+    // Every node is seen from any one, with the same configuration.
+    let listed: serde_json::Value = client
+        .get(format!("{node_c}/v1/admin/nodes"))
+        .bearer_auth("pmx_admin_demo")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let seen = listed["data"].as_array().unwrap();
+    assert_eq!(seen.len(), 3, "{listed}");
+    assert!(
+        seen.iter()
+            .all(|node| node["alive"] == true && node["config_hash"] == seen[0]["config_hash"]),
+        "{listed}"
+    );
+    let mut roles: Vec<&str> = seen
+        .iter()
+        .map(|node| node["role"].as_str().unwrap())
+        .collect();
+    roles.sort_unstable();
+    assert_eq!(roles, ["all", "all", "api"]);
+
+    // Idempotent twins spread over the nodes make one checkout.
+    let order = serde_json::json!({"amount": 2500, "currency": "USD", "provider": "sknpay", "reference": "twins"});
+    let twins = nodes.iter().map(|base| {
+        post(
+            base,
+            &shop_key,
+            "/v1/checkouts",
+            order.clone(),
+            Some("twins"),
+        )
+    });
+    let mut ids = vec![];
+    for answer in futures_util::future::join_all(twins).await {
+        let answer = answer.unwrap();
+        let status = answer.status().as_u16();
+        let body: serde_json::Value = answer.json().await.unwrap();
+        match status {
+            201 => ids.push(body["id"].as_str().unwrap().to_owned()),
+            409 => assert_eq!(body["error"]["code"], "idempotency_conflict", "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(!ids.is_empty());
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one checkout: {ids:?}");
+    let made = column(
+        &database.url,
+        &format!("SELECT id AS value FROM checkouts WHERE merchant = '{shop}'"),
+    );
+    assert_eq!(made, ids);
+
+    // The limited key's nine tokens hold across the nodes: within one token per node.
+    let mut allowed = 0;
+    for round in 0..30 {
+        let answer = client
+            .get(format!("{}/v1/checkouts", nodes[round % 3]))
+            .bearer_auth(&limited_key)
+            .send()
+            .await
+            .unwrap();
+        match answer.status().as_u16() {
+            200 => allowed += 1,
+            429 => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert!(
+        (9..=12).contains(&allowed),
+        "{allowed} of 30 allowed: the limit is 9 for all nodes"
+    );
+
+    // Failures seen by node A open SKN Pay's circuit on every node.
+    let fault = client
+        .post(format!("{node_a}/v1/admin/sandbox/faults/sknpay"))
+        .bearer_auth("pmx_admin_demo")
+        .json(&serde_json::json!({"mode": "unavailable"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fault.status(), 200);
+    let unnamed = serde_json::json!({"amount": 1000, "currency": "USD"});
+    for _ in 0..2 {
+        let failed_over = post(&node_a, &shop_key, "/v1/checkouts", unnamed.clone(), None)
+            .await
+            .unwrap();
+        let body: serde_json::Value = failed_over.json().await.unwrap();
+        assert_eq!(
+            body["providers_tried"],
+            serde_json::json!(["sknpay", "skipify"]),
+            "{body}"
+        );
+    }
+    for base in [&node_b, &node_c] {
+        let answer = post(base, &shop_key, "/v1/checkouts", unnamed.clone(), None)
+            .await
+            .unwrap();
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(
+            body["providers_tried"],
+            serde_json::json!(["skipify"]),
+            "{base} skips SKN Pay: {body}"
+        );
+    }
+
+    // While every node lives, each event is delivered exactly once.
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let endpoint = serde_json::json!({"url": format!("{}/hooks", receiver.uri())});
+    let made = post(&node_a, &shop_key, "/v1/webhook_endpoints", endpoint, None)
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let acked = flood(&client, &nodes, &shop, &run, 0..60).await;
+    assert_eq!(acked.len(), 60);
+    let undelivered = format!(
+        "SELECT m.id AS value FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id \
+         WHERE e.merchant = '{shop}' AND m.status <> 'delivered'"
+    );
+    let delivered = format!(
+        "SELECT m.id AS value FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id \
+         WHERE e.merchant = '{shop}' AND m.status = 'delivered'"
+    );
+    let everything = std::time::Duration::from_secs(60);
+    until("every message delivered", everything, || {
+        column(&database.url, &undelivered).is_empty()
+            && column(&database.url, &delivered).len() >= 60
+    })
+    .await;
+    let mut sent = webhook_ids(&receiver).await;
+    let messages = column(&database.url, &delivered).len();
+    assert_eq!(sent.len(), messages, "one request per message");
+    sent.sort_unstable();
+    sent.dedup();
+    assert_eq!(sent.len(), messages, "no message sent twice");
+
+    // kill -9 of node B during a flood: no acknowledged event is lost, no delivery stays stuck.
+    let flooding = flood(&client, &nodes, &shop, &run, 60..360);
+    let killing = async {
+        until("the flood to be under way", everything, || {
+            column(
+                &database.url,
+                &format!("SELECT provider_event_id AS value FROM events WHERE merchant = '{shop}'"),
+            )
+            .len()
+                > 120
+        })
+        .await;
+        drop(b);
+    };
+    let (acked, ()) = tokio::join!(flooding, killing);
+    assert!(
+        acked.len() < 300,
+        "some went to the killed node: {}",
+        acked.len()
+    );
+    let stored = column(
+        &database.url,
+        &format!("SELECT provider_event_id AS value FROM events WHERE merchant = '{shop}'"),
+    );
+    let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(id)).collect();
+    assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
+    // Node B's claims lapse after their lease (30 s); node A takes them over.
+    until(
+        "every message delivered after the kill",
+        std::time::Duration::from_secs(120),
+        || column(&database.url, &undelivered).is_empty(),
+    )
+    .await;
+    drop(a);
 }

@@ -42,6 +42,20 @@ impl SecretRef {
     }
 }
 
+/// The same place (or the same literal): what a reload compares to see what changed.
+impl PartialEq for SecretRef {
+    fn eq(&self, other: &SecretRef) -> bool {
+        match (self, other) {
+            (SecretRef::Env(a), SecretRef::Env(b)) => a == b,
+            (SecretRef::File(a), SecretRef::File(b)) => a == b,
+            (SecretRef::Literal(a), SecretRef::Literal(b)) => {
+                a.expose_secret() == b.expose_secret()
+            }
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Debug for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -10,7 +10,7 @@ use paymux_providers::ProviderError;
 use paymux_providers::model::{CheckoutRequest, CreatedCheckout, Customer, LineItem};
 use url::Url;
 
-use crate::breaker::{Admission, Policy};
+use crate::breaker::{Admission, Outcome, Policy};
 use crate::idempotency::Key;
 use crate::merchants::{ConfiguredProvider, Merchant};
 use crate::state::AppState;
@@ -362,6 +362,7 @@ async fn attempt(
         state
             .breakers
             .admit(&merchant.id, provider_id, routing.policy, now)
+            .await
     };
     if let Admission::Refused { retry_after } = admission {
         decision("circuit_open");
@@ -387,20 +388,39 @@ async fn attempt(
         Ok(created) => {
             state
                 .breakers
-                .succeeded(&merchant.id, provider_id, Utc::now());
+                .record(
+                    &merchant.id,
+                    provider_id,
+                    Outcome::Succeeded,
+                    routing.policy,
+                )
+                .await;
             decision("created");
             return Ok(Attempt::Created(created));
         }
         Err(error) => error,
     };
     if error.is_provider_failure() {
-        let (reason, policy) = (error.to_string(), routing.policy);
-        let now = (Instant::now(), Utc::now());
+        let reason = error.to_string();
         state
             .breakers
-            .failed(&merchant.id, provider_id, &reason, policy, now.0, now.1);
+            .record(
+                &merchant.id,
+                provider_id,
+                Outcome::Failed(&reason),
+                routing.policy,
+            )
+            .await;
     } else if admission == Admission::Trial {
-        state.breakers.trial_answered(&merchant.id, provider_id);
+        state
+            .breakers
+            .record(
+                &merchant.id,
+                provider_id,
+                Outcome::TrialAnswered,
+                routing.policy,
+            )
+            .await;
     }
     if error.nothing_created() && !pinned {
         tracing::warn!(provider = %provider_id, %error, "provider failed; trying the next");

@@ -60,7 +60,7 @@ impl TestState {
         let live = Live::new(config.unwrap(), source, Registry::standard(), addresses);
         let url = DatabaseUrl::parse(&url).unwrap();
         let max_connections = PoolOptions::default().max_connections;
-        let state = assemble_state(db, &url, max_connections, live).unwrap();
+        let state = assemble_state(db, &url, max_connections, live, None).unwrap();
         TestState { state, _dir: dir }
     }
 

@@ -12,6 +12,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 use chrono::{DateTime, Utc};
 use paymux_domain::{AuditAction, AuditActor, AuditChannel, ErrorBody};
 use paymux_schema::db::activity::{self, ProviderActivity};
+use paymux_schema::db::node::Node;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -192,6 +193,65 @@ pub async fn providers(
     Ok(HttpResponse::Ok().json(ListOut {
         object: "list",
         data: statuses,
+        has_more: false,
+    }))
+}
+
+/// One gateway process sharing the store, as its heartbeat left it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeOut {
+    /// Made at the process's start (`node_…`): a restarted process is a new node.
+    pub id: String,
+    pub host: String,
+    /// `api`, `worker` or `all` (`paymux serve --role`).
+    #[schema(example = "all")]
+    pub role: String,
+    pub version: String,
+    /// SHA-256 of the configuration it runs: nodes that differ missed a reload.
+    pub config_hash: String,
+    /// Whether its heartbeat is recent (within 15 seconds).
+    pub alive: bool,
+    /// This node: the one that answered.
+    pub this_node: bool,
+    pub started_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// `GET /v1/admin/nodes`: every gateway process sharing the store, by its heartbeat.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/nodes",
+    tag = "Admin",
+    summary = "The gateway's nodes",
+    description = "Every process sharing this store, seen last first: its role, version and \
+        the hash of the configuration it runs, so that a node that missed a reload or died \
+        shows. A node not seen for a day is forgotten.",
+    responses(
+        (status = 200, description = "The nodes.", body = ListOut<NodeOut>),
+        (status = 404, description = "The admin API is disabled.", body = ErrorBody),
+    ),
+)]
+pub async fn nodes(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
+    crate::jobs::beat(&state).await?;
+    let nodes = state.db(|conn| Ok(Node::list(conn)?)).await?;
+    let now = paymux_schema::db::now();
+    let data = nodes
+        .into_iter()
+        .map(|node| NodeOut {
+            alive: now - node.last_seen <= crate::nodes::ALIVE_WITHIN,
+            this_node: node.id == state.node.id,
+            id: node.id,
+            host: node.host,
+            role: node.role,
+            version: node.version,
+            config_hash: node.config_hash,
+            started_at: node.started_at.and_utc(),
+            last_seen: node.last_seen.and_utc(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ListOut {
+        object: "list",
+        data,
         has_more: false,
     }))
 }

@@ -1,6 +1,7 @@
 //! HTTP routes. Each module holds one family of endpoints and its request/response types;
 //! [`table`] lists them all, for the app to mount and for the API document's test to check.
 
+use crate::settings::Role;
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, Responder, web};
 
@@ -138,6 +139,7 @@ fn admin_routes() -> Vec<Route> {
     vec![
         route(M::POST, "/v1/admin/reload", admin::reload),
         route(M::GET, "/v1/admin/providers", admin::providers),
+        route(M::GET, "/v1/admin/nodes", admin::nodes),
         route(M::POST, FAULT, admin::set_fault),
         route(M::DELETE, FAULT, admin::clear_fault),
     ]
@@ -165,11 +167,17 @@ fn other_routes() -> Vec<Route> {
     ]
 }
 
-/// Mounts [`table`]: one resource per path, with a route for each of its methods, so that
-/// another method on a known path is a 405.
-pub fn mount(config: &mut web::ServiceConfig) {
+/// What a worker serves: enough for a load balancer and for monitoring.
+const OPERATIONS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// Mounts [`table`] (a worker, only [`OPERATIONS`]): one resource per path, with a route for
+/// each of its methods, so that another method on a known path is a 405.
+pub fn mount(config: &mut web::ServiceConfig, role: Role) {
     let mut paths: Vec<(&'static str, Vec<actix_web::Route>)> = vec![];
-    for route in table() {
+    let served = table()
+        .into_iter()
+        .filter(|route| role.serves_api() || OPERATIONS.contains(&route.path));
+    for route in served {
         match paths.iter_mut().find(|(path, _)| *path == route.path) {
             Some((_, handlers)) => handlers.push(route.handler),
             None => paths.push((route.path, vec![route.handler])),

@@ -61,6 +61,7 @@ use crate::routes::{
         reconciliation::reconciliation,
         admin::reload,
         admin::providers,
+        admin::nodes,
         admin::set_fault,
         admin::clear_fault,
         webhooks::receive,

@@ -8,7 +8,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use paymux_domain::api_schema::string_enum;
 use paymux_domain::ids::{DeliveryKind, EndpointKind};
 use paymux_domain::{
-    DeliveryId, EndpointId, EndpointStatus, ErrorBody, EventId, EventType, MessageId,
+    AuditActor, AuditChannel, DeliveryId, EndpointId, EndpointStatus, ErrorBody, EventId,
+    EventType, MessageId,
 };
 use paymux_schema::db::outbound::{EndpointSecret, WebhookAttempt, WebhookEndpoint};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -16,12 +17,23 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, client_of};
+use crate::domain::audit::Actor;
 use crate::domain::endpoints::{self, EndpointChange, EndpointError};
 use crate::error::ApiError;
 use crate::routes::json::{deserialize_time, parse_body};
 use crate::routes::list::{ListOut, ListParams, Paging, Time};
 use crate::state::AppState;
+
+/// The merchant acting through the endpoint API, as the audit log names it.
+fn api_actor(merchant: &Authenticated, request: &HttpRequest) -> Actor {
+    Actor {
+        kind: AuditActor::Merchant,
+        merchant: Some(merchant.0.id.clone()),
+        channel: AuditChannel::Api,
+        client_address: client_of(request),
+    }
+}
 
 /// An endpoint as the API shows it; `secret` only when it was just made or rotated.
 #[derive(Debug, Serialize, ToSchema)]
@@ -273,7 +285,7 @@ pub async fn create_endpoint(
     let input: EndpointCreate = parse_body(&body)?;
     let endpoint = endpoints::create(
         &state,
-        Some(&merchant.actor(&request)),
+        Some(&api_actor(&merchant, &request)),
         &merchant.0.id,
         input.into(),
     )
@@ -355,7 +367,7 @@ pub async fn update_endpoint(
     let input: EndpointUpdate = parse_body(&body)?;
     let endpoint = endpoints::update(
         &state,
-        Some(&merchant.actor(&request)),
+        Some(&api_actor(&merchant, &request)),
         &merchant.0.id,
         &path,
         input.into(),
@@ -385,7 +397,7 @@ pub async fn delete_endpoint(
 ) -> Result<HttpResponse, ApiError> {
     endpoints::delete(
         &state,
-        Some(&merchant.actor(&request)),
+        Some(&api_actor(&merchant, &request)),
         &merchant.0.id,
         &path,
     )
@@ -420,7 +432,7 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = endpoints::rotate_secret(
         &state,
-        Some(&merchant.actor(&request)),
+        Some(&api_actor(&merchant, &request)),
         &merchant.0.id,
         &path,
     )
@@ -494,7 +506,7 @@ pub async fn replay(
     let since = parse_body::<ReplayIn>(&body)?.since;
     let count = endpoints::replay(
         &state,
-        Some(&merchant.actor(&request)),
+        Some(&api_actor(&merchant, &request)),
         &merchant.0.id,
         &path,
         since,
@@ -530,7 +542,7 @@ pub async fn send_test(
 ) -> Result<HttpResponse, ApiError> {
     let message = endpoints::send_test(
         &state,
-        Some(&merchant.actor(&request)),
+        Some(&api_actor(&merchant, &request)),
         &merchant.0.id,
         &path,
     )
@@ -581,7 +593,7 @@ pub async fn resend_event(
     };
     let queued = endpoints::resend(
         &state,
-        Some(&merchant.actor(&request)),
+        Some(&api_actor(&merchant, &request)),
         &merchant.0.id,
         &path,
         input.endpoint.as_deref(),

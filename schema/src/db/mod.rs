@@ -14,6 +14,7 @@ pub mod checkout;
 pub mod column;
 pub mod event;
 pub mod idempotency;
+pub mod node;
 pub mod outbound;
 pub mod receipt;
 pub mod reconcile;

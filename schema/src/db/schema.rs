@@ -126,6 +126,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    nodes (id) {
+        id -> Text,
+        host -> Text,
+        role -> Text,
+        version -> Text,
+        config_hash -> Text,
+        started_at -> Timestamp,
+        last_seen -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_leases (name) {
+        name -> Text,
+        holder -> Text,
+        leased_until -> Timestamp,
+    }
+}
+
 diesel::joinable!(events -> checkouts (checkout_id));
 diesel::joinable!(events -> webhook_receipts (receipt_id));
 diesel::joinable!(refunds -> checkouts (checkout_id));
@@ -133,6 +153,8 @@ diesel::joinable!(webhook_messages -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_messages -> outbound_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    job_leases,
+    nodes,
     audit_log,
     checkouts,
     webhook_receipts,

@@ -11,6 +11,7 @@ mod hardening;
 mod isolation;
 mod kwik;
 mod newcomer;
+mod nodes;
 mod outbound;
 mod pakhi;
 mod payments;
