@@ -233,6 +233,12 @@ impl Chrome {
         self.post("/execute/sync", body).await
     }
 
+    /// Resizes the window to `width` × `height` CSS pixels (a phone is 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({"width": width, "height": height}))
+            .await;
+    }
+
     /// The value of the browser's cookie `name`, if it has one.
     pub async fn cookie(&self, name: &str) -> Option<String> {
         let path = format!("/cookie/{name}");

@@ -213,6 +213,38 @@ async fn a_refund_by_its_button_then_webhooks_out_the_audit_log_and_the_playgrou
 }
 
 #[tokio::test]
+async fn the_pages_fit_a_phones_screen() {
+    let Some(chrome) = Chrome::start("phone").await else {
+        return;
+    };
+    let app = spawn_sandboxed(Backend::Sqlite, "").await;
+    let paid = paid_checkout(&app, DEMO_KEY, 2500).await;
+    chrome.resize(390, 844).await;
+    sign_in(&chrome, &app, DEMO_KEY).await;
+    arrive(&chrome, &app, "/dashboard").await;
+    let id = paid["id"].as_str().unwrap();
+    let pages = [
+        ("overview", "/dashboard".to_owned()),
+        ("checkouts", "/dashboard/checkouts".to_owned()),
+        ("timeline", format!("/dashboard/checkouts/{id}")),
+        ("reconciliation", "/dashboard/reconciliation".to_owned()),
+        ("playground", "/dashboard/playground".to_owned()),
+    ];
+    for (step, path) in pages {
+        chrome.open(&app.url(&path)).await;
+        chrome.find("main h1").await;
+        // Nothing wider than the screen but tables, which scroll inside their own box.
+        let overflow = chrome
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            )
+            .await;
+        assert_eq!(overflow.as_i64(), Some(0), "{path} is wider than a phone");
+        chrome.screenshot(step).await;
+    }
+}
+
+#[tokio::test]
 async fn a_reconciliation_is_run_for_a_period_and_its_csv_downloaded() {
     let Some(chrome) = Chrome::start("reconciliation").await else {
         return;
