@@ -93,19 +93,25 @@ impl Role {
 }
 
 /// Redis, where several nodes share their rate limits and circuit breakers.
-#[derive(Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
     /// `redis://host:port/db`; unset, each process keeps its own limits and circuits (right for
-    /// one node). May hold a password: give it as `env:NAME` or `file:/path`.
+    /// one node). A password in it belongs in `env:NAME` or `file:/path`.
     pub url: Option<SecretRef>,
+    /// What every key starts with, so that deployments sharing one Redis share nothing.
+    pub prefix: String,
+    /// How long a request waits for Redis before its node decides on its own.
+    pub answer_within_ms: u64,
 }
 
-impl std::fmt::Debug for RedisSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSettings")
-            .field("url", &self.url.as_ref().map(|_| "<set>"))
-            .finish()
+impl Default for RedisSettings {
+    fn default() -> RedisSettings {
+        RedisSettings {
+            url: None,
+            prefix: "paymux".to_owned(),
+            answer_within_ms: 250,
+        }
     }
 }
 

@@ -2,13 +2,18 @@
 //! circuit breakers. Each is one Lua script, so a decision is atomic across nodes, and timed by
 //! Redis's own clock, so nodes whose clocks disagree still agree.
 //!
-//! Redis is a help, never a dependency: when it does not answer (within [`ANSWER_WITHIN`]), the
-//! caller decides with its own in-process state, and Redis is not asked again for
-//! [`RETRY_AFTER`], so that a Redis that is down costs a request nothing. Going down and coming
-//! back are logged once each; `/readyz` and `/metrics` say which it is now.
+//! Redis is a help, never a dependency: when it does not answer (within `[redis]
+//! answer_within_ms`), the caller decides with its own in-process state, and afterwards one
+//! caller a second ([`RETRY_AFTER`]) asks Redis again while the others decide on their own, so
+//! that a Redis that is down or hangs holds up one request a second at most. Going down and
+//! coming back are logged once each; `/readyz` and `/metrics` say which it is now. A decision
+//! that timed out may still be carried out by Redis later: at worst a token taken twice, or a
+//! trial call nobody makes, which keeps that circuit open for one more cooldown.
+//!
+//! Keys start with `[redis] prefix`, so deployments sharing one Redis share nothing. Needs
+//! Redis 5 or later (the scripts read TIME, then write).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use prometheus::{IntCounter, IntGauge, Registry};
@@ -17,9 +22,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::settings::{RateLimitSettings, RoutingSettings};
 
-/// How long a node waits for Redis before deciding on its own.
-const ANSWER_WITHIN: Duration = Duration::from_millis(250);
-/// How long a node decides on its own after Redis failed to answer, before asking again.
+/// How long a node decides on its own after Redis failed to answer, before one caller asks
+/// again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How long Redis keeps a circuit nobody touches: a day, so that keys do not pile up.
 const CIRCUIT_TTL_MS: u64 = 86_400_000;
@@ -48,8 +52,9 @@ return wait
 
 /// A circuit: KEYS[1] the circuit; ARGV[1] what happened (`admit`, `failed`, `succeeded`,
 /// `answered`), ARGV[2] the failure threshold, ARGV[3] the cooldown in milliseconds, ARGV[4]
-/// the key's time to live. `admit` answers {0} allowed, {1} the trial call, {2, wait_ms}
-/// refused; the others {0}. The same rules as the breakers' own circuits.
+/// the key's time to live. Every answer is a pair: `admit` answers {0, 0} allowed, {1, 0} the
+/// trial call, {2, wait_ms} refused; the others {0, 0}. The same rules as the breakers' own
+/// circuits.
 const CIRCUIT: &str = r"
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
@@ -111,14 +116,17 @@ impl CallOutcome {
 /// The link to Redis every node's limits and circuits go through.
 pub struct Redis {
     connection: ConnectionManager,
+    /// What every key starts with.
+    prefix: String,
+    /// How long a caller waits for Redis before deciding on its own.
+    answer_within: Duration,
     bucket: Script,
     circuit: Script,
     /// Whether Redis answered last time it was asked.
     up: AtomicBool,
-    /// Until when (ms since `epoch`) Redis is not asked again after a failure.
+    /// Until when (ms since `epoch`) nobody asks Redis after a failure.
     quiet_until_ms: AtomicU64,
     epoch: Instant,
-    last_error: Mutex<Option<String>>,
     /// `paymux_redis_up`: 1 while Redis answers.
     up_gauge: IntGauge,
     /// `paymux_redis_fallbacks_total`: decisions taken on a node's own.
@@ -136,8 +144,13 @@ impl std::fmt::Debug for Redis {
 
 impl Redis {
     /// A link to `url` that connects on first use and again after every failure, so a node
-    /// starts and serves whether Redis is up or not.
-    pub fn connect(url: &str) -> Result<Redis, redis::RedisError> {
+    /// starts and serves whether Redis is up or not; its keys start with `prefix`, and a
+    /// caller waits `answer_within` for each answer.
+    pub fn connect(
+        url: &str,
+        prefix: &str,
+        answer_within: Duration,
+    ) -> Result<Redis, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let metric = |error: prometheus::Error| {
             redis::RedisError::from((redis::ErrorKind::Client, "metrics", error.to_string()))
@@ -156,17 +169,18 @@ impl Redis {
         )
         .map_err(metric)?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(ANSWER_WITHIN))
-            .set_response_timeout(Some(ANSWER_WITHIN))
+            .set_connection_timeout(Some(answer_within))
+            .set_response_timeout(Some(answer_within))
             .set_number_of_retries(1);
         Ok(Redis {
             connection: ConnectionManager::new_lazy_with_config(client, config)?,
+            prefix: prefix.to_owned(),
+            answer_within,
             bucket: Script::new(BUCKET),
             circuit: Script::new(CIRCUIT),
             up: AtomicBool::new(true),
             quiet_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
-            last_error: Mutex::new(None),
             up_gauge,
             fallbacks,
         })
@@ -178,37 +192,22 @@ impl Redis {
         registry.register(Box::new(self.fallbacks.clone()))
     }
 
-    /// Whether Redis answered the last time it was asked.
+    /// Whether Redis answered the last decision asked of it.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }
 
-    /// Why Redis is not used, while it is not.
-    pub fn problem(&self) -> Option<String> {
-        match self.is_up() {
-            true => None,
-            false => self
-                .last_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
-        }
-    }
-
-    /// Asks Redis whether it answers (at start, and for `/readyz`).
+    /// Whether Redis answers a PING (at start, and for `/readyz`). A PING says nothing of
+    /// whether the scripts run (a read-only replica answers it), so [`Redis::is_up`] is left
+    /// to the decisions themselves.
     pub async fn ping(&self) -> bool {
         let mut connection = self.connection.clone();
         let answer = tokio::time::timeout(
-            ANSWER_WITHIN,
+            self.answer_within,
             redis::cmd("PING").query_async::<String>(&mut connection),
         )
         .await;
-        self.note(
-            answer
-                .map_err(|_| timed_out())
-                .and_then(|answer| answer.map_err(|e| e.to_string())),
-        )
-        .is_some()
+        matches!(answer, Ok(Ok(_)))
     }
 
     /// Takes a token from the bucket of `key_hash`, shared by every node: `None` when Redis
@@ -218,23 +217,19 @@ impl Redis {
         key_hash: &[u8; 32],
         limit: RateLimitSettings,
     ) -> Option<Result<(), Duration>> {
-        if self.quiet() {
+        if !self.may_ask() {
             return None;
         }
-        let key = format!("paymux:bucket:{}", hex::encode(key_hash));
+        let key = format!("{}:bucket:{}", self.prefix, hex::encode(key_hash));
         let mut invocation = self.bucket.key(key);
         invocation.arg(limit.requests_per_second).arg(limit.burst);
         let mut connection = self.connection.clone();
         let answer = tokio::time::timeout(
-            ANSWER_WITHIN,
+            self.answer_within,
             invocation.invoke_async::<u64>(&mut connection),
         )
         .await;
-        let wait_ms = self.note(
-            answer
-                .map_err(|_| timed_out())
-                .and_then(|a| a.map_err(|e| e.to_string())),
-        )?;
+        let wait_ms = self.note(self.flatten(answer))?;
         Some(match wait_ms {
             0 => Ok(()),
             wait => Err(Duration::from_millis(wait)),
@@ -279,10 +274,10 @@ impl Redis {
         op: &str,
         policy: &RoutingSettings,
     ) -> Option<T> {
-        if self.quiet() {
+        if !self.may_ask() {
             return None;
         }
-        let key = format!("paymux:circuit:{merchant}:{provider}");
+        let key = format!("{}:circuit:{merchant}:{provider}", self.prefix);
         let cooldown_ms = policy.cooldown_secs.saturating_mul(1000);
         let mut invocation = self.circuit.key(key);
         invocation
@@ -291,56 +286,83 @@ impl Redis {
             .arg(cooldown_ms)
             .arg(CIRCUIT_TTL_MS.max(cooldown_ms.saturating_mul(2)));
         let mut connection = self.connection.clone();
-        let answer =
-            tokio::time::timeout(ANSWER_WITHIN, invocation.invoke_async::<T>(&mut connection))
-                .await;
-        self.note(
-            answer
-                .map_err(|_| timed_out())
-                .and_then(|a| a.map_err(|e| e.to_string())),
+        let answer = tokio::time::timeout(
+            self.answer_within,
+            invocation.invoke_async::<T>(&mut connection),
         )
+        .await;
+        self.note(self.flatten(answer))
     }
 
-    /// Whether Redis is left alone for now, after a failure: the caller decides on its own.
-    fn quiet(&self) -> bool {
-        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let quiet = now < self.quiet_until_ms.load(Ordering::Relaxed);
-        if quiet {
+    /// Whether this caller asks Redis: always while it answers; after a failure nobody for
+    /// [`RETRY_AFTER`], then the one caller that moves the quiet window on.
+    fn may_ask(&self) -> bool {
+        let asks = self.is_up() || {
+            let now = self.now_ms();
+            let until = self.quiet_until_ms.load(Ordering::Relaxed);
+            now >= until
+                && self
+                    .quiet_until_ms
+                    .compare_exchange(
+                        until,
+                        now.saturating_add(retry_after_ms()),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+        };
+        if !asks {
             self.fallbacks.inc();
         }
-        quiet
+        asks
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A call's outcome, a timeout included, with its error as text.
+    fn flatten<T>(
+        &self,
+        answer: Result<Result<T, redis::RedisError>, tokio::time::error::Elapsed>,
+    ) -> Result<T, String> {
+        match answer {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!(
+                "no answer within {} ms",
+                self.answer_within.as_millis()
+            )),
+        }
     }
 
     /// Records whether Redis answered, logging each change once.
     fn note<T>(&self, answer: Result<T, String>) -> Option<T> {
         match answer {
             Ok(value) => {
-                self.up_gauge.set(1);
                 if !self.up.swap(true, Ordering::Relaxed) {
                     tracing::info!("Redis answers again: limits and circuits are shared again");
                 }
+                self.up_gauge.set(1);
                 Some(value)
             }
             Err(error) => {
-                let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-                let quiet = u64::try_from(RETRY_AFTER.as_millis()).unwrap_or(u64::MAX);
-                self.quiet_until_ms
-                    .store(now.saturating_add(quiet), Ordering::Relaxed);
-                self.up_gauge.set(0);
+                let until = self.now_ms().saturating_add(retry_after_ms());
+                self.quiet_until_ms.store(until, Ordering::Relaxed);
                 self.fallbacks.inc();
                 if self.up.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(%error, "Redis does not answer: each node counts limits and circuits on its own until it does");
+                    tracing::warn!(
+                        %error,
+                        "Redis does not answer: each node counts limits and circuits on its own until it does"
+                    );
                 }
-                *self
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(error);
+                self.up_gauge.set(0);
                 None
             }
         }
     }
 }
 
-fn timed_out() -> String {
-    format!("no answer within {} ms", ANSWER_WITHIN.as_millis())
+fn retry_after_ms() -> u64 {
+    u64::try_from(RETRY_AFTER.as_millis()).unwrap_or(u64::MAX)
 }

@@ -117,14 +117,29 @@ async fn connect_redis(settings: &Settings) -> Result<Option<Arc<Redis>>, Startu
     let Some(url) = &settings.redis.url else {
         return Ok(None);
     };
+    let refused = |why: String| StartupError::Setting(format!("redis.url: {why}"));
+    // A URL names a host and may be written as it is; a password in it may not, outside the
+    // sandbox, like every other secret.
     let secrets = paymux_providers::SecretResolver {
         allow_literals: true,
     };
-    let url = secrets
-        .resolve(url)
-        .map_err(|error| StartupError::Setting(format!("redis.url: {error}")))?;
-    let redis = Redis::connect(url.expose_secret())
-        .map_err(|error| StartupError::Setting(format!("redis.url: {error}")))?;
+    let resolved = secrets.resolve(url).map_err(refused)?;
+    let has_password = Url::parse(resolved.expose_secret())
+        .map_err(|error| refused(error.to_string()))?
+        .password()
+        .is_some();
+    if url.literal().is_some() && has_password && !settings.sandbox.enabled {
+        return Err(refused(
+            "a password may not be written in the config: give the URL as env:NAME or file:PATH"
+                .to_owned(),
+        ));
+    }
+    let redis = Redis::connect(
+        resolved.expose_secret(),
+        &settings.redis.prefix,
+        std::time::Duration::from_millis(settings.redis.answer_within_ms.max(1)),
+    )
+    .map_err(|error| refused(error.to_string()))?;
     match redis.ping().await {
         true => tracing::info!("Redis answers: limits and circuits are shared by every node"),
         false => tracing::warn!(
@@ -335,9 +350,12 @@ impl SandboxMounts {
         if simulators.is_none() {
             return Ok(SandboxMounts::default());
         }
-        crate::sandbox::ensure_demo_endpoint(state, public_url)
-            .await
-            .map_err(StartupError::Other)?;
+        // A worker serves no sandbox: the demo's receiver is on the nodes that do.
+        if state.node.role.serves_api() {
+            crate::sandbox::ensure_demo_endpoint(state, public_url)
+                .await
+                .map_err(StartupError::Other)?;
+        }
         Ok(SandboxMounts {
             simulators,
             receiver: Some(Arc::default()),
