@@ -17,14 +17,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use prometheus::{IntCounter, IntGauge, Registry};
-use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::io::tcp::{TcpSettings, socket2};
+use redis::{IntoConnectionInfo, Script};
 
 use crate::settings::{RateLimitSettings, RoutingSettings};
 
 /// How long a node decides on its own after Redis failed to answer, before one caller asks
 /// again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How long a connection to Redis may go unanswered before it is taken for dead.
+const DEAD_AFTER: Duration = Duration::from_secs(5);
 /// How long Redis keeps a circuit nobody touches: a day, so that keys do not pile up.
 const CIRCUIT_TTL_MS: u64 = 86_400_000;
 
@@ -151,7 +154,20 @@ impl Redis {
         prefix: &str,
         answer_within: Duration,
     ) -> Result<Redis, redis::RedisError> {
-        let client = redis::Client::open(url)?;
+        // A connection whose peer vanished without a reset (a host gone, an address moved)
+        // would otherwise stay until the kernel gives up on it, a quarter of an hour: keepalive
+        // probes find an idle one dead, and unacknowledged data fails one within seconds, so
+        // that the manager connects again.
+        let tcp = TcpSettings::default()
+            .set_nodelay(true)
+            .set_user_timeout(DEAD_AFTER)
+            .set_keepalive(
+                socket2::TcpKeepalive::new()
+                    .with_time(DEAD_AFTER)
+                    .with_interval(Duration::from_secs(1)),
+            );
+        let info = url.into_connection_info()?.set_tcp_settings(tcp);
+        let client = redis::Client::open(info)?;
         let metric = |error: prometheus::Error| {
             redis::RedisError::from((redis::ErrorKind::Client, "metrics", error.to_string()))
         };

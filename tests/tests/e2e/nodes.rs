@@ -31,6 +31,26 @@ on_both_backends! {
         assert!(!metrics.contains("127.0.0.1:1"), "no Redis URL in the metrics");
     }
 
+    async fn a_node_whose_redis_hangs_still_answers(backend) {
+        // Takes connections and never answers: a stalled server, not a refused port.
+        let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = stalled.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let held: Vec<_> = stalled.incoming().map_while(Result::ok).collect();
+            drop(held);
+        });
+        let overlay = format!("[redis]\nurl = \"redis://127.0.0.1:{port}/0\"\nanswer_within_ms = 100\n");
+        let app = spawn_sandboxed(backend, &overlay).await;
+        let body = json!({"amount": 2500, "currency": "USD", "provider": "sknpay"});
+        assert_json(app.post("/v1/checkouts", &body, None).await, 201).await;
+        for _ in 0..5 {
+            assert_eq!(app.get("/v1/checkouts").await.status(), 200);
+        }
+        let ready = assert_json(app.get("/readyz").await, 200).await;
+        assert!(ready["degraded"].as_str().is_some(), "{ready}");
+        assert!(app.metrics().await.contains("paymux_redis_up 0"));
+    }
+
     async fn the_admin_api_lists_the_node_that_answers(backend) {
         let app = spawn_sandboxed(backend, "").await;
         let nodes = assert_json(app.admin(reqwest::Method::GET, "/v1/admin/nodes", None).await, 200).await;
