@@ -14,7 +14,7 @@ use paymux_schema::db::idempotency::IdempotencyRecord;
 use paymux_schema::db::node::{Node, take_lease};
 use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::session::DashboardSession;
-use paymux_schema::db::{analyze_stale_tables, truncate_to_micros};
+use paymux_schema::db::{analyze_stale_tables, store_now, truncate_to_micros};
 
 use crate::domain::expiry;
 use crate::idempotency;
@@ -63,11 +63,14 @@ pub async fn run_forever(state: AppState) {
 /// whether it is this node's to run them.
 async fn holds_lease(state: &AppState, interval: u64) -> Result<bool, StoreError> {
     let holder = state.node.id.clone();
-    let now = truncate_to_micros(Utc::now());
     let seconds = i64::try_from(interval.saturating_mul(2)).unwrap_or(i64::MAX);
-    let until = now + TimeDelta::seconds(seconds.max(10));
+    let lease = TimeDelta::seconds(seconds.max(10));
     state
-        .write(move |conn| Ok::<_, StoreError>(take_lease(conn, LEASE, &holder, now, until)?))
+        .write(move |conn| {
+            // The store's clock: the nodes' own may drift apart.
+            let now = store_now(conn)?;
+            Ok::<_, StoreError>(take_lease(conn, LEASE, &holder, now, now + lease)?)
+        })
         .await
 }
 
@@ -99,13 +102,15 @@ pub async fn run_once(state: &AppState) -> Result<Run, StoreError> {
     })
 }
 
-/// Writes this node's heartbeat now.
+/// Writes this node's heartbeat now, at the store's time (what `GET /v1/admin/nodes` compares
+/// it with).
 pub async fn beat(state: &AppState) -> Result<(), StoreError> {
-    let now = paymux_schema::db::now();
-    let row = state.node.row(&state.config().settings, now);
+    let node = state.node.clone();
+    let settings = state.config();
     state
         .write(move |conn| {
-            Node::beat(conn, &row)?;
+            let now = store_now(conn)?;
+            Node::beat(conn, &node.row(&settings.settings, now))?;
             Node::delete_unseen_since(conn, now - nodes::FORGOTTEN_AFTER)?;
             Ok::<_, StoreError>(())
         })

@@ -233,8 +233,9 @@ pub struct NodeOut {
 )]
 pub async fn nodes(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
     crate::jobs::beat(&state).await?;
-    let nodes = state.db(|conn| Ok(Node::list(conn)?)).await?;
-    let now = paymux_schema::db::now();
+    let (nodes, now) = state
+        .db(|conn| Ok((Node::list(conn)?, paymux_schema::db::store_now(conn)?)))
+        .await?;
     let data = nodes
         .into_iter()
         .map(|node| NodeOut {

@@ -294,6 +294,27 @@ pub fn now() -> chrono::NaiveDateTime {
     truncate_to_micros(chrono::Utc::now())
 }
 
+/// The store's own time, for what several nodes compare (leases, heartbeats): PostgreSQL's
+/// clock, so that nodes whose clocks drift still agree; SQLite's store has one host, whose
+/// clock this is.
+pub fn store_now(conn: &mut DbConnection) -> QueryResult<chrono::NaiveDateTime> {
+    #[derive(diesel::QueryableByName)]
+    struct Now {
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        now: chrono::NaiveDateTime,
+    }
+    match conn {
+        DbConnection::Postgresql(conn) => {
+            use diesel::RunQueryDsl;
+            // now() is the transaction's start: close enough for a lease of many seconds.
+            let row: Now =
+                diesel::sql_query("SELECT (now() AT TIME ZONE 'UTC') AS now").get_result(conn)?;
+            Ok(truncate_to_micros(row.now.and_utc()))
+        }
+        DbConnection::Sqlite(_) => Ok(now()),
+    }
+}
+
 pub fn truncate_to_micros(time: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
     use chrono::{DurationRound, TimeDelta};
     let naive = time.naive_utc();

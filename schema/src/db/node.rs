@@ -87,3 +87,101 @@ pub fn take_lease(
     .execute(conn)?;
     Ok(taken == 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::db::test_support::sqlite;
+
+    #[test]
+    fn a_lease_is_one_nodes_until_it_lapses_then_anothers() {
+        let db = sqlite();
+        let mut conn = db.conn();
+        let start = crate::db::now();
+        let until = start + TimeDelta::seconds(60);
+        assert!(take_lease(&mut conn, "jobs", "node_a", start, until).unwrap());
+        // Another node is refused while it holds; the holder renews.
+        let later = start + TimeDelta::seconds(30);
+        assert!(
+            !take_lease(
+                &mut conn,
+                "jobs",
+                "node_b",
+                later,
+                later + TimeDelta::seconds(60)
+            )
+            .unwrap()
+        );
+        assert!(
+            take_lease(
+                &mut conn,
+                "jobs",
+                "node_a",
+                later,
+                later + TimeDelta::seconds(60)
+            )
+            .unwrap()
+        );
+        // The renewed lease holds past the first one's end; once it lapses, another takes it.
+        let past_first = until + TimeDelta::seconds(1);
+        assert!(
+            !take_lease(
+                &mut conn,
+                "jobs",
+                "node_b",
+                past_first,
+                past_first + TimeDelta::seconds(60)
+            )
+            .unwrap()
+        );
+        let lapsed = later + TimeDelta::seconds(61);
+        assert!(
+            take_lease(
+                &mut conn,
+                "jobs",
+                "node_b",
+                lapsed,
+                lapsed + TimeDelta::seconds(60)
+            )
+            .unwrap()
+        );
+        assert!(
+            !take_lease(
+                &mut conn,
+                "jobs",
+                "node_a",
+                lapsed,
+                lapsed + TimeDelta::seconds(60)
+            )
+            .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_heartbeat_makes_its_row_then_keeps_it_up_to_date() {
+        let db = sqlite();
+        let mut conn = db.conn();
+        let now = crate::db::now();
+        let mut node = Node {
+            id: "node_a".into(),
+            host: "host".into(),
+            role: "all".into(),
+            version: "0.1.0".into(),
+            config_hash: "a".repeat(64),
+            started_at: now,
+            last_seen: now,
+        };
+        Node::beat(&mut conn, &node).unwrap();
+        node.last_seen = now + TimeDelta::seconds(5);
+        node.config_hash = "b".repeat(64);
+        Node::beat(&mut conn, &node).unwrap();
+        assert_eq!(Node::list(&mut conn).unwrap(), vec![node.clone()]);
+        assert_eq!(
+            Node::delete_unseen_since(&mut conn, now + TimeDelta::seconds(6)).unwrap(),
+            1
+        );
+        assert!(Node::list(&mut conn).unwrap().is_empty());
+    }
+}
