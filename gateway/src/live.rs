@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use paymux_providers::http::build_client;
 use paymux_providers::signing::constant_time_eq;
 use paymux_providers::{ConfigError, Registry, SecretResolver};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use url::Url;
 
@@ -94,6 +94,9 @@ impl LiveConfig {
                     message,
                 ));
             }
+        }
+        if let Err(error) = redis_url(&settings) {
+            errors.push(error);
         }
         let admin_token = resolve_admin_token(&settings).map_err(|e| errors.push(e));
         match merchants {
@@ -183,6 +186,35 @@ fn check_numbers(settings: &Settings) -> Vec<ConfigError> {
         "must be at least 2: one for the writer, the rest for reads",
     );
     errors
+}
+
+/// `[redis] url` resolved, as a node connects to it: a `redis://` or `rediss://` URL, whose
+/// password (if any) is not written in the file outside the sandbox, like every other secret.
+pub fn redis_url(settings: &Settings) -> Result<Option<SecretString>, ConfigError> {
+    let Some(reference) = &settings.redis.url else {
+        return Ok(None);
+    };
+    let refused = |message: String| ConfigError::new("redis.url", message);
+    // A URL names a host, and may be written as it is.
+    let secrets = SecretResolver {
+        allow_literals: true,
+    };
+    let url = secrets.resolve(reference).map_err(refused)?;
+    let parsed = Url::parse(url.expose_secret())
+        .map_err(|_| refused("not a URL: expected redis://host:port/db".to_owned()))?;
+    if !matches!(parsed.scheme(), "redis" | "rediss") {
+        return Err(refused(format!(
+            "`{}://` is not Redis: expected redis:// or rediss://",
+            parsed.scheme()
+        )));
+    }
+    if reference.literal().is_some() && parsed.password().is_some() && !settings.sandbox.enabled {
+        return Err(refused(
+            "a password may not be written in the config: give the URL as env:NAME or file:PATH"
+                .to_owned(),
+        ));
+    }
+    Ok(Some(url))
 }
 
 /// The admin token's hash, or none when the admin API is off or has no token.

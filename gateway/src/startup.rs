@@ -114,28 +114,13 @@ async fn shared_state(
 /// The link to Redis when `[redis] url` is set. It connects on first use: a node starts and
 /// serves whether Redis answers or not, and says at start which it is.
 async fn connect_redis(settings: &Settings) -> Result<Option<Arc<Redis>>, StartupError> {
-    let Some(url) = &settings.redis.url else {
+    let refused = |why: String| StartupError::Setting(format!("redis.url: {why}"));
+    let Some(url) = crate::live::redis_url(settings).map_err(|error| refused(error.message))?
+    else {
         return Ok(None);
     };
-    let refused = |why: String| StartupError::Setting(format!("redis.url: {why}"));
-    // A URL names a host and may be written as it is; a password in it may not, outside the
-    // sandbox, like every other secret.
-    let secrets = paymux_providers::SecretResolver {
-        allow_literals: true,
-    };
-    let resolved = secrets.resolve(url).map_err(refused)?;
-    let has_password = Url::parse(resolved.expose_secret())
-        .map_err(|error| refused(error.to_string()))?
-        .password()
-        .is_some();
-    if url.literal().is_some() && has_password && !settings.sandbox.enabled {
-        return Err(refused(
-            "a password may not be written in the config: give the URL as env:NAME or file:PATH"
-                .to_owned(),
-        ));
-    }
     let redis = Redis::connect(
-        resolved.expose_secret(),
+        url.expose_secret(),
         &settings.redis.prefix,
         std::time::Duration::from_millis(settings.redis.answer_within_ms.max(1)),
     )

@@ -67,6 +67,33 @@ fn a_missing_env_secret_and_a_bad_url_are_named() {
 }
 
 #[test]
+fn a_redis_url_is_checked_as_a_node_would_connect() {
+    let (ok, _, stderr) = check("[redis]\nurl = \"http://cache:6379\"\n");
+    assert!(!ok);
+    assert!(
+        stderr.contains("redis.url: `http://` is not Redis"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = check("[redis]\nurl = \"env:PAYMUX_TEST_UNSET_REDIS\"\n");
+    assert!(!ok);
+    assert!(
+        stderr.contains("redis.url") && stderr.contains("PAYMUX_TEST_UNSET_REDIS"),
+        "{stderr}"
+    );
+    // A password written in the file, outside the sandbox, is refused like any secret.
+    let (ok, _, stderr) =
+        check("[sandbox]\nenabled = false\n[redis]\nurl = \"redis://:hunter2@cache:6379/0\"\n");
+    assert!(!ok);
+    assert!(
+        stderr.contains("redis.url: a password may not be written"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let (ok, _, stderr) = check("[redis]\nurl = \"redis://cache:6379/0\"\n");
+    assert!(ok, "{stderr}");
+}
+
+#[test]
 fn an_unknown_key_is_named() {
     let (ok, _, stderr) = check("[sandbox]\nenabeld = true\n");
     assert!(!ok);
