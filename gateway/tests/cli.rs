@@ -881,6 +881,181 @@ async fn until(what: &str, within: std::time::Duration, probe: impl Fn() -> bool
     }
 }
 
+/// Three nodes on one store, their merchants and keys, as the three-node test drives them.
+struct Cluster {
+    client: reqwest::Client,
+    nodes: [String; 3],
+    database_url: String,
+    run: String,
+    shop: String,
+    shop_key: String,
+    limited_key: String,
+}
+
+impl Cluster {
+    /// `POST {base}{path}` with `key`, and an `Idempotency-Key` when given.
+    async fn post(
+        &self,
+        base: &str,
+        key: &str,
+        path: &str,
+        body: &serde_json::Value,
+        idempotency: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{base}{path}"))
+            .bearer_auth(key)
+            .json(body);
+        if let Some(idempotency) = idempotency {
+            request = request.header("Idempotency-Key", idempotency);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Every node is seen from any one, alive, with the same configuration, once each has
+    /// beaten.
+    async fn every_node_is_listed(&self) {
+        let mut listed = serde_json::Value::Null;
+        for _ in 0..100 {
+            listed = self
+                .client
+                .get(format!("{}/v1/admin/nodes", self.nodes[2]))
+                .bearer_auth("pmx_admin_demo")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if listed["data"].as_array().map_or(0, Vec::len) == 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let seen = listed["data"].as_array().unwrap();
+        assert_eq!(seen.len(), 3, "{listed}");
+        assert!(
+            seen.iter()
+                .all(|node| node["alive"] == true && node["config_hash"] == seen[0]["config_hash"]),
+            "{listed}"
+        );
+        let mut roles: Vec<&str> = seen
+            .iter()
+            .map(|node| node["role"].as_str().unwrap())
+            .collect();
+        roles.sort_unstable();
+        assert_eq!(roles, ["all", "all", "api"]);
+    }
+
+    /// Idempotent twins spread over the nodes make one checkout.
+    async fn twins_make_one_checkout(&self) {
+        let order = serde_json::json!({"amount": 2500, "currency": "USD", "provider": "sknpay", "reference": "twins"});
+        let twins = self
+            .nodes
+            .iter()
+            .map(|base| self.post(base, &self.shop_key, "/v1/checkouts", &order, Some("twins")));
+        let mut ids = vec![];
+        for answer in futures_util::future::join_all(twins).await {
+            let status = answer.status().as_u16();
+            let body: serde_json::Value = answer.json().await.unwrap();
+            match status {
+                201 => ids.push(body["id"].as_str().unwrap().to_owned()),
+                409 => assert_eq!(body["error"]["code"], "idempotency_conflict", "{body}"),
+                other => panic!("{other}: {body}"),
+            }
+        }
+        assert!(!ids.is_empty());
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "one checkout: {ids:?}");
+        let made = column(
+            &self.database_url,
+            &format!(
+                "SELECT id AS value FROM checkouts WHERE merchant = '{}'",
+                self.shop
+            ),
+        );
+        assert_eq!(made, ids);
+    }
+
+    /// The limited key's nine tokens hold across the nodes: within one token per node.
+    async fn the_limit_holds_across_nodes(&self) {
+        let mut allowed = 0;
+        for round in 0..30 {
+            let answer = self
+                .client
+                .get(format!("{}/v1/checkouts", self.nodes[round % 3]))
+                .bearer_auth(&self.limited_key)
+                .send()
+                .await
+                .unwrap();
+            match answer.status().as_u16() {
+                200 => allowed += 1,
+                429 => {}
+                other => panic!("{other}"),
+            }
+        }
+        assert!(
+            (9..=12).contains(&allowed),
+            "{allowed} of 30 allowed: the limit is 9 for all nodes"
+        );
+    }
+
+    /// Failures seen by the first node open SKN Pay's circuit on every node.
+    async fn failures_on_one_node_open_the_circuit_on_all(&self) {
+        let [node_a, node_b, node_c] = &self.nodes;
+        let fault = self
+            .client
+            .post(format!("{node_a}/v1/admin/sandbox/faults/sknpay"))
+            .bearer_auth("pmx_admin_demo")
+            .json(&serde_json::json!({"mode": "unavailable"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fault.status(), 200);
+        let unnamed = serde_json::json!({"amount": 1000, "currency": "USD"});
+        for _ in 0..2 {
+            let (providers, body) = self.tried(node_a, &unnamed).await;
+            assert_eq!(
+                providers,
+                serde_json::json!(["sknpay", "skipify"]),
+                "{body}"
+            );
+        }
+        for base in [node_b, node_c] {
+            let (providers, body) = self.tried(base, &unnamed).await;
+            assert_eq!(
+                providers,
+                serde_json::json!(["skipify"]),
+                "{base} skips SKN Pay: {body}"
+            );
+        }
+    }
+
+    /// Creates `order` at `base` for the shop: the providers it tried, and the answer.
+    async fn tried(
+        &self,
+        base: &str,
+        order: &serde_json::Value,
+    ) -> (serde_json::Value, serde_json::Value) {
+        let answer = self.post(base, &self.shop_key, "/v1/checkouts", order, None);
+        let body: serde_json::Value = answer.await.json().await.unwrap();
+        (body["providers_tried"].clone(), body)
+    }
+
+    /// The shop's messages with (`=`) or without (`<>`) the status delivered.
+    fn messages(&self, delivered: &str) -> Vec<String> {
+        column(
+            &self.database_url,
+            &format!(
+                "SELECT m.id AS value FROM webhook_messages m JOIN webhook_endpoints e \
+                 ON e.id = m.endpoint_id WHERE e.merchant = '{}' AND m.status {delivered} 'delivered'",
+                self.shop
+            ),
+        )
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: run with --ignored, PAYMUX_TEST_DATABASE_URL and PAYMUX_TEST_REDIS_URL"]
 async fn three_nodes_on_one_postgresql_and_redis_share_limits_circuits_and_work() {
@@ -891,8 +1066,6 @@ async fn three_nodes_on_one_postgresql_and_redis_share_limits_circuits_and_work(
     });
     let database = PgDatabase::create();
     let run = ulid::Ulid::new().to_string().to_ascii_lowercase()[16..].to_owned();
-    let (shop, limited) = (format!("shop_{run}"), format!("limited_{run}"));
-    let (shop_key, limited_key) = (format!("pmx_test_{shop}"), format!("pmx_test_{limited}"));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("paymux.toml");
     std::fs::write(&config, three_nodes(&database.url, &redis_url, &run)).unwrap();
@@ -900,134 +1073,19 @@ async fn three_nodes_on_one_postgresql_and_redis_share_limits_circuits_and_work(
     let (a, node_a) = start(&config, &["serve", "--role", "all"]);
     let (b, node_b) = start(&config, &["serve", "--role", "all"]);
     let (_c, node_c) = start(&config, &["serve", "--role", "api"]);
-    let nodes = [node_a.clone(), node_b.clone(), node_c.clone()];
-    let client = reqwest::Client::new();
-    let post =
-        |base: &str, key: &str, path: &str, body: serde_json::Value, idempotency: Option<&str>| {
-            let mut request = client
-                .post(format!("{base}{path}"))
-                .bearer_auth(key)
-                .json(&body);
-            if let Some(idempotency) = idempotency {
-                request = request.header("Idempotency-Key", idempotency);
-            }
-            request.send()
-        };
-
-    // Every node is seen from any one, with the same configuration, once each has beaten.
-    let mut listed = serde_json::Value::Null;
-    for _ in 0..100 {
-        listed = client
-            .get(format!("{node_c}/v1/admin/nodes"))
-            .bearer_auth("pmx_admin_demo")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if listed["data"].as_array().map_or(0, Vec::len) == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let seen = listed["data"].as_array().unwrap();
-    assert_eq!(seen.len(), 3, "{listed}");
-    assert!(
-        seen.iter()
-            .all(|node| node["alive"] == true && node["config_hash"] == seen[0]["config_hash"]),
-        "{listed}"
-    );
-    let mut roles: Vec<&str> = seen
-        .iter()
-        .map(|node| node["role"].as_str().unwrap())
-        .collect();
-    roles.sort_unstable();
-    assert_eq!(roles, ["all", "all", "api"]);
-
-    // Idempotent twins spread over the nodes make one checkout.
-    let order = serde_json::json!({"amount": 2500, "currency": "USD", "provider": "sknpay", "reference": "twins"});
-    let twins = nodes.iter().map(|base| {
-        post(
-            base,
-            &shop_key,
-            "/v1/checkouts",
-            order.clone(),
-            Some("twins"),
-        )
-    });
-    let mut ids = vec![];
-    for answer in futures_util::future::join_all(twins).await {
-        let answer = answer.unwrap();
-        let status = answer.status().as_u16();
-        let body: serde_json::Value = answer.json().await.unwrap();
-        match status {
-            201 => ids.push(body["id"].as_str().unwrap().to_owned()),
-            409 => assert_eq!(body["error"]["code"], "idempotency_conflict", "{body}"),
-            other => panic!("{other}: {body}"),
-        }
-    }
-    assert!(!ids.is_empty());
-    ids.dedup();
-    assert_eq!(ids.len(), 1, "one checkout: {ids:?}");
-    let made = column(
-        &database.url,
-        &format!("SELECT id AS value FROM checkouts WHERE merchant = '{shop}'"),
-    );
-    assert_eq!(made, ids);
-
-    // The limited key's nine tokens hold across the nodes: within one token per node.
-    let mut allowed = 0;
-    for round in 0..30 {
-        let answer = client
-            .get(format!("{}/v1/checkouts", nodes[round % 3]))
-            .bearer_auth(&limited_key)
-            .send()
-            .await
-            .unwrap();
-        match answer.status().as_u16() {
-            200 => allowed += 1,
-            429 => {}
-            other => panic!("{other}"),
-        }
-    }
-    assert!(
-        (9..=12).contains(&allowed),
-        "{allowed} of 30 allowed: the limit is 9 for all nodes"
-    );
-
-    // Failures seen by node A open SKN Pay's circuit on every node.
-    let fault = client
-        .post(format!("{node_a}/v1/admin/sandbox/faults/sknpay"))
-        .bearer_auth("pmx_admin_demo")
-        .json(&serde_json::json!({"mode": "unavailable"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(fault.status(), 200);
-    let unnamed = serde_json::json!({"amount": 1000, "currency": "USD"});
-    for _ in 0..2 {
-        let failed_over = post(&node_a, &shop_key, "/v1/checkouts", unnamed.clone(), None)
-            .await
-            .unwrap();
-        let body: serde_json::Value = failed_over.json().await.unwrap();
-        assert_eq!(
-            body["providers_tried"],
-            serde_json::json!(["sknpay", "skipify"]),
-            "{body}"
-        );
-    }
-    for base in [&node_b, &node_c] {
-        let answer = post(base, &shop_key, "/v1/checkouts", unnamed.clone(), None)
-            .await
-            .unwrap();
-        let body: serde_json::Value = answer.json().await.unwrap();
-        assert_eq!(
-            body["providers_tried"],
-            serde_json::json!(["skipify"]),
-            "{base} skips SKN Pay: {body}"
-        );
-    }
+    let cluster = Cluster {
+        client: reqwest::Client::new(),
+        nodes: [node_a.clone(), node_b, node_c],
+        database_url: database.url.clone(),
+        shop: format!("shop_{run}"),
+        shop_key: format!("pmx_test_shop_{run}"),
+        limited_key: format!("pmx_test_limited_{run}"),
+        run,
+    };
+    cluster.every_node_is_listed().await;
+    cluster.twins_make_one_checkout().await;
+    cluster.the_limit_holds_across_nodes().await;
+    cluster.failures_on_one_node_open_the_circuit_on_all().await;
 
     // While every node lives, each event is delivered exactly once.
     let receiver = MockServer::start().await;
@@ -1036,29 +1094,27 @@ async fn three_nodes_on_one_postgresql_and_redis_share_limits_circuits_and_work(
         .mount(&receiver)
         .await;
     let endpoint = serde_json::json!({"url": format!("{}/hooks", receiver.uri())});
-    let made = post(&node_a, &shop_key, "/v1/webhook_endpoints", endpoint, None)
-        .await
-        .unwrap();
+    let made = cluster
+        .post(
+            &node_a,
+            &cluster.shop_key,
+            "/v1/webhook_endpoints",
+            &endpoint,
+            None,
+        )
+        .await;
     assert_eq!(made.status(), 201);
+    let (client, nodes, shop, run) = (&cluster.client, &cluster.nodes, &cluster.shop, &cluster.run);
     let acks = std::sync::atomic::AtomicUsize::new(0);
-    let acked = flood(&client, &nodes, &shop, &run, 0..60, &acks).await;
+    let acked = flood(client, nodes, shop, run, 0..60, &acks).await;
     assert_eq!(acked.len(), 60);
-    let undelivered = format!(
-        "SELECT m.id AS value FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id \
-         WHERE e.merchant = '{shop}' AND m.status <> 'delivered'"
-    );
-    let delivered = format!(
-        "SELECT m.id AS value FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id \
-         WHERE e.merchant = '{shop}' AND m.status = 'delivered'"
-    );
     let everything = std::time::Duration::from_secs(60);
     until("every message delivered", everything, || {
-        column(&database.url, &undelivered).is_empty()
-            && column(&database.url, &delivered).len() >= 60
+        cluster.messages("<>").is_empty() && cluster.messages("=").len() >= 60
     })
     .await;
     let mut sent = webhook_ids(&receiver).await;
-    let messages = column(&database.url, &delivered).len();
+    let messages = cluster.messages("=").len();
     assert_eq!(sent.len(), messages, "one request per message");
     sent.sort_unstable();
     sent.dedup();
@@ -1066,7 +1122,7 @@ async fn three_nodes_on_one_postgresql_and_redis_share_limits_circuits_and_work(
 
     // kill -9 of node B during a flood: no acknowledged event is lost, no delivery stays stuck.
     let before = acks.load(std::sync::atomic::Ordering::Relaxed);
-    let flooding = flood(&client, &nodes, &shop, &run, 60..460, &acks);
+    let flooding = flood(client, nodes, shop, run, 60..460, &acks);
     let killing = async {
         while acks.load(std::sync::atomic::Ordering::Relaxed) < before + 100 {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -1086,10 +1142,11 @@ async fn three_nodes_on_one_postgresql_and_redis_share_limits_circuits_and_work(
     let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(id)).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
     // Node B's claims lapse after their lease (30 s); node A takes them over.
+    let after_the_kill = std::time::Duration::from_secs(120);
     until(
         "every message delivered after the kill",
-        std::time::Duration::from_secs(120),
-        || column(&database.url, &undelivered).is_empty(),
+        after_the_kill,
+        || cluster.messages("<>").is_empty(),
     )
     .await;
     drop(a);

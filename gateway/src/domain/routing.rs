@@ -384,44 +384,15 @@ async fn attempt(
     let request = routing
         .order
         .request_for(provider_id, checkout_id, checkout_id.to_string());
-    let error = match provider.adapter.create_checkout(&request).await {
+    let answer = provider.adapter.create_checkout(&request).await;
+    tell_circuit(routing, provider_id, admission, &answer).await;
+    let error = match answer {
         Ok(created) => {
-            state
-                .breakers
-                .record(
-                    &merchant.id,
-                    provider_id,
-                    Outcome::Succeeded,
-                    routing.policy,
-                )
-                .await;
             decision("created");
             return Ok(Attempt::Created(created));
         }
         Err(error) => error,
     };
-    if error.is_provider_failure() {
-        let reason = error.to_string();
-        state
-            .breakers
-            .record(
-                &merchant.id,
-                provider_id,
-                Outcome::Failed(&reason),
-                routing.policy,
-            )
-            .await;
-    } else if admission == Admission::Trial {
-        state
-            .breakers
-            .record(
-                &merchant.id,
-                provider_id,
-                Outcome::TrialAnswered,
-                routing.policy,
-            )
-            .await;
-    }
     if error.nothing_created() && !pinned {
         tracing::warn!(provider = %provider_id, %error, "provider failed; trying the next");
         decision("failed");
@@ -435,6 +406,32 @@ async fn attempt(
         None
     };
     Err(RoutingError::Provider { error, advice })
+}
+
+/// Tells `provider_id`'s circuit what a call's answer says of the provider's health: a success
+/// closes it, a provider failure counts, and any other answer to the trial call lets the next
+/// call be the trial.
+async fn tell_circuit<T>(
+    routing: &Routing<'_>,
+    provider_id: &str,
+    admission: Admission,
+    answer: &Result<T, ProviderError>,
+) {
+    let reason = match answer {
+        Err(error) if error.is_provider_failure() => Some(error.to_string()),
+        _ => None,
+    };
+    let outcome = match (answer, &reason) {
+        (Ok(_), _) => Outcome::Succeeded,
+        (Err(_), Some(reason)) => Outcome::Failed(reason),
+        (Err(_), None) if admission == Admission::Trial => Outcome::TrialAnswered,
+        (Err(_), None) => return,
+    };
+    routing
+        .state
+        .breakers
+        .record(&routing.merchant.id, provider_id, outcome, routing.policy)
+        .await;
 }
 
 /// The candidates passed over: their circuits open, or failed with nothing created.

@@ -17,7 +17,7 @@ use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::refund::Refund;
 use serde::Deserialize;
 
-use super::layout::{self, Notice, badge, money, time};
+use super::layout::{self, Notice, attempt_answer, badge, money, time};
 use super::viewer::{CsrfForm, Viewer};
 use super::{DashboardError, html as page_response, see_other};
 use crate::domain::audit;
@@ -55,6 +55,27 @@ fn given(text: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The store's filter for `filters`, each field checked: a status it knows, a number of days.
+fn checkout_filter(filters: &Filters) -> Result<CheckoutFilter, DashboardError> {
+    let status = given(&filters.status)
+        .map(|status| status.parse::<CheckoutStatus>())
+        .transpose()
+        .map_err(|error| DashboardError::BadRequest(error.to_string()))?;
+    let days = given(&filters.days)
+        .map(|days| days.parse::<i64>())
+        .transpose()
+        .map_err(|_| DashboardError::BadRequest("The period is a number of days.".to_owned()))?;
+    Ok(CheckoutFilter {
+        status,
+        provider: given(&filters.provider),
+        provider_checkout_id: given(&filters.id),
+        reference: given(&filters.reference),
+        created_gte: days
+            .map(|days| paymux_schema::db::now() - TimeDelta::days(days.clamp(1, 3660))),
+        created_lt: None,
+    })
+}
+
 /// `GET /dashboard/checkouts`.
 pub async fn list(
     state: web::Data<AppState>,
@@ -64,40 +85,45 @@ pub async fn list(
     let filters = web::Query::<Filters>::from_query(request.query_string())
         .map_err(|error| DashboardError::BadRequest(format!("Unreadable filters: {error}")))?
         .into_inner();
-    let id = given(&filters.id);
-    if let Some(id) = id.as_deref().and_then(|id| CheckoutId::parse(id).ok()) {
+    if let Some(id) = given(&filters.id).and_then(|id| CheckoutId::parse(&id).ok()) {
         return Ok(see_other(
             &viewer.link(&format!("/dashboard/checkouts/{id}")),
         ));
     }
-    let status = given(&filters.status)
-        .map(|status| status.parse::<CheckoutStatus>())
-        .transpose()
-        .map_err(|error| DashboardError::BadRequest(error.to_string()))?;
-    let days = given(&filters.days)
-        .map(|days| days.parse::<i64>())
-        .transpose()
-        .map_err(|_| DashboardError::BadRequest("The period is a number of days.".to_owned()))?;
-    let filter = CheckoutFilter {
-        status,
-        provider: given(&filters.provider),
-        provider_checkout_id: id,
-        reference: given(&filters.reference),
-        created_gte: days
-            .map(|days| paymux_schema::db::now() - TimeDelta::days(days.clamp(1, 3660))),
-        created_lt: None,
-    };
+    let filter = checkout_filter(&filters)?;
     let page = PageRequest {
         limit: PAGE,
         starting_after: given(&filters.starting_after),
     };
     let merchant = viewer.merchant.id.clone();
+    let status = filter.status;
     let found = state
         .store(move |conn| {
             Ok::<_, DashboardError>(Checkout::list(conn, &merchant, &filter, &page)?)
         })
         .await?;
     let content = html! {
+        (filter_form(&viewer, &filters, status))
+        @if found.items.is_empty() {
+            p.empty { "No checkout matches." }
+        } @else {
+            (checkout_table(&viewer, &found.items))
+            @if found.has_more {
+                @if let Some(last) = found.items.last() {
+                    p { a href=(viewer.link(&format!("/dashboard/checkouts?{}", next_page(&request, &last.id.to_string())))) { "Older checkouts →" } }
+                }
+            }
+        }
+    };
+    Ok(page_response(
+        StatusCode::OK,
+        layout::page(&viewer, "/dashboard/checkouts", "Checkouts", content),
+    ))
+}
+
+/// The list's filters as a form, showing what is chosen.
+fn filter_form(viewer: &Viewer, filters: &Filters, status: Option<CheckoutStatus>) -> Markup {
+    html! {
         form.filters method="get" action="/dashboard/checkouts" {
             @if viewer.is_ops() {
                 input type="hidden" name="merchant" value=(viewer.merchant.id);
@@ -130,38 +156,31 @@ pub async fn list(
             }
             button type="submit" { "Filter" }
         }
-        @if found.items.is_empty() {
-            p.empty { "No checkout matches." }
-        } @else {
-            section.table { table {
-                thead { tr {
-                    th { "Created" } th { "Checkout" } th { "Reference" } th { "Provider" }
-                    th.num { "Amount" } th { "Status" }
-                } }
-                tbody {
-                    @for checkout in &found.items {
-                        tr {
-                            td { (time(checkout.created_at)) }
-                            td { a href=(viewer.link(&format!("/dashboard/checkouts/{}", checkout.id))) { code { (checkout.id) } } }
-                            td { (checkout.reference.as_deref().unwrap_or("")) }
-                            td { (checkout.provider) }
-                            td.num { (money(checkout.amount, checkout.currency)) }
-                            td { (badge(checkout.status.as_str())) }
-                        }
+    }
+}
+
+/// One row per checkout, each linking to its timeline.
+fn checkout_table(viewer: &Viewer, checkouts: &[Checkout]) -> Markup {
+    html! {
+        section.table { table {
+            thead { tr {
+                th { "Created" } th { "Checkout" } th { "Reference" } th { "Provider" }
+                th.num { "Amount" } th { "Status" }
+            } }
+            tbody {
+                @for checkout in checkouts {
+                    tr {
+                        td { (time(checkout.created_at)) }
+                        td { a href=(viewer.link(&format!("/dashboard/checkouts/{}", checkout.id))) { code { (checkout.id) } } }
+                        td { (checkout.reference.as_deref().unwrap_or("")) }
+                        td { (checkout.provider) }
+                        td.num { (money(checkout.amount, checkout.currency)) }
+                        td { (badge(checkout.status.as_str())) }
                     }
                 }
-            } }
-            @if found.has_more {
-                @if let Some(last) = found.items.last() {
-                    p { a href=(viewer.link(&format!("/dashboard/checkouts?{}", next_page(&request, &last.id.to_string())))) { "Older checkouts →" } }
-                }
             }
-        }
-    };
-    Ok(page_response(
-        StatusCode::OK,
-        layout::page(&viewer, "/dashboard/checkouts", "Checkouts", content),
-    ))
+        } }
+    }
 }
 
 /// The query string of the next page: the same filters, after `last`.
@@ -180,15 +199,19 @@ struct Moment {
     what: Markup,
 }
 
+/// The page for a checkout id this merchant has not.
+fn not_found(id: &str) -> DashboardError {
+    DashboardError::NotFound(format!("No checkout `{id}` for this merchant."))
+}
+
 /// The viewer's checkout `id`, or a page saying there is none.
 async fn find(state: &AppState, viewer: &Viewer, id: &str) -> Result<Checkout, DashboardError> {
-    let not_found = || DashboardError::NotFound(format!("No checkout `{id}` for this merchant."));
-    let checkout_id = CheckoutId::parse(id).map_err(|_| not_found())?;
+    let checkout_id = CheckoutId::parse(id).map_err(|_| not_found(id))?;
     let merchant = viewer.merchant.id.clone();
     state
         .store(move |conn| Ok::<_, DashboardError>(Checkout::find(conn, &merchant, &checkout_id)?))
         .await?
-        .ok_or_else(not_found)
+        .ok_or_else(|| not_found(id))
 }
 
 /// `GET /dashboard/checkouts/{id}`.
@@ -320,17 +343,24 @@ fn shown_receipt(receipt: &WebhookReceipt) -> String {
     format!("{headers}\n\n{body}{note}")
 }
 
-/// The checkout's page, with what an action just came to.
-async fn story(
+/// Everything a checkout's page shows of it.
+struct Story {
+    checkout: Checkout,
+    events: Vec<Event>,
+    refunds: Vec<Refund>,
+    attempts: Vec<WebhookAttempt>,
+    receipts: Vec<WebhookReceipt>,
+}
+
+/// The viewer's checkout `path` with its events, refunds, notification attempts and webhooks.
+async fn load_story(
     state: &AppState,
     viewer: &Viewer,
     path: &str,
-    outcome: Option<Notice>,
-) -> Result<HttpResponse, DashboardError> {
-    let not_found = || DashboardError::NotFound(format!("No checkout `{path}` for this merchant."));
-    let id = CheckoutId::parse(path).map_err(|_| not_found())?;
+) -> Result<Story, DashboardError> {
+    let id = CheckoutId::parse(path).map_err(|_| not_found(path))?;
     let merchant = viewer.merchant.id.clone();
-    let (checkout, events, refunds, attempts, receipts) = state
+    state
         .store(move |conn| {
             let Some(checkout) = Checkout::find(conn, &merchant, &id)? else {
                 return Ok(None);
@@ -349,10 +379,21 @@ async fn story(
             let attempts = WebhookAttempt::for_events(conn, &ids, TIMELINE_LIMIT)?;
             let receipt_ids: Vec<_> = events.iter().filter_map(|event| event.receipt_id).collect();
             let receipts = WebhookReceipt::for_checkout(conn, &merchant, &receipt_ids, &id)?;
-            Ok::<_, DashboardError>(Some((checkout, events, refunds, attempts, receipts)))
+            Ok::<_, DashboardError>(Some(Story {
+                checkout,
+                events,
+                refunds,
+                attempts,
+                receipts,
+            }))
         })
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or_else(|| not_found(path))
+}
+
+/// The story's moments, oldest first.
+fn moments(story: &Story) -> Vec<Moment> {
+    let checkout = &story.checkout;
     let mut moments = vec![Moment {
         at: checkout.created_at,
         what: html! {
@@ -362,7 +403,7 @@ async fn story(
             }
         },
     }];
-    moments.extend(events.iter().map(|event| Moment {
+    moments.extend(story.events.iter().map(|event| Moment {
         at: event.received_at,
         what: html! {
             strong { (event.event_type.as_str()) }
@@ -371,7 +412,7 @@ async fn story(
             @if let Some(receipt) = &event.receipt_id { " · webhook " code { (receipt) } }
         },
     }));
-    moments.extend(receipts.iter().map(|receipt| Moment {
+    moments.extend(story.receipts.iter().map(|receipt| Moment {
         at: receipt.received_at,
         what: html! {
             strong { "Webhook" } " from " (receipt.provider) " " (badge(receipt.outcome.as_str()))
@@ -382,27 +423,27 @@ async fn story(
             }
         },
     }));
-    moments.extend(refunds.iter().map(|refund| Moment {
+    moments.extend(story.refunds.iter().map(|refund| Moment {
         at: refund.created_at,
         what: html! {
             strong { "Refund " } (money(refund.amount, refund.currency)) " " (badge(refund.status.as_str()))
             @if let Some(reason) = &refund.failure_reason { " · " (reason) }
         },
     }));
-    moments.extend(attempts.iter().map(|attempt| Moment {
+    moments.extend(story.attempts.iter().map(|attempt| Moment {
         at: attempt.attempted_at,
         what: html! {
             strong { "Notification" } " of " code { (attempt.event_id) } " to endpoint " code { (attempt.endpoint_id) }
-            ", attempt " (attempt.attempt) ": "
-            @match attempt.response_status {
-                Some(status) if (200..300).contains(&status) => { (badge("delivered")) " " (status) }
-                Some(status) => { (badge("failed")) " " (status) }
-                None => { (badge("failed")) " " (attempt.error.as_deref().unwrap_or("no answer")) }
-            }
+            ", attempt " (attempt.attempt) ": " (attempt_answer(attempt))
         },
     }));
     moments.sort_by_key(|moment| moment.at);
-    let adapter = provider_of(&viewer.merchant, &checkout)
+    moments
+}
+
+/// The refund and cancel forms, each where the checkout's provider can and its status allows.
+fn actions(viewer: &Viewer, checkout: &Checkout) -> Markup {
+    let adapter = provider_of(&viewer.merchant, checkout)
         .ok()
         .map(|provider| provider.adapter);
     let refundable = checkout.amount_received - checkout.amount_refunded;
@@ -415,19 +456,7 @@ async fn story(
             .as_ref()
             .is_some_and(|adapter| adapter.cancels().is_some());
     let base = format!("/dashboard/checkouts/{}", checkout.id);
-    let content = html! {
-        @if let Some(notice) = &outcome { (notice) }
-        dl.summary {
-            dt { "Amount" } dd { (money(checkout.amount, checkout.currency)) }
-            dt { "Status" } dd { (badge(checkout.status.as_str())) }
-            dt { "Received" } dd { (money(checkout.amount_received, checkout.currency)) }
-            dt { "Refunded" } dd { (money(checkout.amount_refunded, checkout.currency)) }
-            dt { "Provider" } dd { (checkout.provider) }
-            dt { "Provider's id" } dd { code { (checkout.provider_checkout_id.as_deref().unwrap_or("–")) } }
-            dt { "Reference" } dd { (checkout.reference.as_deref().unwrap_or("–")) }
-            dt { "Expires" } dd { (checkout.expires_at.map_or_else(|| "–".to_owned(), time)) }
-            dt { "Mode" } dd { @if checkout.livemode { "live" } @else { "test" } }
-        }
+    html! {
         @if refunds_with.is_some() || cancelable {
             section.actions {
                 @if let Some(refunds) = refunds_with {
@@ -450,9 +479,35 @@ async fn story(
                 }
             }
         }
+    }
+}
+
+/// The checkout's page, with what an action just came to.
+async fn story(
+    state: &AppState,
+    viewer: &Viewer,
+    path: &str,
+    outcome: Option<Notice>,
+) -> Result<HttpResponse, DashboardError> {
+    let story = load_story(state, viewer, path).await?;
+    let checkout = &story.checkout;
+    let content = html! {
+        @if let Some(notice) = &outcome { (notice) }
+        dl.summary {
+            dt { "Amount" } dd { (money(checkout.amount, checkout.currency)) }
+            dt { "Status" } dd { (badge(checkout.status.as_str())) }
+            dt { "Received" } dd { (money(checkout.amount_received, checkout.currency)) }
+            dt { "Refunded" } dd { (money(checkout.amount_refunded, checkout.currency)) }
+            dt { "Provider" } dd { (checkout.provider) }
+            dt { "Provider's id" } dd { code { (checkout.provider_checkout_id.as_deref().unwrap_or("–")) } }
+            dt { "Reference" } dd { (checkout.reference.as_deref().unwrap_or("–")) }
+            dt { "Expires" } dd { (checkout.expires_at.map_or_else(|| "–".to_owned(), time)) }
+            dt { "Mode" } dd { @if checkout.livemode { "live" } @else { "test" } }
+        }
+        (actions(viewer, checkout))
         h2 { "Timeline" }
         ol.timeline {
-            @for moment in &moments {
+            @for moment in moments(&story) {
                 li { time { (time(moment.at)) } div { (moment.what) } }
             }
         }

@@ -7,6 +7,7 @@ use actix_web::http::header;
 use chrono::NaiveDateTime;
 use maud::{DOCTYPE, Markup, html};
 use paymux_domain::{Currency, Money};
+use paymux_schema::db::outbound::WebhookAttempt;
 
 use super::SIGN_IN_PATH;
 use super::viewer::Viewer;
@@ -161,6 +162,15 @@ pub fn money(amount: i64, currency: Currency) -> String {
     Money::new(amount, currency).to_string()
 }
 
+/// `amount` minor units of the currency a report names by `code`, as [`money`] writes them;
+/// as the number and the code for a code paymux does not know.
+pub fn money_in(amount: i64, code: &str) -> String {
+    code.parse::<Currency>().map_or_else(
+        |_| format!("{amount} {code}"),
+        |currency| money(amount, currency),
+    )
+}
+
 /// A stored time, to the minute, in UTC.
 pub fn time(at: NaiveDateTime) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -176,6 +186,18 @@ pub fn badge(status: &str) -> Markup {
         _ => "plain",
     };
     html! { span class={"badge " (tone)} { (status.replace('_', " ")) } }
+}
+
+/// What an endpoint answered an attempt: delivered (2xx) or failed, with the status or why
+/// there was none.
+pub fn attempt_answer(attempt: &WebhookAttempt) -> Markup {
+    html! {
+        @match attempt.response_status {
+            Some(status) if (200..300).contains(&status) => { (badge("delivered")) " " (status) }
+            Some(status) => { (badge("failed")) " " (status) }
+            None => { (badge("failed")) " " (attempt.error.as_deref().unwrap_or("no answer")) }
+        }
+    }
 }
 
 /// One bar of a chart: its label, the value it measures, and the text shown beside it.

@@ -8,14 +8,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::TimeDelta;
 use maud::{Markup, html};
-use paymux_domain::{CheckoutStatus, Currency};
+use paymux_domain::CheckoutStatus;
 use paymux_schema::db::activity;
 use paymux_schema::db::checkout::Checkout;
 use paymux_schema::db::outbound::WebhookMessage;
 use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::reconcile::{self, ProviderTotals, Scope};
 
-use super::layout::{self, Bar, badge, bar_chart, money};
+use super::layout::{self, Bar, badge, bar_chart, money_in};
 use super::viewer::Viewer;
 use super::{DashboardError, html as page_response};
 use crate::routes::admin::{ProviderStatus, provider_statuses};
@@ -114,7 +114,6 @@ fn success_rate(statuses: &[(String, String, i64)], provider: &str) -> Option<St
 }
 
 fn render(viewer: &Viewer, overview: &Overview) -> Markup {
-    let count = |counts: &BTreeMap<String, i64>, key: &str| counts.get(key).copied().unwrap_or(0);
     let by_currency: BTreeMap<&str, Vec<&ProviderTotals>> =
         overview
             .totals
@@ -132,6 +131,21 @@ fn render(viewer: &Viewer, overview: &Overview) -> Markup {
                     aria-current=[(days == overview.days).then_some("page")] { "last " (days) " days" }
             }
         }
+        (webhook_cards(overview))
+        @if by_currency.is_empty() {
+            p.empty { "No checkout in the last " (overview.days) " days." }
+        }
+        @for (code, rows) in &by_currency {
+            (currency_section(code, rows, overview.days))
+        }
+        (providers_table(overview))
+    }
+}
+
+/// The webhooks received and the notifications sent over the period.
+fn webhook_cards(overview: &Overview) -> Markup {
+    let count = |counts: &BTreeMap<String, i64>, key: &str| counts.get(key).copied().unwrap_or(0);
+    html! {
         section.cards {
             div.card {
                 h2 { "Webhooks in" }
@@ -147,44 +161,53 @@ fn render(viewer: &Viewer, overview: &Overview) -> Markup {
                     (count(&overview.deliveries, "failed")) " failed" }
             }
         }
-        @if by_currency.is_empty() {
-            p.empty { "No checkout in the last " (overview.days) " days." }
-        }
-        @for (code, rows) in &by_currency {
-            @let currency = code.parse::<Currency>().ok();
-            @let shown = |amount: i64| currency.map_or_else(|| format!("{amount} {code}"), |currency| money(amount, currency));
-            @let bars: Vec<Bar> = rows.iter().map(|totals| Bar {
-                label: totals.provider.clone(),
-                value: totals.gross,
-                shown: shown(totals.gross),
-            }).collect();
-            section.currency.table {
-                h2 { "Volume in " (code) }
-                (bar_chart(&format!("Gross volume in {code} by provider, last {} days", overview.days), &bars))
-                table {
-                    thead { tr {
-                        th { "Provider" } th.num { "Paid" } th.num { "Gross" } th.num { "Refunded" }
-                        th.num { "Net" } th.num { "Failed" } th.num { "Canceled" } th.num { "Expired" }
-                        th.num { "Open" }
-                    } }
-                    tbody {
-                        @for totals in rows {
-                            tr {
-                                td { (totals.provider) }
-                                td.num { (totals.succeeded_count) }
-                                td.num { (shown(totals.gross)) }
-                                td.num { (shown(totals.refunded)) }
-                                td.num { (shown(totals.net)) }
-                                td.num { (totals.failed_count) }
-                                td.num { (totals.canceled_count) }
-                                td.num { (totals.expired_count) }
-                                td.num { (totals.open_count) }
-                            }
+    }
+}
+
+/// One currency's volume per provider: a chart of the gross, and the report's totals.
+fn currency_section(code: &str, rows: &[&ProviderTotals], days: i64) -> Markup {
+    let shown = |amount: i64| money_in(amount, code);
+    let bars: Vec<Bar> = rows
+        .iter()
+        .map(|totals| Bar {
+            label: totals.provider.clone(),
+            value: totals.gross,
+            shown: shown(totals.gross),
+        })
+        .collect();
+    html! {
+        section.currency.table {
+            h2 { "Volume in " (code) }
+            (bar_chart(&format!("Gross volume in {code} by provider, last {days} days"), &bars))
+            table {
+                thead { tr {
+                    th { "Provider" } th.num { "Paid" } th.num { "Gross" } th.num { "Refunded" }
+                    th.num { "Net" } th.num { "Failed" } th.num { "Canceled" } th.num { "Expired" }
+                    th.num { "Open" }
+                } }
+                tbody {
+                    @for totals in rows {
+                        tr {
+                            td { (totals.provider) }
+                            td.num { (totals.succeeded_count) }
+                            td.num { (shown(totals.gross)) }
+                            td.num { (shown(totals.refunded)) }
+                            td.num { (shown(totals.net)) }
+                            td.num { (totals.failed_count) }
+                            td.num { (totals.canceled_count) }
+                            td.num { (totals.expired_count) }
+                            td.num { (totals.open_count) }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// Each provider's settings, success rate, circuit and last event.
+fn providers_table(overview: &Overview) -> Markup {
+    html! {
         section.table {
             h2 { "Providers" }
             table {

@@ -305,6 +305,27 @@ impl Run {
         })
     }
 
+    /// `path` on paymux, as the storefront reaches it.
+    fn url(&self, path: &str) -> Result<Url, String> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|error| error.to_string())
+    }
+
+    /// `GET path` of the API with the merchant's key: the answer's status and JSON.
+    async fn get(&self, path: &str) -> Result<(u16, Value), String> {
+        let response = self
+            .client
+            .get(self.url(path)?)
+            .bearer_auth(self.key.expose_secret())
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        let status = response.status().as_u16();
+        let answer = response.json().await.map_err(|error| error.to_string())?;
+        Ok((status, answer))
+    }
+
     /// Sends `body` to `path` (with the merchant's key on the API), records the exchange, and
     /// returns the answer's status and JSON.
     async fn call(
@@ -314,11 +335,7 @@ impl Run {
         body: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<(u16, Value), String> {
-        let url = self
-            .base
-            .join(path.trim_start_matches('/'))
-            .map_err(|error| error.to_string())?;
-        let mut request = self.client.post(url).json(body);
+        let mut request = self.client.post(self.url(path)?).json(body);
         let mut shown = format!("POST {path}\n");
         if path.starts_with("/v1/") {
             request = request.bearer_auth(self.key.expose_secret());
@@ -491,19 +508,7 @@ impl Run {
 
     /// The checkout as the API now shows it.
     async fn checkout(&mut self, id: &str) -> Result<Value, String> {
-        let url = self
-            .base
-            .join(&format!("v1/checkouts/{id}"))
-            .map_err(|error| error.to_string())?;
-        let response = self
-            .client
-            .get(url)
-            .bearer_auth(self.key.expose_secret())
-            .send()
-            .await
-            .map_err(|error| error.to_string())?;
-        let status = response.status().as_u16();
-        let checkout: Value = response.json().await.map_err(|error| error.to_string())?;
+        let (status, checkout) = self.get(&format!("/v1/checkouts/{id}")).await?;
         self.steps.push(Step {
             title: "The checkout, as the storefront now reads it".to_owned(),
             request: Some(format!("GET /v1/checkouts/{id}")),
@@ -516,20 +521,9 @@ impl Run {
     /// Waits a moment for paymux's notifications of the checkout's events to go out, and shows
     /// each attempt; says so when the merchant has nowhere to be notified.
     async fn notifications(&mut self, state: &AppState, checkout_id: &str) -> Result<(), String> {
-        let events_url = self
-            .base
-            .join(&format!("v1/events?checkout_id={checkout_id}"))
-            .map_err(|error| error.to_string())?;
-        let events: Value = self
-            .client
-            .get(events_url)
-            .bearer_auth(self.key.expose_secret())
-            .send()
-            .await
-            .map_err(|error| error.to_string())?
-            .json()
-            .await
-            .map_err(|error| error.to_string())?;
+        let (_, events) = self
+            .get(&format!("/v1/events?checkout_id={checkout_id}"))
+            .await?;
         let ids: Vec<EventId> = events["data"]
             .as_array()
             .into_iter()

@@ -6,12 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::TimeDelta;
-use maud::html;
+use maud::{Markup, html};
 use paymux_domain::Currency;
 use paymux_schema::db::reconcile::{self, Report};
 use serde::Deserialize;
 
-use super::layout::{self, badge, money};
+use super::layout::{self, badge, money_in};
 use super::viewer::Viewer;
 use super::{DashboardError, html as page_response};
 use crate::reconciliation::{scope, to_csv};
@@ -89,13 +89,27 @@ pub async fn reconciliation(
 ) -> Result<HttpResponse, DashboardError> {
     let period = Period::filled(&request)?;
     let report = report(&state, &viewer, &period).await?;
-    let shown = |amount: i64, code: &str| {
-        code.parse::<Currency>().map_or_else(
-            |_| format!("{amount} {code}"),
-            |currency| money(amount, currency),
-        )
-    };
     let content = html! {
+        (period_form(&viewer, &period))
+        h2 { "Totals" }
+        (totals(&report))
+        h2 { "Discrepancies" }
+        (discrepancies(&viewer, &report))
+    };
+    Ok(page_response(
+        StatusCode::OK,
+        layout::page(
+            &viewer,
+            "/dashboard/reconciliation",
+            "Reconciliation",
+            content,
+        ),
+    ))
+}
+
+/// The period and currency asked for, with the CSV of the same.
+fn period_form(viewer: &Viewer, period: &Period) -> Markup {
+    html! {
         form.filters method="get" action="/dashboard/reconciliation" {
             @if viewer.is_ops() {
                 input type="hidden" name="merchant" value=(viewer.merchant.id);
@@ -113,7 +127,12 @@ pub async fn reconciliation(
             button type="submit" { "Run" }
             a.button href=(viewer.link(&format!("/dashboard/reconciliation.csv?{}", period.query()))) download { "Download CSV" }
         }
-        h2 { "Totals" }
+    }
+}
+
+/// The net per currency, then the totals per provider and currency.
+fn totals(report: &Report) -> Markup {
+    html! {
         @if report.currency_totals.is_empty() {
             p.empty { "Nothing was paid or refunded in this period." }
         } @else {
@@ -121,8 +140,8 @@ pub async fn reconciliation(
                 @for total in &report.currency_totals {
                     div.card {
                         h2 { "Net in " (total.currency) }
-                        p.figure { (shown(total.net, &total.currency)) }
-                        p { "gross " (shown(total.gross, &total.currency)) " · refunded " (shown(total.refunded, &total.currency)) " · fees " (shown(total.fees, &total.currency)) }
+                        p.figure { (money_in(total.net, &total.currency)) }
+                        p { "gross " (money_in(total.gross, &total.currency)) " · refunded " (money_in(total.refunded, &total.currency)) " · fees " (money_in(total.fees, &total.currency)) }
                     }
                 }
             }
@@ -133,12 +152,17 @@ pub async fn reconciliation(
                 } }
                 tbody { @for total in &report.totals { tr {
                     td { (total.provider) } td { (total.currency) } td.num { (total.succeeded_count) }
-                    td.num { (shown(total.gross, &total.currency)) } td.num { (shown(total.refunded, &total.currency)) }
-                    td.num { (shown(total.fees, &total.currency)) } td.num { (shown(total.net, &total.currency)) }
+                    td.num { (money_in(total.gross, &total.currency)) } td.num { (money_in(total.refunded, &total.currency)) }
+                    td.num { (money_in(total.fees, &total.currency)) } td.num { (money_in(total.net, &total.currency)) }
                 } } }
             } }
         }
-        h2 { "Discrepancies" }
+    }
+}
+
+/// Every discrepancy, linking to its checkout.
+fn discrepancies(viewer: &Viewer, report: &Report) -> Markup {
+    html! {
         @if report.discrepancies.is_empty() {
             p.empty { "None: every payment matches its checkout." }
         } @else {
@@ -153,16 +177,7 @@ pub async fn reconciliation(
                 } } }
             } }
         }
-    };
-    Ok(page_response(
-        StatusCode::OK,
-        layout::page(
-            &viewer,
-            "/dashboard/reconciliation",
-            "Reconciliation",
-            content,
-        ),
-    ))
+    }
 }
 
 /// `GET /dashboard/reconciliation.csv`.

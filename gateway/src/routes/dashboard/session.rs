@@ -58,15 +58,7 @@ pub async fn sign_in(
     let config = state.config();
     same_origin(&request, &config)?;
     let address = client_address(&request, &state.live.started().server.trusted_proxies);
-    // An IPv6 client holds a /64: counting each of its addresses apart would multiply its tries.
-    let counted = address.map(|address| match address {
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
-        v4 => v4,
-    });
-    let bucket = key_hash(&format!("{counted:?}"));
-    if let Err(wait) = state.sign_ins.take(bucket, SIGN_IN_LIMIT, Instant::now()) {
-        return Err(DashboardError::TooManyAttempts(wait.as_secs().max(1)));
-    }
+    take_attempt(&state, address)?;
     let token = form.token.trim();
     let merchant = if config.admin_access(Some(token)) == AdminAccess::Granted {
         None
@@ -74,12 +66,7 @@ pub async fn sign_in(
         Some(merchant.id.clone())
     } else {
         tracing::info!(client = ?address, "a dashboard sign-in was refused");
-        let refused = Actor {
-            kind: AuditActor::Unknown,
-            merchant: None,
-            channel: AuditChannel::Dashboard,
-            client_address: address,
-        };
+        let refused = at_sign_in(AuditActor::Unknown, None, address);
         let detail = "a token that signs nobody in";
         audit::record(
             &state,
@@ -92,33 +79,7 @@ pub async fn sign_in(
             layout::sign_in_page(Some(message)),
         ));
     };
-    let (cookie_token, csrf_token) = (random_token()?, random_token()?);
-    let now = paymux_schema::db::now();
-    let session = DashboardSession {
-        token_hash: hex_sha256(cookie_token.as_bytes()),
-        merchant,
-        csrf_token,
-        created_at: now,
-        expires_at: now + SESSION_LENGTH,
-        credential_hash: hex_sha256(token.as_bytes()),
-    };
-    tracing::info!(merchant = ?session.merchant, "signed in to the dashboard");
-    let signed_in = Actor {
-        kind: match &session.merchant {
-            Some(_) => AuditActor::Merchant,
-            None => AuditActor::Ops,
-        },
-        merchant: session.merchant.clone(),
-        channel: AuditChannel::Dashboard,
-        client_address: address,
-    }
-    .entry(AuditAction::SignIn, None, "signed in");
-    state
-        .write(move |conn| {
-            DashboardSession::insert(conn, &session)?;
-            AuditEntry::insert(conn, &signed_in).map_err(DashboardError::from)
-        })
-        .await?;
+    let cookie_token = start_session(&state, token, merchant, address).await?;
     let cookie = format!(
         "{COOKIE}={cookie_token}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age={}{}",
         SESSION_LENGTH.num_seconds(),
@@ -134,6 +95,64 @@ pub async fn sign_in(
         HeaderValue::try_from(cookie).map_err(DashboardError::internal)?,
     );
     Ok(response)
+}
+
+/// Takes a sign-in attempt from the bucket of the client's address, or says how long to wait.
+/// An IPv6 client holds a /64: counting each of its addresses apart would multiply its tries.
+fn take_attempt(state: &AppState, address: Option<IpAddr>) -> Result<(), DashboardError> {
+    let counted = address.map(|address| match address {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
+    });
+    let bucket = key_hash(&format!("{counted:?}"));
+    state
+        .sign_ins
+        .take(bucket, SIGN_IN_LIMIT, Instant::now())
+        .map_err(|wait| DashboardError::TooManyAttempts(wait.as_secs().max(1)))
+}
+
+/// Someone at the sign-in form, as the audit log names them.
+fn at_sign_in(kind: AuditActor, merchant: Option<String>, address: Option<IpAddr>) -> Actor {
+    Actor {
+        kind,
+        merchant,
+        channel: AuditChannel::Dashboard,
+        client_address: address,
+    }
+}
+
+/// Stores a session for whoever `token` signed in (`merchant`, or ops when `None`) with its
+/// audit entry, in one write; the cookie's token.
+async fn start_session(
+    state: &AppState,
+    token: &str,
+    merchant: Option<String>,
+    address: Option<IpAddr>,
+) -> Result<String, DashboardError> {
+    let (cookie_token, csrf_token) = (random_token()?, random_token()?);
+    let now = paymux_schema::db::now();
+    let kind = match &merchant {
+        Some(_) => AuditActor::Merchant,
+        None => AuditActor::Ops,
+    };
+    let signed_in =
+        at_sign_in(kind, merchant.clone(), address).entry(AuditAction::SignIn, None, "signed in");
+    let session = DashboardSession {
+        token_hash: hex_sha256(cookie_token.as_bytes()),
+        merchant,
+        csrf_token,
+        created_at: now,
+        expires_at: now + SESSION_LENGTH,
+        credential_hash: hex_sha256(token.as_bytes()),
+    };
+    tracing::info!(merchant = ?session.merchant, "signed in to the dashboard");
+    state
+        .write(move |conn| {
+            DashboardSession::insert(conn, &session)?;
+            AuditEntry::insert(conn, &signed_in).map_err(DashboardError::from)
+        })
+        .await?;
+    Ok(cookie_token)
 }
 
 /// `POST /dashboard/sign-out`: ends the session on every node.

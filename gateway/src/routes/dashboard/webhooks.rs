@@ -4,13 +4,13 @@
 //! ([`crate::domain::endpoints`]), audited under the viewer's name.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use maud::html;
+use maud::{Markup, html};
 use paymux_domain::EndpointStatus;
 use paymux_schema::db::PageRequest;
 use paymux_schema::db::outbound::{WebhookAttempt, WebhookEndpoint};
 use serde::Deserialize;
 
-use super::layout::{self, Notice, badge, time};
+use super::layout::{self, Notice, attempt_answer, badge, time};
 use super::viewer::{CsrfForm, Viewer};
 use super::{DashboardError, html as page_response};
 use crate::domain::endpoints::{self, EndpointError};
@@ -163,7 +163,6 @@ async fn render(
             Ok::<_, DashboardError>(shown)
         })
         .await?;
-    let csrf = viewer.csrf_token();
     let content = html! {
         @if let Some(notice) = &notice { (notice) }
         @if endpoints.is_empty() {
@@ -173,65 +172,7 @@ async fn render(
             }
         }
         @for (endpoint, attempts) in &endpoints {
-            section.endpoint {
-                h2 { code { (endpoint.url) } " " (badge(endpoint.status.as_str())) }
-                dl.summary {
-                    dt { "Endpoint" } dd { code { (endpoint.id) } }
-                    dt { "Events" } dd { (endpoint.enabled_events.0.join(", ")) }
-                    @if let Some(description) = &endpoint.description { dt { "Description" } dd { (description) } }
-                    @if let Some(reason) = &endpoint.disabled_reason { dt { "Disabled because" } dd { (reason) } }
-                    dt { "Created" } dd { (time(endpoint.created_at)) }
-                }
-                div.actions {
-                    @if endpoint.status == EndpointStatus::Enabled {
-                        form.inline method="post" action=(viewer.link(&format!("/dashboard/webhooks/{}/test", endpoint.id))) {
-                            input type="hidden" name="csrf" value=(csrf);
-                            button type="submit" { "Send a test event" }
-                        }
-                    }
-                    form.inline method="post" action=(viewer.link(&format!("/dashboard/webhooks/{}/replay", endpoint.id))) {
-                        input type="hidden" name="csrf" value=(csrf);
-                        label { "Replay every event since " input type="date" name="since" required; }
-                        button type="submit" { "Replay" }
-                    }
-                }
-                @if attempts.is_empty() {
-                    p.empty { "Nothing delivered yet." }
-                } @else {
-                    section.table { table {
-                        thead { tr {
-                            th { "Attempted" } th { "Event" } th.num { "Attempt" } th { "Answer" }
-                            th.num { "Took" } th { "Next attempt" } th {}
-                        } }
-                        tbody {
-                            @for attempt in attempts {
-                                tr {
-                                    td { (time(attempt.attempted_at)) }
-                                    td { code { (attempt.event_id) } }
-                                    td.num { (attempt.attempt) }
-                                    td {
-                                        @match attempt.response_status {
-                                            Some(status) if (200..300).contains(&status) => { (badge("delivered")) " " (status) }
-                                            Some(status) => { (badge("failed")) " " (status) }
-                                            None => { (badge("failed")) " " (attempt.error.as_deref().unwrap_or("no answer")) }
-                                        }
-                                    }
-                                    td.num { (attempt.duration_ms) " ms" }
-                                    td { (attempt.next_attempt_at.map_or_else(|| "–".to_owned(), time)) }
-                                    td {
-                                        form.inline method="post" action=(viewer.link("/dashboard/webhooks/resend")) {
-                                            input type="hidden" name="csrf" value=(csrf);
-                                            input type="hidden" name="event" value=(attempt.event_id);
-                                            input type="hidden" name="endpoint" value=(endpoint.id);
-                                            button.link type="submit" { "Resend" }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    } }
-                }
-            }
+            (endpoint_section(viewer, endpoint, attempts))
         }
     };
     let status = notice
@@ -241,4 +182,69 @@ async fn render(
         status,
         layout::page(viewer, "/dashboard/webhooks", "Webhooks out", content),
     ))
+}
+
+/// One endpoint: its settings, the test and replay forms, and its last attempts, each with a
+/// resend.
+fn endpoint_section(
+    viewer: &Viewer,
+    endpoint: &WebhookEndpoint,
+    attempts: &[WebhookAttempt],
+) -> Markup {
+    let csrf = viewer.csrf_token();
+    html! {
+        section.endpoint {
+            h2 { code { (endpoint.url) } " " (badge(endpoint.status.as_str())) }
+            dl.summary {
+                dt { "Endpoint" } dd { code { (endpoint.id) } }
+                dt { "Events" } dd { (endpoint.enabled_events.0.join(", ")) }
+                @if let Some(description) = &endpoint.description { dt { "Description" } dd { (description) } }
+                @if let Some(reason) = &endpoint.disabled_reason { dt { "Disabled because" } dd { (reason) } }
+                dt { "Created" } dd { (time(endpoint.created_at)) }
+            }
+            div.actions {
+                @if endpoint.status == EndpointStatus::Enabled {
+                    form.inline method="post" action=(viewer.link(&format!("/dashboard/webhooks/{}/test", endpoint.id))) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button type="submit" { "Send a test event" }
+                    }
+                }
+                form.inline method="post" action=(viewer.link(&format!("/dashboard/webhooks/{}/replay", endpoint.id))) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { "Replay every event since " input type="date" name="since" required; }
+                    button type="submit" { "Replay" }
+                }
+            }
+            @if attempts.is_empty() {
+                p.empty { "Nothing delivered yet." }
+            } @else {
+                section.table { table {
+                    thead { tr {
+                        th { "Attempted" } th { "Event" } th.num { "Attempt" } th { "Answer" }
+                        th.num { "Took" } th { "Next attempt" } th {}
+                    } }
+                    tbody {
+                        @for attempt in attempts {
+                            tr {
+                                td { (time(attempt.attempted_at)) }
+                                td { code { (attempt.event_id) } }
+                                td.num { (attempt.attempt) }
+                                td { (attempt_answer(attempt)) }
+                                td.num { (attempt.duration_ms) " ms" }
+                                td { (attempt.next_attempt_at.map_or_else(|| "–".to_owned(), time)) }
+                                td {
+                                    form.inline method="post" action=(viewer.link("/dashboard/webhooks/resend")) {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        input type="hidden" name="event" value=(attempt.event_id);
+                                        input type="hidden" name="endpoint" value=(endpoint.id);
+                                        button.link type="submit" { "Resend" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    }
 }
