@@ -1043,6 +1043,90 @@ impl Cluster {
         (body["providers_tried"].clone(), body)
     }
 
+    /// While every node lives, each of 60 events is delivered exactly once to `receiver`.
+    async fn each_event_delivered_once(
+        &self,
+        receiver: &wiremock::MockServer,
+        acks: &std::sync::atomic::AtomicUsize,
+    ) {
+        let endpoint = serde_json::json!({"url": format!("{}/hooks", receiver.uri())});
+        let made = self
+            .post(
+                &self.nodes[0],
+                &self.shop_key,
+                "/v1/webhook_endpoints",
+                &endpoint,
+                None,
+            )
+            .await;
+        assert_eq!(made.status(), 201);
+        let acked = flood(
+            &self.client,
+            &self.nodes,
+            &self.shop,
+            &self.run,
+            0..60,
+            acks,
+        )
+        .await;
+        assert_eq!(acked.len(), 60);
+        until(
+            "every message delivered",
+            std::time::Duration::from_secs(60),
+            || self.messages("<>").is_empty() && self.messages("=").len() >= 60,
+        )
+        .await;
+        let mut sent = webhook_ids(receiver).await;
+        let messages = self.messages("=").len();
+        assert_eq!(sent.len(), messages, "one request per message");
+        sent.sort_unstable();
+        sent.dedup();
+        assert_eq!(sent.len(), messages, "no message sent twice");
+    }
+
+    /// kill -9 of `node` a hundred acknowledgements into a flood of 400: no acknowledged event
+    /// is lost, and no delivery stays undelivered once the killed node's leases lapse.
+    async fn no_event_lost_to_a_kill(&self, node: Server, acks: &std::sync::atomic::AtomicUsize) {
+        let before = acks.load(std::sync::atomic::Ordering::Relaxed);
+        let flooding = flood(
+            &self.client,
+            &self.nodes,
+            &self.shop,
+            &self.run,
+            60..460,
+            acks,
+        );
+        let killing = async {
+            while acks.load(std::sync::atomic::Ordering::Relaxed) < before + 100 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            drop(node);
+        };
+        let (acked, ()) = tokio::join!(flooding, killing);
+        assert!(
+            acked.len() < 400,
+            "some went to the killed node: {}",
+            acked.len()
+        );
+        let stored = column(
+            &self.database_url,
+            &format!(
+                "SELECT provider_event_id AS value FROM events WHERE merchant = '{}'",
+                self.shop
+            ),
+        );
+        let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(id)).collect();
+        assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
+        // The killed node's claims lapse after their lease (30 s); another takes them over.
+        let after_the_kill = std::time::Duration::from_secs(120);
+        until(
+            "every message delivered after the kill",
+            after_the_kill,
+            || self.messages("<>").is_empty(),
+        )
+        .await;
+    }
+
     /// The shop's messages with (`=`) or without (`<>`) the status delivered.
     fn messages(&self, delivered: &str) -> Vec<String> {
         column(
@@ -1075,7 +1159,7 @@ async fn three_nodes_on_one_postgresql_and_redis_share_limits_circuits_and_work(
     let (_c, node_c) = start(&config, &["serve", "--role", "api"]);
     let cluster = Cluster {
         client: reqwest::Client::new(),
-        nodes: [node_a.clone(), node_b, node_c],
+        nodes: [node_a, node_b, node_c],
         database_url: database.url.clone(),
         shop: format!("shop_{run}"),
         shop_key: format!("pmx_test_shop_{run}"),
@@ -1087,67 +1171,13 @@ async fn three_nodes_on_one_postgresql_and_redis_share_limits_circuits_and_work(
     cluster.the_limit_holds_across_nodes().await;
     cluster.failures_on_one_node_open_the_circuit_on_all().await;
 
-    // While every node lives, each event is delivered exactly once.
     let receiver = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
-    let endpoint = serde_json::json!({"url": format!("{}/hooks", receiver.uri())});
-    let made = cluster
-        .post(
-            &node_a,
-            &cluster.shop_key,
-            "/v1/webhook_endpoints",
-            &endpoint,
-            None,
-        )
-        .await;
-    assert_eq!(made.status(), 201);
-    let (client, nodes, shop, run) = (&cluster.client, &cluster.nodes, &cluster.shop, &cluster.run);
     let acks = std::sync::atomic::AtomicUsize::new(0);
-    let acked = flood(client, nodes, shop, run, 0..60, &acks).await;
-    assert_eq!(acked.len(), 60);
-    let everything = std::time::Duration::from_secs(60);
-    until("every message delivered", everything, || {
-        cluster.messages("<>").is_empty() && cluster.messages("=").len() >= 60
-    })
-    .await;
-    let mut sent = webhook_ids(&receiver).await;
-    let messages = cluster.messages("=").len();
-    assert_eq!(sent.len(), messages, "one request per message");
-    sent.sort_unstable();
-    sent.dedup();
-    assert_eq!(sent.len(), messages, "no message sent twice");
-
-    // kill -9 of node B during a flood: no acknowledged event is lost, no delivery stays stuck.
-    let before = acks.load(std::sync::atomic::Ordering::Relaxed);
-    let flooding = flood(client, nodes, shop, run, 60..460, &acks);
-    let killing = async {
-        while acks.load(std::sync::atomic::Ordering::Relaxed) < before + 100 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        drop(b);
-    };
-    let (acked, ()) = tokio::join!(flooding, killing);
-    assert!(
-        acked.len() < 400,
-        "some went to the killed node: {}",
-        acked.len()
-    );
-    let stored = column(
-        &database.url,
-        &format!("SELECT provider_event_id AS value FROM events WHERE merchant = '{shop}'"),
-    );
-    let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(id)).collect();
-    assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
-    // Node B's claims lapse after their lease (30 s); node A takes them over.
-    let after_the_kill = std::time::Duration::from_secs(120);
-    until(
-        "every message delivered after the kill",
-        after_the_kill,
-        || cluster.messages("<>").is_empty(),
-    )
-    .await;
+    cluster.each_event_delivered_once(&receiver, &acks).await;
+    cluster.no_event_lost_to_a_kill(b, &acks).await;
     drop(a);
 }

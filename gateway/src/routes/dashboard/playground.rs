@@ -375,122 +375,32 @@ impl Run {
         scenario: Scenario,
     ) -> Result<String, String> {
         let order = (book.order)();
-        let retry_key = (scenario == Scenario::IdempotentRetry)
-            .then(|| format!("playground-{}", EventId::generate().ulid()));
-        let (status, checkout) = self
-            .call(
-                "The storefront creates a checkout",
-                "/v1/checkouts",
-                &order,
-                retry_key.as_deref(),
+        if scenario == Scenario::IdempotentRetry {
+            return self.retry(&order).await;
+        }
+        let checkout = self.create(&order, None).await?;
+        let checkout_id = text(&checkout, "id");
+        let Some((outcome, options)) = scenario.press(book.provider) else {
+            self.expect(
+                "The storefront cancels the checkout",
+                &format!("/v1/checkouts/{checkout_id}/cancel"),
+                &json!({}),
+                200,
             )
             .await?;
-        if status != 201 {
-            return Err(format!(
-                "paymux refused the checkout ({status}): {}",
-                checkout["error"]["message"]
-                    .as_str()
-                    .unwrap_or("no reason given")
-            ));
-        }
-        let checkout_id = text(&checkout, "id");
-        if let Some(key) = &retry_key {
-            let (status, again) = self
-                .call(
-                    "The storefront retries the same request (a timeout, a double click)",
-                    "/v1/checkouts",
-                    &order,
-                    Some(key),
-                )
-                .await?;
-            let same = status == 201 && text(&again, "id") == checkout_id;
-            return match same {
-                true => Ok(format!(
-                    "The retry answered the same checkout, {checkout_id}: one checkout, however often it is asked for."
-                )),
-                false => Err("The retry made another checkout.".to_owned()),
-            };
-        }
-        let Some((outcome, options)) = scenario.press(book.provider) else {
-            let (status, canceled) = self
-                .call(
-                    "The storefront cancels the checkout",
-                    &format!("/v1/checkouts/{checkout_id}/cancel"),
-                    &json!({}),
-                    None,
-                )
-                .await?;
-            if status != 200 {
-                return Err(format!(
-                    "paymux refused the cancel ({status}): {}",
-                    canceled["error"]["message"]
-                        .as_str()
-                        .unwrap_or("no reason given")
-                ));
-            }
             self.notifications(state, &checkout_id).await?;
             return Ok(format!("Checkout {checkout_id} is canceled."));
         };
-        let control_id = match book.control_id {
-            ControlId::ProviderCheckoutId => text(&checkout, "provider_checkout_id"),
-            ControlId::CheckoutId => checkout_id.clone(),
-            ControlId::RedirectTail => text(&checkout, "redirect_url")
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        };
-        let control = format!(
-            "/sandbox/{}/checkouts/{control_id}/{outcome}",
-            book.provider
-        );
-        let (status, pressed) = self
-            .call(
-                &format!(
-                    "The payer presses “{outcome}” on {}'s page; the provider sends its signed webhook, and paymux answers it",
-                    book.provider
-                ),
-                &control,
-                &options,
-                None,
-            )
-            .await?;
-        if status != 200 {
-            return Err(format!(
-                "The simulator refused the press ({status}): {}",
-                pressed["error"]["message"]
-                    .as_str()
-                    .unwrap_or("no reason given")
-            ));
-        }
-        if pressed["webhook"].is_null() {
-            self.steps.push(Step {
-                title: format!("{} sends no webhook for this", book.provider),
-                request: None,
-                answer: "Its documentation names none: paymux learns it when the checkout \
-                         expires or when asked (?refresh=true)."
-                    .to_owned(),
-                status: None,
-            });
-        }
+        self.press(book, &checkout, outcome, &options).await?;
         if scenario == Scenario::Refund {
-            let (status, refund) = self
-                .call(
+            let refund = self
+                .expect(
                     "The storefront refunds the payment",
                     "/v1/refunds",
                     &json!({"checkout_id": checkout_id}),
-                    None,
+                    201,
                 )
                 .await?;
-            if status != 201 {
-                return Err(format!(
-                    "paymux refused the refund ({status}): {}",
-                    refund["error"]["message"]
-                        .as_str()
-                        .unwrap_or("no reason given")
-                ));
-            }
             self.steps.push(Step {
                 title: "The refund".to_owned(),
                 request: None,
@@ -504,6 +414,105 @@ impl Run {
             "Checkout {checkout_id} is {}.",
             text(&now, "status").replace('_', " ")
         ))
+    }
+
+    /// [`Run::call`] that expects `wanted`: the answer, or why paymux or the simulator refused.
+    async fn expect(
+        &mut self,
+        title: &str,
+        path: &str,
+        body: &Value,
+        wanted: u16,
+    ) -> Result<Value, String> {
+        let (status, answer) = self.call(title, path, body, None).await?;
+        match status == wanted {
+            true => Ok(answer),
+            false => Err(format!(
+                "{path} was refused ({status}): {}",
+                answer["error"]["message"]
+                    .as_str()
+                    .unwrap_or("no reason given")
+            )),
+        }
+    }
+
+    /// The storefront creates a checkout for `order`, under `key` when given.
+    async fn create(&mut self, order: &Value, key: Option<&str>) -> Result<Value, String> {
+        let title = match key {
+            None => "The storefront creates a checkout",
+            Some(_) => "The storefront creates a checkout, with an Idempotency-Key",
+        };
+        let (status, checkout) = self.call(title, "/v1/checkouts", order, key).await?;
+        match status {
+            201 => Ok(checkout),
+            _ => Err(format!(
+                "paymux refused the checkout ({status}): {}",
+                checkout["error"]["message"]
+                    .as_str()
+                    .unwrap_or("no reason given")
+            )),
+        }
+    }
+
+    /// The same create sent twice under one key: one checkout.
+    async fn retry(&mut self, order: &Value) -> Result<String, String> {
+        let key = format!("playground-{}", EventId::generate().ulid());
+        let checkout_id = text(&self.create(order, Some(&key)).await?, "id");
+        let (status, again) = self
+            .call(
+                "The storefront retries the same request (a timeout, a double click)",
+                "/v1/checkouts",
+                order,
+                Some(&key),
+            )
+            .await?;
+        match status == 201 && text(&again, "id") == checkout_id {
+            true => Ok(format!(
+                "The retry answered the same checkout, {checkout_id}: one checkout, however often it is asked for."
+            )),
+            false => Err("The retry made another checkout.".to_owned()),
+        }
+    }
+
+    /// The payer presses `outcome` on the provider's page (its simulator's control), which
+    /// sends the provider's signed webhook to paymux.
+    async fn press(
+        &mut self,
+        book: &Playbook,
+        checkout: &Value,
+        outcome: &str,
+        options: &Value,
+    ) -> Result<(), String> {
+        let control_id = match book.control_id {
+            ControlId::ProviderCheckoutId => text(checkout, "provider_checkout_id"),
+            ControlId::CheckoutId => text(checkout, "id"),
+            ControlId::RedirectTail => text(checkout, "redirect_url")
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        let title = format!(
+            "The payer presses “{outcome}” on {}'s page; the provider sends its signed webhook, and paymux answers it",
+            book.provider
+        );
+        let control = format!(
+            "/sandbox/{}/checkouts/{control_id}/{outcome}",
+            book.provider
+        );
+        let pressed = self.expect(&title, &control, options, 200).await?;
+        if pressed["webhook"].is_null() {
+            self.steps.push(Step {
+                title: format!("{} sends no webhook for this", book.provider),
+                request: None,
+                answer: "Its documentation names none: paymux learns it when the checkout \
+                         expires or when asked (?refresh=true)."
+                    .to_owned(),
+                status: None,
+            });
+        }
+        Ok(())
     }
 
     /// The checkout as the API now shows it.
