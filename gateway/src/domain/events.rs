@@ -12,6 +12,7 @@ use paymux_schema::db::DbConnection;
 use paymux_schema::db::checkout::{Checkout, Link};
 use paymux_schema::db::column::Json;
 use paymux_schema::db::event::Event;
+use paymux_schema::db::receipt::WebhookReceipt;
 use paymux_schema::db::refund::{Refund, RefundStatus};
 
 use crate::domain::outbound;
@@ -315,12 +316,14 @@ fn note(details: &mut serde_json::Value, name: &str, value: &str) {
 /// under the event's payment id, or under none yet: a payment made outside paymux that reuses
 /// an order reference must not pay a paymux checkout. A provider that knows the checkout by
 /// paymux's own id (SpankPay, whose purchases are made from frame parameters carrying it) names
-/// the checkout with it, whichever of its payments the event reports.
+/// the checkout with it, whichever of its payments the event reports. The webhook's `receipt`,
+/// when given, is stored first, in the same round trip where the store allows.
 pub fn link_checkout(
     conn: &mut DbConnection,
     merchant: &str,
     provider: &str,
     event: &NormalizedEvent,
+    receipt: Option<&WebhookReceipt>,
 ) -> Result<Option<Checkout>, StoreError> {
     let link = Link {
         payment_id: event.provider_payment_id.as_deref(),
@@ -334,7 +337,9 @@ pub fn link_checkout(
             EventType::PaymentSucceeded | EventType::PaymentRefunded
         ),
     };
-    Ok(Checkout::find_linked(conn, merchant, provider, &link)?)
+    Ok(Checkout::find_linked(
+        conn, merchant, provider, &link, receipt,
+    )?)
 }
 
 #[cfg(test)]
@@ -477,7 +482,7 @@ mod tests {
             },
         );
         let linked = |conn: &mut DbConnection, provider: &str, event: &NormalizedEvent| {
-            link_checkout(conn, MERCHANT, provider, event)
+            link_checkout(conn, MERCHANT, provider, event, None)
                 .unwrap()
                 .map(|found| found.id)
         };

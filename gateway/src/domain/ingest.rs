@@ -423,8 +423,9 @@ impl Stored {
 
 /// Stores the receipt, then records each event not stored before. The receipt is written as
 /// what most webhooks are (accepted, with all their events new), so that the common case takes
-/// no second write; it is corrected once known otherwise. A redelivery of events all stored
-/// already keeps no second copy of the body: its receipt points at the one that has it.
+/// no second write; it is corrected once known otherwise. It goes with the first event's
+/// checkout lookup, one round trip for both. A redelivery of events all stored already keeps
+/// no second copy of the body: its receipt points at the one that has it.
 fn store_events(
     conn: &mut DbConnection,
     receipt: &mut WebhookReceipt,
@@ -445,25 +446,28 @@ fn store_events(
     }
     // An unconfirmed success is not stored as an event, so its receipt names the checkout.
     if let Some(first) = refuted.first() {
-        receipt.checkout_id = events::link_checkout(conn, merchant, provider, &first.event)?
+        receipt.checkout_id = events::link_checkout(conn, merchant, provider, &first.event, None)?
             .map(|checkout| checkout.id);
         receipt.outcome = ReceiptOutcome::Unconfirmed;
         receipt.reason = Some(refusals(refuted));
     }
     let expected = i32::try_from(distinct.len()).unwrap_or(i32::MAX);
     receipt.event_count = expected;
-    WebhookReceipt::insert(conn, receipt)?;
+    let mut unstored = Some(&*receipt);
     let mut stored = 0;
     let mut refusal = None;
     let mut first_stored_before = None;
     for event in distinct {
-        let checkout = events::link_checkout(conn, merchant, provider, event)?;
+        let checkout = events::link_checkout(conn, merchant, provider, event, unstored.take())?;
         let recorded = events::record(conn, recording, event, checkout)?;
         refusal = refusal.or(recorded.refusal);
         stored += i32::from(recorded.stored);
         if !recorded.stored && first_stored_before.is_none() {
             first_stored_before = Some(&event.provider_event_id);
         }
+    }
+    if let Some(receipt) = unstored {
+        WebhookReceipt::insert(conn, receipt)?;
     }
     let outcome = match (stored, refuted.is_empty()) {
         (_, false) => ReceiptOutcome::Unconfirmed,

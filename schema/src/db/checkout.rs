@@ -4,8 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::column::{Json, OptionalText, Text, in_row};
-use super::schema::{checkouts, events};
-use super::{DbConnection, Page, PageRequest};
+use super::receipt::WebhookReceipt;
+use super::schema::{checkouts, events, webhook_receipts};
+use super::{DbConnection, Page, PageRequest, WithInsert};
 use paymux_domain::money::{Currency, Money};
 use paymux_domain::payments::{self, NotCounted, Payments};
 use paymux_domain::status::{CheckoutStatus, StatusInput, Transition, next_status};
@@ -65,10 +66,10 @@ pub struct Link<'a> {
     pub moves_money: bool,
 }
 
-/// The id of the checkout an event names ([`Checkout::find_linked`]), as a subquery: one
-/// hand-written statement, since diesel builds no UNION of limited subqueries, and a fragment
-/// of its own so that it is prepared once per connection (diesel prepares its `sql` literals
-/// again on every run).
+/// The id of the checkout an event names ([`Checkout::find_linked`]): the first of three
+/// lookups that finds one. Hand-written, since diesel builds no limited scalar subqueries, and
+/// a fragment of its own so that it is prepared once per connection (diesel prepares its `sql`
+/// literals again on every run).
 #[derive(Debug, Clone, Copy)]
 struct LinkedId<'a> {
     merchant: &'a str,
@@ -112,17 +113,15 @@ where
             out.push_sql(" OR provider_checkout_id IS NULL OR provider_checkout_id = ");
             out.push_bind_param::<Nullable<Text>, _>(&link.payment_id)
         };
-        out.push_sql(
-            "(SELECT id FROM (SELECT id, 1 AS rank FROM (SELECT id FROM checkouts WHERE merchant = ",
-        );
+        // Each lookup finds one row at most, and COALESCE runs the next only when the one
+        // before found nothing.
+        out.push_sql("COALESCE((SELECT id FROM checkouts WHERE merchant = ");
         out.push_bind_param::<Text, _>(self.merchant)?;
         out.push_sql(" AND provider = ");
         out.push_bind_param::<Text, _>(self.provider)?;
         out.push_sql(" AND provider_checkout_id = ");
         out.push_bind_param::<Nullable<Text>, _>(&link.payment_id)?;
-        out.push_sql(
-            " LIMIT 1) AS by_payment UNION ALL SELECT id, 2 FROM checkouts WHERE merchant = ",
-        );
+        out.push_sql(" LIMIT 1), (SELECT id FROM checkouts WHERE merchant = ");
         out.push_bind_param::<Text, _>(self.merchant)?;
         out.push_sql(" AND id = ");
         out.push_bind_param::<Nullable<Text>, _>(&link.checkout_id)?;
@@ -131,8 +130,8 @@ where
         out.push_sql(" AND");
         same_payment(&mut out)?;
         out.push_sql(
-            " OR provider_checkout_id = id) UNION ALL SELECT id, 3 FROM (SELECT id, \
-             provider_checkout_id FROM checkouts WHERE merchant = ",
+            " OR provider_checkout_id = id)), (SELECT id FROM (SELECT id, provider_checkout_id \
+             FROM checkouts WHERE merchant = ",
         );
         out.push_bind_param::<Text, _>(self.merchant)?;
         out.push_sql(" AND provider = ");
@@ -141,7 +140,7 @@ where
         out.push_bind_param::<Nullable<Text>, _>(&link.reference)?;
         out.push_sql(" ORDER BY id DESC LIMIT 1) AS by_reference WHERE");
         same_payment(&mut out)?;
-        out.push_sql(")) AS found ORDER BY rank LIMIT 1)");
+        out.push_sql(")))");
         Ok(())
     }
 }
@@ -231,11 +230,15 @@ impl Checkout {
     /// our id echoed back (`hint`), else by the newest checkout with the order reference.
     /// When the event moves money, the last two match only a checkout the provider knows under
     /// the event's payment id or under none yet (by our id, also one it knows under our id).
+    ///
+    /// A webhook's `receipt`, when given, is stored first; on PostgreSQL in the same statement
+    /// ([`WithInsert`]), which saves the webhook a round trip.
     pub fn find_linked(
         conn: &mut DbConnection,
         merchant: &str,
         provider: &str,
         link: &Link<'_>,
+        receipt: Option<&WebhookReceipt>,
     ) -> QueryResult<Option<Checkout>> {
         let chosen = LinkedId {
             merchant,
@@ -245,11 +248,23 @@ impl Checkout {
         let query = checkouts::table
             .filter(checkouts::merchant.eq(merchant))
             .filter(checkouts::id.nullable().eq(chosen))
-            .select(checkouts::all_columns);
+            .select(checkouts::all_columns)
+            .limit(1);
+        if let (DbConnection::Sqlite(_), Some(receipt)) = (&*conn, receipt) {
+            WebhookReceipt::insert(conn, receipt)?;
+        }
         let found = match conn {
-            DbConnection::Postgresql(conn) => query.for_update().first(conn).optional(),
-            DbConnection::Sqlite(conn) => query.first(conn).optional(),
+            DbConnection::Postgresql(conn) => match receipt {
+                None => query.for_update().get_result(conn),
+                Some(receipt) => WithInsert {
+                    insert: diesel::insert_into(webhook_receipts::table).values(receipt.clone()),
+                    query: query.for_update(),
+                }
+                .get_result(conn),
+            },
+            DbConnection::Sqlite(conn) => query.get_result(conn),
         };
+        let found = found.optional();
         in_row(found, "checkouts", &"linked to an event")
     }
 

@@ -283,6 +283,45 @@ pub fn analyze_stale_tables(conn: &mut DbConnection) -> QueryResult<Vec<String>>
     Ok(stale.into_iter().map(|table| table.name).collect())
 }
 
+/// `WITH stored AS (insert) query`: on PostgreSQL, a query and an insert it does not read sent
+/// as one statement, so that both take one round trip. PostgreSQL runs a data-modifying `WITH`
+/// once and to completion whatever the query finds, and checks the inserted rows' foreign keys
+/// at the statement's end, as for an insert of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct WithInsert<I, Q> {
+    pub insert: I,
+    pub query: Q,
+}
+
+impl<I, Q: diesel::query_builder::Query> diesel::query_builder::Query for WithInsert<I, Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<I: diesel::query_builder::QueryId, Q: diesel::query_builder::QueryId>
+    diesel::query_builder::QueryId for WithInsert<I, Q>
+{
+    type QueryId = WithInsert<I::QueryId, Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = I::HAS_STATIC_QUERY_ID && Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<I, Q> diesel::query_builder::QueryFragment<diesel::pg::Pg> for WithInsert<I, Q>
+where
+    I: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH stored AS (");
+        self.insert.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.query.walk_ast(out.reborrow())
+    }
+}
+
+impl<I, Q> diesel::RunQueryDsl<PgConnection> for WithInsert<I, Q> {}
+
 /// Checks that the database answers; what `/readyz` reports.
 pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
     conn.ping()
