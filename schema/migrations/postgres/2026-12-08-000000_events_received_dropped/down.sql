@@ -1,0 +1,1 @@
+CREATE INDEX events_received ON events (received_at);
