@@ -4,8 +4,9 @@
 #  1. Throughput: the doc's quickstart receiver (verify, parse, acknowledge; it stores nothing),
 #     then paymux on SQLite, then on PostgreSQL, each under the same wrk load: 1 thread,
 #     $CONNECTIONS connections, $DURATION s, every request a new pre-signed SKN Pay event
-#     naming no checkout. Prints req/s, p50, p99, non-2xx and socket errors, and the ratios to
-#     the reference.
+#     naming no checkout; $ROUNDS rounds of the three in turn. Prints, per round, req/s, p50,
+#     p99, non-2xx and socket errors, and the ratios to that round's reference; then the
+#     ratios of the rounds' mean req/s.
 #  2. Durability: on each store, a flood of new events from 32 connections, kill -9 of paymux
 #     in the middle, then the count of acknowledged events the store does not have.
 #  3. Checkout create: the simulator's own create against a create through paymux (the same
@@ -20,6 +21,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PAYMUX=${PAYMUX:-${CARGO_TARGET_DIR:-$ROOT/target}/release/paymux}
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 CONNECTIONS_CREATE=${CONNECTIONS_CREATE:-4}
 EVENTS=${EVENTS:-250000}
@@ -93,41 +95,50 @@ load() {
         | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}'
 }
 
-echo "== 1. $CONNECTIONS connections, ${DURATION} s, a new signed event per request"
+echo "== 1. $CONNECTIONS connections, ${DURATION} s, a new signed event per request, $ROUNDS rounds"
 mkdir "$WORK/node"
 cp "$ROOT/bench/node-ref-server.mjs" "$ROOT/bench/package.json" "$WORK/node/"
 (cd "$WORK/node" && npm install --silent --no-audit --no-fund > /dev/null)
 WEBHOOK_SECRET=$SECRET PORT=$NODE_PORT node "$WORK/node/node-ref-server.mjs" &
 NODE=$!
 wait_for "http://127.0.0.1:$NODE_PORT/webhooks/sknpay"
-read -r _ ref_rps ref_p50 ref_p99 ref_non2xx ref_socket \
-    <<< "$(load ref "http://127.0.0.1:$NODE_PORT" /webhooks/sknpay)"
-kill "$NODE"; NODE=
-
-start "$(fresh_sqlite)"
-sleep 1
-idle_rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$SERVER/status")
-read -r sqlite_n sqlite_rps sqlite_p50 sqlite_p99 sqlite_non2xx sqlite_socket \
-    <<< "$(load sqlite "$BASE" /webhooks/demo/sknpay)"
-sqlite_groups=$(mean_group)
-start "$(fresh_postgres)"
-read -r pg_n pg_rps pg_p50 pg_p99 pg_non2xx pg_socket \
-    <<< "$(load pg "$BASE" /webhooks/demo/sknpay)"
-pg_groups=$(mean_group)
-stop
-for n in "$sqlite_n" "$pg_n"; do
-    [ "$n" -le "$EVENTS" ] || echo "warning: $n requests for $EVENTS events: some were redeliveries; raise EVENTS" >&2
-done
 
 row() { printf '%-22s %8s %8s %8s %8s %8s %8s %10s\n' "$@"; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
-row receiver req/s p50_ms p99_ms non2xx socket vs_ref p99_vs_ref
-row "node reference" "$ref_rps" "$ref_p50" "$ref_p99" "$ref_non2xx" "$ref_socket" 1.00x 1.00x
-row "paymux sqlite" "$sqlite_rps" "$sqlite_p50" "$sqlite_p99" "$sqlite_non2xx" "$sqlite_socket" \
-    "$(ratio "$sqlite_rps" "$ref_rps")" "$(ratio "$sqlite_p99" "$ref_p99")"
-row "paymux postgres" "$pg_rps" "$pg_p50" "$pg_p99" "$pg_non2xx" "$pg_socket" \
-    "$(ratio "$pg_rps" "$ref_rps")" "$(ratio "$pg_p99" "$ref_p99")"
-echo "mean webhooks per group commit: sqlite $sqlite_groups, postgres $pg_groups; idle RSS ${idle_rss} MB"
+# The machine's speed drifts between runs by more than a change moves paymux, so the three
+# receivers take turns, round after round, and each round's ratios are to its own reference.
+: > "$WORK/rounds"
+for round in $(seq "$ROUNDS"); do
+    read -r _ ref_rps ref_p50 ref_p99 ref_non2xx ref_socket \
+        <<< "$(load ref "http://127.0.0.1:$NODE_PORT" /webhooks/sknpay)"
+    start "$(fresh_sqlite)"
+    sleep 1
+    idle_rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$SERVER/status")
+    read -r sqlite_n sqlite_rps sqlite_p50 sqlite_p99 sqlite_non2xx sqlite_socket \
+        <<< "$(load sqlite "$BASE" /webhooks/demo/sknpay)"
+    sqlite_groups=$(mean_group)
+    start "$(fresh_postgres)"
+    read -r pg_n pg_rps pg_p50 pg_p99 pg_non2xx pg_socket \
+        <<< "$(load pg "$BASE" /webhooks/demo/sknpay)"
+    pg_groups=$(mean_group)
+    stop
+    for n in "$sqlite_n" "$pg_n"; do
+        [ "$n" -le "$EVENTS" ] || echo "warning: $n requests for $EVENTS events: some were redeliveries; raise EVENTS" >&2
+    done
+    echo "round $round"
+    row receiver req/s p50_ms p99_ms non2xx socket vs_ref p99_vs_ref
+    row "node reference" "$ref_rps" "$ref_p50" "$ref_p99" "$ref_non2xx" "$ref_socket" 1.00x 1.00x
+    row "paymux sqlite" "$sqlite_rps" "$sqlite_p50" "$sqlite_p99" "$sqlite_non2xx" "$sqlite_socket" \
+        "$(ratio "$sqlite_rps" "$ref_rps")" "$(ratio "$sqlite_p99" "$ref_p99")"
+    row "paymux postgres" "$pg_rps" "$pg_p50" "$pg_p99" "$pg_non2xx" "$pg_socket" \
+        "$(ratio "$pg_rps" "$ref_rps")" "$(ratio "$pg_p99" "$ref_p99")"
+    echo "mean webhooks per group commit: sqlite $sqlite_groups, postgres $pg_groups; idle RSS ${idle_rss} MB"
+    echo "$ref_rps $sqlite_rps $pg_rps" >> "$WORK/rounds"
+done
+kill "$NODE"; NODE=
+awk '{ref += $1; sqlite += $2; pg += $3}
+     END {printf "all %d rounds: sqlite %.2fx, postgres %.2fx the reference (%.0f, %.0f and %.0f req/s on average)\n",
+          NR, sqlite / ref, pg / ref, ref / NR, sqlite / NR, pg / NR}' "$WORK/rounds"
 
 echo "== 2. kill -9 during a flood: acknowledged events the store does not have"
 # kill_during STORE QUERY...: floods, kills paymux after 3 s, counts what QUERY lacks.
