@@ -168,6 +168,14 @@ on_both_backends! {
         assert_eq!(theirs.status, StatusCode::NOT_FOUND);
         assert!(theirs.body.starts_with("<!DOCTYPE html>"), "a page: {}", theirs.body);
         assert!(!theirs.body.contains("25.00"), "{}", theirs.body);
+        // Within the navigation, its section marked, so the person goes on from there.
+        assert!(theirs.body.contains(&format!("No checkout `{demo_id}`")), "{}", theirs.body);
+        assert!(
+            theirs.body.contains(r#"<a href="/dashboard/checkouts" aria-current="page">"#),
+            "{}",
+            theirs.body
+        );
+        assert!(theirs.body.contains("Sign out"), "{}", theirs.body);
         let overview = browser.get("/dashboard").await;
         assert!(overview.body.contains("42.00 USD"), "{}", overview.body);
         assert!(!overview.body.contains("25.00 USD"), "{}", overview.body);

@@ -3,7 +3,7 @@
 //! bar chart drawn as SVG on the server.
 
 use actix_web::HttpResponse;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use chrono::NaiveDateTime;
 use maud::{DOCTYPE, Markup, html};
 use paymux_domain::{Currency, Money};
@@ -123,6 +123,23 @@ pub fn message_page(message: &str) -> Markup {
                 p { a href="/dashboard" { "Back to the dashboard" } }
             }
         },
+    )
+}
+
+/// What went wrong on the signed-in page at `path`, within the navigation, its section marked.
+pub fn failed_page(viewer: &Viewer, path: &str, status: StatusCode, message: &str) -> Markup {
+    let current = PAGES
+        .iter()
+        .map(|(page, _)| *page)
+        .filter(|page| path.starts_with(page))
+        .max_by_key(|page| page.len())
+        .unwrap_or("/dashboard");
+    let title = status.canonical_reason().unwrap_or("Something went wrong");
+    page(
+        viewer,
+        current,
+        title,
+        html! { p.error role="alert" { (message) } },
     )
 }
 

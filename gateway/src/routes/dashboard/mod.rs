@@ -18,15 +18,48 @@ mod session;
 mod viewer;
 mod webhooks;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use maud::Markup;
 
+use self::viewer::Viewer;
 use crate::routes::{Route, route};
 
 /// The dashboard's routes, none of them in the API document: they answer people, in HTML.
 pub fn routes() -> Vec<Route> {
+    pages()
+        .into_iter()
+        .map(|route| Route {
+            handler: route.handler.wrap(from_fn(with_navigation)),
+            ..route
+        })
+        .collect()
+}
+
+/// A page that failed after its viewer was known answers within the dashboard's navigation,
+/// so that the person can go on from there.
+async fn with_navigation(
+    request: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let response = next.call(request).await?;
+    let page = {
+        let failed = response.response().error();
+        let failed = failed.and_then(|error| error.as_error::<DashboardError>());
+        let viewer = response.request().extensions().get::<Viewer>().cloned();
+        match (failed, viewer) {
+            (Some(error), Some(viewer)) => error.page(Some((&viewer, response.request().path()))),
+            _ => return Ok(response),
+        }
+    };
+    Ok(response.into_response(page))
+}
+
+fn pages() -> Vec<Route> {
     use actix_web::http::Method as M;
     const WHY: &str = "the dashboard: pages for people, not an API";
     vec![
@@ -164,15 +197,30 @@ impl ResponseError for DashboardError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let DashboardError::Internal(error) = self {
+            tracing::error!(%error, "a dashboard page failed");
+        }
+        self.page(None)
+    }
+}
+
+impl DashboardError {
+    /// The page saying what went wrong: within the navigation of `viewer` at `path` when the
+    /// request got as far as knowing who it is, else on its own.
+    fn page(&self, shell: Option<(&Viewer, &str)>) -> HttpResponse {
         let message = match self {
             DashboardError::SignIn => return see_other(SIGN_IN_PATH),
-            DashboardError::Internal(error) => {
-                tracing::error!(%error, "a dashboard page failed");
+            DashboardError::Internal(_) => {
                 "Something went wrong on our side; the server's log says what.".to_owned()
             }
             other => other.to_string(),
         };
-        let mut response = html(self.status_code(), layout::message_page(&message));
+        let status = self.status_code();
+        let markup = match shell {
+            Some((viewer, path)) => layout::failed_page(viewer, path, status, &message),
+            None => layout::message_page(&message),
+        };
+        let mut response = html(status, markup);
         if let DashboardError::TooManyAttempts(seconds) = self {
             response
                 .headers_mut()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use paymux_domain::{AuditActor, AuditChannel};
 use paymux_providers::signing::{constant_time_eq, hex_sha256};
@@ -25,6 +25,7 @@ pub const COOKIE: &str = "paymux_session";
 /// A signed-in request: its session, the config snapshot it was checked against, and the
 /// merchant whose objects the page shows: a merchant session's own, or for ops the one
 /// `?merchant=` names (the first configured one by default).
+#[derive(Clone)]
 pub struct Viewer {
     session: DashboardSession,
     pub config: Arc<LiveConfig>,
@@ -139,12 +140,16 @@ async fn viewer(request: HttpRequest) -> Result<Viewer, DashboardError> {
                 })?,
             },
         };
-    Ok(Viewer {
+    let viewer = Viewer {
         session,
         config,
         merchant,
         client_address: client_of(&request),
-    })
+    };
+    // Kept on the request, so that a page failing after this shows its error within the
+    // dashboard's navigation (`super::with_navigation`).
+    request.extensions_mut().insert(viewer.clone());
+    Ok(viewer)
 }
 
 impl FromRequest for Viewer {
