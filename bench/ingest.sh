@@ -87,11 +87,10 @@ mean_group() {
     curl -s "$BASE/metrics" | awk '/^paymux_write_group_size_(sum|count)/ {v[$1 ~ /sum/] = $2} END {printf "%.1f", v[1] / v[0]}'
 }
 
-# load NAME URL PATH: the wrk run of part 1; prints its RESULT line's fields.
+# load URL PATH: the wrk run of part 1 over the round's events; prints its RESULT line's fields.
 load() {
-    python3 "$HERE/events.py" "$SECRET" "$EVENTS" "$1$RANDOM" > "$WORK/events.tsv"
-    BENCH_EVENTS="$WORK/events.tsv" BENCH_PATH="$3" \
-        wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$HERE/events.lua" "$2" \
+    BENCH_EVENTS="$WORK/events.tsv" BENCH_PATH="$2" \
+        wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$HERE/events.lua" "$1" \
         | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}'
 }
 
@@ -109,17 +108,22 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
 # receivers take turns, round after round, and each round's ratios are to its own reference.
 : > "$WORK/rounds"
 for round in $(seq "$ROUNDS"); do
+    # Signed now, so that every receiver takes them as fresh; each store starts empty, so the
+    # three can take the same events.
+    python3 "$HERE/events.py" "$SECRET" "$EVENTS" "round$round$RANDOM" > "$WORK/events.tsv"
     read -r _ ref_rps ref_p50 ref_p99 ref_non2xx ref_socket \
-        <<< "$(load ref "http://127.0.0.1:$NODE_PORT" /webhooks/sknpay)"
+        <<< "$(load "http://127.0.0.1:$NODE_PORT" /webhooks/sknpay)"
     start "$(fresh_sqlite)"
-    sleep 1
-    idle_rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$SERVER/status")
+    if [ "$round" = 1 ]; then
+        sleep 1
+        idle_rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$SERVER/status")
+    fi
     read -r sqlite_n sqlite_rps sqlite_p50 sqlite_p99 sqlite_non2xx sqlite_socket \
-        <<< "$(load sqlite "$BASE" /webhooks/demo/sknpay)"
+        <<< "$(load "$BASE" /webhooks/demo/sknpay)"
     sqlite_groups=$(mean_group)
     start "$(fresh_postgres)"
     read -r pg_n pg_rps pg_p50 pg_p99 pg_non2xx pg_socket \
-        <<< "$(load pg "$BASE" /webhooks/demo/sknpay)"
+        <<< "$(load "$BASE" /webhooks/demo/sknpay)"
     pg_groups=$(mean_group)
     stop
     for n in "$sqlite_n" "$pg_n"; do
@@ -132,13 +136,14 @@ for round in $(seq "$ROUNDS"); do
         "$(ratio "$sqlite_rps" "$ref_rps")" "$(ratio "$sqlite_p99" "$ref_p99")"
     row "paymux postgres" "$pg_rps" "$pg_p50" "$pg_p99" "$pg_non2xx" "$pg_socket" \
         "$(ratio "$pg_rps" "$ref_rps")" "$(ratio "$pg_p99" "$ref_p99")"
-    echo "mean webhooks per group commit: sqlite $sqlite_groups, postgres $pg_groups; idle RSS ${idle_rss} MB"
+    echo "mean webhooks per group commit: sqlite $sqlite_groups, postgres $pg_groups"
     echo "$ref_rps $sqlite_rps $pg_rps" >> "$WORK/rounds"
 done
 kill "$NODE"; NODE=
 awk '{ref += $1; sqlite += $2; pg += $3}
      END {printf "all %d rounds: sqlite %.2fx, postgres %.2fx the reference (%.0f, %.0f and %.0f req/s on average)\n",
           NR, sqlite / ref, pg / ref, ref / NR, sqlite / NR, pg / NR}' "$WORK/rounds"
+echo "idle RSS of paymux on SQLite: ${idle_rss} MB"
 
 echo "== 2. kill -9 during a flood: acknowledged events the store does not have"
 # kill_during STORE QUERY...: floods, kills paymux after 3 s, counts what QUERY lacks.

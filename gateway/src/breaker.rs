@@ -145,8 +145,8 @@ impl Breakers {
     /// Circuits shared through `redis` when it is given, else this process's alone.
     pub fn shared_by(redis: Option<Arc<Redis>>) -> Breakers {
         Breakers {
-            circuits: Mutex::default(),
             shared: redis,
+            ..Breakers::default()
         }
     }
 

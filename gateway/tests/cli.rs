@@ -417,7 +417,7 @@ fn the_deploy_overlay_passes_the_config_check_with_its_secrets_set() {
         .collect();
     let (ok, _, stderr) = check_with(&overlay, &env);
     assert!(ok, "{stderr}");
-    // Without them, each is named.
+    // Without them, the check fails and names what is missing (the first of each provider).
     let (ok, _, stderr) = check(&overlay);
     assert!(!ok);
     assert!(stderr.contains("ACME_API_KEY"), "{stderr}");
@@ -1097,9 +1097,16 @@ impl Cluster {
             acks,
         );
         let killing = async {
-            while acks.load(std::sync::atomic::Ordering::Relaxed) < before + 100 {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
+            // Bounded, so that a flood every node refuses fails the test instead of hanging it.
+            let hundred_acknowledged = async {
+                while acks.load(std::sync::atomic::Ordering::Relaxed) < before + 100 {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            };
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_secs(60), hundred_acknowledged)
+                    .await;
+            assert!(waited.is_ok(), "not 100 acknowledgements within a minute");
             drop(node);
         };
         let (acked, ()) = tokio::join!(flooding, killing);

@@ -518,17 +518,22 @@ pub async fn assert_json(response: reqwest::Response, status: u16) -> serde_json
 /// What every payer page of the sandbox says across its top.
 pub const SANDBOX_RIBBON: &str = "Sandbox — no real money moves";
 
+/// The answer's `Content-Type`, empty when it has none.
+fn content_type(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Asserts a page for a payer: `status`, HTML, the sandbox ribbon, no script and no JSON;
 /// returns its text.
 pub async fn assert_payer_page(response: reqwest::Response, status: u16) -> String {
     let url = response.url().clone();
     let actual = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = content_type(&response);
     let text = response.text().await.unwrap();
     assert_eq!(actual, status, "{url}: {text}");
     assert!(
@@ -551,12 +556,7 @@ pub async fn assert_error(
     code: &str,
 ) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = content_type(&response);
     assert!(
         content_type.starts_with("application/json"),
         "content type {content_type}"

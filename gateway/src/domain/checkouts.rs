@@ -87,6 +87,22 @@ pub fn new_row(
     }
 }
 
+/// The merchant's checkout that `id` names; `None` for a missing one, another merchant's, or
+/// text that is no checkout id: each caller answers those with its own "not found".
+pub async fn find(
+    state: &AppState,
+    merchant: &str,
+    id: &str,
+) -> Result<Option<Checkout>, StoreError> {
+    let Ok(checkout_id) = CheckoutId::parse(id) else {
+        return Ok(None);
+    };
+    let merchant = merchant.to_owned();
+    state
+        .store(move |conn| Ok(Checkout::find(conn, &merchant, &checkout_id)?))
+        .await
+}
+
 /// The adapter serving `checkout`, which must still be configured for the merchant.
 pub fn provider_of(
     merchant: &Merchant,

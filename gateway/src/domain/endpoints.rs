@@ -317,7 +317,10 @@ pub async fn rotate_secret(
         by,
         AuditAction::SecretRotated,
         &endpoint.id,
-        "a new secret; the old one signs beside it for 24 hours".to_owned(),
+        format!(
+            "a new secret; the old one signs beside it for {} hours",
+            ROTATION_OVERLAP.num_hours()
+        ),
     );
     let row = endpoint.clone();
     state

@@ -270,10 +270,7 @@ pub async fn find_checkout(
     merchant: &Merchant,
     id: &str,
 ) -> Result<Checkout, ApiError> {
-    let checkout_id = CheckoutId::parse(id).map_err(|_| ApiError::not_found("checkout", id))?;
-    let merchant_id = merchant.id.clone();
-    state
-        .db(move |conn| Ok(Checkout::find(conn, &merchant_id, &checkout_id)?))
+    checkouts::find(state, &merchant.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("checkout", id))
 }

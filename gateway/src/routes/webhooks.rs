@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
-use crate::client_address::client_address;
+use crate::auth::client_of;
 use crate::domain::ingest::{self, Inbound, IngestError};
 use crate::error::{ApiError, BUSY_RETRY_AFTER};
 use crate::state::AppState;
@@ -51,7 +51,7 @@ pub async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let (merchant, provider) = path.into_inner();
     let inbound = Inbound {
-        client: client_address(&request, &state.live.started().server.trusted_proxies),
+        client: client_of(&request),
         headers: request
             .headers()
             .iter()

@@ -70,9 +70,6 @@ const LOOK: Look = Look {
 const ID_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
 struct Account {
-    /// The paymux merchant the account is for, the name its pages show: Kwik's create
-    /// request names no merchant (its page shows the account's).
-    merchant: String,
     api_secret: SecretString,
     passphrase: Option<SecretString>,
     webhook_secret: SecretString,
@@ -676,7 +673,6 @@ impl Simulator for KwikSandbox {
             value: credentials.api_key.expose_secret().to_owned(),
         };
         let opened = Account {
-            merchant: account.merchant.to_owned(),
             api_secret: credentials.api_secret,
             passphrase: credentials.passphrase,
             webhook_secret: credentials.webhook_secret,
@@ -706,7 +702,7 @@ impl Simulator for KwikSandbox {
         let state = &mut *state;
         let link = state.links.get_mut(id)?;
         link.expire_if_due(now);
-        let merchant = state.accounts.get(&link.owner)?.merchant.clone();
+        let merchant = state.accounts.merchant(&link.owner)?.to_owned();
         let customer = link.customer.clone().unwrap_or_default();
         let holder = [&customer.person_name, &customer.person_surname]
             .into_iter()

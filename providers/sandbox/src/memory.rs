@@ -43,9 +43,10 @@ impl<S> Locked<S> {
 }
 
 /// A simulated provider's merchant accounts, by the credential its API calls present (an API
-/// key, a public key). Two merchants cannot share one: the provider could not tell them apart.
+/// key, a public key), each with the paymux merchant it is for (the name its pages show). Two
+/// merchants cannot share one: the provider could not tell them apart.
 pub struct Accounts<A, K = String> {
-    by_credential: HashMap<K, A>,
+    by_credential: HashMap<K, (String, A)>,
 }
 
 impl<A, K> Default for Accounts<A, K> {
@@ -83,7 +84,8 @@ impl<A, K: Eq + Hash> Accounts<A, K> {
             ));
         }
         let credential = credential.value;
-        self.by_credential.insert(credential, account);
+        self.by_credential
+            .insert(credential, (merchant.to_owned(), account));
         Ok(())
     }
 
@@ -93,7 +95,20 @@ impl<A, K: Eq + Hash> Accounts<A, K> {
         K: Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
-        self.by_credential.get(credential)
+        self.by_credential
+            .get(credential)
+            .map(|(_, account)| account)
+    }
+
+    /// The paymux merchant whose account a credential opens.
+    pub fn merchant<Q>(&self, credential: &Q) -> Option<&str>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.by_credential
+            .get(credential)
+            .map(|(merchant, _)| merchant.as_str())
     }
 }
 

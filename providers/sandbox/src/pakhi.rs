@@ -70,9 +70,6 @@ const REQUIRED_FIELDS: [&str; 5] = [
 ];
 
 struct Account {
-    /// The paymux merchant the account is for, the name its pages show: Pakhi Pay's create
-    /// request names no merchant (the brand is the API key's).
-    merchant: String,
     currency: Currency,
     pay_page_base: Url,
 }
@@ -367,7 +364,6 @@ impl Simulator for PakhiSandbox {
             value: api_key.expose_secret().to_owned(),
         };
         let opened = Account {
-            merchant: account.merchant.to_owned(),
             currency,
             pay_page_base: account.pay_page_base,
         };
@@ -397,7 +393,7 @@ impl Simulator for PakhiSandbox {
     fn page(&self, id: &str, _now: DateTime<Utc>) -> Option<HostedPage> {
         let state = self.state.lock();
         let payment = state.payments.get(id)?;
-        let merchant = state.accounts.get(&payment.owner)?.merchant.clone();
+        let merchant = state.accounts.merchant(&payment.owner)?.to_owned();
         Some(HostedPage {
             merchant,
             amount: Some(payment.amount),

@@ -62,9 +62,6 @@ const IDEMPOTENCY_RETENTION: TimeDelta = TimeDelta::hours(24);
 const DEFAULT_LIFETIME: TimeDelta = TimeDelta::hours(24);
 
 struct Account {
-    /// The paymux merchant the account is for, the name its pages show: SKN Pay's create
-    /// request names no merchant (its page shows the account's business name).
-    merchant: String,
     livemode: bool,
     webhook_url: Url,
     webhook_secret: SecretString,
@@ -548,7 +545,6 @@ impl Simulator for SknSandbox {
         let webhook_secret = account.secret("webhook_secret", &settings.webhook_secret)?;
         let api_key = api_key.expose_secret().to_owned();
         let opened = Account {
-            merchant: account.merchant.to_owned(),
             livemode: api_key.starts_with("sk_live_"),
             webhook_url: account.webhook_url,
             webhook_secret,
@@ -599,7 +595,7 @@ impl Simulator for SknSandbox {
                     .and_then(|code| Currency::parse(code).ok()),
             )
             .map(|(minor, currency)| Money::new(minor, currency));
-        let merchant = state.accounts.get(&simulated.owner)?.merchant.clone();
+        let merchant = state.accounts.merchant(&simulated.owner)?.to_owned();
         let cards: Vec<(&str, &str)> = PAYING_CARDS.into_iter().chain([DECLINED_CARD]).collect();
         let mut form = vec![Field::email(payment.customer_email.as_deref())];
         form.extend(Field::card_form(&cards, payment.customer_name.as_deref()));

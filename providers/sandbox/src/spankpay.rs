@@ -89,9 +89,6 @@ pub fn verdict(status: u16, body: &[u8]) -> Verdict {
 
 /// A merchant's account at the simulated SpankPay.
 struct Account {
-    /// The paymux merchant the account is for, the name the frame shows: the frame's
-    /// parameters name no merchant (the key is the account's).
-    merchant: String,
     api_secret: SecretString,
     webhook_url: Url,
 }
@@ -242,7 +239,6 @@ impl Simulator for SpankPaySandbox {
             value: credentials.public_key,
         };
         let opened = Account {
-            merchant: account.merchant.to_owned(),
             api_secret: credentials.api_secret,
             webhook_url: account.webhook_url,
         };
@@ -269,7 +265,7 @@ impl Simulator for SpankPaySandbox {
     fn page(&self, checkout_id: &str, _now: DateTime<Utc>) -> Option<HostedPage> {
         let state = self.state.lock();
         let purchase = state.purchases.get(checkout_id)?;
-        let merchant = state.accounts.get(&purchase.params.key)?.merchant.clone();
+        let merchant = state.accounts.merchant(&purchase.params.key)?.to_owned();
         let rest = purchase.rest();
         let currencies = purchase
             .params

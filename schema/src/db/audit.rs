@@ -5,9 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use paymux_domain::{AuditAction, AuditActor, AuditChannel, AuditId};
 
-use super::DbConnection;
 use super::column::Text;
 use super::schema::audit_log;
+use super::{DbConnection, Page};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
@@ -46,11 +46,11 @@ impl AuditEntry {
         merchant: Option<&str>,
         before: Option<&AuditId>,
         limit: i64,
-    ) -> QueryResult<Vec<AuditEntry>> {
+    ) -> QueryResult<Page<AuditEntry>> {
         let mut query = audit_log::table
             .select(AuditEntry::as_select())
             .order(audit_log::id.desc())
-            .limit(limit)
+            .limit(limit + 1)
             .into_boxed();
         if let Some(merchant) = merchant {
             query = query.filter(audit_log::merchant.eq(merchant.to_owned()));
@@ -58,6 +58,6 @@ impl AuditEntry {
         if let Some(before) = before {
             query = query.filter(audit_log::id.lt(before.to_string()));
         }
-        query.load(conn)
+        Ok(Page::from_overfetch(query.load(conn)?, limit))
     }
 }

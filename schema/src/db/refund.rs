@@ -90,6 +90,14 @@ impl Refund {
             .find(|refund| !confirmed.contains(&refund.id.to_string().as_str())))
     }
 
+    /// [`Refund::committed_total`] of a checkout's refunds already loaded.
+    pub fn committed_in(refunds: &[Refund]) -> i64 {
+        refunds
+            .iter()
+            .filter(|refund| refund.status != RefundStatus::Failed)
+            .fold(0i64, |sum, refund| sum.saturating_add(refund.amount))
+    }
+
     /// The amount refunded or being refunded on the checkout: what a new refund must not
     /// push past what the checkout received.
     pub fn committed_total(conn: &mut DbConnection, checkout_id: &CheckoutId) -> QueryResult<i64> {

@@ -27,7 +27,7 @@ pub async fn audit(
         .transpose()
         .map_err(|error| DashboardError::BadRequest(error.to_string()))?;
     let merchant = (!viewer.is_ops()).then(|| viewer.merchant.id.clone());
-    let entries = state
+    let found = state
         .store(move |conn| {
             Ok::<_, DashboardError>(AuditEntry::page(
                 conn,
@@ -37,6 +37,7 @@ pub async fn audit(
             )?)
         })
         .await?;
+    let entries = &found.items;
     let content = html! {
         p.hint {
             @if viewer.is_ops() { "Every action taken through the dashboard and the admin and endpoint APIs, for every merchant." }
@@ -50,7 +51,7 @@ pub async fn audit(
                     th { "When" } th { "Who" } th { "Through" } th { "Action" } th { "On" } th { "What came of it" } th { "From" }
                 } }
                 tbody {
-                    @for entry in &entries {
+                    @for entry in entries {
                         tr {
                             td { (time(entry.at)) }
                             td {
@@ -77,7 +78,7 @@ pub async fn audit(
                     }
                 }
             } }
-            @if entries.len() == usize::try_from(PAGE).unwrap_or(usize::MAX) {
+            @if found.has_more {
                 @if let Some(last) = entries.last() {
                     p { a href=(viewer.link(&format!("/dashboard/audit?before={}", last.id))) { "Older entries →" } }
                 }

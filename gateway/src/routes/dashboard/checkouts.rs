@@ -206,10 +206,7 @@ fn not_found(id: &str) -> DashboardError {
 
 /// The viewer's checkout `id`, or a page saying there is none.
 async fn find(state: &AppState, viewer: &Viewer, id: &str) -> Result<Checkout, DashboardError> {
-    let checkout_id = CheckoutId::parse(id).map_err(|_| not_found(id))?;
-    let merchant = viewer.merchant.id.clone();
-    state
-        .store(move |conn| Ok::<_, DashboardError>(Checkout::find(conn, &merchant, &checkout_id)?))
+    checkout_actions::find(state, &viewer.merchant.id, id)
         .await?
         .ok_or_else(|| not_found(id))
 }
@@ -238,16 +235,30 @@ pub async fn cancel(
         Err(CheckoutError::Store(error)) => return Err(error.into()),
         Err(refused) => Notice::Refused(format!("Not canceled: {refused}")),
     };
-    audit::record(
+    acted(
         &state,
-        viewer.actor().entry(
-            AuditAction::CheckoutCanceled,
-            Some(path.to_string()),
-            outcome.text().to_owned(),
-        ),
+        &viewer,
+        &path,
+        AuditAction::CheckoutCanceled,
+        outcome,
     )
-    .await;
-    story(&state, &viewer, &path, Some(outcome)).await
+    .await
+}
+
+/// Records in the audit log what the viewer's `action` on checkout `path` came to, and shows
+/// the checkout with it.
+async fn acted(
+    state: &AppState,
+    viewer: &Viewer,
+    path: &str,
+    action: AuditAction,
+    outcome: Notice,
+) -> Result<HttpResponse, DashboardError> {
+    let entry = viewer
+        .actor()
+        .entry(action, Some(path.to_owned()), outcome.text().to_owned());
+    audit::record(state, entry).await;
+    story(state, viewer, path, Some(outcome)).await
 }
 
 /// The refund form: the refund's id, made when the page was drawn, so that a second click or
@@ -309,16 +320,7 @@ pub async fn refund(
             }
         }
     };
-    audit::record(
-        &state,
-        viewer.actor().entry(
-            AuditAction::RefundCreated,
-            Some(path.to_string()),
-            outcome.text().to_owned(),
-        ),
-    )
-    .await;
-    story(&state, &viewer, &path, Some(outcome)).await
+    acted(&state, &viewer, &path, AuditAction::RefundCreated, outcome).await
 }
 
 /// A receipt's headers and body as kept: its shared secrets were redacted before it was
@@ -442,11 +444,12 @@ fn moments(story: &Story) -> Vec<Moment> {
 }
 
 /// The refund and cancel forms, each where the checkout's provider can and its status allows.
-fn actions(viewer: &Viewer, checkout: &Checkout) -> Markup {
+fn actions(viewer: &Viewer, checkout: &Checkout, refunds: &[Refund]) -> Markup {
     let adapter = provider_of(&viewer.merchant, checkout)
         .ok()
         .map(|provider| provider.adapter);
-    let refundable = checkout.amount_received - checkout.amount_refunded;
+    // What a refund may still take, as the refund itself reckons it: pending refunds count.
+    let refundable = checkout.amount_received - Refund::committed_in(refunds);
     let refunds_with = adapter
         .as_ref()
         .and_then(|adapter| adapter.refunds())
@@ -504,7 +507,7 @@ async fn story(
             dt { "Expires" } dd { (checkout.expires_at.map_or_else(|| "–".to_owned(), time)) }
             dt { "Mode" } dd { @if checkout.livemode { "live" } @else { "test" } }
         }
-        (actions(viewer, checkout))
+        (actions(viewer, checkout, &story.refunds))
         h2 { "Timeline" }
         ol.timeline {
             @for moment in moments(&story) {

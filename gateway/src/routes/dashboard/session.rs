@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use super::viewer::{COOKIE, CsrfForm, Viewer, same_origin};
 use super::{DashboardError, SIGN_IN_PATH, html, layout, see_other};
-use crate::client_address::client_address;
+use crate::auth::client_of;
 use crate::domain::audit::{self, Actor};
 use crate::live::{AdminAccess, LiveConfig};
 use crate::merchants::key_hash;
@@ -57,7 +57,7 @@ pub async fn sign_in(
 ) -> Result<HttpResponse, DashboardError> {
     let config = state.config();
     same_origin(&request, &config)?;
-    let address = client_address(&request, &state.live.started().server.trusted_proxies);
+    let address = client_of(&request);
     take_attempt(&state, address)?;
     let token = form.token.trim();
     let merchant = if config.admin_access(Some(token)) == AdminAccess::Granted {
